@@ -1,0 +1,3 @@
+"""Domain package; filled by later issues."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""The runtime core: actors, supervision, the store, logging. Knows nothing of Meta or Spotify."""
+
+__all__: list[str] = []
