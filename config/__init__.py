@@ -1,0 +1,35 @@
+"""Settings and secrets: what the service is told (``load``) and what it keeps (``load_or_create_keys``).
+
+It imports only the stdlib and msgspec, and never reads ``os.environ``: callers pass the environment in.
+"""
+
+from __future__ import annotations
+
+from config.errors import ConfigError, ConfigProblem
+from config.keys import KeyFileError, Keys, load_or_create_keys
+from config.settings import (
+    CONFIG_ENV_VAR,
+    DatabaseSettings,
+    EngineSettings,
+    LogSettings,
+    ServerSettings,
+    Settings,
+    data_path,
+    load,
+)
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ConfigError",
+    "ConfigProblem",
+    "DatabaseSettings",
+    "EngineSettings",
+    "KeyFileError",
+    "Keys",
+    "LogSettings",
+    "ServerSettings",
+    "Settings",
+    "data_path",
+    "load",
+    "load_or_create_keys",
+]

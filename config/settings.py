@@ -1,0 +1,210 @@
+"""The service's settings: strict, frozen Structs with a default for every field, and ``load``.
+
+``load`` merges defaults, a TOML file, the environment and CLI overrides, and reports every problem
+at once. It never reads ``os.environ`` itself: the caller passes the environment in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from config import _schema, _sources
+from config.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ConfigError",
+    "ConfigProblem",
+    "DatabaseSettings",
+    "EngineSettings",
+    "LogSettings",
+    "ServerSettings",
+    "Settings",
+    "data_path",
+    "load",
+]
+
+_ENV_PREFIX = "SONGTRACK_"
+CONFIG_ENV_VAR = "SONGTRACK_CONFIG"  # the config file's path; the CLI reads it, so load() lets it be
+
+
+class FieldConflict(ValueError):
+    """Raised by ``__post_init__`` when fields are fine alone but not together; names those fields."""
+
+    def __init__(self, fields: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Where the HTTP API listens."""
+
+    # Non-empty: an empty host would bind every interface, which nobody means by leaving it blank.
+    host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 3000
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+
+
+class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The PostgreSQL connection; without a ``url`` the embedded cluster in the data directory is used."""
+
+    url: (
+        Annotated[
+            str,
+            Meta(
+                pattern="^postgres(ql)?://",
+                extra={"expected": "a postgresql:// or postgres:// URL", "secret": True},
+            ),
+        ]
+        | None
+    ) = None
+    pool_min: Annotated[int, Meta(ge=0, le=100)] = 1
+    pool_max: Annotated[int, Meta(ge=1, le=100)] = 10
+
+    def __post_init__(self) -> None:
+        if self.pool_min > self.pool_max:
+            message = f"pool_min ({self.pool_min}) must not exceed pool_max ({self.pool_max})"
+            raise FieldConflict(("pool_min", "pool_max"), message)
+
+
+class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """How the actor engine runs."""
+
+    # Seconds actors get to drain on SIGINT/SIGTERM before they are cancelled for good.
+    shutdown_grace: Annotated[float, Meta(gt=0, le=600)] = 10.0
+
+
+class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "text"] = "auto"
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """All settings. Struct-typed fields are the sections: ``[server]`` in TOML, ``SONGTRACK_SERVER_*``."""
+
+    data_dir: Annotated[str, Meta(min_length=1)] = "var"  # relative paths are relative to the cwd
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
+
+
+# Derived from the Structs, so a field added above is configurable everywhere without more code.
+_SPECS = _schema.flatten(Settings)
+_ENV_NAMES = _schema.env_names(_SPECS, _ENV_PREFIX)
+# DATABASE_URL is the name every platform sets; our own SONGTRACK_DATABASE_URL wins over it.
+_ENV_ALIASES = {"DATABASE_URL": "database.url"}
+
+_S = TypeVar("_S", bound=msgspec.Struct)
+
+
+def load(
+    environ: Mapping[str, str],
+    path: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Build Settings from, lowest precedence first: defaults, the TOML file at ``path``,
+    ``environ``, and ``overrides`` (dotted keys such as ``"server.port"``; ``None`` = not given).
+
+    Every value given is checked, even one a higher source overrides: a broken file is broken
+    whatever the environment says.
+
+    Error handling: raises ConfigError listing every problem, one per bad value, each named the
+    way the user wrote it (``SONGTRACK_SERVER_PORT``, ``server.port (config.toml)``,
+    ``server.port``), then problems between fields (``pool_min`` above ``pool_max``).
+    """
+    provided: list[_sources.Provided] = []
+    problems: list[ConfigProblem] = []
+    for found in (
+        _sources.from_file(path, _SPECS),
+        _sources.from_environ(
+            environ, _ENV_NAMES, prefix=_ENV_PREFIX, aliases=_ENV_ALIASES, reserved={CONFIG_ENV_VAR}
+        ),
+        _sources.from_overrides(overrides or {}, _SPECS),
+    ):
+        provided += found[0]
+        problems += found[1]
+    winners, failed, bad_values = _check(provided)
+    settings, conflicts = _build(winners, failed)
+    problems += bad_values + conflicts
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return settings
+
+
+def data_path(settings: Settings) -> Path:
+    """The data directory as an absolute path (a relative ``data_dir`` is taken from the cwd)."""
+    return Path(settings.data_dir).resolve()
+
+
+def _check(
+    provided: list[_sources.Provided],
+) -> tuple[dict[str, _sources.Provided], set[str], list[ConfigProblem]]:
+    """Check each value alone against its field's type, so each bad one gets its own message.
+
+    Returns the winning (last good) value per key with its converted value, the keys with a bad
+    value, and the problems.
+    """
+    winners: dict[str, _sources.Provided] = {}
+    failed: set[str] = set()
+    problems: list[ConfigProblem] = []
+    for item in provided:
+        annotation = _SPECS[item.key].type
+        try:
+            value = msgspec.convert(item.value, annotation, strict=not item.lax)
+        except msgspec.ValidationError as exc:
+            failed.add(item.key)
+            problems.append(ConfigProblem(item.origin, _schema.explain(annotation, item.value, exc)))
+        else:
+            winners[item.key] = item._replace(value=value)
+    return winners, failed, problems
+
+
+def _build(
+    winners: Mapping[str, _sources.Provided], failed: set[str]
+) -> tuple[Settings | None, list[ConfigProblem]]:
+    """Construct the sections, then Settings, collecting conflicts between fields.
+
+    A section with a bad value is skipped (its conflicts would be noise), but the others are still
+    built so their conflicts are reported in the same run. Returns None if anything failed.
+    """
+    failed_sections = {_SPECS[key].section for key in failed}
+    parts: dict[str, object] = {}
+    problems: list[ConfigProblem] = []
+    for info in msgspec.structs.fields(Settings):
+        if _schema.is_section(info.type) and info.name not in failed_sections:
+            part = _construct(info.type, info.name, winners)
+            if isinstance(part, ConfigProblem):
+                problems.append(part)
+            else:
+                parts[info.name] = part
+    if failed or problems:
+        return None, problems
+    settings = _construct(Settings, None, winners, **parts)
+    if isinstance(settings, ConfigProblem):
+        return None, [settings]
+    return settings, []
+
+
+def _construct(
+    cls: type[_S], section: str | None, winners: Mapping[str, _sources.Provided], **parts: object
+) -> _S | ConfigProblem:
+    # Values were converted one by one in _check; constructing runs __post_init__, the only check left.
+    specs = _schema.specs_in(_SPECS, section)
+    given = {spec.name: winners[spec.key].value for spec in specs if spec.key in winners}
+    try:
+        return cls(**given, **parts)
+    except FieldConflict as exc:
+        names = [_origin(f"{section}.{name}" if section else name, winners) for name in exc.fields]
+        return ConfigProblem(", ".join(names), str(exc))
+
+
+def _origin(key: str, winners: Mapping[str, _sources.Provided]) -> str:
+    return winners[key].origin if key in winners else f"{key} (default)"

@@ -1,0 +1,78 @@
+"""The ``songtrack`` command: parse arguments, load settings, configure logging,
+hand over to the runtime. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+
+from config import CONFIG_ENV_VAR, ConfigError, Settings, load
+from engine import runtime
+from engine.logs import configure_logging, current_actor
+from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML settings file (also SONGTRACK_CONFIG)")
+    common.add_argument("--data-dir", help="where keys and the embedded PostgreSQL live (default ./var)")
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serving.add_argument("--port", type=int, help="port to listen on (default 3000)")
+
+    parser = argparse.ArgumentParser(prog="songtrack", description="SongTrackPro engine and API")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", parents=[common, serving],
+                              help="start PostgreSQL, apply migrations, run the engine and the API")
+    run.add_argument("--workers", type=int, help="API processes sharing the port (default 1)")
+    commands.add_parser("migrate", parents=[common], help="apply pending database migrations and exit")
+    api = commands.add_parser("api", parents=[common, serving],
+                              help="one API process without the engine (for scaling out)")
+    api.add_argument("--fd", type=int, help="serve on this inherited listening socket")
+    return parser
+
+
+def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+    path = args.config or (Path(environ[CONFIG_ENV_VAR]) if environ.get(CONFIG_ENV_VAR) else None)
+    overrides = {
+        "data_dir": args.data_dir,
+        "server.host": getattr(args, "host", None),
+        "server.port": getattr(args, "port", None),
+        "server.workers": getattr(args, "workers", None),
+    }
+    return load(environ, path, overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    environ = dict(os.environ)  # the one place the process environment is read
+    try:
+        settings = _settings(args, environ)
+    except ConfigError as err:
+        print(f"songtrack: {err}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level, settings.log.format)
+    current_actor.set(args.command)
+    try:
+        if args.command == "run":
+            return trio.run(runtime.serve, settings, environ)
+        if args.command == "api":
+            return trio.run(runtime.serve_api, settings, args.fd)
+        applied = trio.run(runtime.migrate, settings)
+        print(f"applied migrations: {applied}" if applied else "migrations: up to date")
+        return 0
+    except (PostgresNotFound, EmbeddedPostgresError) as err:
+        print(f"songtrack: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The composition root: builds the store, the supervision tree and the API
+from Settings and runs them until a signal says stop.
+
+``serve`` is ``songtrack run``; ``serve_api`` is one API worker process;
+``migrate`` is ``songtrack migrate``. Nothing else wires components together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+from quart_trio import QuartTrio
+
+from config import Settings, data_path, load_or_create_keys
+from engine.publisher import StatusPublisher
+from engine.registry import Registry
+from engine.shutdown import SIGNALS, Shutdown, watch_signals
+from engine.store.database import Database, open_database
+from engine.store.embedded import EmbeddedPostgres
+from engine.store.migrate import apply_migrations, discover
+from engine.supervisor import ChildSpec, Escalation, Supervisor
+from engine.workers import bind_socket, run_workers, worker_env
+from http_api.app import create_app
+from http_api.server import serve_http
+
+__all__ = ["migrate", "serve", "serve_api"]
+
+log = logging.getLogger(__name__)
+
+
+class _DatabaseSlot:
+    """Where the API finds the database once it is open (None until then)."""
+
+    def __init__(self) -> None:
+        self.db: Database | None = None
+
+    def get(self) -> Database | None:
+        return self.db
+
+
+@asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[tuple[Database, str]]:
+    """The configured database, or the embedded cluster in the data directory.
+
+    Yields the open Database and its DSN (handed to API worker processes).
+    Resource handling: an embedded cluster we started is stopped on exit, even
+    when the shutdown deadline has cancelled us.
+    """
+    embedded: EmbeddedPostgres | None = None
+    dsn = settings.database.url
+    if dsn is None:
+        embedded = EmbeddedPostgres(data_path(settings))
+        dsn = await trio.to_thread.run_sync(embedded.start)
+        how = "created" if embedded.created else "reused"
+        log.info("embedded PostgreSQL %s in %s", how, embedded.root)
+    try:
+        async with open_database(
+            dsn, min_size=settings.database.pool_min, max_size=settings.database.pool_max
+        ) as db:
+            yield db, dsn
+    finally:
+        if embedded is not None:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(embedded.stop)
+
+
+async def migrate(settings: Settings) -> list[int]:
+    """Apply pending migrations and return their versions (``songtrack migrate``)."""
+    async with open_store(settings) as (db, _):
+        return await apply_migrations(db)
+
+
+async def serve(settings: Settings, environ: dict[str, str]) -> int:
+    """``songtrack run``: the database, the engine and the API until SIGINT/SIGTERM.
+
+    Returns the process exit code: 0 after a graceful stop (in-flight work
+    finished or abandoned at the deadline), 1 when the engine escalated.
+    """
+    load_or_create_keys(data_path(settings))
+    shutdown = Shutdown()
+    with trio.open_signal_receiver(*SIGNALS) as signals:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
+                                   settings.engine.shutdown_grace)
+                await _serve_all(settings, environ, shutdown)
+                nursery.cancel_scope.cancel()
+        except* Escalation as group:
+            log.critical("the engine's supervision tree gave up: %s", group.exceptions[0],
+                         exc_info=group.exceptions[0])
+            return 1
+    log.info("stopped (%s)", shutdown.reason or "done")
+    return 0
+
+
+async def _serve_all(settings: Settings, environ: dict[str, str], shutdown: Shutdown) -> None:
+    slot = _DatabaseSlot()
+    migrations = discover()
+    server = settings.server
+    async with trio.open_nursery() as nursery:
+        http_stopped = trio.Event()
+        if server.workers == 1:
+            # One process: the API answers /health at once and turns ready when the store is.
+            app = create_app(slot.get, migrations)
+            urls = await nursery.start(
+                _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
+                settings.engine.shutdown_grace,
+            )
+            _announce(urls)
+        async with open_store(settings) as (db, dsn):
+            applied = await apply_migrations(db, migrations)
+            log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
+            slot.db = db
+            async with trio.open_nursery() as workers:
+                if server.workers > 1:
+                    sock = bind_socket(server.host, server.port)
+                    env = worker_env(environ, dsn)
+                    await workers.start(run_workers, server.workers, sock, ["--data-dir", settings.data_dir], env)
+                    _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
+                await _run_engine(db, shutdown)
+                workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
+            if server.workers == 1:
+                await http_stopped.wait()  # in-flight requests finish before the database closes
+
+
+async def _serve_http_until(
+    app: QuartTrio, bind: str, shutdown: Shutdown, stopped: trio.Event, grace: float,
+    *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    try:
+        await serve_http(app, bind, shutdown.wait, graceful_timeout=grace, task_status=task_status)
+    finally:
+        stopped.set()
+
+
+async def _run_engine(db: Database, shutdown: Shutdown) -> None:
+    """The root supervisor until shutdown; it drains children in reverse start order."""
+    registry = Registry()
+    publisher = StatusPublisher(db, registry)
+    root = Supervisor("root", registry, children=[
+        ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
+    ])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        log.info("engine started")
+        await shutdown.wait()
+        root.stop()
+
+
+def _announce(urls: list[str]) -> None:
+    for url in urls:
+        # Printed, not only logged: this is what a person running `make run` looks for.
+        print(f"SongTrackPro API on {url}  (health: {url}/health/ready, engine: {url}/v1/engine/status)",
+              flush=True)
+    log.info("listening on %s", ", ".join(urls))
+
+
+async def serve_api(settings: Settings, fd: int | None) -> int:
+    """One API worker (``songtrack api``): no engine, no migrations, the given database."""
+    if settings.database.url is None:
+        raise SystemExit("songtrack api needs SONGTRACK_DATABASE_URL (songtrack run sets it for its workers)")
+    shutdown = Shutdown()
+    bind = f"fd://{fd}" if fd is not None else f"{settings.server.host}:{settings.server.port}"
+    with trio.open_signal_receiver(*SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
+                               settings.engine.shutdown_grace)
+            async with open_database(settings.database.url, min_size=settings.database.pool_min,
+                                     max_size=settings.database.pool_max) as db:
+                app = create_app(lambda: db, discover())
+                log.info("api worker %d serving %s", os.getpid(), bind)
+                await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
+            nursery.cancel_scope.cancel()
+    return 0
