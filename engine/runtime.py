@@ -82,6 +82,7 @@ async def serve(settings: Settings, environ: dict[str, str]) -> int:
     """
     load_or_create_keys(data_path(settings))
     shutdown = Shutdown()
+    escalated: list[BaseException] = []
     with trio.open_signal_receiver(*SIGNALS) as signals:
         try:
             async with trio.open_nursery() as nursery:
@@ -90,9 +91,10 @@ async def serve(settings: Settings, environ: dict[str, str]) -> int:
                 await _serve_all(settings, environ, shutdown)
                 nursery.cancel_scope.cancel()
         except* Escalation as group:
-            log.critical("the engine's supervision tree gave up: %s", group.exceptions[0],
-                         exc_info=group.exceptions[0])
-            return 1
+            escalated.extend(group.exceptions)
+    if escalated:
+        log.critical("the engine's supervision tree gave up: %s", escalated[0], exc_info=escalated[0])
+        return 1
     log.info("stopped (%s)", shutdown.reason or "done")
     return 0
 
@@ -119,7 +121,8 @@ async def _serve_all(settings: Settings, environ: dict[str, str], shutdown: Shut
                 if server.workers > 1:
                     sock = bind_socket(server.host, server.port)
                     env = worker_env(environ, dsn)
-                    await workers.start(run_workers, server.workers, sock, ["--data-dir", settings.data_dir], env)
+                    argv = ["--data-dir", settings.data_dir]
+                    await workers.start(run_workers, server.workers, sock, argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
                 await _run_engine(db, shutdown)
                 workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests

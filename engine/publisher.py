@@ -1,0 +1,69 @@
+"""The status publisher: the actor that copies the supervision registry into
+PostgreSQL so that `/v1/engine/status` is true in every process.
+
+It writes on change (coalesced to at most one write per ``min_interval``) and at
+least every ``heartbeat`` seconds, which doubles as the node's liveness signal.
+It owns no restart logic; a database outage crashes it and its supervisor
+restarts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import trio
+
+from engine.registry import Registry
+from engine.store import nodes
+from engine.store.database import Database
+
+__all__ = ["StatusPublisher"]
+
+log = logging.getLogger(__name__)
+
+
+class StatusPublisher:
+    def __init__(
+        self, db: Database, registry: Registry, *, heartbeat: float = 5.0, min_interval: float = 0.25
+    ) -> None:
+        self._db, self._registry = db, registry
+        self._heartbeat, self._min_interval = heartbeat, min_interval
+        self._stopping = trio.Event()
+        self.node_id: uuid.UUID | None = None
+
+    def stop(self) -> None:
+        """Graceful stop: write the final picture, mark the node stopped, return."""
+        self._stopping.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        if self.node_id is None:  # a restart keeps the node's identity
+            self.node_id = await nodes.register_node(self._db)
+        node_id = self.node_id
+        seen = await self._publish(node_id)
+        task_status.started()
+        while not self._stopping.is_set():
+            with trio.move_on_after(self._heartbeat):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._cancel_on_change, seen, nursery.cancel_scope)
+                    nursery.start_soon(self._cancel_on_stop, nursery.cancel_scope)
+            seen = await self._publish(node_id)
+            await trio.sleep(self._min_interval)
+        # Shielded so the last write happens even when the shutdown deadline cancels us.
+        with trio.move_on_after(5) as cleanup:
+            cleanup.shield = True
+            await self._publish(node_id)
+            await nodes.mark_node_stopped(self._db, node_id)
+
+    async def _publish(self, node_id: uuid.UUID) -> int:
+        version = self._registry.version
+        await nodes.publish_actors(self._db, node_id, self._registry.snapshot())
+        return version
+
+    async def _cancel_on_change(self, seen: int, scope: trio.CancelScope) -> None:
+        await self._registry.wait_changed(seen)
+        scope.cancel()
+
+    async def _cancel_on_stop(self, scope: trio.CancelScope) -> None:
+        await self._stopping.wait()
+        scope.cancel()

@@ -1,0 +1,237 @@
+"""The project's only database access layer: an asyncpg pool on a dedicated asyncio thread, awaited from trio.
+
+It owns the pool, transactions, LISTEN/NOTIFY and error translation (``errors.py``); it knows no table, the
+queries live with their callers in ``engine/store``. Every asyncpg call runs in the ``AsyncioThread``;
+the coroutines marked "asyncio side" below run there, everything else runs in trio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import trio
+
+from engine.store.bridge import AsyncioThread, open_asyncio_thread
+from engine.store.errors import StoreError, StoreUnavailable, translate_errors
+from engine.store.notifications import Notification, Subscription
+
+__all__ = ["Connection", "Database", "Notification", "StoreError", "StoreUnavailable", "open_database"]
+
+logger = logging.getLogger(__name__)
+
+# Rollback, release and pool shutdown are shielded from cancellation, so they need their own bound.
+_CLEANUP_TIMEOUT = 5.0
+_APPLICATION_NAME = "songtrack"
+
+
+class _Queries:
+    """The five query methods, run on ``_target()``: the pool, or the one connection of a transaction."""
+
+    def __init__(self, bridge: AsyncioThread) -> None:
+        self._bridge = bridge
+
+    def _target(self) -> Any:  # asyncpg is untyped: a Pool or a pooled Connection proxy
+        raise NotImplementedError
+
+    async def _call(self, fn: Any, *args: object) -> Any:
+        with translate_errors():
+            return await self._bridge.call(fn, *args)
+
+    async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """All rows of ``sql`` (``$1``-style placeholders)."""
+        rows: list[asyncpg.Record] = await self._call(self._target().fetch, sql, *args)
+        return rows
+
+    async def fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+        """The first row, or ``None`` when there is none."""
+        return await self._call(self._target().fetchrow, sql, *args)
+
+    async def fetchval(self, sql: str, *args: object) -> object:
+        """The first column of the first row, or ``None``."""
+        value: object = await self._call(self._target().fetchval, sql, *args)
+        return value
+
+    async def execute(self, sql: str, *args: object) -> str:
+        """Run ``sql`` and return its status tag (``"INSERT 0 1"``). Without args, ``sql`` may hold several
+        statements (the simple query protocol)."""
+        status: str = await self._call(self._target().execute, sql, *args)
+        return status
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[object]]) -> None:
+        """Run ``sql`` once per argument tuple, as one pipelined batch (atomic: asyncpg wraps it)."""
+        await self._call(self._target().executemany, sql, list(args))
+
+
+class Connection(_Queries):
+    """One pooled connection inside ``Database.transaction()``; usable only until that block exits."""
+
+    def __init__(self, bridge: AsyncioThread, conn: Any) -> None:
+        super().__init__(bridge)
+        self._conn = conn
+        self._ended = False
+
+    def _target(self) -> Any:
+        if self._ended:
+            raise StoreError("the transaction has ended; this Connection cannot be used any more")
+        return self._conn
+
+
+class Database(_Queries):
+    """A pool of connections to one database. Build it with ``open_database``; it is safe to share between
+    any number of trio tasks. Each query method checks out a connection for that one statement."""
+
+    def __init__(self, bridge: AsyncioThread, pool: Any, dsn: str) -> None:
+        super().__init__(bridge)
+        self._pool = pool
+        self._dsn = dsn
+
+    def _target(self) -> Any:
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection with an open transaction: committed when the block exits normally, rolled back when
+        it raises or is cancelled. A failed COMMIT raises (the transaction is then rolled back).
+
+        Resource handling: the connection goes back to the pool on every exit path; rollback and release
+        are shielded from cancellation and bounded by a few seconds (past that the connection is dropped).
+        """
+        conn, tx = await self._call(_begin, self._pool)
+        connection = Connection(self._bridge, conn)
+        try:
+            yield connection
+        except BaseException:
+            connection._ended = True
+            await self._rollback(conn, tx)
+            raise
+        connection._ended = True
+        await self._call(_end, self._pool, conn, tx, True)
+
+    async def _rollback(self, conn: Any, tx: Any) -> None:
+        with trio.move_on_after(_CLEANUP_TIMEOUT) as scope:
+            scope.shield = True
+            try:
+                await self._call(_end, self._pool, conn, tx, False)
+            except (StoreError, asyncpg.PostgresError):
+                # The body's exception (maybe trio.Cancelled) matters more; _end dropped the connection.
+                logger.warning("rollback failed; the connection was dropped", exc_info=True)
+
+    @asynccontextmanager
+    async def listen(self, channel: str, *, buffer: int = 64) -> AsyncIterator[Subscription]:
+        """LISTEN on ``channel`` and yield the ``Subscription`` its notifications arrive on, in order.
+
+        It uses a dedicated connection, not a pooled one: a LISTEN must outlive any single statement, and
+        a transaction-mode pooler (pgbouncer) in front of the pool would silently break it. The connection
+        is closed on exit. Raises ``StoreUnavailable`` if it cannot connect; see ``Subscription`` for what
+        happens when the buffer is full or the connection is lost.
+        """
+        subscription = Subscription(channel, buffer)
+        token = trio.lowlevel.current_trio_token()
+        on_notify, on_terminate = subscription.on_notify(token), subscription.on_terminate(token)
+        conn = await self._call(_connect_listener, self._dsn, channel, on_notify, on_terminate)
+        try:
+            yield subscription
+        finally:
+            subscription._closing = True  # our own close below must not look like a lost connection
+            with trio.move_on_after(_CLEANUP_TIMEOUT) as scope:
+                scope.shield = True
+                try:
+                    await self._bridge.call(_close_connection, conn)
+                finally:
+                    await subscription.aclose()
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY ``channel`` with ``payload`` (at most 8000 bytes); delivered when our statement commits."""
+        await self.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+@asynccontextmanager
+async def open_database(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60
+) -> AsyncIterator[Database]:
+    """Connect a pool of ``min_size``..``max_size`` connections to ``dsn`` and yield a ``Database``.
+
+    Resource handling: owns its ``AsyncioThread``; on exit it closes the pool gracefully (terminating it if
+    connections are still busy after a few seconds), then stops the thread. Error handling: raises
+    ``StoreUnavailable`` when the server cannot be reached; SQL-level failures (a missing database, a bad
+    password) propagate as asyncpg's ``PostgresError``.
+    """
+    async with open_asyncio_thread() as bridge:
+        with translate_errors():
+            pool = await bridge.call(_create_pool, dsn, min_size, max_size, command_timeout)
+        try:
+            yield Database(bridge, pool, dsn)
+        finally:
+            with trio.move_on_after(_CLEANUP_TIMEOUT + 1) as scope:
+                scope.shield = True
+                await bridge.call(_close_pool, pool, _CLEANUP_TIMEOUT)
+
+
+# --- asyncio side -------------------------------------------------------------------------------------
+
+
+async def _create_pool(dsn: str, min_size: int, max_size: int, command_timeout: float | None) -> Any:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        server_settings={"application_name": _APPLICATION_NAME},
+    )
+
+
+async def _close_pool(pool: Any, grace: float) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), grace)
+    except BaseException:  # timed out or cancelled: do not leave sockets behind
+        pool.terminate()
+        raise
+
+
+async def _begin(pool: Any) -> tuple[Any, Any]:
+    conn = await pool.acquire()
+    try:
+        tx = conn.transaction()
+        await tx.start()
+    except BaseException:
+        await pool.release(conn)
+        raise
+    return conn, tx
+
+
+async def _end(pool: Any, conn: Any, tx: Any, commit: bool) -> None:
+    try:
+        await (tx.commit() if commit else tx.rollback())
+    except BaseException:
+        if not commit:  # we could not roll back, so we cannot know the connection's state: drop it
+            conn.terminate()
+        raise
+    finally:
+        await pool.release(conn)
+
+
+async def _connect_listener(dsn: str, channel: str, on_notify: object, on_terminate: object) -> Any:
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": f"{_APPLICATION_NAME}-listen"})
+    try:
+        await conn.add_listener(channel, on_notify)
+        conn.add_termination_listener(on_terminate)
+    except BaseException:
+        conn.terminate()
+        raise
+    return conn
+
+
+async def _close_connection(conn: Any) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), _CLEANUP_TIMEOUT)
+    except Exception:  # already lost, or timed out: terminating is all that is left to do
+        logger.debug("closing the LISTEN connection failed; terminating it", exc_info=True)
+        conn.terminate()
+    except BaseException:
+        conn.terminate()
+        raise

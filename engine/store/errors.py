@@ -1,0 +1,65 @@
+"""The store's error tree and the one place where driver errors are translated into it.
+
+    StoreError
+     └── StoreUnavailable    connection refused or lost, server shutting down, pool or thread closed
+
+SQL errors (``asyncpg.PostgresError`` subclasses such as ``UniqueViolationError``) are deliberately *not*
+translated: callers need their SQLSTATE, and retrying them would not help.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+from engine.store.bridge import BridgeClosed
+
+__all__ = ["StoreError", "StoreUnavailable", "translate_errors"]
+
+
+class StoreError(Exception):
+    """Base class of the errors the store raises itself."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now; the supervisor restarts the caller with a backoff."""
+
+
+# asyncpg raises a bare InterfaceError for a closed pool or connection; most other InterfaceErrors are
+# bugs in the caller (wrong argument count, concurrent use of one connection) and must stay loud.
+_CLOSED = re.compile(r"\b(?:pool|connection) is clos(?:ed|ing)\b")
+
+_UNAVAILABLE = (
+    BridgeClosed,  # our asyncio thread is stopped: the Database was closed
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, including ConnectionDoesNotExistError
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminated by an administrator or a fast shutdown
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.TooManyConnectionsError,  # 53300: a connect that will succeed later
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means "the database is not reachable" rather than "this statement is wrong"."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        return bool(_CLOSED.search(str(exc)))
+    # OSError covers refused/reset sockets, a missing socket file, and TimeoutError (asyncio's is the same
+    # class since 3.11), which is also what command_timeout raises: a server that does not answer in time
+    # looks the same to us as one that is gone, and retrying later is the right reaction to both.
+    return isinstance(exc, OSError)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Re-raise connection-level failures as ``StoreUnavailable`` (``from`` the original); pass the rest."""
+    try:
+        yield
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, BridgeClosed) as exc:
+        if is_unavailable(exc):
+            raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
+        raise

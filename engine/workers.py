@@ -1,0 +1,86 @@
+"""API worker processes for ``songtrack run --workers N``: we bind the listening
+socket once and hand it to N ``songtrack api --fd`` children, so the kernel
+spreads connections over them while the engine's actors run once, here.
+
+Why processes: hypercorn's trio worker, not trio, limits one process to about
+one core (STACK.md), and the workers share state only through PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+import trio
+
+__all__ = ["bind_socket", "run_workers", "worker_env"]
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket that child processes can inherit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def run_workers(
+    count: int,
+    sock: socket.socket,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``count`` copies of ``songtrack api --fd N <argv>`` until cancelled.
+
+    On cancellation each child gets SIGTERM and a shielded few seconds to finish
+    its requests before SIGKILL. A child that dies on its own is restarted:
+    losing one worker must not shrink the API silently.
+    """
+    command = [sys.executable, "-m", "engine.cli", "api", "--fd", str(sock.fileno()), *argv]
+    async with trio.open_nursery() as nursery:
+        for index in range(count):
+            nursery.start_soon(_keep_worker, index, command, dict(env), sock.fileno())
+        task_status.started()
+
+
+async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: int) -> None:
+    while True:
+        process = await trio.lowlevel.open_process(command, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+        log.info("api worker %d started (pid %d)", index, process.pid)
+        try:
+            code = await process.wait()
+        finally:
+            if process.returncode is None:
+                await _terminate(process)
+        log.error("api worker %d exited with %s; restarting in 1 s", index, code)
+        await trio.sleep(1)
+
+
+async def _terminate(process: trio.Process) -> None:
+    with trio.CancelScope(shield=True):
+        process.send_signal(signal.SIGTERM)
+        with trio.move_on_after(10):
+            await process.wait()
+            return
+        log.warning("api worker pid %d ignored SIGTERM; killing it", process.pid)
+        process.kill()
+        await process.wait()
+
+
+def worker_env(base: Mapping[str, str], database_url: str) -> dict[str, str]:
+    """The environment of a worker: ours, plus the database the parent opened."""
+    env = dict(base)
+    env["SONGTRACK_DATABASE_URL"] = database_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env

@@ -1,0 +1,14 @@
+"""JSON responses from msgspec Structs, encoded once with a module-level encoder."""
+
+from __future__ import annotations
+
+import msgspec
+from quart import Response
+
+__all__ = ["json_response"]
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(_encoder.encode(body), status=status, content_type="application/json")

@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite.
+
+PostgreSQL is real, never mocked: one throwaway cluster per session (fsync off, Unix socket only), a
+template database with every migration applied once, and a fresh copy of that template per test (``db``).
+Tests that need their own database build a DSN with ``pg_dsn_factory``; never connect to the template
+itself (PostgreSQL refuses to copy a database someone is connected to). Never combine the database with
+trio's autojump clock: it would jump ahead while we wait on the asyncio thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from engine.store import Database, EmbeddedPostgres, apply_migrations, open_database
+
+TEMPLATE_DATABASE = "songtrack_template"
+
+
+async def _migrate(dsn: str) -> None:
+    async with open_database(dsn, max_size=1) as database:
+        await apply_migrations(database)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server for the session; its own database is the migrated template."""
+    root = Path(tempfile.mkdtemp(prefix="songtrack-test-"))
+    root.chmod(0o755)  # as root, the server runs as another account, which must reach its data
+    cluster = EmbeddedPostgres(root, database=TEMPLATE_DATABASE, fsync=False)
+    try:
+        trio.run(_migrate, cluster.start())
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn_factory(pg_cluster: EmbeddedPostgres) -> Callable[[str], str]:
+    """``factory(name)``: the DSN of database ``name`` on the session's server (``postgres`` exists)."""
+    return pg_cluster.dsn
+
+
+@pytest.fixture
+async def db(pg_dsn_factory: Callable[[str], str]) -> AsyncIterator[Database]:
+    """An open Database on a fresh, fully migrated database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex}"
+    async with open_database(pg_dsn_factory("postgres"), max_size=1) as admin:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}")
+        try:
+            async with open_database(pg_dsn_factory(name), max_size=4) as database:
+                yield database
+        finally:
+            with trio.CancelScope(shield=True):
+                await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

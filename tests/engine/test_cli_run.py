@@ -1,0 +1,95 @@
+"""`songtrack run` end to end, as a user runs it: a real child process, the
+embedded PostgreSQL in a fresh data directory, real HTTP, real signals.
+
+Rules: real clock (the child process cannot follow MockClock), every wait has a
+deadline, and the child is killed if a test fails half-way.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.process import SongtrackProcess, free_port
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    tmp_path.chmod(0o755)  # the embedded cluster runs as an unprivileged account when we are root
+    return tmp_path / "var"
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[SongtrackProcess]]:
+    started: list[SongtrackProcess] = []
+    yield started
+    for proc in started:
+        await proc.kill()
+
+
+def _run(data_dir: Path, port: int, *extra: str) -> SongtrackProcess:
+    args = ["run", "--data-dir", str(data_dir), "--port", str(port), *extra]
+    return SongtrackProcess(args, data_dir.parent / "songtrack.log")
+
+
+async def test_run_serves_ready_and_stops_cleanly_then_reuses_its_data(
+    data_dir: Path, processes: list[SongtrackProcess]
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = _run(data_dir, port)
+    processes.append(first)
+    await first.start()
+    ready = await first.wait_ready(base)
+    assert ready.json()["checks"] == {"database": {"status": "ok"}, "migrations": {"status": "ok"}}
+    keys = {p.name: p.read_bytes() for p in (data_dir / "keys").iterdir()}
+    assert await first.stop(signal.SIGTERM) == 0
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "embedded PostgreSQL left running"
+    pg_version_mtime = (data_dir / "postgres" / "PG_VERSION").stat().st_mtime
+
+    second = _run(data_dir, port)
+    processes.append(second)
+    await second.start()
+    await second.wait_ready(base)
+    assert await second.stop(signal.SIGINT) == 0
+    assert (data_dir / "postgres" / "PG_VERSION").stat().st_mtime == pg_version_mtime
+    assert {p.name: p.read_bytes() for p in (data_dir / "keys").iterdir()} == keys
+    assert "reused" in second.output
+
+
+async def test_engine_status_lists_the_running_engine(
+    data_dir: Path, processes: list[SongtrackProcess]
+) -> None:
+    port = free_port()
+    proc = _run(data_dir, port)
+    processes.append(proc)
+    await proc.start()
+    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        status = (await client.get("/v1/engine/status")).json()
+        missing = await client.get("/v1/no-such-route")
+    assert [n["pid"] for n in status["nodes"]] == [proc.process.pid]  # type: ignore[union-attr]
+    assert {a["name"]: a["state"] for a in status["actors"]}["status-publisher"] == "running"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+    assert await proc.stop() == 0
+
+
+async def test_workers_share_the_port_and_stop_with_the_parent(
+    data_dir: Path, processes: list[SongtrackProcess]
+) -> None:
+    port = free_port()
+    proc = _run(data_dir, port, "--workers", "2")
+    processes.append(proc)
+    await proc.start()
+    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    # Two processes serve the inherited socket; the second may still be importing when the first answers.
+    await proc.wait_for_output("serving fd://", count=2)
+    assert await proc.stop() == 0
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://127.0.0.1:{port}/health/live")

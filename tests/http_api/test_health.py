@@ -1,0 +1,92 @@
+"""Health, readiness, engine status and the error envelope, through Quart's test
+client against a real (per-test) PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+from engine.registry import ActorState, Registry
+from engine.store import nodes
+from engine.store.database import Database
+from engine.store.migrate import Migration, discover
+from http_api import create_app
+
+
+async def test_live_answers_while_the_database_is_still_starting() -> None:
+    app = create_app(lambda: None, discover())
+    client = app.test_client()
+    assert (await client.get("/health/live")).status_code == 200
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    assert (await ready.get_json())["checks"]["database"] == {"status": "starting"}
+
+
+async def test_ready_once_the_database_is_migrated(db: Database) -> None:
+    client = create_app(lambda: db, discover()).test_client()
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert await ready.get_json() == {
+        "status": "ready",
+        "checks": {"database": {"status": "ok"}, "migrations": {"status": "ok"}},
+    }
+
+
+async def test_ready_names_pending_migrations(db: Database) -> None:
+    extra = Migration(version=9999, name="later", sql="SELECT 1", checksum="x")
+    client = create_app(lambda: db, [*discover(), extra]).test_client()
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    assert (await ready.get_json())["checks"]["migrations"] == {
+        "status": "pending", "detail": "not applied: 9999",
+    }
+
+
+async def test_engine_status_shows_actor_state_restarts_and_last_error(db: Database) -> None:
+    registry = Registry()
+    registry.update("poller-1", ActorState.RUNNING)
+    registry.update("poller-2", ActorState.BACKING_OFF, restarts=3, last_error="ValueError: boom")
+    node = await nodes.register_node(db)
+    await nodes.publish_actors(db, node, registry.snapshot())
+    client = create_app(lambda: db, discover()).test_client()
+    body = await (await client.get("/v1/engine/status")).get_json()
+    assert [n["id"] for n in body["nodes"]] == [str(node)]
+    by_name = {a["name"]: a for a in body["actors"]}
+    assert by_name["poller-1"]["state"] == "running"
+    assert by_name["poller-2"] | {"since": None} == {
+        "nodeId": str(node), "name": "poller-2", "state": "backing_off", "restarts": 3,
+        "lastError": "ValueError: boom", "nextRestartAt": None, "since": None,
+    }
+
+
+async def test_stopped_nodes_drop_out_of_the_status(db: Database) -> None:
+    registry = Registry()
+    registry.update("poller-1", ActorState.RUNNING)
+    node = await nodes.register_node(db)
+    await nodes.publish_actors(db, node, registry.snapshot())
+    await nodes.mark_node_stopped(db, node)
+    client = create_app(lambda: db, discover()).test_client()
+    assert await (await client.get("/v1/engine/status")).get_json() == {"nodes": [], "actors": []}
+
+
+async def test_unknown_route_and_wrong_method_use_the_error_envelope() -> None:
+    client = create_app(lambda: None, discover()).test_client()
+    missing = await client.get("/v1/nope")
+    assert missing.status_code == 404
+    error = (await missing.get_json())["error"]
+    assert (error["code"], error["details"]) == ("NOT_FOUND", [])
+    wrong = await client.post("/health/live")
+    assert wrong.status_code == 405
+    assert (await wrong.get_json())["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in wrong.headers["Allow"]
+
+
+async def test_a_crash_answers_500_in_the_envelope_without_a_traceback() -> None:
+    app = create_app(lambda: None, discover())
+
+    @app.get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = await app.test_client().get("/boom")
+    assert response.status_code == 500
+    body = await response.get_json()
+    assert body == {"error": {"code": "SERVER_ERROR", "message": "internal server error", "details": []}}
