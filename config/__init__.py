@@ -9,7 +9,9 @@ from config.errors import ConfigError, ConfigProblem
 from config.keys import KeyFileError, Keys, load_or_create_keys
 from config.settings import (
     CONFIG_ENV_VAR,
+    AuthSettings,
     DatabaseSettings,
+    EmailSettings,
     EngineSettings,
     LogSettings,
     ServerSettings,
@@ -20,9 +22,11 @@ from config.settings import (
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "AuthSettings",
     "ConfigError",
     "ConfigProblem",
     "DatabaseSettings",
+    "EmailSettings",
     "EngineSettings",
     "KeyFileError",
     "Keys",

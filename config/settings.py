@@ -18,9 +18,11 @@ from config.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "AuthSettings",
     "ConfigError",
     "ConfigProblem",
     "DatabaseSettings",
+    "EmailSettings",
     "EngineSettings",
     "LogSettings",
     "ServerSettings",
@@ -48,6 +50,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
     host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 3000
     workers: Annotated[int, Meta(ge=1, le=64)] = 1
+    # The address people reach the API at, for links in emails; default http://host:port.
+    public_url: Annotated[str, Meta(pattern="^https?://", extra={"expected": "an http:// or https:// URL"})] | None = None
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -79,6 +83,30 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
     shutdown_grace: Annotated[float, Meta(gt=0, le=600)] = 10.0
 
 
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Token lifetimes and the brute-force limit on the auth endpoints (all in seconds)."""
+
+    access_token_ttl: Annotated[int, Meta(ge=60, le=86_400)] = 15 * 60
+    refresh_token_ttl: Annotated[int, Meta(ge=3_600, le=90 * 86_400)] = 7 * 86_400
+    email_token_ttl: Annotated[int, Meta(ge=600, le=7 * 86_400)] = 24 * 3_600
+    invitation_ttl: Annotated[int, Meta(ge=3_600, le=30 * 86_400)] = 7 * 86_400
+    # At most ``attempts`` calls per ``attempt_window`` to login, register and the password
+    # and verification endpoints, counted per client IP and per email address.
+    attempts: Annotated[int, Meta(ge=1, le=100_000)] = 5
+    attempt_window: Annotated[int, Meta(ge=60, le=86_400)] = 15 * 60
+
+
+class EmailSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Outgoing mail. Without ``smtp_host`` emails are logged (and kept in the sandbox mailbox)."""
+
+    smtp_host: Annotated[str, Meta(min_length=1)] | None = None
+    smtp_port: Annotated[int, Meta(ge=1, le=65535)] = 587
+    smtp_username: str | None = None
+    smtp_password: Annotated[str, Meta(extra={"secret": True})] | None = None
+    smtp_starttls: bool = True
+    from_address: Annotated[str, Meta(min_length=3)] = "SongTrackPro <no-reply@localhost>"
+
+
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
 
@@ -90,9 +118,14 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """All settings. Struct-typed fields are the sections: ``[server]`` in TOML, ``SONGTRACK_SERVER_*``."""
 
     data_dir: Annotated[str, Meta(min_length=1)] = "var"  # relative paths are relative to the cwd
+    # Sandbox mode: provider simulators instead of real Meta/Spotify, and the dev mailbox.
+    # "auto" turns it on while no real provider credentials are configured.
+    sandbox: Literal["auto", "on", "off"] = "auto"
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    email: EmailSettings = msgspec.field(default_factory=EmailSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

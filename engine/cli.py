@@ -51,6 +51,12 @@ def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
     return load(environ, path, overrides)
 
 
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    """What API worker processes need to load the same settings as their parent."""
+    argv = ["--data-dir", args.data_dir] if args.data_dir else []
+    return argv + (["--config", str(args.config)] if args.config else [])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     environ = dict(os.environ)  # the one place the process environment is read
@@ -63,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     current_actor.set(args.command)
     try:
         if args.command == "run":
-            return trio.run(runtime.serve, settings, environ)
+            return trio.run(runtime.serve, settings, environ, _worker_argv(args))
         if args.command == "api":
             return trio.run(runtime.serve_api, settings, args.fd)
         applied = trio.run(runtime.migrate, settings)

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import trio
 from quart_trio import QuartTrio
 
-from config import Settings, data_path, load_or_create_keys
+from config import Keys, Settings, data_path, load_or_create_keys
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
@@ -25,6 +25,7 @@ from engine.store.migrate import apply_migrations, discover
 from engine.supervisor import ChildSpec, Escalation, Supervisor
 from engine.workers import bind_socket, run_workers, worker_env
 from http_api.app import create_app
+from http_api.context import ApiContext
 from http_api.server import serve_http
 
 __all__ = ["migrate", "serve", "serve_api"]
@@ -74,13 +75,15 @@ async def migrate(settings: Settings) -> list[int]:
         return await apply_migrations(db)
 
 
-async def serve(settings: Settings, environ: dict[str, str]) -> int:
+async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[str]) -> int:
     """``songtrack run``: the database, the engine and the API until SIGINT/SIGTERM.
 
+    ``worker_argv`` is how API worker processes (``--workers N``) are told the
+    same configuration (``--config``, ``--data-dir``) as ours.
     Returns the process exit code: 0 after a graceful stop (in-flight work
     finished or abandoned at the deadline), 1 when the engine escalated.
     """
-    load_or_create_keys(data_path(settings))
+    keys = load_or_create_keys(data_path(settings))
     shutdown = Shutdown()
     escalated: list[BaseException] = []
     with trio.open_signal_receiver(*SIGNALS) as signals:
@@ -88,7 +91,7 @@ async def serve(settings: Settings, environ: dict[str, str]) -> int:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
                                    settings.engine.shutdown_grace)
-                await _serve_all(settings, environ, shutdown)
+                await _serve_all(settings, keys, environ, worker_argv, shutdown)
                 nursery.cancel_scope.cancel()
         except* Escalation as group:
             escalated.extend(group.exceptions)
@@ -99,7 +102,9 @@ async def serve(settings: Settings, environ: dict[str, str]) -> int:
     return 0
 
 
-async def _serve_all(settings: Settings, environ: dict[str, str], shutdown: Shutdown) -> None:
+async def _serve_all(
+    settings: Settings, keys: Keys, environ: dict[str, str], worker_argv: list[str], shutdown: Shutdown
+) -> None:
     slot = _DatabaseSlot()
     migrations = discover()
     server = settings.server
@@ -107,7 +112,7 @@ async def _serve_all(settings: Settings, environ: dict[str, str], shutdown: Shut
         http_stopped = trio.Event()
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
-            app = create_app(slot.get, migrations)
+            app = create_app(ApiContext(slot.get, migrations, settings, keys))
             urls = await nursery.start(
                 _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
                 settings.engine.shutdown_grace,
@@ -121,8 +126,7 @@ async def _serve_all(settings: Settings, environ: dict[str, str], shutdown: Shut
                 if server.workers > 1:
                     sock = bind_socket(server.host, server.port)
                     env = worker_env(environ, dsn)
-                    argv = ["--data-dir", settings.data_dir]
-                    await workers.start(run_workers, server.workers, sock, argv, env)
+                    await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
                 await _run_engine(db, shutdown)
                 workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
@@ -172,9 +176,10 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
                                settings.engine.shutdown_grace)
+            keys = load_or_create_keys(data_path(settings))
             async with open_database(settings.database.url, min_size=settings.database.pool_min,
                                      max_size=settings.database.pool_max) as db:
-                app = create_app(lambda: db, discover())
+                app = create_app(ApiContext(lambda: db, discover(), settings, keys))
                 log.info("api worker %d serving %s", os.getpid(), bind)
                 await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
             nursery.cancel_scope.cancel()

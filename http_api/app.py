@@ -1,20 +1,21 @@
-"""The Quart-Trio application factory: routes, error envelope, nothing else.
-
-The app reaches the rest of the service only through what ``create_app`` is
-given; it opens no database and starts no actor itself.
+"""The Quart-Trio application factory: routes, the error envelope, the OpenAPI
+document. The app reaches the rest of the service only through the ApiContext
+it is given; it opens no database and starts no actor itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from importlib.metadata import version
 
+import msgspec
 from quart_trio import QuartTrio
 
-from engine.store.database import Database
-from engine.store.migrate import Migration
-from http_api.engine_status import engine_status_blueprint
+from http_api.context import ApiContext
+from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
-from http_api.health import health_blueprint
+from http_api.health import health_router
+from http_api.openapi import build_openapi, docs_blueprint
+from http_api.routing import Router
 
 __all__ = ["create_app"]
 
@@ -22,11 +23,14 @@ __all__ = ["create_app"]
 MAX_BODY_BYTES = 1 * 1024 * 1024
 
 
-def create_app(database: Callable[[], Database | None], migrations: Sequence[Migration]) -> QuartTrio:
-    """Build the app. ``database`` returns the open Database, or None while it starts."""
+def create_app(ctx: ApiContext) -> QuartTrio:
     app = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     install_error_handlers(app)
-    app.register_blueprint(health_blueprint(database, migrations))
-    app.register_blueprint(engine_status_blueprint(database))
+    routers: list[Router] = [health_router(ctx), engine_status_router(ctx)]
+    for router in routers:
+        app.register_blueprint(router.blueprint)
+    endpoints = [endpoint for router in routers for endpoint in router.endpoints]
+    document = build_openapi(endpoints, version=version("songtrackpro"))
+    app.register_blueprint(docs_blueprint(msgspec.json.encode(document)))
     return app

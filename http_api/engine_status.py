@@ -1,29 +1,25 @@
 """`GET /v1/engine/status`: every live engine node and every actor it supervises,
 with state, restarts, last error and next restart time, read from PostgreSQL.
+
+The engine is shared by every organization on this server, so this is for the
+people who run it: owners and admins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from quart import Blueprint, Response
-
 from engine.store import nodes
-from engine.store.database import Database
-from http_api.errors import ApiError
-from http_api.responses import json_response
+from http_api.context import ApiContext
+from http_api.routing import Access, Call, Router
 
-__all__ = ["engine_status_blueprint"]
+__all__ = ["engine_status_router"]
 
 
-def engine_status_blueprint(database: Callable[[], Database | None]) -> Blueprint:
-    bp = Blueprint("engine_status", __name__, url_prefix="/v1/engine")
+def engine_status_router(ctx: ApiContext) -> Router:
+    router = Router("engine_status", ctx, tag="Engine")
 
-    @bp.get("/status")
-    async def status() -> Response:
-        db = database()
-        if db is None:
-            raise ApiError(503, "SERVICE_UNAVAILABLE", "the database is still starting")
-        return json_response(await nodes.read_status(db))
+    @router.route("GET", "/v1/engine/status", summary="Engine processes and the state of every actor",
+                  access=Access.ADMIN, response=nodes.StatusReport)
+    async def engine_status(call: Call) -> nodes.StatusReport:
+        return await nodes.read_status(call.db)
 
-    return bp
+    return router

@@ -47,6 +47,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.details = details or []
+        self.headers: dict[str, str] = {}  # e.g. Retry-After, WWW-Authenticate, X-RateLimit-*
 
 
 # Status codes of werkzeug's HTTPExceptions mapped to the reference's codes.
@@ -65,7 +66,9 @@ _CODES = {
 
 def error_response(err: ApiError) -> Response:
     body = ErrorEnvelope(ErrorBody(err.code, err.message, err.details))
-    return json_response(body, status=err.status)
+    response = json_response(body, status=err.status)
+    response.headers.update(err.headers)
+    return response
 
 
 def install_error_handlers(app: QuartTrio) -> None:

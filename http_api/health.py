@@ -8,51 +8,64 @@ turns 503 without anyone telling it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import msgspec
 import trio
-from quart import Blueprint, Response
+from quart import Response
 
 from engine.store.database import Database
 from engine.store.migrate import Migration, pending_migrations
+from http_api.context import ApiContext
 from http_api.responses import json_response
+from http_api.routing import Access, Call, Router
 
-__all__ = ["health_blueprint"]
+__all__ = ["health_router"]
 
 log = logging.getLogger(__name__)
 
 _CHECK_TIMEOUT = 2.0
 
 
+class Live(msgspec.Struct, frozen=True):
+    status: Literal["ok"] = "ok"
+
+
 class Check(msgspec.Struct, frozen=True, omit_defaults=True):
-    status: str  # "ok", "starting", "unreachable", "pending"
+    status: Literal["ok", "starting", "unreachable", "pending"]
     detail: str | None = None
 
 
 class Readiness(msgspec.Struct, frozen=True):
-    status: str  # "ready" or "not_ready"
+    status: Literal["ready", "not_ready"]
     checks: dict[str, Check]
 
 
-def health_blueprint(
-    database: Callable[[], Database | None], migrations: Sequence[Migration]
-) -> Blueprint:
-    """``database`` returns the open Database, or None while it is still starting."""
-    bp = Blueprint("health", __name__)
+def health_router(ctx: ApiContext) -> Router:
+    router = Router("health", ctx, tag="Health")
 
-    @bp.get("/health")
-    @bp.get("/health/live")
-    async def live() -> Response:
-        return json_response({"status": "ok"})
+    @router.route("GET", "/health", summary="Liveness (alias of /health/live)", access=Access.PUBLIC,
+                  response=Live)
+    async def health(call: Call) -> Live:
+        return Live()
 
-    @bp.get("/health/ready")
-    async def ready() -> Response:
-        checks = await _check(database(), migrations)
+    @router.route("GET", "/health/live", summary="Liveness: the process answers", access=Access.PUBLIC,
+                  response=Live)
+    async def live(call: Call) -> Live:
+        return Live()
+
+    @router.route(
+        "GET", "/health/ready", summary="Readiness: database reachable and migrations applied",
+        access=Access.PUBLIC, response=Readiness,
+        other_responses=((503, Readiness, "Not ready; the checks say which dependency and why"),),
+    )
+    async def ready(call: Call) -> Response:
+        checks = await _check(call.ctx.database(), call.ctx.migrations)
         ok = all(c.status == "ok" for c in checks.values())
         return json_response(Readiness("ready" if ok else "not_ready", checks), 200 if ok else 503)
 
-    return bp
+    return router
 
 
 async def _check(db: Database | None, migrations: Sequence[Migration]) -> dict[str, Check]:

@@ -4,24 +4,32 @@ client against a real (per-test) PostgreSQL database.
 
 from __future__ import annotations
 
+import dataclasses
+
+from quart.typing import TestClientProtocol as Client
+from quart_trio import QuartTrio
+
 from engine.registry import ActorState, Registry
 from engine.store import nodes
 from engine.store.database import Database
 from engine.store.migrate import Migration, discover
 from http_api import create_app
+from http_api.context import ApiContext
+from tests.http_api.conftest import MakeMember
 
 
-async def test_live_answers_while_the_database_is_still_starting() -> None:
-    app = create_app(lambda: None, discover())
-    client = app.test_client()
+async def test_live_answers_while_the_database_is_still_starting(ctx: ApiContext) -> None:
+    client = create_app(dataclasses.replace(ctx, database=lambda: None)).test_client()
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 503
     assert (await ready.get_json())["checks"]["database"] == {"status": "starting"}
+    status = await client.get("/v1/engine/status", headers={"Authorization": "Bearer x"})
+    assert status.status_code == 503
+    assert (await status.get_json())["error"]["code"] == "SERVICE_UNAVAILABLE"
 
 
-async def test_ready_once_the_database_is_migrated(db: Database) -> None:
-    client = create_app(lambda: db, discover()).test_client()
+async def test_ready_once_the_database_is_migrated(client: Client) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert await ready.get_json() == {
@@ -30,9 +38,9 @@ async def test_ready_once_the_database_is_migrated(db: Database) -> None:
     }
 
 
-async def test_ready_names_pending_migrations(db: Database) -> None:
+async def test_ready_names_pending_migrations(ctx: ApiContext) -> None:
     extra = Migration(version=9999, name="later", sql="SELECT 1", checksum="x")
-    client = create_app(lambda: db, [*discover(), extra]).test_client()
+    client = create_app(dataclasses.replace(ctx, migrations=[*discover(), extra])).test_client()
     ready = await client.get("/health/ready")
     assert ready.status_code == 503
     assert (await ready.get_json())["checks"]["migrations"] == {
@@ -40,14 +48,16 @@ async def test_ready_names_pending_migrations(db: Database) -> None:
     }
 
 
-async def test_engine_status_shows_actor_state_restarts_and_last_error(db: Database) -> None:
+async def test_engine_status_shows_actor_state_restarts_and_last_error(
+    db: Database, client: Client, make_member: MakeMember
+) -> None:
     registry = Registry()
     registry.update("poller-1", ActorState.RUNNING)
     registry.update("poller-2", ActorState.BACKING_OFF, restarts=3, last_error="ValueError: boom")
     node = await nodes.register_node(db)
     await nodes.publish_actors(db, node, registry.snapshot())
-    client = create_app(lambda: db, discover()).test_client()
-    body = await (await client.get("/v1/engine/status")).get_json()
+    owner = await make_member()
+    body = await (await client.get("/v1/engine/status", headers=owner.headers)).get_json()
     assert [n["id"] for n in body["nodes"]] == [str(node)]
     by_name = {a["name"]: a for a in body["actors"]}
     assert by_name["poller-1"]["state"] == "running"
@@ -57,18 +67,29 @@ async def test_engine_status_shows_actor_state_restarts_and_last_error(db: Datab
     }
 
 
-async def test_stopped_nodes_drop_out_of_the_status(db: Database) -> None:
+async def test_engine_status_is_for_admins_only(client: Client, make_member: MakeMember) -> None:
+    owner = await make_member()
+    member = await make_member(org_id=owner.org_id, role="member")
+    assert (await client.get("/v1/engine/status")).status_code == 401
+    denied = await client.get("/v1/engine/status", headers=member.headers)
+    assert denied.status_code == 403
+    assert (await denied.get_json())["error"]["code"] == "AUTHORIZATION_ERROR"
+
+
+async def test_stopped_nodes_drop_out_of_the_status(
+    db: Database, client: Client, make_member: MakeMember
+) -> None:
     registry = Registry()
     registry.update("poller-1", ActorState.RUNNING)
     node = await nodes.register_node(db)
     await nodes.publish_actors(db, node, registry.snapshot())
     await nodes.mark_node_stopped(db, node)
-    client = create_app(lambda: db, discover()).test_client()
-    assert await (await client.get("/v1/engine/status")).get_json() == {"nodes": [], "actors": []}
+    owner = await make_member()
+    body = await (await client.get("/v1/engine/status", headers=owner.headers)).get_json()
+    assert body == {"nodes": [], "actors": []}
 
 
-async def test_unknown_route_and_wrong_method_use_the_error_envelope() -> None:
-    client = create_app(lambda: None, discover()).test_client()
+async def test_unknown_route_and_wrong_method_use_the_error_envelope(client: Client) -> None:
     missing = await client.get("/v1/nope")
     assert missing.status_code == 404
     error = (await missing.get_json())["error"]
@@ -79,9 +100,7 @@ async def test_unknown_route_and_wrong_method_use_the_error_envelope() -> None:
     assert "GET" in wrong.headers["Allow"]
 
 
-async def test_a_crash_answers_500_in_the_envelope_without_a_traceback() -> None:
-    app = create_app(lambda: None, discover())
-
+async def test_a_crash_answers_500_in_the_envelope_without_a_traceback(app: QuartTrio) -> None:
     @app.get("/boom")
     async def boom() -> str:
         raise RuntimeError("secret internals")

@@ -1,0 +1,348 @@
+"""Campaigns: what an organization spends to promote a track, with its goals and running totals.
+
+Every function takes the organization's id and filters on it in SQL: another organization's campaign is
+not found, and its tracks cannot be attached. Status changes go only through ``set_campaign_status``, an
+atomic compare-and-set; which transitions are legal is the caller's business (it passes ``expected_from``).
+The running totals (``budgetSpent``, ``metrics``) are the aggregator's to write, not ours.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from engine.store.catalog_common import (
+    Conflict,
+    Executor,
+    NotFound,
+    Page,
+    Where,
+    atomic,
+    check_window,
+    count_rows,
+    decode_object,
+    encode_json,
+    like_pattern,
+    money,
+    page,
+    raise_conflict_on,
+    raise_not_found_on,
+    set_clause,
+    to_decimal,
+)
+
+__all__ = [
+    "SORT_KEYS",
+    "UPDATABLE_FIELDS",
+    "Campaign",
+    "CampaignMetrics",
+    "Goal",
+    "IllegalTransition",
+    "NewCampaign",
+    "TrackSummary",
+    "create_campaign",
+    "delete_campaign",
+    "get_campaign",
+    "list_campaigns",
+    "set_campaign_status",
+    "update_campaign",
+]
+
+
+class TrackSummary(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    title: str
+    artist: str
+
+
+class Goal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A target the alert engine watches: ``metric`` is streams, clicks or impressions."""
+
+    metric: str
+    target: int
+
+
+class CampaignMetrics(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    impressions: int
+    clicks: int
+    streams: int
+
+
+class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A campaign as the API shows it; ``goals`` are ordered by metric, money is a float to the cent."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    status: str
+    objective: str
+    track_id: uuid.UUID | None
+    track: TrackSummary | None
+    budget: float
+    currency: str
+    budget_spent: float
+    start_date: datetime
+    end_date: datetime
+    target_audience: dict[str, object]
+    creative_assets: dict[str, object]
+    goals: list[Goal]
+    metrics: CampaignMetrics
+    launched_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NewCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The fields of a campaign to create; the same names are the keys ``update_campaign`` accepts."""
+
+    name: str
+    objective: str
+    budget: float
+    currency: str
+    start_date: datetime
+    end_date: datetime
+    description: str | None = None
+    track_id: uuid.UUID | None = None
+    target_audience: dict[str, object] = {}
+    creative_assets: dict[str, object] = {}
+
+
+class IllegalTransition(Conflict):
+    """The campaign's ``current`` status is not one the transition may start from."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__("status", f"not allowed from status {current!r}")
+        self.current = current
+
+
+# The whitelists of what update_campaign may set (field name -> column, the same here) and of the sort
+# keys (the API's names -> column).
+_COLUMNS = {
+    name: name
+    for name in ("name", "description", "objective", "track_id", "budget", "currency", "start_date",
+                 "end_date", "target_audience", "creative_assets")
+}  # fmt: skip
+UPDATABLE_FIELDS = frozenset(_COLUMNS)
+_SORTS = {
+    "createdAt": "created_at", "updatedAt": "updated_at", "name": "name", "startDate": "start_date",
+    "endDate": "end_date", "budget": "budget", "status": "status",
+}  # fmt: skip
+SORT_KEYS = frozenset(_SORTS)
+_ORDERS = {"asc": "ASC", "desc": "DESC"}
+
+# The campaign ``c`` with its track summary and goals; ``c`` may be the table or a CTE of its rows.
+_SELECT = """
+SELECT c.*, t.id AS t_id, t.title AS t_title, t.artist AS t_artist,
+       COALESCE((SELECT json_agg(json_build_object('metric', g.metric, 'target', g.target) ORDER BY g.metric)
+                 FROM campaign_goals g WHERE g.campaign_id = c.id), '[]') AS goals
+FROM {source} c LEFT JOIN tracks t ON t.id = c.track_id AND t.organization_id = c.organization_id
+"""
+# The track check is in the INSERT itself, so the check and the insert see the same tracks.
+_INSERT = """
+INSERT INTO campaigns (organization_id, track_id, name, description, objective, budget, currency,
+                       start_date, end_date, target_audience, creative_assets)
+SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::numeric, $7::text, $8::timestamptz,
+       $9::timestamptz, $10::jsonb, $11::jsonb
+WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM tracks WHERE organization_id = $1 AND id = $2)
+RETURNING id
+"""
+# The compare-and-set: one UPDATE, so a concurrent transition makes us re-check its committed row.
+_SET_STATUS = """
+WITH changed AS (
+    UPDATE campaigns
+    SET status = $3::text, updated_at = now(),
+        launched_at = CASE WHEN $3::text = 'active' THEN coalesce(launched_at, now()) ELSE launched_at END
+    WHERE organization_id = $1 AND id = $2 AND status = ANY($4::text[])
+    RETURNING *
+)""" + _SELECT.format(source="changed")
+_TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
+_goals_decoder = msgspec.json.Decoder(list[Goal])
+# After this many lost races between the compare-and-set and the status read we give up (see below).
+_CAS_ATTEMPTS = 3
+
+
+async def create_campaign(
+    db: Executor, org_id: uuid.UUID, fields: NewCampaign, goals: Sequence[Goal] = ()
+) -> Campaign:
+    """Insert a draft campaign with its goals and return it.
+
+    Raises ``NotFound("trackId", ...)`` when ``track_id`` is not one of the organization's tracks and
+    ``Conflict("goals", ...)`` for two goals on one metric.
+    """
+    async with atomic(db) as conn:
+        with raise_not_found_on(_TRACK_FK, "trackId", _TRACK_MISSING):
+            campaign_id = await conn.fetchval(
+                _INSERT,
+                org_id, fields.track_id, fields.name, fields.description, fields.objective,
+                to_decimal(fields.budget), fields.currency, fields.start_date, fields.end_date,
+                encode_json(fields.target_audience), encode_json(fields.creative_assets),
+            )  # fmt: skip
+        if campaign_id is None:
+            raise NotFound("trackId", _TRACK_MISSING)
+        assert isinstance(campaign_id, uuid.UUID)
+        await _insert_goals(conn, campaign_id, goals)
+        campaign = await get_campaign(conn, org_id, campaign_id)
+    assert campaign is not None  # we just inserted it, in this transaction
+    return campaign
+
+
+async def get_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign | None:
+    """The campaign, or ``None`` when the organization has no such campaign."""
+    sql = _SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.id = $2"
+    row = await db.fetchrow(sql, org_id, campaign_id)
+    return None if row is None else _campaign(row)
+
+
+async def list_campaigns(
+    db: Executor,
+    org_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    sort: str = "createdAt",
+    order: str = "desc",
+    limit: int = 20,
+    offset: int = 0,
+) -> Page[Campaign]:
+    """One page of the organization's campaigns, sorted by ``sort`` (a key of ``SORT_KEYS``) in ``order``
+    (``asc`` or ``desc``), with ``id`` breaking ties in the same direction so pages never overlap.
+
+    ``status`` keeps one status; ``search`` keeps names containing it, ignoring case, with ``%`` and
+    ``_`` matching themselves. Only the page's rows are joined with their tracks and goals: the sort runs
+    on the campaigns alone, through the ``(organization_id, created_at)`` index by default. Raises
+    ``ValueError`` for an unknown ``sort`` or ``order`` or a negative ``limit`` or ``offset``.
+    """
+    if sort not in _SORTS or order not in _ORDERS:
+        raise ValueError(f"cannot sort on {sort!r} {order!r}")
+    check_window(limit, offset)
+    where = Where(org_id)
+    where.add("organization_id = $1")
+    if status is not None:
+        where.add(f"status = {where.param(status)}")
+    if search:
+        where.add(f"name ILIKE {where.param(like_pattern(search))} ESCAPE '\\'")
+    total = await count_rows(db, f"SELECT count(*) FROM campaigns WHERE {where.sql()}", *where.args)
+    column, direction = _SORTS[sort], _ORDERS[order]
+    window = f"LIMIT {where.param(limit)} OFFSET {where.param(offset)}"
+    sql = (
+        f"WITH page AS (SELECT * FROM campaigns WHERE {where.sql()}"
+        f" ORDER BY {column} {direction}, id {direction} {window})"
+        + _SELECT.format(source="page")
+        + f" ORDER BY c.{column} {direction}, c.id {direction}"
+    )
+    rows = await db.fetch(sql, *where.args)
+    return page([_campaign(row) for row in rows], total, limit, offset)
+
+
+async def update_campaign(
+    db: Executor,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    changes: Mapping[str, object],
+    goals: Sequence[Goal] | None = None,
+) -> Campaign | None:
+    """Set the fields in ``changes`` (keys from ``UPDATABLE_FIELDS``; not ``status``) and, when ``goals``
+    is given, replace all the goals with it. Returns the campaign, or ``None`` when the organization has
+    no such campaign.
+
+    Raises ``ValueError`` for an unknown key, ``NotFound("trackId", ...)`` for a track that is not the
+    organization's, and ``Conflict("goals", ...)`` for two goals on one metric. A change that breaks
+    ``end_date > start_date`` raises asyncpg's ``CheckViolationError``.
+    """
+    values = {field: _encode(field, value) for field, value in changes.items()}
+    assignments, args = set_clause(values, _COLUMNS, first_param=3)
+    sql = f"UPDATE campaigns SET {assignments} WHERE organization_id = $1 AND id = $2"
+    new_track = changes.get("track_id")
+    if new_track is not None:
+        sql += f" AND EXISTS (SELECT 1 FROM tracks WHERE organization_id = $1 AND id = ${len(args) + 3})"
+        args.append(new_track)
+    async with atomic(db) as conn:
+        with raise_not_found_on(_TRACK_FK, "trackId", _TRACK_MISSING):
+            updated = await conn.fetchval(sql + " RETURNING id", org_id, campaign_id, *args)
+        if updated is None:
+            if new_track is not None and await _exists(conn, org_id, campaign_id):
+                raise NotFound("trackId", _TRACK_MISSING)
+            return None
+        if goals is not None:
+            await conn.execute("DELETE FROM campaign_goals WHERE campaign_id = $1", campaign_id)
+            await _insert_goals(conn, campaign_id, goals)
+        return await get_campaign(conn, org_id, campaign_id)
+
+
+async def set_campaign_status(
+    db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, expected_from: Collection[str], to: str
+) -> Campaign | None:
+    """Move the campaign to status ``to`` if, and only if, its status is one of ``expected_from`` at that
+    instant, and return it; ``launched_at`` is set the first time it becomes ``active``. Returns ``None``
+    when the organization has no such campaign.
+
+    Error handling: raises ``IllegalTransition`` (a ``Conflict``) carrying the ``current`` status when
+    that status is not in ``expected_from``; nothing is changed then. Of two concurrent calls that both
+    start from the same status, exactly one wins: the compare-and-set is one UPDATE, and the loser's
+    re-check happens on the winner's committed row.
+    """
+    current = ""
+    for _ in range(_CAS_ATTEMPTS):
+        row = await db.fetchrow(_SET_STATUS, org_id, campaign_id, to, list(expected_from))
+        if row is not None:
+            return _campaign(row)
+        found = await db.fetchval(
+            "SELECT status FROM campaigns WHERE organization_id = $1 AND id = $2", org_id, campaign_id
+        )
+        if found is None:
+            return None
+        current = str(found)
+        # Read after the UPDATE, so a status we may start from means another transition came and went in
+        # between (or the row was created meanwhile); try again rather than report a stale refusal.
+        if current not in expected_from:
+            break
+    raise IllegalTransition(current)
+
+
+async def delete_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
+    """Delete the campaign and its goals; ``False`` when the organization has no such campaign."""
+    status = await db.execute(
+        "DELETE FROM campaigns WHERE organization_id = $1 AND id = $2", org_id, campaign_id
+    )
+    return status == "DELETE 1"
+
+
+def _campaign(row: asyncpg.Record) -> Campaign:
+    track = None
+    if row["t_id"] is not None:
+        track = TrackSummary(id=row["t_id"], title=row["t_title"], artist=row["t_artist"])
+    return Campaign(
+        id=row["id"], name=row["name"], description=row["description"], status=row["status"],
+        objective=row["objective"], track_id=row["track_id"], track=track, budget=money(row["budget"]),
+        currency=row["currency"], budget_spent=money(row["budget_spent"]), start_date=row["start_date"],
+        end_date=row["end_date"], target_audience=decode_object(row["target_audience"]),
+        creative_assets=decode_object(row["creative_assets"]), goals=_goals_decoder.decode(row["goals"]),
+        metrics=CampaignMetrics(impressions=row["impressions"], clicks=row["clicks"], streams=row["streams"]),
+        launched_at=row["launched_at"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )  # fmt: skip
+
+
+def _encode(field: str, value: object) -> object:
+    if field in ("target_audience", "creative_assets"):
+        return encode_json(value)
+    return to_decimal(value) if field == "budget" else value
+
+
+async def _insert_goals(db: Executor, campaign_id: uuid.UUID, goals: Sequence[Goal]) -> None:
+    if not goals:
+        return
+    with raise_conflict_on("campaign_goals_pkey", "goals", "at most one goal per metric"):
+        await db.execute(
+            "INSERT INTO campaign_goals (campaign_id, metric, target)"
+            " SELECT $1::uuid, metric, target FROM unnest($2::text[], $3::bigint[]) AS g (metric, target)",
+            campaign_id, [goal.metric for goal in goals], [goal.target for goal in goals],
+        )  # fmt: skip
+
+
+async def _exists(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
+    sql = "SELECT EXISTS (SELECT 1 FROM campaigns WHERE organization_id = $1 AND id = $2)"
+    return await db.fetchval(sql, org_id, campaign_id) is True

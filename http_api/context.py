@@ -1,0 +1,60 @@
+"""What the API is given to work with: the database, settings, keys, the mailer
+and the wall clock. Routes reach the rest of the service only through this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from config import Keys, Settings
+from engine.mailer import Mailer, SmtpConfig
+from engine.store.database import Database
+from engine.store.migrate import Migration
+from http_api.errors import ApiError
+from http_api.tokens import TokenService
+
+__all__ = ["ApiContext"]
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    database: Callable[[], Database | None]  # None while the database is still starting
+    migrations: Sequence[Migration]
+    settings: Settings
+    keys: Keys
+    # Wall-clock seconds for tokens and rate-limit windows; tests drive it from MockClock.
+    now: Callable[[], float] = field(default=time.time)
+
+    def db(self) -> Database:
+        db = self.database()
+        if db is None:
+            raise ApiError(503, "SERVICE_UNAVAILABLE", "the database is still starting; retry shortly")
+        return db
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        return TokenService(self.keys.jwt_signing_key, self.settings.auth.access_token_ttl, self.now)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """Built on first use: it records every email in the database, which may start after us."""
+        email = self.settings.email
+        smtp = None
+        if email.smtp_host is not None:
+            smtp = SmtpConfig(host=email.smtp_host, port=email.smtp_port, username=email.smtp_username,
+                              password=email.smtp_password, starttls=email.smtp_starttls,
+                              from_address=email.from_address)
+        return Mailer(self.db(), smtp)
+
+    @property
+    def sandbox(self) -> bool:
+        # "auto" means on while no real provider credentials exist, which is always so far.
+        return self.settings.sandbox != "off"
+
+    @property
+    def public_url(self) -> str:
+        server = self.settings.server
+        return (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")

@@ -1,0 +1,44 @@
+"""Who is calling: a Bearer access token whose signature and expiry check out
+AND whose session is still live in the database (so logout, logout-all, a
+revoked session and a refresh-token reuse take effect on the next request).
+The role comes from the database, not the token, so a demotion is immediate.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+
+from engine.store.accounts import check_session
+from engine.store.database import Database
+from http_api.context import ApiContext
+from http_api.errors import ApiError
+
+__all__ = ["Principal", "authenticate"]
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: uuid.UUID
+    organization_id: uuid.UUID
+    role: str
+    session_id: uuid.UUID
+    tier: str
+
+
+async def authenticate(ctx: ApiContext, db: Database, authorization: str | None) -> Principal:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        error = ApiError(401, "AUTHENTICATION_ERROR", "missing Bearer token in the Authorization header")
+        error.headers["WWW-Authenticate"] = "Bearer"
+        raise error
+    claims = ctx.tokens.verify(token.strip())
+    session = await check_session(db, claims.sid, claims.sub)
+    if session is None or not session.live:
+        error = ApiError(401, "AUTHENTICATION_ERROR", "the session has ended; log in again")
+        error.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        raise error
+    return Principal(
+        user_id=claims.sub, organization_id=session.organization_id, role=session.role,
+        session_id=claims.sid, tier=session.tier,
+    )

@@ -1,0 +1,106 @@
+"""Turning untrusted input (a JSON body, a query string) into a Struct, or into a
+400 that names every bad field.
+
+msgspec stops at the first error; a person fixing a form wants all of them, so
+on failure we walk the Struct's fields and check each value on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar, Union, get_args, get_origin
+
+import msgspec
+
+from http_api.errors import ApiError, ErrorDetail
+
+__all__ = ["decode_json", "validate"]
+
+T = TypeVar("T")
+
+_AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_decoder = msgspec.json.Decoder()
+
+
+def decode_json(raw: bytes) -> object:
+    """Parse a request body; malformed JSON is a 400 saying where it broke."""
+    try:
+        return _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, "VALIDATION_ERROR", f"malformed JSON: {exc}") from None
+
+
+def validate(data: object, type_: type[T], *, strict: bool = True, where: str = "body") -> T:
+    """``data`` as a ``type_``, or ApiError(400) with one detail per bad field.
+
+    ``strict=False`` is for query strings, whose values all arrive as text.
+    """
+    try:
+        return msgspec.convert(data, type_, strict=strict)
+    except msgspec.ValidationError as exc:
+        details = _problems(data, type_, "", strict) or [_whole(str(exc), type_, where)]
+        raise ApiError(400, "VALIDATION_ERROR", "Validation failed", details) from None
+
+
+def _problems(data: object, type_: object, path: str, strict: bool) -> list[ErrorDetail]:
+    struct = _struct_type(type_)
+    if struct is None or data is None:
+        return _check_value(data, type_, path, strict)
+    if not isinstance(data, dict):
+        return [ErrorDetail(path or "body", "expected an object")]
+    fields = msgspec.structs.fields(struct)
+    known = {f.encode_name for f in fields}
+    out: list[ErrorDetail] = []
+    if struct.__struct_config__.forbid_unknown_fields:
+        out += [ErrorDetail(_join(path, key), "unknown field") for key in data if key not in known]
+    for field in fields:
+        name = _join(path, field.encode_name)
+        if field.encode_name not in data:
+            if field.required:
+                out.append(ErrorDetail(name, "is required"))
+            continue
+        out += _problems(data[field.encode_name], field.type, name, strict)
+    return out
+
+
+def _check_value(value: object, type_: object, path: str, strict: bool) -> list[ErrorDetail]:
+    try:
+        msgspec.convert(value, type_, strict=strict)
+    except msgspec.ValidationError as exc:
+        message, sub = _split(str(exc))
+        return [ErrorDetail(path + sub if path else (sub.lstrip(".") or "body"), message)]
+    return []
+
+
+def _whole(message: str, type_: object, where: str) -> ErrorDetail:
+    """A failure no single field explains: a check across fields in ``__post_init__``.
+
+    By convention those messages start with the field they are about (``"endDate: ..."``).
+    """
+    struct = _struct_type(type_)
+    field, _, rest = message.partition(": ")
+    if struct is not None and rest and field in {f.encode_name for f in msgspec.structs.fields(struct)}:
+        return ErrorDetail(field, rest)
+    return ErrorDetail(where, _split(message)[0])
+
+
+def _split(message: str) -> tuple[str, str]:
+    """msgspec's ``Expected `int`, got `str` - at `$.a[0]``` → (``expected int, got str``, ``.a[0]``)."""
+    match = _AT_PATH.search(message)
+    sub = match.group("path") if match else ""
+    text = message[: match.start()] if match else message
+    return text.replace("`", "")[:1].lower() + text.replace("`", "")[1:], sub
+
+
+def _struct_type(type_: object) -> type[msgspec.Struct] | None:
+    """The Struct inside ``type_`` (itself, or ``X | None``), if any."""
+    if isinstance(type_, type) and issubclass(type_, msgspec.Struct):
+        return type_
+    if get_origin(type_) is Union or type(type_).__name__ == "UnionType":
+        structs = [a for a in get_args(type_) if isinstance(a, type) and issubclass(a, msgspec.Struct)]
+        return structs[0] if len(structs) == 1 else None
+    return None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

@@ -1,0 +1,109 @@
+"""Fixtures for the HTTP API: the app on a real per-test database, Quart's test
+client, and members of organizations with real sessions and access tokens.
+
+The API's wall clock is driven by trio's MockClock (``mock_clock.jump(s)``), so
+token expiry and rate-limit windows are tested without sleeping. The auth
+brute-force limit is raised here; the tests of that limit set their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from quart.typing import TestClientProtocol as Client
+from quart_trio import QuartTrio
+
+from config import Keys, Settings, load, load_or_create_keys
+from engine.passwords import hash_password
+from engine.store import accounts
+from engine.store.database import Database
+from engine.store.migrate import discover
+from http_api import create_app
+from http_api.context import ApiContext
+
+# One real argon2id hash, made once: hashing per fixture user would make the suite crawl.
+PASSWORD = "correct horse battery staple"
+_HASH: list[str] = []
+_counter = itertools.count()
+
+# MockClock starts at 0; the API's wall clock is this plus trio's clock.
+EPOCH = 1_800_000_000.0
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load({"SONGTRACK_AUTH_ATTEMPTS": "10000"})
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    return load_or_create_keys(tmp_path / "data")
+
+
+@pytest.fixture
+def ctx(db: Database, settings: Settings, keys: Keys, mock_clock: trio.testing.MockClock) -> ApiContext:
+    return ApiContext(lambda: db, discover(), settings, keys, now=lambda: EPOCH + trio.current_time())
+
+
+@pytest.fixture
+def app(ctx: ApiContext) -> QuartTrio:
+    return create_app(ctx)
+
+
+@pytest.fixture
+def client(app: QuartTrio) -> Client:
+    return app.test_client()
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    role: str
+    session_id: uuid.UUID
+    refresh_token: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+MakeMember = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture
+def make_member(db: Database, ctx: ApiContext) -> MakeMember:
+    """``await make_member()``: the owner of a new organization; ``make_member(org_id=o, role="viewer")``
+    adds a member to an existing one (through a real invitation)."""
+
+    async def make(*, org_id: uuid.UUID | None = None, role: str = "owner") -> Member:
+        if not _HASH:
+            _HASH.append(await hash_password(PASSWORD))
+        email = f"user{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com"
+        if org_id is None:
+            org, user = await accounts.create_organization_with_owner(
+                db, org_name=f"Label {email}", email=email, name="Test User", password_hash=_HASH[0])
+            org_id = org.id
+        else:
+            _, raw = await accounts.create_invitation(
+                db, org_id, email=email, role="member" if role == "owner" else role,  # type: ignore[arg-type]
+                invited_by=None, ttl=timedelta(days=1))
+            user = await accounts.accept_invitation(db, raw, name="Test User", password_hash=_HASH[0])
+            if role == "owner":
+                await accounts.set_member_role(db, org_id, user.id, "owner")
+        session, refresh = await accounts.create_session(
+            db, user_id=user.id, org_id=org_id, refresh_ttl=timedelta(days=7), user_agent="tests", ip=None)
+        token = ctx.tokens.mint(user_id=user.id, org_id=org_id, role=role, session_id=session.id)
+        return Member(user.id, org_id, email, role, session.id, refresh, token)
+
+    return make
