@@ -1,3 +1,5 @@
-"""Domain package; filled by later issues."""
+"""Domain actors, each started into the engine's supervision tree by engine/runtime.py."""
 
-__all__: list[str] = []
+from actors.housekeeping import Housekeeper
+
+__all__ = ["Housekeeper"]

@@ -51,7 +51,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
     port: Annotated[int, Meta(ge=0, le=65535)] = 3000
     workers: Annotated[int, Meta(ge=1, le=64)] = 1
     # The address people reach the API at, for links in emails; default http://host:port.
-    public_url: Annotated[str, Meta(pattern="^https?://", extra={"expected": "an http:// or https:// URL"})] | None = None
+    public_url: (
+        Annotated[str, Meta(pattern="^https?://", extra={"expected": "an http:// or https:// URL"})] | None
+    ) = None
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -3,8 +3,8 @@
 It owns the hashing parameters and the thread budget for hashing; it does not decide password rules
 (length, strength) nor rate-limit logins, which belong to the HTTP layer.
 
-Each hash or verification costs on purpose about a tenth of a second of CPU and 64 MiB of memory, so
-it runs in a worker thread, and at most ``_THREADS`` of them run at once: a burst of logins then
+Each hash or verification costs on purpose tens of milliseconds of CPU and 19 MiB of memory, so it
+runs in a worker thread, and at most ``_THREADS`` of them run at once: a burst of logins then
 queues here instead of spawning threads (and allocating memory) without bound.
 """
 
@@ -13,16 +13,18 @@ from __future__ import annotations
 import argon2
 import trio
 from argon2.exceptions import VerificationError
-from argon2.profiles import RFC_9106_LOW_MEMORY
 
 __all__ = ["burn_verify", "hash_password", "needs_rehash", "verify_password"]
 
-# RFC 9106's "second recommended option", the low-memory profile: argon2id, t=3, m=64 MiB, p=4. It is
-# also argon2-cffi's default today; we name it so that a library upgrade cannot change it silently.
-# When we change it, needs_rehash() lets the login path upgrade stored hashes.
-_HASHER = argon2.PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+# OWASP's first recommended argon2id configuration: m=19 MiB, t=2, p=1. We measured RFC 9106's
+# low-memory profile (t=3, m=64 MiB, p=4) at about 6 logins/s on two cores (bench/api.py), which makes
+# the login route itself the cheapest denial of service; OWASP's profile is several times cheaper and
+# still memory-hard. Named here so that a library upgrade cannot change it silently; needs_rehash()
+# lets the login path upgrade stored hashes when we change it.
+_HASHER = argon2.PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16,
+                                type=argon2.Type.ID)
 
-# Two threads keep two cores busy at most, and bound memory to about 128 MiB during a login storm.
+# Two threads keep two cores busy at most, and bound memory to about 40 MiB during a login storm.
 _THREADS = 2
 _LIMITER: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("password_limiter")
 

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import trio
 from quart_trio import QuartTrio
 
+from actors import Housekeeper
 from config import Keys, Settings, data_path, load_or_create_keys
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
@@ -150,6 +151,7 @@ async def _run_engine(db: Database, shutdown: Shutdown) -> None:
     publisher = StatusPublisher(db, registry)
     root = Supervisor("root", registry, children=[
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
+        ChildSpec("housekeeper", Housekeeper(db).run),
     ])
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
@@ -167,7 +169,11 @@ def _announce(urls: list[str]) -> None:
 
 
 async def serve_api(settings: Settings, fd: int | None) -> int:
-    """One API worker (``songtrack api``): no engine, no migrations, the given database."""
+    """One API worker (``songtrack api``): no engine, no migrations, the given database.
+
+    With ``fd`` (a socket inherited from ``songtrack run --workers N``) it also
+    stops when its parent dies, so a killed parent leaves no orphans serving.
+    """
     if settings.database.url is None:
         raise SystemExit("songtrack api needs SONGTRACK_DATABASE_URL (songtrack run sets it for its workers)")
     shutdown = Shutdown()
@@ -176,6 +182,8 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
                                settings.engine.shutdown_grace)
+            if fd is not None:
+                nursery.start_soon(_watch_parent, os.getppid(), shutdown)
             keys = load_or_create_keys(data_path(settings))
             async with open_database(settings.database.url, min_size=settings.database.pool_min,
                                      max_size=settings.database.pool_max) as db:
@@ -184,3 +192,13 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
                 await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
             nursery.cancel_scope.cancel()
     return 0
+
+
+async def _watch_parent(parent: int, shutdown: Shutdown) -> None:
+    # Polling getppid is the portable way to notice re-parenting; once a second is plenty.
+    while True:
+        await trio.sleep(1)
+        if os.getppid() != parent:
+            break
+    log.warning("parent process %d is gone; stopping", parent)
+    shutdown.request("parent exited")

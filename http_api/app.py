@@ -10,12 +10,20 @@ from importlib.metadata import version
 import msgspec
 from quart_trio import QuartTrio
 
+from http_api.audiences import audiences_router
+from http_api.auth import auth_router
+from http_api.auth_email import auth_email_router
+from http_api.campaigns import campaigns_router
 from http_api.context import ApiContext
+from http_api.dev import dev_router
 from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
 from http_api.health import health_router
 from http_api.openapi import build_openapi, docs_blueprint
+from http_api.organizations import organizations_router
 from http_api.routing import Router
+from http_api.sessions import sessions_router
+from http_api.tracks import tracks_router
 
 __all__ = ["create_app"]
 
@@ -27,7 +35,11 @@ def create_app(ctx: ApiContext) -> QuartTrio:
     app = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     install_error_handlers(app)
-    routers: list[Router] = [health_router(ctx), engine_status_router(ctx)]
+    routers: list[Router] = [
+        health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
+        organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
+        engine_status_router(ctx), dev_router(ctx),
+    ]
     for router in routers:
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]

@@ -7,18 +7,22 @@ with the codes of the API reference; nothing else, and never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import msgspec
 from quart import Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from engine.store.catalog_common import Conflict, NotFound
+from engine.store.errors import StoreUnavailable
 from http_api.responses import json_response
 
 if TYPE_CHECKING:
     from quart_trio import QuartTrio
 
-__all__ = ["ApiError", "ErrorDetail", "install_error_handlers"]
+__all__ = ["ApiError", "ErrorDetail", "install_error_handlers", "not_found", "store_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +91,34 @@ def install_error_handlers(app: QuartTrio) -> None:
             response.headers["Allow"] = ", ".join(err.valid_methods)
         return response
 
+    @app.errorhandler(StoreUnavailable)
+    async def _store_down(err: StoreUnavailable) -> Response:
+        # The database is down or restarting: a condition to retry, not a bug.
+        log.warning("database unavailable during a request: %s", err)
+        error = ApiError(503, "SERVICE_UNAVAILABLE", "the database is unavailable; retry shortly")
+        error.headers["Retry-After"] = "5"
+        return error_response(error)
+
     @app.errorhandler(Exception)
     async def _crash(err: Exception) -> Response:
         # The one place an unexpected error is logged; the client only learns that it happened.
         log.error("unhandled error in request", exc_info=err)
         return error_response(ApiError(500, "SERVER_ERROR", "internal server error"))
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Translate the catalog store's errors at the seam: ``NotFound`` becomes 404 NOT_FOUND and
+    ``Conflict`` 409 CONFLICT, each with one detail naming the store's (camelCase) field."""
+    try:
+        yield
+    except NotFound as exc:
+        raise ApiError(404, "NOT_FOUND", exc.message, [ErrorDetail(exc.field, exc.message)]) from exc
+    except Conflict as exc:
+        raise ApiError(409, "CONFLICT", exc.message, [ErrorDetail(exc.field, exc.message)]) from exc
+
+
+def not_found(what: str) -> ApiError:
+    """The 404 for an id the caller's organization does not have. Another organization's row gets the
+    same answer: saying it exists elsewhere would leak it."""
+    return ApiError(404, "NOT_FOUND", f"no such {what} in your organization")

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
-from quart import Blueprint, Response, send_from_directory
+from quart import Blueprint, Response
 
-from http_api.errors import ErrorEnvelope
+from http_api.errors import ApiError, ErrorEnvelope
 from http_api.routing import Access, Endpoint
 
 __all__ = ["build_openapi", "docs_blueprint"]
@@ -151,6 +151,15 @@ _PAGE = """<!doctype html>
 """
 
 
+def _load_assets() -> dict[str, tuple[bytes, str]]:
+    # Held in memory (about 2 MB, read once): a handful of files, served to every docs visitor.
+    types = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+    return {
+        path.name: (path.read_bytes(), types[path.suffix])
+        for path in _STATIC.iterdir() if path.suffix in types
+    }
+
+
 def docs_blueprint(document: bytes) -> Blueprint:
     """``/openapi.json`` (the document, encoded once) and Swagger UI at ``/api-docs``."""
     bp = Blueprint("docs", __name__)
@@ -163,8 +172,13 @@ def docs_blueprint(document: bytes) -> Blueprint:
     async def swagger_page() -> Response:
         return Response(_PAGE, content_type="text/html; charset=utf-8")
 
-    @bp.get("/api-docs/static/<path:name>")
+    assets = _load_assets()
+
+    @bp.get("/api-docs/static/<name>")
     async def swagger_static(name: str) -> Response:
-        return await send_from_directory(_STATIC, name)
+        if name not in assets:
+            raise ApiError(404, "NOT_FOUND", "no such asset")
+        content, content_type = assets[name]
+        return Response(content, content_type=content_type, headers={"Cache-Control": "public, max-age=86400"})
 
     return bp

@@ -10,8 +10,8 @@ import uuid
 
 import msgspec
 
-from engine.store.accounts import check_session
 from engine.store.database import Database
+from engine.store.sessions import check_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 

@@ -124,7 +124,7 @@ async def _serve(ctx: ApiContext, endpoint: Endpoint, handler: Handler, **params
         if endpoint.access > Access.PUBLIC:
             call.principal = await _authorize(ctx, call.db, endpoint.access, call.headers)
         if endpoint.query is not None:
-            call.query = validate(request.args.to_dict(), endpoint.query, strict=False, where="query")
+            call.query = validate(_query_args(), endpoint.query, strict=False, where="query")
         if endpoint.body is not None:
             call.body = validate(await _json_body(), endpoint.body)
         result = await handler(call, **params)
@@ -155,6 +155,15 @@ async def _json_body() -> object:
         raise ApiError(400, "VALIDATION_ERROR", "the body must be JSON", [detail])
     raw = await request.get_data(cache=False, as_text=False)
     return decode_json(raw.encode() if isinstance(raw, str) else raw)
+
+
+def _query_args() -> dict[str, str]:
+    args = request.args.to_dict()
+    for name, value in args.items():
+        if "\x00" in value:
+            raise ApiError(400, "VALIDATION_ERROR", "Validation failed",
+                           [ErrorDetail(name, "may not contain the NUL character")])
+    return args
 
 
 def _encode(result: object, status: int) -> Response:

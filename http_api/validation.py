@@ -8,6 +8,7 @@ on failure we walk the Struct's fields and check each value on its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TypeVar, Union, get_args, get_origin
 
 import msgspec
@@ -18,16 +19,41 @@ __all__ = ["decode_json", "validate"]
 
 T = TypeVar("T")
 
+_NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
 _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _decoder = msgspec.json.Decoder()
 
 
 def decode_json(raw: bytes) -> object:
-    """Parse a request body; malformed JSON is a 400 saying where it broke."""
+    """Parse a request body; malformed JSON is a 400 saying where it broke.
+
+    PostgreSQL text cannot hold NUL, which JSON can only carry escaped: a body with
+    one is refused here, naming each field that holds one, for every route at once.
+    """
     try:
-        return _decoder.decode(raw)
+        data = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise ApiError(400, "VALIDATION_ERROR", f"malformed JSON: {exc}") from None
+    if _NUL_ESCAPE.search(raw):  # cheap test first; the walk only runs when it may find something
+        paths = list(_nul_paths(data, ""))
+        if paths:
+            raise ApiError(400, "VALIDATION_ERROR", "Validation failed",
+                           [ErrorDetail(path or "body", "may not contain the NUL character") for path in paths])
+    return data
+
+
+def _nul_paths(value: object, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                yield _join(path, key.replace("\x00", "\\u0000"))
+            yield from _nul_paths(item, _join(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}[{index}]")
 
 
 def validate(data: object, type_: type[T], *, strict: bool = True, where: str = "body") -> T:

@@ -31,8 +31,8 @@ def _problems(excinfo: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
 def test_package_all_is_pinned() -> None:
     assert sorted(config.__all__) == [
         "AuthSettings", "CONFIG_ENV_VAR", "ConfigError", "ConfigProblem", "DatabaseSettings",
-        "EmailSettings", "EngineSettings", "KeyFileError", "Keys", "LogSettings", "ServerSettings", "Settings", "data_path", "load",
-        "load_or_create_keys",
+        "EmailSettings", "EngineSettings", "KeyFileError", "Keys", "LogSettings", "ServerSettings", "Settings",
+        "data_path", "load", "load_or_create_keys",
     ]
 
 

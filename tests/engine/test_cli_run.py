@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from tests.helpers.process import SongtrackProcess, free_port
 
@@ -70,10 +71,20 @@ async def test_engine_status_lists_the_running_engine(
     await proc.start()
     await proc.wait_ready(f"http://127.0.0.1:{port}")
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        status = (await client.get("/v1/engine/status")).json()
+        registered = await client.post("/v1/auth/register", json={
+            "email": "op@label.example", "password": "long-enough", "name": "Op", "organizationName": "Label"})
+        headers = {"Authorization": f"Bearer {registered.json()['tokens']['accessToken']}"}
+        # Ready means the API can serve; the engine's actors may still be starting for a moment.
+        with trio.move_on_after(15):
+            while True:
+                status = (await client.get("/v1/engine/status", headers=headers)).json()
+                states = {a["name"]: a["state"] for a in status["actors"]}
+                if set(states.values()) == {"running"}:
+                    break
+                await trio.sleep(0.2)
         missing = await client.get("/v1/no-such-route")
     assert [n["pid"] for n in status["nodes"]] == [proc.process.pid]  # type: ignore[union-attr]
-    assert {a["name"]: a["state"] for a in status["actors"]}["status-publisher"] == "running"
+    assert states == {"status-publisher": "running", "housekeeper": "running"}
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
     assert await proc.stop() == 0

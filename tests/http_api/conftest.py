@@ -23,7 +23,7 @@ from quart_trio import QuartTrio
 
 from config import Keys, Settings, load, load_or_create_keys
 from engine.passwords import hash_password
-from engine.store import accounts
+from engine.store import accounts, invitations, sessions
 from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api import create_app
@@ -95,13 +95,13 @@ def make_member(db: Database, ctx: ApiContext) -> MakeMember:
                 db, org_name=f"Label {email}", email=email, name="Test User", password_hash=_HASH[0])
             org_id = org.id
         else:
-            _, raw = await accounts.create_invitation(
+            _, raw = await invitations.create_invitation(
                 db, org_id, email=email, role="member" if role == "owner" else role,  # type: ignore[arg-type]
                 invited_by=None, ttl=timedelta(days=1))
-            user = await accounts.accept_invitation(db, raw, name="Test User", password_hash=_HASH[0])
+            user = await invitations.accept_invitation(db, raw, name="Test User", password_hash=_HASH[0])
             if role == "owner":
                 await accounts.set_member_role(db, org_id, user.id, "owner")
-        session, refresh = await accounts.create_session(
+        session, refresh = await sessions.create_session(
             db, user_id=user.id, org_id=org_id, refresh_ttl=timedelta(days=7), user_agent="tests", ip=None)
         token = ctx.tokens.mint(user_id=user.id, org_id=org_id, role=role, session_id=session.id)
         return Member(user.id, org_id, email, role, session.id, refresh, token)

@@ -1,0 +1,354 @@
+"""Benchmark: requests/s and p50/p99 latency of the HTTP API for login, list campaigns (a 20-row page of an
+organization with 10,000 campaigns) and get campaign, each next to a bare route of the same app that returns
+the same JSON bytes, measured in the same run.
+
+Usage: .venv/bin/python bench/api.py [--seconds S] [--connections N] [--processes P] [--dsn DSN]
+
+How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations. The server
+is one API worker in its own process, built the way ``songtrack api`` builds it (``engine.runtime.serve_api``:
+the same settings, keys, pool, ``create_app`` and ``serve_http``), plus one route the product does not have,
+``/bench/bare/<name>``, which returns bytes captured from a real response (the login, the list page and the
+campaign). Setup registers an account through the API, gives its organization the enterprise tier and inserts
+10,000 campaigns with SQL; none of that is timed. Each row is then ``--connections`` keep-alive connections
+sending one request back to back from ``--processes`` client processes (raw h11 on trio), a one-second
+un-timed warm-up, then ``--seconds`` measured.
+
+Reading it: req/s counts successful responses finished inside the window; p50/p99 are over the requests
+sent inside it. "vs bare" is the route's req/s divided by its bare twin's: both go through the same process,
+hypercorn worker and Quart app, so the gap is what our routing, validation, token check, session lookup,
+rate-limit counter and SQL cost (and for login, argon2, which is meant to be slow). The server, PostgreSQL and
+the load generator share this machine's cores, so absolute numbers are lower than on a dedicated server, and
+the ratio is the figure to compare between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+from quart import Response, abort
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
+
+from bench._load import LoadResult, Target, open_clients, run_load
+from config import Settings, data_path, load, load_or_create_keys
+from engine.logs import configure_logging, current_actor
+from engine.shutdown import SIGNALS, Shutdown, watch_signals
+from engine.store import EmbeddedPostgres, apply_migrations, discover, open_database
+from http_api.app import create_app
+from http_api.context import ApiContext
+from http_api.server import serve_http
+
+CAMPAIGNS = 10_000
+PAGE = 20
+# The brute-force limiter counts every login per IP and per email (5 per 15 minutes by default), so the
+# login row would measure 429s. 100,000 is the most the setting accepts (config/settings.py).
+AUTH_ATTEMPTS = 100_000
+PASSWORD = "correct horse battery staple"
+BARE = ("login", "list", "get")  # the bodies /bench/bare/<name> can return
+WARMUP = 1.0
+START_TIMEOUT = 60.0
+
+# Realistic rows: varied names, statuses, objectives, budgets and totals, and distinct created_at values so
+# the default sort walks the (organization_id, created_at) index as it would in production.
+_SEED = """
+INSERT INTO campaigns (organization_id, name, description, objective, status, budget, currency, start_date,
+                       end_date, budget_spent, impressions, clicks, streams, created_at, updated_at)
+SELECT $1::uuid, 'Campaign ' || lpad(g::text, 5, '0'), 'Promotion push number ' || g,
+       (ARRAY['streams', 'awareness', 'traffic', 'engagement', 'conversions'])[1 + g % 5],
+       (ARRAY['draft', 'active', 'paused', 'completed', 'archived'])[1 + g % 5],
+       100 + g % 900, 'USD', now() - g * interval '1 hour', now() - g * interval '1 hour' + interval '30 days',
+       (g % 100) * 1.5, g * 37, g * 3, g * 2,
+       now() - g * interval '1 minute', now() - g * interval '1 minute'
+FROM generate_series(1, $2::int) AS g
+"""
+
+
+# --- the server process -----------------------------------------------------------------------------------
+
+
+def serve(data_dir: Path, bodies: Path, ready: Path) -> int:
+    """``python bench/api.py --serve``: one API worker as ``songtrack api`` runs it, plus the bare route.
+
+    Writes the URL it listens on to ``ready`` once it accepts connections; stops on SIGINT/SIGTERM.
+    """
+    environ = dict(os.environ)
+    settings = load(environ, None, {"data_dir": str(data_dir), "server.host": "127.0.0.1", "server.port": 0})
+    configure_logging(settings.log.level, settings.log.format)
+    current_actor.set("api")
+    return trio.run(_serve, settings, bodies, ready)
+
+
+async def _serve(settings: Settings, bodies: Path, ready: Path) -> int:
+    # engine.runtime.serve_api, step for step, except the extra route and the ready file.
+    shutdown = Shutdown()
+    dsn, grace = settings.database.url, settings.engine.shutdown_grace
+    if dsn is None:
+        raise SystemExit("bench/api.py --serve needs SONGTRACK_DATABASE_URL")
+    with trio.open_signal_receiver(*SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, grace)
+            keys = load_or_create_keys(data_path(settings))
+            async with open_database(dsn, min_size=settings.database.pool_min,
+                                     max_size=settings.database.pool_max) as db:
+                app = create_app(ApiContext(lambda: db, discover(), settings, keys))
+                app.add_url_rule("/bench/bare/<name>", "bench_bare", _bare_view(bodies), methods=["GET"])
+                async with trio.open_nursery() as http:
+                    run = functools.partial(serve_http, graceful_timeout=grace)
+                    urls: list[str] = await http.start(run, app, "127.0.0.1:0", shutdown.wait)
+                    partial = trio.Path(ready.with_suffix(".tmp"))
+                    await partial.write_text(urls[0])
+                    await partial.rename(ready)  # appears whole
+            nursery.cancel_scope.cancel()
+    return 0
+
+
+def _bare_view(bodies: Path) -> Any:
+    """The baseline: no auth, no validation, no SQL, the same bytes as a real response (read on first use,
+    which the warm-up covers, then served from memory)."""
+    cache: dict[str, bytes] = {}
+
+    async def bench_bare(name: str) -> Response:
+        if name not in BARE:
+            abort(404)
+        body = cache.get(name)
+        if body is None:
+            body = cache[name] = await trio.Path(bodies / f"{name}.json").read_bytes()
+        return Response(body, content_type="application/json")
+
+    return bench_bare
+
+
+@dataclass
+class Server:
+    """The server process (its own session, so a Ctrl-C reaches it only through ``stop``)."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @classmethod
+    def start(cls, dsn: str, root: Path) -> Server:
+        env = {**os.environ, "SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_AUTH_ATTEMPTS": str(AUTH_ATTEMPTS)}
+        ready, log = root / "ready", root / "server.log"
+        argv = [sys.executable, __file__, "--serve", "--data-dir", str(root / "data"),
+                "--bodies", str(root / "bodies"), "--ready", str(ready)]
+        with log.open("wb") as out:
+            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        server = cls(process, "", log)
+        try:
+            server.url = server._wait_ready(ready)
+        except BaseException:  # Ctrl-C too: the caller has no handle to stop it with yet
+            server.stop()
+            raise
+        return server
+
+    def _wait_ready(self, ready: Path) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the API server did not start; its log:\n{self.tail()}")
+            time.sleep(0.05)
+        return ready.read_text()
+
+    def stop(self) -> int:
+        """SIGTERM (a graceful stop, as in production), SIGKILL after 20 s; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --- setup (not timed) --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fixture:
+    email: str
+    organization_id: str
+    token: str
+    campaign_id: str
+
+    def counter_keys(self) -> list[str]:
+        """The rate-limit counters our requests bump (http_api/routing.py, http_api/credentials.py)."""
+        return [f"org:{self.organization_id}", "auth:ip:127.0.0.1", f"auth:email:{self.email.lower()}"]
+
+
+async def _migrate(dsn: str) -> str:
+    async with open_database(dsn, max_size=1) as db:
+        await apply_migrations(db)
+        return str(await db.fetchval("SHOW server_version"))
+
+
+async def _prepare(dsn: str, url: str) -> tuple[Fixture, dict[str, bytes]]:
+    """An account (through the API), 10,000 campaigns (through SQL), and the real responses the bare
+    route will repeat, by name."""
+    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        reply = await _call(client, "POST", "/v1/auth/register", 201, json={
+            "email": email, "password": PASSWORD, "name": "Bench", "organizationName": "Bench Records"})
+        account = reply.json()
+        org_id, token = account["user"]["organizationId"], account["tokens"]["accessToken"]
+        async with open_database(dsn, max_size=1) as db:
+            await db.execute("UPDATE organizations SET tier = 'enterprise' WHERE id = $1", uuid.UUID(org_id))
+            await db.execute(_SEED, uuid.UUID(org_id), CAMPAIGNS)
+            await db.execute("ANALYZE campaigns")  # autovacuum would, a little later, in production
+        auth = {"Authorization": f"Bearer {token}"}
+        page = await _call(client, "GET", f"/v1/campaigns?limit={PAGE}", 200, headers=auth)
+        listed = page.json()
+        if listed["pagination"]["total"] != CAMPAIGNS or len(listed["campaigns"]) != PAGE:
+            raise SystemExit(f"setup: expected {PAGE} of {CAMPAIGNS} campaigns, got {listed['pagination']}")
+        campaign_id = listed["campaigns"][0]["id"]
+        one = await _call(client, "GET", f"/v1/campaigns/{campaign_id}", 200, headers=auth)
+        login = await _call(client, "POST", "/v1/auth/login", 200, json={"email": email, "password": PASSWORD})
+    bodies = dict(zip(BARE, (login.content, page.content, one.content), strict=True))
+    return Fixture(email, org_id, token, campaign_id), bodies
+
+
+async def _call(client: httpx.AsyncClient, method: str, path: str, expect: int, **kwargs: Any) -> httpx.Response:
+    response = await client.request(method, path, **kwargs)
+    if response.status_code != expect:
+        hint = " (are the campaign routes registered in http_api/app.py?)" if "campaigns" in path else ""
+        raise SystemExit(f"setup: {method} {path} answered {response.status_code}{hint}: {response.text[:300]}")
+    return response
+
+
+async def _reset_counters(dsn: str, keys: list[str]) -> None:
+    """Zero our rate-limit counters. The enterprise tier allows 100,000 requests per hour per organization,
+    and a row of a fast route on a fast machine could pass that (and the next rows would then measure 429s);
+    deleting only our keys, not the whole table, keeps a shared --dsn database's other counters intact."""
+    async with open_database(dsn, max_size=1) as db:
+        await db.execute("DELETE FROM rate_limit_counters WHERE key = ANY($1::text[])", keys)
+
+
+async def _drop_fixture(dsn: str, fixture: Fixture) -> None:
+    async with open_database(dsn, max_size=1) as db:  # users, sessions and campaigns go with it (CASCADE)
+        await db.execute("DELETE FROM organizations WHERE id = $1", uuid.UUID(fixture.organization_id))
+        await db.execute("DELETE FROM rate_limit_counters WHERE key = ANY($1::text[])", fixture.counter_keys())
+
+
+# --- the table ------------------------------------------------------------------------------------------------
+
+
+def _rows(url: str, fixture: Fixture) -> list[tuple[str, Target, str]]:
+    """(label, real request, the bare body that matches it)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    auth = (("Authorization", f"Bearer {fixture.token}"),)
+    login = f'{{"email": "{fixture.email}", "password": "{PASSWORD}"}}'.encode()
+    json_type = (("Content-Type", "application/json"),)
+    return [
+        ("POST /v1/auth/login", Target(host, int(port), "POST", "/v1/auth/login", json_type, login), "login"),
+        (f"GET /v1/campaigns?limit={PAGE}", Target(host, int(port), "GET", f"/v1/campaigns?limit={PAGE}", auth),
+         "list"),
+        ("GET /v1/campaigns/<id>", Target(host, int(port), "GET", f"/v1/campaigns/{fixture.campaign_id}", auth),
+         "get"),
+    ]
+
+
+def _line(label: str, result: LoadResult, ratio: str) -> str:
+    p50, p99 = result.percentile_ms(50), result.percentile_ms(99)
+    n = len(result.latencies)
+    return f"{label:<36}{result.rate:>9,.0f}{p50:>10,.1f}{p99:>10,.1f}{n:>8,}{ratio:>9}"
+
+
+def measure(dsn: str, root: Path, args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()[0]
+    pool = open_clients(args.processes)
+    server: Server | None = None
+    fixture: Fixture | None = None
+    try:
+        version = trio.run(_migrate, dsn)
+        server = Server.start(dsn, root)
+        fixture, bodies = trio.run(_prepare, dsn, server.url)
+        for name, body in bodies.items():
+            (root / "bodies" / f"{name}.json").write_bytes(body)
+        print(f"SongTrackPro API, one worker process at {server.url}; PostgreSQL {version}\n"
+              f"{os.cpu_count()} CPUs, SHARED by the server, PostgreSQL and the load generator: absolute numbers\n"
+              f"  are lower than on a dedicated server; compare the ratios between runs.\n"
+              f"{args.connections} keep-alive connections from {args.processes} client processes (h11 on trio), "
+              f"{WARMUP:g} s warm-up + {args.seconds:g} s measured per row.\n"
+              f"Login runs with SONGTRACK_AUTH_ATTEMPTS={AUTH_ATTEMPTS} so the brute-force limiter does not "
+              f"answer 429;\n  each login is an argon2id check (slow on purpose). The list is a {PAGE}-row page "
+              f"of {CAMPAIGNS:,} campaigns\n  (enterprise tier; our rate-limit counters are reset before each "
+              f"row). Server log: info level, to a file.\n")
+        print(f"{'route':<36}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}{'vs bare':>9}", flush=True)
+        errors: list[str] = []
+        for label, target, bare in _rows(server.url, fixture):
+            real = _phase(dsn, pool, args, fixture, target)
+            baseline = _phase(dsn, pool, args, fixture, Target(target.host, target.port, "GET", f"/bench/bare/{bare}"))
+            size = len(bodies[bare])
+            print(_line(label, real, f"{real.rate / baseline.rate:.2f}" if baseline.rate else "-"))
+            print(_line(f"  bare route, same {size:,} B JSON", baseline, ""), flush=True)
+            errors += [f"{label}: {real.errors}"] * bool(real.errors)
+            errors += [f"{label} (bare): {baseline.errors}"] * bool(baseline.errors)
+        print("\nn: requests timed. Login latency is mostly queueing: the connections wait for the server's\n"
+              "  argon2 threads (engine/passwords.py), so its req/s is the figure to watch.")
+        print("unexpected responses (status 0: connection error): " + ("; ".join(errors) or "none"))
+        print(f"load average (1 min) before the run: {load_before:.2f}, after: {os.getloadavg()[0]:.2f} "
+              "(other work on the machine lowers every figure)")
+    finally:
+        pool.terminate()  # first: busy keep-alive connections would hold up the server's graceful stop
+        if server is not None and (code := server.stop()) != 0:
+            print(f"the API server exited with {code}; its log ends:\n{server.tail()}", file=sys.stderr)
+        if fixture is not None and args.dsn:
+            trio.run(_drop_fixture, dsn, fixture)
+
+
+def _phase(dsn: str, pool: Any, args: argparse.Namespace, fixture: Fixture, target: Target) -> LoadResult:
+    trio.run(_reset_counters, dsn, fixture.counter_keys())
+    return run_load(pool, args.processes, target, args.connections, args.seconds, WARMUP)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per row (default 5)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections in all (default 32)")
+    parser.add_argument("--processes", type=int, default=2, help="client processes sharing them (default 2)")
+    parser.add_argument("--dsn", help="an existing database (default: a throwaway embedded server)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the server process
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--ready", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        sys.exit(serve(args.data_dir, args.bodies, args.ready))
+    root = Path(tempfile.mkdtemp(prefix="songtrack-bench-api-"))
+    root.chmod(0o755)  # as root, PostgreSQL runs as another account, which must reach its data
+    (root / "bodies").mkdir()
+    started = time.monotonic()
+    postgres = None if args.dsn else EmbeddedPostgres(root / "pg", database="bench", fsync=False)
+    try:
+        measure(args.dsn if postgres is None else postgres.start(), root, args)
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"done in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

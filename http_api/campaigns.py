@@ -1,0 +1,207 @@
+"""`/v1/campaigns`: an organization's campaigns, their goals, and their lifecycle (launch, pause,
+complete, archive) as ``engine.campaign_status`` defines it.
+
+Every status change is the store's compare-and-set, so two concurrent launches cannot both win; the checks
+that depend on the row (launch needs a track, delete refuses an active campaign) run in the same
+transaction as the write, on the row it locked. Another organization's campaign answers 404. Pushing
+campaigns to Meta is not here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from msgspec import UnsetType
+
+from engine.campaign_status import TRANSITIONS, Action, action_to, allowed_actions, launch_blockers
+from engine.store import campaigns as store
+from engine.store.catalog_common import Executor, atomic
+from http_api.campaigns_schemas import (
+    Campaign,
+    CampaignCreate,
+    CampaignList,
+    CampaignPatch,
+    CampaignQuery,
+    window_problem,
+)
+from http_api.catalog_schemas import Pagination
+from http_api.context import ApiContext
+from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
+from http_api.routing import Access, Call, Router
+
+__all__ = ["campaigns_router"]
+
+_CONFLICTS = (
+    "409 CONFLICT when the current status does not allow the action: the message names the status and "
+    "the details list the actions allowed from it."
+)
+_LIFECYCLE = (
+    "draft → active (launch); active → paused (pause); paused → active (launch resumes it); "
+    "active or paused → completed (PATCH status); draft, paused or completed → archived (archive); "
+    "archived is final."
+)
+
+# The actions with a route of their own; "complete" is reached through PATCH {"status": "completed"}.
+_ACTION_ROUTES: tuple[tuple[Action, str], ...] = (
+    ("launch", "Launch a draft campaign, or resume a paused one"),
+    ("pause", "Pause an active campaign"),
+    ("archive", "Archive a draft, paused or completed campaign"),
+)
+_ROUTED = frozenset(action for action, _ in _ACTION_ROUTES)
+_WINDOW_CHECK = "campaigns_check"  # PostgreSQL's name for the table's unnamed CHECK (end_date > start_date)
+
+
+def campaigns_router(ctx: ApiContext) -> Router:
+    router = Router("campaigns", ctx, tag="Campaigns")
+
+    @router.route("GET", "/v1/campaigns", summary="List campaigns", access=Access.VIEWER,
+                  query=CampaignQuery, response=CampaignList)
+    async def list_campaigns(call: Call) -> CampaignList:
+        query: CampaignQuery = call.query
+        page = await store.list_campaigns(
+            call.db, call.caller.organization_id, status=_unset_to_none(query.status),
+            search=query.search_text(), sort=query.sort, order=query.order, limit=query.limit,
+            offset=query.offset,
+        )
+        campaigns = [Campaign.of(row) for row in page.items]
+        return CampaignList(campaigns=campaigns, pagination=Pagination.of(page))
+
+    @router.route("POST", "/v1/campaigns", summary="Create a draft campaign", access=Access.MEMBER,
+                  body=CampaignCreate, response=Campaign, status=201, errors=(404,),
+                  description="404 NOT_FOUND (field `trackId`) when the organization has no such track.")
+    async def create_campaign(call: Call) -> Campaign:
+        body: CampaignCreate = call.body
+        with store_errors():
+            row = await store.create_campaign(
+                call.db, call.caller.organization_id, body.new_campaign(), body.goal_rows()
+            )
+        return Campaign.of(row)
+
+    @router.route("GET", "/v1/campaigns/<uuid:campaign_id>", summary="Get a campaign",
+                  access=Access.VIEWER, response=Campaign)
+    async def get_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
+        row = await store.get_campaign(call.db, call.caller.organization_id, campaign_id)
+        if row is None:
+            raise not_found("campaign")
+        return Campaign.of(row)
+
+    @router.route(
+        "PATCH", "/v1/campaigns/<uuid:campaign_id>", summary="Change some of a campaign's fields",
+        access=Access.MEMBER, body=CampaignPatch, response=Campaign, errors=(409,),
+        description="A `status` follows the lifecycle: " + _LIFECYCLE + " " + _CONFLICTS + " 400 names "
+                    "`endDate` when the change would put it at or before the start date, stored or sent.",
+    )
+    async def update_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
+        async with atomic(call.db) as conn:
+            row = await _update(conn, call.caller.organization_id, campaign_id, call.body)
+        return Campaign.of(row)
+
+    @router.route(
+        "DELETE", "/v1/campaigns/<uuid:campaign_id>", summary="Delete a campaign", access=Access.MEMBER,
+        status=204, errors=(409,),
+        description="409 CONFLICT while the campaign is active: pause it first, since it may be spending.",
+    )
+    async def delete_campaign(call: Call, campaign_id: uuid.UUID) -> None:
+        async with atomic(call.db) as conn:
+            await _delete(conn, call.caller.organization_id, campaign_id)
+
+    for action, summary in _ACTION_ROUTES:
+        _transition_route(router, action, summary)
+    return router
+
+
+def _transition_route(router: Router, action: Action, summary: str) -> None:
+    extra = " Launch also needs a track and a budget above 0 (409, with a detail per missing field)."
+    description = _LIFECYCLE + " " + _CONFLICTS + (extra if action == "launch" else "")
+
+    async def transition(call: Call, campaign_id: uuid.UUID) -> Campaign:
+        async with atomic(call.db) as conn:
+            row = await _transition(conn, call.caller.organization_id, campaign_id, action)
+        return Campaign.of(row)
+
+    transition.__name__ = f"{action}_campaign"  # the blueprint's endpoint name
+    router.route("POST", f"/v1/campaigns/<uuid:campaign_id>/{action}", summary=summary,
+                 access=Access.MEMBER, response=Campaign, errors=(409,),
+                 description=description)(transition)
+
+
+async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignPatch
+                  ) -> store.Campaign:
+    current = await store.get_campaign(conn, org_id, campaign_id)
+    if current is None:
+        raise not_found("campaign")
+    start = current.start_date if isinstance(body.start_date, UnsetType) else body.start_date
+    end = current.end_date if isinstance(body.end_date, UnsetType) else body.end_date
+    problem = window_problem(start, end)
+    if problem:
+        raise _bad_window(problem)
+    with store_errors():
+        try:
+            # The UPDATE also locks the row until we commit, so the status we decide on below is final.
+            campaign = await store.update_campaign(
+                conn, org_id, campaign_id, body.changes(), body.goal_rows()
+            )
+        except asyncpg.CheckViolationError as exc:
+            # A concurrent PATCH moved the other date after we read it; other checks stay loud.
+            if exc.constraint_name != _WINDOW_CHECK:
+                raise
+            raise _bad_window("endDate: must be after startDate") from exc
+    if campaign is None:
+        raise not_found("campaign")
+    target = body.status
+    if isinstance(target, str) and target != campaign.status:
+        action = action_to(campaign.status, target)
+        if action is None:
+            raise _illegal(campaign.status, f"cannot move a campaign that is {campaign.status} to {target}")
+        campaign = await _transition(conn, org_id, campaign_id, action)
+    return campaign
+
+
+async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, action: Action
+                      ) -> store.Campaign:
+    """Apply ``action`` with the store's compare-and-set. ``conn`` is a transaction: a launch whose row
+    turns out to lack a track or a budget raises, and the caller's rollback undoes the status change."""
+    move = TRANSITIONS[action]
+    try:
+        campaign = await store.set_campaign_status(
+            conn, org_id, campaign_id, expected_from=move.sources, to=move.target
+        )
+    except store.IllegalTransition as exc:
+        raise _illegal(exc.current, f"cannot {action} a campaign that is {exc.current}") from exc
+    if campaign is None:
+        raise not_found("campaign")
+    if action == "launch":
+        blockers = launch_blockers(has_track=campaign.track_id is not None, budget=campaign.budget)
+        if blockers:
+            raise ApiError(409, "CONFLICT", "the campaign is not ready to launch",
+                           [ErrorDetail(field, reason) for field, reason in blockers])
+    return campaign
+
+
+async def _delete(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    # An empty update locks the row, so no launch can slip in between our status check and the DELETE.
+    campaign = await store.update_campaign(conn, org_id, campaign_id, {})
+    if campaign is None:
+        raise not_found("campaign")
+    if campaign.status == "active":
+        raise ApiError(409, "CONFLICT", "an active campaign must be paused before it is deleted",
+                       [ErrorDetail("status", "pause the campaign first")])
+    await store.delete_campaign(conn, org_id, campaign_id)
+
+
+def _unset_to_none(value: str | UnsetType) -> str | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def _illegal(current: str, message: str) -> ApiError:
+    """The 409 for a refused transition. Its detail lists the action routes a client may call from
+    ``current``; completing (PATCH status) is left out, since it has no route of its own."""
+    routed = [action for action in allowed_actions(current) if action in _ROUTED]
+    allowed = ", ".join(routed) or ("none, it is final" if current == "archived" else "none")
+    return ApiError(409, "CONFLICT", message, [ErrorDetail("status", f"allowed from {current}: {allowed}")])
+
+
+def _bad_window(problem: str) -> ApiError:
+    field, _, message = problem.partition(": ")
+    return ApiError(400, "VALIDATION_ERROR", "Validation failed", [ErrorDetail(field, message)])

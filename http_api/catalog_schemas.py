@@ -1,0 +1,138 @@
+"""Field types and Structs that the catalog routes (tracks, campaigns, audiences) share: text PostgreSQL
+can store, web URLs, ISO country codes, targeting criteria, and the pagination block of a list.
+
+It owns the shape of a value, not what a route does with it. Every bound here also keeps a value inside
+what its column holds, so a fuzzer finds a 400 rather than a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from engine.store.catalog_common import Page
+
+__all__ = [
+    "MAX_OFFSET",
+    "NO_NUL",
+    "VISIBLE",
+    "AudienceCriteria",
+    "CountryCode",
+    "Description",
+    "Label",
+    "Name",
+    "PageQuery",
+    "Pagination",
+    "Targeting",
+    "Url",
+    "age_problem",
+]
+
+T = TypeVar("T")
+
+# PostgreSQL's text and jsonb cannot hold U+0000, so every free text refuses it. Blank means ASCII
+# whitespace, spelled out rather than ``\s``: Python's and ECMA 262's ``\s`` differ (U+001C, U+FEFF), and the
+# OpenAPI document's patterns must accept exactly what we accept. Neither pattern can backtrack more than
+# once over a long input. Python's ``$`` also matches before a final newline; a pattern whose last part
+# cannot take a newline ends with ``(?!\n)$`` (or has a length bound) so "USD\n" is not "USD".
+_BLANK = r" \t\n\r\f\v"
+NO_NUL = r"^[^\x00]*$"
+VISIBLE = rf"^[{_BLANK}]*[^{_BLANK}\x00][^\x00]*$"  # at least one non-blank character
+
+Name = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=VISIBLE, description="1 to 200 characters, not blank")
+]
+Description = Annotated[str, Meta(max_length=2000, pattern=NO_NUL, description="At most 2000 characters")]
+Label = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=VISIBLE, description="A short tag: 1 to 100 characters")
+]
+"""A genre, an interest, a behaviour: one short tag."""
+
+Url = Annotated[
+    str,
+    Meta(max_length=2048, pattern=rf"^https?://[^{_BLANK}/?#\x00][^{_BLANK}\x00]*(?!\n)$",
+         description="An http:// or https:// URL", examples=["https://cdn.example.com/cover.jpg"]),
+]
+
+# Officially assigned ISO 3166-1 alpha-2 codes (the same 249 as tzdata's iso3166.tab). Listing them, rather
+# than allowing any two letters, catches the classic "UK" (it is GB) before Meta refuses the targeting.
+CountryCode = Annotated[
+    Literal[
+        "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA",
+        "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV",
+        "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU",
+        "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES",
+        "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM",
+        "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IE",
+        "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI", "KM",
+        "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY",
+        "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT",
+        "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU",
+        "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA",
+        "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM",
+        "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL",
+        "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
+        "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+    ],
+    Meta(description="An ISO 3166-1 alpha-2 country code (GB, not UK)"),
+]  # fmt: skip
+
+# Meta's age bounds: 13 is the youngest it targets, and 65 means "65 and older".
+Age = Annotated[int, Meta(ge=13, le=65)]
+Gender = Literal["all", "male", "female"]
+MAX_OFFSET = 2**31 - 1  # keeps OFFSET far from bigint overflow; no list is ever that long
+
+
+class Targeting(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """Who should see the ads. Every criterion is optional; an empty list means "no restriction"."""
+
+    age_min: Age | None = None
+    age_max: Age | None = None
+    genders: Annotated[list[Gender], Meta(max_length=3)] = []
+    locations: Annotated[list[CountryCode], Meta(max_length=250)] = []
+    interests: Annotated[list[Label], Meta(max_length=100)] = []
+
+
+class AudienceCriteria(Targeting):
+    """Who belongs to a custom audience: the targeting criteria plus behaviours (e.g. "music streaming")."""
+
+    behaviors: Annotated[list[Label], Meta(max_length=100)] = []
+
+
+def age_problem(field: str, targeting: Targeting | UnsetType | None) -> str | None:
+    """``"<field>: ..."`` when ``targeting``'s ages are upside down, else ``None``.
+
+    A body's ``__post_init__`` raises this as a ValueError: the validator names the field of the body
+    (``targetAudience``), which a check inside the nested Struct could not do.
+    """
+    if not isinstance(targeting, Targeting) or targeting.age_min is None or targeting.age_max is None:
+        return None
+    if targeting.age_max < targeting.age_min:
+        return f"{field}: ageMax ({targeting.age_max}) must be at least ageMin ({targeting.age_min})"
+    return None
+
+
+class PageQuery(msgspec.Struct, kw_only=True):
+    """A window on a list; ``search`` matches literally, ignoring case (``%`` and ``_`` are not wildcards)."""
+
+    search: Annotated[str, Meta(max_length=200, pattern=NO_NUL)] | UnsetType = UNSET
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+    offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
+
+    def search_text(self) -> str | None:
+        return None if isinstance(self.search, UnsetType) else self.search
+
+
+class Pagination(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Where a page sits: ``total`` counts every matching row; ``hasNext`` says whether more follow."""
+
+    total: int
+    limit: int
+    offset: int
+    has_next: bool
+
+    @classmethod
+    def of(cls, page: Page[T]) -> Pagination:
+        return cls(total=page.total, limit=page.limit, offset=page.offset, has_next=page.has_next)

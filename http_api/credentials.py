@@ -1,0 +1,79 @@
+"""What the auth routes share: the user and token shapes they answer with, how a
+login becomes a session plus tokens, and the brute-force limit on attempts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import msgspec
+from quart import request
+
+from engine.store import accounts, sessions
+from http_api.ratelimit import count_hit
+from http_api.routing import Call
+
+__all__ = ["AuthResult", "TokenPair", "UserOut", "limit_attempts", "open_session", "user_out"]
+
+
+class UserOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    organization_id: uuid.UUID
+    email_verified: bool
+    created_at: datetime
+
+
+class TokenPair(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int  # seconds until the access token expires
+
+
+class AuthResult(msgspec.Struct, frozen=True, kw_only=True):
+    user: UserOut
+    tokens: TokenPair
+
+
+def user_out(user: accounts.User) -> UserOut:
+    return UserOut(id=user.id, email=user.email, name=user.name, role=user.role,
+                   organization_id=user.organization_id, email_verified=user.email_verified,
+                   created_at=user.created_at)
+
+
+def tokens_for(call: Call, user: accounts.User, session_id: uuid.UUID, refresh_token: str) -> TokenPair:
+    access = call.ctx.tokens.mint(user_id=user.id, org_id=user.organization_id, role=user.role,
+                                  session_id=session_id)
+    return TokenPair(access_token=access, refresh_token=refresh_token, expires_in=call.ctx.tokens.ttl)
+
+
+async def open_session(call: Call, user: accounts.User) -> AuthResult:
+    """A new session (one refresh-token family) for ``user``, and its first tokens."""
+    session, refresh = await sessions.create_session(
+        call.db, user_id=user.id, org_id=user.organization_id,
+        refresh_ttl=timedelta(seconds=call.ctx.settings.auth.refresh_token_ttl),
+        user_agent=(request.headers.get("User-Agent") or "")[:300] or None, ip=request.remote_addr,
+    )
+    return AuthResult(user=user_out(user), tokens=tokens_for(call, user, session.id, refresh))
+
+
+async def limit_attempts(call: Call, email: str | None) -> None:
+    """Count one attempt against the client's IP and the email; 429 past the limit on either.
+
+    Counting every attempt, not only failures, is what stops an attacker spraying
+    one password over many accounts from one address, and one account from many.
+    """
+    auth = call.ctx.settings.auth
+    keys = [f"auth:ip:{request.remote_addr or 'unknown'}"]
+    if email:
+        keys.append(f"auth:email:{email.lower()}")
+    for key in keys:
+        verdict = await count_hit(call.db, key, limit=auth.attempts, window=auth.attempt_window,
+                                  now=call.ctx.now())
+        if not verdict.allowed:
+            raise verdict.error(f"too many attempts; at most {auth.attempts} per "
+                                f"{auth.attempt_window // 60} minutes")

@@ -1,0 +1,89 @@
+"""Organizations are sealed from each other, for every route: the owner of one
+organization, calling any route with another organization's ids, gets 404 and
+changes nothing; list routes never show another organization's rows.
+
+The matrix is driven by the OpenAPI document, so a new route with an id in its
+path fails this test until it is added to the matrix: that is the point.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.http_api.conftest import Client, MakeMember, Member
+
+CAMPAIGN = {"name": "Summer", "budget": 5000, "currency": "USD", "objective": "streams",
+            "startDate": "2026-06-01T00:00:00Z", "endDate": "2026-08-31T23:59:59Z"}
+
+# A body that would succeed if the id were the caller's, so a 404 can only mean "not yours".
+BODIES: dict[tuple[str, str], object] = {
+    ("PATCH", "/v1/tracks/{track_id}"): {"title": "Hijacked"},
+    ("PATCH", "/v1/campaigns/{campaign_id}"): {"name": "Hijacked"},
+    ("PATCH", "/v1/audiences/{audience_id}"): {"name": "Hijacked"},
+    ("POST", "/v1/audiences/{audience_id}/lookalike"): {"name": "Stolen", "countries": ["US"], "ratio": 0.05},
+    ("PATCH", "/v1/organization/members/{user_id}"): {"role": "viewer"},
+}
+# Routes with an id that is not an organization's resource id.
+NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}")}
+# What the owner of the first organization sees; none of it may change.
+READS = ["/v1/tracks", "/v1/campaigns", "/v1/audiences", "/v1/organization", "/v1/organization/members",
+         "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile"]
+
+
+async def _seed(client: Client, make_member: MakeMember, owner: Member) -> dict[str, str]:
+    async def post(path: str, body: object) -> str:
+        response = await client.post(path, headers=owner.headers, json=body)
+        assert response.status_code == 201, await response.get_data()
+        return str((await response.get_json())["id"])
+
+    track = await post("/v1/tracks", {"title": "Summer Vibes", "artist": "Ana"})
+    audience = await post("/v1/audiences", {"name": "Fans", "criteria": {"ageMin": 18}})
+    invitation = await post("/v1/organization/invitations", {"email": "new@label.example", "role": "member"})
+    member = await make_member(org_id=owner.org_id, role="member")
+    return {
+        "track_id": track, "campaign_id": await post("/v1/campaigns", {**CAMPAIGN, "trackId": track}),
+        "audience_id": audience, "invitation_id": invitation, "user_id": str(member.user_id),
+        "session_id": str(owner.session_id),
+    }
+
+
+async def _view(client: Client, owner: Member) -> list[object]:
+    return [await (await client.get(path, headers=owner.headers)).get_json() for path in READS]
+
+
+async def test_every_route_refuses_another_organizations_ids(client: Client, make_member: MakeMember) -> None:
+    victim, intruder = await make_member(), await make_member()
+    ids = await _seed(client, make_member, victim)
+    before = await _view(client, victim)
+    doc = await (await client.get("/openapi.json")).get_json()
+    tried = []
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            key = (method.upper(), path)
+            if "{" not in path or key in NOT_ORG_SCOPED:
+                continue
+            assert operation["security"], f"{key} takes an id but needs no token"
+            url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+            response = await client.open(url, method=key[0], headers=intruder.headers, json=BODIES.get(key))
+            assert response.status_code == 404, (key, response.status_code, await response.get_data())
+            assert (await response.get_json())["error"]["code"] == "NOT_FOUND"
+            tried.append(key)
+    assert len(tried) >= 17  # every id-taking route at the time of writing
+    assert await _view(client, victim) == before
+
+
+async def test_lists_and_references_stay_inside_the_organization(client: Client, make_member: MakeMember) -> None:
+    victim, intruder = await make_member(), await make_member()
+    ids = await _seed(client, make_member, victim)
+    for path, key in (("/v1/tracks", "tracks"), ("/v1/campaigns", "campaigns"), ("/v1/audiences", "audiences")):
+        listed = await (await client.get(path, headers=intruder.headers)).get_json()
+        assert listed[key] == [] and listed["pagination"]["total"] == 0
+    members = await (await client.get("/v1/organization/members", headers=intruder.headers)).get_json()
+    assert [m["id"] for m in members["members"]] == [str(intruder.user_id)]
+    invitations = await (await client.get("/v1/organization/invitations", headers=intruder.headers)).get_json()
+    assert invitations["invitations"] == []
+    # Pointing one's own new campaign at another organization's track is "no such track".
+    borrowed_track = {**CAMPAIGN, "trackId": ids["track_id"]}
+    borrowed = await client.post("/v1/campaigns", headers=intruder.headers, json=borrowed_track)
+    assert borrowed.status_code == 404
+    assert (await borrowed.get_json())["error"]["details"][0]["field"] == "trackId"
