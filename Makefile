@@ -30,3 +30,4 @@ test: lint
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/db.py
+	$(VENV)/bin/python bench/api.py

@@ -23,6 +23,7 @@ from http_api.catalog_schemas import (
     PageQuery,
     Pagination,
     age_problem,
+    patch_changes,
 )
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
@@ -66,12 +67,7 @@ class AudiencePatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", 
             raise ValueError(problem)
 
     def changes(self) -> dict[str, object]:
-        fields = msgspec.structs.asdict(self)
-        return {
-            name: msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
-            for name, value in fields.items()
-            if value is not UNSET
-        }
+        return patch_changes(self)
 
 
 class LookalikeCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -24,6 +24,7 @@ from http_api.catalog_schemas import (
     Targeting,
     Url,
     age_problem,
+    patch_changes,
 )
 
 __all__ = [
@@ -153,12 +154,7 @@ class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", 
 
     def changes(self) -> dict[str, object]:
         """The stored fields to set (the store's names and JSON shapes); not ``goals``, not ``status``."""
-        fields = msgspec.structs.asdict(self)
-        return {
-            name: msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
-            for name, value in fields.items()
-            if value is not UNSET and name in store.UPDATABLE_FIELDS
-        }
+        return patch_changes(self, store.UPDATABLE_FIELDS)
 
     def goal_rows(self) -> list[store.Goal] | None:
         if isinstance(self.goals, UnsetType):

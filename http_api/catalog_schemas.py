@@ -7,6 +7,7 @@ what its column holds, so a fuzzer finds a 400 rather than a 500.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -136,3 +137,13 @@ class Pagination(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     @classmethod
     def of(cls, page: Page[T]) -> Pagination:
         return cls(total=page.total, limit=page.limit, offset=page.offset, has_next=page.has_next)
+
+
+def patch_changes(patch: msgspec.Struct, allowed: Collection[str] | None = None) -> dict[str, object]:
+    """The fields a PATCH body gives (absent ones are UNSET), by their stored names, with nested Structs
+    turned into the plain JSON shapes the store writes; limited to ``allowed`` when given."""
+    return {
+        name: msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
+        for name, value in msgspec.structs.asdict(patch).items()
+        if value is not UNSET and (allowed is None or name in allowed)
+    }

@@ -71,9 +71,11 @@ async def limit_attempts(call: Call, email: str | None) -> None:
     keys = [f"auth:ip:{request.remote_addr or 'unknown'}"]
     if email:
         keys.append(f"auth:email:{email.lower()}")
-    for key in keys:
-        verdict = await count_hit(call.db, key, limit=auth.attempts, window=auth.attempt_window,
-                                  now=call.ctx.now())
-        if not verdict.allowed:
-            raise verdict.error(f"too many attempts; at most {auth.attempts} per "
-                                f"{auth.attempt_window // 60} minutes")
+    verdicts = [
+        await count_hit(call.db, key, limit=auth.attempts, window=auth.attempt_window, now=call.ctx.now())
+        for key in keys
+    ]
+    tightest = max(verdicts, key=lambda v: v.count)
+    call.headers.update(tightest.headers())  # the budget that runs out first is the one to show
+    if not tightest.allowed:
+        raise tightest.error(f"too many attempts; at most {auth.attempts} per {auth.attempt_window // 60} minutes")

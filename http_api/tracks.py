@@ -14,7 +14,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from engine.store import tracks as store
-from http_api.catalog_schemas import VISIBLE, Label, PageQuery, Pagination, Url
+from http_api.catalog_schemas import VISIBLE, Label, PageQuery, Pagination, Url, patch_changes
 from http_api.context import ApiContext
 from http_api.errors import not_found, store_errors
 from http_api.routing import Access, Call, Router
@@ -109,7 +109,7 @@ def tracks_router(ctx: ApiContext) -> Router:
                   access=Access.MEMBER, body=TrackPatch, response=store.Track, errors=(409,),
                   description="409 CONFLICT (field `spotifyId`) when another track has the Spotify id.")
     async def update_track(call: Call, track_id: uuid.UUID) -> store.Track:
-        changes = {k: v for k, v in msgspec.structs.asdict(call.body).items() if v is not UNSET}
+        changes = patch_changes(call.body)
         with store_errors():
             track = await store.update_track(call.db, call.caller.organization_id, track_id, changes)
         if track is None:

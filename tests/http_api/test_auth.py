@@ -173,8 +173,9 @@ async def test_login_attempts_are_limited_per_email_and_recover_after_the_window
 ) -> None:
     client = create_app(strict_ctx).test_client()
     attempt = {"email": "target@label.example", "password": "guess-guess"}
-    statuses = [(await client.post("/v1/auth/login", json=attempt)).status_code for _ in range(6)]
-    assert statuses == [401] * 5 + [429]
+    responses = [await client.post("/v1/auth/login", json=attempt) for _ in range(6)]
+    assert [r.status_code for r in responses] == [401] * 5 + [429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["4", "3", "2", "1", "0", "0"]
     limited = await client.post("/v1/auth/login", json=attempt)
     body = await limited.get_json()
     assert body["error"]["code"] == "RATE_LIMIT_EXCEEDED"
