@@ -14,6 +14,7 @@ from engine.store.database import Database
 from engine.store.sessions import check_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.ratelimit import HOUR, window_start
 
 __all__ = ["Principal", "authenticate"]
 
@@ -24,6 +25,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: str
     session_id: uuid.UUID
     tier: str
+    window_count: int = 0  # this request's number in the organization's current hourly window
 
 
 async def authenticate(ctx: ApiContext, db: Database, authorization: str | None) -> Principal:
@@ -33,12 +35,13 @@ async def authenticate(ctx: ApiContext, db: Database, authorization: str | None)
         error.headers["WWW-Authenticate"] = "Bearer"
         raise error
     claims = ctx.tokens.verify(token.strip())
-    session = await check_session(db, claims.sid, claims.sub)
+    # One statement checks the session and counts the request against the organization's hour.
+    session = await check_session(db, claims.sid, claims.sub, count_in_window=window_start(ctx.now(), HOUR))
     if session is None or not session.live:
         error = ApiError(401, "AUTHENTICATION_ERROR", "the session has ended; log in again")
         error.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         raise error
     return Principal(
         user_id=claims.sub, organization_id=session.organization_id, role=session.role,
-        session_id=claims.sid, tier=session.tier,
+        session_id=claims.sid, tier=session.tier, window_count=session.window_count or 0,
     )

@@ -15,7 +15,7 @@ from engine.store.accounts import hit_counter
 from engine.store.database import Database
 from http_api.errors import ApiError
 
-__all__ = ["TIER_LIMITS", "Verdict", "count_hit"]
+__all__ = ["HOUR", "TIER_LIMITS", "Verdict", "count_hit", "verdict", "window_start"]
 
 # Requests per hour per organization (the API reference's tiers).
 TIER_LIMITS = {"free": 100, "starter": 1_000, "professional": 10_000, "enterprise": 100_000}
@@ -47,8 +47,17 @@ class Verdict:
         return err
 
 
+def window_start(now: float, window: int) -> datetime:
+    """The start of the fixed ``window``-second window that ``now`` falls in."""
+    return datetime.fromtimestamp(int(now // window * window), UTC)
+
+
+def verdict(count: int, *, limit: int, window: int, now: float) -> Verdict:
+    """The verdict for the ``count``-th request of the window ``now`` falls in."""
+    return Verdict(limit=limit, count=count, reset=int(now // window * window) + window, now=now)
+
+
 async def count_hit(db: Database, key: str, *, limit: int, window: int, now: float) -> Verdict:
     """Count one request against ``key`` in the current ``window``-second window."""
-    start = int(now // window * window)
-    count = await hit_counter(db, key, datetime.fromtimestamp(start, UTC))
-    return Verdict(limit=limit, count=count, reset=start + window, now=now)
+    count = await hit_counter(db, key, window_start(now, window))
+    return verdict(count, limit=limit, window=window, now=now)

@@ -21,7 +21,7 @@ from engine.store.database import Database
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.principal import Principal, authenticate
-from http_api.ratelimit import HOUR, TIER_LIMITS, count_hit
+from http_api.ratelimit import HOUR, TIER_LIMITS, verdict
 from http_api.responses import json_response
 from http_api.validation import decode_json, validate
 
@@ -139,10 +139,10 @@ async def _serve(ctx: ApiContext, endpoint: Endpoint, handler: Handler, **params
 async def _authorize(ctx: ApiContext, db: Database, access: Access, headers: dict[str, str]) -> Principal:
     principal = await authenticate(ctx, db, request.headers.get("Authorization"))
     limit = TIER_LIMITS.get(principal.tier, TIER_LIMITS["free"])
-    verdict = await count_hit(db, f"org:{principal.organization_id}", limit=limit, window=HOUR, now=ctx.now())
-    headers.update(verdict.headers())
-    if not verdict.allowed:
-        raise verdict.error(f"the organization's {principal.tier} tier allows {limit} requests per hour")
+    budget = verdict(principal.window_count, limit=limit, window=HOUR, now=ctx.now())
+    headers.update(budget.headers())
+    if not budget.allowed:
+        raise budget.error(f"the organization's {principal.tier} tier allows {limit} requests per hour")
     if ROLE_RANK[principal.role] < access:
         raise ApiError(403, "AUTHORIZATION_ERROR",
                        f"this needs the {access.name.lower()} role or higher; you are {principal.role}")
