@@ -17,10 +17,16 @@ from pathlib import Path
 
 import pytest
 import trio
+from hypothesis import settings
 
 from engine.store import Database, EmbeddedPostgres, apply_migrations, open_database
 
 TEMPLATE_DATABASE = "songtrack_template"
+
+# No per-example deadline: CI shares two cores with PostgreSQL and whatever else runs, and a slow
+# example is not a failing one. Speed is measured by bench/, never by timed assertions.
+settings.register_profile("songtrack", deadline=None, print_blob=True)
+settings.load_profile("songtrack")
 
 
 async def _migrate(dsn: str) -> None:

@@ -1,0 +1,67 @@
+"""The simulator's configuration: one strict Struct, so a sandbox or a benchmark states every knob it turns.
+
+It owns only the knobs; the world, the quota model and the fault injector read them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = ["FaultConfig", "SimulatorConfig", "Tier"]
+
+Tier = Literal["development_access", "standard_access"]
+_Rate = Annotated[float, Meta(ge=0.0, le=1.0)]
+
+
+class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Scripted misbehaviour, drawn per request from the seeded fault stream (deterministic per call order).
+
+    ``throttle_rate`` forces a 17/2446079 block answer (Meta's 429-like storm); ``restatement_rate`` is the
+    chance that a past day (within 28 days) is restated in each simulated hour.
+    """
+
+    latency_s: Annotated[float, Meta(ge=0.0)] = 0.0
+    error_500_rate: _Rate = 0.0  # code 1 / subcode 99, HTTP 500
+    error_503_rate: _Rate = 0.0  # HTTP 503 with a plain-text body
+    error_2_rate: _Rate = 0.0  # code 2, is_transient true, HTTP 500
+    malformed_rate: _Rate = 0.0  # HTTP 200 with a truncated JSON body
+    empty_page_rate: _Rate = 0.0  # a list page that comes back empty but still has paging.next
+    throttle_rate: _Rate = 0.0
+    restatement_rate: _Rate = 0.0
+    report_failure_rate: _Rate = 0.0  # async report runs that end in "Job Failed"
+    throttle_is_transient: bool = False  # 2026 production said false; 2017 said true
+
+
+class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Everything that shapes one simulated Meta.
+
+    ``speed`` multiplies elapsed trio time into simulated time. ``usage_header_threshold_pct`` is the BUC
+    usage (percent of quota) below which X-Business-Use-Case-Usage is not sent yet ("once enough calls
+    have been made"). ``access_tokens`` are pre-issued, never-expiring tokens with every scope.
+    """
+
+    seed: int = 0
+    speed: Annotated[float, Meta(ge=0.0)] = 1.0
+    start: str = "2026-09-01T12:00:00+00:00"  # ISO 8601 with an offset: the simulated clock's origin
+    tier: Tier = "development_access"
+    active_ads: Annotated[int, Meta(ge=0)] = 0
+    accounts: Annotated[int, Meta(ge=1, le=100)] = 6
+    campaigns_per_account: Annotated[int, Meta(ge=0, le=500)] = 4
+    history_days: Annotated[int, Meta(ge=0)] = 60  # seeded campaigns started this long before ``start``
+    usage_header_threshold_pct: Annotated[float, Meta(ge=0.0)] = 10.0
+    app_calls_per_hour: Annotated[int, Meta(ge=1)] = 1_000_000
+    insights_app_calls_per_s: Annotated[int, Meta(ge=1)] = 1_000  # the Ads Insights platform load limit
+    app_id: str = "1234567890"
+    app_secret: str = "simulator-secret"
+    access_tokens: tuple[str, ...] = ("SIMULATOR_TOKEN",)
+    deny_consent: bool = False
+    short_token_ttl_s: int = 7200
+    long_token_ttl_s: int = 5_183_944
+    code_ttl_s: int = 600
+    insights_max_rows: Annotated[int, Meta(ge=1)] = 20_000  # more in one sync query: 100/1487534
+    insights_max_cells: Annotated[int, Meta(ge=1)] = 100_000  # values on one sync page: HTTP 500, code 1
+    report_run_s: Annotated[float, Meta(gt=0.0)] = 30.0  # simulated seconds an async report run takes
+    faults: FaultConfig = msgspec.field(default_factory=FaultConfig)

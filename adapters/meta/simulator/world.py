@@ -1,0 +1,237 @@
+"""The simulated Meta world: ad accounts, campaigns and what they really delivered, on a simulated clock.
+
+It owns the objects and the ground truth (``truth``) that tests compare insights against; it knows
+nothing of HTTP, tokens or quotas. Everything is derived from the seed, so two worlds with the same
+seed and the same calls are identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .clock import Clock
+from .config import SimulatorConfig
+from .metrics import DayMetrics, full_day, restatement_factor, split
+
+__all__ = ["CURRENCY_OFFSETS", "Account", "Campaign", "World"]
+
+# Minor units per major unit (PROVIDERS.md A3): 1 for the currencies without cents.
+CURRENCY_OFFSETS = {c: 1 for c in ("CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND")}
+_PER_USD = {"USD": 1.0, "JPY": 150.0, "KRW": 1350.0, "GBP": 0.8, "EUR": 0.92, "NZD": 1.7}
+_PROFILES = (
+    ("USD", "America/Los_Angeles"),
+    ("JPY", "Asia/Tokyo"),
+    ("USD", "Pacific/Honolulu"),
+    ("KRW", "Pacific/Tongatapu"),
+    ("GBP", "Europe/London"),
+    ("NZD", "Pacific/Auckland"),
+)
+_OBJECTIVES = ("OUTCOME_AWARENESS", "OUTCOME_TRAFFIC", "OUTCOME_ENGAGEMENT", "OUTCOME_SALES")
+
+
+def offset_of(currency: str) -> int:
+    return CURRENCY_OFFSETS.get(currency, 100)
+
+
+@dataclass(slots=True)
+class Account:
+    account_id: str  # digits; the Graph id is ``act_<account_id>``
+    name: str
+    currency: str
+    timezone_name: str
+    account_status: int = 1
+
+    @property
+    def offset(self) -> int:
+        return offset_of(self.currency)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone_name)
+
+
+@dataclass(slots=True)
+class Campaign:
+    id: str
+    account_id: str
+    name: str
+    objective: str
+    daily_budget: int | None
+    lifetime_budget: int | None
+    special_ad_categories: list[str]
+    created_time: float
+    updated_time: float
+    history: list[tuple[float, str]] = field(default_factory=list)  # (time, status), oldest first
+
+    @property
+    def status(self) -> str:
+        return self.history[-1][1]
+
+
+class World:
+    """Accounts and campaigns generated from ``config.seed``; delivery computed on ``clock``."""
+
+    def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
+        self.config, self.clock = config, clock
+        self._rng = random.Random(config.seed)
+        self.accounts: dict[str, Account] = {}
+        self.campaigns: dict[str, Campaign] = {}
+        self.pixels: dict[str, str] = {}  # pixel id → ad account id (digits)
+        self._build()
+
+    def _new_id(self, prefix: str) -> str:
+        while True:
+            candidate = prefix + "".join(str(self._rng.randrange(10)) for _ in range(15 - len(prefix)))
+            if candidate not in self.accounts and candidate not in self.campaigns and candidate not in self.pixels:
+                return candidate
+
+    def _build(self) -> None:
+        origin = self.clock.now() - self.config.history_days * 86400
+        for index in range(self.config.accounts):
+            currency, tz = _PROFILES[index % len(_PROFILES)]
+            account = Account(self._new_id("10"), f"Label account {index + 1}", currency, tz)
+            self.accounts[account.account_id] = account
+            for n in range(self.config.campaigns_per_account):
+                usd = self._rng.randint(20, 200)
+                budget = round(usd * _PER_USD[currency]) * account.offset
+                created = origin + self._rng.uniform(0, 86400 * 3)
+                campaign = self._add(
+                    account,
+                    f"Release push {n + 1}",
+                    self._rng.choice(_OBJECTIVES),
+                    created,
+                    daily_budget=budget,
+                    lifetime_budget=None,
+                    categories=[],
+                )
+                if n % 4 == 3:  # every fourth one was paused a week before the start
+                    campaign.history.append((created + max(0.0, self.clock.now() - created - 7 * 86400), "PAUSED"))
+        for account in self.accounts.values():  # after the campaigns, so adding pixels kept their ids
+            self.pixels[self._new_id("13")] = account.account_id
+
+    def _add(
+        self,
+        account: Account,
+        name: str,
+        objective: str,
+        created: float,
+        *,
+        daily_budget: int | None,
+        lifetime_budget: int | None,
+        categories: list[str],
+        status: str = "ACTIVE",
+    ) -> Campaign:
+        campaign = Campaign(
+            self._new_id("120"),
+            account.account_id,
+            name,
+            objective,
+            daily_budget,
+            lifetime_budget,
+            categories,
+            created,
+            created,
+            [(created, status)],
+        )
+        self.campaigns[campaign.id] = campaign
+        return campaign
+
+    def create_campaign(
+        self,
+        account: Account,
+        *,
+        name: str,
+        objective: str,
+        status: str,
+        daily_budget: int | None,
+        lifetime_budget: int | None,
+        categories: list[str],
+    ) -> Campaign:
+        return self._add(
+            account,
+            name,
+            objective,
+            self.clock.now(),
+            daily_budget=daily_budget,
+            lifetime_budget=lifetime_budget,
+            categories=categories,
+            status=status,
+        )
+
+    def update_campaign(
+        self,
+        campaign: Campaign,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        daily_budget: int | None = None,
+        lifetime_budget: int | None = None,
+    ) -> None:
+        now = self.clock.now()
+        if status is not None and status != campaign.status:
+            campaign.history.append((now, status))
+        campaign.name = name if name is not None else campaign.name
+        campaign.daily_budget = daily_budget if daily_budget is not None else campaign.daily_budget
+        campaign.lifetime_budget = lifetime_budget if lifetime_budget is not None else campaign.lifetime_budget
+        campaign.updated_time = now
+
+    def campaigns_of(self, account: Account) -> list[Campaign]:
+        return [c for c in self.campaigns.values() if c.account_id == account.account_id and c.status != "DELETED"]
+
+    # ---- time in the account's timezone -------------------------------------------------------
+
+    def local_date(self, account: Account, moment: float | None = None) -> date:
+        return datetime.fromtimestamp(self.clock.now() if moment is None else moment, account.tz).date()
+
+    def _day_bounds(self, account: Account, day: date) -> tuple[float, float]:
+        start = datetime(day.year, day.month, day.day, tzinfo=account.tz)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=account.tz)
+        return start.timestamp(), end.timestamp()
+
+    def _active_seconds(self, campaign: Campaign, start: float, end: float) -> float:
+        total = 0.0
+        bounds = [*campaign.history, (float("inf"), "")]
+        for (since, status), (until, _) in itertools.pairwise(bounds):
+            if status == "ACTIVE":
+                total += max(0.0, min(until, end) - max(since, start))
+        return total
+
+    # ---- ground truth ----------------------------------------------------------------------------
+
+    def day_metrics(self, campaign: Campaign, day: date) -> DayMetrics:
+        """What ``campaign`` delivered on the local ``day`` of its account, as of now."""
+        account = self.accounts[campaign.account_id]
+        start, end = self._day_bounds(account, day)
+        fraction = self._active_seconds(campaign, start, min(end, self.clock.now())) / (end - start)
+        if fraction <= 0.0:
+            return DayMetrics(0, 0, 0)
+        budget = campaign.daily_budget or (campaign.lifetime_budget or 0) // 30
+        cpm = 800 * _PER_USD.get(account.currency, 1.0) * account.offset / 100  # minor units per mille
+        metrics = full_day(self.config.seed, campaign.id, day.isoformat(), budget, cpm, fraction)
+        factor = restatement_factor(
+            self.config.seed,
+            campaign.id,
+            day.toordinal(),
+            self.local_date(account).toordinal(),
+            self.config.faults.restatement_rate,
+        )
+        return metrics if factor == 1.0 else metrics.scaled(factor)
+
+    def truth(self, campaign_id: str, day: date, breakdowns: tuple[str, ...] = ()) -> dict[tuple[str, ...], DayMetrics]:
+        """The ground truth for tests: the campaign's numbers on ``day``, split by ``breakdowns``."""
+        campaign = self.campaigns[campaign_id]
+        return split(self.config.seed, campaign.id, self.day_metrics(campaign, day), breakdowns)
+
+    def amount_spent(self, account: Account) -> int:
+        """Lifetime spend of the account in minor units, as of now."""
+        today, total = self.local_date(account), 0
+        for campaign in self.campaigns_of(account):
+            day = self.local_date(account, campaign.created_time)
+            while day <= today:
+                total += self.day_metrics(campaign, day).spend_minor
+                day += timedelta(days=1)
+        return total
