@@ -5,6 +5,7 @@ hand over to the runtime. Exit codes: 0 ok, 1 runtime failure, 2 bad configurati
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -37,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", parents=[common, serving],
                               help="one API process without the engine (for scaling out)")
     api.add_argument("--fd", type=int, help="serve on this inherited listening socket")
+    sandbox = commands.add_parser("sandbox", parents=[common],
+                                  help="serve the Meta and Spotify simulators (no credentials needed)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--meta-port", type=int, default=4010)
+    sandbox.add_argument("--spotify-port", type=int, default=4020)
+    sandbox.add_argument("--seed", type=int, default=1, help="the same seed gives the same world")
+    sandbox.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sandbox.add_argument("--meta-tier", choices=("development_access", "standard_access"),
+                         default="development_access")
+    sandbox.add_argument("--spotify-mode", choices=("development", "extended"), default="development")
     return parser
 
 
@@ -72,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return trio.run(runtime.serve, settings, environ, _worker_argv(args))
         if args.command == "api":
             return trio.run(runtime.serve_api, settings, args.fd)
+        if args.command == "sandbox":
+            return trio.run(functools.partial(
+                runtime.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
+                speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode))
         applied = trio.run(runtime.migrate, settings)
         print(f"applied migrations: {applied}" if applied else "migrations: up to date")
         return 0

@@ -16,6 +16,8 @@ import trio
 from quart_trio import QuartTrio
 
 from actors import Housekeeper
+from adapters.meta import simulator as meta_simulator
+from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
@@ -29,7 +31,7 @@ from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.server import serve_http
 
-__all__ = ["migrate", "serve", "serve_api"]
+__all__ = ["migrate", "serve", "serve_api", "serve_sandbox"]
 
 log = logging.getLogger(__name__)
 
@@ -202,3 +204,24 @@ async def _watch_parent(parent: int, shutdown: Shutdown) -> None:
             break
     log.warning("parent process %d is gone; stopping", parent)
     shutdown.request("parent exited")
+
+
+async def serve_sandbox(
+    host: str, meta_port: int, spotify_port: int, *, seed: int, speed: float, meta_tier: str, spotify_mode: str
+) -> int:
+    """``songtrack sandbox``: the Meta and Spotify simulators, for a person with curl or a benchmark,
+    until SIGINT/SIGTERM. Same seed, same world."""
+    meta_config = meta_simulator.SimulatorConfig(seed=seed, speed=speed, tier=meta_tier)  # type: ignore[arg-type]
+    spotify_config = spotify_simulator.SimulatorConfig(seed=seed, speed=speed, mode=spotify_mode)  # type: ignore[arg-type]
+    shutdown = Shutdown()
+    with trio.open_signal_receiver(*SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, 5.0)
+            meta = await nursery.start(meta_simulator.serve_meta_simulator, meta_config, host, meta_port)
+            spotify = await nursery.start(spotify_simulator.serve_spotify_simulator, spotify_config, host, spotify_port)
+            print(f"Meta simulator on {meta.url}/v25.0 ({meta_tier}, token {meta_config.access_tokens[0]})\n"
+                  f"Spotify simulator on {spotify}/v1 (accounts at {spotify}/authorize, {spotify_mode} mode)\n"
+                  f"seed {seed}, {speed:g} simulated seconds per second", flush=True)
+            await shutdown.wait()
+            nursery.cancel_scope.cancel()
+    return 0

@@ -38,6 +38,8 @@ async def serve_meta_simulator(
     simulator = MetaSimulator(config, clock)
     hyper = Config()
     hyper.bind = [f"{host}:{port}"]
+    hyper.accesslog = None  # the request log is the simulator's own (GET /__simulator/requests)
+    hyper.errorlog = None
     hyper.graceful_timeout = 1.0
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(serve, simulator, hyper)
