@@ -1,7 +1,12 @@
-"""The Meta Marketing API adapter: response classification and usage headers (so far)."""
+"""The Meta Marketing API adapter: the typed client, insights, login, money units, classification and usage headers."""
 
 from adapters.meta.classify import classify, transport_errors
+from adapters.meta.client import MetaClient
 from adapters.meta.errors import ReduceDataError
+from adapters.meta.money import currency_offset, to_major, to_minor
+from adapters.meta.oauth import InvalidState, MetaOAuth, StateSigner, login_url
+from adapters.meta.schemas import AdAccount, Campaign, DebugToken, InsightRow, ReportRun, TokenGrant
+from adapters.meta.transport import Result
 from adapters.meta.usage import (
     APP_DOMAIN,
     INSIGHTS_APP_DOMAIN,
@@ -16,13 +21,28 @@ from adapters.meta.usage import (
 __all__ = [
     "APP_DOMAIN",
     "INSIGHTS_APP_DOMAIN",
+    "AdAccount",
     "BucUsage",
+    "Campaign",
+    "DebugToken",
+    "InsightRow",
+    "InvalidState",
+    "MetaClient",
+    "MetaOAuth",
     "MetaUsage",
     "ReduceDataError",
+    "ReportRun",
+    "Result",
+    "StateSigner",
+    "TokenGrant",
     "account_domain",
     "classify",
+    "currency_offset",
+    "login_url",
     "normalize_account_id",
     "read_usage",
+    "to_major",
+    "to_minor",
     "transport_errors",
     "usage_signals",
 ]

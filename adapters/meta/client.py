@@ -1,0 +1,103 @@
+"""``MetaClient``: the typed Meta Marketing API client over an injected ``httpx.AsyncClient``.
+
+It owns the ad-account and campaign calls (PROVIDERS.md A3) and mixes in the insights calls
+(``adapters.meta.insights``). Every response goes through ``classify``; the client never sleeps and
+never retries. Every method returns a ``Result(data, signals)``: ``signals`` are the usage signals
+the responses carried, for the poller to feed to the governor; a failure raises an
+``engine.provider`` error that carries them too. Money stays in minor units of the account
+currency (``adapters.meta.money`` converts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import httpx
+
+from adapters.meta import schemas
+from adapters.meta.insights import InsightsMethods
+from adapters.meta.schemas import AdAccount, Campaign
+from adapters.meta.transport import GraphTransport, Result, TokenSource
+
+__all__ = ["ACCOUNT_FIELDS", "CAMPAIGN_FIELDS", "MetaClient"]
+
+ACCOUNT_FIELDS = ("id", "account_id", "name", "account_status", "currency", "timezone_name", "amount_spent")
+CAMPAIGN_FIELDS = (
+    "id", "account_id", "name", "status", "configured_status", "effective_status", "objective",
+    "daily_budget", "lifetime_budget", "budget_remaining", "special_ad_categories",
+    "created_time", "updated_time",
+)
+_PAGE_LIMIT = "100"
+
+
+class MetaClient(InsightsMethods):
+    """The Marketing API for one token. Construction does no I/O; ``http`` is owned by the caller.
+
+    ``token`` is an access token or an async callable returning the current one. ``act_id`` arguments
+    are ``act_<digits>``.
+
+    Error handling (every method): ``AuthExpiredError``, ``RateLimitedError``, ``RetryableError``
+    (including ``ReduceDataError`` and network failures) or ``FatalProviderError``, each with the
+    response's usage ``signals``.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, token: TokenSource, *,
+                 base_url: str = "https://graph.facebook.com", version: str = "v25.0") -> None:
+        self._graph = GraphTransport(http, token, base_url=base_url, version=version)
+
+    async def ad_accounts(self) -> Result[list[AdAccount]]:
+        """Every ad account the token's user can reach (``/me/adaccounts``), paged to the end."""
+        params = {"fields": ",".join(ACCOUNT_FIELDS), "limit": _PAGE_LIMIT}
+        return await self._graph.pages("me/adaccounts", schemas.ACCOUNT_PAGE, params)
+
+    async def account(self, act_id: str) -> Result[AdAccount]:
+        """One ad account, with ``amount_spent`` (lifetime, minor units)."""
+        return await self._graph.get(act_id, schemas.ACCOUNT, {"fields": ",".join(ACCOUNT_FIELDS)},
+                                     account_id=act_id)
+
+    async def campaigns(self, act_id: str, effective_status: Sequence[str] | None = None) -> Result[list[Campaign]]:
+        """Every campaign of the account, optionally only those whose ``effective_status`` is listed."""
+        params = {"fields": ",".join(CAMPAIGN_FIELDS), "limit": _PAGE_LIMIT}
+        if effective_status is not None:
+            params["effective_status"] = json.dumps(list(effective_status))
+        return await self._graph.pages(f"{act_id}/campaigns", schemas.CAMPAIGN_PAGE, params, account_id=act_id)
+
+    async def create_campaign(self, act_id: str, *, name: str, objective: str, status: str,
+                              special_ad_categories: Sequence[str] | None,
+                              daily_budget_minor: int | None = None,
+                              lifetime_budget_minor: int | None = None) -> Result[str]:
+        """Create a campaign; returns its id.
+
+        ``special_ad_categories`` is required by Meta: pass ``[]`` for none. ``None`` omits it, and
+        Meta's (#100) then surfaces as ``FatalProviderError``: we let Meta be the judge of its own
+        rules rather than copy them. Give at most one budget (minor units); none means the budget
+        goes on the ad sets. Raises ValueError for both budgets.
+        """
+        if daily_budget_minor is not None and lifetime_budget_minor is not None:
+            raise ValueError("give daily_budget_minor or lifetime_budget_minor, not both")
+        data = {"name": name, "objective": objective, "status": status}
+        if special_ad_categories is not None:
+            data["special_ad_categories"] = json.dumps(list(special_ad_categories))
+        if daily_budget_minor is not None:
+            data["daily_budget"] = str(daily_budget_minor)
+        if lifetime_budget_minor is not None:
+            data["lifetime_budget"] = str(lifetime_budget_minor)
+        result = await self._graph.post(f"{act_id}/campaigns", schemas.CREATED, data, account_id=act_id)
+        return Result(result.data.id, result.signals)
+
+    async def update_campaign(self, campaign_id: str, *, status: str | None = None, name: str | None = None,
+                              daily_budget_minor: int | None = None, lifetime_budget_minor: int | None = None,
+                              act_id: str | None = None) -> Result[bool]:
+        """Change the given fields of a campaign; returns Meta's ``success``.
+
+        Pass ``act_id`` so that a throttle names the right account (a campaign path does not say).
+        Raises ValueError when nothing is to change.
+        """
+        changes = {"status": status, "name": name, "daily_budget": daily_budget_minor,
+                   "lifetime_budget": lifetime_budget_minor}
+        data = {key: str(value) for key, value in changes.items() if value is not None}
+        if not data:
+            raise ValueError("update_campaign needs at least one change")
+        result = await self._graph.post(campaign_id, schemas.SUCCESS, data, account_id=act_id)
+        return Result(result.data.success, result.signals)
