@@ -42,8 +42,7 @@ counting") and short enough that the next response's headers give the real estim
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import httpx
 
@@ -56,6 +55,7 @@ from adapters.meta.usage import (
     normalize_account_id,
     read_usage,
 )
+from adapters.transport import network_errors
 from engine.provider import (
     AuthExpiredError,
     FatalProviderError,
@@ -120,16 +120,9 @@ def classify(response: httpx.Response, *, account_id: str | None = None) -> tupl
     raise _error(response, usage, account)
 
 
-@contextmanager
-def transport_errors() -> Iterator[None]:
-    """Turn httpx timeouts and network failures inside the block into ``RetryableError``.
-
-    Other httpx errors (a bad URL, a local protocol misuse) are our bugs and propagate unchanged.
-    """
-    try:
-        yield
-    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise RetryableError(f"meta: {type(exc).__name__}: {exc}") from exc
+def transport_errors() -> AbstractContextManager[None]:
+    """httpx timeouts and network failures inside the block become ``RetryableError``."""
+    return network_errors("meta")
 
 
 def _error(response: httpx.Response, usage: MetaUsage, account: str | None) -> ProviderError:

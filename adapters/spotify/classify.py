@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import httpx
 import msgspec
 
+from adapters.transport import network_errors
 from engine.provider import (
     AuthExpiredError,
     FatalProviderError,
@@ -94,16 +94,9 @@ def classify(response: httpx.Response) -> tuple[UsageSignal, ...]:
     raise _error(response)
 
 
-@contextmanager
-def transport_errors() -> Iterator[None]:
-    """Turn httpx timeouts and network failures inside the block into ``RetryableError``.
-
-    Other httpx errors (a bad URL, a local protocol misuse) are our bugs and propagate unchanged.
-    """
-    try:
-        yield
-    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise RetryableError(f"spotify: {type(exc).__name__}: {exc}") from exc
+def transport_errors() -> AbstractContextManager[None]:
+    """httpx timeouts and network failures inside the block become ``RetryableError``."""
+    return network_errors("spotify")
 
 
 def _error(response: httpx.Response) -> ProviderError:
