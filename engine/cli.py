@@ -78,21 +78,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log.level, settings.log.format)
     current_actor.set(args.command)
+    failures: list[BaseException] = []
     try:
-        if args.command == "run":
-            return trio.run(runtime.serve, settings, environ, _worker_argv(args))
-        if args.command == "api":
-            return trio.run(runtime.serve_api, settings, args.fd)
-        if args.command == "sandbox":
-            return trio.run(functools.partial(
-                runtime.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
-                speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode))
-        applied = trio.run(runtime.migrate, settings)
-        print(f"applied migrations: {applied}" if applied else "migrations: up to date")
-        return 0
-    except (PostgresNotFound, EmbeddedPostgresError) as err:
-        print(f"songtrack: {err}", file=sys.stderr)
-        return 1
+        return _dispatch(args, settings, environ)
+    except* (PostgresNotFound, EmbeddedPostgresError) as group:
+        # Raised inside the service's nurseries, so it arrives grouped; the message is the whole story.
+        failures.extend(group.exceptions)
+    for failure in failures:
+        print(f"songtrack: {failure}", file=sys.stderr)
+    return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:
+    if args.command == "run":
+        return trio.run(runtime.serve, settings, environ, _worker_argv(args))
+    if args.command == "api":
+        return trio.run(runtime.serve_api, settings, args.fd)
+    if args.command == "sandbox":
+        return trio.run(functools.partial(
+            runtime.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
+            speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode))
+    applied = trio.run(runtime.migrate, settings)
+    print(f"applied migrations: {applied}" if applied else "migrations: up to date")
+    return 0
 
 
 if __name__ == "__main__":

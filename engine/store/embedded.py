@@ -242,6 +242,10 @@ class EmbeddedPostgres:
                 user=account[0] if account else None,
                 group=account[1] if account else None,
                 extra_groups=[] if account else None,  # do not pass root's supplementary groups on
+                # Its own session: a Ctrl-C in the terminal goes to the whole foreground process group,
+                # and PostgreSQL answers SIGINT with a fast shutdown (initdb with abandoning its work).
+                # We stop the server ourselves, after the engine has drained.
+                start_new_session=True,
                 timeout=120,
                 check=False,
             )
