@@ -1,0 +1,162 @@
+"""SQL for connected provider accounts (``integrations``) and pending OAuth logins (``oauth_states``).
+
+It enforces that tokens reach the database only sealed (``engine.secrets_box``, bound to their row by
+``org:provider:account:field``), that a state's secret is stored only as its SHA-256 digest, and that a
+state is consumed once and before it expires. Every integration function takes ``org_id`` and filters on
+it. Disconnecting deletes the row, so its tokens go with it. Outcomes are values (``None``, counts);
+``open_tokens`` may raise ``SealError`` for a row whose ciphertext was tampered with.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Literal
+
+import msgspec
+
+from engine.secrets_box import open_, seal
+from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_count, token_digest
+
+__all__ = [
+    "Integration", "IntegrationStatus", "OAuthState", "Provider", "Tokens", "consume_oauth_state", "disconnect",
+    "get_integration", "get_tokens", "list_integrations", "mark_needs_reauth", "save_oauth_state",
+    "upsert_integration",
+]  # fmt: skip
+
+Provider = Literal["meta", "spotify"]
+IntegrationStatus = Literal["connected", "needs_reauth", "disconnected"]
+
+_COLUMNS = ("id, organization_id, provider, external_account_id, display_name, status, token_expires_at, scopes,"
+            " connected_by, created_at, updated_at")
+
+
+class Integration(msgspec.Struct, frozen=True, kw_only=True):
+    """A connected account as anyone may see it: no tokens."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    provider: Provider
+    external_account_id: str
+    display_name: str
+    status: IntegrationStatus
+    token_expires_at: datetime | None
+    scopes: list[str]
+    connected_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Tokens(msgspec.Struct, frozen=True, kw_only=True):
+    """The opened tokens of one integration, for the code that calls the provider. Never log it."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"Tokens(<hidden>, expires_at={self.expires_at!r})"
+
+
+class OAuthState(msgspec.Struct, frozen=True, kw_only=True):
+    """A consumed login state: whose login it was and, for PKCE, the opened code verifier."""
+
+    organization_id: uuid.UUID
+    user_id: uuid.UUID
+    provider: Provider
+    code_verifier: str | None
+    redirect_uri: str
+
+
+def _aad(org_id: uuid.UUID, provider: str, account: str, field: str) -> str:
+    return f"{org_id}:{provider}:{account}:{field}"
+
+
+async def upsert_integration(
+    q: Queries, key: bytes, *, org_id: uuid.UUID, provider: Provider, external_account_id: str,
+    display_name: str, access_token: str, refresh_token: str | None, token_expires_at: datetime | None,
+    scopes: list[str], connected_by: uuid.UUID | None,
+) -> Integration:
+    """Store a (re)connected account with fresh sealed tokens; status becomes ``connected``."""
+    aad = _aad(org_id, provider, external_account_id, "{}")
+    access = seal(key, access_token, aad.format("access_token"))
+    refresh = None if refresh_token is None else seal(key, refresh_token, aad.format("refresh_token"))
+    row = await fetch_one(
+        q, "INSERT INTO integrations (organization_id, provider, external_account_id, display_name, status,"
+           " access_token_sealed, refresh_token_sealed, token_expires_at, scopes, connected_by)"
+           " VALUES ($1, $2, $3, $4, 'connected', $5, $6, $7, $8, $9)"
+           " ON CONFLICT (organization_id, provider, external_account_id) DO UPDATE SET"
+           " display_name = EXCLUDED.display_name, status = 'connected',"
+           " access_token_sealed = EXCLUDED.access_token_sealed, refresh_token_sealed = EXCLUDED.refresh_token_sealed,"
+           " token_expires_at = EXCLUDED.token_expires_at, scopes = EXCLUDED.scopes,"
+           f" connected_by = EXCLUDED.connected_by, updated_at = now() RETURNING {_COLUMNS}",
+        org_id, provider, external_account_id, display_name, access, refresh, token_expires_at, scopes, connected_by)
+    return as_struct(row, Integration)
+
+
+async def list_integrations(q: Queries, org_id: uuid.UUID) -> list[Integration]:
+    rows = await q.fetch(f"SELECT {_COLUMNS} FROM integrations WHERE organization_id = $1"
+                         " ORDER BY provider, created_at", org_id)
+    return [as_struct(row, Integration) for row in rows]
+
+
+async def get_integration(q: Queries, org_id: uuid.UUID, provider: Provider) -> Integration | None:
+    """The organization's most recently updated account of ``provider``, or ``None``."""
+    row = await q.fetchrow(f"SELECT {_COLUMNS} FROM integrations WHERE organization_id = $1 AND provider = $2"
+                           " ORDER BY updated_at DESC LIMIT 1", org_id, provider)
+    return maybe_struct(row, Integration)
+
+
+async def get_tokens(q: Queries, key: bytes, org_id: uuid.UUID, integration_id: uuid.UUID) -> Tokens | None:
+    """The opened tokens of one integration of ``org_id``; raises ``SealError`` if they were tampered with."""
+    row = await q.fetchrow(
+        "SELECT provider, external_account_id, access_token_sealed, refresh_token_sealed, token_expires_at"
+        " FROM integrations WHERE organization_id = $1 AND id = $2", org_id, integration_id)
+    if row is None:
+        return None
+    aad = _aad(org_id, row["provider"], row["external_account_id"], "{}")
+    sealed_refresh = row["refresh_token_sealed"]
+    return Tokens(access_token=open_(key, row["access_token_sealed"], aad.format("access_token")),
+                  refresh_token=None if sealed_refresh is None else open_(key, sealed_refresh,
+                                                                          aad.format("refresh_token")),
+                  expires_at=row["token_expires_at"])
+
+
+async def mark_needs_reauth(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID) -> bool:
+    status = await q.execute("UPDATE integrations SET status = 'needs_reauth', updated_at = now()"
+                             " WHERE organization_id = $1 AND id = $2", org_id, integration_id)
+    return row_count(status) == 1
+
+
+async def disconnect(q: Queries, org_id: uuid.UUID, provider: Provider) -> int:
+    """Delete the organization's accounts of ``provider`` (and their tokens); returns how many."""
+    status = await q.execute("DELETE FROM integrations WHERE organization_id = $1 AND provider = $2",
+                             org_id, provider)
+    return row_count(status)
+
+
+async def save_oauth_state(
+    q: Queries, key: bytes, *, state: str, org_id: uuid.UUID, user_id: uuid.UUID, provider: Provider,
+    code_verifier: str | None, redirect_uri: str, ttl: timedelta,
+) -> None:
+    """Remember a login started with the secret ``state`` (stored as its digest) for ``ttl``."""
+    digest = token_digest(state)
+    verifier = None if code_verifier is None else seal(key, code_verifier, f"oauth_state:{digest.hex()}")
+    await q.execute("INSERT INTO oauth_states (state_hash, organization_id, user_id, provider,"
+                    " code_verifier_sealed, redirect_uri, expires_at) VALUES ($1, $2, $3, $4, $5, $6, now() + $7)",
+                    digest, org_id, user_id, provider, verifier, redirect_uri, ttl)
+
+
+async def consume_oauth_state(q: Queries, key: bytes, state: str, provider: Provider) -> OAuthState | None:
+    """Use ``state`` once: ``None`` if unknown, for another provider, expired or already used."""
+    digest = token_digest(state)
+    row = await q.fetchrow(
+        "UPDATE oauth_states SET used_at = now() WHERE state_hash = $1 AND provider = $2 AND used_at IS NULL"
+        " AND expires_at > now() RETURNING organization_id, user_id, provider, code_verifier_sealed, redirect_uri",
+        digest, provider)
+    if row is None:
+        return None
+    sealed = row["code_verifier_sealed"]
+    verifier = None if sealed is None else open_(key, sealed, f"oauth_state:{digest.hex()}")
+    return OAuthState(organization_id=row["organization_id"], user_id=row["user_id"], provider=row["provider"],
+                      code_verifier=verifier, redirect_uri=row["redirect_uri"])

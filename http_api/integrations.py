@@ -1,0 +1,283 @@
+"""Connecting an organization's provider accounts (Spotify with PKCE, Meta with a signed state), listing
+them and disconnecting them.
+
+It owns the OAuth round trip: ``connect`` stores a single-use state (hashed; Spotify's code verifier
+sealed) and redirects to the provider; the PUBLIC ``callback`` (the browser returns without our Bearer
+token, so the state row names the organization and user) exchanges the code and stores the account with
+its tokens sealed (``engine.store.integrations``). Tokens never leave this module in a response or a log.
+Provider failures map to 400 (a bad or used code, a refused consent, a bad ``state``) or 502.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import msgspec
+from quart import Response
+
+from adapters.meta import oauth as meta_oauth
+from adapters.spotify import oauth as spotify_oauth
+from adapters.spotify.classify import ReauthRequiredError, classify, transport_errors
+from engine.provider import ProviderError
+from engine.store import integrations as store
+from http_api.context import ApiContext
+from http_api.errors import ApiError, ErrorDetail
+from http_api.routing import Access, Call, Router
+
+__all__ = ["integrations_router"]
+
+STATE_TTL = timedelta(minutes=10)
+SPOTIFY_SCOPES = ("user-read-private", "user-read-email", "user-library-read", "playlist-read-private")
+# The sandbox defaults: the simulators' default ports (``songtrack sandbox``) and their default apps.
+SANDBOX_SPOTIFY_URL = "http://127.0.0.1:4020"
+SANDBOX_META_URL = "http://127.0.0.1:4010"
+SANDBOX_SPOTIFY_CLIENT_ID = "sim0client0id000000000000000000aa"
+SANDBOX_META_APP = ("1234567890", "simulator-secret")
+_PROVIDERS: tuple[store.Provider, ...] = ("meta", "spotify")
+
+
+class ConnectQuery(msgspec.Struct, frozen=True):
+    redirect_uri: str | None = None
+
+
+class CallbackQuery(msgspec.Struct, frozen=True):
+    code: str | None = None
+    state: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+
+class IntegrationOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    provider: store.Provider
+    status: store.IntegrationStatus
+    external_account_id: str
+    display_name: str
+    scopes: list[str]
+    token_expires_at: datetime | None
+    connected_at: datetime
+
+
+class IntegrationBody(msgspec.Struct, frozen=True):
+    integration: IntegrationOut
+
+
+class IntegrationList(msgspec.Struct, frozen=True):
+    integrations: list[IntegrationOut]
+
+
+class _Providers(msgspec.Struct, frozen=True, kw_only=True):
+    spotify_accounts_url: str
+    spotify_api_url: str
+    meta_graph_url: str
+    meta_dialog_url: str
+    spotify_client_id: str
+    meta_app_id: str
+    meta_app_secret: str
+
+
+_BAD_STATE = ErrorDetail("state", "unknown, expired or already used; start the connection again")
+
+
+def integrations_router(
+    ctx: ApiContext, *, spotify_accounts_url: str = SANDBOX_SPOTIFY_URL, spotify_api_url: str = SANDBOX_SPOTIFY_URL,
+    meta_graph_url: str = SANDBOX_META_URL, meta_dialog_url: str = SANDBOX_META_URL,
+    spotify_client_id: str = SANDBOX_SPOTIFY_CLIENT_ID, meta_app_id: str = SANDBOX_META_APP[0],
+    meta_app_secret: str = SANDBOX_META_APP[1], http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+) -> Router:
+    """The routes; provider URLs and app credentials default to the sandbox simulators."""
+    providers = _Providers(
+        spotify_accounts_url=spotify_accounts_url.rstrip("/"), spotify_api_url=spotify_api_url.rstrip("/"),
+        meta_graph_url=meta_graph_url.rstrip("/"), meta_dialog_url=meta_dialog_url.rstrip("/"),
+        spotify_client_id=spotify_client_id, meta_app_id=meta_app_id, meta_app_secret=meta_app_secret)
+    router = Router("integrations", ctx, tag="Integrations")
+    _spotify_routes(router, ctx, providers, http_factory)
+    _meta_routes(router, ctx, providers, http_factory)
+    _read_routes(router)
+    return router
+
+
+def _callback_url(ctx: ApiContext, provider: str, asked: str | None) -> str:
+    ours = f"{ctx.public_url}/v1/auth/{provider}/callback"
+    if asked is not None and asked != ours:
+        raise ApiError(400, "VALIDATION_ERROR", "redirect_uri must be this service's own callback",
+                       [ErrorDetail("redirect_uri", f"expected {ours}")])
+    return ours
+
+
+def _redirect(location: str) -> Response:
+    return Response(b"", status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+async def _check_callback(call: Call, provider: store.Provider) -> tuple[str, str]:
+    """The callback's code and state; a refusal spends its state, so the login must start over."""
+    query: CallbackQuery = call.query
+    if query.error is not None:
+        if query.state is not None:
+            await store.consume_oauth_state(call.db, call.ctx.keys.token_encryption_key, query.state, provider)
+        reason = "the user declined access" if query.error == "access_denied" else query.error
+        raise ApiError(400, "AUTHORIZATION_DENIED", f"the provider did not grant access: {reason}",
+                       [ErrorDetail("error", query.error_description or query.error)])
+    if query.state is None:
+        raise ApiError(400, "VALIDATION_ERROR", "the callback carried no state", [_BAD_STATE])
+    if query.code is None:
+        raise ApiError(400, "VALIDATION_ERROR", "the callback carried no code", [ErrorDetail("code", "missing")])
+    return query.code, query.state
+
+
+async def _consume(call: Call, state: str, provider: store.Provider) -> store.OAuthState:
+    found = await store.consume_oauth_state(call.db, call.ctx.keys.token_encryption_key, state, provider)
+    if found is None:
+        raise ApiError(400, "VALIDATION_ERROR", "invalid OAuth state", [_BAD_STATE])
+    return found
+
+
+def _provider_failure(provider: str, exc: ProviderError) -> ApiError:
+    if isinstance(exc, ReauthRequiredError):  # invalid_grant: a used, expired or foreign code
+        return ApiError(400, "VALIDATION_ERROR", f"{provider} refused the authorization code; connect again",
+                        [ErrorDetail("code", "rejected by the provider")])
+    return ApiError(502, "BAD_GATEWAY", f"{provider} did not complete the connection: {type(exc).__name__}")
+
+
+def _spotify_routes(router: Router, ctx: ApiContext, p: _Providers,
+                    http_factory: Callable[[], httpx.AsyncClient]) -> None:
+    @router.route("GET", "/v1/auth/spotify/connect", summary="Start connecting a Spotify account",
+                  access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403))
+    async def spotify_connect(call: Call) -> Response:
+        redirect_uri = _callback_url(ctx, "spotify", call.query.redirect_uri)
+        state, (verifier, challenge) = secrets.token_urlsafe(32), spotify_oauth.pkce_pair()
+        await store.save_oauth_state(
+            call.db, ctx.keys.token_encryption_key, state=state, org_id=call.caller.organization_id,
+            user_id=call.caller.user_id, provider="spotify", code_verifier=verifier, redirect_uri=redirect_uri,
+            ttl=STATE_TTL)
+        return _redirect(spotify_oauth.authorize_url(p.spotify_client_id, redirect_uri, SPOTIFY_SCOPES, state,
+                                                     challenge, p.spotify_accounts_url))
+
+    @router.route("GET", "/v1/auth/spotify/callback", summary="Finish connecting a Spotify account",
+                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502))
+    async def spotify_callback(call: Call) -> IntegrationBody:
+        code, state = await _check_callback(call, "spotify")
+        pending = await _consume(call, state, "spotify")
+        assert pending.code_verifier is not None
+        try:
+            async with http_factory() as http:
+                tokens = await spotify_oauth.exchange_code(
+                    http, code=code, verifier=pending.code_verifier, redirect_uri=pending.redirect_uri,
+                    client_id=p.spotify_client_id, token_url=f"{p.spotify_accounts_url}/api/token", now=ctx.now)
+                account_id, name = await _spotify_profile(http, p.spotify_api_url, tokens.access_token)
+        except ProviderError as exc:
+            raise _provider_failure("spotify", exc) from exc
+        saved = await store.upsert_integration(
+            call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="spotify",
+            external_account_id=account_id, display_name=name, access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token, token_expires_at=datetime.fromtimestamp(tokens.expires_at, UTC),
+            scopes=tokens.scope.split(), connected_by=pending.user_id)
+        return IntegrationBody(_out(saved))
+
+
+class _SpotifyUser(msgspec.Struct):
+    id: str
+    display_name: str | None = None
+
+
+async def _spotify_profile(http: httpx.AsyncClient, api_url: str, access_token: str) -> tuple[str, str]:
+    with transport_errors():
+        response = await http.get(f"{api_url}/v1/me", headers={"Authorization": f"Bearer {access_token}"})
+    classify(response)
+    user = msgspec.json.decode(response.content, type=_SpotifyUser, strict=False)
+    return user.id, user.display_name or user.id
+
+
+def _state_signer(ctx: ApiContext) -> meta_oauth.StateSigner:
+    # A key of its own, derived from the token key, so a state MAC never doubles as anything else.
+    return meta_oauth.StateSigner(hmac.new(ctx.keys.token_encryption_key, b"meta-oauth-state", hashlib.sha256).digest())
+
+
+def _meta_routes(router: Router, ctx: ApiContext, p: _Providers,
+                 http_factory: Callable[[], httpx.AsyncClient]) -> None:
+    @router.route("GET", "/v1/auth/meta/connect", summary="Start connecting a Meta account",
+                  access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403))
+    async def meta_connect(call: Call) -> Response:
+        redirect_uri = _callback_url(ctx, "meta", call.query.redirect_uri)
+        owner = f"{call.caller.organization_id}:{call.caller.user_id}"
+        state = _state_signer(ctx).sign(owner, now=ctx.now(), ttl_s=int(STATE_TTL.total_seconds()))
+        await store.save_oauth_state(
+            call.db, ctx.keys.token_encryption_key, state=state, org_id=call.caller.organization_id,
+            user_id=call.caller.user_id, provider="meta", code_verifier=None, redirect_uri=redirect_uri,
+            ttl=STATE_TTL)
+        return _redirect(meta_oauth.login_url(p.meta_app_id, redirect_uri, state, dialog_base=p.meta_dialog_url))
+
+    @router.route("GET", "/v1/auth/meta/callback", summary="Finish connecting a Meta account",
+                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502))
+    async def meta_callback(call: Call) -> IntegrationBody:
+        code, state = await _check_callback(call, "meta")
+        try:
+            owner = _state_signer(ctx).verify(state, now=ctx.now())
+        except meta_oauth.InvalidState:
+            raise ApiError(400, "VALIDATION_ERROR", "invalid OAuth state", [_BAD_STATE]) from None
+        pending = await _consume(call, state, "meta")
+        assert owner == f"{pending.organization_id}:{pending.user_id}"  # both come from our own connect
+        try:
+            async with http_factory() as http:
+                client = meta_oauth.MetaOAuth(http, p.meta_app_id, p.meta_app_secret, base_url=p.meta_graph_url)
+                short = await client.exchange_code(code, pending.redirect_uri)
+                long = await client.exchange_long_lived(short.data.access_token)
+                info = (await client.debug_token(long.data.access_token)).data
+        except ProviderError as exc:
+            raise _provider_failure("meta", exc) from exc
+        expires = long.data.expires_in
+        saved = await store.upsert_integration(
+            call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="meta",
+            external_account_id=info.user_id or "me", display_name=f"Meta user {info.user_id or 'me'}",
+            access_token=long.data.access_token, refresh_token=None,
+            token_expires_at=None if expires is None else datetime.fromtimestamp(ctx.now() + expires, UTC),
+            scopes=list(info.scopes), connected_by=pending.user_id)
+        return IntegrationBody(_out(saved))
+
+
+def _provider(name: str) -> store.Provider:
+    for provider in _PROVIDERS:
+        if provider == name:
+            return provider
+    raise ApiError(404, "NOT_FOUND", f"no such provider: {name}")
+
+
+def _out(row: store.Integration) -> IntegrationOut:
+    return IntegrationOut(provider=row.provider, status=row.status, external_account_id=row.external_account_id,
+                          display_name=row.display_name, scopes=row.scopes, token_expires_at=row.token_expires_at,
+                          connected_at=row.updated_at)
+
+
+def _read_routes(router: Router) -> None:
+    async def listed(call: Call) -> IntegrationList:
+        rows = await store.list_integrations(call.db, call.caller.organization_id)
+        return IntegrationList([_out(row) for row in rows])
+
+    @router.route("GET", "/v1/integrations", summary="The organization's connected accounts",
+                  access=Access.VIEWER, response=IntegrationList)
+    async def list_integrations(call: Call) -> IntegrationList:
+        return await listed(call)
+
+    @router.route("GET", "/v1/auth/integrations", summary="The organization's connected accounts (alias)",
+                  access=Access.VIEWER, response=IntegrationList)
+    async def list_auth_integrations(call: Call) -> IntegrationList:
+        return await listed(call)
+
+    @router.route("GET", "/v1/integrations/<provider>", summary="One provider's connected account",
+                  access=Access.VIEWER, response=IntegrationBody, errors=(404,))
+    async def get_integration(call: Call, provider: str) -> IntegrationBody:
+        row = await store.get_integration(call.db, call.caller.organization_id, _provider(provider))
+        if row is None:
+            raise ApiError(404, "NOT_FOUND", f"no {provider} account is connected")
+        return IntegrationBody(_out(row))
+
+    @router.route("DELETE", "/v1/auth/integrations/<provider>", summary="Disconnect a provider",
+                  access=Access.MEMBER, status=204, errors=(403, 404))
+    async def disconnect_integration(call: Call, provider: str) -> None:
+        if await store.disconnect(call.db, call.caller.organization_id, _provider(provider)) == 0:
+            raise ApiError(404, "NOT_FOUND", f"no {provider} account is connected")
+
