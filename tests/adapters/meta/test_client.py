@@ -15,22 +15,14 @@ from adapters.meta.client import MetaClient
 from adapters.meta.simulator import (
     Account,
     FaultConfig,
-    ManualClock,
     MetaSimulator,
     SimulatorConfig,
     serve_meta_simulator,
 )
-from adapters.meta.simulator.clock import parse_start
 from engine.provider import AuthExpiredError, FatalProviderError, RateLimitedError, RetryableError
+from tests.adapters.meta.sim import TOKEN, make
 
-TOKEN = "SIMULATOR_TOKEN"
 BASE = "https://graph.facebook.com"
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
 
 
 def http_for(sim: MetaSimulator) -> httpx.AsyncClient:

@@ -18,19 +18,12 @@ from adapters.meta.client import MetaClient
 from adapters.meta.errors import ReduceDataError
 from adapters.meta.money import to_major
 from adapters.meta.schemas import InsightRow
-from adapters.meta.simulator import Account, FaultConfig, ManualClock, MetaSimulator, SimulatorConfig
-from adapters.meta.simulator.clock import parse_start
+from adapters.meta.simulator import Account, FaultConfig, MetaSimulator
 from engine.provider import FatalProviderError, RetryableError
+from tests.adapters.meta.sim import TOKEN, make
 
-TOKEN = "SIMULATOR_TOKEN"
 BASE = "https://graph.facebook.com"
 SINCE, UNTIL = date(2026, 8, 20), date(2026, 9, 5)
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
 
 
 def http_for(sim: MetaSimulator) -> httpx.AsyncClient:

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from adapters.meta.client import MetaClient
 from adapters.meta.oauth import InvalidState, MetaOAuth, StateSigner, login_url
-from adapters.meta.simulator import ManualClock, MetaSimulator, SimulatorConfig
-from adapters.meta.simulator.clock import parse_start
+from adapters.meta.simulator import MetaSimulator
 from engine.provider import AuthExpiredError, FatalProviderError
+from tests.adapters.meta.sim import make
 
 KEY = b"k" * 32
 NOW = 1_788_264_000.0
@@ -63,11 +63,6 @@ def test_login_url_carries_app_redirect_state_and_scopes() -> None:
     query = parse_qs(parts.query)
     assert query == {"client_id": ["123"], "redirect_uri": [REDIRECT], "state": ["s.t.a.te"],
                      "scope": ["ads_read,ads_management"], "response_type": ["code"]}
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    return MetaSimulator(config, clock := ManualClock(parse_start(config.start))), clock
 
 
 async def login(sim: MetaSimulator, http: httpx.AsyncClient, signer: StateSigner) -> tuple[str, str]:

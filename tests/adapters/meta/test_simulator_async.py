@@ -9,30 +9,15 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import trio
 from trio.testing import MockClock
 
 import adapters.meta.simulator as simulator
-from adapters.meta.simulator import Account, FaultConfig, ManualClock, MetaSimulator, SimulatorConfig
+from adapters.meta.simulator import Account, FaultConfig, MetaSimulator, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
+from tests.adapters.meta.sim import client, make
 
-TOKEN = "SIMULATOR_TOKEN"
 RANGE = json.dumps({"since": "2026-08-01", "until": "2026-08-20"})
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
-
-
-def client(sim: MetaSimulator, token: str | None = TOKEN) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(sim),
-        base_url="https://graph.facebook.com",
-        headers={"Authorization": f"Bearer {token}"} if token else {},
-    )
 
 
 def first_account(sim: MetaSimulator) -> Account:

@@ -12,22 +12,13 @@ import httpx
 
 from adapters.meta.simulator import ManualClock, MetaSimulator, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
-
-TOKEN = "SIMULATOR_TOKEN"
+from tests.adapters.meta.sim import client
 
 
 def make(**overrides: object) -> tuple[MetaSimulator, str]:
     config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
     sim = MetaSimulator(config, ManualClock(parse_start(config.start)))
     return sim, f"act_{next(iter(sim.world.accounts))}"
-
-
-def client(sim: MetaSimulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(sim),
-        base_url="https://graph.facebook.com",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
 
 
 def hashed(n: int) -> list[list[str]]:

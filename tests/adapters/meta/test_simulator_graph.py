@@ -6,25 +6,10 @@ Rules: every behaviour is observed through a request; the world is read only for
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from adapters.meta.simulator import Account, FaultConfig, ManualClock, MetaSimulator, SimulatorConfig
-from adapters.meta.simulator.clock import parse_start
-
-TOKEN = "SIMULATOR_TOKEN"
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
-
-
-def client(sim: MetaSimulator, token: str | None = TOKEN) -> httpx.AsyncClient:
-    # A Bearer header, not client-level params: httpx would drop the query of the ``next`` URLs we follow.
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(sim), base_url="https://graph.facebook.com", headers=headers)
+from adapters.meta.simulator import Account, FaultConfig, MetaSimulator
+from tests.adapters.meta.sim import TOKEN, client, make
 
 
 def usd_account(sim: MetaSimulator) -> Account:

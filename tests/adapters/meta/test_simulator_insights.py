@@ -14,26 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.meta.simulator import Account, FaultConfig, ManualClock, MetaSimulator, SimulatorConfig, format_spend
+from adapters.meta.simulator import Account, FaultConfig, MetaSimulator, SimulatorConfig, format_spend
 from adapters.meta.simulator.clock import parse_start
+from tests.adapters.meta.sim import client, make
 
-TOKEN = "SIMULATOR_TOKEN"
 FIELDS = "campaign_id,spend,impressions,clicks,actions,date_start,date_stop"
 RANGE_AUG = json.dumps({"since": "2026-08-01", "until": "2026-08-31"})
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
-
-
-def client(sim: MetaSimulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(sim),
-        base_url="https://graph.facebook.com",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
 
 
 def account_in(sim: MetaSimulator, timezone: str) -> Account:

@@ -10,17 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from adapters.meta.simulator import ManualClock, MetaSimulator, SimulatorConfig
-from adapters.meta.simulator.clock import parse_start
+from adapters.meta.simulator import MetaSimulator
+from tests.adapters.meta.sim import make
 
 REDIRECT = "https://app.songtrack.example/oauth/meta/callback"
 APP = {"client_id": "1234567890", "client_secret": "simulator-secret"}
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
 
 
 def client(sim: MetaSimulator) -> httpx.AsyncClient:

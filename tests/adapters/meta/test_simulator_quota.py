@@ -11,28 +11,13 @@ import json
 
 import httpx
 
-from adapters.meta.simulator import Account, ManualClock, MetaSimulator, SimulatorConfig
-from adapters.meta.simulator.clock import parse_start
+from adapters.meta.simulator import Account, ManualClock, MetaSimulator
+from tests.adapters.meta.sim import client, make
 
-TOKEN = "SIMULATOR_TOKEN"
 INSIGHTS_80000 = (
     "(#80000) There have been too many calls from this ad-account. Wait a bit and try again. "
     "For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
 )
-
-
-def make(**overrides: object) -> tuple[MetaSimulator, ManualClock]:
-    config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
-    clock = ManualClock(parse_start(config.start))
-    return MetaSimulator(config, clock), clock
-
-
-def client(sim: MetaSimulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(sim),
-        base_url="https://graph.facebook.com",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
 
 
 def first_account(sim: MetaSimulator) -> Account:
