@@ -19,8 +19,6 @@ from config.errors import ConfigError, ConfigProblem
 __all__ = [
     "CONFIG_ENV_VAR",
     "AuthSettings",
-    "ConfigError",
-    "ConfigProblem",
     "DatabaseSettings",
     "EmailSettings",
     "EngineSettings",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple, TypeVar
 
 from adapters.spotify.simulator.catalog import Artist, Track
 from adapters.spotify.simulator.config import SimulatorConfig
@@ -31,6 +31,8 @@ Handler = Callable[[Request, Grant, "re.Match[str]"], Response]
 _ID = r"([^/]+)"
 _BASE62_ID = re.compile(r"[0-9A-Za-z]{22}")
 _SEARCH_TYPES = ("album", "artist", "playlist", "track")
+
+_T = TypeVar("_T")
 
 
 class Route(NamedTuple):
@@ -69,20 +71,10 @@ class CatalogApi:
         ]
 
     def _track(self, object_id: str) -> Track:
-        if not _BASE62_ID.fullmatch(object_id):
-            raise ApiFailure(400, "Invalid base62 id")
-        track = self._catalog.tracks.get(object_id)
-        if track is None:
-            raise ApiFailure(404, "Resource not found")
-        return track
+        return _find(self._catalog.tracks, object_id)
 
     def _artist(self, object_id: str) -> Artist:
-        if not _BASE62_ID.fullmatch(object_id):
-            raise ApiFailure(400, "Invalid base62 id")
-        artist = self._catalog.artists.get(object_id)
-        if artist is None:
-            raise ApiFailure(404, "Resource not found")
-        return artist
+        return _find(self._catalog.artists, object_id)
 
     def track(self, req: Request, grant: Grant, match: re.Match[str]) -> Response:
         return json_response(200, self._render.track(req, self._track(match[1])))
@@ -184,3 +176,13 @@ def _matches(query: str, obj: JsonObject) -> bool:
         elif word not in obj["name"].lower() and word not in artists:
             return False
     return True
+
+
+def _find(table: Mapping[str, _T], object_id: str) -> _T:
+    """Spotify's answers for a lookup by id: 400 for a malformed id, 404 for an unknown one."""
+    if not _BASE62_ID.fullmatch(object_id):
+        raise ApiFailure(400, "Invalid base62 id")
+    found = table.get(object_id)
+    if found is None:
+        raise ApiFailure(404, "Resource not found")
+    return found
