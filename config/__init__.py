@@ -14,10 +14,14 @@ from config.settings import (
     EmailSettings,
     EngineSettings,
     LogSettings,
+    MetaSettings,
     ServerSettings,
     Settings,
+    SimulatorSettings,
+    SpotifySettings,
     data_path,
     load,
+    simulated_providers,
 )
 
 __all__ = [
@@ -31,9 +35,13 @@ __all__ = [
     "KeyFileError",
     "Keys",
     "LogSettings",
+    "MetaSettings",
     "ServerSettings",
     "Settings",
+    "SimulatorSettings",
+    "SpotifySettings",
     "data_path",
     "load",
     "load_or_create_keys",
+    "simulated_providers",
 ]

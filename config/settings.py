@@ -23,10 +23,14 @@ __all__ = [
     "EmailSettings",
     "EngineSettings",
     "LogSettings",
+    "MetaSettings",
     "ServerSettings",
     "Settings",
+    "SimulatorSettings",
+    "SpotifySettings",
     "data_path",
     "load",
+    "simulated_providers",
 ]
 
 _ENV_PREFIX = "SONGTRACK_"
@@ -107,6 +111,42 @@ class EmailSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
     from_address: Annotated[str, Meta(min_length=3)] = "SongTrackPro <no-reply@localhost>"
 
 
+_Url = Annotated[str, Meta(pattern="^https?://", extra={"expected": "an http:// or https:// URL"})]
+_Secret = Annotated[str, Meta(min_length=1, extra={"secret": True})]
+
+
+class MetaSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The Meta app ad accounts connect through. Without ``app_id`` the sandbox's Meta simulator stands in."""
+
+    app_id: Annotated[str, Meta(pattern="^[0-9]+$", extra={"expected": "the numeric App ID"})] | None = None
+    app_secret: _Secret | None = None
+    graph_url: _Url = "https://graph.facebook.com"
+    dialog_url: _Url = "https://www.facebook.com"  # where the login dialog lives
+    api_version: Annotated[str, Meta(pattern=r"^v[0-9]+\.0$", extra={"expected": "like v25.0"})] = "v25.0"
+
+    def __post_init__(self) -> None:
+        if (self.app_id is None) != (self.app_secret is None):
+            raise FieldConflict(("app_id", "app_secret"), "a Meta app needs both its App ID and its App Secret")
+
+
+class SpotifySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The Spotify app accounts connect through (PKCE: no secret). Without ``client_id`` the simulator stands in."""
+
+    client_id: Annotated[str, Meta(pattern="^[0-9a-zA-Z]+$", extra={"expected": "the app's Client ID"})] | None = None
+    accounts_url: _Url = "https://accounts.spotify.com"
+    api_url: _Url = "https://api.spotify.com"  # the Web API root, without /v1
+
+
+class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The provider simulators ``songtrack run`` starts in sandbox mode (port 0: any free port)."""
+
+    host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
+    meta_port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    spotify_port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    seed: int = 1  # the same seed gives the same world
+    speed: Annotated[float, Meta(gt=0, le=100_000)] = 1.0  # simulated seconds per real second
+
+
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
 
@@ -119,7 +159,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
 
     data_dir: Annotated[str, Meta(min_length=1)] = "var"  # relative paths are relative to the cwd
     # Sandbox mode: provider simulators instead of real Meta/Spotify, and the dev mailbox.
-    # "auto" turns it on while no real provider credentials are configured.
+    # "auto" simulates each provider whose credentials are not configured (simulated_providers).
     sandbox: Literal["auto", "on", "off"] = "auto"
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
@@ -127,6 +167,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     email: EmailSettings = msgspec.field(default_factory=EmailSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    meta: MetaSettings = msgspec.field(default_factory=MetaSettings)
+    spotify: SpotifySettings = msgspec.field(default_factory=SpotifySettings)
+    simulators: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.
@@ -170,6 +213,15 @@ def load(
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
+
+
+def simulated_providers(settings: Settings) -> frozenset[Literal["meta", "spotify"]]:
+    """The providers the sandbox's simulators stand in for: both when ``sandbox`` is on, none when off,
+    and under ``auto`` each one without credentials."""
+    if settings.sandbox == "off":
+        return frozenset()
+    missing = {"meta": settings.meta.app_id is None, "spotify": settings.spotify.client_id is None}
+    return frozenset(name for name, absent in missing.items() if absent or settings.sandbox == "on")  # type: ignore[misc]
 
 
 def data_path(settings: Settings) -> Path:

@@ -12,13 +12,14 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import msgspec
 import trio
 from quart_trio import QuartTrio
 
 from actors import Housekeeper
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
-from config import Keys, Settings, data_path, load_or_create_keys
+from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
@@ -29,9 +30,10 @@ from engine.supervisor import ChildSpec, Escalation, Supervisor
 from engine.workers import bind_socket, run_workers, worker_env
 from http_api.app import create_app
 from http_api.context import ApiContext
+from http_api.integrations import spotify_redirect_uris
 from http_api.server import serve_http
 
-__all__ = ["migrate", "serve", "serve_api", "serve_sandbox"]
+__all__ = ["migrate", "serve", "serve_api", "serve_sandbox", "start_simulators"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,7 @@ async def _serve_all(
     migrations = discover()
     server = settings.server
     async with trio.open_nursery() as nursery:
+        settings = await start_simulators(nursery, settings)
         http_stopped = trio.Event()
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
@@ -128,13 +131,58 @@ async def _serve_all(
             async with trio.open_nursery() as workers:
                 if server.workers > 1:
                     sock = bind_socket(server.host, server.port)
-                    env = worker_env(environ, dsn)
+                    env = worker_env(environ, dsn) | _shared_env(settings)
                     await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
                 await _run_engine(db, shutdown)
                 workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
             if server.workers == 1:
                 await http_stopped.wait()  # in-flight requests finish before the database closes
+
+
+async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Settings:
+    """Serve a simulator for each provider without credentials (sandbox mode) until the nursery ends.
+
+    Returns the settings pointed at them, with the simulators' own app credentials, so every part of the
+    service (and each API worker, through ``_shared_env``) talks to them exactly as to the real thing.
+    """
+    simulated = simulated_providers(settings)
+    if not simulated:
+        return settings
+    sims, public_url = settings.simulators, ApiContext.public_url_of(settings)
+    # "on" keeps the dev routes on once the simulators' credentials are set.
+    replaced: dict[str, object] = {"sandbox": "on"}
+    lines = []
+    if "meta" in simulated:
+        config = meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed)
+        meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
+        replaced["meta"] = msgspec.structs.replace(settings.meta, app_id=config.app_id, app_secret=config.app_secret,
+                                                   graph_url=meta.url, dialog_url=meta.url)
+        lines.append(f"Meta simulator on {meta.url}/{settings.meta.api_version} (token {config.access_tokens[0]})")
+    if "spotify" in simulated:
+        app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
+        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,))
+        url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
+        replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
+                                                      api_url=url)
+        lines.append(f"Spotify simulator on {url}/v1 (accounts at {url}/authorize)")
+    print(f"Sandbox mode: no credentials for {' or '.join(sorted(simulated))}, so simulators stand in.\n  "
+          + "\n  ".join(lines), flush=True)
+    log.info("sandbox: simulating %s", ", ".join(sorted(simulated)))
+    return msgspec.structs.replace(settings, **replaced)
+
+
+def _shared_env(settings: Settings) -> dict[str, str]:
+    """What API workers must see as we do, as environment variables: the providers (the simulators we
+    serve, in sandbox mode) and our public URL, which OAuth callbacks are built from (our ``--port`` is
+    not theirs: they serve an inherited socket)."""
+    meta, spotify = settings.meta, settings.spotify
+    values = {"SANDBOX": settings.sandbox, "SERVER_PUBLIC_URL": ApiContext.public_url_of(settings),
+              "META_APP_ID": meta.app_id, "META_APP_SECRET": meta.app_secret,
+              "META_GRAPH_URL": meta.graph_url, "META_DIALOG_URL": meta.dialog_url,
+              "SPOTIFY_CLIENT_ID": spotify.client_id, "SPOTIFY_ACCOUNTS_URL": spotify.accounts_url,
+              "SPOTIFY_API_URL": spotify.api_url}
+    return {f"SONGTRACK_{name}": value for name, value in values.items() if value is not None}
 
 
 async def _serve_http_until(

@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from config import Keys, Settings
+import httpx
+
+from config import Keys, Settings, simulated_providers
 from engine.mailer import Mailer, SmtpConfig
 from engine.store.database import Database
 from engine.store.migrate import Migration
@@ -27,6 +29,8 @@ class ApiContext:
     keys: Keys
     # Wall-clock seconds for tokens and rate-limit windows; tests drive it from MockClock.
     now: Callable[[], float] = field(default=time.time)
+    # How routes reach Meta and Spotify; tests mount the simulators here with httpx.ASGITransport.
+    http_factory: Callable[[], httpx.AsyncClient] = field(default=httpx.AsyncClient)
 
     def db(self) -> Database:
         db = self.database()
@@ -51,10 +55,15 @@ class ApiContext:
 
     @property
     def sandbox(self) -> bool:
-        # "auto" means on while no real provider credentials exist, which is always so far.
-        return self.settings.sandbox != "off"
+        """True while a simulator stands in for a provider (the dev routes exist only then)."""
+        return bool(simulated_providers(self.settings))
 
     @property
     def public_url(self) -> str:
-        server = self.settings.server
+        return self.public_url_of(self.settings)
+
+    @staticmethod
+    def public_url_of(settings: Settings) -> str:
+        """Where people reach the API: ``server.public_url``, else ``http://host:port``."""
+        server = settings.server
         return (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")

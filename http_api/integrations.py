@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -27,17 +26,13 @@ from engine.provider import ProviderError
 from engine.store import integrations as store
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
+from http_api.providers import not_configured
 from http_api.routing import Access, Call, Router
 
-__all__ = ["integrations_router"]
+__all__ = ["SPOTIFY_SCOPES", "integrations_router", "spotify_redirect_uris"]
 
 STATE_TTL = timedelta(minutes=10)
 SPOTIFY_SCOPES = ("user-read-private", "user-read-email", "user-library-read", "playlist-read-private")
-# The sandbox defaults: the simulators' default ports (``songtrack sandbox``) and their default apps.
-SANDBOX_SPOTIFY_URL = "http://127.0.0.1:4020"
-SANDBOX_META_URL = "http://127.0.0.1:4010"
-SANDBOX_SPOTIFY_CLIENT_ID = "sim0client0id000000000000000000aa"
-SANDBOX_META_APP = ("1234567890", "simulator-secret")
 _PROVIDERS: tuple[store.Provider, ...] = ("meta", "spotify")
 
 
@@ -70,35 +65,21 @@ class IntegrationList(msgspec.Struct, frozen=True):
     integrations: list[IntegrationOut]
 
 
-class _Providers(msgspec.Struct, frozen=True, kw_only=True):
-    spotify_accounts_url: str
-    spotify_api_url: str
-    meta_graph_url: str
-    meta_dialog_url: str
-    spotify_client_id: str
-    meta_app_id: str
-    meta_app_secret: str
-
-
 _BAD_STATE = ErrorDetail("state", "unknown, expired or already used; start the connection again")
 
 
-def integrations_router(
-    ctx: ApiContext, *, spotify_accounts_url: str = SANDBOX_SPOTIFY_URL, spotify_api_url: str = SANDBOX_SPOTIFY_URL,
-    meta_graph_url: str = SANDBOX_META_URL, meta_dialog_url: str = SANDBOX_META_URL,
-    spotify_client_id: str = SANDBOX_SPOTIFY_CLIENT_ID, meta_app_id: str = SANDBOX_META_APP[0],
-    meta_app_secret: str = SANDBOX_META_APP[1], http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
-) -> Router:
-    """The routes; provider URLs and app credentials default to the sandbox simulators."""
-    providers = _Providers(
-        spotify_accounts_url=spotify_accounts_url.rstrip("/"), spotify_api_url=spotify_api_url.rstrip("/"),
-        meta_graph_url=meta_graph_url.rstrip("/"), meta_dialog_url=meta_dialog_url.rstrip("/"),
-        spotify_client_id=spotify_client_id, meta_app_id=meta_app_id, meta_app_secret=meta_app_secret)
+def integrations_router(ctx: ApiContext) -> Router:
+    """The routes, on the providers of ``ctx.settings`` (``[meta]``, ``[spotify]``)."""
     router = Router("integrations", ctx, tag="Integrations")
-    _spotify_routes(router, ctx, providers, http_factory)
-    _meta_routes(router, ctx, providers, http_factory)
+    _spotify_routes(router, ctx)
+    _meta_routes(router, ctx)
     _read_routes(router)
     return router
+
+
+def spotify_redirect_uris(public_url: str) -> tuple[str, ...]:
+    """Every redirect URI this service sends Spotify, to register in the Spotify app's settings."""
+    return (f"{public_url}/v1/auth/spotify/callback",)
 
 
 def _callback_url(ctx: ApiContext, provider: str, asked: str | None) -> str:
@@ -140,35 +121,37 @@ def _provider_failure(provider: str, exc: ProviderError) -> ApiError:
     if isinstance(exc, ReauthRequiredError):  # invalid_grant: a used, expired or foreign code
         return ApiError(400, "VALIDATION_ERROR", f"{provider} refused the authorization code; connect again",
                         [ErrorDetail("code", "rejected by the provider")])
-    return ApiError(502, "BAD_GATEWAY", f"{provider} did not complete the connection: {type(exc).__name__}")
+    return ApiError(502, "INTEGRATION_ERROR", f"{provider} did not complete the connection: {exc.message}")
 
 
-def _spotify_routes(router: Router, ctx: ApiContext, p: _Providers,
-                    http_factory: Callable[[], httpx.AsyncClient]) -> None:
+def _spotify_routes(router: Router, ctx: ApiContext) -> None:
+    spotify = ctx.settings.spotify
     @router.route("GET", "/v1/auth/spotify/connect", summary="Start connecting a Spotify account",
-                  access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403))
+                  access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403, 503))
     async def spotify_connect(call: Call) -> Response:
+        client_id = _configured(spotify.client_id, "spotify")
         redirect_uri = _callback_url(ctx, "spotify", call.query.redirect_uri)
         state, (verifier, challenge) = secrets.token_urlsafe(32), spotify_oauth.pkce_pair()
         await store.save_oauth_state(
             call.db, ctx.keys.token_encryption_key, state=state, org_id=call.caller.organization_id,
             user_id=call.caller.user_id, provider="spotify", code_verifier=verifier, redirect_uri=redirect_uri,
             ttl=STATE_TTL)
-        return _redirect(spotify_oauth.authorize_url(p.spotify_client_id, redirect_uri, SPOTIFY_SCOPES, state,
-                                                     challenge, p.spotify_accounts_url))
+        return _redirect(spotify_oauth.authorize_url(client_id, redirect_uri, SPOTIFY_SCOPES, state, challenge,
+                                                     spotify.accounts_url))
 
     @router.route("GET", "/v1/auth/spotify/callback", summary="Finish connecting a Spotify account",
-                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502))
+                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502, 503))
     async def spotify_callback(call: Call) -> IntegrationBody:
+        client_id = _configured(spotify.client_id, "spotify")
         code, state = await _check_callback(call, "spotify")
         pending = await _consume(call, state, "spotify")
         assert pending.code_verifier is not None
         try:
-            async with http_factory() as http:
+            async with ctx.http_factory() as http:
                 tokens = await spotify_oauth.exchange_code(
                     http, code=code, verifier=pending.code_verifier, redirect_uri=pending.redirect_uri,
-                    client_id=p.spotify_client_id, token_url=f"{p.spotify_accounts_url}/api/token", now=ctx.now)
-                account_id, name = await _spotify_profile(http, p.spotify_api_url, tokens.access_token)
+                    client_id=client_id, token_url=f"{spotify.accounts_url}/api/token", now=ctx.now)
+                account_id, name = await _spotify_profile(http, spotify.api_url, tokens.access_token)
         except ProviderError as exc:
             raise _provider_failure("spotify", exc) from exc
         saved = await store.upsert_integration(
@@ -197,11 +180,12 @@ def _state_signer(ctx: ApiContext) -> meta_oauth.StateSigner:
     return meta_oauth.StateSigner(hmac.new(ctx.keys.token_encryption_key, b"meta-oauth-state", hashlib.sha256).digest())
 
 
-def _meta_routes(router: Router, ctx: ApiContext, p: _Providers,
-                 http_factory: Callable[[], httpx.AsyncClient]) -> None:
+def _meta_routes(router: Router, ctx: ApiContext) -> None:
+    meta = ctx.settings.meta
     @router.route("GET", "/v1/auth/meta/connect", summary="Start connecting a Meta account",
-                  access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403))
+                  access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403, 503))
     async def meta_connect(call: Call) -> Response:
+        app_id = _configured(meta.app_id, "meta")
         redirect_uri = _callback_url(ctx, "meta", call.query.redirect_uri)
         owner = f"{call.caller.organization_id}:{call.caller.user_id}"
         state = _state_signer(ctx).sign(owner, now=ctx.now(), ttl_s=int(STATE_TTL.total_seconds()))
@@ -209,11 +193,13 @@ def _meta_routes(router: Router, ctx: ApiContext, p: _Providers,
             call.db, ctx.keys.token_encryption_key, state=state, org_id=call.caller.organization_id,
             user_id=call.caller.user_id, provider="meta", code_verifier=None, redirect_uri=redirect_uri,
             ttl=STATE_TTL)
-        return _redirect(meta_oauth.login_url(p.meta_app_id, redirect_uri, state, dialog_base=p.meta_dialog_url))
+        return _redirect(meta_oauth.login_url(app_id, redirect_uri, state, version=meta.api_version,
+                                              dialog_base=meta.dialog_url))
 
     @router.route("GET", "/v1/auth/meta/callback", summary="Finish connecting a Meta account",
-                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502))
+                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502, 503))
     async def meta_callback(call: Call) -> IntegrationBody:
+        app_id, app_secret = _configured(meta.app_id, "meta"), _configured(meta.app_secret, "meta")
         code, state = await _check_callback(call, "meta")
         try:
             owner = _state_signer(ctx).verify(state, now=ctx.now())
@@ -222,8 +208,9 @@ def _meta_routes(router: Router, ctx: ApiContext, p: _Providers,
         pending = await _consume(call, state, "meta")
         assert owner == f"{pending.organization_id}:{pending.user_id}"  # both come from our own connect
         try:
-            async with http_factory() as http:
-                client = meta_oauth.MetaOAuth(http, p.meta_app_id, p.meta_app_secret, base_url=p.meta_graph_url)
+            async with ctx.http_factory() as http:
+                client = meta_oauth.MetaOAuth(http, app_id, app_secret, base_url=meta.graph_url,
+                                              version=meta.api_version)
                 short = await client.exchange_code(code, pending.redirect_uri)
                 long = await client.exchange_long_lived(short.data.access_token)
                 info = (await client.debug_token(long.data.access_token)).data
@@ -237,6 +224,12 @@ def _meta_routes(router: Router, ctx: ApiContext, p: _Providers,
             token_expires_at=None if expires is None else datetime.fromtimestamp(ctx.now() + expires, UTC),
             scopes=list(info.scopes), connected_by=pending.user_id)
         return IntegrationBody(_out(saved))
+
+
+def _configured(value: str | None, provider: store.Provider) -> str:
+    if value is None:
+        raise not_configured(provider)
+    return value
 
 
 def _provider(name: str) -> store.Provider:

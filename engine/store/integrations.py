@@ -20,8 +20,8 @@ from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_
 
 __all__ = [
     "Integration", "IntegrationStatus", "OAuthState", "Provider", "Tokens", "consume_oauth_state", "disconnect",
-    "get_integration", "get_tokens", "list_integrations", "mark_needs_reauth", "save_oauth_state",
-    "upsert_integration",
+    "get_integration", "get_tokens", "list_integrations", "mark_needs_reauth", "replace_tokens",
+    "save_oauth_state", "upsert_integration",
 ]  # fmt: skip
 
 Provider = Literal["meta", "spotify"]
@@ -107,11 +107,16 @@ async def get_integration(q: Queries, org_id: uuid.UUID, provider: Provider) -> 
     return maybe_struct(row, Integration)
 
 
-async def get_tokens(q: Queries, key: bytes, org_id: uuid.UUID, integration_id: uuid.UUID) -> Tokens | None:
-    """The opened tokens of one integration of ``org_id``; raises ``SealError`` if they were tampered with."""
+async def get_tokens(q: Queries, key: bytes, org_id: uuid.UUID, integration_id: uuid.UUID, *,
+                     for_update: bool = False) -> Tokens | None:
+    """The opened tokens of one integration of ``org_id``; raises ``SealError`` if they were tampered with.
+
+    ``for_update`` locks the row until the transaction ends, so that one refresh at a time rotates them.
+    """
     row = await q.fetchrow(
         "SELECT provider, external_account_id, access_token_sealed, refresh_token_sealed, token_expires_at"
-        " FROM integrations WHERE organization_id = $1 AND id = $2", org_id, integration_id)
+        " FROM integrations WHERE organization_id = $1 AND id = $2" + (" FOR UPDATE" if for_update else ""),
+        org_id, integration_id)
     if row is None:
         return None
     aad = _aad(org_id, row["provider"], row["external_account_id"], "{}")
@@ -120,6 +125,18 @@ async def get_tokens(q: Queries, key: bytes, org_id: uuid.UUID, integration_id: 
                   refresh_token=None if sealed_refresh is None else open_(key, sealed_refresh,
                                                                           aad.format("refresh_token")),
                   expires_at=row["token_expires_at"])
+
+
+async def replace_tokens(q: Queries, key: bytes, integration: Integration, *, access_token: str,
+                         refresh_token: str | None, token_expires_at: datetime | None) -> bool:
+    """Store refreshed tokens (a rotated refresh token included); False if the account was disconnected."""
+    aad = _aad(integration.organization_id, integration.provider, integration.external_account_id, "{}")
+    refresh = None if refresh_token is None else seal(key, refresh_token, aad.format("refresh_token"))
+    status = await q.execute(
+        "UPDATE integrations SET access_token_sealed = $3, refresh_token_sealed = $4, token_expires_at = $5,"
+        " updated_at = now() WHERE organization_id = $1 AND id = $2", integration.organization_id, integration.id,
+        seal(key, access_token, aad.format("access_token")), refresh, token_expires_at)
+    return row_count(status) == 1
 
 
 async def mark_needs_reauth(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID) -> bool:

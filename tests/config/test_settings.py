@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import config
-from config import ConfigError, ConfigProblem, Settings, data_path, load
+from config import ConfigError, ConfigProblem, Settings, data_path, load, simulated_providers
 
 
 def _write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
@@ -31,8 +31,9 @@ def _problems(excinfo: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
 def test_package_all_is_pinned() -> None:
     assert sorted(config.__all__) == [
         "AuthSettings", "CONFIG_ENV_VAR", "ConfigError", "ConfigProblem", "DatabaseSettings",
-        "EmailSettings", "EngineSettings", "KeyFileError", "Keys", "LogSettings", "ServerSettings", "Settings",
-        "data_path", "load", "load_or_create_keys",
+        "EmailSettings", "EngineSettings", "KeyFileError", "Keys", "LogSettings", "MetaSettings", "ServerSettings",
+        "Settings", "SimulatorSettings", "SpotifySettings", "data_path", "load", "load_or_create_keys",
+        "simulated_providers",
     ]
 
 
@@ -263,3 +264,24 @@ def test_a_bad_value_is_refused_even_when_a_higher_source_overrides_it(tmp_path:
     with pytest.raises(ConfigError) as excinfo:
         load({"SONGTRACK_SERVER_PORT": "3001"}, path)
     assert list(_problems(excinfo)) == ["server.port (config.toml)"]
+
+
+def test_each_provider_without_credentials_is_simulated_under_auto() -> None:
+    assert simulated_providers(load({})) == {"meta", "spotify"}
+    meta_only = load({"SONGTRACK_META_APP_ID": "1234", "SONGTRACK_META_APP_SECRET": "s3cret"})
+    assert simulated_providers(meta_only) == {"spotify"}
+    both = load({"SONGTRACK_META_APP_ID": "1234", "SONGTRACK_META_APP_SECRET": "s3cret",
+                 "SONGTRACK_SPOTIFY_CLIENT_ID": "abc123"})
+    assert simulated_providers(both) == set()
+    assert simulated_providers(load({"SONGTRACK_SANDBOX": "on", "SONGTRACK_SPOTIFY_CLIENT_ID": "abc123"})) == {
+        "meta", "spotify"}
+    assert simulated_providers(load({"SONGTRACK_SANDBOX": "off"})) == set()
+
+
+def test_a_meta_app_needs_its_secret_which_is_never_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load({"SONGTRACK_META_APP_ID": "1234"})
+    assert "SONGTRACK_META_APP_ID" in str(caught.value) and "App Secret" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load({"SONGTRACK_META_APP_ID": "not-a-number", "SONGTRACK_META_APP_SECRET": "hunter2hunter2"})
+    assert "SONGTRACK_META_APP_ID" in str(caught.value) and "hunter2" not in str(caught.value)

@@ -1,5 +1,6 @@
 """The API served by hypercorn in a background thread on 127.0.0.1:<free port>,
-on its own database: for tests whose client is synchronous (schemathesis uses
+on its own database, with the sandbox's provider simulators as ``songtrack run``
+starts them: for tests whose client is synchronous (schemathesis uses
 ``requests``) and must talk real HTTP to a real server.
 """
 
@@ -18,6 +19,7 @@ import trio
 
 from config import Settings, load_or_create_keys
 from engine.passwords import hash_password
+from engine.runtime import start_simulators
 from engine.store import accounts, sessions
 from engine.store.database import open_database
 from engine.store.migrate import discover
@@ -54,7 +56,8 @@ def serve_in_thread(dsn: str, settings: Settings, data_dir: Path) -> Iterator[Li
 async def _serve(dsn: str, settings: Settings, data_dir: Path, started: queue.Queue[object],
                  stop: threading.Event) -> None:
     try:
-        async with open_database(dsn) as db:
+        async with open_database(dsn) as db, trio.open_nursery() as simulators:
+            settings = await start_simulators(simulators, settings)
             ctx = ApiContext(lambda: db, discover(), settings, load_or_create_keys(data_dir))
             org, user = await accounts.create_organization_with_owner(
                 db, org_name="Fuzz Records", email="owner@fuzz.example", name="Owner",
@@ -66,6 +69,7 @@ async def _serve(dsn: str, settings: Settings, data_dir: Path, started: queue.Qu
             async with trio.open_nursery() as nursery:
                 urls = await nursery.start(serve_http, create_app(ctx), "127.0.0.1:0", _wait_for(stop))
                 started.put(LiveApi(urls[0], token, org.id))
+            simulators.cancel_scope.cancel()
     except BaseException as exc:  # hand any start-up failure to the waiting test
         started.put(exc)
         raise

@@ -4,6 +4,10 @@ client, and members of organizations with real sessions and access tokens.
 The API's wall clock is driven by trio's MockClock (``mock_clock.jump(s)``), so
 token expiry and rate-limit windows are tested without sleeping. The auth
 brute-force limit is raised here; the tests of that limit set their own.
+
+Meta and Spotify are the real simulators, reached over HTTP semantics through
+``httpx.ASGITransport`` at META_URL and SPOTIFY_URL (the ``simulators`` fixture),
+configured as ``songtrack run`` configures them in sandbox mode.
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 import trio.testing
 from quart.typing import TestClientProtocol as Client
 from quart_trio import QuartTrio
 
+from adapters.meta.simulator import MetaSimulator
+from adapters.meta.simulator import SimulatorConfig as MetaConfig
+from adapters.spotify.simulator import ClientApp, SpotifySimulator
+from adapters.spotify.simulator import SimulatorConfig as SpotifyConfig
 from config import Keys, Settings, load, load_or_create_keys
 from engine.passwords import hash_password
 from engine.store import accounts, invitations, sessions
@@ -28,6 +37,7 @@ from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api import create_app
 from http_api.context import ApiContext
+from http_api.integrations import spotify_redirect_uris
 
 # One real argon2id hash, made once: hashing per fixture user would make the suite crawl.
 PASSWORD = "correct horse battery staple"
@@ -36,11 +46,47 @@ _counter = itertools.count()
 
 # MockClock starts at 0; the API's wall clock is this plus trio's clock.
 EPOCH = 1_800_000_000.0
+META_URL, SPOTIFY_URL = "http://meta.test", "http://spotify.test"
+PUBLIC_URL = "http://127.0.0.1:3000"  # the default server.public_url
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return load({"SONGTRACK_AUTH_ATTEMPTS": "10000"})
+    meta, spotify = MetaConfig(), ClientApp()
+    return load({"SONGTRACK_AUTH_ATTEMPTS": "10000", "SONGTRACK_SANDBOX": "on",
+                 "SONGTRACK_META_APP_ID": meta.app_id, "SONGTRACK_META_APP_SECRET": meta.app_secret,
+                 "SONGTRACK_META_GRAPH_URL": META_URL, "SONGTRACK_META_DIALOG_URL": META_URL,
+                 "SONGTRACK_SPOTIFY_CLIENT_ID": spotify.client_id, "SONGTRACK_SPOTIFY_ACCOUNTS_URL": SPOTIFY_URL,
+                 "SONGTRACK_SPOTIFY_API_URL": SPOTIFY_URL})
+
+
+@dataclass
+class Simulators:
+    """The provider simulators the API of a test talks to (replace them before building the ctx)."""
+
+    meta: MetaSimulator
+    spotify: SpotifySimulator
+
+    def http(self) -> httpx.AsyncClient:
+        """A client that routes each provider's host to its simulator, as ``ApiContext.http_factory``."""
+        return httpx.AsyncClient(mounts={META_URL: httpx.ASGITransport(self.meta),  # type: ignore[arg-type]
+                                         SPOTIFY_URL: httpx.ASGITransport(self.spotify)})  # type: ignore[arg-type]
+
+    def browser(self, provider: str) -> httpx.AsyncClient:
+        """A client for the hops a person's browser makes into a simulator (login dialogs)."""
+        app, base = (self.meta, META_URL) if provider == "meta" else (self.spotify, SPOTIFY_URL)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base)  # type: ignore[arg-type]
+
+
+def spotify_simulator(**config: object) -> SpotifySimulator:
+    """A Spotify simulator whose app accepts this service's redirect URIs."""
+    client = ClientApp(redirect_uris=spotify_redirect_uris(PUBLIC_URL))
+    return SpotifySimulator(SpotifyConfig(clients=(client,), **config))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def simulators() -> Simulators:
+    return Simulators(MetaSimulator(MetaConfig()), spotify_simulator())
 
 
 @pytest.fixture
@@ -49,8 +95,11 @@ def keys(tmp_path: Path) -> Keys:
 
 
 @pytest.fixture
-def ctx(db: Database, settings: Settings, keys: Keys, mock_clock: trio.testing.MockClock) -> ApiContext:
-    return ApiContext(lambda: db, discover(), settings, keys, now=lambda: EPOCH + trio.current_time())
+def ctx(db: Database, settings: Settings, keys: Keys, mock_clock: trio.testing.MockClock,
+        simulators: Simulators) -> ApiContext:
+    # The simulators are looked up per request, so a test may swap one after the ctx is built.
+    return ApiContext(lambda: db, discover(), settings, keys, now=lambda: EPOCH + trio.current_time(),
+                      http_factory=lambda: simulators.http())
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from tests.http_api.conftest import Client, MakeMember, Member
+from tests.http_api.conftest import Client, MakeMember, Member, Simulators
+from tests.http_api.connect import connect
 
 CAMPAIGN = {"name": "Summer", "budget": 5000, "currency": "USD", "objective": "streams",
             "startDate": "2026-06-01T00:00:00Z", "endDate": "2026-08-31T23:59:59Z"}
@@ -27,10 +28,10 @@ BODIES: dict[tuple[str, str], object] = {
 NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}")}
 # What the owner of the first organization sees; none of it may change.
 READS = ["/v1/tracks", "/v1/campaigns", "/v1/audiences", "/v1/organization", "/v1/organization/members",
-         "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile"]
+         "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile", "/v1/integrations"]
 
 
-async def _seed(client: Client, make_member: MakeMember, owner: Member) -> dict[str, str]:
+async def _seed(client: Client, sims: Simulators, make_member: MakeMember, owner: Member) -> dict[str, str]:
     async def post(path: str, body: object) -> str:
         response = await client.post(path, headers=owner.headers, json=body)
         assert response.status_code == 201, await response.get_data()
@@ -40,7 +41,9 @@ async def _seed(client: Client, make_member: MakeMember, owner: Member) -> dict[
     audience = await post("/v1/audiences", {"name": "Fans", "criteria": {"ageMin": 18}})
     invitation = await post("/v1/organization/invitations", {"email": "new@label.example", "role": "member"})
     member = await make_member(org_id=owner.org_id, role="member")
+    await connect(client, sims, "spotify", owner)
     return {
+        "provider": "spotify",
         "track_id": track, "campaign_id": await post("/v1/campaigns", {**CAMPAIGN, "trackId": track}),
         "audience_id": audience, "invitation_id": invitation, "user_id": str(member.user_id),
         "session_id": str(owner.session_id),
@@ -51,9 +54,11 @@ async def _view(client: Client, owner: Member) -> list[object]:
     return [await (await client.get(path, headers=owner.headers)).get_json() for path in READS]
 
 
-async def test_every_route_refuses_another_organizations_ids(client: Client, make_member: MakeMember) -> None:
+async def test_every_route_refuses_another_organizations_ids(
+    client: Client, simulators: Simulators, make_member: MakeMember,
+) -> None:
     victim, intruder = await make_member(), await make_member()
-    ids = await _seed(client, make_member, victim)
+    ids = await _seed(client, simulators, make_member, victim)
     before = await _view(client, victim)
     doc = await (await client.get("/openapi.json")).get_json()
     tried = []
@@ -72,9 +77,11 @@ async def test_every_route_refuses_another_organizations_ids(client: Client, mak
     assert await _view(client, victim) == before
 
 
-async def test_lists_and_references_stay_inside_the_organization(client: Client, make_member: MakeMember) -> None:
+async def test_lists_and_references_stay_inside_the_organization(
+    client: Client, simulators: Simulators, make_member: MakeMember,
+) -> None:
     victim, intruder = await make_member(), await make_member()
-    ids = await _seed(client, make_member, victim)
+    ids = await _seed(client, simulators, make_member, victim)
     for path, key in (("/v1/tracks", "tracks"), ("/v1/campaigns", "campaigns"), ("/v1/audiences", "audiences")):
         listed = await (await client.get(path, headers=intruder.headers)).get_json()
         assert listed[key] == [] and listed["pagination"]["total"] == 0
