@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import httpx
 
 from adapters.meta import schemas
+from adapters.meta.audiences import AudienceMethods
+from adapters.meta.conversions import ConversionsMethods
 from adapters.meta.insights import InsightsMethods
 from adapters.meta.schemas import AdAccount, Campaign
 from adapters.meta.transport import GraphTransport, Result, TokenSource
@@ -31,7 +33,7 @@ CAMPAIGN_FIELDS = (
 _PAGE_LIMIT = "100"
 
 
-class MetaClient(InsightsMethods):
+class MetaClient(InsightsMethods, ConversionsMethods, AudienceMethods):
     """The Marketing API for one token. Construction does no I/O; ``http`` is owned by the caller.
 
     ``token`` is an access token or an async callable returning the current one. ``act_id`` arguments

@@ -18,18 +18,23 @@ import msgspec
 __all__ = [
     "Action",
     "AdAccount",
+    "AudienceStatus",
     "Campaign",
     "CreatedObject",
     "Cursors",
+    "CustomAudience",
     "DebugEnvelope",
     "DebugToken",
+    "EventsReceived",
     "InsightRow",
+    "LookalikeSpec",
     "Page",
     "Paging",
     "ReportRun",
     "ReportStarted",
     "Success",
     "TokenGrant",
+    "UsersReceived",
     "parse_graph_time",
 ]
 
@@ -198,6 +203,69 @@ class DebugEnvelope(msgspec.Struct):
     data: DebugToken
 
 
+class EventsReceived(msgspec.Struct):
+    """The answer to ``POST /<pixel_id>/events`` (A3 CAPI): ``{"events_received", "messages", "fbtrace_id"}``.
+
+    ``messages`` are Meta's warnings about accepted events; their shape is not documented, so we keep them as sent.
+    """
+
+    events_received: int = 0
+    messages: list[object] = msgspec.field(default_factory=list)
+    fbtrace_id: str | None = None
+
+
+class UsersReceived(msgspec.Struct, kw_only=True):
+    """The answer to ``POST``/``DELETE /<audience_id>/users``: rows Meta took, and how many it could not read."""
+
+    audience_id: str | None = None
+    session_id: int | None = None
+    num_received: int = 0
+    num_invalid_entries: int = 0
+    invalid_entry_samples: dict[str, object] = msgspec.field(default_factory=dict)
+
+
+class AudienceStatus(msgspec.Struct):
+    """``operation_status`` / ``delivery_status``: ``{"code": 200, "description": "Normal"}``.
+
+    ``operation_status.code`` 471 means the audience is flagged for integrity reasons and cannot be edited.
+    """
+
+    code: int | None = None
+    description: str | None = None
+
+
+class LookalikeSpec(msgspec.Struct, kw_only=True):
+    """A lookalike's ``lookalike_spec`` as read back: ``ratio`` 0.01-0.20 of ``country``'s population."""
+
+    ratio: float | None = None
+    country: str | None = None
+    starting_ratio: float | None = None
+    type: str | None = None
+
+
+class CustomAudience(msgspec.Struct, kw_only=True):
+    """A custom or lookalike audience (``subtype`` CUSTOM or LOOKALIKE); Meta reports only a size range.
+
+    ``approximate_count`` is the older single figure some API versions still send next to the bounds.
+    """
+
+    id: str
+    account_id: str | None = None
+    name: str | None = None
+    subtype: str | None = None
+    description: str | None = None
+    customer_file_source: str | None = None
+    approximate_count_lower_bound: int | None = None
+    approximate_count_upper_bound: int | None = None
+    approximate_count: int | None = None
+    operation_status: AudienceStatus | None = None
+    delivery_status: AudienceStatus | None = None
+    time_created: int | None = None  # Unix seconds
+    time_updated: int | None = None
+    retention_days: int | None = None
+    lookalike_spec: LookalikeSpec | None = None
+
+
 def parse_graph_time(text: str) -> datetime:
     """``2026-08-01T12:00:00-1000`` (Graph's format) or RFC 3339 → an aware datetime; ValueError otherwise."""
     try:
@@ -217,3 +285,6 @@ REPORT_STARTED = msgspec.json.Decoder(ReportStarted, strict=False)
 REPORT_RUN = msgspec.json.Decoder(ReportRun, strict=False)
 TOKEN_GRANT = msgspec.json.Decoder(TokenGrant, strict=False)
 DEBUG_TOKEN = msgspec.json.Decoder(DebugEnvelope, strict=False)
+EVENTS_RECEIVED = msgspec.json.Decoder(EventsReceived, strict=False)
+USERS_RECEIVED = msgspec.json.Decoder(UsersReceived, strict=False)
+AUDIENCE = msgspec.json.Decoder(CustomAudience, strict=False)

@@ -22,6 +22,13 @@ _MAX_ROWS = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def _valid_row(row: object, width: int) -> bool:
+    """One value per schema key, each a SHA-256 digest or "" (a multi-key row may lack some keys), not all ""."""
+    if not isinstance(row, list) or len(row) != width or not all(isinstance(v, str) for v in row):
+        return False
+    return any(row) and all(v == "" or _SHA256.match(v) for v in row)
+
+
 @dataclass(slots=True)
 class Audience:
     id: str
@@ -108,11 +115,14 @@ class Audiences:
             raise invalid_param("Param origin_audience_id must be a custom audience of this ad account")
         spec = request.json_param("lookalike_spec") if "lookalike_spec" in request.params else None
         ratio = spec.get("ratio") if isinstance(spec, dict) else None
-        if not isinstance(spec, dict) or not isinstance(ratio, int | float) or not 0.01 <= ratio <= 0.20:
+        country = spec.get("country") if isinstance(spec, dict) else None
+        has_country = isinstance(country, str) and len(country) == 2  # where to look: Meta requires it
+        if (not isinstance(spec, dict) or not has_country
+                or not isinstance(ratio, int | float) or not 0.01 <= ratio <= 0.20):
             raise invalid_param("Param lookalike_spec must have a ratio between 0.01 and 0.20 and a country")
         if round(ratio * 100, 6) != round(ratio * 100):
             raise invalid_param("Param lookalike_spec.ratio must be a multiple of 0.01")
-        key = (origin.id, spec.get("country"), ratio)
+        key = (origin.id, country, ratio)
         for other in self.audiences.values():
             spec_of = other.lookalike_spec or {}
             if (other.origin_audience_id, spec_of.get("country"), spec_of.get("ratio")) == key:
@@ -131,9 +141,9 @@ class Audiences:
             raise invalid_param('Param payload must be {"schema": ..., "data": [[...], ...]}')
         if len(rows) > _MAX_ROWS:
             raise invalid_param(f"Too many rows in payload: at most {_MAX_ROWS} per request")
-        valid = [
-            r for r in rows if isinstance(r, list) and r and all(isinstance(v, str) and _SHA256.match(v) for v in r)
-        ]
+        schema = payload.get("schema") if isinstance(payload, dict) else None
+        width = len(schema) if isinstance(schema, list) else 1  # "EMAIL_SHA256" is the one-key form
+        valid = [r for r in rows if _valid_row(r, width)]
         keys = {"|".join(r) for r in valid}
         if request.method == "DELETE":
             audience.members -= keys

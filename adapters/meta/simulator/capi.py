@@ -30,7 +30,8 @@ _SOURCES = frozenset(
         "other",
     }
 )
-_HASHED = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id")
+# Everything but client_ip_address, client_user_agent, fbc and fbp arrives hashed (A3), gender and birth date too.
+_HASHED = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id", "ge", "db")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DEDUP_S = 48 * 3600
 
