@@ -20,6 +20,7 @@ from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
 from http_api.health import health_router
 from http_api.integrations import integrations_router
+from http_api.meta_conversions import meta_conversions_router
 from http_api.openapi import build_openapi, docs_blueprint
 from http_api.organizations import organizations_router
 from http_api.routing import Router
@@ -39,7 +40,7 @@ def create_app(ctx: ApiContext) -> QuartTrio:
     routers: list[Router] = [
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
-        integrations_router(ctx), engine_status_router(ctx), dev_router(ctx),
+        integrations_router(ctx), meta_conversions_router(ctx), engine_status_router(ctx), dev_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)

@@ -1,8 +1,10 @@
 """`/v1/audiences`: the people an organization targets, described by criteria (custom audiences) or
-derived from one of them (lookalikes).
+derived from one of them (lookalikes), and their push to Meta.
 
-A lookalike is created here, in our database only; pushing audiences to Meta is not here. Another
-organization's audience answers 404, as a missing one does.
+``POST …/sync/meta`` creates the audience on Meta as a customer-list custom audience (once) and uploads
+the customers given, hashed (``adapters.meta.audiences``); a lookalike of an audience that is on Meta is
+created on Meta too, in the same ad account, before it is stored here. Another organization's audience
+answers 404, as a missing one does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from adapters.meta.audiences import MAX_ROWS_PER_REQUEST, SCHEMA_FIELDS
+from adapters.meta.conversions import hash_field
 from engine.store import audiences as store
 from http_api.catalog_schemas import (
     AudienceCriteria,
@@ -27,6 +31,7 @@ from http_api.catalog_schemas import (
 )
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
+from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 
 __all__ = [
@@ -36,8 +41,14 @@ __all__ = [
     "AudiencePatch",
     "AudienceQuery",
     "LookalikeCreate",
+    "MetaSync",
+    "MetaSyncResult",
     "audiences_router",
 ]
+
+AdAccountId = Annotated[str, Meta(pattern=r"^act_[0-9]{1,30}$", max_length=34,
+                                  description="A Meta ad account id", examples=["act_1234567890"])]
+_Text = Annotated[str, Meta(min_length=1, max_length=320)]
 
 
 class AudienceCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -86,6 +97,39 @@ class LookalikeCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("countries: each country at most once")
 
 
+class Customer(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """One person of a customer list. Sent to Meta only normalised and SHA-256 hashed; stored nowhere.
+    ``phone`` must include its country code (``+1 650 555 1212``)."""
+
+    email: _Text | None = None
+    phone: _Text | None = None
+    first_name: _Text | None = None
+    last_name: _Text | None = None
+    country: CountryCode | None = None
+
+
+class MetaSync(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """Push a custom audience to Meta. ``adAccountId`` is needed the first time (later pushes go to the
+    same audience); ``customers`` are added to it, at most 10,000 per call."""
+
+    ad_account_id: AdAccountId | None = None
+    customers: Annotated[list[Customer], Meta(max_length=MAX_ROWS_PER_REQUEST)] = []
+
+
+class MetaSyncResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The audience as now linked, what Meta made of the upload, and its size as Meta estimates it."""
+
+    audience: Audience
+    customers_received: int
+    customers_invalid: int
+    approximate_count_lower_bound: int | None
+    approximate_count_upper_bound: int | None
+
+
+_CUSTOMER_SCHEMA = ("EMAIL", "PHONE", "FN", "LN", "COUNTRY")
+_CUSTOMER_FIELDS = ("email", "phone", "firstName", "lastName", "country")  # in _CUSTOMER_SCHEMA's order
+
+
 class AudienceQuery(PageQuery):
     """A page of audiences, newest first; ``search`` matches the name."""
 
@@ -101,6 +145,7 @@ class Audience(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     criteria: AudienceCriteria
     source_audience_id: uuid.UUID | None
     lookalike: store.Lookalike | None
+    meta: store.MetaLink | None
     created_at: datetime
     updated_at: datetime
 
@@ -164,22 +209,106 @@ def audiences_router(ctx: ApiContext) -> Router:
 
     @router.route(
         "POST", "/v1/audiences/<uuid:audience_id>/lookalike", summary="Create a lookalike audience",
-        access=Access.MEMBER, body=LookalikeCreate, response=Audience, status=201, errors=(409,),
-        description="Creates the lookalike in SongTrackPro only; it is not sent to Meta by this call. "
-                    "The source must be a custom audience: a lookalike of a lookalike is 409 CONFLICT.",
+        access=Access.MEMBER, body=LookalikeCreate, response=Audience, status=201, errors=(409, *PROVIDER_ERRORS),
+        description="When the source audience is on Meta (`meta` is set, see `POST /v1/audiences/{id}/sync/meta`)"
+                    " the lookalike is created on Meta first, in the same ad account, and Meta's failure is"
+                    " the answer (nothing is stored); Meta builds a lookalike for one country, so then"
+                    " `countries` must hold one. Otherwise it is created in SongTrackPro only."
+                    " The source must be a custom audience: a lookalike of a lookalike is 409 CONFLICT.",
     )
     async def create_lookalike(call: Call, audience_id: uuid.UUID) -> Audience:
         body: LookalikeCreate = call.body
+        source = await _get(call, audience_id)
+        pushed = None
+        if source.meta is not None and source.type == "custom":
+            pushed = await _push_lookalike(call, source.meta, body)
         with store_errors():
             audience = await store.create_lookalike(
                 call.db, call.caller.organization_id, audience_id, name=body.name,
-                countries=body.countries, ratio=body.ratio, description=body.description,
+                countries=body.countries, ratio=body.ratio, description=body.description, meta=pushed,
             )  # fmt: skip
         if audience is None:
             raise not_found("audience")
         return Audience.of(audience)
 
+    @router.route(
+        "POST", "/v1/audiences/<uuid:audience_id>/sync/meta", summary="Push a custom audience to Meta",
+        access=Access.MEMBER, body=MetaSync, response=MetaSyncResult, errors=(409, *PROVIDER_ERRORS),
+        description="Creates the audience on Meta as a customer-list custom audience the first time (give"
+                    " `adAccountId`), then adds the `customers` given, normalised and hashed as Meta requires."
+                    " Meta applies uploads within hours, so the size it reports may lag. A lookalike cannot"
+                    " be pushed this way: create it from a pushed audience (409).",
+    )
+    async def sync_to_meta(call: Call, audience_id: uuid.UUID) -> MetaSyncResult:
+        body: MetaSync = call.body
+        audience = await _get(call, audience_id)
+        if audience.type == "lookalike":
+            raise ApiError(409, "CONFLICT", "a lookalike goes to Meta when it is created from a pushed audience",
+                           [ErrorDetail("id", "is a lookalike")])
+        account = audience.meta.ad_account_id if audience.meta else body.ad_account_id
+        if account is None:
+            raise ApiError(400, "VALIDATION_ERROR", "the first push needs the ad account to create it in",
+                           [ErrorDetail("adAccountId", "required the first time")])
+        if audience.meta is not None and body.ad_account_id not in (None, account):
+            raise ApiError(409, "CONFLICT", f"this audience is already on Meta in {account}",
+                           [ErrorDetail("adAccountId", f"must be {account} or absent")])
+        rows = _customer_rows(body.customers)  # every bad value is named before Meta is called
+        async with meta_client(call) as (client, _):
+            meta_id = audience.meta.audience_id if audience.meta else (await client.create_custom_audience(
+                account, name=audience.name, description=audience.description,
+                customer_file_source="USER_PROVIDED_ONLY")).data
+            received = invalid = 0
+            if body.customers:
+                uploaded = (await client.add_audience_users(meta_id, _CUSTOMER_SCHEMA, rows,
+                                                            act_id=account)).data
+                received, invalid = uploaded.num_received, uploaded.num_invalid_entries
+            size = (await client.audience(meta_id, act_id=account)).data
+        linked = await store.link_meta(call.db, call.caller.organization_id, audience_id, ad_account_id=account,
+                                       meta_audience_id=meta_id)
+        if linked is None:
+            raise not_found("audience")
+        return MetaSyncResult(audience=Audience.of(linked), customers_received=received, customers_invalid=invalid,
+                              approximate_count_lower_bound=size.approximate_count_lower_bound,
+                              approximate_count_upper_bound=size.approximate_count_upper_bound)
+
     return router
+
+
+async def _push_lookalike(call: Call, source: store.MetaLink, body: LookalikeCreate) -> tuple[str, str]:
+    """Create the lookalike on Meta; returns (ad account, Meta audience id)."""
+    if len(body.countries) != 1:
+        raise ApiError(400, "VALIDATION_ERROR", "Meta builds a lookalike for one country at a time",
+                       [ErrorDetail("countries", "exactly one country when the source audience is on Meta")])
+    async with meta_client(call) as (client, _):
+        try:
+            created = await client.create_lookalike_audience(
+                source.ad_account_id, name=body.name, origin_audience_id=source.audience_id,
+                country=body.countries[0], ratio=body.ratio)
+        except ValueError as exc:  # Meta's steps of 0.01
+            raise ApiError(400, "VALIDATION_ERROR", str(exc), [ErrorDetail("ratio", str(exc))]) from exc
+    return source.ad_account_id, created.data
+
+
+def _customer_rows(customers: list[Customer]) -> list[list[str]]:
+    """The customers as hashed rows in ``_CUSTOMER_SCHEMA`` order; a 400 naming every value Meta could not
+    match on (an email without "@", a customer with no value at all)."""
+    rows: list[list[str]] = []
+    problems: list[ErrorDetail] = []
+    for index, customer in enumerate(customers):
+        values = [customer.email, customer.phone, customer.first_name, customer.last_name, customer.country]
+        if all(value is None or not value.strip() for value in values):
+            problems.append(ErrorDetail(f"customers[{index}]", f"give at least one of {', '.join(_CUSTOMER_FIELDS)}"))
+            continue
+        row = []
+        for key, name, value in zip(_CUSTOMER_SCHEMA, _CUSTOMER_FIELDS, values, strict=True):
+            try:
+                row.append(hash_field(SCHEMA_FIELDS[key], value) if value and value.strip() else "")
+            except ValueError as exc:
+                problems.append(ErrorDetail(f"customers[{index}].{name}", str(exc)))
+        rows.append(row)
+    if problems:
+        raise ApiError(400, "VALIDATION_ERROR", "some customers cannot be matched by Meta", problems)
+    return rows
 
 
 async def _get(call: Call, audience_id: uuid.UUID) -> store.Audience:

@@ -34,11 +34,13 @@ __all__ = [
     "UPDATABLE_FIELDS",
     "Audience",
     "Lookalike",
+    "MetaLink",
     "NewAudience",
     "create_audience",
     "create_lookalike",
     "delete_audience",
     "get_audience",
+    "link_meta",
     "list_audiences",
     "update_audience",
 ]
@@ -51,9 +53,17 @@ class Lookalike(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     ratio: float
 
 
+class MetaLink(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The Meta custom or lookalike audience an audience was pushed to, and when it last was."""
+
+    ad_account_id: str
+    audience_id: str
+    synced_at: datetime
+
+
 class Audience(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """An audience as the API shows it; ``type`` is ``custom`` or ``lookalike``, and only a lookalike has
-    a ``source_audience_id`` and ``lookalike``."""
+    a ``source_audience_id`` and ``lookalike``. ``meta`` is set once it was pushed to Meta."""
 
     id: uuid.UUID
     name: str
@@ -62,6 +72,7 @@ class Audience(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     criteria: dict[str, object]
     source_audience_id: uuid.UUID | None
     lookalike: Lookalike | None
+    meta: MetaLink | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -79,13 +90,14 @@ _COLUMNS = {"name": "name", "description": "description", "criteria": "criteria"
 UPDATABLE_FIELDS = frozenset(_COLUMNS)
 _FIELDS = (
     "id, name, description, kind, criteria, source_audience_id, lookalike_countries, lookalike_ratio,"
-    " created_at, updated_at"
+    " meta_ad_account_id, meta_audience_id, meta_synced_at, created_at, updated_at"
 )
 # Only a custom audience may be a source: the check is in the INSERT, so it sees the row it copies from.
 _INSERT_LOOKALIKE = f"""
 INSERT INTO audiences (organization_id, name, description, kind, source_audience_id, lookalike_countries,
-                       lookalike_ratio)
-SELECT $1, $3::text, $4::text, 'lookalike', s.id, $5::text[], $6::numeric
+                       lookalike_ratio, meta_ad_account_id, meta_audience_id, meta_synced_at)
+SELECT $1, $3::text, $4::text, 'lookalike', s.id, $5::text[], $6::numeric, $7::text, $8::text,
+       CASE WHEN $8::text IS NULL THEN NULL ELSE now() END
 FROM audiences s
 WHERE s.organization_id = $1 AND s.id = $2 AND s.kind = 'custom'
 RETURNING {_FIELDS}
@@ -112,15 +124,18 @@ async def create_lookalike(
     countries: Sequence[str],
     ratio: float,
     description: str | None = None,
+    meta: tuple[str, str] | None = None,
 ) -> Audience | None:
     """Insert a lookalike of the custom audience ``source_id`` and return it, or ``None`` when the
     organization has no such audience. Its criteria stay empty: Meta derives the people from the source.
+    ``meta`` is the (ad account, audience id) it was already created as on Meta, if it was.
 
     Raises ``Conflict("sourceAudienceId", ...)`` when the source is itself a lookalike.
     """
     try:
         row = await db.fetchrow(
-            _INSERT_LOOKALIKE, org_id, source_id, name, description, list(countries), to_decimal(ratio)
+            _INSERT_LOOKALIKE, org_id, source_id, name, description, list(countries), to_decimal(ratio),
+            *(meta or (None, None)),
         )
     except asyncpg.ForeignKeyViolationError as exc:
         # The source was deleted by a transaction that committed after our snapshot was taken.
@@ -181,6 +196,18 @@ async def update_audience(
     return None if row is None else _audience(row)
 
 
+async def link_meta(db: Executor, org_id: uuid.UUID, audience_id: uuid.UUID, *, ad_account_id: str,
+                    meta_audience_id: str) -> Audience | None:
+    """Record that the audience now lives on Meta as ``meta_audience_id`` (synced now); ``None`` when the
+    organization has no such audience."""
+    row = await db.fetchrow(
+        "UPDATE audiences SET meta_ad_account_id = $3, meta_audience_id = $4, meta_synced_at = now(),"
+        f" updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING {_FIELDS}",
+        org_id, audience_id, ad_account_id, meta_audience_id,
+    )  # fmt: skip
+    return None if row is None else _audience(row)
+
+
 async def delete_audience(db: Executor, org_id: uuid.UUID, audience_id: uuid.UUID) -> bool:
     """Delete the audience and, if it is a source, its lookalikes; ``False`` when the organization has
     no such audience."""
@@ -194,10 +221,14 @@ def _audience(row: asyncpg.Record) -> Audience:
     lookalike = None
     if row["kind"] == "lookalike":
         lookalike = Lookalike(countries=list(row["lookalike_countries"] or ()), ratio=_ratio(row))
+    meta = None
+    if row["meta_audience_id"] is not None:
+        meta = MetaLink(ad_account_id=row["meta_ad_account_id"], audience_id=row["meta_audience_id"],
+                        synced_at=row["meta_synced_at"])
     return Audience(
         id=row["id"], name=row["name"], description=row["description"], type=row["kind"],
         criteria=decode_object(row["criteria"]), source_audience_id=row["source_audience_id"],
-        lookalike=lookalike, created_at=row["created_at"], updated_at=row["updated_at"],
+        lookalike=lookalike, meta=meta, created_at=row["created_at"], updated_at=row["updated_at"],
     )  # fmt: skip
 
 

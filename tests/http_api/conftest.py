@@ -16,7 +16,7 @@ import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -79,14 +79,21 @@ class Simulators:
 
 
 def spotify_simulator(**config: object) -> SpotifySimulator:
-    """A Spotify simulator whose app accepts this service's redirect URIs."""
+    """A Spotify simulator whose app accepts this service's redirect URIs, its clock on the API's."""
     client = ClientApp(redirect_uris=spotify_redirect_uris(PUBLIC_URL))
-    return SpotifySimulator(SpotifyConfig(clients=(client,), **config))  # type: ignore[arg-type]
+    start = datetime.fromtimestamp(EPOCH, UTC)
+    return SpotifySimulator(SpotifyConfig(clients=(client,), start=start, **config))  # type: ignore[arg-type]
+
+
+def meta_simulator(**config: object) -> MetaSimulator:
+    """A Meta simulator whose clock reads what the API's does (both start at EPOCH on trio time)."""
+    start = datetime.fromtimestamp(EPOCH, UTC).isoformat()
+    return MetaSimulator(MetaConfig(start=start, **config))  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def simulators() -> Simulators:
-    return Simulators(MetaSimulator(MetaConfig()), spotify_simulator())
+    return Simulators(meta_simulator(), spotify_simulator())
 
 
 @pytest.fixture
