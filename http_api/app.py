@@ -20,11 +20,15 @@ from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
 from http_api.health import health_router
 from http_api.integrations import integrations_router
+from http_api.listeners import listeners_router
+from http_api.meta import meta_router
 from http_api.meta_conversions import meta_conversions_router
 from http_api.openapi import build_openapi, docs_blueprint
 from http_api.organizations import organizations_router
 from http_api.routing import Router
 from http_api.sessions import sessions_router
+from http_api.spotify import spotify_router
+from http_api.sync_runs import sync_runs_router
 from http_api.tracks import tracks_router
 
 __all__ = ["create_app"]
@@ -41,6 +45,7 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
         integrations_router(ctx), meta_conversions_router(ctx), engine_status_router(ctx), dev_router(ctx),
+        spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)

@@ -3,8 +3,9 @@ complete, archive) as ``engine.campaign_status`` defines it.
 
 Every status change is the store's compare-and-set, so two concurrent launches cannot both win; the checks
 that depend on the row (launch needs a track, delete refuses an active campaign) run in the same
-transaction as the write, on the row it locked. Another organization's campaign answers 404. Pushing
-campaigns to Meta is not here.
+transaction as the write, on the row it locked. Another organization's campaign answers 404. Launch and
+pause of a campaign linked to a Meta campaign (``POST /v1/meta/campaigns``) set the Meta campaign ACTIVE or
+PAUSED first; creating and changing Meta campaigns is ``http_api.meta``'s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from http_api.campaigns_schemas import (
 from http_api.catalog_schemas import Pagination
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
+from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 
 __all__ = ["campaigns_router"]
@@ -49,6 +51,13 @@ _ACTION_ROUTES: tuple[tuple[Action, str], ...] = (
     ("archive", "Archive a draft, paused or completed campaign"),
 )
 _ROUTED = frozenset(action for action, _ in _ACTION_ROUTES)
+# The actions pushed to a linked Meta campaign, and the Meta status each sets.
+_META_STATUS: dict[Action, str] = {"launch": "ACTIVE", "pause": "PAUSED"}
+_META_PUSH = (
+    " When the campaign is linked to a Meta campaign (`metaCampaignId`), that campaign is set {status} on Meta"
+    " first; if Meta refuses or fails, its error is the answer (502 INTEGRATION_ERROR with Meta's message; 409"
+    " INTEGRATION_ERROR when Meta must be connected again) and the campaign's status does not change."
+)
 _WINDOW_CHECK = "campaigns_check"  # PostgreSQL's name for the table's unnamed CHECK (end_date > start_date)
 
 
@@ -114,16 +123,54 @@ def campaigns_router(ctx: ApiContext) -> Router:
 def _transition_route(router: Router, action: Action, summary: str) -> None:
     extra = " Launch also needs a track and a budget above 0 (409, with a detail per missing field)."
     description = _LIFECYCLE + " " + _CONFLICTS + (extra if action == "launch" else "")
+    errors: tuple[int, ...] = (409,)
+    if action in _META_STATUS:
+        description += _META_PUSH.format(status=_META_STATUS[action])
+        errors = tuple(sorted({409, *PROVIDER_ERRORS}))
 
     async def transition(call: Call, campaign_id: uuid.UUID) -> Campaign:
+        org_id = call.caller.organization_id
+        pushed = await _push_to_meta(call, campaign_id, action) if action in _META_STATUS else None
         async with atomic(call.db) as conn:
-            row = await _transition(conn, call.caller.organization_id, campaign_id, action)
+            row = await _transition(conn, org_id, campaign_id, action)
+            if pushed is not None and row.meta_campaign_id is not None:
+                row = await store.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
         return Campaign.of(row)
 
     transition.__name__ = f"{action}_campaign"  # the blueprint's endpoint name
     router.route("POST", f"/v1/campaigns/<uuid:campaign_id>/{action}", summary=summary,
-                 access=Access.MEMBER, response=Campaign, errors=(409,),
+                 access=Access.MEMBER, response=Campaign, errors=errors,
                  description=description)(transition)
+
+
+async def _push_to_meta(call: Call, campaign_id: uuid.UUID, action: Action) -> str | None:
+    """Set the linked Meta campaign to ``action``'s Meta status and return that status; ``None`` (nothing
+    done) when the campaign is not linked or does not exist (the compare-and-set then answers as before).
+
+    We check the transition and the launch blockers first, so that Meta is not started for a campaign we
+    would refuse. A concurrent transition can still slip in between the push and our compare-and-set; the
+    loser then answers 409 with Meta already switched, which the next launch or pause puts right.
+
+    Error handling: Meta's failures leave through ``meta_client`` as ``INTEGRATION_ERROR`` (502, 409, 503).
+    """
+    current = await store.get_campaign(call.db, call.caller.organization_id, campaign_id)
+    if current is None or current.meta_campaign_id is None:
+        return None
+    if current.status not in TRANSITIONS[action].sources:
+        raise _illegal(current.status, f"cannot {action} a campaign that is {current.status}")
+    if action == "launch":
+        _check_launchable(current)
+    status = _META_STATUS[action]
+    async with meta_client(call) as (client, _):
+        await client.update_campaign(current.meta_campaign_id, status=status, act_id=current.meta_ad_account_id)
+    return status
+
+
+def _check_launchable(campaign: store.Campaign) -> None:
+    blockers = launch_blockers(has_track=campaign.track_id is not None, budget=campaign.budget)
+    if blockers:
+        raise ApiError(409, "CONFLICT", "the campaign is not ready to launch",
+                       [ErrorDetail(field, reason) for field, reason in blockers])
 
 
 async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignPatch
@@ -172,10 +219,7 @@ async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID,
     if campaign is None:
         raise not_found("campaign")
     if action == "launch":
-        blockers = launch_blockers(has_track=campaign.track_id is not None, budget=campaign.budget)
-        if blockers:
-            raise ApiError(409, "CONFLICT", "the campaign is not ready to launch",
-                           [ErrorDetail(field, reason) for field, reason in blockers])
+        _check_launchable(campaign)
     return campaign
 
 

@@ -173,7 +173,8 @@ class CampaignQuery(PageQuery):
 
 class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """A campaign as the API shows it. Money is a float to the cent, ``goals`` are ordered by metric, and
-    ``budgetSpent`` and ``metrics`` are running totals the engine keeps."""
+    ``budgetSpent`` and ``metrics`` are running totals the engine keeps. The ``meta*`` fields are its link to
+    a Meta campaign, null when it has none."""
 
     id: uuid.UUID
     name: str
@@ -194,6 +195,13 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     launched_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    meta_campaign_id: Annotated[str | None, Meta(description=(
+        "The Meta campaign this campaign is linked to (`POST /v1/meta/campaigns`); null when unlinked. "
+        "Launch and pause are then pushed to Meta first."))] = None
+    meta_ad_account_id: Annotated[str | None, Meta(description="The Meta ad account (`act_…`) of "
+                                                               "`metaCampaignId`; null when unlinked")] = None
+    meta_effective_status: Annotated[str | None, Meta(description=(
+        "The Meta campaign's `effective_status` as we last set or read it; null when unlinked"))] = None
 
     @classmethod
     def of(cls, row: store.Campaign) -> Campaign:

@@ -26,6 +26,7 @@ from engine.provider import ProviderError
 from engine.store import integrations as store
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
+from http_api.listeners import listener_callback_url
 from http_api.providers import not_configured
 from http_api.routing import Access, Call, Router
 
@@ -78,8 +79,9 @@ def integrations_router(ctx: ApiContext) -> Router:
 
 
 def spotify_redirect_uris(public_url: str) -> tuple[str, ...]:
-    """Every redirect URI this service sends Spotify, to register in the Spotify app's settings."""
-    return (f"{public_url}/v1/auth/spotify/callback",)
+    """Every redirect URI this service sends Spotify, to register in the Spotify app's settings: the
+    members' connect callback and the fans' listener opt-in callback."""
+    return (f"{public_url}/v1/auth/spotify/callback", listener_callback_url(public_url))
 
 
 def _callback_url(ctx: ApiContext, provider: str, asked: str | None) -> str:

@@ -2,7 +2,9 @@
 tokens, and the provider's failures turned into the API's ``INTEGRATION_ERROR``.
 
 Routes call ``meta_client(call)`` / ``spotify_client(call)`` and use the typed client inside the block;
-they never see tokens, and they never catch provider errors themselves. How failures reach the caller:
+they never see tokens, and they never catch provider errors themselves. Work outside a request (sync
+runs) opens the same clients with ``open_meta(ctx, org_id)`` / ``open_spotify(ctx, org_id)`` and gets
+the provider's errors as they are. How failures reach the caller:
 
 - not configured (no app credentials and no simulator): 503 ``INTEGRATION_ERROR``;
 - no account connected, or the account needs re-authorization: 409 ``INTEGRATION_ERROR``;
@@ -13,6 +15,7 @@ they never see tokens, and they never catch provider errors themselves. How fail
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -22,11 +25,14 @@ from adapters.spotify.client import SpotifyClient
 from adapters.spotify.session import StoredSpotifyToken
 from engine.provider import AuthExpiredError, ProviderError, RateLimitedError, RetryableError
 from engine.store import integrations as store
+from engine.store.database import Database
+from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.routing import Call
 
 __all__ = [
-    "PROVIDER_ERRORS", "connected_integration", "meta_client", "not_configured", "provider_errors", "spotify_client",
+    "PROVIDER_ERRORS", "connected_integration", "meta_client", "not_configured", "open_meta", "open_spotify",
+    "provider_errors", "spotify_client",
 ]
 
 PROVIDER_ERRORS = (409, 502, 503)  # what a route that calls a provider adds to its documented errors
@@ -40,7 +46,11 @@ def not_configured(provider: store.Provider) -> ApiError:
 
 async def connected_integration(call: Call, provider: store.Provider) -> store.Integration:
     """The organization's connected account of ``provider``; 409 when there is none or it needs re-auth."""
-    row = await store.get_integration(call.db, call.caller.organization_id, provider)
+    return await _connected(call.db, call.caller.organization_id, provider)
+
+
+async def _connected(db: Database, org_id: uuid.UUID, provider: store.Provider) -> store.Integration:
+    row = await store.get_integration(db, org_id, provider)
     if row is None:
         raise _not_connected(provider)
     if row.status != "connected":
@@ -80,23 +90,9 @@ async def meta_client(call: Call) -> AsyncIterator[tuple[MetaClient, store.Integ
 
     A token Meta calls expired or revoked (code 190) marks the account ``needs_reauth``.
     """
-    meta = call.ctx.settings.meta
-    if meta.app_id is None:
-        raise not_configured("meta")
-    integration = await connected_integration(call, "meta")
-    key = call.ctx.keys.token_encryption_key
-    tokens = await store.get_tokens(call.db, key, integration.organization_id, integration.id)
-    if tokens is None:  # disconnected between the two reads
-        raise _not_connected("meta")
-    async with call.ctx.http_factory() as http:
-        try:
-            with provider_errors("meta"):
-                yield MetaClient(http, tokens.access_token, base_url=meta.graph_url, version=meta.api_version), \
-                    integration
-        except ApiError as exc:
-            if exc.status == 409:
-                await store.mark_needs_reauth(call.db, integration.organization_id, integration.id)
-            raise
+    with provider_errors("meta"):  # outside open_meta, which must see the provider's own errors
+        async with open_meta(call.ctx, call.caller.organization_id) as opened:
+            yield opened
 
 
 @asynccontextmanager
@@ -106,18 +102,51 @@ async def spotify_client(call: Call) -> AsyncIterator[SpotifyClient]:
     A refresh Spotify refuses marks the account ``needs_reauth`` (``StoredSpotifyToken``); an access token
     refused mid-life does too, since a refreshed token that is refused means the grant was revoked.
     """
-    spotify = call.ctx.settings.spotify
+    with provider_errors("spotify"):
+        async with open_spotify(call.ctx, call.caller.organization_id) as client:
+            yield client
+
+
+@asynccontextmanager
+async def open_meta(ctx: ApiContext, org_id: uuid.UUID) -> AsyncIterator[tuple[MetaClient, store.Integration]]:
+    """``meta_client`` for work outside a request (sync runs): the same client and account.
+
+    Error handling: ``ApiError`` 503 (not configured) or 409 (not connected, needs re-auth) before the block
+    runs; the block's provider errors pass through unchanged, after an ``AuthExpiredError`` has marked the
+    account ``needs_reauth``.
+    """
+    meta = ctx.settings.meta
+    if meta.app_id is None:
+        raise not_configured("meta")
+    db = ctx.db()
+    integration = await _connected(db, org_id, "meta")
+    tokens = await store.get_tokens(db, ctx.keys.token_encryption_key, integration.organization_id, integration.id)
+    if tokens is None:  # disconnected between the two reads
+        raise _not_connected("meta")
+    async with ctx.http_factory() as http:
+        try:
+            yield MetaClient(http, tokens.access_token, base_url=meta.graph_url, version=meta.api_version), \
+                integration
+        except AuthExpiredError:
+            await store.mark_needs_reauth(db, integration.organization_id, integration.id)
+            raise
+
+
+@asynccontextmanager
+async def open_spotify(ctx: ApiContext, org_id: uuid.UUID) -> AsyncIterator[SpotifyClient]:
+    """``spotify_client`` for work outside a request (sync runs); errors as ``open_meta``."""
+    spotify = ctx.settings.spotify
     if spotify.client_id is None:
         raise not_configured("spotify")
-    integration = await connected_integration(call, "spotify")
-    async with call.ctx.http_factory() as http:
-        token = StoredSpotifyToken(call.db, call.ctx.keys.token_encryption_key, integration, http,
+    db = ctx.db()
+    integration = await _connected(db, org_id, "spotify")
+    async with ctx.http_factory() as http:
+        token = StoredSpotifyToken(db, ctx.keys.token_encryption_key, integration, http,
                                    client_id=spotify.client_id, token_url=f"{spotify.accounts_url}/api/token",
-                                   now=call.ctx.now)
+                                   now=ctx.now)
         try:
-            with provider_errors("spotify"):
-                yield SpotifyClient(http, token, base_url=f"{spotify.api_url}/v1")
-        except ApiError as exc:
-            if exc.status == 409 and not isinstance(exc.__cause__, ReauthRequiredError):
-                await store.mark_needs_reauth(call.db, integration.organization_id, integration.id)
+            yield SpotifyClient(http, token, base_url=f"{spotify.api_url}/v1")
+        except AuthExpiredError as exc:
+            if not isinstance(exc, ReauthRequiredError):  # StoredSpotifyToken marked that one itself
+                await store.mark_needs_reauth(db, integration.organization_id, integration.id)
             raise

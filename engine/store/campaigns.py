@@ -47,8 +47,12 @@ __all__ = [
     "create_campaign",
     "delete_campaign",
     "get_campaign",
+    "get_campaign_by_meta",
+    "link_meta",
     "list_campaigns",
+    "meta_links",
     "set_campaign_status",
+    "set_meta_effective_status",
     "update_campaign",
 ]
 
@@ -94,6 +98,10 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     launched_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The Meta campaign it is linked to (``POST /v1/meta/campaigns``): all three None when unlinked.
+    meta_ad_account_id: str | None = None
+    meta_campaign_id: str | None = None
+    meta_effective_status: str | None = None
 
 
 class NewCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -160,6 +168,7 @@ WITH changed AS (
     RETURNING *
 )""" + _SELECT.format(source="changed")
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
+_META_KEY = "campaigns_meta_campaign_key"  # migration 0005: one of our campaigns per Meta campaign
 _goals_decoder = msgspec.json.Decoder(list[Goal])
 # After this many lost races between the compare-and-set and the status read we give up (see below).
 _CAS_ATTEMPTS = 3
@@ -303,6 +312,63 @@ async def set_campaign_status(
     raise IllegalTransition(current)
 
 
+async def link_meta(
+    db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, ad_account_id: str, meta_campaign_id: str,
+    effective_status: str | None,
+) -> Campaign | None:
+    """Link the campaign to the Meta campaign ``meta_campaign_id`` of ``ad_account_id`` and return it;
+    ``None`` when the organization has no such campaign.
+
+    Error handling: raises ``Conflict("campaignId", ...)`` when the campaign is already linked (one UPDATE
+    that only matches an unlinked row, so of two concurrent links exactly one wins) and
+    ``Conflict("metaCampaignId", ...)`` when another of the organization's campaigns has that Meta campaign.
+    """
+    sql = (
+        "WITH changed AS (UPDATE campaigns SET meta_ad_account_id = $3, meta_campaign_id = $4,"
+        " meta_effective_status = $5, updated_at = now()"
+        " WHERE organization_id = $1 AND id = $2 AND meta_campaign_id IS NULL RETURNING *)"
+        + _SELECT.format(source="changed")
+    )
+    with raise_conflict_on(_META_KEY, "metaCampaignId", "another campaign is linked to this Meta campaign"):
+        row = await db.fetchrow(sql, org_id, campaign_id, ad_account_id, meta_campaign_id, effective_status)
+    if row is not None:
+        return _campaign(row)
+    current = await get_campaign(db, org_id, campaign_id)
+    if current is None:
+        return None
+    raise Conflict("campaignId", f"already linked to Meta campaign {current.meta_campaign_id}")
+
+
+async def get_campaign_by_meta(db: Executor, org_id: uuid.UUID, meta_campaign_id: str) -> Campaign | None:
+    """The organization's campaign linked to the Meta campaign ``meta_campaign_id``, or ``None``."""
+    sql = _SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.meta_campaign_id = $2"
+    row = await db.fetchrow(sql, org_id, meta_campaign_id)
+    return None if row is None else _campaign(row)
+
+
+async def meta_links(db: Executor, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """Every linked campaign of the organization: Meta campaign id → our campaign id."""
+    rows = await db.fetch(
+        "SELECT meta_campaign_id, id FROM campaigns WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL",
+        org_id,
+    )
+    return {str(row["meta_campaign_id"]): row["id"] for row in rows}
+
+
+async def set_meta_effective_status(
+    db: Executor, org_id: uuid.UUID, meta_campaign_id: str, effective_status: str | None
+) -> Campaign | None:
+    """Record the Meta campaign's latest ``effective_status`` on the campaign linked to it; ``None`` when
+    none of the organization's campaigns is. It does not touch ``updated_at``: our campaign did not change."""
+    sql = (
+        "WITH changed AS (UPDATE campaigns SET meta_effective_status = $3"
+        " WHERE organization_id = $1 AND meta_campaign_id = $2 RETURNING *)"
+        + _SELECT.format(source="changed")
+    )
+    row = await db.fetchrow(sql, org_id, meta_campaign_id, effective_status)
+    return None if row is None else _campaign(row)
+
+
 async def delete_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
     """Delete the campaign and its goals; ``False`` when the organization has no such campaign."""
     status = await db.execute(
@@ -323,6 +389,8 @@ def _campaign(row: asyncpg.Record) -> Campaign:
         creative_assets=decode_object(row["creative_assets"]), goals=_goals_decoder.decode(row["goals"]),
         metrics=CampaignMetrics(impressions=row["impressions"], clicks=row["clicks"], streams=row["streams"]),
         launched_at=row["launched_at"], created_at=row["created_at"], updated_at=row["updated_at"],
+        meta_ad_account_id=row["meta_ad_account_id"], meta_campaign_id=row["meta_campaign_id"],
+        meta_effective_status=row["meta_effective_status"],
     )  # fmt: skip
 
 

@@ -19,8 +19,8 @@ from engine.secrets_box import open_, seal
 from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_count, token_digest
 
 __all__ = [
-    "Integration", "IntegrationStatus", "OAuthState", "Provider", "Tokens", "consume_oauth_state", "disconnect",
-    "get_integration", "get_tokens", "list_integrations", "mark_needs_reauth", "replace_tokens",
+    "Integration", "IntegrationStatus", "OAuthState", "Provider", "StatePurpose", "Tokens", "consume_oauth_state",
+    "disconnect", "get_integration", "get_tokens", "list_integrations", "mark_needs_reauth", "replace_tokens",
     "save_oauth_state", "upsert_integration",
 ]  # fmt: skip
 
@@ -59,13 +59,24 @@ class Tokens(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OAuthState(msgspec.Struct, frozen=True, kw_only=True):
-    """A consumed login state: whose login it was and, for PKCE, the opened code verifier."""
+    """A consumed login state: whose login it was and, for PKCE, the opened code verifier.
+
+    A member's connect names its ``user_id``; a fan's listener opt-in has no user and names the
+    ``campaign_id`` instead (``purpose="listener"``).
+    """
 
     organization_id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None
     provider: Provider
     code_verifier: str | None
     redirect_uri: str
+    campaign_id: uuid.UUID | None = None
+
+
+# Which logins a callback may consume: a connect callback must never accept a fan's listener state (it
+# would connect the fan's account as the organization's), nor the other way round.
+StatePurpose = Literal["connect", "listener"]
+_PURPOSE_SQL: dict[StatePurpose, str] = {"connect": "campaign_id IS NULL", "listener": "campaign_id IS NOT NULL"}
 
 
 def _aad(org_id: uuid.UUID, provider: str, account: str, field: str) -> str:
@@ -153,27 +164,32 @@ async def disconnect(q: Queries, org_id: uuid.UUID, provider: Provider) -> int:
 
 
 async def save_oauth_state(
-    q: Queries, key: bytes, *, state: str, org_id: uuid.UUID, user_id: uuid.UUID, provider: Provider,
-    code_verifier: str | None, redirect_uri: str, ttl: timedelta,
+    q: Queries, key: bytes, *, state: str, org_id: uuid.UUID, user_id: uuid.UUID | None, provider: Provider,
+    code_verifier: str | None, redirect_uri: str, ttl: timedelta, campaign_id: uuid.UUID | None = None,
 ) -> None:
-    """Remember a login started with the secret ``state`` (stored as its digest) for ``ttl``."""
+    """Remember a login started with the secret ``state`` (stored as its digest) for ``ttl``.
+
+    A member's login gives ``user_id``; a fan's listener opt-in gives ``campaign_id`` and no user.
+    """
     digest = token_digest(state)
     verifier = None if code_verifier is None else seal(key, code_verifier, f"oauth_state:{digest.hex()}")
-    await q.execute("INSERT INTO oauth_states (state_hash, organization_id, user_id, provider,"
-                    " code_verifier_sealed, redirect_uri, expires_at) VALUES ($1, $2, $3, $4, $5, $6, now() + $7)",
-                    digest, org_id, user_id, provider, verifier, redirect_uri, ttl)
+    await q.execute("INSERT INTO oauth_states (state_hash, organization_id, user_id, provider, code_verifier_sealed,"
+                    " redirect_uri, expires_at, campaign_id) VALUES ($1, $2, $3, $4, $5, $6, now() + $7, $8)",
+                    digest, org_id, user_id, provider, verifier, redirect_uri, ttl, campaign_id)
 
 
-async def consume_oauth_state(q: Queries, key: bytes, state: str, provider: Provider) -> OAuthState | None:
-    """Use ``state`` once: ``None`` if unknown, for another provider, expired or already used."""
+async def consume_oauth_state(q: Queries, key: bytes, state: str, provider: Provider, *,
+                              purpose: StatePurpose = "connect") -> OAuthState | None:
+    """Use ``state`` once: ``None`` if unknown, for another provider or purpose, expired or already used."""
     digest = token_digest(state)
     row = await q.fetchrow(
         "UPDATE oauth_states SET used_at = now() WHERE state_hash = $1 AND provider = $2 AND used_at IS NULL"
-        " AND expires_at > now() RETURNING organization_id, user_id, provider, code_verifier_sealed, redirect_uri",
+        f" AND expires_at > now() AND {_PURPOSE_SQL[purpose]}"
+        " RETURNING organization_id, user_id, provider, code_verifier_sealed, redirect_uri, campaign_id",
         digest, provider)
     if row is None:
         return None
     sealed = row["code_verifier_sealed"]
     verifier = None if sealed is None else open_(key, sealed, f"oauth_state:{digest.hex()}")
     return OAuthState(organization_id=row["organization_id"], user_id=row["user_id"], provider=row["provider"],
-                      code_verifier=verifier, redirect_uri=row["redirect_uri"])
+                      code_verifier=verifier, redirect_uri=row["redirect_uri"], campaign_id=row["campaign_id"])

@@ -27,13 +27,17 @@ from engine.store.catalog_common import (
 
 __all__ = [
     "UPDATABLE_FIELDS",
+    "LinkedCampaign",
     "NewTrack",
     "Track",
+    "campaigns_of_track",
     "create_track",
     "delete_track",
     "get_track",
+    "get_track_by_spotify_id",
     "list_tracks",
     "update_track",
+    "upsert_spotify_track",
 ]
 
 
@@ -66,6 +70,16 @@ class NewTrack(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     isrc: str | None = None
     cover_art_url: str | None = None
     genres: list[str] = []
+
+
+class LinkedCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A campaign that promotes a track, in brief."""
+
+    id: uuid.UUID
+    name: str
+    status: str
+    start_date: datetime
+    end_date: datetime
 
 
 # Field name -> column: the whitelist of what update_track may set.
@@ -112,6 +126,52 @@ async def get_track(db: Executor, org_id: uuid.UUID, track_id: uuid.UUID) -> Tra
         f"SELECT {_FIELDS} FROM tracks WHERE organization_id = $1 AND id = $2", org_id, track_id
     )
     return None if row is None else Track(**dict(row))
+
+
+async def get_track_by_spotify_id(db: Executor, org_id: uuid.UUID, spotify_id: str) -> Track | None:
+    """The organization's track with that Spotify id, or ``None``."""
+    row = await db.fetchrow(
+        f"SELECT {_FIELDS} FROM tracks WHERE organization_id = $1 AND spotify_id = $2", org_id, spotify_id
+    )
+    return None if row is None else Track(**dict(row))
+
+
+async def upsert_spotify_track(db: Executor, org_id: uuid.UUID, fields: NewTrack) -> tuple[Track, bool]:
+    """Create the track, or refresh the organization's track with the same Spotify id; returns the track
+    and whether it was created.
+
+    A refresh overwrites the title, artist and duration, and the other metadata only where ``fields`` has
+    a value, so what Spotify omits (an ISRC in development mode, say) never erases what is stored.
+    ``genres`` are set on creation only: they are the organization's tags, not Spotify's. One statement,
+    so two concurrent syncs of one track end with one row. Raises ``ValueError`` without a Spotify id.
+    """
+    if fields.spotify_id is None:
+        raise ValueError("upsert_spotify_track needs a spotify_id")
+    # xmax is 0 on a row this statement inserted and the locking transaction's id on one it updated.
+    row = await db.fetchrow(
+        "INSERT INTO tracks AS t (organization_id, title, artist, album, release_date, duration_seconds,"
+        " spotify_id, isrc, cover_art_url, genres) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (organization_id, spotify_id) WHERE spotify_id IS NOT NULL DO UPDATE SET"
+        " title = EXCLUDED.title, artist = EXCLUDED.artist, duration_seconds = EXCLUDED.duration_seconds,"
+        " album = COALESCE(EXCLUDED.album, t.album), release_date = COALESCE(EXCLUDED.release_date, t.release_date),"
+        " isrc = COALESCE(EXCLUDED.isrc, t.isrc), cover_art_url = COALESCE(EXCLUDED.cover_art_url, t.cover_art_url),"
+        f" updated_at = now() RETURNING {_FIELDS}, (xmax = 0) AS created",
+        org_id, fields.title, fields.artist, fields.album, fields.release_date, fields.duration,
+        fields.spotify_id, fields.isrc, fields.cover_art_url, fields.genres,
+    )  # fmt: skip
+    assert row is not None  # an upsert always returns its row
+    values = dict(row)
+    created = values.pop("created")
+    return Track(**values), bool(created)
+
+
+async def campaigns_of_track(db: Executor, org_id: uuid.UUID, track_id: uuid.UUID) -> list[LinkedCampaign]:
+    """The organization's campaigns that promote the track (``campaigns.track_id``), newest first."""
+    rows = await db.fetch(
+        "SELECT id, name, status, start_date, end_date FROM campaigns WHERE organization_id = $1"
+        " AND track_id = $2 ORDER BY created_at DESC, id DESC", org_id, track_id,
+    )  # fmt: skip
+    return [LinkedCampaign(**dict(row)) for row in rows]
 
 
 async def list_tracks(

@@ -9,6 +9,7 @@ path fails this test until it is added to the matrix: that is the point.
 from __future__ import annotations
 
 import re
+import uuid
 
 from tests.http_api.conftest import Client, MakeMember, Member, Simulators
 from tests.http_api.connect import connect
@@ -22,10 +23,21 @@ BODIES: dict[tuple[str, str], object] = {
     ("PATCH", "/v1/campaigns/{campaign_id}"): {"name": "Hijacked"},
     ("PATCH", "/v1/audiences/{audience_id}"): {"name": "Hijacked"},
     ("POST", "/v1/audiences/{audience_id}/lookalike"): {"name": "Stolen", "countries": ["US"], "ratio": 0.05},
+    ("POST", "/v1/audiences/{audience_id}/sync/meta"): {"adAccountId": "act_1"},
     ("PATCH", "/v1/organization/members/{user_id}"): {"role": "viewer"},
+    ("PATCH", "/v1/meta/campaigns/{meta_campaign_id}"): {"name": "Hijacked"},
 }
+# Query strings a route needs to get past validation.
+QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=2027-01-01&until=2027-01-07"}
 # Routes with an id that is not an organization's resource id.
-NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}")}
+NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}"), ("GET", "/v1/listen/{token}")}
+# Routes whose id is a provider's object: they reach it only through the caller's own connected account,
+# so a caller without one gets 409 whatever the id (and the provider checks access for one who has one).
+PROVIDER_OBJECTS = {
+    ("PATCH", "/v1/meta/campaigns/{meta_campaign_id}"), ("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"),
+    ("GET", "/v1/spotify/tracks/{spotify_id}/analytics"), ("GET", "/v1/spotify/artists/{artist_id}"),
+    ("POST", "/v1/integrations/{provider}/sync"),
+}
 # What the owner of the first organization sees; none of it may change.
 READS = ["/v1/tracks", "/v1/campaigns", "/v1/audiences", "/v1/organization", "/v1/organization/members",
          "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile", "/v1/integrations"]
@@ -42,8 +54,12 @@ async def _seed(client: Client, sims: Simulators, make_member: MakeMember, owner
     invitation = await post("/v1/organization/invitations", {"email": "new@label.example", "role": "member"})
     member = await make_member(org_id=owner.org_id, role="member")
     await connect(client, sims, "spotify", owner)
+    track_at_spotify = next(iter(sims.spotify.world.catalog.tracks))
     return {
-        "provider": "spotify",
+        # A fan's id: test_listeners.py opts a real one in; here the campaign alone must already answer 404.
+        "listener_id": str(uuid.uuid4()),
+        "provider": "spotify", "meta_campaign_id": next(iter(sims.meta.world.campaigns)),
+        "spotify_id": track_at_spotify, "artist_id": sims.spotify.world.catalog.tracks[track_at_spotify].artist_id,
         "track_id": track, "campaign_id": await post("/v1/campaigns", {**CAMPAIGN, "trackId": track}),
         "audience_id": audience, "invitation_id": invitation, "user_id": str(member.user_id),
         "session_id": str(owner.session_id),
@@ -68,10 +84,11 @@ async def test_every_route_refuses_another_organizations_ids(
             if "{" not in path or key in NOT_ORG_SCOPED:
                 continue
             assert operation["security"], f"{key} takes an id but needs no token"
-            url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+            url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path) + QUERIES.get(key, "")
             response = await client.open(url, method=key[0], headers=intruder.headers, json=BODIES.get(key))
-            assert response.status_code == 404, (key, response.status_code, await response.get_data())
-            assert (await response.get_json())["error"]["code"] == "NOT_FOUND"
+            expected = (409, "INTEGRATION_ERROR") if key in PROVIDER_OBJECTS else (404, "NOT_FOUND")
+            assert response.status_code == expected[0], (key, response.status_code, await response.get_data())
+            assert (await response.get_json())["error"]["code"] == expected[1]
             tried.append(key)
     assert len(tried) >= 17  # every id-taking route at the time of writing
     assert await _view(client, victim) == before

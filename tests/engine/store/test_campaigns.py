@@ -24,8 +24,12 @@ from engine.store.campaigns import (
     create_campaign,
     delete_campaign,
     get_campaign,
+    get_campaign_by_meta,
+    link_meta,
     list_campaigns,
+    meta_links,
     set_campaign_status,
+    set_meta_effective_status,
     update_campaign,
 )
 from engine.store.catalog_common import Conflict, NotFound
@@ -300,3 +304,29 @@ def _nodes(plan: dict[str, object]):  # type: ignore[no-untyped-def]
     yield plan
     for child in plan.get("Plans", []):  # type: ignore[attr-defined]
         yield from _nodes(child)
+
+
+async def test_a_campaign_links_to_one_meta_campaign_once(db: Database) -> None:
+    with trio.fail_after(10):
+        org, other = await _org(db), await _org(db, "other")
+        first, second = await create_campaign(db, org, _new()), await create_campaign(db, org, _new("B"))
+        assert (first.meta_campaign_id, first.meta_ad_account_id, first.meta_effective_status) == (None, None, None)
+        linked = await link_meta(db, org, first.id, ad_account_id="act_1", meta_campaign_id="120",
+                                 effective_status="PAUSED")
+        assert linked is not None
+        assert (linked.meta_ad_account_id, linked.meta_campaign_id, linked.meta_effective_status) == (
+            "act_1", "120", "PAUSED")
+        with pytest.raises(Conflict) as twice:
+            await link_meta(db, org, first.id, ad_account_id="act_1", meta_campaign_id="121", effective_status=None)
+        assert twice.value.field == "campaignId"
+        with pytest.raises(Conflict) as taken:
+            await link_meta(db, org, second.id, ad_account_id="act_1", meta_campaign_id="120", effective_status=None)
+        assert taken.value.field == "metaCampaignId"
+        assert await link_meta(db, other, first.id, ad_account_id="act_1", meta_campaign_id="122",
+                               effective_status=None) is None
+        assert await meta_links(db, org) == {"120": first.id} and await meta_links(db, other) == {}
+        moved = await set_meta_effective_status(db, org, "120", "ACTIVE")
+        assert moved is not None and moved.meta_effective_status == "ACTIVE" and moved.updated_at == linked.updated_at
+        assert await set_meta_effective_status(db, other, "120", "ACTIVE") is None
+        found = await get_campaign_by_meta(db, org, "120")
+        assert found is not None and found.id == first.id and await get_campaign_by_meta(db, other, "120") is None
