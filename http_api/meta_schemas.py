@@ -230,10 +230,9 @@ class InsightRowOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     clicks: int
     spend: str
     currency: str | None
-    reach: int | None
-    ctr: str | None = None
-    cpc: str | None = None
-    cpm: str | None = None
+    ctr: str | None  # percent
+    cpc: str | None
+    cpm: str | None
     actions: list[ActionOut]
     age: str | None
     gender: str | None
@@ -242,9 +241,13 @@ class InsightRowOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     @classmethod
     def of(cls, row: InsightRow) -> InsightRowOut:
         return cls(date=row.date_start, impressions=row.impressions, clicks=row.clicks, spend=str(row.spend),
-                   currency=row.account_currency, reach=row.reach,
+                   currency=row.account_currency, ctr=_text(row.ctr), cpc=_text(row.cpc), cpm=_text(row.cpm),
                    actions=[ActionOut(action_type=a.action_type, value=str(a.value)) for a in row.actions],
                    age=row.age, gender=row.gender, country=row.country)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class Insights(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -20,7 +20,7 @@ __all__ = ["INSIGHT_FIELDS", "InsightsMethods", "insights_params"]
 
 INSIGHT_FIELDS = (
     "account_id", "account_currency", "campaign_id", "campaign_name",
-    "date_start", "date_stop", "impressions", "clicks", "spend", "actions",
+    "date_start", "date_stop", "impressions", "clicks", "spend", "ctr", "cpc", "cpm", "actions",
 )
 _PAGE_LIMIT = "500"  # limits count calls, not rows: fewer, larger pages are cheaper (PROVIDERS.md C)
 

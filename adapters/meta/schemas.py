@@ -123,6 +123,9 @@ class InsightRow(msgspec.Struct, kw_only=True):
     clicks: int = 0
     reach: int | None = None
     spend: Decimal = msgspec.field(default_factory=Decimal)
+    ctr: Decimal | None = None  # percent; Meta leaves these out for a row without impressions (or clicks)
+    cpc: Decimal | None = None
+    cpm: Decimal | None = None
     actions: list[Action] = msgspec.field(default_factory=list)
     age: str | None = None
     gender: str | None = None

@@ -209,6 +209,9 @@ async def test_short_range_insights_equal_the_truth_with_breakdowns(client: Clie
     assert body["source"] == "sync" and body["reportRunId"] is None and len(body["rows"]) == 7
     assert _got_rows(body) == _truth_rows(simulators.meta, campaign_id, SINCE, UNTIL)
     assert all(row["currency"] == "JPY" and row["actions"] for row in body["rows"])
+    for row in body["rows"]:  # the rates are Meta's, consistent with its own counts
+        assert abs(float(row["ctr"]) - 100 * row["clicks"] / row["impressions"]) < 1e-5
+        assert abs(float(row["cpm"]) - 1000 * float(row["spend"]) / row["impressions"]) < 1e-3
 
     dims = ("age", "gender", "country")
     split = await (await client.get(f"{path}&breakdowns=age,gender,country", headers=member.headers)).get_json()
