@@ -31,3 +31,4 @@ test: lint
 bench: $(STAMP)
 	$(VENV)/bin/python bench/db.py
 	$(VENV)/bin/python bench/api.py
+	$(VENV)/bin/python bench/providers.py

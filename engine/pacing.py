@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from engine.provider import UsageSignal
 
 __all__ = ["Governor"]
@@ -99,6 +101,7 @@ class Governor:
         self.forget_after = forget_after
         self._span = window / buckets
         self._buckets: deque[_Bucket] = deque()
+        self._counted = 0  # the sum of the buckets' counts
         self._recent: deque[float] = deque(maxlen=_IN_FLIGHT)
         self._last_call: float | None = None
         self._cost: float | None = None  # percent per call; None until a signal meets our own calls
@@ -106,6 +109,10 @@ class Governor:
         self._residual = 0.0
         self._residual_until = -math.inf
         self._block: tuple[float, float] | None = None  # (since, until) of the block that ends last
+        # The plan depends only on the model and the last call, not on ``now``: a poller asks again after
+        # every wake, and a Pacer asks every domain of every call, so we keep it until the model changes.
+        self._changes = 0
+        self._planned: tuple[int, float, tuple[float, float]] | None = None  # (changes, anchor, plan)
 
     # ---- inputs ------------------------------------------------------------------------------------
 
@@ -118,12 +125,14 @@ class Governor:
             # Forgetting it costs such a domain one refusal per ``forget_after``; headers refresh it sooner.
             self._cost = None
         while self._buckets and self._buckets[0].last + self.window <= now:
-            self._buckets.popleft()
+            self._counted -= self._buckets.popleft().count
         tail = self._buckets[-1] if self._buckets else None
         if tail is not None and tail.last <= now < tail.first + self._span:
             tail.last, tail.count = now, tail.count + 1
         else:
             self._buckets.append(_Bucket(now, now, 1))
+        self._counted += 1
+        self._changes += 1
         self._recent.append(now)
         self._last_call = now if self._last_call is None else max(self._last_call, now)
 
@@ -174,7 +183,13 @@ class Governor:
         _require_time(now)
         _require(0.0 <= rand < 1.0, "rand must be in [0, 1)", rand)
         anchor = self._last_call
-        spacing, floor = self._plan(now if anchor is None else anchor)
+        if anchor is None:
+            spacing, floor = self._plan(now)
+        elif self._planned is not None and self._planned[:2] == (self._changes, anchor):
+            spacing, floor = self._planned[2]
+        else:
+            spacing, floor = self._plan(anchor)
+            self._planned = (self._changes, anchor, (spacing, floor))
         best = now
         if anchor is not None:
             best = max(best, anchor + spacing * (1 + self.jitter * (2 * rand - 1)))
@@ -200,19 +215,36 @@ class Governor:
     # ---- the model ---------------------------------------------------------------------------------
 
     def _block_for(self, now: float, length: float) -> None:
+        self._changes += 1
         if self._block is None or now + length > self._block[1]:
             self._block = (now, now + length)
 
     def _learn(self, utilization: float, now: float, sent_at: float | None, horizon: float) -> None:
-        pending = 0 if sent_at is None else sum(1 for at in self._recent if at > sent_at)
-        inside = sum(b.count for b in self._buckets if b.first > now - self.window) - pending
+        self._changes += 1
+        pending = 0
+        if sent_at is not None:  # calls are recorded in time order: the ones after ``sent_at`` are at the end
+            for at in reversed(self._recent):
+                if at <= sent_at:
+                    break
+                pending += 1
+        # Buckets are in time order too, so those that started (or ended) before the window lead the deque.
+        inside = self._counted - self._leading(lambda b: b.first <= now - self.window) - pending
         if inside >= 1:  # calls from elsewhere only make this larger: safe. 0 (a rounded-down header)
             self._cost = utilization / inside  # means free for now, like no estimate at all
             self._learned_at = now
-        touching = sum(b.count for b in self._buckets if b.last > now - self.window) - pending
+        touching = self._counted - self._leading(lambda b: b.last <= now - self.window) - pending
         explained = 0.0 if self._cost is None else self._cost * max(0, touching)
         self._residual = max(0.0, utilization - explained)
         self._residual_until = now + horizon
+
+    def _leading(self, older: Callable[[_Bucket], bool]) -> int:
+        """Our calls in the buckets at the head of the deque for which ``older`` holds."""
+        count = 0
+        for bucket in self._buckets:
+            if not older(bucket):
+                break
+            count += bucket.count
+        return count
 
     def _events(self, after: float) -> list[tuple[float, float]]:
         """(time, percent) at which modelled usage leaves the window, after ``after``, in time order."""

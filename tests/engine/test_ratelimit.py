@@ -11,6 +11,7 @@ runs under trio, on ``autojump_clock``.
 from __future__ import annotations
 
 import ast
+import copy
 import heapq
 import math
 import random
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import tenacity
 import trio
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from trio.testing import MockClock
 
@@ -163,6 +164,35 @@ def test_asking_again_after_waking_gives_the_same_time(setup: Setup, history: li
     at = governor.next_allowed(seen.now, rand)
     for woke in (seen.now + (at - seen.now) / 3, at):
         assert governor.next_allowed(woke, rand) == at
+
+
+@given(setups, histories, st.lists(st.tuples(st.floats(0, 100), rands), max_size=4), st.floats(0, 100), rands)
+@example(Setup(3600.0, 90.0, 0.0, 0.0, 900.0), [("call", 0.0, 0.0, None, None), ("observe", 0.0, 95.0, None, None)],
+         [], 0.0, 0.5)  # a figure that arrives after we asked must reach the next answer
+def test_asking_changes_nothing(setup: Setup, history: list[Step], asks: list[tuple[float, float]], later: float,
+                                rand: float) -> None:
+    """A governor asked after every step (its plan kept between changes) answers as one never asked."""
+    asked, fresh = setup.build(), setup.build()
+    now = 0.0
+    for kind, gap, value, extra, lag in [*history, ("call", later, 0.0, None, None)]:
+        now += gap
+        replay([asked, fresh], [(kind, now, value, extra, lag)])  # one step, at the history's time
+        for ahead, draw in [*asks, (0.0, rand)]:
+            never_asked = copy.deepcopy(fresh)
+            assert asked.next_allowed(now + ahead, draw) == never_asked.next_allowed(now + ahead, draw)
+    assert asked.usage(now) == fresh.usage(now)
+
+
+@given(setups, st.lists(calls, min_size=1, max_size=30), utilizations, st.floats(0, 10), rands)
+def test_a_figure_sent_after_every_call_counts_them_all(setup: Setup, history: list[Step], utilization: float,
+                                                        after: float, rand: float) -> None:
+    """``sent_at`` at or after our latest call means no call is in flight: the same as no ``sent_at``."""
+    timed, untimed = setup.build(), setup.build()
+    seen = replay([timed, untimed], history)
+    signal = UsageSignal(domain="d", utilization=utilization)
+    timed.observe(signal, seen.now + after, sent_at=seen.now + after * rand)
+    untimed.observe(signal, seen.now + after)
+    assert timed.next_allowed(seen.now + after, rand) == untimed.next_allowed(seen.now + after, rand)
 
 
 @given(setups, st.lists(calls, max_size=10), lengths, st.floats(0, 200_000))

@@ -48,7 +48,7 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     start: str = "2026-09-01T12:00:00+00:00"  # ISO 8601 with an offset: the simulated clock's origin
     tier: Tier = "development_access"
     active_ads: Annotated[int, Meta(ge=0)] = 0
-    accounts: Annotated[int, Meta(ge=1, le=100)] = 6
+    accounts: Annotated[int, Meta(ge=1, le=10_000)] = 6  # a fleet test polls 500, the bench 1,000
     campaigns_per_account: Annotated[int, Meta(ge=0, le=500)] = 4
     history_days: Annotated[int, Meta(ge=0)] = 60  # seeded campaigns started this long before ``start``
     usage_header_threshold_pct: Annotated[float, Meta(ge=0.0)] = 10.0
