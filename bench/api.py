@@ -27,8 +27,6 @@ import argparse
 import functools
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ from quart import Response, abort
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
 from bench._load import LoadResult, Target, open_clients, run_load
+from bench._server import ServerProcess
 from config import Settings, data_path, load, load_or_create_keys
 from engine.logs import configure_logging, current_actor
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
@@ -132,52 +131,11 @@ def _bare_view(bodies: Path) -> Any:
     return bench_bare
 
 
-@dataclass
-class Server:
-    """The server process (its own session, so a Ctrl-C reaches it only through ``stop``)."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    @classmethod
-    def start(cls, dsn: str, root: Path) -> Server:
-        env = {**os.environ, "SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_AUTH_ATTEMPTS": str(AUTH_ATTEMPTS)}
-        ready, log = root / "ready", root / "server.log"
-        argv = [sys.executable, __file__, "--serve", "--data-dir", str(root / "data"),
-                "--bodies", str(root / "bodies"), "--ready", str(ready)]
-        with log.open("wb") as out:
-            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        server = cls(process, "", log)
-        try:
-            server.url = server._wait_ready(ready)
-        except BaseException:  # Ctrl-C too: the caller has no handle to stop it with yet
-            server.stop()
-            raise
-        return server
-
-    def _wait_ready(self, ready: Path) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the API server did not start; its log:\n{self.tail()}")
-            time.sleep(0.05)
-        return ready.read_text()
-
-    def stop(self) -> int:
-        """SIGTERM (a graceful stop, as in production), SIGKILL after 20 s; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+def start_server(dsn: str, root: Path) -> tuple[ServerProcess, str]:
+    """The API server process on ``dsn``, and its URL."""
+    argv = [sys.executable, __file__, "--serve", "--data-dir", str(root / "data"), "--bodies", str(root / "bodies")]
+    env = {"SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_AUTH_ATTEMPTS": str(AUTH_ATTEMPTS)}
+    return ServerProcess.launch(argv, root, what="API server", start_timeout=START_TIMEOUT, env=env)
 
 
 # --- setup (not timed) --------------------------------------------------------------------------------------
@@ -275,15 +233,15 @@ def _line(label: str, result: LoadResult, ratio: str) -> str:
 def measure(dsn: str, root: Path, args: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
     pool = open_clients(args.processes)
-    server: Server | None = None
+    server: ServerProcess | None = None
     fixture: Fixture | None = None
     try:
         version = trio.run(_migrate, dsn)
-        server = Server.start(dsn, root)
-        fixture, bodies = trio.run(_prepare, dsn, server.url)
+        server, url = start_server(dsn, root)
+        fixture, bodies = trio.run(_prepare, dsn, url)
         for name, body in bodies.items():
             (root / "bodies" / f"{name}.json").write_bytes(body)
-        print(f"SongTrackPro API, one worker process at {server.url}; PostgreSQL {version}\n"
+        print(f"SongTrackPro API, one worker process at {url}; PostgreSQL {version}\n"
               f"{os.cpu_count()} CPUs, SHARED by the server, PostgreSQL and the load generator: absolute numbers\n"
               f"  are lower than on a dedicated server; compare the ratios between runs.\n"
               f"{args.connections} keep-alive connections from {args.processes} client processes (h11 on trio), "
@@ -294,7 +252,7 @@ def measure(dsn: str, root: Path, args: argparse.Namespace) -> None:
               f"row). Server log: info level, to a file.\n")
         print(f"{'route':<36}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}{'vs bare':>9}", flush=True)
         errors: list[str] = []
-        for label, target, bare in _rows(server.url, fixture):
+        for label, target, bare in _rows(url, fixture):
             real = _phase(dsn, pool, args, fixture, target)
             baseline = _phase(dsn, pool, args, fixture, Target(target.host, target.port, "GET", f"/bench/bare/{bare}"))
             size = len(bodies[bare])

@@ -35,7 +35,6 @@ import math
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from adapters.meta import APP_DOMAIN, MetaClient, account_domain
 from adapters.meta.client import CAMPAIGN_FIELDS
 from adapters.meta.simulator import SimulatorConfig, serve_meta_simulator
+from bench._server import ServerProcess
 from engine.provider import ProviderError, RateLimitedError
 from engine.ratelimit import Pacer
 
@@ -86,49 +86,13 @@ async def _serve(config: SimulatorConfig, ready: Path) -> int:
     return 0
 
 
-@dataclass
-class Server:
-    """The simulator's process (its own session, so a Ctrl-C reaches it only through ``stop``)."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    acts: list[str]
-    log: Path
-
-    @classmethod
-    def start(cls, accounts: int, campaigns: int, root: Path) -> Server:
-        ready, log = root / "ready", root / "server.log"
-        ready.unlink(missing_ok=True)  # the previous row's server wrote one
-        argv = [sys.executable, __file__, "--serve", "--accounts", str(accounts), "--campaigns", str(campaigns),
-                "--ready", str(ready)]
-        with log.open("wb") as out:
-            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        server = cls(process, "", [], log)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not ready.exists():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the simulator did not start; its log:\n{server.tail()}")
-                time.sleep(0.05)
-        except BaseException:  # Ctrl-C too: the caller has no handle to stop it with yet
-            server.stop()
-            raise
-        server.url, *server.acts = ready.read_text().splitlines()
-        return server
-
-    def stop(self) -> int:
-        """SIGTERM, SIGKILL after 10 s; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+def start_simulator(accounts: int, campaigns: int, root: Path) -> tuple[ServerProcess, str, list[str]]:
+    """The simulator process with ``accounts`` ad accounts; its process, URL and the accounts' ids."""
+    argv = [sys.executable, __file__, "--serve", "--accounts", str(accounts), "--campaigns", str(campaigns)]
+    server, ready = ServerProcess.launch(argv, root, what="simulator", start_timeout=START_TIMEOUT,
+                                         stop_timeout=10.0)
+    url, *acts = ready.splitlines()
+    return server, url, acts
 
 
 # --- the two loops ------------------------------------------------------------------------------------------
@@ -240,10 +204,10 @@ def measure(rows: list[int], seconds: float, campaigns: int, root: Path) -> None
           f"{'ratio':>8}", flush=True)
     errors: list[str] = []
     for n in rows:
-        server = Server.start(n, campaigns, root)
+        server, url, acts = start_simulator(n, campaigns, root)
         try:
-            ours = trio.run(_phase, "ours", server.url, server.acts, seconds, n)
-            raw = trio.run(_phase, "raw", server.url, server.acts, seconds, n)
+            ours = trio.run(_phase, "ours", url, acts, seconds, n)
+            raw = trio.run(_phase, "raw", url, acts, seconds, n)
         finally:
             if (code := server.stop()) != 0:
                 print(f"the simulator exited with {code}; its log ends:\n{server.tail()}", file=sys.stderr)
