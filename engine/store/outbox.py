@@ -1,0 +1,51 @@
+"""The webhook outbox's front door: ``enqueue_event`` records an event and one pending delivery per
+subscribed, enabled endpoint of the organization, in the caller's transaction.
+
+Whoever fires an event (the aggregator's rules, the integrations) calls it inside the same transaction
+as the change that caused it, so the event exists if and only if the change committed (WEBHOOKS.md:
+at-least-once from a durable outbox). The dispatcher is woken by a NOTIFY on ``OUTBOX_CHANNEL``, sent
+at commit; it also polls, so a lost notification costs latency, not deliveries.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import msgspec
+
+from engine.store._rows import Queries
+
+__all__ = ["OUTBOX_CHANNEL", "enqueue_event", "new_event_id"]
+
+OUTBOX_CHANNEL = "webhook_outbox"
+
+
+def new_event_id() -> str:
+    """``evt_`` and 26 random hex characters: unique, unguessable, safe in URLs."""
+    return "evt_" + secrets.token_hex(13)
+
+
+async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Mapping[str, object], *,
+                        now: datetime | None = None) -> str:
+    """Record the event ``{id, type, timestamp, data}`` and its deliveries; returns the event id.
+
+    ``data`` must be JSON-encodable by msgspec (UUIDs and datetimes are fine). The envelope's
+    ``timestamp`` is ``now`` (default: the wall clock, UTC), RFC 3339.
+    """
+    event_id = new_event_id()
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
+    envelope = {"id": event_id, "type": event_type, "timestamp": stamp.isoformat().replace("+00:00", "Z"),
+                "data": data}
+    await q.execute("INSERT INTO webhook_events (id, organization_id, type, payload, created_at)"
+                    " VALUES ($1, $2, $3, $4::jsonb, $5)", event_id, org_id, event_type,
+                    msgspec.json.encode(envelope).decode(), stamp)
+    await q.execute(
+        "INSERT INTO webhook_deliveries (event_id, endpoint_id, organization_id)"
+        " SELECT $1, id, organization_id FROM webhook_endpoints"
+        " WHERE organization_id = $2 AND enabled AND (event_types = '{}' OR $3 = ANY (event_types))",
+        event_id, org_id, event_type)
+    await q.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, event_id)
+    return event_id
