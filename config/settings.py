@@ -6,6 +6,7 @@ at once. It never reads ``os.environ`` itself: the caller passes the environment
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
@@ -18,6 +19,7 @@ from config.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "AlertsSettings",
     "AuthSettings",
     "DatabaseSettings",
     "EmailSettings",
@@ -28,6 +30,7 @@ __all__ = [
     "Settings",
     "SimulatorSettings",
     "SpotifySettings",
+    "WebhooksSettings",
     "data_path",
     "load",
     "simulated_providers",
@@ -147,6 +150,66 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     speed: Annotated[float, Meta(gt=0, le=100_000)] = 1.0  # simulated seconds per real second
 
 
+_Fraction = Annotated[float, Meta(gt=0, le=2)]
+
+
+class AlertsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The aggregator's alert rules: budget warning thresholds (fractions of the budget, in (0, 2]), the
+    pacing tolerance (fire when projected spend exceeds the budget by more than this fraction), and how
+    often at most ``metrics.updated`` fires per campaign (seconds).
+
+    ``budget_thresholds`` is a TOML list (``[0.5, 0.8, 1.0]``) or a comma-separated string
+    (``SONGTRACK_ALERTS_BUDGET_THRESHOLDS=0.5,0.8,1.0``); read it through ``fractions()``.
+    """
+
+    # A plain ``str`` in the union: msgspec 0.22 corrupts memory converting text in lax mode (environment
+    # values) to a union whose ``str`` member has a pattern, so the text is checked in __post_init__.
+    budget_thresholds: str | Annotated[list[_Fraction], Meta(max_length=20)] = "0.5, 0.8, 1.0"
+    pacing_tolerance: Annotated[float, Meta(ge=0, le=10)] = 0.10
+    metrics_updated_every: Annotated[float, Meta(ge=1, le=86_400)] = 60.0
+
+    def __post_init__(self) -> None:
+        try:
+            fractions = self.fractions()
+        except ValueError:
+            fractions = ()
+        if not 0 < len(fractions) <= 20 or not all(0 < fraction <= 2 for fraction in fractions):
+            raise FieldConflict(("budget_thresholds",), "expected 1 to 20 fractions, each above 0 and at most 2")
+
+    def fractions(self) -> tuple[float, ...]:
+        """The thresholds, sorted, each once. Raises ValueError for text that is not numbers and commas."""
+        given = self.budget_thresholds
+        values = [float(part) for part in given.split(",")] if isinstance(given, str) else given
+        return tuple(sorted(set(values)))
+
+
+class WebhooksSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The webhook dispatcher. ``allow_subnets`` lists the subnets that webhooks may reach although they
+    are private, loopback or otherwise non-public (on-prem receivers): a TOML list (``["10.0.0.0/8"]``) or
+    a comma-separated string (``SONGTRACK_WEBHOOKS_ALLOW_SUBNETS=10.0.0.0/8,fd00::/8``); read it through
+    ``subnets()``. By default only public addresses are. ``timeout`` bounds each attempt (seconds, all of
+    it); ``schedule = "fast"`` shortens the retry schedule to seconds (sandbox, tests); ``poll_interval``
+    is the fallback poll when a NOTIFY is missed (seconds)."""
+
+    allow_subnets: str | list[str] = ""
+    timeout: Annotated[float, Meta(gt=0, le=60)] = 15.0
+    schedule: Literal["standard", "fast"] = "standard"
+    poll_interval: Annotated[float, Meta(gt=0, le=3600)] = 5.0
+
+    def __post_init__(self) -> None:
+        for cidr in self.subnets():
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise FieldConflict(("allow_subnets",), f"{cidr!r} is not a subnet in CIDR notation") from None
+
+    def subnets(self) -> tuple[str, ...]:
+        """The allowlist's CIDRs, as given."""
+        given = self.allow_subnets
+        parts = given.split(",") if isinstance(given, str) else given
+        return tuple(part.strip() for part in parts if part.strip())
+
+
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
 
@@ -170,6 +233,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     meta: MetaSettings = msgspec.field(default_factory=MetaSettings)
     spotify: SpotifySettings = msgspec.field(default_factory=SpotifySettings)
     simulators: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    webhooks: WebhooksSettings = msgspec.field(default_factory=WebhooksSettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.

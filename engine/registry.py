@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import msgspec
 import trio
 
-__all__ = ["ActorState", "ActorStatus", "Registry", "format_error"]
+__all__ = ["ActorState", "ActorStatus", "Detail", "Registry", "format_error"]
 
 _MAX_ERROR_CHARS = 500
 
@@ -26,8 +26,17 @@ class ActorState(enum.StrEnum):
     STOPPED = "stopped"
 
 
+# What an actor says about its own work, beyond the supervisor's view (e.g. an account poller's
+# ``{"state": "parked", "parked_until": "...", "consecutive_failures": 3}``): flat and JSON-ready.
+Detail = dict[str, str | int | float | bool | None]
+
+
 class ActorStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """One actor's status; ``since`` is when it entered ``state`` (wall clock, the registry's ``now``)."""
+    """One actor's status; ``since`` is when it entered ``state`` (wall clock, the registry's ``now``).
+
+    ``detail`` is the actor's own account of itself (``Registry.set_detail``), kept across the
+    supervisor's updates; None for actors that say nothing.
+    """
 
     name: str
     state: ActorState
@@ -35,6 +44,7 @@ class ActorStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None = None
     next_restart_at: datetime | None = None
     since: datetime
+    detail: Detail | None = None
 
 
 class _Keep(enum.Enum):
@@ -87,7 +97,20 @@ class Registry:
             last_error=(old.last_error if old else None) if last_error is _Keep.KEEP else last_error,
             next_restart_at=next_restart_at,
             since=old.since if old is not None and old.state == state else self.now(),
+            detail=old.detail if old is not None else None,
         )
+        if new != old:
+            self._statuses[name] = new
+            self._bump()
+
+    def set_detail(self, name: str, detail: Detail | None) -> None:
+        """Replace ``name``'s ``detail``, keeping everything else; an unknown ``name`` is recorded RUNNING
+        (an actor reports on itself only while it runs)."""
+        old = self._statuses.get(name)
+        if old is None:
+            new = ActorStatus(name=name, state=ActorState.RUNNING, since=self.now(), detail=detail)
+        else:
+            new = msgspec.structs.replace(old, detail=detail)
         if new != old:
             self._statuses[name] = new
             self._bump()

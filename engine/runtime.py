@@ -11,12 +11,19 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import httpx
 import msgspec
 import trio
 from quart_trio import QuartTrio
 
 from actors import Housekeeper
+from actors.accounts import AccountsSupervisor
+from actors.aggregator import Aggregator
+from actors.meta_account import MetaSchedule
+from actors.spotify_listener import listener_kind
+from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
@@ -114,6 +121,8 @@ async def _serve_all(
     migrations = discover()
     server = settings.server
     async with trio.open_nursery() as nursery:
+        # Pollers keep the same cadence in the simulators' time as against the real providers.
+        poll_speedup = settings.simulators.speed if "meta" in simulated_providers(settings) else 1.0
         settings = await start_simulators(nursery, settings)
         http_stopped = trio.Event()
         if server.workers == 1:
@@ -134,7 +143,7 @@ async def _serve_all(
                     env = worker_env(environ, dsn) | _shared_env(settings)
                     await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
-                await _run_engine(db, shutdown)
+                await _run_engine(db, settings, keys, shutdown, poll_speedup)
                 workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
             if server.workers == 1:
                 await http_stopped.wait()  # in-flight requests finish before the database closes
@@ -150,18 +159,19 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
     if not simulated:
         return settings
     sims, public_url = settings.simulators, ApiContext.public_url_of(settings)
+    now = datetime.now(UTC)  # the simulated worlds start at our own today, so their days are ours
     # "on" keeps the dev routes on once the simulators' credentials are set.
     replaced: dict[str, object] = {"sandbox": "on"}
     lines = []
     if "meta" in simulated:
-        config = meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed)
+        config = meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, start=now.isoformat())
         meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
         replaced["meta"] = msgspec.structs.replace(settings.meta, app_id=config.app_id, app_secret=config.app_secret,
                                                    graph_url=meta.url, dialog_url=meta.url)
         lines.append(f"Meta simulator on {meta.url}/{settings.meta.api_version} (token {config.access_tokens[0]})")
     if "spotify" in simulated:
         app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
-        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,))
+        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,), start=now)
         url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
         replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
                                                       api_url=url)
@@ -195,13 +205,38 @@ async def _serve_http_until(
         stopped.set()
 
 
-async def _run_engine(db: Database, shutdown: Shutdown) -> None:
-    """The root supervisor until shutdown; it drains children in reverse start order."""
+async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shutdown,
+                      poll_speedup: float = 1.0) -> None:
+    """The root supervisor until shutdown; it drains children in reverse start order: the account actors
+    stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
+
+    ``poll_speedup`` divides the Meta polling intervals (a simulator running ``speed`` times faster), with
+    floors that keep a fast sandbox from flooding it."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
+    dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
+                                   secret_key=keys.token_encryption_key)
+    aggregator = Aggregator(db, settings.alerts)
+    # The account actors send on clones of this; closing it once they have stopped lets the aggregator
+    # drain and return.
+    samples = aggregator.sender()
+    listeners = listener_kind(db, settings, keys, registry, samples, httpx.AsyncClient)
+    standard = MetaSchedule()
+    schedule = MetaSchedule(interval=max(5.0, standard.interval / poll_speedup),
+                            restatement_every=max(60.0, standard.restatement_every / poll_speedup))
+    accounts = AccountsSupervisor(db, settings, keys, samples, registry=registry, kinds=[listeners],
+                                  meta=settings.meta.app_id is not None, meta_schedule=schedule)
+
+    def stop_accounts() -> None:
+        accounts.stop()
+        samples.close()  # no new actor will clone it; theirs close as they stop
+
     root = Supervisor("root", registry, children=[
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
         ChildSpec("housekeeper", Housekeeper(db).run),
+        ChildSpec("webhook-dispatcher", dispatcher.run),
+        aggregator.child_spec(),
+        ChildSpec("accounts", accounts.run, stop=stop_accounts),
     ])
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)

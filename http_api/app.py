@@ -10,6 +10,7 @@ from importlib.metadata import version
 import msgspec
 from quart_trio import QuartTrio
 
+from http_api.alerts import alerts_router
 from http_api.audiences import audiences_router
 from http_api.auth import auth_router
 from http_api.auth_email import auth_email_router
@@ -30,6 +31,7 @@ from http_api.sessions import sessions_router
 from http_api.spotify import spotify_router
 from http_api.sync_runs import sync_runs_router
 from http_api.tracks import tracks_router
+from http_api.webhooks import webhooks_router
 
 __all__ = ["create_app"]
 
@@ -46,6 +48,8 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
         integrations_router(ctx), meta_conversions_router(ctx), engine_status_router(ctx), dev_router(ctx),
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
+        webhooks_router(ctx),
+        alerts_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)

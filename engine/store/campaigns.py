@@ -42,6 +42,7 @@ __all__ = [
     "CampaignMetrics",
     "Goal",
     "IllegalTransition",
+    "MetaPollTarget",
     "NewCampaign",
     "TrackSummary",
     "create_campaign",
@@ -51,6 +52,7 @@ __all__ = [
     "link_meta",
     "list_campaigns",
     "meta_links",
+    "meta_poll_targets",
     "set_campaign_status",
     "set_meta_effective_status",
     "update_campaign",
@@ -353,6 +355,33 @@ async def meta_links(db: Executor, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
         org_id,
     )
     return {str(row["meta_campaign_id"]): row["id"] for row in rows}
+
+
+class MetaPollTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """A linked campaign whose Meta figures are still worth polling (``meta_poll_targets``)."""
+
+    campaign_id: uuid.UUID
+    status: str
+    meta_ad_account_id: str
+    meta_campaign_id: str
+    meta_effective_status: str | None
+
+
+async def meta_poll_targets(db: Executor, org_id: uuid.UUID, *, ended_after: datetime) -> list[MetaPollTarget]:
+    """The organization's campaigns linked to Meta that are active or paused, or that ended (completed or
+    archived) after ``ended_after`` (the start of Meta's restatement window), ordered by ad account."""
+    rows = await db.fetch(
+        "SELECT id, status, meta_ad_account_id, meta_campaign_id, meta_effective_status FROM campaigns"
+        " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL AND meta_ad_account_id IS NOT NULL"
+        " AND (status IN ('active', 'paused') OR (status IN ('completed', 'archived') AND end_date > $2))"
+        " ORDER BY meta_ad_account_id, meta_campaign_id",
+        org_id, ended_after,
+    )  # fmt: skip
+    return [
+        MetaPollTarget(campaign_id=row["id"], status=row["status"], meta_ad_account_id=row["meta_ad_account_id"],
+                       meta_campaign_id=row["meta_campaign_id"], meta_effective_status=row["meta_effective_status"])
+        for row in rows
+    ]  # fmt: skip
 
 
 async def set_meta_effective_status(

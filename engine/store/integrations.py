@@ -3,8 +3,14 @@
 It enforces that tokens reach the database only sealed (``engine.secrets_box``, bound to their row by
 ``org:provider:account:field``), that a state's secret is stored only as its SHA-256 digest, and that a
 state is consumed once and before it expires. Every integration function takes ``org_id`` and filters on
-it. Disconnecting deletes the row, so its tokens go with it. Outcomes are values (``None``, counts);
-``open_tokens`` may raise ``SealError`` for a row whose ciphertext was tampered with.
+it (except ``accounts_of``, the engine's view across organizations). Disconnecting deletes the row, so its
+tokens go with it. Outcomes are values (``None``, counts); ``open_tokens`` may raise ``SealError`` for a row
+whose ciphertext was tampered with.
+
+Every change of an integration's existence or status (connect, re-connect, ``needs_reauth``, disconnect)
+sends ``NOTIFY integrations`` in the caller's transaction, so it is delivered at commit. The payload is
+a wake-up, not a record: ``{"organization_id": "<uuid>", "provider": "meta", "event":
+"connected" | "needs_reauth" | "disconnected"}``; a listener re-reads the table (and polls as a fallback).
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ from engine.secrets_box import open_, seal
 from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_count, token_digest
 
 __all__ = [
-    "Integration", "IntegrationStatus", "OAuthState", "Provider", "StatePurpose", "Tokens", "consume_oauth_state",
-    "disconnect", "get_integration", "get_tokens", "list_integrations", "mark_needs_reauth", "replace_tokens",
-    "save_oauth_state", "upsert_integration",
+    "INTEGRATIONS_CHANNEL", "Integration", "IntegrationStatus", "OAuthState", "Provider", "StatePurpose", "Tokens",
+    "accounts_of", "consume_oauth_state", "disconnect", "get_integration", "get_tokens", "list_integrations",
+    "mark_needs_reauth", "replace_tokens", "save_oauth_state", "upsert_integration",
 ]  # fmt: skip
 
 Provider = Literal["meta", "spotify"]
@@ -79,6 +85,14 @@ StatePurpose = Literal["connect", "listener"]
 _PURPOSE_SQL: dict[StatePurpose, str] = {"connect": "campaign_id IS NULL", "listener": "campaign_id IS NOT NULL"}
 
 
+INTEGRATIONS_CHANNEL = "integrations"
+
+
+async def _notify(q: Queries, org_id: uuid.UUID, provider: str, event: str) -> None:
+    payload = msgspec.json.encode({"organization_id": org_id, "provider": provider, "event": event}).decode()
+    await q.execute("SELECT pg_notify($1, $2)", INTEGRATIONS_CHANNEL, payload)
+
+
 def _aad(org_id: uuid.UUID, provider: str, account: str, field: str) -> str:
     return f"{org_id}:{provider}:{account}:{field}"
 
@@ -102,12 +116,20 @@ async def upsert_integration(
            " token_expires_at = EXCLUDED.token_expires_at, scopes = EXCLUDED.scopes,"
            f" connected_by = EXCLUDED.connected_by, updated_at = now() RETURNING {_COLUMNS}",
         org_id, provider, external_account_id, display_name, access, refresh, token_expires_at, scopes, connected_by)
+    await _notify(q, org_id, provider, "connected")
     return as_struct(row, Integration)
 
 
 async def list_integrations(q: Queries, org_id: uuid.UUID) -> list[Integration]:
     rows = await q.fetch(f"SELECT {_COLUMNS} FROM integrations WHERE organization_id = $1"
                          " ORDER BY provider, created_at", org_id)
+    return [as_struct(row, Integration) for row in rows]
+
+
+async def accounts_of(q: Queries, provider: Provider) -> list[Integration]:
+    """Every organization's accounts of ``provider``, whatever their status (the engine's view: it runs
+    one actor per connected account and shows the others' status)."""
+    rows = await q.fetch(f"SELECT {_COLUMNS} FROM integrations WHERE provider = $1 ORDER BY created_at, id", provider)
     return [as_struct(row, Integration) for row in rows]
 
 
@@ -151,16 +173,22 @@ async def replace_tokens(q: Queries, key: bytes, integration: Integration, *, ac
 
 
 async def mark_needs_reauth(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID) -> bool:
-    status = await q.execute("UPDATE integrations SET status = 'needs_reauth', updated_at = now()"
-                             " WHERE organization_id = $1 AND id = $2", org_id, integration_id)
-    return row_count(status) == 1
+    row = await q.fetchrow("UPDATE integrations SET status = 'needs_reauth', updated_at = now()"
+                           " WHERE organization_id = $1 AND id = $2 RETURNING provider", org_id, integration_id)
+    if row is None:
+        return False
+    await _notify(q, org_id, row["provider"], "needs_reauth")
+    return True
 
 
 async def disconnect(q: Queries, org_id: uuid.UUID, provider: Provider) -> int:
     """Delete the organization's accounts of ``provider`` (and their tokens); returns how many."""
     status = await q.execute("DELETE FROM integrations WHERE organization_id = $1 AND provider = $2",
                              org_id, provider)
-    return row_count(status)
+    removed = row_count(status)
+    if removed:
+        await _notify(q, org_id, provider, "disconnected")
+    return removed
 
 
 async def save_oauth_state(

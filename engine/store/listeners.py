@@ -23,10 +23,12 @@ from engine.store.catalog_common import Page, Where, atomic, check_window, count
 from engine.store.integrations import Tokens
 
 __all__ = [
-    "CampaignListener", "LinkTarget", "ListenLink", "ListenerStatus", "create_listen_link",
-    "get_campaign_target", "link_target", "list_campaign_listeners", "listener_tokens", "opt_in",
-    "remove_from_campaign", "revoke_listen_link",
+    "LISTENERS_CHANNEL", "CampaignListener", "LinkTarget", "ListenLink", "ListenerStatus", "create_listen_link",
+    "get_campaign_target", "link_target", "list_campaign_listeners", "listener_tokens", "mark_listener_needs_reauth",
+    "opt_in", "remove_from_campaign", "replace_listener_tokens", "revoke_listen_link",
 ]  # fmt: skip
+
+LISTENERS_CHANNEL = "listener_accounts"  # NOTIFYed when a fan opts in: the engine starts polling them
 
 ListenerStatus = Literal["connected", "needs_reauth"]
 _PROVIDER = "spotify-listener"  # the provider part of the AAD: a fan's tokens, not the organization's
@@ -132,6 +134,8 @@ async def opt_in(
                                     " ON CONFLICT DO NOTHING RETURNING listener_id", campaign_id, listener_id)
         row = await fetch_one(conn, f"{_LISTENER_SELECT} WHERE c.organization_id = $1 AND cl.campaign_id = $2"
                                     " AND cl.listener_id = $3", org_id, campaign_id, listener_id)
+        # Wakes the engine's account supervisor (delivered at commit): a listener to poll now.
+        await conn.execute("SELECT pg_notify($1, $2)", LISTENERS_CHANNEL, str(listener_id))
     return _listener(row), added is not None
 
 
@@ -175,10 +179,15 @@ async def remove_from_campaign(q: Queries, org_id: uuid.UUID, campaign_id: uuid.
     return row_count(status) == 1
 
 
-async def listener_tokens(q: Queries, key: bytes, org_id: uuid.UUID, listener_id: uuid.UUID) -> Tokens | None:
-    """The opened tokens of one listener of ``org_id``; raises ``SealError`` if they were tampered with."""
+async def listener_tokens(q: Queries, key: bytes, org_id: uuid.UUID, listener_id: uuid.UUID, *,
+                          for_update: bool = False) -> Tokens | None:
+    """The opened tokens of one listener of ``org_id``; raises ``SealError`` if they were tampered with.
+
+    ``for_update`` locks the row until the transaction ends, so that one refresh at a time rotates them.
+    """
     row = await q.fetchrow("SELECT spotify_user_id, access_token_sealed, refresh_token_sealed, token_expires_at"
-                           " FROM listener_accounts WHERE organization_id = $1 AND id = $2", org_id, listener_id)
+                           " FROM listener_accounts WHERE organization_id = $1 AND id = $2"
+                           + (" FOR UPDATE" if for_update else ""), org_id, listener_id)
     if row is None:
         return None
     user, sealed_refresh = row["spotify_user_id"], row["refresh_token_sealed"]
@@ -187,3 +196,26 @@ async def listener_tokens(q: Queries, key: bytes, org_id: uuid.UUID, listener_id
         refresh_token=None if sealed_refresh is None else open_(key, sealed_refresh, _aad(org_id, user,
                                                                                           "refresh_token")),
         expires_at=row["token_expires_at"])
+
+
+async def replace_listener_tokens(q: Queries, key: bytes, org_id: uuid.UUID, listener_id: uuid.UUID, *,
+                                  access_token: str, refresh_token: str | None,
+                                  token_expires_at: datetime | None) -> bool:
+    """Store refreshed tokens (a rotated refresh token included); False if the listener is gone."""
+    user = await q.fetchval("SELECT spotify_user_id FROM listener_accounts WHERE organization_id = $1 AND id = $2",
+                            org_id, listener_id)
+    if not isinstance(user, str):
+        return False
+    refresh = None if refresh_token is None else seal(key, refresh_token, _aad(org_id, user, "refresh_token"))
+    status = await q.execute(
+        "UPDATE listener_accounts SET access_token_sealed = $3, refresh_token_sealed = $4, token_expires_at = $5,"
+        " updated_at = now() WHERE organization_id = $1 AND id = $2", org_id, listener_id,
+        seal(key, access_token, _aad(org_id, user, "access_token")), refresh, token_expires_at)
+    return row_count(status) == 1
+
+
+async def mark_listener_needs_reauth(q: Queries, org_id: uuid.UUID, listener_id: uuid.UUID) -> bool:
+    """The fan must opt in again (their refresh token is dead); the listener's actor stops polling."""
+    status = await q.execute("UPDATE listener_accounts SET status = 'needs_reauth', updated_at = now()"
+                             " WHERE organization_id = $1 AND id = $2", org_id, listener_id)
+    return row_count(status) == 1

@@ -29,11 +29,14 @@ def new_event_id() -> str:
 
 
 async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Mapping[str, object], *,
-                        now: datetime | None = None) -> str:
+                        now: datetime | None = None, only_endpoint: uuid.UUID | None = None,
+                        exclude_endpoint: uuid.UUID | None = None) -> str:
     """Record the event ``{id, type, timestamp, data}`` and its deliveries; returns the event id.
 
     ``data`` must be JSON-encodable by msgspec (UUIDs and datetimes are fine). The envelope's
-    ``timestamp`` is ``now`` (default: the wall clock, UTC), RFC 3339.
+    ``timestamp`` is ``now`` (default: the wall clock, UTC), RFC 3339. ``only_endpoint`` delivers to that
+    one endpoint of the organization whatever it subscribes to (a test event); ``exclude_endpoint`` skips
+    one (``endpoint.disabled`` goes to the others).
     """
     event_id = new_event_id()
     stamp = (now or datetime.now(UTC)).astimezone(UTC)
@@ -45,7 +48,9 @@ async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Ma
     await q.execute(
         "INSERT INTO webhook_deliveries (event_id, endpoint_id, organization_id)"
         " SELECT $1, id, organization_id FROM webhook_endpoints"
-        " WHERE organization_id = $2 AND enabled AND (event_types = '{}' OR $3 = ANY (event_types))",
-        event_id, org_id, event_type)
+        " WHERE organization_id = $2 AND enabled"
+        "  AND CASE WHEN $4::uuid IS NULL THEN event_types = '{}' OR $3 = ANY (event_types) ELSE id = $4 END"
+        "  AND id IS DISTINCT FROM $5::uuid",
+        event_id, org_id, event_type, only_endpoint, exclude_endpoint)
     await q.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, event_id)
     return event_id

@@ -82,7 +82,8 @@ async def test_engine_status_lists_the_running_engine(
                 await trio.sleep(0.2)
         missing = await client.get("/v1/no-such-route")
     assert [n["pid"] for n in status["nodes"]] == [proc.process.pid]  # type: ignore[union-attr]
-    assert states == {"status-publisher": "running", "housekeeper": "running"}
+    assert states == {name: "running" for name in (
+        "status-publisher", "housekeeper", "webhook-dispatcher", "aggregator", "accounts")}
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
     assert await proc.stop() == 0

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
+from engine.store import alerts
+from engine.store.database import Database
 from tests.http_api.conftest import Client, MakeMember, Member, Simulators
 from tests.http_api.connect import connect
 
@@ -26,6 +29,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/v1/audiences/{audience_id}/sync/meta"): {"adAccountId": "act_1"},
     ("PATCH", "/v1/organization/members/{user_id}"): {"role": "viewer"},
     ("PATCH", "/v1/meta/campaigns/{meta_campaign_id}"): {"name": "Hijacked"},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Hijacked"},
+    ("POST", "/v1/webhooks/{webhook_id}/recover"): {"since": "2020-01-01T00:00:00Z"},
 }
 # Query strings a route needs to get past validation.
 QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=2027-01-01&until=2027-01-07"}
@@ -40,10 +45,22 @@ PROVIDER_OBJECTS = {
 }
 # What the owner of the first organization sees; none of it may change.
 READS = ["/v1/tracks", "/v1/campaigns", "/v1/audiences", "/v1/organization", "/v1/organization/members",
-         "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile", "/v1/integrations"]
+         "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile", "/v1/integrations", "/v1/webhooks",
+         "/v1/alerts", "/v1/notifications"]
 
 
-async def _seed(client: Client, sims: Simulators, make_member: MakeMember, owner: Member) -> dict[str, str]:
+async def _notification(db: Database, org_id: uuid.UUID) -> str:
+    """A notification of ``org_id``, as the aggregator makes them (no route creates one)."""
+    new = alerts.NewAlert(organization_id=org_id, campaign_id=None, type="budget.warning", dedupe_key="seeded",
+                          title="Seeded", data={})
+    now = datetime.now(UTC)
+    (alert,) = await alerts.insert_alerts(db, [new], fired_at=now)
+    await alerts.insert_notifications(db, [(alert, "Seeded")], created_at=now)
+    return str(await db.fetchval("SELECT id FROM notifications WHERE alert_id = $1", alert.id))
+
+
+async def _seed(client: Client, sims: Simulators, db: Database, make_member: MakeMember,
+                owner: Member) -> dict[str, str]:
     async def post(path: str, body: object) -> str:
         response = await client.post(path, headers=owner.headers, json=body)
         assert response.status_code == 201, await response.get_data()
@@ -55,7 +72,12 @@ async def _seed(client: Client, sims: Simulators, make_member: MakeMember, owner
     member = await make_member(org_id=owner.org_id, role="member")
     await connect(client, sims, "spotify", owner)
     track_at_spotify = next(iter(sims.spotify.world.catalog.tracks))
+    webhook = await post("/v1/webhooks", {"url": "https://hooks.example.com/in"})
+    tested = await client.post(f"/v1/webhooks/{webhook}/test", headers=owner.headers)
+    assert tested.status_code == 202, await tested.get_data()
     return {
+        "webhook_id": webhook, "event_id": (await tested.get_json())["eventId"],
+        "notification_id": await _notification(db, owner.org_id),
         # A fan's id: test_listeners.py opts a real one in; here the campaign alone must already answer 404.
         "listener_id": str(uuid.uuid4()),
         "provider": "spotify", "meta_campaign_id": next(iter(sims.meta.world.campaigns)),
@@ -71,10 +93,10 @@ async def _view(client: Client, owner: Member) -> list[object]:
 
 
 async def test_every_route_refuses_another_organizations_ids(
-    client: Client, simulators: Simulators, make_member: MakeMember,
+    client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
 ) -> None:
     victim, intruder = await make_member(), await make_member()
-    ids = await _seed(client, simulators, make_member, victim)
+    ids = await _seed(client, simulators, db, make_member, victim)
     before = await _view(client, victim)
     doc = await (await client.get("/openapi.json")).get_json()
     tried = []
@@ -95,10 +117,10 @@ async def test_every_route_refuses_another_organizations_ids(
 
 
 async def test_lists_and_references_stay_inside_the_organization(
-    client: Client, simulators: Simulators, make_member: MakeMember,
+    client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
 ) -> None:
     victim, intruder = await make_member(), await make_member()
-    ids = await _seed(client, simulators, make_member, victim)
+    ids = await _seed(client, simulators, db, make_member, victim)
     for path, key in (("/v1/tracks", "tracks"), ("/v1/campaigns", "campaigns"), ("/v1/audiences", "audiences")):
         listed = await (await client.get(path, headers=intruder.headers)).get_json()
         assert listed[key] == [] and listed["pagination"]["total"] == 0

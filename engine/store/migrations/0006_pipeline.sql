@@ -11,6 +11,9 @@ CREATE TABLE campaign_daily_facts (
     metric text NOT NULL CHECK (metric IN ('spend_minor', 'impressions', 'clicks', 'streams')),
     value bigint NOT NULL CHECK (value >= 0),
     source text NOT NULL,
+    -- The currency of a spend_minor value as the source reported it (NULL for counts). Totals add only
+    -- spend in the campaign's currency, so a campaign whose currency changes never mixes units.
+    currency text,
     observed_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (campaign_id, day, metric, source)
@@ -29,6 +32,7 @@ CREATE TABLE alerts (
     UNIQUE (organization_id, dedupe_key)
 );
 CREATE INDEX alerts_org_fired_idx ON alerts (organization_id, fired_at DESC);
+CREATE INDEX alerts_campaign_idx ON alerts (campaign_id, fired_at DESC);
 
 CREATE TABLE notifications (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -41,6 +45,8 @@ CREATE TABLE notifications (
     read_at timestamptz
 );
 CREATE INDEX notifications_org_created_idx ON notifications (organization_id, created_at DESC);
+CREATE INDEX notifications_org_unread_idx ON notifications (organization_id, created_at DESC)
+    WHERE read_at IS NULL;
 
 CREATE TABLE webhook_endpoints (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -88,6 +94,10 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, created_at DESC);
+-- The dispatcher's claim walks each enabled endpoint's due deliveries in order (at most its max_in_flight),
+-- so one endpoint's backlog never hides another's due rows.
+CREATE INDEX webhook_deliveries_endpoint_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at)
+    WHERE status = 'pending';
 
 CREATE TABLE webhook_attempts (
     id bigserial PRIMARY KEY,

@@ -1,0 +1,244 @@
+"""``AccountsSupervisor``: one actor per connected provider account, started and stopped as accounts come and go.
+
+It owns the reconciliation between what the store says should run (each *actor kind* lists its accounts)
+and the children of one ``engine.supervisor.Supervisor``, woken by ``LISTEN`` on the kinds' channels with a
+fallback poll. It does not poll any provider itself and knows no provider: a kind is one ``ActorKind``
+entry (how to list its accounts, how to build an actor for one); ``meta_kind`` is the Meta one.
+
+How a kind plugs in::
+
+    ActorKind(
+        name="spotify-listener",                 # child names are "<name>:<account key>"
+        accounts=list_listener_accounts,         # async () -> Iterable[Account]
+        build=lambda account, name: ListenerActor(..., name=name).run,   # run(task_status=...)
+        channels=("listener_accounts",),         # NOTIFY channels that announce changes (wake-ups only)
+    )
+
+Reconciliation, for every kind, on every wake-up: an ``Account`` that is ``runnable`` gets a child if it
+has none (or its child has ended, e.g. after ``needs_reauth``, and it is runnable again); a changed
+``version`` (a re-connect with a fresh token) restarts the child; an account no longer listed
+(disconnected) has its child stopped and forgotten; a listed account that is not runnable (needs
+re-auth) has a running child stopped, and its last status stays in the registry.
+
+Isolation: children are TRANSIENT by default, so a crash restarts only that account's actor, after the
+backoff. The default backoff (2 s doubling to 10 min) and intensity (5 restarts in 30 s) are chosen so
+that one account's crash loop can never exceed the intensity: the delays alone spread 6 restarts over
+more than 30 s. A crash-looping account thus backs off to one attempt per 5 to 10 minutes, visible as
+``backing_off`` with its ``last_error``, and never escalates to take the others down.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import httpx
+import trio
+
+from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
+from actors.samples import MetricSample
+from engine.backoff import Backoff, Intensity
+from engine.ratelimit import Pacer, RetryPolicy
+from engine.registry import ActorState, Registry
+from engine.store import integrations as integration_store
+from engine.store.database import Database
+from engine.store.errors import StoreUnavailable
+from engine.supervisor import ChildSpec, Restart, Supervisor
+
+if TYPE_CHECKING:
+    from config import Keys, Settings
+
+__all__ = ["Account", "AccountsSupervisor", "ActorKind", "meta_kind"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account of a kind, as its ``accounts`` lister sees it now.
+
+    ``key`` is stable and unique within the kind (an integration id). ``runnable`` False means the account
+    exists but must not be polled (it needs re-authentication). A change of ``version`` restarts a running
+    actor (the account was re-connected with new tokens). ``row`` is whatever ``build`` needs.
+    """
+
+    key: str
+    organization_id: uuid.UUID
+    runnable: bool = True
+    version: object = None
+    row: object = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ActorKind:
+    """One kind of account actor: how to list its accounts and how to build the actor of one.
+
+    ``build(account, child_name)`` returns the ``run(task_status=...)`` the supervisor calls; the actor
+    should report itself under ``child_name`` in the registry. ``channels`` are NOTIFY channels whose
+    messages mean "the accounts may have changed".
+    """
+
+    name: str
+    accounts: Callable[[], Awaitable[Iterable[Account]]]
+    build: Callable[[Account, str], Callable[..., Awaitable[object]]]
+    channels: tuple[str, ...] = ()
+    restart: Restart = Restart.TRANSIENT
+
+
+class AccountsSupervisor:
+    """Runs one actor per connected account of every kind (Meta by default, plus ``kinds``).
+
+    ``samples_send_channel`` is where the actors send their ``MetricSample``s; each actor sends on its own
+    clone, and we never close it (the wiring code owns it). ``http_factory`` makes each actor's
+    ``httpx.AsyncClient``. ``poll_interval`` is the fallback reconciliation period in seconds (LISTEN is
+    only a wake-up). The constructor does no I/O.
+    """
+
+    def __init__(
+        self, db: Database, settings: Settings, keys: Keys,
+        samples_send_channel: trio.MemorySendChannel[MetricSample],
+        http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient, *,
+        registry: Registry, kinds: Sequence[ActorKind] = (), meta: bool = True, poll_interval: float = 60.0,
+        backoff: Backoff = Backoff(base=2.0, factor=2.0, cap=600.0),  # noqa: B008 -- frozen
+        intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
+        meta_schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
+        meta_retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
+        pacer: Pacer | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None, name: str = "accounts",
+    ) -> None:
+        self._db, self._registry, self._poll_interval = db, registry, poll_interval
+        builtin: list[ActorKind] = []
+        if meta:
+            builtin.append(meta_kind(
+                db, settings, keys, registry, samples_send_channel, http_factory,
+                pacer=pacer if pacer is not None else Pacer(meta_window), schedule=meta_schedule, retry=meta_retry,
+                wall=wall, rng=rng))
+        self._kinds = (*builtin, *kinds)
+        names = [kind.name for kind in self._kinds]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate actor kinds in {names!r}")
+        self._supervisor = Supervisor(name, registry, backoff=backoff, intensity=intensity, rng=rng)
+        self._children: dict[str, tuple[str, object]] = {}  # child name → (kind name, account version)
+        self._wake = trio.Event()
+        self._stop = trio.Event()
+        self._listening = trio.CancelScope()
+
+    @property
+    def children(self) -> list[str]:
+        """The names of the children we run (or that ended by themselves and stay visible), sorted."""
+        return sorted(self._children)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start an actor per runnable account, report started, then follow changes until ``stop()``.
+
+        Returns after ``stop()`` once every child has stopped (in reverse start order). Raises the inner
+        supervisor's ``Escalation`` (which our defaults make impossible for one account) and
+        ``StoreError``s of the accounts listing, for our own supervisor to restart us.
+        """
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._listen_all)  # before the first listing, so no change falls between
+            await nursery.start(self._supervisor.run)
+            await self._reconcile()
+            task_status.started()
+            while not self._stop.is_set():
+                with trio.move_on_after(self._poll_interval):
+                    await self._wake.wait()
+                self._wake = trio.Event()
+                if not self._stop.is_set():
+                    await self._reconcile()
+            self._listening.cancel()
+            self._supervisor.stop()
+
+    def stop(self) -> None:
+        """Ask for a graceful stop and return at once (a ``ChildSpec`` stop hook)."""
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Reconcile soon (what a NOTIFY does)."""
+        self._wake.set()
+
+    # ---- following changes ---------------------------------------------------------------------------
+
+    async def _listen_all(self) -> None:
+        channels = sorted({channel for kind in self._kinds for channel in kind.channels})
+        with self._listening:
+            async with trio.open_nursery() as nursery:
+                for channel in channels:
+                    nursery.start_soon(self._listen, channel)
+
+    async def _listen(self, channel: str) -> None:
+        while True:
+            try:
+                async with self._db.listen(channel) as subscription:
+                    self._wake.set()  # notifications sent while we were not listening are lost: re-read
+                    async for _ in subscription:
+                        self._wake.set()
+            except StoreUnavailable:
+                log.warning("LISTEN %s lost; polling every %ss until it is back", channel, self._poll_interval,
+                            exc_info=True)
+            await trio.sleep(self._poll_interval)
+
+    async def _reconcile(self) -> None:
+        for kind in self._kinds:
+            listed = {f"{kind.name}:{account.key}": account for account in await kind.accounts()}
+            for name, account in listed.items():
+                await self._converge(kind, name, account)
+            for name in [n for n, (k, _) in self._children.items() if k == kind.name and n not in listed]:
+                log.info("%s: account gone; stopping its actor", name)
+                await self._supervisor.stop_child(name)
+                del self._children[name]
+
+    async def _converge(self, kind: ActorKind, name: str, account: Account) -> None:
+        known = self._children.get(name)
+        status = self._registry.get(name)
+        ended = status is None or status.state in (ActorState.STOPPED, ActorState.FAILED)
+        if known is not None and not account.runnable and not ended:
+            log.info("%s: account needs re-authentication; stopping its actor", name)
+            await self._supervisor.stop_child(name)  # forgets the status: we write the last word ourselves
+            last_error = status.last_error if status is not None else None
+            self._registry.update(name, ActorState.STOPPED, last_error=last_error)
+            self._registry.set_detail(name, {**(status.detail or {} if status is not None else {}),
+                                             "state": "needs_reauth", "next_poll_at": None})
+            return
+        if not account.runnable:
+            return
+        if known is not None and known[1] != account.version and not ended:
+            log.info("%s: account re-connected; restarting its actor", name)
+            await self._supervisor.stop_child(name)
+            ended = True
+        if known is None or ended:
+            self._children[name] = (kind.name, account.version)
+            await self._supervisor.start_child(ChildSpec(name, kind.build(account, name), restart=kind.restart))
+
+
+def meta_kind(
+    db: Database, settings: Settings, keys: Keys, registry: Registry,
+    samples: trio.MemorySendChannel[MetricSample], http_factory: Callable[[], httpx.AsyncClient], *,
+    pacer: Pacer, schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
+    retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC), rng: random.Random | None = None,
+) -> ActorKind:
+    """The Meta kind: one ``MetaAccountActor`` per Meta integration (one user token), all sharing ``pacer``."""
+    seeds = rng if rng is not None else random.Random()
+
+    async def accounts() -> list[Account]:
+        rows = await integration_store.accounts_of(db, "meta")
+        return [Account(key=str(row.id), organization_id=row.organization_id, runnable=row.status == "connected",
+                        version=row.updated_at if row.status == "connected" else None, row=row) for row in rows]
+
+    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+        assert isinstance(account.row, integration_store.Integration)
+        actor = MetaAccountActor(
+            db, account.row, key=keys.token_encryption_key, name=name, registry=registry, samples=samples,
+            pacer=pacer, http_factory=http_factory, graph_url=settings.meta.graph_url,
+            api_version=settings.meta.api_version, schedule=schedule, retry=retry,
+            rng=random.Random(seeds.random()), wall=wall)
+        return actor.run
+
+    return ActorKind("meta", accounts, build, channels=(integration_store.INTEGRATIONS_CHANNEL,))

@@ -1,0 +1,160 @@
+"""The aggregator: turns the pollers' ``MetricSample``s into stored facts, running totals and fired alerts.
+
+It owns its inbox, a bounded trio channel: pollers each get a clone of the send side (``sender()``), and a
+full inbox makes them wait, so a slow database slows polling instead of dropping samples. Each batch is
+one transaction: facts, totals, alerts, their notifications and their webhook events (the outbox) commit
+together or not at all. It does not deliver webhooks (the dispatcher does) nor talk to WebSockets: fired
+alerts go, after commit, to the optional ``outbox`` channel, the seam where the LiveHub will plug in.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import trio
+
+from actors import rules
+from actors.samples import MetricSample
+from config.settings import AlertsSettings
+from engine.store import alerts as alert_store
+from engine.store import facts
+from engine.store.database import Connection, Database
+from engine.store.outbox import enqueue_event
+from engine.supervisor import ChildSpec, Restart
+
+__all__ = ["AGGREGATOR", "Aggregator"]
+
+log = logging.getLogger(__name__)
+
+AGGREGATOR = "aggregator"  # its name in the supervision tree and in /v1/engine/status
+
+# Alerts people see in their notifications; metrics.updated fires up to once a minute per campaign and
+# is for machines (webhooks, dashboards), so it would drown the rest.
+_NOTIFY = frozenset({"budget.warning", "budget.pacing", "goal.reached", "campaign.completed"})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Aggregator:
+    """Receives ``MetricSample``s and writes them, with what they fire, one transaction per batch.
+
+    A batch is what is already waiting in the inbox, up to ``max_batch`` samples, plus what arrives
+    within ``linger`` seconds of the first one. ``capacity`` bounds the inbox (samples, not batches).
+    ``wall`` is the wall clock for rules and stored timestamps. ``outbox``, when given, receives each
+    committed alert (``engine.store.alerts.Alert``), in order, after its transaction commits.
+    """
+
+    def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
+                 linger: float = 0.01, wall: Callable[[], datetime] = _utcnow,
+                 outbox: trio.MemorySendChannel[alert_store.Alert] | None = None) -> None:
+        self._db, self._config, self._wall, self._outbox = db, config, wall, outbox
+        self._max_batch, self._linger = max_batch, linger
+        self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
+        self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
+        self._warned: set[tuple[uuid.UUID, str]] = set()  # (campaign, currency) spend skips logged
+        self.samples_written = 0
+        self.alerts_fired = 0
+
+    def sender(self) -> trio.MemorySendChannel[MetricSample]:
+        """A new send side for one producer, which must close it when it stops."""
+        return self._send.clone()
+
+    def stop(self) -> None:
+        """The graceful stop: close our own send side, so ``run`` returns once every producer's is closed
+        and the inbox is drained."""
+        self._send.close()
+
+    def child_spec(self) -> ChildSpec:
+        """How the supervisor runs us: restarted after a crash only, stopped by draining."""
+        return ChildSpec(AGGREGATOR, self.run, restart=Restart.TRANSIENT, stop=self.stop)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reports started at once, writes batches until the inbox is closed and drained, then returns.
+
+        Error handling: a store error propagates (the supervisor restarts us); the batch it failed on is
+        kept and written first on the next ``run``, so a crash loses no sample.
+        """
+        task_status.started()
+        if self._pending:
+            await self._write()
+        while True:
+            try:
+                self._pending.append(await self._inbox.receive())
+            except trio.EndOfChannel:
+                return
+            closed = await self._fill()
+            await self._write()
+            if closed:
+                return
+
+    async def _fill(self) -> bool:
+        """Add what is waiting, then what arrives within ``linger``; True when the inbox ended."""
+        with trio.move_on_after(self._linger):
+            while len(self._pending) < self._max_batch:
+                try:
+                    self._pending.append(self._inbox.receive_nowait())
+                except trio.WouldBlock:
+                    try:
+                        self._pending.append(await self._inbox.receive())
+                    except trio.EndOfChannel:
+                        return True
+                except trio.EndOfChannel:
+                    return True
+        return False
+
+    async def _write(self) -> None:
+        now = self._wall()
+        async with self._db.transaction() as tx:
+            fired = await self.write_batch(tx, self._pending, now)
+        self.samples_written += len(self._pending)
+        self._pending = []
+        self.alerts_fired += len(fired)
+        await self._publish(fired)
+
+    async def write_batch(self, tx: Connection, samples: Sequence[MetricSample],
+                          now: datetime) -> list[alert_store.Alert]:
+        """Everything one batch does, in ``tx``: facts, totals, rules, alerts, notifications and webhook
+        events. Returns the alerts really inserted (those not fired before)."""
+        touched = await facts.upsert_samples(tx, samples)
+        totals = await facts.recompute_totals(tx, touched)
+        candidates = [alert for campaign in totals for alert in self._evaluate(campaign, now)]
+        inserted = await alert_store.insert_alerts(tx, [new for new, _ in candidates], fired_at=now)
+        titles = {new.dedupe_key: title for new, title in candidates}
+        await alert_store.insert_notifications(
+            tx, [(alert, titles[alert.dedupe_key]) for alert in inserted if alert.type in _NOTIFY], created_at=now)
+        for alert in inserted:
+            await enqueue_event(tx, alert.organization_id, alert.type, alert.data, now=now)
+        return inserted
+
+    def _evaluate(self, campaign: facts.CampaignTotals, now: datetime) -> list[tuple[alert_store.NewAlert, str]]:
+        self._log_foreign(campaign)
+        state = rules.CampaignState(
+            campaign_id=campaign.campaign_id, name=campaign.name, currency=campaign.currency,
+            budget=campaign.budget, budget_spent=campaign.budget_spent, start_date=campaign.start_date,
+            end_date=campaign.end_date, goals=campaign.goals, changed=campaign.changed,
+            totals={"impressions": campaign.impressions, "clicks": campaign.clicks, "streams": campaign.streams},
+        )  # fmt: skip
+        return [
+            (alert_store.NewAlert(organization_id=campaign.organization_id, campaign_id=firing.campaign_id,
+                                  type=firing.type, dedupe_key=firing.dedupe_key, title=firing.title,
+                                  data=firing.data), firing.title)
+            for firing in rules.evaluate(state, now, self._config)
+        ]
+
+    def _log_foreign(self, campaign: facts.CampaignTotals) -> None:
+        for currency in campaign.foreign_currencies:
+            if (campaign.campaign_id, currency) not in self._warned:
+                self._warned.add((campaign.campaign_id, currency))
+                log.warning("campaign %s is in %s: its spend facts in %r are left out of budgetSpent",
+                            campaign.campaign_id, campaign.currency, currency or None)
+
+    async def _publish(self, fired: Sequence[alert_store.Alert]) -> None:
+        # TODO(#5): the LiveHub takes this outbox when it exists; until then runtime passes none.
+        if self._outbox is not None:
+            for alert in fired:
+                await self._outbox.send(alert)

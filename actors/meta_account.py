@@ -1,0 +1,389 @@
+"""``MetaAccountActor``: one connected Meta integration (one user token) polled for insights and statuses.
+
+It owns the polling schedule, the pacing and retry waits of its calls (``engine.ratelimit``), the turning
+of insights rows into ``MetricSample``s and the ``needs_reauth`` hand-off. It does not store facts (the
+aggregator does), restart itself (the supervisor does) or decide which integrations run (``accounts.py``).
+
+The schedule, per ad account that the organization's polled campaigns use (``meta_poll_targets``: linked,
+active or paused, or ended within the 28-day restatement window) and that the token reaches:
+
+* every ``interval`` (15 min: Meta refreshes insights every 15 minutes, PROVIDERS.md A3) one insights call
+  for yesterday and today in the account's timezone (``level=campaign``, ``time_increment=1``: one row per
+  campaign and day), then one campaigns call that refreshes ``effective_status``;
+* every ``restatement_every`` (6 h), and at the first cycle, the same insights call spans the 28-day
+  restatement window instead (Meta stops restating a day 28 days after it); a window too big for one
+  synchronous call (``ReduceDataError``) is split in halves;
+* the reachable ad accounts (currency, timezone) are read at start and again every ``restatement_every``.
+
+One insights call per account per cycle, whatever the number of campaigns: Meta budgets calls, not rows.
+At the development tier that is about 5 of the 600 insights calls an account may make per hour.
+
+Error handling: a ``RetryableError`` is retried after ``RetryPolicy.wait`` (exponential, jittered, growing
+with the account's failures in a row); after ``park_after_failures`` failures in a row the account parks
+for ``park_for``. A ``RateLimitedError`` blocks its domain in the ``Pacer``; a block longer than the Pacer's
+``park_after`` parks the account until it ends. A ``FatalProviderError`` skips the account until the next
+cycle. An ``AuthExpiredError`` marks the integration ``needs_reauth`` and enqueues
+``integration.needs_reauth`` in one transaction, and ``run`` returns: the actor restarts when the
+integration is connected again. Anything else crashes ``run`` for the supervisor. Parking one account never
+stops the others, and every state change is in the registry's ``detail`` of this actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
+
+import trio
+
+from actors.samples import Metric, MetricSample
+
+# STYLE keeps adapters out of actors/. The Meta poller is the one actor whose whole job is Meta's wire
+# format (rows, domains, currency offsets), and a Protocol restating MetaClient's surface would only
+# duplicate it; the supervisor (accounts.py) stays provider-neutral.
+from adapters.meta import (
+    APP_DOMAIN,
+    INSIGHTS_APP_DOMAIN,
+    AdAccount,
+    InsightRow,
+    MetaClient,
+    ReduceDataError,
+    account_domain,
+    currency_offset,
+    normalize_account_id,
+)
+from engine.provider import AuthExpiredError, FatalProviderError, ProviderError, RateLimitedError, RetryableError
+from engine.ratelimit import Pacer, RetryPolicy
+from engine.registry import Detail, Registry, format_error
+from engine.store import campaigns as campaign_store
+from engine.store import integrations as integration_store
+from engine.store.outbox import enqueue_event
+
+if TYPE_CHECKING:
+    import httpx
+
+    from adapters.meta import Result
+    from engine.store.database import Database
+
+__all__ = ["MetaAccountActor", "MetaSchedule", "meta_window"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_SCORE_WINDOW = 300.0  # the ad-account score leaks out over 300 s; every other Meta budget is hourly (A4)
+
+
+def meta_window(domain: str) -> float:
+    """The accounting window of a Meta rate domain, for the ``Pacer`` shared by every Meta actor."""
+    return _SCORE_WINDOW if domain.endswith(":score") else 3600.0
+
+
+@dataclass(frozen=True)
+class MetaSchedule:
+    """When a ``MetaAccountActor`` polls (seconds of trio time); see the module docstring."""
+
+    interval: float = 900.0
+    restatement_every: float = 6 * 3600.0
+    restatement_days: int = 28
+    park_after_failures: int = 8
+    park_for: float = 1800.0
+
+
+class _Parked(Exception):
+    """Internal: stop calling this account (or, from the accounts list, the whole token) until ``until``."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+@dataclass
+class _AccountState:
+    next_sweep: float = float("-inf")
+    parked_until: float | None = None
+    failures: int = 0
+
+
+class MetaAccountActor:
+    """Polls every ad account of one Meta integration and sends ``MetricSample``s on ``samples``.
+
+    ``name`` is the actor's name in ``registry`` (its supervisor's child name). ``http_factory`` makes the
+    actor's own ``httpx.AsyncClient`` for each run; ``pacer`` is shared by every Meta actor of the process
+    (the app's budget is shared too). ``wall`` is the wall clock for days and displayed times; trio's
+    clock paces. The constructor does no I/O.
+
+    ``run`` sends on a clone of ``samples`` and closes it on every exit; ``send`` blocks when the channel
+    is full, which pauses polling (nothing is dropped). It reports started once the token is read.
+    """
+
+    def __init__(
+        self, db: Database, integration: integration_store.Integration, *, key: bytes, name: str,
+        registry: Registry, samples: trio.MemorySendChannel[MetricSample], pacer: Pacer,
+        http_factory: Callable[[], httpx.AsyncClient], graph_url: str = "https://graph.facebook.com",
+        api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
+        rng: random.Random | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db, self._integration, self._key, self._name = db, integration, key, name
+        self._registry, self._samples, self._pacer, self._http_factory = registry, samples, pacer, http_factory
+        self._graph_url, self._api_version, self._schedule, self._retry = graph_url, api_version, schedule, retry
+        self._rng = rng if rng is not None else random.Random()
+        self._wall = wall
+        self._accounts: dict[str, AdAccount] = {}
+        self._accounts_due = float("-inf")
+        self._states: dict[str, _AccountState] = {}
+        self._failures = 0
+        self._last_success: datetime | None = None
+        self._last_error: str | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Poll until the token dies (returns after ``needs_reauth``) or the integration is gone (returns)."""
+        org, integration_id = self._integration.organization_id, self._integration.id
+        with self._samples.clone() as outbox:
+            tokens = await integration_store.get_tokens(self._db, self._key, org, integration_id)
+            if tokens is None:
+                self._report("disconnected")
+                task_status.started()
+                return
+            async with self._http_factory() as http:
+                client = MetaClient(http, tokens.access_token, base_url=self._graph_url, version=self._api_version)
+                del tokens  # the client holds the token; nothing else here should
+                self._report("starting")
+                task_status.started()
+                try:
+                    await self._poll_forever(client, outbox)
+                except AuthExpiredError as exc:
+                    await self._needs_reauth(exc)
+
+    # ---- the schedule --------------------------------------------------------------------------------
+
+    async def _poll_forever(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample]) -> None:
+        while True:
+            began = trio.current_time()
+            try:
+                await self._cycle(client, outbox)
+                next_at = began + self._schedule.interval
+            except _Parked as parked:  # the token's accounts list: nothing can be polled without it
+                next_at = max(parked.until, began + self._schedule.interval)
+                self._report("parked", parked_until=parked.until)
+                log.warning("%s: parked for %.0fs after %d failures", self._name, next_at - trio.current_time(),
+                            self._failures)
+            else:
+                now = trio.current_time()
+                ends = [s.parked_until for s in self._states.values() if s.parked_until and s.parked_until > now]
+                self._report("waiting", next_poll_at=next_at, parked_until=max(ends, default=None))
+            await trio.sleep_until(next_at)
+
+    async def _cycle(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample]) -> None:
+        self._report("polling")
+        window_start = self._wall() - timedelta(days=self._schedule.restatement_days)
+        targets = await campaign_store.meta_poll_targets(
+            self._db, self._integration.organization_id, ended_after=window_start)
+        by_account: dict[str, list[campaign_store.MetaPollTarget]] = {}
+        for target in targets:
+            by_account.setdefault(normalize_account_id(target.meta_ad_account_id), []).append(target)
+        if not by_account:
+            return
+        if trio.current_time() >= self._accounts_due or not by_account.keys() <= self._accounts.keys():
+            await self._load_accounts(client)
+        for act, links in by_account.items():
+            await self._poll_account(client, outbox, act, links)
+
+    async def _load_accounts(self, client: MetaClient) -> None:
+        result = await self._call(self._states.setdefault("", _AccountState()), (APP_DOMAIN,), client.ad_accounts)
+        self._accounts = {normalize_account_id(account.id): account for account in result.data}
+        self._accounts_due = trio.current_time() + self._schedule.restatement_every
+
+    async def _poll_account(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample], act: str,
+                            links: Sequence[campaign_store.MetaPollTarget]) -> None:
+        state = self._states.setdefault(act, _AccountState())
+        account = self._accounts.get(act)
+        if account is None:
+            self._last_error = f"ad account {act} is not reachable with this token"
+            return
+        now = trio.current_time()
+        if state.parked_until is not None and now < state.parked_until:
+            return
+        state.parked_until = None
+        try:
+            await self._poll_reachable(client, outbox, account, links, state)
+        except _Parked as parked:
+            state.parked_until = parked.until
+            self._report("parked", parked_until=parked.until)
+            log.warning("%s: %s parked for %.0fs", self._name, act, parked.until - trio.current_time())
+        except (FatalProviderError, RetryableError) as exc:  # a ReduceDataError even for one day
+            self._failed(exc)
+            log.warning("%s: %s skipped this cycle: %s", self._name, act, format_error(exc))
+
+    async def _poll_reachable(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample],
+                              account: AdAccount, links: Sequence[campaign_store.MetaPollTarget],
+                              state: _AccountState) -> None:
+        act = normalize_account_id(account.id)
+        tz = ZoneInfo(account.timezone_name or "UTC")
+        today = self._wall().astimezone(tz).date()
+        began = trio.current_time()
+        sweep = began >= state.next_sweep
+        days = self._schedule.restatement_days if sweep else 1
+        rows = await self._insights(client, act, today - timedelta(days=days), today, state)
+        await self._send(outbox, rows, links, account.currency)
+        if sweep:
+            state.next_sweep = began + self._schedule.restatement_every
+        domains = (APP_DOMAIN, account_domain(act, "score"), account_domain(act, "ads_management"))
+        campaigns = await self._call(state, domains, lambda: client.campaigns(act))
+        await self._store_statuses(links, {c.id: c.effective_status for c in campaigns.data})
+
+    # ---- insights into samples -----------------------------------------------------------------------
+
+    async def _insights(self, client: MetaClient, act: str, since: date, until: date,
+                        state: _AccountState) -> list[InsightRow]:
+        domains = (APP_DOMAIN, INSIGHTS_APP_DOMAIN, account_domain(act, "score"),
+                   account_domain(act, "ads_insights"), account_domain(act, "insights"))
+        try:
+            result = await self._call(state, domains, lambda: client.campaign_insights(
+                act, since, until, level="campaign", time_increment=1))
+        except ReduceDataError:
+            if since >= until:
+                raise
+            middle = since + (until - since) // 2
+            first = await self._insights(client, act, since, middle, state)
+            return first + await self._insights(client, act, middle + timedelta(days=1), until, state)
+        return result.data
+
+    async def _send(self, outbox: trio.MemorySendChannel[MetricSample], rows: Sequence[InsightRow],
+                    links: Sequence[campaign_store.MetaPollTarget], currency: str | None) -> None:
+        by_meta = {link.meta_campaign_id: link for link in links}
+        observed = self._wall()
+        for row in rows:
+            link = by_meta.get(row.campaign_id or "")
+            if link is None:  # a campaign of the account that no campaign of ours is linked to
+                continue
+            row_currency = currency or row.account_currency or "USD"
+            values: tuple[tuple[Metric, int, str | None], ...] = (
+                ("spend_minor", _minor(row.spend, row_currency), row_currency),
+                ("impressions", row.impressions, None),
+                ("clicks", row.clicks, None),
+            )
+            for metric, value, unit in values:
+                sample = MetricSample(organization_id=self._integration.organization_id,
+                                      campaign_id=link.campaign_id, day=row.date_start, metric=metric, value=value,
+                                      source=f"meta:{link.meta_campaign_id}", observed_at=observed, currency=unit)
+                try:
+                    outbox.send_nowait(sample)
+                except trio.WouldBlock:  # the aggregator is behind: we wait for it, and say so
+                    self._report("waiting_for_aggregator")
+                    await outbox.send(sample)
+                    self._report("polling")
+
+    async def _store_statuses(self, links: Sequence[campaign_store.MetaPollTarget],
+                              statuses: dict[str, str | None]) -> None:
+        for link in links:
+            if link.meta_campaign_id not in statuses:  # not listed: we do not guess (deleted? archived?)
+                continue
+            status = statuses[link.meta_campaign_id]
+            if status != link.meta_effective_status:
+                await campaign_store.set_meta_effective_status(
+                    self._db, self._integration.organization_id, link.meta_campaign_id, status)
+
+    # ---- one paced, retried call ---------------------------------------------------------------------
+
+    async def _call(self, state: _AccountState, domains: tuple[str, ...],
+                    fn: Callable[[], Awaitable[Result[T]]]) -> Result[T]:
+        """``fn()`` when the Pacer allows, retried on ``RetryableError``; raises ``_Parked`` to give up for now."""
+        while True:
+            rand = self._rng.random()
+            # A time to sleep until, not an event: we ask again after waking (engine.ratelimit).
+            while (at := self._pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:
+                if (until := self._pacer.parked_until(domains, now)) is not None:
+                    raise _Parked(until)
+                await trio.sleep_until(at)
+            self._pacer.record_call(domains, now)
+            try:
+                result = await fn()
+            except ReduceDataError as exc:
+                self._pacer.observe(exc.signals, trio.current_time(), sent_at=now)
+                raise
+            except RateLimitedError as exc:
+                self._rate_limited(exc, state, domains, sent_at=now)
+            except RetryableError as exc:
+                await self._back_off(exc, state, sent_at=now)
+            else:
+                self._pacer.observe(result.signals, trio.current_time(), sent_at=now)
+                self._succeeded(state)
+                return result
+
+    def _rate_limited(self, exc: RateLimitedError, state: _AccountState, domains: tuple[str, ...], *,
+                      sent_at: float) -> None:
+        now = trio.current_time()
+        self._pacer.limited(exc, now, sent_at=sent_at)
+        state.failures += 1
+        self._failed(exc)
+        if (until := self._pacer.parked_until((*domains, exc.domain), now)) is not None:
+            raise _Parked(until)
+
+    async def _back_off(self, exc: RetryableError, state: _AccountState, *, sent_at: float) -> None:
+        now = trio.current_time()
+        self._pacer.observe(exc.signals, now, sent_at=sent_at)
+        state.failures += 1
+        self._failed(exc)
+        if state.failures >= self._schedule.park_after_failures:
+            raise _Parked(now + self._schedule.park_for)
+        if not self._retry.retries(exc):  # a Retry-After longer than the policy waits
+            raise _Parked(now + (exc.retry_after or self._schedule.park_for))
+        delay = self._retry.wait(exc, state.failures, self._rng.random())
+        self._report("backing_off", next_poll_at=now + delay)
+        await trio.sleep(delay)
+
+    # ---- status --------------------------------------------------------------------------------------
+
+    def _succeeded(self, state: _AccountState) -> None:
+        state.failures = 0
+        self._failures = 0
+        self._last_success = self._wall()
+
+    def _failed(self, exc: ProviderError) -> None:
+        self._failures += 1
+        self._last_error = format_error(exc)
+
+    async def _needs_reauth(self, exc: AuthExpiredError) -> None:
+        org, integration = self._integration.organization_id, self._integration
+        self._last_error = format_error(exc)
+        async with self._db.transaction() as tx:
+            if await integration_store.mark_needs_reauth(tx, org, integration.id):
+                await enqueue_event(tx, org, "integration.needs_reauth", {
+                    "integrationId": integration.id, "provider": integration.provider,
+                    "externalAccountId": integration.external_account_id, "reason": self._last_error,
+                })
+        self._report("needs_reauth")
+        log.warning("%s: the Meta token was refused (%s); needs re-authentication", self._name, self._last_error)
+
+    def _report(self, state: str, *, next_poll_at: float | None = None, parked_until: float | None = None) -> None:
+        detail: Detail = {
+            "state": state,
+            "next_poll_at": self._at(next_poll_at),
+            "parked_until": self._at(parked_until),
+            "last_success_at": None if self._last_success is None else self._last_success.isoformat(),
+            "last_error": self._last_error,
+            "consecutive_failures": self._failures,
+            "ad_accounts": len(self._accounts),
+        }
+        self._registry.set_detail(self._name, detail)
+
+    def _at(self, trio_time: float | None) -> str | None:
+        if trio_time is None:
+            return None
+        return (self._wall() + timedelta(seconds=trio_time - trio.current_time())).isoformat()
+
+
+def _minor(spend: Decimal, currency: str) -> int:
+    """Insights ``spend`` (major units) in minor units. Meta rounds spend to the minor unit; should a row
+    ever carry more digits, we round half-even and say so rather than crash the poller on one row."""
+    minor = spend * currency_offset(currency)
+    whole = minor.to_integral_value(rounding=ROUND_HALF_EVEN)
+    if whole != minor:
+        log.warning("spend %s %s is finer than the minor unit; rounded", spend, currency)
+    return int(whole)

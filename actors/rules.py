@@ -1,0 +1,161 @@
+"""The alert rules, pure: from one campaign's totals, budget, dates and goals at ``now``, which alerts fire.
+
+No I/O and no clock: the aggregator passes ``now`` and stores what fires. "Once" is a dedupe key per alert
+(``budget.warning:<campaign>:<fraction>``); the store makes it a unique constraint, and ``evaluate`` also
+leaves out the keys its caller says already fired.
+
+The rules:
+- ``budget.warning``: spend reached a configured fraction of the budget (once per campaign and fraction);
+- ``budget.pacing``: spend so far, extended linearly to the end date, exceeds the budget by more than the
+  tolerance (once per campaign and UTC day); see ``projected_spend`` for the model;
+- ``goal.reached``: a streams, clicks or impressions total reached its target (once per goal and target);
+- ``campaign.completed``: the end date has passed (once);
+- ``metrics.updated``: the totals changed (at most once per campaign per ``metrics_updated_every`` bucket).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Set
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from config.settings import AlertsSettings
+
+__all__ = ["AlertType", "CampaignState", "Firing", "evaluate", "projected_spend"]
+
+AlertType = Literal["budget.warning", "budget.pacing", "goal.reached", "campaign.completed", "metrics.updated"]
+
+GOAL_METRICS = ("streams", "clicks", "impressions")
+_DAY = timedelta(days=1)
+
+
+class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
+    """What the rules see of a campaign. Money is in major units of ``currency``; ``totals`` holds the
+    streams/clicks/impressions totals, ``goals`` the targets by metric; ``changed`` says whether the
+    totals just changed (only then does ``metrics.updated`` fire)."""
+
+    campaign_id: uuid.UUID
+    name: str
+    currency: str
+    budget: Decimal
+    budget_spent: Decimal
+    start_date: datetime
+    end_date: datetime
+    totals: Mapping[str, int] = {}
+    goals: Mapping[str, int] = {}
+    changed: bool = True
+
+
+class Firing(msgspec.Struct, frozen=True, kw_only=True):
+    """One alert that fires: its type, dedupe key, a one-line title for people, and the event's data."""
+
+    type: AlertType
+    dedupe_key: str
+    campaign_id: uuid.UUID
+    title: str
+    data: dict[str, object]
+
+
+def evaluate(state: CampaignState, now: datetime, config: AlertsSettings,
+             fired: Set[str] = frozenset()) -> list[Firing]:
+    """Every alert whose condition holds at ``now`` and whose dedupe key is not in ``fired``."""
+    candidates = [
+        *_budget_warnings(state, config), *_pacing(state, now, config), *_goals(state),
+        *_completed(state, now), *_metrics_updated(state, now, config),
+    ]  # fmt: skip
+    return [firing for firing in candidates if firing.dedupe_key not in fired]
+
+
+def projected_spend(state: CampaignState, now: datetime) -> Decimal | None:
+    """Spend at the end date if it goes on at the average rate so far; ``None`` outside the campaign.
+
+    The model: ``spent / elapsed * duration``, with ``elapsed`` at least one day. Facts are daily, so
+    a fraction of a day would blow the first hours' projection up from one early figure.
+    """
+    if not state.start_date < now < state.end_date:
+        return None
+    elapsed = max(now - state.start_date, _DAY)
+    duration = state.end_date - state.start_date
+    if elapsed >= duration:
+        return state.budget_spent
+    ratio = Decimal(duration.total_seconds()) / Decimal(elapsed.total_seconds())
+    return state.budget_spent * ratio
+
+
+def _base(state: CampaignState) -> dict[str, object]:
+    return {"campaignId": str(state.campaign_id), "campaignName": state.name}
+
+
+def _money(value: Decimal) -> float:
+    return round(float(value), 2)
+
+
+def _budget_warnings(state: CampaignState, config: AlertsSettings) -> list[Firing]:
+    if state.budget <= 0:
+        return []
+    firings = []
+    for fraction in config.fractions():
+        if state.budget_spent >= state.budget * Decimal(repr(fraction)):
+            percent = round(fraction * 100)
+            firings.append(Firing(
+                type="budget.warning", dedupe_key=f"budget.warning:{state.campaign_id}:{fraction!r}",
+                campaign_id=state.campaign_id, title=f"{state.name} has spent {percent}% of its budget",
+                data={**_base(state), "threshold": fraction, "budget": _money(state.budget),
+                      "budgetSpent": _money(state.budget_spent), "currency": state.currency},
+            ))  # fmt: skip
+    return firings
+
+
+def _pacing(state: CampaignState, now: datetime, config: AlertsSettings) -> list[Firing]:
+    projected = projected_spend(state, now)
+    limit = state.budget * (1 + Decimal(repr(config.pacing_tolerance)))
+    if projected is None or state.budget <= 0 or projected <= limit:
+        return []
+    day = now.date().isoformat()
+    return [Firing(
+        type="budget.pacing", dedupe_key=f"budget.pacing:{state.campaign_id}:{day}", campaign_id=state.campaign_id,
+        title=f"{state.name} is on course to overspend its budget",
+        data={**_base(state), "budget": _money(state.budget), "budgetSpent": _money(state.budget_spent),
+              "projectedSpend": _money(projected), "currency": state.currency, "day": day},
+    )]  # fmt: skip
+
+
+def _goals(state: CampaignState) -> list[Firing]:
+    firings = []
+    for metric in GOAL_METRICS:
+        target = state.goals.get(metric)
+        value = state.totals.get(metric, 0)
+        if target is not None and target > 0 and value >= target:
+            firings.append(Firing(
+                type="goal.reached", dedupe_key=f"goal.reached:{state.campaign_id}:{metric}:{target}",
+                campaign_id=state.campaign_id, title=f"{state.name} reached its {metric} goal",
+                data={**_base(state), "metric": metric, "target": target, "value": value},
+            ))  # fmt: skip
+    return firings
+
+
+def _completed(state: CampaignState, now: datetime) -> list[Firing]:
+    if now < state.end_date:
+        return []
+    return [Firing(
+        type="campaign.completed", dedupe_key=f"campaign.completed:{state.campaign_id}",
+        campaign_id=state.campaign_id, title=f"{state.name} has ended",
+        data={**_base(state), "endDate": state.end_date.isoformat(), "budgetSpent": _money(state.budget_spent),
+              "currency": state.currency, "metrics": dict(state.totals)},
+    )]  # fmt: skip
+
+
+def _metrics_updated(state: CampaignState, now: datetime, config: AlertsSettings) -> list[Firing]:
+    if not state.changed:
+        return []
+    bucket = int(now.timestamp() // config.metrics_updated_every)
+    return [Firing(
+        type="metrics.updated", dedupe_key=f"metrics.updated:{state.campaign_id}:{bucket}",
+        campaign_id=state.campaign_id, title=f"{state.name}: new figures",
+        data={**_base(state), "budgetSpent": _money(state.budget_spent), "currency": state.currency,
+              "metrics": dict(state.totals)},
+    )]  # fmt: skip

@@ -1,0 +1,302 @@
+"""The actor of one opted-in listener's Spotify account: it polls their recently played tracks, stores each
+play once, and tells the aggregator each (campaign, UTC day) whose count of the campaign's track changed.
+
+It owns the listener's cursor and status. It does not start itself (the accounts supervisor runs one per
+row of ``listener_accounts_to_run``), does not own the pacer (one per app rate domain, shared by every
+listener) and never decides restarts.
+
+How often. Spotify keeps only the 50 most recent plays reachable (PROVIDERS.md B2), and a play counts
+after 30 s. An active listener plays about 20 tracks an hour (3-minute tracks), so 50 plays are about
+2.5 hours of listening. We first poll every ``POLL_INTERVAL`` (30 min), a fifth of that; then, at the
+rate the last poll saw, every time the listener needs to fill half of those 50 (``_next_interval``),
+kept within ``MIN_INTERVAL`` (10 min, a back-to-back binge of 30-second plays) and ``MAX_INTERVAL``
+(60 min, about 20 plays for an active listener); an idle listener drifts towards 60 min. A poll that
+returns a full page asks again at once from its newest play, so a burst is walked forward without
+gaps. At 30 min, 10,000 listeners cost about 5.6 calls per second on the app's shared limit, which the
+pacer spreads out.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
+import trio
+
+from actors.accounts import Account, ActorKind
+from actors.samples import MetricSample
+
+# Breaking the "actors never import adapters" rule on purpose: the supervisor builds this actor from
+# (db, settings, keys, listener id, http, pacer) alone, so the actor assembles its own client and token.
+from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError
+from adapters.spotify.client import SpotifyClient
+from adapters.spotify.schemas import PlayHistory
+from adapters.spotify.session import StoredSpotifyToken
+from engine.provider import AuthExpiredError, RateLimitedError, RetryableError
+from engine.ratelimit import Pacer, RetryPolicy
+from engine.registry import Detail, Registry, format_error
+from engine.store import listener_plays as plays_store
+from engine.store import listeners as listener_store
+from engine.store.listener_plays import ListenerRef, Play, to_ms
+
+if TYPE_CHECKING:
+    import httpx
+
+    from config import Keys, Settings
+    from engine.store.database import Database
+
+__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "POLL_INTERVAL", "ListenerStatus", "SpotifyListenerActor",
+           "listener_accounts_to_run", "listener_kind"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+POLL_INTERVAL = 1800.0  # seconds; see the module docstring
+MIN_INTERVAL = 600.0
+MAX_INTERVAL = 3600.0
+PAGE = 50  # Spotify's largest page, and all it keeps
+_BUSY = PAGE // 2  # half the reachable history: what one interval should bring at most
+_RETRY = RetryPolicy()  # 1 s doubling to 60 s, 10 % jitter
+
+
+async def listener_accounts_to_run(db: Database) -> list[ListenerRef]:
+    """The listener accounts that need an actor: connected and opted in to some campaign (id and org)."""
+    return await plays_store.listeners_to_poll(db)
+
+
+class ListenerStatus(msgspec.Struct, kw_only=True):
+    """What the actor is doing. Times are wall clock; ``next_poll_at`` is when it next calls Spotify."""
+
+    state: str = "starting"  # starting | polling | waiting | backing_off | parked | needs_reauth | stopped
+    next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+
+
+class SpotifyListenerActor:
+    """Polls one listener's recently played and sends ``streams`` ``MetricSample``s on ``outbox``.
+
+    ``now`` is the wall clock (Unix seconds) for token expiry and stored times; sleeps and pacing use
+    trio's clock. ``registry`` (optional) gets ``status`` as the ``detail`` of ``name`` (the supervisor's
+    child name; the supervisor keeps the entry's state).
+
+    ``run`` reports ``task_status.started()`` once the listener's state is read, and returns (without
+    polling) when the account is gone, on no campaign, or not ``connected``, and after a refused refresh
+    (the listener is then ``needs_reauth``): run it as a transient child. It closes ``outbox``.
+
+    Error handling: rate limits wait in ``pacer`` (a block longer than its park threshold is persisted
+    and waited out as ``parked``); ``RetryableError`` backs off per ``retry`` with jitter; an access token
+    refused mid-life marks the listener ``needs_reauth`` and returns; ``FatalProviderError`` and store
+    errors propagate to the supervisor.
+    """
+
+    def __init__(self, db: Database, settings: Settings, keys: Keys, listener_id: uuid.UUID,
+                 outbox: trio.MemorySendChannel[MetricSample], http: httpx.AsyncClient, pacer: Pacer, *,
+                 now: Callable[[], float] = time.time, registry: Registry | None = None, name: str | None = None,
+                 retry: RetryPolicy = _RETRY, rng: random.Random | None = None) -> None:
+        self._db, self._settings, self._keys, self._id = db, settings, keys, listener_id
+        self._outbox, self._http, self._pacer, self._now = outbox, http, pacer, now
+        self._registry, self.name = registry, name or f"spotify-listener:{listener_id}"
+        self._retry, self._rng = retry, rng or random.Random()
+        self._source = f"listener:{listener_id}"
+        self._cursor: int | None = None
+        self.status = ListenerStatus()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with self._outbox:
+            state = await plays_store.poll_state(self._db, self._id)
+            task_status.started()
+            if state is None or state.status != "connected" or state.first_opt_in is None:
+                self._set("needs_reauth" if state is not None and state.status == "needs_reauth" else "stopped")
+                return
+            self._restore(state)
+            client = SpotifyClient(self._http, self._token(state.organization_id),
+                                   base_url=f"{self._settings.spotify.api_url}/v1")
+            await self._resend_recent()
+            try:
+                await self._loop(client)
+            except AuthExpiredError as exc:
+                if not isinstance(exc, ReauthRequiredError):  # StoredSpotifyToken marked that one itself
+                    await self._mark_needs_reauth(state.organization_id)
+                self._set("needs_reauth", error=exc)
+                logger.info("listener %s needs re-auth: %s", self._id, exc)
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    async def _loop(self, client: SpotifyClient) -> None:
+        interval, previous = POLL_INTERVAL, None
+        while True:
+            state = await plays_store.poll_state(self._db, self._id)
+            if state is None or state.status != "connected":
+                self._set("stopped")
+                return
+            started = trio.current_time()
+            try:
+                added = await self._poll(client)
+            except RetryableError as exc:
+                await self._back_off(exc)
+                continue
+            self.status.consecutive_failures, self.status.last_error = 0, None
+            self.status.last_success_at = self._wall()
+            interval = _next_interval(added, None if previous is None else started - previous, interval)
+            previous = started
+            await self._sleep_until(started + interval, "waiting")
+
+    async def _poll(self, client: SpotifyClient) -> int:
+        """Fetch and store every play after the cursor, page by page; returns how many came back."""
+        seen = 0
+        while True:
+            items = await self._call(lambda: client.recently_played(after_ms=self._cursor, limit=PAGE))
+            if items:
+                self._cursor = max(self._cursor or 0, *(to_ms(item.played_at) for item in items))
+            counts = await plays_store.record_plays(self._db, self._id, _plays(items), cursor_ms=self._cursor,
+                                                    polled_at=self._wall())
+            await self._publish(counts)
+            seen += len(items)
+            if len(items) < PAGE:
+                return seen
+
+    async def _call(self, fetch: Callable[[], Awaitable[tuple[list[PlayHistory], object]]]) -> list[PlayHistory]:
+        """One paced call: wait for the app's domain, call, and feed a 429 back to the pacer (then retry)."""
+        domains = (APP_DOMAIN,)
+        while True:
+            rand = self._rng.random()
+            while (at := self._pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:
+                parked = self._pacer.parked_until(domains, now)
+                await self._sleep_until(at, "parked" if parked is not None else "waiting")
+            sent = trio.current_time()
+            self._pacer.record_call(domains, sent)
+            self._set("polling")
+            try:
+                items, _ = await fetch()
+            except RateLimitedError as exc:
+                self._pacer.limited(exc, trio.current_time(), sent_at=sent)
+                self._fail(exc)
+                await self._park_if_long(domains)
+                continue
+            return items
+
+    # -- outcomes -------------------------------------------------------------------------------------
+
+    async def _publish(self, counts: list[plays_store.DailyCount]) -> None:
+        observed = self._wall()
+        for count in counts:  # send() waits when the aggregator is behind: backpressure, never a drop
+            await self._outbox.send(MetricSample(
+                organization_id=count.organization_id, campaign_id=count.campaign_id, day=count.day,
+                metric="streams", value=count.plays, source=self._source, observed_at=observed))
+
+    async def _resend_recent(self) -> None:
+        """Send today's and yesterday's counts again: a crash between storing plays and sending their
+        samples must not lose them, and the aggregator replaces by key, so a repeat is harmless."""
+        today = self._wall().date()
+        days: list[date] = [today - timedelta(days=1), today]
+        await self._publish(await plays_store.daily_counts(self._db, self._id, days))
+
+    async def _back_off(self, exc: RetryableError) -> None:
+        self._fail(exc)
+        delay = self._retry.wait(exc, self.status.consecutive_failures, self._rng.random())
+        logger.info("listener %s: %s; retrying in %.0f s", self._id, exc, delay)
+        await self._sleep_until(trio.current_time() + delay, "backing_off")
+
+    async def _park_if_long(self, domains: tuple[str, ...]) -> None:
+        """Persist a block longer than the pacer's park threshold, so a restart waits it out too."""
+        now = trio.current_time()
+        until = self._pacer.parked_until(domains, now)
+        if until is not None:
+            await plays_store.park_polls(self._db, self._id, self._wall() + timedelta(seconds=until - now))
+
+    def _restore(self, state: plays_store.PollState) -> None:
+        self._cursor = state.plays_cursor_ms
+        if self._cursor is None and state.first_opt_in is not None:
+            self._cursor = to_ms(state.first_opt_in) - 1  # `after` is exclusive; nothing before opting in
+        if state.polls_parked_until is not None:
+            left = (state.polls_parked_until - self._wall()).total_seconds()
+            if left > 0:
+                self._pacer.governor(APP_DOMAIN).limited(left, trio.current_time())
+
+    async def _mark_needs_reauth(self, org_id: uuid.UUID) -> None:
+        await listener_store.mark_listener_needs_reauth(self._db, org_id, self._id)
+
+    def _token(self, org_id: uuid.UUID) -> StoredSpotifyToken:
+        spotify = self._settings.spotify
+        if spotify.client_id is None:
+            raise RuntimeError("spotify.client_id is not configured (the sandbox sets the simulator's)")
+        return StoredSpotifyToken.for_listener(
+            self._db, self._keys.token_encryption_key, org_id, self._id, self._http, client_id=spotify.client_id,
+            token_url=f"{spotify.accounts_url}/api/token", now=self._now)
+
+    # -- status ---------------------------------------------------------------------------------------
+
+    async def _sleep_until(self, at: float, state: str) -> None:
+        self.status.next_poll_at = self._wall() + timedelta(seconds=max(0.0, at - trio.current_time()))
+        self._set(state)
+        await trio.sleep_until(at)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.status.consecutive_failures += 1
+        self.status.last_error = format_error(exc)
+
+    def _set(self, state: str, *, error: BaseException | None = None) -> None:
+        if error is not None:
+            self.status.last_error = format_error(error)
+        self.status.state = state
+        if self._registry is not None:  # the supervisor owns the entry's state; we add our own account
+            self._registry.set_detail(self.name, _detail(self.status))
+
+    def _wall(self) -> datetime:
+        return datetime.fromtimestamp(self._now(), UTC)
+
+
+def _next_interval(added: int, elapsed: float | None, previous: float) -> float:
+    """The time in which, at the rate of the last poll, the listener fills half of the 50 reachable plays,
+    within ``MIN_INTERVAL``..``MAX_INTERVAL``; an idle listener is polled half as often again each time."""
+    if elapsed is None:
+        return POLL_INTERVAL
+    if added == 0:
+        return min(MAX_INTERVAL, previous * 1.5)
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, _BUSY * elapsed / added))
+
+
+def _detail(status: ListenerStatus) -> Detail:
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return {"state": status.state, "next_poll_at": iso(status.next_poll_at),
+            "last_success_at": iso(status.last_success_at), "last_error": status.last_error,
+            "consecutive_failures": status.consecutive_failures}
+
+
+def _plays(items: list[PlayHistory]) -> list[Play]:
+    # Local files have no track id: no campaign tracks them, and the cursor already moved past them.
+    return [Play(played_at=item.played_at, spotify_track_id=item.track.id,
+                 context_uri=item.context.uri if item.context is not None else None)
+            for item in items if item.track.id is not None]
+
+
+def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Registry,
+                  samples: trio.MemorySendChannel[MetricSample],
+                  http_factory: Callable[[], httpx.AsyncClient]) -> ActorKind:
+    """The opted-in listeners as an ``AccountsSupervisor`` kind: one actor each, all sharing one Pacer
+    (Spotify's limit is per app, over a rolling 30 s window), woken by opt-ins (``LISTENERS_CHANNEL``)."""
+    pacer = Pacer(lambda _domain: 30.0)
+
+    async def accounts() -> list[Account]:
+        return [Account(key=str(ref.id), organization_id=ref.organization_id)
+                for ref in await listener_accounts_to_run(db)]
+
+    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            async with http_factory() as http:  # the actor's own client, for as long as it runs
+                actor = SpotifyListenerActor(db, settings, keys, uuid.UUID(account.key), samples.clone(), http,
+                                             pacer, registry=registry, name=name)
+                await actor.run(task_status=task_status)
+        return run
+
+    return ActorKind("spotify-listener", accounts, build, channels=(listener_store.LISTENERS_CHANNEL,))

@@ -1,0 +1,266 @@
+"""The webhook dispatcher: drains the durable outbox (``engine.store.webhooks``), signing and POSTing each
+due delivery to its endpoint and recording every attempt and what follows from it. It knows nothing of
+Meta or Spotify, only of endpoints, events and HTTP.
+
+How one process works: a LISTEN on ``OUTBOX_CHANNEL`` (and the end of any delivery, and a fallback poll)
+wakes the loop; it claims due deliveries for ``timeout + slack`` seconds (so no other worker sends the same
+attempt while ours may still be in flight), at most ``max_concurrency`` at once and at most each endpoint's
+``max_in_flight``, and sends each in its own task. A slow endpoint holds only its own slots. A delivery is
+only ever sent after it was committed, and a crash anywhere loses nothing: its claim expires and it is
+sent again (receivers dedupe on the event id).
+
+SSRF: ``GuardedTransport`` resolves the target's name itself, refuses it unless every address is public or
+inside ``allow_subnets``, then connects to the checked address with the original name in the ``Host``
+header and as the TLS SNI / certificate name (httpcore's ``sni_hostname`` request extension), so a DNS
+answer that changes between our check and the connect cannot redirect us. Redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import logging
+import os
+import random
+import secrets
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from typing import NoReturn
+
+import httpx
+import msgspec
+import trio
+
+from config.settings import WebhooksSettings
+from engine.secrets_box import SealError
+from engine.store import webhooks as store
+from engine.store.database import Database
+from engine.store.outbox import OUTBOX_CHANNEL
+from engine.webhooks.schedule import FAST, STANDARD, Outcome, Schedule, classify, decide, parse_retry_after
+from engine.webhooks.signing import request_headers
+from engine.webhooks.ssrf import Network, UnsafeTarget, check_address, check_url, parse_subnets
+
+__all__ = ["DispatcherConfig", "GuardedTransport", "WebhookDispatcher", "resolve_host"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"SongTrackPro-Webhooks/{version('songtrackpro')}"
+_RESPONSE_LIMIT = 4096
+_envelope = msgspec.json.Decoder(dict[str, object])
+_encoder = msgspec.json.Encoder()
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+class DispatcherConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How the dispatcher behaves; ``from_settings`` reads the ``[webhooks]`` section."""
+
+    timeout: float = 15.0  # the whole attempt: connect, send, answer
+    schedule: Schedule = STANDARD
+    poll_interval: float = 5.0
+    allow_subnets: tuple[str, ...] = ()
+    max_concurrency: int = 64  # deliveries in flight in this process
+    claim_slack: float = 30.0  # a claim lasts timeout + slack: enough to record the attempt
+
+    @classmethod
+    def from_settings(cls, settings: WebhooksSettings) -> DispatcherConfig:
+        return cls(timeout=settings.timeout, schedule=FAST if settings.schedule == "fast" else STANDARD,
+                   poll_interval=settings.poll_interval, allow_subnets=settings.subnets())
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver, through trio's thread pool)."""
+    infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]).split("%", 1)[0] for info in infos]
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that only connects to addresses the SSRF rules allow (``engine.webhooks.ssrf``).
+
+    Each request's host is resolved here; if any address is refused the request fails with
+    ``UnsafeTarget`` before a connection is made. Otherwise we connect to the first address, keeping the
+    name in ``Host`` and in TLS (SNI and certificate check). One inner connection pool per host name, so a
+    kept-alive TLS connection made for one name is never reused for another name on the same address.
+    """
+
+    def __init__(self, allow: Sequence[Network] = (), *, resolve: Resolver = resolve_host,
+                 inner: Callable[[], httpx.AsyncBaseTransport] = httpx.AsyncHTTPTransport) -> None:
+        self._allow, self._resolve, self._inner = tuple(allow), resolve, inner
+        self._pools: dict[str, httpx.AsyncBaseTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        check_url(str(request.url), self._allow)  # scheme, credentials, literal addresses
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            addresses = await self._resolve(host, port)
+            if not addresses:
+                raise UnsafeTarget(f"{host} does not resolve") from None
+            checked = [check_address(address, self._allow) for address in addresses]
+            request.url = request.url.copy_with(host=str(checked[0]))
+            if request.url.scheme == "https":
+                request.extensions = {**request.extensions, "sni_hostname": host}
+        else:
+            check_address(literal, self._allow)
+        pool = self._pools.get(host)
+        if pool is None:
+            pool = self._pools[host] = self._inner()
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+def _default_client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+
+class WebhookDispatcher:
+    """Sends the outbox's deliveries; see the module docstring for how.
+
+    ``secret_key`` opens the endpoints' sealed secrets (``Keys.token_encryption_key``). ``http_factory``
+    builds the client around the SSRF-guarded transport it is given. ``now`` is the wall clock (stored and
+    signed times); sleeps and deadlines use trio's clock. ``draw`` picks the retry jitter.
+    """
+
+    def __init__(self, db: Database, config: DispatcherConfig, *, secret_key: bytes,
+                 http_factory: Callable[[httpx.AsyncBaseTransport], httpx.AsyncClient] = _default_client,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 draw: Callable[[], float] = random.random, resolve: Resolver = resolve_host,
+                 worker_id: str | None = None) -> None:
+        self._db, self._config, self._key = db, config, secret_key
+        self._http_factory, self._now, self._draw, self._resolve = http_factory, now, draw, resolve
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._allow = parse_subnets(config.allow_subnets)
+        self._lease = timedelta(seconds=config.timeout + config.claim_slack)
+        self._limiters: dict[uuid.UUID, trio.CapacityLimiter] = {}
+        self._in_flight = 0
+        self._retries: list[float] = []  # trio times at which retries we scheduled fall due
+        self._wake = trio.Event()
+        self.sent = 0  # attempts made by this dispatcher, for tests and status
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
+        """Reports started once it listens for new events (so nothing committed later is missed until
+        the next poll); then claims and sends forever. Crashes (and is restarted by its supervisor) when
+        the database is unavailable; the deliveries it held are sent again once their claims expire.
+
+        Resource handling: the HTTP client, the LISTEN connection and every send task live inside ``run``.
+        """
+        transport = GuardedTransport(self._allow, resolve=self._resolve)
+        async with (self._http_factory(transport) as client, self._db.listen(OUTBOX_CHANNEL) as events,
+                    trio.open_nursery() as nursery):
+            nursery.start_soon(self._wake_on, events)
+            task_status.started()
+            while True:
+                self._wake = trio.Event()
+                free = self._config.max_concurrency - self._in_flight
+                claims = await store.claim_due(self._db, self.worker_id, now=self._now(), lease=self._lease,
+                                               limit=free)
+                for claim in claims:
+                    self._in_flight += 1
+                    nursery.start_soon(self._deliver, client, claim)
+                if not claims or len(claims) == free:
+                    await self._idle()
+
+    async def _wake_on(self, events: trio.abc.ReceiveChannel[object]) -> None:
+        async for _ in events:
+            self._wake.set()
+
+    async def _idle(self) -> None:
+        """Wait for a notification, a finished delivery, a retry falling due, or the poll interval."""
+        now = trio.current_time()
+        while self._retries and self._retries[0] <= now:
+            heapq.heappop(self._retries)
+        wait = self._config.poll_interval
+        if self._retries:
+            wait = min(wait, self._retries[0] - now)
+        with trio.move_on_after(wait):
+            await self._wake.wait()
+
+    def _limiter(self, claim: store.Claim) -> trio.CapacityLimiter:
+        limiter = self._limiters.get(claim.endpoint_id)
+        if limiter is None:
+            limiter = self._limiters[claim.endpoint_id] = trio.CapacityLimiter(claim.max_in_flight)
+        limiter.total_tokens = claim.max_in_flight  # follows an update of the endpoint
+        return limiter
+
+    async def _deliver(self, client: httpx.AsyncClient, claim: store.Claim) -> None:
+        try:
+            async with self._limiter(claim):
+                result, outcome, retry_after = await self._attempt(client, claim)
+            self.sent += 1
+            decision = decide(self._config.schedule, claim.attempts + 1, outcome, retry_after=retry_after,
+                              draw=self._draw())
+            if not await store.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
+                log.warning("delivery %s: our claim expired while sending; its new owner decides",
+                            claim.delivery_id)
+            if decision.action == "retry":
+                heapq.heappush(self._retries, trio.current_time() + decision.delay)
+        finally:
+            self._in_flight -= 1
+            self._wake.set()
+
+    async def _attempt(self, client: httpx.AsyncClient,
+                       claim: store.Claim) -> tuple[store.AttemptResult, Outcome, float | None]:
+        attempted_at, started = self._now(), trio.current_time()
+        body = _body(claim.payload)
+        try:
+            signing_secrets = store.active_secrets(self._key, claim, attempted_at)
+        except SealError:  # a key that changed, or a damaged row: nothing we could retry our way out of
+            log.error("webhook endpoint %s: its secret does not open with our key", claim.endpoint_id)
+            result = store.AttemptResult(attempted_at=attempted_at, duration_ms=0,
+                                         error="the endpoint's secret cannot be opened; rotate it")
+            return result, Outcome.FAILED, None
+        headers = request_headers(claim.event_id, int(attempted_at.timestamp()), body, signing_secrets,
+                                  user_agent=USER_AGENT)
+        status: int | None = None
+        text = error = None
+        retry_after: float | None = None
+        timed_out = False
+        with trio.move_on_after(self._config.timeout) as deadline:
+            try:
+                request = client.build_request("POST", claim.url, content=body, headers=headers)
+                response = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    status = response.status_code
+                    retry_after = parse_retry_after(response.headers.get("retry-after"), attempted_at)
+                    text = await _read_start(response)
+                finally:
+                    await response.aclose()
+            except UnsafeTarget as exc:
+                error = f"refused by the SSRF guard: {exc}"
+            except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                timed_out = isinstance(exc, httpx.TimeoutException)
+        if deadline.cancelled_caught:
+            timed_out, error = True, f"no answer within {self._config.timeout:g} s"
+        duration = round((trio.current_time() - started) * 1000)
+        result = store.AttemptResult(attempted_at=attempted_at, duration_ms=duration, status_code=status,
+                                     error=error, response_body=text)
+        return result, classify(status, timed_out=timed_out and status is None), retry_after
+
+
+def _body(payload: str) -> bytes:
+    """The envelope as sent: ``id, type, timestamp, data`` in that order (jsonb does not keep it)."""
+    envelope = _envelope.decode(payload)
+    ordered = {key: envelope[key] for key in ("id", "type", "timestamp", "data") if key in envelope}
+    return _encoder.encode(ordered)
+
+
+async def _read_start(response: httpx.Response) -> str:
+    """The first 4 KB of the answer; we do not read further (a receiver may send anything)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= _RESPONSE_LIMIT:
+            break
+    return b"".join(chunks)[:_RESPONSE_LIMIT].decode("utf-8", "replace")

@@ -1,0 +1,15 @@
+"""The event types an endpoint can subscribe to (WEBHOOKS.md "Webhook deliveries"), as one Literal the
+API validates against and one tuple the docs and tests iterate."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = ["EVENT_TYPES", "EventType"]
+
+EventType = Literal[
+    "campaign.created", "campaign.updated", "campaign.launched", "campaign.paused", "campaign.completed",
+    "metrics.updated", "report.daily.ready", "integration.connected", "integration.needs_reauth",
+    "budget.warning", "goal.reached", "alert.fired", "webhook.test", "endpoint.disabled",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)

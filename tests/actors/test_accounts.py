@@ -1,0 +1,149 @@
+"""``AccountsSupervisor``: one actor per connected Meta integration, following connections as they come and go.
+
+Rules: as tests/actors/test_meta_account.py (the simulator in-process, a real database, a MockClock that
+jumps after 100 ms of real idleness). The fallback poll is set far beyond the tests' horizon, so every
+change we see arrived through ``NOTIFY integrations``; waits poll the supervisor's state on the trio
+clock under a ``fail_after``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import NoReturn
+
+import trio
+from trio.testing import MockClock
+
+from actors.accounts import Account, AccountsSupervisor, ActorKind
+from actors.samples import MetricSample
+from config import Keys, Settings
+from engine.registry import ActorState, Registry
+from engine.store import Database
+from engine.store.integrations import disconnect, mark_needs_reauth, upsert_integration
+from tests.actors.test_meta_account import KEY, TOKEN, clock, connect, http_factory, simulator, wall_of
+
+__all__ = ["clock"]  # the fixture, imported so that pytest finds it here
+
+NEVER = 1e9
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    with trio.fail_after(3600):
+        while not condition():  # noqa: ASYNC110 -- the conditions are other tasks' state, with no event to wait on
+            await trio.sleep(1)
+
+
+def supervisor(db: Database, sim: object, registry: Registry, send: trio.MemorySendChannel[MetricSample],
+               **kwargs: object) -> AccountsSupervisor:
+    keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=KEY)
+    return AccountsSupervisor(db, Settings(), keys, send, http_factory(sim), registry=registry,  # type: ignore[arg-type]
+                              poll_interval=NEVER, wall=wall_of(sim), rng=random.Random(1),  # type: ignore[arg-type]
+                              **kwargs)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(accounts: AccountsSupervisor, send: trio.MemorySendChannel[MetricSample],
+                  receive: trio.MemoryReceiveChannel[MetricSample]) -> AsyncIterator[None]:
+    """``accounts`` started (samples drained), then stopped gracefully; fails on the trio clock if anything
+    hangs (under the jumping clock, at once)."""
+    with trio.fail_after(24 * 3600):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_drain, receive)
+            await nursery.start(accounts.run)
+            yield
+            accounts.stop()
+            send.close()  # the drain ends once every actor has closed its clone too
+
+
+async def _drain(receive: trio.MemoryReceiveChannel[MetricSample]) -> None:
+    async for _ in receive:
+        pass
+
+
+async def test_actors_start_at_boot_and_follow_connect_and_disconnect(db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    first, _ = await connect(db, sim)
+    second, _ = await connect(db, sim)
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    accounts = supervisor(db, sim, registry, send)
+    async with running(accounts, send, receive):
+        assert accounts.children == sorted([f"meta:{first.id}", f"meta:{second.id}"])
+        assert {s.name: s.state for s in registry.snapshot()} == {
+            f"meta:{first.id}": ActorState.RUNNING, f"meta:{second.id}": ActorState.RUNNING}
+
+        third, _ = await connect(db, sim)  # a new organization connects
+        await until(lambda: f"meta:{third.id}" in accounts.children)
+        await until(lambda: _detail(registry, f"meta:{third.id}").get("last_success_at") is not None)  # it polls
+
+        await disconnect(db, first.organization_id, "meta")
+        await until(lambda: f"meta:{first.id}" not in accounts.children)
+        assert registry.get(f"meta:{first.id}") is None
+        assert registry.get(f"meta:{second.id}") is not None
+
+    assert {s.state for s in registry.snapshot()} == {ActorState.STOPPED}
+
+
+def _detail(registry: Registry, name: str) -> dict[str, object]:
+    status = registry.get(name)
+    return dict(status.detail or {}) if status is not None else {}
+
+
+async def test_needs_reauth_stops_the_actor_and_a_reconnect_starts_it_again(db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    integration, _ = await connect(db, sim)
+    name = f"meta:{integration.id}"
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    accounts = supervisor(db, sim, registry, send)
+    async with running(accounts, send, receive):
+        await mark_needs_reauth(db, integration.organization_id, integration.id)  # e.g. the API saw a 190
+        await until(lambda: (registry.get(name) or registry_missing()).state == ActorState.STOPPED)
+        assert _detail(registry, name)["state"] == "needs_reauth"
+        assert name in accounts.children  # still shown
+
+        await upsert_integration(  # the user connects again
+            db, KEY, org_id=integration.organization_id, provider="meta",
+            external_account_id=integration.external_account_id, display_name="Label", access_token=TOKEN,
+            refresh_token=None, token_expires_at=None, scopes=["ads_read"], connected_by=None)
+        await until(lambda: (registry.get(name) or registry_missing()).state == ActorState.RUNNING)
+        await until(lambda: _detail(registry, name).get("state") == "waiting")
+
+
+def registry_missing() -> NoReturn:
+    raise AssertionError("the actor's status is gone")
+
+
+async def test_another_kind_plugs_in_and_one_crashing_account_does_not_stop_the_others(
+        db: Database, clock: MockClock) -> None:
+    started: list[str] = []
+
+    async def listed() -> list[Account]:
+        return [Account(key="good", organization_id=uuid.uuid4()), Account(key="bad", organization_id=uuid.uuid4())]
+
+    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            started.append(name)
+            task_status.started()
+            if account.key == "bad":
+                raise RuntimeError("boom")
+            await trio.sleep_forever()
+        return run
+
+    sim = simulator()
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](1)
+    kind = ActorKind("fake", listed, build)
+    accounts = supervisor(db, sim, registry, send, kinds=[kind], meta=False)
+    async with running(accounts, send, receive):
+        await trio.sleep(3 * 3600)  # hours of crash loop
+        good, bad = registry.get("fake:good"), registry.get("fake:bad")
+        assert good is not None and bad is not None
+        assert (good.state, good.restarts) == (ActorState.RUNNING, 0)
+        assert bad.state == ActorState.BACKING_OFF and bad.last_error == "RuntimeError: boom"
+        # ten restarts climbing to the 10-minute cap, then one every 5 to 10 minutes: about 35 in 3 hours
+        assert 25 <= started.count("fake:bad") <= 45

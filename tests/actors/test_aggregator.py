@@ -1,0 +1,143 @@
+"""The aggregator against a real PostgreSQL: samples in, then facts, totals, alerts, notifications and the
+webhook outbox out, one transaction per batch; backpressure on a full inbox; a drain on stop.
+
+Rules: real time only (never the autojump clock with the database), a ``fail_after`` on every test, and the
+wall clock the rules see is fixed by the test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+import trio
+import trio.testing
+
+from actors.aggregator import AGGREGATOR, Aggregator
+from actors.samples import MetricSample
+from config.settings import AlertsSettings
+from engine.store import Database
+from engine.store.alerts import Alert
+from engine.store.campaigns import Goal, NewCampaign, create_campaign, get_campaign
+
+START = datetime(2024, 6, 1, tzinfo=UTC)
+NOW = START + timedelta(days=1)  # day 1 of 30: spend crossing 50 % already paces far too fast
+DAY = date(2024, 6, 1)
+
+
+async def _setup(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
+    assert isinstance(org, uuid.UUID)
+    fields = NewCampaign(name="Summer", objective="streams", budget=100.0, currency="USD", start_date=START,
+                         end_date=START + timedelta(days=30))
+    campaign = await create_campaign(db, org, fields, goals=[Goal(metric="streams", target=50)])
+    await db.execute("INSERT INTO webhook_endpoints (organization_id, url, event_types, secret_sealed)"
+                     " VALUES ($1, 'https://hooks.example.com/x', '{budget.warning}', 'sealed:dummy')", org)
+    return org, campaign.id
+
+
+def _spend(org: uuid.UUID, campaign: uuid.UUID, cents: int, seen: int, metric: str = "spend_minor") -> MetricSample:
+    return MetricSample(organization_id=org, campaign_id=campaign, day=DAY, metric=metric,  # type: ignore[arg-type]
+                        value=cents, source="meta:1", observed_at=NOW + timedelta(seconds=seen),
+                        currency="USD" if metric == "spend_minor" else None)
+
+
+async def _count(db: Database, sql: str, *args: object) -> int:
+    value = await db.fetchval(sql, *args)
+    assert isinstance(value, int)
+    return value
+
+
+async def test_samples_become_facts_totals_and_one_warning_per_threshold(db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        aggregator = Aggregator(db, AlertsSettings(), wall=lambda: NOW)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(aggregator.run)
+            async with aggregator.sender() as outbox:
+                # Up and down (a restatement) and up again, in separate batches: 50 % and 80 % once each.
+                for seen, cents in enumerate([3000, 5500, 4000, 8200, 7000, 8100]):
+                    await outbox.send(_spend(org, campaign, cents, seen))
+                    await trio.sleep(0.05)
+                await outbox.send(_spend(org, campaign, 60, 10, "streams"))
+            aggregator.stop()
+        stored = await get_campaign(db, org, campaign)
+        assert stored is not None and stored.budget_spent == 81.0 and stored.metrics.streams == 60
+        assert await _count(db, "SELECT count(*) FROM campaign_daily_facts") == 2
+        warnings = await db.fetch("SELECT dedupe_key FROM alerts WHERE type = 'budget.warning' ORDER BY 1")
+        assert [r["dedupe_key"] for r in warnings] == [f"budget.warning:{campaign}:0.5",
+                                                       f"budget.warning:{campaign}:0.8"]
+        assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'budget.warning'") == 2
+        assert await _count(db, "SELECT count(*) FROM webhook_events WHERE type = 'budget.warning'") == 2
+        assert await _count(db, "SELECT count(*) FROM webhook_deliveries") == 2  # subscribed to warnings only
+        assert await _count(db, "SELECT count(*) FROM alerts WHERE type = 'goal.reached'") == 1
+        assert await _count(db, "SELECT count(*) FROM alerts WHERE type = 'budget.pacing'") == 1
+        # metrics.updated: one per minute bucket, a webhook event but no notification.
+        assert await _count(db, "SELECT count(*) FROM alerts WHERE type = 'metrics.updated'") == 1
+        assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'metrics.updated'") == 0
+        events = await _count(db, "SELECT count(*) FROM webhook_events")
+        assert events == await _count(db, "SELECT count(*) FROM alerts")
+        assert aggregator.samples_written == 7
+
+
+async def test_a_full_inbox_blocks_the_sender_and_nothing_is_lost(db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        aggregator = Aggregator(db, AlertsSettings(), capacity=2, max_batch=3, wall=lambda: NOW)
+        sent = 0
+        async with trio.open_nursery() as nursery:
+            outbox = aggregator.sender()
+
+            async def produce() -> None:
+                nonlocal sent
+                async with outbox:
+                    for i in range(20):
+                        await outbox.send(_spend(org, campaign, 100 + i, i, "clicks"))
+                        sent += 1
+
+            nursery.start_soon(produce)
+            await trio.testing.wait_all_tasks_blocked()
+            assert sent == 2  # the inbox holds two; the third send waits for the aggregator
+            await nursery.start(aggregator.run)
+            aggregator.stop()
+        assert sent == 20 and aggregator.samples_written == 20
+        stored = await get_campaign(db, org, campaign)
+        assert stored is not None and stored.metrics.clicks == 119  # the latest observation wins
+
+
+async def test_fired_alerts_reach_the_live_seam_after_commit(db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        live_out, live_in = trio.open_memory_channel[Alert](16)
+        aggregator = Aggregator(db, AlertsSettings(budget_thresholds=[1.0]), wall=lambda: NOW, outbox=live_out)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(aggregator.run)
+            async with aggregator.sender() as outbox:
+                await outbox.send(_spend(org, campaign, 10_000, 0))
+            aggregator.stop()
+        types = sorted(live_in.receive_nowait().type for _ in range(3))
+        assert types == ["budget.pacing", "budget.warning", "metrics.updated"]
+        assert await _count(db, "SELECT count(*) FROM alerts") == 3
+
+
+async def test_a_failed_batch_is_retried_on_the_next_run(db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        aggregator = Aggregator(db, AlertsSettings(), wall=lambda: NOW)
+        await db.execute("ALTER TABLE campaign_daily_facts ADD CONSTRAINT tmp_block CHECK (value < 0) NOT VALID")
+        async with aggregator.sender() as outbox:
+            await outbox.send(_spend(org, campaign, 5, 0, "clicks"))
+        with pytest.raises(asyncpg.CheckViolationError):  # the supervisor would restart us
+            await aggregator.run()
+        await db.execute("ALTER TABLE campaign_daily_facts DROP CONSTRAINT tmp_block")
+        aggregator.stop()
+        await aggregator.run()
+        assert aggregator.samples_written == 1
+        assert await _count(db, "SELECT clicks FROM campaigns WHERE id = $1", campaign) == 5
+
+
+def test_child_spec_names_the_actor() -> None:
+    spec = Aggregator(None, AlertsSettings()).child_spec()  # type: ignore[arg-type]
+    assert (spec.name, spec.restart) == (AGGREGATOR, "transient") and spec.stop is not None

@@ -1,0 +1,229 @@
+"""``MetaAccountActor`` against the Meta simulator and a real PostgreSQL.
+
+Rules: the product parts only: a ``MetaSimulator`` reached in-process through ``httpx.ASGITransport``,
+a ``Pacer``, the ``db`` fixture's database, an integration connected with ``upsert_integration`` and the
+simulator's token. Time is trio's ``MockClock``, and the simulator's ``SimClock`` reads trio time, so
+simulated days cost CPU, not wall time. The clock jumps only after 100 ms of real idleness, not at once as
+``autojump_clock`` does: a query waits on the asyncio thread, and jumping then would be a jump in the
+middle of a database call (tests/conftest.py). A database call that idles longer than that only makes
+simulated time pass, as it would in production. Every sample is checked against ``World.truth`` at the
+moment it arrives: nothing can move simulated time between the fetch and the receipt.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+import trio
+from trio.testing import MockClock
+
+from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
+from actors.samples import MetricSample
+from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
+from adapters.meta.simulator.clock import parse_start
+from engine.ratelimit import Pacer, RetryPolicy
+from engine.registry import ActorState, Registry
+from engine.store import Database
+from engine.store.campaigns import NewCampaign, create_campaign, link_meta
+from engine.store.integrations import Integration, upsert_integration
+
+TOKEN = "SIMULATOR_TOKEN"
+KEY = os.urandom(32)
+HOUR = 3600.0
+
+
+@pytest.fixture
+def clock() -> MockClock:
+    return MockClock(autojump_threshold=0.1)
+
+
+def simulator(seed: int = 3, campaigns: int = 2, **faults: float) -> MetaSimulator:
+    config = SimulatorConfig(seed=seed, accounts=1, campaigns_per_account=campaigns,
+                             faults=FaultConfig(**faults))  # type: ignore[arg-type]
+    return MetaSimulator(config, SimClock(parse_start(config.start), 1.0, trio.current_time))
+
+
+def wall_of(sim: MetaSimulator) -> Callable[[], datetime]:
+    return lambda: datetime.fromtimestamp(sim.clock.now(), UTC)
+
+
+def http_factory(sim: MetaSimulator) -> Callable[[], httpx.AsyncClient]:
+    return lambda: httpx.AsyncClient(transport=httpx.ASGITransport(sim), base_url="https://graph.facebook.com")
+
+
+async def connect(db: Database, sim: MetaSimulator, *, token: str = TOKEN,
+                  org_id: uuid.UUID | None = None) -> tuple[Integration, dict[str, uuid.UUID]]:
+    """A new organization (unless given) with every simulator campaign linked to an active campaign of
+    ours, and its Meta integration; returns it and Meta campaign id → our campaign id."""
+    if org_id is None:
+        found = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
+        assert isinstance(found, uuid.UUID)
+        org_id = found
+    now = wall_of(sim)()
+    links: dict[str, uuid.UUID] = {}
+    for meta_id, campaign in sim.world.campaigns.items():
+        ours = await create_campaign(db, org_id, NewCampaign(
+            name=campaign.name, objective="streams", budget=1000.0, currency="USD",
+            start_date=now - timedelta(days=60), end_date=now + timedelta(days=30)))
+        await db.execute("UPDATE campaigns SET status = 'active' WHERE id = $1", ours.id)
+        await link_meta(db, org_id, ours.id, ad_account_id=f"act_{campaign.account_id}", meta_campaign_id=meta_id,
+                        effective_status=None)
+        links[meta_id] = ours.id
+    integration = await upsert_integration(
+        db, KEY, org_id=org_id, provider="meta", external_account_id=f"user-{uuid.uuid4().hex[:8]}",
+        display_name="Label", access_token=token, refresh_token=None, token_expires_at=None, scopes=["ads_read"],
+        connected_by=None)
+    return integration, links
+
+
+def make_actor(db: Database, sim: MetaSimulator, integration: Integration, registry: Registry,
+               samples: trio.MemorySendChannel[MetricSample], *, pacer: Pacer | None = None,
+               schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test") -> MetaAccountActor:  # noqa: B008
+    return MetaAccountActor(db, integration, key=KEY, name=name, registry=registry, samples=samples,
+                            pacer=pacer or Pacer(meta_window), http_factory=http_factory(sim), schedule=schedule,
+                            retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0), rng=random.Random(7),
+                            wall=wall_of(sim))
+
+
+def local_today(sim: MetaSimulator) -> date:
+    account = next(iter(sim.world.accounts.values()))
+    return sim.world.local_date(account)
+
+
+def truth_of(sim: MetaSimulator, meta_id: str, day: date) -> dict[str, int]:
+    metrics = sim.world.truth(meta_id, day)[()]
+    return {"spend_minor": metrics.spend_minor, "impressions": metrics.impressions, "clicks": metrics.clicks}
+
+
+async def test_samples_equal_the_truth_and_restatements_replace_past_days(db: Database, clock: MockClock) -> None:
+    sim = simulator(restatement_rate=0.3)
+    integration, links = await connect(db, sim)
+    ours = {value: key for key, value in links.items()}
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    latest: dict[tuple[str, date, str], int] = {}
+    restated: set[tuple[str, date, str]] = set()
+
+    async def check_each() -> None:
+        async for sample in receive:
+            meta_id = ours[sample.campaign_id]
+            assert sample.source == f"meta:{meta_id}"
+            assert sample.currency == ("USD" if sample.metric == "spend_minor" else None)
+            assert sample.value == truth_of(sim, meta_id, sample.day)[sample.metric]  # as of this moment
+            key = (meta_id, sample.day, sample.metric)
+            if key in latest and latest[key] != sample.value and sample.day < local_today(sim) - timedelta(days=1):
+                restated.add(key)
+            latest[key] = sample.value
+
+    begin = trio.current_time()
+    # 05:00 in Los Angeles at the start; the 28-day window is swept at 0, 6, 12, 18 and 24 h, local midnight
+    # falls at 19 h, and we stop at 25 h: the last sweep saw every restatement up to now.
+    with trio.move_on_at(begin + 25 * HOUR):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(check_each)
+            await nursery.start(make_actor(db, sim, integration, registry, send).run)
+    today = local_today(sim)
+    assert today == date(2026, 9, 2)
+    for meta_id in links:
+        for back in range(1, 29):
+            day = today - timedelta(days=back)
+            for metric, value in truth_of(sim, meta_id, day).items():
+                assert latest.get((meta_id, day, metric), 0) == value, (meta_id, day, metric)
+    assert restated, "no past day was restated: the test proves nothing"
+    detail = (registry.get("meta:test") or pytest.fail("no status")).detail or {}
+    assert detail["consecutive_failures"] == 0 and detail["last_success_at"] is not None
+    rows = await db.fetch("SELECT meta_effective_status FROM campaigns")
+    assert {row["meta_effective_status"] for row in rows} == {"ACTIVE"}
+
+
+async def test_a_full_channel_slows_the_actor_and_nothing_is_dropped(db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    integration, links = await connect(db, sim)
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(make_actor(db, sim, integration, registry, send).run)
+        await trio.sleep(HOUR)
+        calls = len(sim.requests)
+        await trio.sleep(3 * HOUR)  # twelve cycles' worth: a spinning or dropping poller would have called
+        assert len(sim.requests) == calls
+        assert ((registry.get("meta:test") or pytest.fail()).detail or {})["state"] == "waiting_for_aggregator"
+        today = local_today(sim)
+        expected = {(meta_id, today - timedelta(days=back), metric)
+                    for meta_id in links for back in range(29)
+                    for metric, value in truth_of(sim, meta_id, today - timedelta(days=back)).items()
+                    if sum(truth_of(sim, meta_id, today - timedelta(days=back)).values())}
+        got: set[tuple[str, date, str]] = set()
+        ours = {value: key for key, value in links.items()}
+        while len(got) < len(expected):
+            sample = await receive.receive()
+            got.add((ours[sample.campaign_id], sample.day, sample.metric))
+        assert got == expected  # the whole first sweep, every metric of every delivering day
+        await trio.sleep(HOUR)
+        assert len(sim.requests) > calls  # unblocked, it polls again
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failing_provider_backs_off_and_parks_while_another_account_polls_on_schedule(
+        db: Database, clock: MockClock) -> None:
+    failing, healthy = simulator(seed=11, error_500_rate=1.0), simulator(seed=12)
+    bad, _ = await connect(db, failing)
+    good, _ = await connect(db, healthy)
+    registry, pacer = Registry(), Pacer(meta_window)  # one Pacer, as in the engine: the app's budget is shared
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    begin = trio.current_time()
+    with trio.move_on_at(begin + 2 * HOUR):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_drain, receive)
+            await nursery.start(make_actor(db, failing, bad, registry, send, pacer=pacer, name="meta:bad").run)
+            await nursery.start(make_actor(db, healthy, good, registry, send, pacer=pacer, name="meta:good").run)
+
+    times = [logged.at for logged in failing.requests]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps[:7])), gaps  # growing
+    assert max(gaps) >= 1800  # parked for park_for after 8 failures in a row
+    assert len(times) < 20
+    bad_status = registry.get("meta:bad") or pytest.fail()
+    assert bad_status.state == ActorState.RUNNING  # it parks itself; it does not crash
+    detail = bad_status.detail or {}
+    assert int(detail["consecutive_failures"] or 0) >= 8 and "500" in str(detail["last_error"]), detail
+    assert detail["state"] == "parked" and detail["parked_until"] is not None
+
+    insights = [logged.at - healthy.requests[0].at for logged in healthy.requests if logged.path.endswith("/insights")]
+    assert len(insights) == 8  # every 15 minutes for 2 hours
+    assert all(abs(at - 900 * n) < 60 for n, at in enumerate(insights)), insights  # 60: a slow query may jump
+    assert ((registry.get("meta:good") or pytest.fail()).detail or {})["consecutive_failures"] == 0
+
+
+async def _drain(receive: trio.MemoryReceiveChannel[MetricSample]) -> None:
+    async for _ in receive:
+        pass
+
+
+async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    integration, _ = await connect(db, sim, token="REVOKED_TOKEN")
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    with trio.fail_after(HOUR):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(make_actor(db, sim, integration, registry, send).run)
+    # run returned by itself: the actor stops polling
+    assert await db.fetchval("SELECT status FROM integrations WHERE id = $1", integration.id) == "needs_reauth"
+    rows = await db.fetch("SELECT type, payload FROM webhook_events WHERE organization_id = $1",
+                          integration.organization_id)
+    assert [row["type"] for row in rows] == ["integration.needs_reauth"]
+    assert str(integration.id) in rows[0]["payload"] and "REVOKED_TOKEN" not in rows[0]["payload"]
+    detail = (registry.get("meta:test") or pytest.fail()).detail or {}
+    assert detail["state"] == "needs_reauth" and "190" in str(detail["last_error"])
+    assert "REVOKED_TOKEN" not in str(detail)
+    with pytest.raises(trio.EndOfChannel):  # the actor closed its clone of the channel
+        send.close()
+        await receive.receive()

@@ -1,0 +1,232 @@
+"""The listener actor against the Spotify simulator (over ``httpx.ASGITransport``) and a real database.
+
+Rules: the simulator's clock, the actor's wall clock and its sleeps all read trio's ``MockClock``.
+We do not use autojump (the database answers from another thread, and autojump would jump to the next
+deadline while a query is in flight); ``_advance`` jumps to the next deadline only once every task is
+blocked and a deadline exists, which, with the actor alone scheduling them, means "the actor sleeps".
+It bounds the real time spent waiting, so a hang fails instead of blocking. The fan's tokens come from
+the simulator's OAuth (PKCE), the ground truth from ``simulator.world``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from actors.samples import MetricSample
+from actors.spotify_listener import SpotifyListenerActor, listener_accounts_to_run
+from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
+from adapters.spotify.simulator.sandbox import pkce_login
+from config import Keys, Settings, load, load_or_create_keys
+from engine.ratelimit import Pacer
+from engine.registry import Registry
+from engine.store import accounts, campaigns, tracks
+from engine.store import listeners as listener_store
+from engine.store.database import Database
+
+START = datetime(2026, 9, 1, tzinfo=UTC)  # the simulator's (and the wall clock's) time at trio time 0
+OPT_IN = START + timedelta(hours=6)
+URL = "http://spotify.test"
+FAN = "fan0001"
+_IDLE_ROUNDS = 20_000  # ~1 ms each: how long (real time) we wait for a query before calling it a hang
+
+
+@dataclass
+class World:
+    sim: SpotifySimulator
+    http: httpx.AsyncClient
+    settings: Settings
+    keys: Keys
+    org_id: uuid.UUID
+    campaign_id: uuid.UUID
+    track: str  # the campaign's Spotify track id
+    listener_id: uuid.UUID
+    refresh_token: str  # the one the fan's opt-in stored
+
+
+async def _advance(clock: trio.testing.MockClock, until: float, ended: trio.Event) -> None:
+    """Move trio time to ``until`` (or until ``ended``), jumping from one sleeping deadline to the next."""
+    idle = 0
+    while trio.current_time() < until and not ended.is_set():
+        await trio.testing.wait_all_tasks_blocked(0.001)
+        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+        if math.isinf(wait):  # a query in flight: no deadline to jump to yet
+            idle += 1
+            assert idle < _IDLE_ROUNDS, "nothing scheduled and nothing moving: a hang"
+            continue
+        idle = 0
+        clock.jump(max(0.0, min(wait, until - trio.current_time())))
+
+
+def _at(moment: datetime) -> float:
+    return (moment - START).total_seconds()
+
+
+async def _world(db: Database, tmp_path: Path, clock: trio.testing.MockClock, **config: object) -> World:
+    clock.jump(_at(OPT_IN) - trio.current_time())
+    sim = SpotifySimulator(SimulatorConfig(seed=5, campaign_start=START, campaign_end=START + timedelta(days=30),
+                                           campaign_boost=20.0, **config),  # type: ignore[arg-type]
+                           clock=SimClock(OPT_IN, monotonic=trio.current_time))
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(sim), base_url=URL)
+    settings = load({"SONGTRACK_SPOTIFY_CLIENT_ID": ClientApp().client_id, "SONGTRACK_SPOTIFY_ACCOUNTS_URL": URL,
+                     "SONGTRACK_SPOTIFY_API_URL": URL})
+    keys = load_or_create_keys(tmp_path / "data")
+    track = sim.world.catalog.campaign_track_ids[0]
+    org, _ = await accounts.create_organization_with_owner(db, org_name="Label", email=f"{uuid.uuid4()}@ex.com",
+                                                           name="Owner", password_hash="x")
+    song = await tracks.create_track(db, org.id, tracks.NewTrack(title="Single", artist="Label", spotify_id=track))
+    campaign = await campaigns.create_campaign(db, org.id, campaigns.NewCampaign(
+        name="Summer single", objective="streams", budget=100.0, currency="USD", start_date=START,
+        end_date=START + timedelta(days=30), track_id=song.id))
+    tokens = await pkce_login(http, FAN, scope="user-read-recently-played")
+    assert tokens.refresh_token is not None
+    fan, _ = await listener_store.opt_in(
+        db, keys.token_encryption_key, org_id=org.id, campaign_id=campaign.id, spotify_user_id=FAN,
+        display_name="Fan 1", access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        token_expires_at=OPT_IN + timedelta(seconds=tokens.expires_in))
+    await db.execute("UPDATE campaign_listeners SET opted_in_at = $1", OPT_IN)  # the simulated moment
+    return World(sim, http, settings, keys, org.id, campaign.id, track, fan.id, tokens.refresh_token)
+
+
+def _actor(db: Database, w: World, outbox: trio.MemorySendChannel[MetricSample], pacer: Pacer,
+           registry: Registry | None) -> SpotifyListenerActor:
+    return SpotifyListenerActor(db, w.settings, w.keys, w.listener_id, outbox, w.http, pacer,
+                                now=w.sim.clock.now, registry=registry, name="listener")
+
+
+def _pacer() -> Pacer:
+    return Pacer(lambda _domain: 30.0)  # Spotify's rolling 30-second window, shared by every listener
+
+
+async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,
+               registry: Registry | None = None) -> tuple[SpotifyListenerActor, list[MetricSample], bool]:
+    """Run one actor until ``until``; returns it, the samples it sent, and whether ``run`` returned."""
+    send, receive = trio.open_memory_channel[MetricSample](16)
+    actor, samples, ended = _actor(db, w, send, _pacer(), registry), list[MetricSample](), trio.Event()
+
+    async def collect() -> None:
+        async with receive:
+            async for sample in receive:
+                samples.append(sample)
+
+    async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await actor.run(task_status=task_status)
+        ended.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(collect)
+        await nursery.start(run)
+        await _advance(clock, _at(until), ended)
+        nursery.cancel_scope.cancel()
+    return actor, samples, ended.is_set()
+
+
+def _latest(samples: list[MetricSample]) -> dict[date, int]:
+    """What the aggregator keeps: the last value per day (it replaces by key)."""
+    return {s.day: s.value for s in samples}
+
+
+def _truth(w: World, day: date, *, after: datetime = OPT_IN) -> int:
+    return sum(1 for p in w.sim.world.plays_on(FAN, day) if p.track_id == w.track and p.played_at >= after.timestamp())
+
+
+async def test_a_fans_plays_of_the_campaign_track_become_daily_streams(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path, mock_clock)
+    assert [r.id for r in await listener_accounts_to_run(db)] == [w.listener_id]
+    actor, samples, ended = await _run(db, w, mock_clock, START + timedelta(days=2, hours=1))
+    assert not ended and actor.status.consecutive_failures == 0 and actor.status.last_success_at is not None
+    day0, day1 = START.date(), START.date() + timedelta(days=1)
+    got = _latest(samples)
+    assert (got.get(day0, 0), got.get(day1, 0)) == (_truth(w, day0), _truth(w, day1))
+    assert _truth(w, day0) > 0 and _truth(w, day0) < _truth(w, day0, after=START)  # plays before opt-in exist
+    assert {(s.metric, s.source, s.campaign_id, s.organization_id) for s in samples} == {
+        ("streams", f"listener:{w.listener_id}", w.campaign_id, w.org_id)}
+    stored = await db.fetchval("SELECT count(*) FROM listener_plays WHERE spotify_track_id <> $1", w.track)
+    assert isinstance(stored, int) and stored > 0  # other tracks were seen, stored, and not counted
+    assert await db.fetchval("SELECT min(played_at) FROM listener_plays") >= OPT_IN  # type: ignore[operator]
+    polls = [r for r in w.sim.log if r.path == "/v1/me/player/recently-played"]
+    gaps = [b.sim_time - a.sim_time for a, b in itertools.pairwise(polls)]
+    assert min(gaps) >= 600 - 1 and max(gaps) <= 3600 * 1.1 + 1  # MIN_INTERVAL..MAX_INTERVAL (+ jitter)
+
+
+async def test_overlapping_polls_count_nothing_twice(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path, mock_clock)
+    day0 = START.date()
+    _, first, _ = await _run(db, w, mock_clock, START + timedelta(hours=20))
+    # Forget the cursor: the next actor polls again from the opt-in, over every play already stored.
+    await db.execute("UPDATE listener_accounts SET plays_cursor_ms = NULL")
+    _, second, _ = await _run(db, w, mock_clock, START + timedelta(hours=23, minutes=59))
+    assert _latest(first)[day0] <= _latest(second)[day0] == _truth(w, day0)
+    stored = await db.fetchval("SELECT count(*) FROM listener_plays")
+    visible = sum(1 for p in w.sim.world.plays_on(FAN, day0) if p.played_at >= OPT_IN.timestamp())
+    assert stored == visible  # every play once, none twice
+
+
+async def test_an_expired_token_is_refreshed_and_the_rotated_one_stored(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path, mock_clock)
+    actor, _, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=3))
+    assert not ended and actor.status.consecutive_failures == 0
+    refreshes = [r for r in w.sim.log if r.path == "/api/token" and r.status == 200]
+    assert len(refreshes) >= 3  # the login, then one per expired hour
+    tokens = await listener_store.listener_tokens(db, w.keys.token_encryption_key, w.org_id, w.listener_id)
+    assert tokens is not None and tokens.refresh_token not in (None, w.refresh_token)
+    # PKCE refresh tokens are single-use: the first is spent, and what we stored is the live one.
+    spent = await w.http.post("/api/token", data={"grant_type": "refresh_token", "refresh_token": w.refresh_token,
+                                                  "client_id": ClientApp().client_id})
+    assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
+    assert not [r for r in w.sim.log if r.path.startswith("/v1") and r.status == 401]  # never sent a stale one
+
+
+async def test_a_revoked_refresh_token_needs_reauth_and_the_actor_stops(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path, mock_clock)
+    # The fan's refresh token is used elsewhere (rotated away): ours is dead from then on.
+    used = await w.http.post("/api/token", data={"grant_type": "refresh_token", "refresh_token": w.refresh_token,
+                                                 "client_id": ClientApp().client_id})
+    assert used.status_code == 200
+    registry = Registry()
+    actor, _, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=4), registry=registry)
+    assert ended and actor.status.state == "needs_reauth" and "invalid_grant" in (actor.status.last_error or "")
+    detail = (registry.get("listener") or pytest.fail("no status")).detail
+    assert detail is not None and detail["state"] == "needs_reauth" and detail["last_success_at"] is not None
+    assert await db.fetchval("SELECT status FROM listener_accounts") == "needs_reauth"
+    assert await listener_accounts_to_run(db) == []
+    polls = [r for r in w.sim.log if r.path.startswith("/v1")]
+    assert polls and max(r.sim_time for r in polls) < (OPT_IN + timedelta(hours=1)).timestamp()  # none after
+
+
+async def test_retry_after_is_honoured_and_a_long_one_parks_across_a_restart(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    short = (OPT_IN + timedelta(minutes=20), OPT_IN + timedelta(minutes=40))  # Retry-After about 10 min
+    long = (OPT_IN + timedelta(hours=2), OPT_IN + timedelta(hours=5))  # about 3 h: past the park threshold
+    w = await _world(db, tmp_path, mock_clock, faults=FaultConfig(storms=(short, long)))
+    await _run(db, w, mock_clock, OPT_IN + timedelta(hours=3))
+    parked = await db.fetchval("SELECT polls_parked_until FROM listener_accounts")
+    assert isinstance(parked, datetime) and long[1] <= parked < long[1] + timedelta(minutes=5)
+    # A restart (a new process: a fresh pacer) still waits the park out.
+    actor, samples, _ = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=8))
+    calls = [r for r in w.sim.log if r.path.startswith("/v1")]
+    for begin, end in (short, long):
+        inside = [r for r in calls if begin.timestamp() <= r.sim_time < end.timestamp()]
+        assert [r.status for r in inside] == [429]  # one refusal, then nothing until Retry-After ran out
+    assert calls[-1].status == 200 and actor.status.consecutive_failures == 0
+    assert _latest(samples)[START.date()] == sum(
+        1 for p in w.sim.world.plays_on(FAN, START.date())
+        if p.track_id == w.track and OPT_IN.timestamp() <= p.played_at <= calls[-1].sim_time)

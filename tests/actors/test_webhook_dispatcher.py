@@ -1,0 +1,262 @@
+"""The webhook dispatcher end to end: a real PostgreSQL outbox, a real HTTP receiver served by hypercorn
+on 127.0.0.1, and the dispatcher between them.
+
+Rules of this file: the receiver verifies every request the way consumers do, with the
+``standardwebhooks`` package and with a hand-written check of the seed's ``X-Webhook-*`` headers, and
+the tests assert that every request verified. The receiver is on 127.0.0.1, so the dispatchers here
+allow-list 127.0.0.0/8 unless a test is about the SSRF guard. Retries use short schedules on trio's real
+clock (the database must not meet the autojump clock); time-dependent store logic gets explicit ``now``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import standardwebhooks
+import trio
+
+from actors.webhook_dispatcher import DispatcherConfig, GuardedTransport, WebhookDispatcher
+from engine.store import accounts
+from engine.store import webhooks as store
+from engine.store.database import Database
+from engine.store.outbox import enqueue_event
+from engine.webhooks.schedule import Decision, Schedule
+from engine.webhooks.ssrf import UnsafeTarget, parse_subnets
+from tests.helpers.receiver import Receiver, serve_receiver
+
+KEY = os.urandom(32)
+QUICK = Schedule(delays=(0.2, 0.2, 0.2), jitter=0.0, throttle_floor=0.2)
+LOCAL = ("127.0.0.0/8", "::1/128")
+
+
+@pytest.fixture
+async def receiver(nursery: trio.Nursery) -> AsyncIterator[Receiver]:
+    yield await serve_receiver(nursery)
+
+
+@pytest.fixture
+async def org(db: Database) -> uuid.UUID:
+    organization, _ = await accounts.create_organization_with_owner(
+        db, org_name="Label", email=f"o-{uuid.uuid4().hex[:8]}@example.com", name="Owner", password_hash="x")
+    return organization.id
+
+
+async def add_endpoint(db: Database, org: uuid.UUID, receiver: Receiver, path: str = "/hook",
+                       **fields: object) -> store.Endpoint:
+    endpoint, secret = await store.create_endpoint(db, KEY, org, store.NewEndpoint(url=receiver.url + path,
+                                                                                   **fields))  # type: ignore[arg-type]
+    receiver.secrets.setdefault(path, []).append(secret)
+    return endpoint
+
+
+def dispatcher(db: Database, *, allow: Sequence[str] = LOCAL, schedule: Schedule = QUICK,
+               **kw: object) -> WebhookDispatcher:
+    config = DispatcherConfig(timeout=2.0, schedule=schedule, poll_interval=0.2, allow_subnets=tuple(allow),
+                              claim_slack=1.0)
+    return WebhookDispatcher(db, config, secret_key=KEY, **kw)  # type: ignore[arg-type]
+
+
+async def statuses(db: Database, endpoint: store.Endpoint) -> list[tuple[str, str, int]]:
+    return list(await store.delivery_statuses(db, endpoint.id))
+
+
+async def settle(db: Database, endpoint: store.Endpoint, count: int, within: float = 10) -> None:
+    """Wait until ``count`` deliveries to ``endpoint`` are no longer pending (polling the database)."""
+    with trio.fail_after(within):
+        # The state is in PostgreSQL, so there is no event to wait on: we poll it.
+        while sum(status != "pending" for _, status, _ in await statuses(db, endpoint)) < count:  # noqa: ASYNC110
+            await trio.sleep(0.05)
+
+
+async def test_an_event_reaches_the_receiver_once_with_both_signatures(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    await nursery.start(dispatcher(db).run)
+    event_id = await enqueue_event(db, org, "budget.warning", {"campaignId": "c1", "threshold": 0.8})
+    got = await receiver.next()
+    assert (got.event_id, got.verified_standard, got.verified_seed) == (event_id, True, True)
+    assert got.headers["x-webhook-id"] == event_id
+    assert got.headers["user-agent"].startswith("SongTrackPro-Webhooks/")
+    assert list(standardwebhooks.Webhook(receiver.secrets["/hook"][0]).verify(got.body, got.headers)) == [
+        "id", "type", "timestamp", "data"]
+    await settle(db, endpoint, 1)
+    await trio.sleep(0.5)
+    assert len(receiver.received) == 1
+    assert await statuses(db, endpoint) == [(event_id, "succeeded", 1)]
+
+
+async def test_500_then_200_sends_the_same_id_twice_and_nothing_more(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    receiver.answers = [(500, {})]
+    await nursery.start(dispatcher(db).run)
+    event_id = await enqueue_event(db, org, "goal.reached", {"n": 1})
+    await settle(db, endpoint, 1)
+    await trio.sleep(0.6)
+    assert [r.event_id for r in receiver.received] == [event_id, event_id]
+    assert all(r.verified_standard and r.verified_seed for r in receiver.received)
+    attempts = await store.attempts_for_event(db, org, endpoint.id, event_id)
+    assert [a.status_code for a in attempts or []] == [500, 200]
+    assert attempts is not None and attempts[0].response_body == "nope"
+
+
+async def test_a_redirect_is_a_failure_and_is_not_followed(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    receiver.answers = [(302, {"location": receiver.url + "/elsewhere"})] * 4
+    await nursery.start(dispatcher(db).run)
+    event_id = await enqueue_event(db, org, "goal.reached", {})
+    await settle(db, endpoint, 1)
+    assert [r.path for r in receiver.received] == ["/hook"] * 4  # 1 + the 3 retries of QUICK, never /elsewhere
+    assert await statuses(db, endpoint) == [(event_id, "failed", 4)]
+
+
+async def test_410_disables_the_endpoint_and_tells_the_others(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    gone = await add_endpoint(db, org, receiver, "/gone", event_types=["goal.reached"])
+    other = await add_endpoint(db, org, receiver, "/other", event_types=["endpoint.disabled"])
+    receiver.answers = [(410, {})]
+    await nursery.start(dispatcher(db).run)
+    await enqueue_event(db, org, "goal.reached", {})
+    notice = await receiver.next()
+    notice = await receiver.next()
+    assert notice.path == "/other" and b'"endpoint.disabled"' in notice.body
+    assert notice.verified_standard and notice.verified_seed
+    endpoint = await store.get_endpoint(db, org, gone.id)
+    assert endpoint is not None and not endpoint.enabled and "410" in (endpoint.disabled_reason or "")
+    assert await db.fetchval("SELECT count(*) FROM notifications WHERE organization_id = $1"
+                             " AND type = 'endpoint.disabled'", org) == 1
+    assert [s for _, s, _ in await statuses(db, gone)] == ["failed"]
+    assert other.enabled
+
+
+async def test_retry_after_is_clamped_between_the_delay_and_twice_it(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    slow = Schedule(delays=(100, 100), jitter=0.0, throttle_floor=60)
+    receiver.answers = [(429, {"retry-after": "3600"})]
+    now = datetime.now(UTC) + timedelta(seconds=5)  # after the delivery's creation (the database's clock)
+    await nursery.start(dispatcher(db, schedule=slow, now=lambda: now).run)
+    await enqueue_event(db, org, "goal.reached", {})
+    await receiver.next()
+    with trio.fail_after(5):
+        sql = "SELECT next_attempt_at FROM webhook_deliveries WHERE endpoint_id = $1 AND attempts = 1"
+        while (due := await db.fetchval(sql, endpoint.id)) is None:  # noqa: ASYNC110
+            await trio.sleep(0.05)
+    assert due == now + timedelta(seconds=200)  # 3600 asked; twice the scheduled 100 s at most
+
+
+async def test_two_dispatchers_never_send_the_same_attempt(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver, max_in_flight=8)
+    ids = [await enqueue_event(db, org, "metrics.updated", {"i": i}) for i in range(40)]
+    first, second = dispatcher(db, worker_id="a"), dispatcher(db, worker_id="b")
+    await nursery.start(first.run)
+    await nursery.start(second.run)
+    await settle(db, endpoint, 40, within=30)
+    await trio.sleep(0.5)
+    assert sorted(r.event_id for r in receiver.received) == sorted(ids)
+    assert all(r.verified_standard and r.verified_seed for r in receiver.received)
+    assert await db.fetchval("SELECT count(*) FROM webhook_attempts") == 40
+    assert first.sent + second.sent == 40
+
+
+async def test_a_restarted_dispatcher_delivers_pending_and_expired_claims(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    pending = await enqueue_event(db, org, "goal.reached", {"n": 1})
+    abandoned = await enqueue_event(db, org, "goal.reached", {"n": 2})
+    # A worker claimed this one and died: its claim ran out a second ago.
+    await db.execute("UPDATE webhook_deliveries SET claimed_by = 'dead', claimed_until = $2 WHERE event_id = $1",
+                     abandoned, datetime.now(UTC) - timedelta(seconds=1))
+    await nursery.start(dispatcher(db).run)
+    await settle(db, endpoint, 2)
+    assert sorted(r.event_id for r in receiver.received) == sorted([pending, abandoned])
+
+
+async def test_a_live_claim_of_another_worker_is_left_alone(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    held = await enqueue_event(db, org, "goal.reached", {})
+    await db.execute("UPDATE webhook_deliveries SET claimed_by = 'alive', claimed_until = $2 WHERE event_id = $1",
+                     held, datetime.now(UTC) + timedelta(minutes=1))
+    await nursery.start(dispatcher(db).run)
+    await trio.sleep(1)
+    assert receiver.received == [] and await statuses(db, endpoint) == [(held, "pending", 0)]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_the_ssrf_guard_refuses_loopback_unless_allow_listed(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery, host: str) -> None:
+    receiver.url = receiver.url.replace("127.0.0.1", host)
+    endpoint = await add_endpoint(db, org, receiver)
+    await nursery.start(dispatcher(db, allow=(), schedule=Schedule(delays=())).run)
+    event_id = await enqueue_event(db, org, "goal.reached", {})
+    await settle(db, endpoint, 1)
+    attempts = await store.attempts_for_event(db, org, endpoint.id, event_id)
+    assert attempts is not None and "SSRF" in (attempts[0].error or "")
+    assert receiver.received == []
+
+
+async def test_during_a_rotation_both_secrets_sign(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    rotated = await store.rotate_secret(db, KEY, org, endpoint.id, now=datetime.now(UTC))
+    assert rotated is not None
+    receiver.secrets["/hook"].append(rotated[0])  # the receiver now checks with the old secret AND the new one
+    await nursery.start(dispatcher(db).run)
+    await enqueue_event(db, org, "goal.reached", {})
+    got = await receiver.next()
+    assert got.verified_standard and got.verified_seed
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+
+
+async def test_five_days_of_failure_disable_the_endpoint(db: Database, org: uuid.UUID, receiver: Receiver) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for day in (0, 2, 5):
+        now = start + timedelta(days=day)
+        await enqueue_event(db, org, "goal.reached", {"day": day})
+        [claim] = await store.claim_due(db, "w", now=now + timedelta(days=400), lease=timedelta(minutes=1), limit=1)
+        result = store.AttemptResult(attempted_at=now, duration_ms=5, status_code=500)
+        await store.record_attempt(db, claim, "w", result, Decision("retry", 60), now=now)
+        current = await store.get_endpoint(db, org, endpoint.id)
+        assert current is not None and current.enabled is (day < 5)
+    assert current is not None and current.failing_since == start
+
+
+# --- the transport alone --------------------------------------------------------------------------------
+
+
+def _echo(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"url": str(request.url), "host": request.headers["host"],
+                                     "sni": request.extensions.get("sni_hostname")})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://10.1.2.3/", "http://169.254.169.254/latest",
+                                 "http://[::1]:8080/", "http://100.64.0.1/", "http://internal.example/",
+                                 "ftp://example.com/"])
+async def test_the_transport_refuses_non_public_targets(url: str) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "192.168.1.10"]  # one private answer is enough to refuse
+
+    transport = GuardedTransport(resolve=resolve, inner=lambda: httpx.MockTransport(_echo))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises((UnsafeTarget, httpx.UnsupportedProtocol)):
+            await client.post(url)
+
+
+async def test_the_transport_connects_to_the_checked_address_with_the_name_in_host_and_sni() -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["10.0.0.7"]
+
+    transport = GuardedTransport(parse_subnets(["10.0.0.0/24"]), resolve=resolve,
+                                 inner=lambda: httpx.MockTransport(_echo))
+    async with httpx.AsyncClient(transport=transport) as client:
+        answer = (await client.post("https://hooks.example:8443/x")).json()
+    assert answer == {"url": "https://10.0.0.7:8443/x", "host": "hooks.example:8443", "sni": "hooks.example"}
