@@ -141,13 +141,17 @@ class SpotifySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
 
 
 class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """The provider simulators ``songtrack run`` starts in sandbox mode (port 0: any free port)."""
+    """The provider simulators ``songtrack run`` starts in sandbox mode (port 0: any free port), and the
+    demo label it sets up there."""
 
     host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
     meta_port: Annotated[int, Meta(ge=0, le=65535)] = 0
     spotify_port: Annotated[int, Meta(ge=0, le=65535)] = 0
     seed: int = 1  # the same seed gives the same world
-    speed: Annotated[float, Meta(gt=0, le=100_000)] = 1.0  # simulated seconds per real second
+    # Simulated seconds per real second: a simulated day in 24 minutes, so a sandbox shows movement.
+    speed: Annotated[float, Meta(gt=0, le=100_000)] = 60.0
+    demo: bool = True  # set up the demo label and campaign (actors/sandbox_demo.py)
+    demo_webhook_url: _Url | None = None  # the demo label's webhook endpoint
 
 
 _Fraction = Annotated[float, Meta(gt=0, le=2)]

@@ -22,6 +22,7 @@ from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.meta_account import MetaSchedule
+from actors.sandbox_demo import set_up_demo
 from actors.spotify_listener import listener_kind
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
@@ -121,8 +122,9 @@ async def _serve_all(
     migrations = discover()
     server = settings.server
     async with trio.open_nursery() as nursery:
+        meta_simulated = "meta" in simulated_providers(settings)
         # Pollers keep the same cadence in the simulators' time as against the real providers.
-        poll_speedup = settings.simulators.speed if "meta" in simulated_providers(settings) else 1.0
+        poll_speedup = settings.simulators.speed if meta_simulated else 1.0
         settings = await start_simulators(nursery, settings)
         http_stopped = trio.Event()
         if server.workers == 1:
@@ -136,6 +138,9 @@ async def _serve_all(
         async with open_store(settings) as (db, dsn):
             applied = await apply_migrations(db, migrations)
             log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
+            if meta_simulated and settings.simulators.demo:
+                for line in await set_up_demo(db, settings, keys, data_path(settings)):
+                    print(line, flush=True)
             slot.db = db
             async with trio.open_nursery() as workers:
                 if server.workers > 1:

@@ -55,6 +55,7 @@ __all__ = [
     "meta_poll_targets",
     "set_campaign_status",
     "set_meta_effective_status",
+    "unlink_meta",
     "update_campaign",
 ]
 
@@ -339,6 +340,15 @@ async def link_meta(
     if current is None:
         return None
     raise Conflict("campaignId", f"already linked to Meta campaign {current.meta_campaign_id}")
+
+
+async def unlink_meta(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
+    """Forget the campaign's Meta link (its facts stay); ``False`` when the organization has no such
+    campaign."""
+    status = await db.execute(
+        "UPDATE campaigns SET meta_ad_account_id = NULL, meta_campaign_id = NULL, meta_effective_status = NULL,"
+        " updated_at = now() WHERE organization_id = $1 AND id = $2", org_id, campaign_id)
+    return status == "UPDATE 1"
 
 
 async def get_campaign_by_meta(db: Executor, org_id: uuid.UUID, meta_campaign_id: str) -> Campaign | None:

@@ -1,0 +1,126 @@
+"""Sandbox only: a demo label to watch the pipeline work, set up at each start of ``songtrack run``.
+
+At the first start it creates the organization "Demo Records", owned by ``DEMO_EMAIL`` with a random
+password kept in ``<data_dir>/sandbox-demo-login`` (0600) and printed at every start. At every start,
+since the Meta simulator's world is new each time, it connects the organization to the simulator (its
+pre-issued token), archives the previous demo campaigns, and creates a fresh one: a Meta campaign in a
+USD ad account spending ``META_DAILY_BUDGET`` a simulated day, linked to our "Demo campaign" whose budget
+is sized so that spend reaches 80 % about ``WARN_AFTER`` real seconds after start at the configured
+simulator speed; both are launched. With ``[simulators] demo_webhook_url`` set, the organization has a
+webhook endpoint there (every event type), whose secret is printed once, when it is created.
+
+So ``make run`` with a webhook URL configured shows a signed ``budget.warning`` within a minute.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from adapters.meta.client import MetaClient
+from config import Keys, Settings
+from engine.passwords import hash_password
+from engine.store import accounts, campaigns, integrations, tracks, webhooks
+from engine.store.database import Database
+
+__all__ = ["DEMO_EMAIL", "set_up_demo"]
+
+DEMO_EMAIL = "demo@songtrack.example"
+DEMO_CAMPAIGN = "Demo campaign"
+META_DAILY_BUDGET = 1000  # USD a simulated day
+WARN_AFTER = 30.0  # real seconds from launch to 80 % of our budget
+_TOKEN = "SIMULATOR_TOKEN"  # the Meta simulator's pre-issued token (adapters/meta/simulator/config.py)
+
+
+async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Path,
+                      http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient) -> list[str]:
+    """Set the demo up (see the module docstring); returns the lines to print. ``settings`` must point
+    at the Meta simulator (``engine.runtime.start_simulators``)."""
+    password = _password(data_dir)
+    found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)
+    if found is None:
+        org, owner = await accounts.create_organization_with_owner(
+            db, org_name="Demo Records", email=DEMO_EMAIL, name="Demo", password_hash=await hash_password(password))
+        await accounts.mark_email_verified(db, owner.id)
+        await accounts.update_organization(db, org.id, tier="enterprise")
+        org_id, owner_id = org.id, owner.id
+    else:
+        org_id, owner_id = found.user.organization_id, found.user.id
+    await integrations.upsert_integration(
+        db, keys.token_encryption_key, org_id=org_id, provider="meta", external_account_id="sandbox",
+        display_name="Meta simulator", access_token=_TOKEN, refresh_token=None, token_expires_at=None,
+        scopes=["ads_read", "ads_management", "business_management"], connected_by=owner_id)
+    await _archive_previous(db, org_id)
+    budget = await _launch_campaign(db, settings, org_id, http_factory)
+    lines = [f"Demo label: log in as {DEMO_EMAIL} / {password}; \"{DEMO_CAMPAIGN}\" (budget {budget} USD) is"
+             f" spending on the Meta simulator"]
+    url = settings.simulators.demo_webhook_url
+    if url is not None:
+        lines.append(await _webhook(db, keys, org_id, url))
+    return lines
+
+
+def _password(data_dir: Path) -> str:
+    path = data_dir / "sandbox-demo-login"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password
+
+
+async def _archive_previous(db: Database, org_id: uuid.UUID) -> None:
+    """Archive the earlier demo campaigns and drop their links: their Meta campaigns lived in a simulator
+    that is gone, and the new one (same seed) hands out the same ids again."""
+    page = await campaigns.list_campaigns(db, org_id, search=DEMO_CAMPAIGN, limit=100)
+    for old in page.items:
+        if old.name != DEMO_CAMPAIGN:
+            continue
+        if old.status == "active":
+            await campaigns.set_campaign_status(db, org_id, old.id, expected_from=("active",), to="paused")
+        if old.status in ("draft", "active", "paused"):
+            await campaigns.set_campaign_status(db, org_id, old.id, expected_from=("draft", "paused"),
+                                                to="archived")
+        await campaigns.unlink_meta(db, org_id, old.id)
+
+
+async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID,
+                           http_factory: Callable[[], httpx.AsyncClient]) -> float:
+    """A fresh Meta campaign and our campaign linked to it, both running; returns our budget (USD)."""
+    meta = settings.meta
+    async with http_factory() as http:
+        client = MetaClient(http, _TOKEN, base_url=meta.graph_url, version=meta.api_version)
+        usd = next(a for a in (await client.ad_accounts()).data if a.currency == "USD")
+        meta_id = (await client.create_campaign(
+            usd.id, name=DEMO_CAMPAIGN, objective="OUTCOME_AWARENESS", status="ACTIVE", special_ad_categories=[],
+            daily_budget_minor=META_DAILY_BUDGET * 100)).data
+    per_second = META_DAILY_BUDGET * settings.simulators.speed / 86_400
+    budget = max(1.0, math.ceil(per_second * WARN_AFTER / 0.8 * 100) / 100)
+    known = [t.id for t in (await tracks.list_tracks(db, org_id, search="Demo Track")).items]
+    track_id = known[0] if known else (await tracks.create_track(
+        db, org_id, tracks.NewTrack(title="Demo Track", artist="Demo Artist"))).id
+    now = datetime.now(UTC)
+    ours = await campaigns.create_campaign(db, org_id, campaigns.NewCampaign(
+        name=DEMO_CAMPAIGN, objective="streams", budget=budget, currency="USD", track_id=track_id,
+        start_date=now - timedelta(hours=1), end_date=now + timedelta(days=30)))
+    await campaigns.link_meta(db, org_id, ours.id, ad_account_id=usd.id, meta_campaign_id=meta_id,
+                              effective_status="ACTIVE")
+    await campaigns.set_campaign_status(db, org_id, ours.id, expected_from=("draft",), to="active")
+    return budget
+
+
+async def _webhook(db: Database, keys: Keys, org_id: uuid.UUID, url: str) -> str:
+    existing = [e for e in await webhooks.list_endpoints(db, org_id) if e.url == url]
+    if existing:
+        return f"Demo webhook: {url} (its secret was printed when it was created)"
+    endpoint, secret = await webhooks.create_endpoint(db, keys.token_encryption_key, org_id,
+                                                      webhooks.NewEndpoint(url=url, description="sandbox demo"))
+    return f"Demo webhook: {url} (id {endpoint.id}), secret {secret}"
