@@ -1,5 +1,7 @@
 """The status publisher: the actor that copies the supervision registry into
-PostgreSQL so that `/v1/engine/status` is true in every process.
+PostgreSQL so that `/v1/engine/status` is true in every process. Each actor's
+``detail`` (``Registry.set_detail``) goes with it, so `/v1/integrations` can show
+an account poller's state from any API worker.
 
 It writes on change (coalesced to at most one write per ``min_interval``) and at
 least every ``heartbeat`` seconds, which doubles as the node's liveness signal.

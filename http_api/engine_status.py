@@ -1,8 +1,11 @@
 """`GET /v1/engine/status`: every live engine node and every actor it supervises,
-with state, restarts, last error and next restart time, read from PostgreSQL.
+with state, restarts, last error, next restart time and the actor's own ``detail``
+(a flat object of scalars such as an account poller's ``next_poll_at``, or null),
+read from PostgreSQL.
 
 The engine is shared by every organization on this server, so this is for the
-people who run it: owners and admins.
+people who run it: owners and admins. The per-account actors shown are the
+caller's organization's own.
 """
 
 from __future__ import annotations
@@ -20,6 +23,6 @@ def engine_status_router(ctx: ApiContext) -> Router:
     @router.route("GET", "/v1/engine/status", summary="Engine processes and the state of every actor",
                   access=Access.ADMIN, response=nodes.StatusReport)
     async def engine_status(call: Call) -> nodes.StatusReport:
-        return await nodes.read_status(call.db)
+        return await nodes.read_status(call.db, call.caller.organization_id)
 
     return router

@@ -6,12 +6,17 @@ sealed) and redirects to the provider; the PUBLIC ``callback`` (the browser retu
 token, so the state row names the organization and user) exchanges the code and stores the account with
 its tokens sealed (``engine.store.integrations``). Tokens never leave this module in a response or a log.
 Provider failures map to 400 (a bad or used code, a refused consent, a bad ``state``) or 502.
+
+The reads also show each account's ``poller``: what its actor last published about itself (the
+``engine_actors`` row named ``meta:<integration id>``, through ``engine.store.nodes``), or null when no
+live engine process runs one (Spotify label accounts have no actor yet).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +29,7 @@ from adapters.spotify import oauth as spotify_oauth
 from adapters.spotify.classify import ReauthRequiredError, classify, transport_errors
 from engine.provider import ProviderError
 from engine.store import integrations as store
+from engine.store import nodes
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.listeners import listener_callback_url
@@ -35,6 +41,10 @@ __all__ = ["SPOTIFY_SCOPES", "integrations_router", "spotify_redirect_uris"]
 STATE_TTL = timedelta(minutes=10)
 SPOTIFY_SCOPES = ("user-read-private", "user-read-email", "user-library-read", "playlist-read-private")
 _PROVIDERS: tuple[store.Provider, ...] = ("meta", "spotify")
+# Supervisor states in which the actor's own detail is stale: it crashed and could not say so itself.
+_CRASHED = frozenset({"backing_off", "failed"})
+
+log = logging.getLogger(__name__)
 
 
 class ConnectQuery(msgspec.Struct, frozen=True):
@@ -48,6 +58,29 @@ class CallbackQuery(msgspec.Struct, frozen=True):
     error_description: str | None = None
 
 
+class PollerOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The account's actor as it last reported itself: ``state`` is the poller's own (``waiting``,
+    ``parked``, ``backing_off``, ``needs_reauth``…) or, after a crash, the supervisor's."""
+
+    state: str
+    next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    parked_until: datetime | None = None
+
+
+class _Said(msgspec.Struct, frozen=True):
+    """The keys of an actor's ``detail`` that the poller view uses; the others are ignored."""
+
+    state: str | None = None
+    next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    parked_until: datetime | None = None
+
+
 class IntegrationOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     provider: store.Provider
     status: store.IntegrationStatus
@@ -56,6 +89,7 @@ class IntegrationOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     scopes: list[str]
     token_expires_at: datetime | None
     connected_at: datetime
+    poller: PollerOut | None = None
 
 
 class IntegrationBody(msgspec.Struct, frozen=True):
@@ -241,16 +275,49 @@ def _provider(name: str) -> store.Provider:
     raise ApiError(404, "NOT_FOUND", f"no such provider: {name}")
 
 
-def _out(row: store.Integration) -> IntegrationOut:
+def _out(row: store.Integration, poller: PollerOut | None = None) -> IntegrationOut:
     return IntegrationOut(provider=row.provider, status=row.status, external_account_id=row.external_account_id,
                           display_name=row.display_name, scopes=row.scopes, token_expires_at=row.token_expires_at,
-                          connected_at=row.updated_at)
+                          connected_at=row.updated_at, poller=poller)
+
+
+def _actor_name(row: store.Integration) -> str | None:
+    """The name its actor publishes under (``actors.accounts``: ``<kind>:<account key>``), None if it has none."""
+    return f"meta:{row.id}" if row.provider == "meta" else None
+
+
+def _poller(actor: nodes.ActorRow | None) -> PollerOut | None:
+    if actor is None:
+        return None
+    try:
+        said = msgspec.convert(actor.detail or {}, _Said)
+    except msgspec.ValidationError:
+        log.warning("%s: unreadable detail %r; showing the supervisor's view", actor.name, actor.detail)
+        said = _Said()
+    if actor.detail is None or said.state is None or actor.state in _CRASHED:
+        return PollerOut(state=actor.state, next_poll_at=actor.next_restart_at, last_success_at=said.last_success_at,
+                         last_error=actor.last_error, consecutive_failures=said.consecutive_failures,
+                         parked_until=said.parked_until)
+    return PollerOut(state=said.state, next_poll_at=said.next_poll_at, last_success_at=said.last_success_at,
+                     last_error=said.last_error, consecutive_failures=said.consecutive_failures,
+                     parked_until=said.parked_until)
+
+
+async def _with_pollers(call: Call, rows: list[store.Integration]) -> list[IntegrationOut]:
+    names = [name for row in rows if (name := _actor_name(row)) is not None]
+    actors = await nodes.live_actors(call.db, names) if names else {}
+
+    def poller(row: store.Integration) -> PollerOut | None:
+        name = _actor_name(row)
+        return None if name is None else _poller(actors.get(name))
+
+    return [_out(row, poller(row)) for row in rows]
 
 
 def _read_routes(router: Router) -> None:
     async def listed(call: Call) -> IntegrationList:
         rows = await store.list_integrations(call.db, call.caller.organization_id)
-        return IntegrationList([_out(row) for row in rows])
+        return IntegrationList(await _with_pollers(call, rows))
 
     @router.route("GET", "/v1/integrations", summary="The organization's connected accounts",
                   access=Access.VIEWER, response=IntegrationList)
@@ -268,7 +335,7 @@ def _read_routes(router: Router) -> None:
         row = await store.get_integration(call.db, call.caller.organization_id, _provider(provider))
         if row is None:
             raise ApiError(404, "NOT_FOUND", f"no {provider} account is connected")
-        return IntegrationBody(_out(row))
+        return IntegrationBody((await _with_pollers(call, [row]))[0])
 
     @router.route("DELETE", "/v1/auth/integrations/<provider>", summary="Disconnect a provider",
                   access=Access.MEMBER, status=204, errors=(403, 404))

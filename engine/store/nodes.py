@@ -3,7 +3,9 @@ and the state of every actor they supervise.
 
 The API reads these rows rather than any process's memory, so every API worker
 and every engine process sees the same picture. The row Structs encode with the
-API's camelCase names, since `/v1/engine/status` returns them as they are.
+API's camelCase names, since `/v1/engine/status` returns them as they are; an
+actor's ``detail`` (its own account of itself) is stored as a jsonb object and
+returned with the keys the actor chose.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+import asyncpg
 import msgspec
 
-from engine.registry import ActorStatus
+from engine.registry import ActorStatus, Detail
 from engine.store.database import Database
 
-__all__ = ["ActorRow", "NodeRow", "StatusReport", "mark_node_stopped", "publish_actors", "read_status",
-           "register_node"]
+__all__ = ["ActorRow", "NodeRow", "StatusReport", "live_actors", "mark_node_stopped", "publish_actors",
+           "read_status", "register_node"]
 
 # A node whose heartbeat is older than this is presumed dead and left out of the status.
 NODE_TIMEOUT_SECONDS = 30
+_LIVE = f"n.stopped_at IS NULL AND n.heartbeat_at > now() - interval '{NODE_TIMEOUT_SECONDS} seconds'"
+_ACTOR_COLUMNS = "a.node_id, a.name, a.state, a.restarts, a.last_error, a.next_restart_at, a.since, a.detail"
+
+# asyncpg exchanges jsonb as text (we register no codec).
+_detail_decoder = msgspec.json.Decoder(Detail | None)
 
 
 class NodeRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -42,6 +50,7 @@ class ActorRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     last_error: str | None
     next_restart_at: datetime | None
     since: datetime
+    detail: Detail | None = None  # the actor's own words (ActorStatus.detail), None when it says nothing
 
 
 class StatusReport(msgspec.Struct, frozen=True):
@@ -64,7 +73,8 @@ async def register_node(db: Database) -> uuid.UUID:
 async def publish_actors(db: Database, node_id: uuid.UUID, actors: Sequence[ActorStatus]) -> None:
     """Replace the node's actor rows with ``actors`` and refresh its heartbeat, atomically."""
     rows = [
-        (node_id, a.name, str(a.state), a.restarts, a.last_error, a.next_restart_at, a.since)
+        (node_id, a.name, str(a.state), a.restarts, a.last_error, a.next_restart_at, a.since,
+         None if a.detail is None else msgspec.json.encode(a.detail).decode())
         for a in actors
     ]
     async with db.transaction() as tx:
@@ -75,12 +85,12 @@ async def publish_actors(db: Database, node_id: uuid.UUID, actors: Sequence[Acto
         )
         await tx.executemany(
             """INSERT INTO engine_actors
-                   (node_id, name, state, restarts, last_error, next_restart_at, since, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+                   (node_id, name, state, restarts, last_error, next_restart_at, since, detail, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, now())
                ON CONFLICT (node_id, name) DO UPDATE SET
                    state = EXCLUDED.state, restarts = EXCLUDED.restarts,
                    last_error = EXCLUDED.last_error, next_restart_at = EXCLUDED.next_restart_at,
-                   since = EXCLUDED.since, updated_at = now()""",
+                   since = EXCLUDED.since, detail = EXCLUDED.detail, updated_at = now()""",
             rows,
         )
 
@@ -89,19 +99,46 @@ async def mark_node_stopped(db: Database, node_id: uuid.UUID) -> None:
     await db.execute("UPDATE engine_nodes SET stopped_at = now() WHERE id = $1", node_id)
 
 
-async def read_status(db: Database) -> StatusReport:
-    """Live nodes (heartbeat within NODE_TIMEOUT_SECONDS, not stopped) and their actors."""
-    live = f"stopped_at IS NULL AND heartbeat_at > now() - interval '{NODE_TIMEOUT_SECONDS} seconds'"
+# Account actors are named "<kind>:<account id>" (actors/accounts.py); these are the organization's.
+_OWN_ACCOUNT_ACTORS = (
+    "SELECT 'meta:' || id FROM integrations WHERE organization_id = $1"
+    " UNION ALL SELECT 'spotify-listener:' || id FROM listener_accounts WHERE organization_id = $1"
+)
+
+
+async def read_status(db: Database, org_id: uuid.UUID) -> StatusReport:
+    """Live nodes (heartbeat within NODE_TIMEOUT_SECONDS, not stopped) and their actors: the shared ones
+    (supervisors, aggregator, dispatcher) and, of the per-account actors, only ``org_id``'s own."""
     nodes = await db.fetch(
-        f"SELECT id, hostname, pid, started_at, heartbeat_at FROM engine_nodes WHERE {live}"
-        " ORDER BY started_at"
+        f"SELECT n.id, n.hostname, n.pid, n.started_at, n.heartbeat_at FROM engine_nodes n WHERE {_LIVE}"
+        " ORDER BY n.started_at"
     )
     actors = await db.fetch(
-        "SELECT a.node_id, a.name, a.state, a.restarts, a.last_error, a.next_restart_at, a.since"
-        f" FROM engine_actors a JOIN engine_nodes n ON n.id = a.node_id WHERE {live}"
-        " ORDER BY a.name, a.node_id"
+        f"SELECT {_ACTOR_COLUMNS} FROM engine_actors a JOIN engine_nodes n ON n.id = a.node_id WHERE {_LIVE}"
+        f" AND (strpos(a.name, ':') = 0 OR a.name IN ({_OWN_ACCOUNT_ACTORS})) ORDER BY a.name, a.node_id",
+        org_id,
     )
     return StatusReport(
         nodes=[NodeRow(**r) for r in nodes],
-        actors=[ActorRow(**r) for r in actors],
+        actors=[_actor_row(r) for r in actors],
     )
+
+
+async def live_actors(db: Database, names: Sequence[str]) -> dict[str, ActorRow]:
+    """The rows of the actors named ``names`` on live nodes, by name; a name no live node runs is absent.
+
+    Should two live nodes report the same name (a hand-over between processes), the row written last wins.
+    """
+    rows = await db.fetch(
+        f"SELECT DISTINCT ON (a.name) {_ACTOR_COLUMNS}"
+        f" FROM engine_actors a JOIN engine_nodes n ON n.id = a.node_id WHERE {_LIVE} AND a.name = ANY($1::text[])"
+        " ORDER BY a.name, a.updated_at DESC, a.node_id",
+        list(names),
+    )
+    return {row["name"]: _actor_row(row) for row in rows}
+
+
+def _actor_row(record: asyncpg.Record) -> ActorRow:
+    fields = dict(record)
+    detail = fields.pop("detail")
+    return ActorRow(**fields, detail=None if detail is None else _detail_decoder.decode(detail))

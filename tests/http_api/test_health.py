@@ -63,7 +63,7 @@ async def test_engine_status_shows_actor_state_restarts_and_last_error(
     assert by_name["poller-1"]["state"] == "running"
     assert by_name["poller-2"] | {"since": None} == {
         "nodeId": str(node), "name": "poller-2", "state": "backing_off", "restarts": 3,
-        "lastError": "ValueError: boom", "nextRestartAt": None, "since": None,
+        "lastError": "ValueError: boom", "nextRestartAt": None, "since": None, "detail": None,
     }
 
 

@@ -1,14 +1,19 @@
 """Connecting provider accounts end to end: our API against the Spotify and Meta simulators over
 ``httpx.ASGITransport``. The browser's hops are played by hand: our 302 into the simulator, the
-simulator's 302 back to our callback, which we call without a Bearer token as a browser would."""
+simulator's 302 back to our callback, which we call without a Bearer token as a browser would.
+An account's ``poller`` is arranged through the store (``nodes.publish_actors``), not by running actors."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import trio
 from quart.typing import TestClientProtocol as Client
 
+from engine.registry import ActorState, Registry
+from engine.store import integrations as store
+from engine.store import nodes
 from engine.store.database import Database
 from http_api.context import ApiContext
 from tests.http_api.conftest import MakeMember, Simulators, spotify_simulator
@@ -97,3 +102,50 @@ async def test_org_scoping_and_roles(client: Client, simulators: Simulators, mak
         assert (await client.delete("/v1/auth/integrations/spotify", headers=owner.headers)).status_code == 404
         assert (await client.get("/v1/auth/spotify/connect")).status_code == 401
 
+
+
+async def test_each_integration_shows_its_poller_as_its_actor_published_it(
+    client: Client, ctx: ApiContext, db: Database, make_member: MakeMember,
+) -> None:
+    with trio.fail_after(20):
+        owner = await make_member()
+
+        async def connect(provider: store.Provider) -> store.Integration:
+            return await store.upsert_integration(
+                db, ctx.keys.token_encryption_key, org_id=owner.org_id, provider=provider, external_account_id="1",
+                display_name=provider, access_token=f"{provider}-ACCESS-SECRET", refresh_token=None,
+                token_expires_at=None, scopes=[], connected_by=None)
+
+        meta, _ = await connect("meta"), await connect("spotify")
+
+        async def pollers() -> dict[str, object]:
+            listed = await client.get("/v1/integrations", headers=owner.headers)
+            assert b"ACCESS-SECRET" not in await listed.get_data()
+            return {i["provider"]: i["poller"] for i in (await listed.get_json())["integrations"]}
+
+        assert await pollers() == {"meta": None, "spotify": None}  # no engine runs an actor for them
+        registry, name = Registry(), f"meta:{meta.id}"
+        registry.set_detail(name, {"state": "waiting", "next_poll_at": "2026-11-22T19:10:00+00:00",
+                                   "parked_until": None, "last_success_at": "2026-11-22T19:09:00+00:00",
+                                   "last_error": None, "consecutive_failures": 0, "ad_accounts": 1})
+        node = await nodes.register_node(db)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        waiting = {"state": "waiting", "nextPollAt": "2026-11-22T19:10:00Z", "lastSuccessAt": "2026-11-22T19:09:00Z",
+                   "lastError": None, "consecutiveFailures": 0, "parkedUntil": None}
+        assert await pollers() == {"meta": waiting, "spotify": None}
+        one = await client.get("/v1/integrations/meta", headers=owner.headers)
+        assert (await one.get_json())["integration"]["poller"] == waiting
+        spotify = await client.get("/v1/integrations/spotify", headers=owner.headers)
+        assert (await spotify.get_json())["integration"]["poller"] is None
+        # A crash the actor could not report itself: the supervisor's view wins over its stale detail.
+        restart = datetime(2026, 11, 22, 19, 11, tzinfo=UTC)
+        registry.update(name, ActorState.BACKING_OFF, restarts=1, last_error="RuntimeError: boom",
+                        next_restart_at=restart)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        assert (await pollers())["meta"] == waiting | {
+            "state": "backing_off", "nextPollAt": "2026-11-22T19:11:00Z", "lastError": "RuntimeError: boom"}
+        await nodes.mark_node_stopped(db, node)
+        assert await pollers() == {"meta": None, "spotify": None}
+        stranger = await make_member()
+        assert (await (await client.get("/v1/integrations", headers=stranger.headers)).get_json()) == {
+            "integrations": []}

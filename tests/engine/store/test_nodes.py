@@ -1,0 +1,97 @@
+"""``engine.store.nodes`` and the status publisher against a real PostgreSQL: an actor's ``detail``
+goes in as a jsonb object and comes back as the actor wrote it; only live nodes are read.
+
+Rows are written through the store functions (or the publisher), never by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import trio
+
+from engine.publisher import StatusPublisher
+from engine.registry import ActorState, Detail, Registry
+from engine.store import Database, accounts, integrations, nodes
+
+DETAIL: Detail = {
+    "state": "waiting", "next_poll_at": "2026-11-22T19:10:00+00:00", "parked_until": None,
+    "last_success_at": "2026-11-22T19:09:00+00:00", "last_error": None, "consecutive_failures": 0,
+    "ad_accounts": 2, "share": 0.5, "opted_in": True,
+}
+
+
+async def _org_with_meta(db: Database, email: str) -> tuple[uuid.UUID, str]:
+    """An organization with a Meta integration, and the name its account actor runs under."""
+    org, owner = await accounts.create_organization_with_owner(db, org_name=email, email=email, name="Owner",
+                                                               password_hash="not-a-real-hash")
+    row = await integrations.upsert_integration(
+        db, os.urandom(32), org_id=org.id, provider="meta", external_account_id="1", display_name="Meta",
+        access_token="token", refresh_token=None, token_expires_at=None, scopes=[], connected_by=owner.id)
+    return org.id, f"meta:{row.id}"
+
+
+async def test_a_published_detail_reads_back_as_written_to_its_organization_only(db: Database) -> None:
+    with trio.fail_after(10):
+        (org, name), (other, _) = await _org_with_meta(db, "a@x.example"), await _org_with_meta(db, "b@x.example")
+        registry = Registry()
+        registry.set_detail(name, DETAIL)
+        registry.update("aggregator", ActorState.RUNNING)
+        node = await nodes.register_node(db)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        report = await nodes.read_status(db, org)
+        assert {a.name: a.detail for a in report.actors} == {"aggregator": None, name: DETAIL}
+        # Another organization sees the shared actors, not this one's account actor.
+        assert [a.name for a in (await nodes.read_status(db, other)).actors] == ["aggregator"]
+        kinds = await db.fetch("SELECT name, jsonb_typeof(detail) AS kind FROM engine_actors ORDER BY name")
+        assert [(r["name"], r["kind"]) for r in kinds] == [("aggregator", None), (name, "object")]
+
+
+async def test_a_new_detail_replaces_the_old_and_none_clears_it(db: Database) -> None:
+    with trio.fail_after(10):
+        registry = Registry()
+        registry.set_detail("meta:1", DETAIL)
+        node = await nodes.register_node(db)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        registry.set_detail("meta:1", {"state": "parked", "consecutive_failures": 3})
+        await nodes.publish_actors(db, node, registry.snapshot())
+        assert (await nodes.live_actors(db, ["meta:1"]))["meta:1"].detail == {
+            "state": "parked", "consecutive_failures": 3}
+        registry.set_detail("meta:1", None)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        assert (await nodes.live_actors(db, ["meta:1"]))["meta:1"].detail is None
+
+
+async def test_live_actors_reads_only_the_named_actors_of_live_nodes(db: Database) -> None:
+    with trio.fail_after(10):
+        gone, live = Registry(), Registry()
+        gone.set_detail("meta:1", {"state": "stale"})
+        gone.set_detail("meta:2", {"state": "stale"})
+        live.set_detail("meta:1", {"state": "waiting"})
+        live.set_detail("meta:3", {"state": "waiting"})
+        stopped_node, live_node = await nodes.register_node(db), await nodes.register_node(db)
+        await nodes.publish_actors(db, stopped_node, gone.snapshot())
+        await nodes.publish_actors(db, live_node, live.snapshot())
+        await nodes.mark_node_stopped(db, stopped_node)
+        found = await nodes.live_actors(db, ["meta:1", "meta:2", "meta:9"])
+        assert list(found) == ["meta:1"]
+        assert (found["meta:1"].node_id, found["meta:1"].detail) == (live_node, {"state": "waiting"})
+        assert await nodes.live_actors(db, []) == {}
+
+
+async def test_the_publisher_writes_a_detail_when_it_changes(db: Database) -> None:
+    with trio.fail_after(10):
+        registry = Registry()
+        registry.update("meta:1", ActorState.RUNNING)
+        publisher = StatusPublisher(db, registry, heartbeat=60.0, min_interval=0.01)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(publisher.run)
+            assert (await nodes.live_actors(db, ["meta:1"]))["meta:1"].detail is None
+            registry.set_detail("meta:1", DETAIL)
+            # The write lands in the database, which has no event to wait on, so we poll it; the heartbeat
+            # is far off, so only the change can have caused the write.
+            while (await nodes.live_actors(db, ["meta:1"]))["meta:1"].detail != DETAIL:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            publisher.stop()
+        assert await nodes.live_actors(db, ["meta:1"]) == {}  # a stopped node drops out
