@@ -7,6 +7,7 @@ uses asyncpg.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pwd
@@ -78,8 +79,12 @@ def _version_key(bin_dir: Path) -> tuple[int, ...]:
 class EmbeddedPostgres:
     """A PostgreSQL cluster in ``root/"postgres"``, its log in ``root/"postgres.log"``, no TCP listener.
 
-    ``start()`` runs initdb on first use, starts the server (or attaches to one a crashed run left behind)
-    and returns an asyncpg DSN; ``stop()`` stops the server only if this object started it. As root, the
+    ``start()`` runs initdb on first use, starts the server (or attaches to one already running) and
+    returns an asyncpg DSN; ``stop()`` stops the server only if this object owns it. Ownership is an
+    exclusive ``flock`` on ``root/"postgres.owner"``, held from ``start()`` to ``stop()``: the kernel drops
+    it when its process dies, however it dies, so a server found running while nobody holds the lock was
+    left by a crashed (e.g. SIGKILLed) run and is adopted, and stopped at the end like one we started;
+    a server another live process owns is only attached to. As root, the
     server runs as the ``postgres`` account (``nobody`` if there is none), because PostgreSQL refuses root.
     ``fsync=False`` is for tests and benchmarks only: a crash can then corrupt the cluster.
     """
@@ -100,6 +105,7 @@ class EmbeddedPostgres:
         self._port = _PORT
         self._started = False
         self._temp_socket_dir = False
+        self._owner_fd: int | None = None  # the open lock file while we own the server
 
     def start(self) -> str:
         """Ensure the server runs and ``database`` exists; return its DSN. Raises ``PostgresNotFound`` or
@@ -112,10 +118,18 @@ class EmbeddedPostgres:
             _allow_traversal(self.root, self._account[0])
         if not (self._cluster / "PG_VERSION").exists():
             self._initdb()
-        if self._is_running():
-            self._attach()
-        else:
-            self._start_server()
+        owner = self._take_ownership()
+        try:
+            if self._is_running():
+                self._attach()
+                if owner:  # nobody alive owns it: a crashed run left it behind, and it is ours now
+                    self._started = True
+                    logger.warning("adopted the PostgreSQL server a crashed run left in %s", self._cluster)
+            else:
+                self._start_server()
+        except BaseException:
+            self._release_ownership()
+            raise
         try:
             self._ensure_database()
         except BaseException:
@@ -124,15 +138,35 @@ class EmbeddedPostgres:
         return self.dsn()
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown, waiting for it) if we started it; otherwise do nothing."""
+        """Stop the server (fast shutdown, waiting for it) if we own it; otherwise do nothing."""
         if not self._started or self._bin is None:
+            self._release_ownership()
             return
         result = self._run(self._bin / "pg_ctl", "stop", "-m", "fast", "-w", "-D", self._cluster)
         self._started = False
         self._remove_temp_socket_dir()
+        self._release_ownership()
         if result.returncode != 0 and self._is_running():
             raise self._error("pg_ctl stop", result)
         logger.info("stopped PostgreSQL in %s", self._cluster)  # or someone else already had
+
+    def _take_ownership(self) -> bool:
+        """Try the owner lock; True when we hold it (now or already)."""
+        if self._owner_fd is not None:
+            return True
+        fd = os.open(self.root / "postgres.owner", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._owner_fd = fd
+        return True
+
+    def _release_ownership(self) -> None:
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)  # closing drops the flock
+            self._owner_fd = None
 
     def dsn(self, database: str | None = None) -> str:
         """An asyncpg DSN for ``database`` (default: ours) on the server's socket; valid after ``start()``."""

@@ -11,6 +11,8 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +132,19 @@ def test_attaching_to_a_running_server(pg_cluster: EmbeddedPostgres) -> None:
     assert dsn == pg_cluster.dsn()
     attached.stop()  # not ours: must leave the server running
     assert trio.run(_fetchval, dsn, "SELECT 1") == 1
+
+
+def test_a_server_left_by_a_crashed_run_is_adopted_and_stopped(cluster: _Cluster) -> None:
+    # A run that dies without stopping (os._exit: no cleanup, as after SIGKILL) leaves its server running.
+    crashed = ("import os, sys; from pathlib import Path; from engine.store.embedded import EmbeddedPostgres;"
+               " EmbeddedPostgres(Path(sys.argv[1]), fsync=False).start(); os._exit(0)")
+    subprocess.run([sys.executable, "-c", crashed, str(cluster.root)], check=True, timeout=120)
+    assert (cluster.root / "postgres" / "postmaster.pid").exists()
+    successor = EmbeddedPostgres(cluster.root, fsync=False)
+    successor.start()
+    assert successor.reused_running
+    successor.stop()  # adopted, so ours to stop
+    assert not (cluster.root / "postgres" / "postmaster.pid").exists()
 
 
 def test_a_failed_start_reports_the_server_log(cluster: _Cluster) -> None:
