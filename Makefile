@@ -32,3 +32,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/db.py
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/providers.py
+	$(VENV)/bin/python bench/pipeline.py
