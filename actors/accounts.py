@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import httpx
 import trio
 
+from actors.http import HttpFactory
 from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
 from actors.samples import MetricSample
 from engine.backoff import Backoff, Intensity
@@ -102,7 +103,7 @@ class AccountsSupervisor:
     def __init__(
         self, db: Database, settings: Settings, keys: Keys,
         samples_send_channel: trio.MemorySendChannel[MetricSample],
-        http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient, *,
+        http_factory: HttpFactory = httpx.AsyncClient, *,
         registry: Registry, kinds: Sequence[ActorKind] = (), meta: bool = True, poll_interval: float = 60.0,
         backoff: Backoff = Backoff(base=2.0, factor=2.0, cap=600.0),  # noqa: B008 -- frozen
         intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
@@ -219,7 +220,7 @@ class AccountsSupervisor:
 
 def meta_kind(
     db: Database, settings: Settings, keys: Keys, registry: Registry,
-    samples: trio.MemorySendChannel[MetricSample], http_factory: Callable[[], httpx.AsyncClient], *,
+    samples: trio.MemorySendChannel[MetricSample], http_factory: HttpFactory, *,
     pacer: Pacer, schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
     retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
     wall: Callable[[], datetime] = lambda: datetime.now(UTC), rng: random.Random | None = None,

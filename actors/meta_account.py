@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 import trio
 
+from actors.http import HttpFactory
 from actors.samples import Metric, MetricSample
 
 # STYLE keeps adapters out of actors/. The Meta poller is the one actor whose whole job is Meta's wire
@@ -65,7 +66,6 @@ from engine.store import integrations as integration_store
 from engine.store.outbox import enqueue_event
 
 if TYPE_CHECKING:
-    import httpx
 
     from adapters.meta import Result
     from engine.store.database import Database
@@ -124,7 +124,7 @@ class MetaAccountActor:
     def __init__(
         self, db: Database, integration: integration_store.Integration, *, key: bytes, name: str,
         registry: Registry, samples: trio.MemorySendChannel[MetricSample], pacer: Pacer,
-        http_factory: Callable[[], httpx.AsyncClient], graph_url: str = "https://graph.facebook.com",
+        http_factory: HttpFactory, graph_url: str = "https://graph.facebook.com",
         api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
         rng: random.Random | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -30,6 +30,7 @@ import msgspec
 import trio
 
 from actors.accounts import Account, ActorKind
+from actors.http import HttpFactory
 from actors.samples import MetricSample
 
 # Breaking the "actors never import adapters" rule on purpose: the supervisor builds this actor from
@@ -282,10 +283,11 @@ def _plays(items: list[PlayHistory]) -> list[Play]:
 
 def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Registry,
                   samples: trio.MemorySendChannel[MetricSample],
-                  http_factory: Callable[[], httpx.AsyncClient]) -> ActorKind:
-    """The opted-in listeners as an ``AccountsSupervisor`` kind: one actor each, all sharing one Pacer
-    (Spotify's limit is per app, over a rolling 30 s window), woken by opt-ins (``LISTENERS_CHANNEL``)."""
-    pacer = Pacer(lambda _domain: 30.0)
+                  http_factory: HttpFactory, *, pacer: Pacer | None = None) -> ActorKind:
+    """The opted-in listeners as an ``AccountsSupervisor`` kind: one actor each, all sharing ``pacer``
+    (Spotify's limit is per app, over a rolling 30 s window: pass the Pacer the other Spotify actors use),
+    woken by opt-ins (``LISTENERS_CHANNEL``)."""
+    pacer = pacer if pacer is not None else Pacer(lambda _domain: 30.0)
 
     async def accounts() -> list[Account]:
         return [Account(key=str(ref.id), organization_id=ref.organization_id)

@@ -21,14 +21,18 @@ from quart_trio import QuartTrio
 from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
+from actors.http import lend
 from actors.meta_account import MetaSchedule
 from actors.sandbox_demo import set_up_demo
+from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
+from actors.spotify_label import spotify_label_kind
 from actors.spotify_listener import listener_kind
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.publisher import StatusPublisher
+from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
 from engine.store.database import Database, open_database
@@ -215,8 +219,8 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     """The root supervisor until shutdown; it drains children in reverse start order: the account actors
     stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
 
-    ``poll_speedup`` divides the Meta polling intervals (a simulator running ``speed`` times faster), with
-    floors that keep a fast sandbox from flooding it."""
+    ``poll_speedup`` divides the Meta and Spotify label polling intervals (a simulator running ``speed``
+    times faster), with floors that keep a fast sandbox from flooding it."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
@@ -225,12 +229,19 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     # The account actors send on clones of this; closing it once they have stopped lets the aggregator
     # drain and return.
     samples = aggregator.sender()
-    listeners = listener_kind(db, settings, keys, registry, samples, httpx.AsyncClient)
+    # One connection pool for every account actor (closed after they stop), and one Pacer for everything
+    # that spends the Spotify app's rate limit.
+    http = httpx.AsyncClient(timeout=30.0)
+    spotify_pacer = Pacer(lambda _domain: 30.0)
+    listeners = listener_kind(db, settings, keys, registry, samples, lend(http), pacer=spotify_pacer)
+    label = spotify_label_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer,
+                               interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup))
     standard = MetaSchedule()
     schedule = MetaSchedule(interval=max(5.0, standard.interval / poll_speedup),
                             restatement_every=max(60.0, standard.restatement_every / poll_speedup))
-    accounts = AccountsSupervisor(db, settings, keys, samples, registry=registry, kinds=[listeners],
-                                  meta=settings.meta.app_id is not None, meta_schedule=schedule)
+    accounts = AccountsSupervisor(db, settings, keys, samples, lend(http), registry=registry,
+                                  kinds=[listeners, label], meta=settings.meta.app_id is not None,
+                                  meta_schedule=schedule)
 
     def stop_accounts() -> None:
         accounts.stop()
@@ -243,7 +254,7 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
         aggregator.child_spec(),
         ChildSpec("accounts", accounts.run, stop=stop_accounts),
     ])
-    async with trio.open_nursery() as nursery:
+    async with http, trio.open_nursery() as nursery:
         await nursery.start(root.run)
         log.info("engine started")
         await shutdown.wait()

@@ -8,8 +8,8 @@ its tokens sealed (``engine.store.integrations``). Tokens never leave this modul
 Provider failures map to 400 (a bad or used code, a refused consent, a bad ``state``) or 502.
 
 The reads also show each account's ``poller``: what its actor last published about itself (the
-``engine_actors`` row named ``meta:<integration id>``, through ``engine.store.nodes``), or null when no
-live engine process runs one (Spotify label accounts have no actor yet).
+``engine_actors`` row named ``meta:<integration id>`` or ``spotify:<integration id>``, through
+``engine.store.nodes``), or null when no live engine process runs one.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def _out(row: store.Integration, poller: PollerOut | None = None) -> Integration
 
 def _actor_name(row: store.Integration) -> str | None:
     """The name its actor publishes under (``actors.accounts``: ``<kind>:<account key>``), None if it has none."""
-    return f"meta:{row.id}" if row.provider == "meta" else None
+    return f"{row.provider}:{row.id}" if row.provider in ("meta", "spotify") else None
 
 
 def _poller(actor: nodes.ActorRow | None) -> PollerOut | None:

@@ -149,3 +149,29 @@ async def test_each_integration_shows_its_poller_as_its_actor_published_it(
         stranger = await make_member()
         assert (await (await client.get("/v1/integrations", headers=stranger.headers)).get_json()) == {
             "integrations": []}
+
+
+async def test_a_spotify_label_account_shows_its_poller(
+    client: Client, ctx: ApiContext, db: Database, make_member: MakeMember,
+) -> None:
+    with trio.fail_after(20):
+        owner = await make_member()
+        spotify = await store.upsert_integration(
+            db, ctx.keys.token_encryption_key, org_id=owner.org_id, provider="spotify", external_account_id="label",
+            display_name="Label", access_token="SPOTIFY-ACCESS-SECRET", refresh_token=None, token_expires_at=None,
+            scopes=[], connected_by=None)
+        registry = Registry()
+        registry.set_detail(f"spotify:{spotify.id}", {
+            "state": "needs_reauth", "next_poll_at": None, "parked_until": None,
+            "last_success_at": "2026-11-22T13:00:00+00:00", "last_error": "ReauthRequiredError: invalid_grant",
+            "consecutive_failures": 0, "tracks": 3})
+        node = await nodes.register_node(db)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        listed = await client.get("/v1/integrations", headers=owner.headers)
+        assert b"ACCESS-SECRET" not in await listed.get_data()
+        [out] = (await listed.get_json())["integrations"]
+        assert out["poller"] == {"state": "needs_reauth", "nextPollAt": None, "lastSuccessAt": "2026-11-22T13:00:00Z",
+                                 "lastError": "ReauthRequiredError: invalid_grant", "consecutiveFailures": 0,
+                                 "parkedUntil": None}
+        one = await client.get("/v1/integrations/spotify", headers=owner.headers)
+        assert (await one.get_json())["integration"]["poller"] == out["poller"]
