@@ -2,14 +2,13 @@
 
 Rules: the simulator's clock, the actor's wall clock and its sleeps all read trio's ``MockClock``, and
 trio time 0 is ``START`` (midnight UTC). We do not use autojump (the database answers from another
-thread); ``_advance`` jumps to the next deadline only once every task is blocked and one exists, which,
-with the actor alone scheduling them, means "the actor sleeps". The label's tokens come from the
+thread); ``tests.helpers.clock.advance`` jumps to the next deadline only once every task is blocked
+and one exists, which, with the actor alone scheduling them, means "the actor sleeps". The label's tokens come from the
 simulator's OAuth (PKCE); the ground truth is the simulator's catalogue.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,10 +30,10 @@ from engine.store import accounts, tracks
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures
 from engine.store.database import Database
+from tests.helpers.clock import advance
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # midnight UTC: four 6-hour polls fall on the same UTC day
 URL = "http://spotify.test"
-_IDLE_ROUNDS = 20_000  # ~1 ms each: how long (real time) we wait for a query before calling it a hang
 
 
 @dataclass
@@ -47,20 +46,6 @@ class World:
     integration: integration_store.Integration
     refresh_token: str
     songs: dict[uuid.UUID, str]  # our track id → its Spotify id
-
-
-async def _advance(clock: trio.testing.MockClock, until: float, ended: trio.Event) -> None:
-    """Move trio time to ``until`` (or until ``ended``), jumping from one sleeping deadline to the next."""
-    idle = 0
-    while trio.current_time() < until and not ended.is_set():
-        await trio.testing.wait_all_tasks_blocked(0.001)
-        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
-        if math.isinf(wait):  # a query in flight: no deadline to jump to yet
-            idle += 1
-            assert idle < _IDLE_ROUNDS, "nothing scheduled and nothing moving: a hang"
-            continue
-        idle = 0
-        clock.jump(max(0.0, min(wait, until - trio.current_time())))
 
 
 def _at(moment: datetime) -> float:
@@ -106,7 +91,7 @@ async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: dat
 
     async with trio.open_nursery() as nursery:
         await nursery.start(run)
-        await _advance(clock, _at(until), ended)
+        await advance(clock, _at(until), ended)
         nursery.cancel_scope.cancel()
     return ended.is_set()
 
@@ -237,7 +222,7 @@ async def test_the_kind_runs_one_actor_per_connected_integration_named_after_it(
     name = f"spotify:{w.integration.id}"
     async with trio.open_nursery() as nursery:
         await nursery.start(kind.build(account, name))
-        await _advance(mock_clock, _at(START + timedelta(minutes=5)), trio.Event())
+        await advance(mock_clock, _at(START + timedelta(minutes=5)), trio.Event())
         nursery.cancel_scope.cancel()
     detail = (registry.get(name) or pytest.fail("no status")).detail or {}
     assert detail["state"] == "waiting" and len(await _stored(db, w)) == len(w.songs)

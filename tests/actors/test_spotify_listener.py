@@ -2,7 +2,7 @@
 
 Rules: the simulator's clock, the actor's wall clock and its sleeps all read trio's ``MockClock``.
 We do not use autojump (the database answers from another thread, and autojump would jump to the next
-deadline while a query is in flight); ``_advance`` jumps to the next deadline only once every task is
+deadline while a query is in flight); ``tests.helpers.clock.advance`` jumps to the next deadline only once every task is
 blocked and a deadline exists, which, with the actor alone scheduling them, means "the actor sleeps".
 It bounds the real time spent waiting, so a hang fails instead of blocking. The fan's tokens come from
 the simulator's OAuth (PKCE), the ground truth from ``simulator.world``.
@@ -11,7 +11,6 @@ the simulator's OAuth (PKCE), the ground truth from ``simulator.world``.
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,12 +31,12 @@ from engine.registry import Registry
 from engine.store import accounts, campaigns, tracks
 from engine.store import listeners as listener_store
 from engine.store.database import Database
+from tests.helpers.clock import advance
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # the simulator's (and the wall clock's) time at trio time 0
 OPT_IN = START + timedelta(hours=6)
 URL = "http://spotify.test"
 FAN = "fan0001"
-_IDLE_ROUNDS = 20_000  # ~1 ms each: how long (real time) we wait for a query before calling it a hang
 
 
 @dataclass
@@ -51,20 +50,6 @@ class World:
     track: str  # the campaign's Spotify track id
     listener_id: uuid.UUID
     refresh_token: str  # the one the fan's opt-in stored
-
-
-async def _advance(clock: trio.testing.MockClock, until: float, ended: trio.Event) -> None:
-    """Move trio time to ``until`` (or until ``ended``), jumping from one sleeping deadline to the next."""
-    idle = 0
-    while trio.current_time() < until and not ended.is_set():
-        await trio.testing.wait_all_tasks_blocked(0.001)
-        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
-        if math.isinf(wait):  # a query in flight: no deadline to jump to yet
-            idle += 1
-            assert idle < _IDLE_ROUNDS, "nothing scheduled and nothing moving: a hang"
-            continue
-        idle = 0
-        clock.jump(max(0.0, min(wait, until - trio.current_time())))
 
 
 def _at(moment: datetime) -> float:
@@ -125,7 +110,7 @@ async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: dat
     async with trio.open_nursery() as nursery:
         nursery.start_soon(collect)
         await nursery.start(run)
-        await _advance(clock, _at(until), ended)
+        await advance(clock, _at(until), ended)
         nursery.cancel_scope.cancel()
     return actor, samples, ended.is_set()
 

@@ -1,0 +1,31 @@
+"""Driving trio's MockClock through code that talks to PostgreSQL.
+
+Autojump cannot be used with the database (the clock would leap ahead while a query waits on the
+database thread), so ``advance`` jumps by hand: to the next sleeping deadline, and only once every task
+is blocked and a deadline exists. An in-flight query leaves no deadline, so it is waited for in real time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import trio
+import trio.testing
+
+__all__ = ["advance"]
+
+_IDLE_ROUNDS = 20_000  # ~1 ms each: how long (real time) we wait for a query before calling it a hang
+
+
+async def advance(clock: trio.testing.MockClock, until: float, ended: trio.Event) -> None:
+    """Move trio time to ``until`` (or until ``ended``), jumping from one sleeping deadline to the next."""
+    idle = 0
+    while trio.current_time() < until and not ended.is_set():
+        await trio.testing.wait_all_tasks_blocked(0.001)
+        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+        if math.isinf(wait):  # a query in flight: no deadline to jump to yet
+            idle += 1
+            assert idle < _IDLE_ROUNDS, "nothing scheduled and nothing moving: a hang"
+            continue
+        idle = 0
+        clock.jump(max(0.0, min(wait, until - trio.current_time())))
