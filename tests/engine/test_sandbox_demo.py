@@ -19,7 +19,7 @@ import httpx
 import trio
 
 from tests.helpers.process import SongtrackProcess, free_port
-from tests.helpers.receiver import Receiver, serve_receiver
+from tests.helpers.receiver import Receiver, seed_ok, serve_receiver, standard_ok
 
 
 async def _warned_within(receiver: Receiver, seconds: float, already: int = 0) -> float:
@@ -42,7 +42,8 @@ async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_
         try:
             await first.start()
             await first.wait_ready(f"http://127.0.0.1:{port}")
-            receiver.secrets["/hook"] = [re.search(r"secret (whsec_\S+)", first.output).group(1)]  # type: ignore[union-attr]
+            # Deliveries may arrive before we read the printed secret: they are verified at the end.
+            secret = re.search(r"secret (whsec_\S+)", first.output).group(1)  # type: ignore[union-attr]
             await _warned_within(receiver, 60)
             login = re.search(r"log in as (\S+) / (\S+);", first.output)
             assert login is not None
@@ -66,4 +67,6 @@ async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_
         finally:
             await first.kill()
             nursery.cancel_scope.cancel()
-    assert receiver.received and all(r.verified_standard and r.verified_seed for r in receiver.received)
+    # Both checks allow 5 minutes of clock skew, more than this test lasts.
+    assert receiver.received and all(standard_ok(secret, r.headers, r.body) and seed_ok(secret, r.headers, r.body)
+                                     for r in receiver.received)

@@ -17,7 +17,7 @@ from hypercorn.trio import serve
 
 from engine.webhooks.signing import secret_key
 
-__all__ = ["Received", "Receiver", "seed_ok", "serve_receiver"]
+__all__ = ["Received", "Receiver", "seed_ok", "serve_receiver", "standard_ok"]
 
 
 @dataclass
