@@ -50,10 +50,10 @@ class Aggregator:
     """
 
     def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
-                 linger: float = 0.01, wall: Callable[[], datetime] = _utcnow,
+                 linger: float = 0.01, wall: Callable[[], datetime] = _utcnow, sweep_every: float = 300.0,
                  outbox: trio.MemorySendChannel[alert_store.Alert] | None = None) -> None:
         self._db, self._config, self._wall, self._outbox = db, config, wall, outbox
-        self._max_batch, self._linger = max_batch, linger
+        self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
         self._warned: set[tuple[uuid.UUID, str]] = set()  # (campaign, currency) spend skips logged
@@ -75,6 +75,8 @@ class Aggregator:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reports started at once, writes batches until the inbox is closed and drained, then returns.
+        Every ``sweep_every`` seconds without a pause in between it also evaluates the campaigns that
+        ended without a sample since (``campaign.completed`` must not wait for one that never comes).
 
         Error handling: a store error propagates (the supervisor restarts us); the batch it failed on is
         kept and written first on the next ``run``, so a crash loses no sample.
@@ -82,11 +84,18 @@ class Aggregator:
         task_status.started()
         if self._pending:
             await self._write()
+        next_sweep = trio.current_time()
         while True:
-            try:
-                self._pending.append(await self._inbox.receive())
-            except trio.EndOfChannel:
-                return
+            if trio.current_time() >= next_sweep:
+                await self._sweep()
+                next_sweep = trio.current_time() + self._sweep_every
+            with trio.move_on_at(next_sweep):
+                try:
+                    self._pending.append(await self._inbox.receive())
+                except trio.EndOfChannel:
+                    return
+            if not self._pending:
+                continue
             closed = await self._fill()
             await self._write()
             if closed:
@@ -121,7 +130,19 @@ class Aggregator:
         """Everything one batch does, in ``tx``: facts, totals, rules, alerts, notifications and webhook
         events. Returns the alerts really inserted (those not fired before)."""
         touched = await facts.upsert_samples(tx, samples)
-        totals = await facts.recompute_totals(tx, touched)
+        return await self._fire(tx, await facts.recompute_totals(tx, touched), now)
+
+    async def _sweep(self) -> None:
+        now = self._wall()
+        async with self._db.transaction() as tx:
+            ended = await facts.ended_unannounced(tx, now)
+            fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
+        self.alerts_fired += len(fired)
+        await self._publish(fired)
+
+    async def _fire(self, tx: Connection, totals: Sequence[facts.CampaignTotals],
+                    now: datetime) -> list[alert_store.Alert]:
+        """Evaluate the rules on ``totals`` and record what fires: alerts, notifications, webhook events."""
         candidates = [alert for campaign in totals for alert in self._evaluate(campaign, now)]
         inserted = await alert_store.insert_alerts(tx, [new for new, _ in candidates], fired_at=now)
         titles = {new.dedupe_key: title for new, title in candidates}

@@ -141,3 +141,23 @@ async def test_a_failed_batch_is_retried_on_the_next_run(db: Database) -> None:
 def test_child_spec_names_the_actor() -> None:
     spec = Aggregator(None, AlertsSettings()).child_spec()  # type: ignore[arg-type]
     assert (spec.name, spec.restart) == (AGGREGATOR, "transient") and spec.stop is not None
+
+
+async def test_a_campaign_that_ends_without_a_sample_is_announced_once_by_the_sweep(db: Database) -> None:
+    with trio.fail_after(20):
+        _, campaign = await _setup(db)
+        await db.execute("UPDATE campaigns SET status = 'active' WHERE id = $1", campaign)
+        after_end = START + timedelta(days=31)
+        aggregator = Aggregator(db, AlertsSettings(), wall=lambda: after_end, sweep_every=0.05)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(aggregator.run)
+            while True:  # no sample arrives: only the sweep can announce it
+                if await _count(db, "SELECT count(*) FROM alerts WHERE type = 'campaign.completed'"):
+                    break
+                await trio.sleep(0.02)
+            await trio.sleep(0.3)  # several more sweeps: none may announce it again
+            aggregator.stop()
+        completed = await db.fetch("SELECT campaign_id FROM alerts WHERE type = 'campaign.completed'")
+        assert [r["campaign_id"] for r in completed] == [campaign]
+        assert await _count(db, "SELECT count(*) FROM webhook_events WHERE type = 'campaign.completed'") == 1
+        assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'campaign.completed'") == 1
