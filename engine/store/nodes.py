@@ -101,7 +101,7 @@ async def mark_node_stopped(db: Database, node_id: uuid.UUID) -> None:
 
 # Account actors are named "<kind>:<account id>" (actors/accounts.py); these are the organization's.
 _OWN_ACCOUNT_ACTORS = (
-    "SELECT 'meta:' || id FROM integrations WHERE organization_id = $1"
+    "SELECT provider || ':' || id FROM integrations WHERE organization_id = $1"  # meta:…, spotify:…
     " UNION ALL SELECT 'spotify-listener:' || id FROM listener_accounts WHERE organization_id = $1"
 )
 

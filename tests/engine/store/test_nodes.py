@@ -35,17 +35,23 @@ async def _org_with_meta(db: Database, email: str) -> tuple[uuid.UUID, str]:
 async def test_a_published_detail_reads_back_as_written_to_its_organization_only(db: Database) -> None:
     with trio.fail_after(10):
         (org, name), (other, _) = await _org_with_meta(db, "a@x.example"), await _org_with_meta(db, "b@x.example")
+        label = await integrations.upsert_integration(
+            db, os.urandom(32), org_id=org, provider="spotify", external_account_id="label", display_name="Label",
+            access_token="token", refresh_token=None, token_expires_at=None, scopes=[], connected_by=None)
         registry = Registry()
         registry.set_detail(name, DETAIL)
+        registry.set_detail(f"spotify:{label.id}", {"state": "waiting"})
         registry.update("aggregator", ActorState.RUNNING)
         node = await nodes.register_node(db)
         await nodes.publish_actors(db, node, registry.snapshot())
         report = await nodes.read_status(db, org)
-        assert {a.name: a.detail for a in report.actors} == {"aggregator": None, name: DETAIL}
+        assert {a.name: a.detail for a in report.actors} == {
+            "aggregator": None, name: DETAIL, f"spotify:{label.id}": {"state": "waiting"}}
         # Another organization sees the shared actors, not this one's account actor.
         assert [a.name for a in (await nodes.read_status(db, other)).actors] == ["aggregator"]
         kinds = await db.fetch("SELECT name, jsonb_typeof(detail) AS kind FROM engine_actors ORDER BY name")
-        assert [(r["name"], r["kind"]) for r in kinds] == [("aggregator", None), (name, "object")]
+        assert [(r["name"], r["kind"]) for r in kinds] == [
+            ("aggregator", None), (name, "object"), (f"spotify:{label.id}", "object")]
 
 
 async def test_a_new_detail_replaces_the_old_and_none_clears_it(db: Database) -> None:
