@@ -61,7 +61,7 @@ from adapters.meta import (
 from engine.provider import AuthExpiredError, FatalProviderError, ProviderError, RateLimitedError, RetryableError
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
-from engine.store import campaigns as campaign_store
+from engine.store import campaign_meta
 from engine.store import integrations as integration_store
 from engine.store.outbox import enqueue_event
 
@@ -182,9 +182,9 @@ class MetaAccountActor:
     async def _cycle(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample]) -> None:
         self._report("polling")
         window_start = self._wall() - timedelta(days=self._schedule.restatement_days)
-        targets = await campaign_store.meta_poll_targets(
+        targets = await campaign_meta.meta_poll_targets(
             self._db, self._integration.organization_id, ended_after=window_start)
-        by_account: dict[str, list[campaign_store.MetaPollTarget]] = {}
+        by_account: dict[str, list[campaign_meta.MetaPollTarget]] = {}
         for target in targets:
             by_account.setdefault(normalize_account_id(target.meta_ad_account_id), []).append(target)
         if not by_account:
@@ -200,7 +200,7 @@ class MetaAccountActor:
         self._accounts_due = trio.current_time() + self._schedule.restatement_every
 
     async def _poll_account(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample], act: str,
-                            links: Sequence[campaign_store.MetaPollTarget]) -> None:
+                            links: Sequence[campaign_meta.MetaPollTarget]) -> None:
         state = self._states.setdefault(act, _AccountState())
         account = self._accounts.get(act)
         if account is None:
@@ -221,7 +221,7 @@ class MetaAccountActor:
             log.warning("%s: %s skipped this cycle: %s", self._name, act, format_error(exc))
 
     async def _poll_reachable(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample],
-                              account: AdAccount, links: Sequence[campaign_store.MetaPollTarget],
+                              account: AdAccount, links: Sequence[campaign_meta.MetaPollTarget],
                               state: _AccountState) -> None:
         act = normalize_account_id(account.id)
         tz = ZoneInfo(account.timezone_name or "UTC")
@@ -255,7 +255,7 @@ class MetaAccountActor:
         return result.data
 
     async def _send(self, outbox: trio.MemorySendChannel[MetricSample], rows: Sequence[InsightRow],
-                    links: Sequence[campaign_store.MetaPollTarget], currency: str | None) -> None:
+                    links: Sequence[campaign_meta.MetaPollTarget], currency: str | None) -> None:
         by_meta = {link.meta_campaign_id: link for link in links}
         observed = self._wall()
         for row in rows:
@@ -279,14 +279,14 @@ class MetaAccountActor:
                     await outbox.send(sample)
                     self._report("polling")
 
-    async def _store_statuses(self, links: Sequence[campaign_store.MetaPollTarget],
+    async def _store_statuses(self, links: Sequence[campaign_meta.MetaPollTarget],
                               statuses: dict[str, str | None]) -> None:
         for link in links:
             if link.meta_campaign_id not in statuses:  # not listed: we do not guess (deleted? archived?)
                 continue
             status = statuses[link.meta_campaign_id]
             if status != link.meta_effective_status:
-                await campaign_store.set_meta_effective_status(
+                await campaign_meta.set_meta_effective_status(
                     self._db, self._integration.organization_id, link.meta_campaign_id, status)
 
     # ---- one paced, retried call ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ import httpx
 from adapters.meta.client import MetaClient
 from config import Keys, Settings
 from engine.passwords import hash_password
-from engine.store import accounts, campaigns, integrations, tracks, webhooks
+from engine.store import accounts, campaign_meta, campaigns, integrations, tracks, webhooks
 from engine.store.database import Database
 
 __all__ = ["DEMO_EMAIL", "set_up_demo"]
@@ -89,7 +89,7 @@ async def _archive_previous(db: Database, org_id: uuid.UUID) -> None:
         if old.status in ("draft", "active", "paused"):
             await campaigns.set_campaign_status(db, org_id, old.id, expected_from=("draft", "paused"),
                                                 to="archived")
-        await campaigns.unlink_meta(db, org_id, old.id)
+        await campaign_meta.unlink_meta(db, org_id, old.id)
 
 
 async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID,
@@ -111,7 +111,7 @@ async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID,
     ours = await campaigns.create_campaign(db, org_id, campaigns.NewCampaign(
         name=DEMO_CAMPAIGN, objective="streams", budget=budget, currency="USD", track_id=track_id,
         start_date=now - timedelta(hours=1), end_date=now + timedelta(days=30)))
-    await campaigns.link_meta(db, org_id, ours.id, ad_account_id=usd.id, meta_campaign_id=meta_id,
+    await campaign_meta.link_meta(db, org_id, ours.id, ad_account_id=usd.id, meta_campaign_id=meta_id,
                               effective_status="ACTIVE")
     await campaigns.set_campaign_status(db, org_id, ours.id, expected_from=("draft",), to="active")
     return budget

@@ -1,4 +1,4 @@
-"""The webhook dispatcher: drains the durable outbox (``engine.store.webhooks``), signing and POSTing each
+"""The webhook dispatcher: drains the durable outbox (``engine.store.webhook_deliveries``), signing and POSTing each
 due delivery to its endpoint and recording every attempt and what follows from it. It knows nothing of
 Meta or Spotify, only of endpoints, events and HTTP.
 
@@ -36,7 +36,7 @@ import trio
 
 from config.settings import WebhooksSettings
 from engine.secrets_box import SealError
-from engine.store import webhooks as store
+from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database
 from engine.store.outbox import OUTBOX_CHANNEL
 from engine.webhooks.schedule import FAST, STANDARD, Outcome, Schedule, classify, decide, parse_retry_after
@@ -161,7 +161,7 @@ class WebhookDispatcher:
             while True:
                 self._wake = trio.Event()
                 free = self._config.max_concurrency - self._in_flight
-                claims = await store.claim_due(self._db, self.worker_id, now=self._now(), lease=self._lease,
+                claims = await deliveries.claim_due(self._db, self.worker_id, now=self._now(), lease=self._lease,
                                                limit=free)
                 for claim in claims:
                     self._in_flight += 1
@@ -184,21 +184,21 @@ class WebhookDispatcher:
         with trio.move_on_after(wait):
             await self._wake.wait()
 
-    def _limiter(self, claim: store.Claim) -> trio.CapacityLimiter:
+    def _limiter(self, claim: deliveries.Claim) -> trio.CapacityLimiter:
         limiter = self._limiters.get(claim.endpoint_id)
         if limiter is None:
             limiter = self._limiters[claim.endpoint_id] = trio.CapacityLimiter(claim.max_in_flight)
         limiter.total_tokens = claim.max_in_flight  # follows an update of the endpoint
         return limiter
 
-    async def _deliver(self, client: httpx.AsyncClient, claim: store.Claim) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, claim: deliveries.Claim) -> None:
         try:
             async with self._limiter(claim):
                 result, outcome, retry_after = await self._attempt(client, claim)
             self.sent += 1
             decision = decide(self._config.schedule, claim.attempts + 1, outcome, retry_after=retry_after,
                               draw=self._draw())
-            if not await store.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
+            if not await deliveries.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
                 log.warning("delivery %s: our claim expired while sending; its new owner decides",
                             claim.delivery_id)
             if decision.action == "retry":
@@ -208,14 +208,14 @@ class WebhookDispatcher:
             self._wake.set()
 
     async def _attempt(self, client: httpx.AsyncClient,
-                       claim: store.Claim) -> tuple[store.AttemptResult, Outcome, float | None]:
+                       claim: deliveries.Claim) -> tuple[deliveries.AttemptResult, Outcome, float | None]:
         attempted_at, started = self._now(), trio.current_time()
         body = _body(claim.payload)
         try:
-            signing_secrets = store.active_secrets(self._key, claim, attempted_at)
+            signing_secrets = deliveries.active_secrets(self._key, claim, attempted_at)
         except SealError:  # a key that changed, or a damaged row: nothing we could retry our way out of
             log.error("webhook endpoint %s: its secret does not open with our key", claim.endpoint_id)
-            result = store.AttemptResult(attempted_at=attempted_at, duration_ms=0,
+            result = deliveries.AttemptResult(attempted_at=attempted_at, duration_ms=0,
                                          error="the endpoint's secret cannot be opened; rotate it")
             return result, Outcome.FAILED, None
         headers = request_headers(claim.event_id, int(attempted_at.timestamp()), body, signing_secrets,
@@ -242,7 +242,7 @@ class WebhookDispatcher:
         if deadline.cancelled_caught:
             timed_out, error = True, f"no answer within {self._config.timeout:g} s"
         duration = round((trio.current_time() - started) * 1000)
-        result = store.AttemptResult(attempted_at=attempted_at, duration_ms=duration, status_code=status,
+        result = deliveries.AttemptResult(attempted_at=attempted_at, duration_ms=duration, status_code=status,
                                      error=error, response_body=text)
         return result, classify(status, timed_out=timed_out and status is None), retry_after
 

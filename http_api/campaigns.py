@@ -16,6 +16,7 @@ import asyncpg
 from msgspec import UnsetType
 
 from engine.campaign_status import TRANSITIONS, Action, action_to, allowed_actions, launch_blockers
+from engine.store import campaign_meta
 from engine.store import campaigns as store
 from engine.store.catalog_common import Executor, atomic
 from http_api.campaigns_schemas import (
@@ -134,7 +135,7 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
         async with atomic(call.db) as conn:
             row = await _transition(conn, org_id, campaign_id, action)
             if pushed is not None and row.meta_campaign_id is not None:
-                row = await store.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
+                row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
         return Campaign.of(row)
 
     transition.__name__ = f"{action}_campaign"  # the blueprint's endpoint name

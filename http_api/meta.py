@@ -28,6 +28,7 @@ from adapters.meta.client import MetaClient
 from adapters.meta.errors import ReduceDataError
 from adapters.meta.money import to_minor
 from adapters.meta.schemas import AdAccount, Campaign, InsightRow
+from engine.store import campaign_meta
 from engine.store import campaigns as store
 from engine.store.catalog_common import Conflict
 from http_api.context import ApiContext
@@ -85,7 +86,7 @@ def meta_router(ctx: ApiContext) -> Router:
     )
     async def list_meta_campaigns(call: Call) -> MetaCampaignList:
         query: MetaCampaignQuery = call.query
-        links = await store.meta_links(call.db, call.caller.organization_id)
+        links = await campaign_meta.meta_links(call.db, call.caller.organization_id)
         async with meta_client(call) as (client, _):
             if isinstance(query.ad_account_id, UnsetType):
                 accounts = (await client.ad_accounts()).data
@@ -124,7 +125,7 @@ def meta_router(ctx: ApiContext) -> Router:
                 special_ad_categories=body.special_ad_categories, **budgets)).data
             created = await _find(client, account, meta_id)
         try:
-            linked = await store.link_meta(call.db, org_id, ours.id, ad_account_id=account.id,
+            linked = await campaign_meta.link_meta(call.db, org_id, ours.id, ad_account_id=account.id,
                                            meta_campaign_id=meta_id, effective_status=created.effective_status)
         except Conflict as exc:  # a concurrent POST linked it first; our Meta campaign stays PAUSED, unused
             raise ApiError(409, "CONFLICT", exc.message, [ErrorDetail(exc.field, exc.message)]) from exc
@@ -160,7 +161,7 @@ def meta_router(ctx: ApiContext) -> Router:
             await client.update_campaign(meta_campaign_id, act_id=account.id, **changes)  # type: ignore[arg-type]
             updated = await _find(client, account, meta_campaign_id)
         if linked is not None:
-            await store.set_meta_effective_status(call.db, org_id, meta_campaign_id, updated.effective_status)
+            await campaign_meta.set_meta_effective_status(call.db, org_id, meta_campaign_id, updated.effective_status)
         return MetaCampaign.of(updated, account.currency, linked.id if linked else None)
 
     @router.route(
@@ -223,7 +224,7 @@ async def _linkable(call: Call, campaign_id: uuid.UUID) -> store.Campaign:
 
 
 async def _linked(call: Call, meta_campaign_id: str) -> store.Campaign | None:
-    return await store.get_campaign_by_meta(call.db, call.caller.organization_id, meta_campaign_id)
+    return await campaign_meta.get_campaign_by_meta(call.db, call.caller.organization_id, meta_campaign_id)
 
 
 def _check_id(meta_campaign_id: str) -> None:

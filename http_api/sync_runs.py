@@ -23,7 +23,7 @@ from quart import current_app
 from adapters.meta.client import MetaClient
 from adapters.spotify.schemas import Track as SpotifyTrack
 from engine.provider import ProviderError
-from engine.store import campaigns, tracks
+from engine.store import campaign_meta, tracks
 from engine.store import sync_runs as store
 from http_api.context import ApiContext
 from http_api.errors import ApiError
@@ -170,7 +170,7 @@ def _track_changes(remote: SpotifyTrack) -> dict[str, object]:
 async def _sync_meta(ctx: ApiContext, run: store.SyncRun) -> None:
     db = ctx.db()
     async with open_meta(ctx, run.organization_id) as (client, _):
-        links = await store.meta_linked_campaigns(db, run.organization_id)
+        links = await campaign_meta.linked_campaigns(db, run.organization_id)
         await store.set_total(db, run.id, len(links))
         statuses: dict[str, dict[str, str | None]] = {}  # ad account -> Meta campaign -> effective status
         for done, link in enumerate(links, 1):
@@ -179,7 +179,7 @@ async def _sync_meta(ctx: ApiContext, run: store.SyncRun) -> None:
                 statuses[account] = await _effective_statuses(client, account)
             status = statuses[account].get(link.meta_campaign_id)
             if status is not None:  # Meta no longer lists it (deleted): we keep what we knew
-                await campaigns.set_meta_effective_status(db, run.organization_id, link.meta_campaign_id, status)
+                await campaign_meta.set_meta_effective_status(db, run.organization_id, link.meta_campaign_id, status)
             await store.record_progress(db, run.id, done)
 
 

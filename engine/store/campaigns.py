@@ -42,20 +42,13 @@ __all__ = [
     "CampaignMetrics",
     "Goal",
     "IllegalTransition",
-    "MetaPollTarget",
     "NewCampaign",
     "TrackSummary",
     "create_campaign",
     "delete_campaign",
     "get_campaign",
-    "get_campaign_by_meta",
-    "link_meta",
     "list_campaigns",
-    "meta_links",
-    "meta_poll_targets",
     "set_campaign_status",
-    "set_meta_effective_status",
-    "unlink_meta",
     "update_campaign",
 ]
 
@@ -171,7 +164,6 @@ WITH changed AS (
     RETURNING *
 )""" + _SELECT.format(source="changed")
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
-_META_KEY = "campaigns_meta_campaign_key"  # migration 0005: one of our campaigns per Meta campaign
 _goals_decoder = msgspec.json.Decoder(list[Goal])
 # After this many lost races between the compare-and-set and the status read we give up (see below).
 _CAS_ATTEMPTS = 3
@@ -313,99 +305,6 @@ async def set_campaign_status(
         if current not in expected_from:
             break
     raise IllegalTransition(current)
-
-
-async def link_meta(
-    db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, ad_account_id: str, meta_campaign_id: str,
-    effective_status: str | None,
-) -> Campaign | None:
-    """Link the campaign to the Meta campaign ``meta_campaign_id`` of ``ad_account_id`` and return it;
-    ``None`` when the organization has no such campaign.
-
-    Error handling: raises ``Conflict("campaignId", ...)`` when the campaign is already linked (one UPDATE
-    that only matches an unlinked row, so of two concurrent links exactly one wins) and
-    ``Conflict("metaCampaignId", ...)`` when another of the organization's campaigns has that Meta campaign.
-    """
-    sql = (
-        "WITH changed AS (UPDATE campaigns SET meta_ad_account_id = $3, meta_campaign_id = $4,"
-        " meta_effective_status = $5, updated_at = now()"
-        " WHERE organization_id = $1 AND id = $2 AND meta_campaign_id IS NULL RETURNING *)"
-        + _SELECT.format(source="changed")
-    )
-    with raise_conflict_on(_META_KEY, "metaCampaignId", "another campaign is linked to this Meta campaign"):
-        row = await db.fetchrow(sql, org_id, campaign_id, ad_account_id, meta_campaign_id, effective_status)
-    if row is not None:
-        return _campaign(row)
-    current = await get_campaign(db, org_id, campaign_id)
-    if current is None:
-        return None
-    raise Conflict("campaignId", f"already linked to Meta campaign {current.meta_campaign_id}")
-
-
-async def unlink_meta(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
-    """Forget the campaign's Meta link (its facts stay); ``False`` when the organization has no such
-    campaign."""
-    status = await db.execute(
-        "UPDATE campaigns SET meta_ad_account_id = NULL, meta_campaign_id = NULL, meta_effective_status = NULL,"
-        " updated_at = now() WHERE organization_id = $1 AND id = $2", org_id, campaign_id)
-    return status == "UPDATE 1"
-
-
-async def get_campaign_by_meta(db: Executor, org_id: uuid.UUID, meta_campaign_id: str) -> Campaign | None:
-    """The organization's campaign linked to the Meta campaign ``meta_campaign_id``, or ``None``."""
-    sql = _SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.meta_campaign_id = $2"
-    row = await db.fetchrow(sql, org_id, meta_campaign_id)
-    return None if row is None else _campaign(row)
-
-
-async def meta_links(db: Executor, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
-    """Every linked campaign of the organization: Meta campaign id → our campaign id."""
-    rows = await db.fetch(
-        "SELECT meta_campaign_id, id FROM campaigns WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL",
-        org_id,
-    )
-    return {str(row["meta_campaign_id"]): row["id"] for row in rows}
-
-
-class MetaPollTarget(msgspec.Struct, frozen=True, kw_only=True):
-    """A linked campaign whose Meta figures are still worth polling (``meta_poll_targets``)."""
-
-    campaign_id: uuid.UUID
-    status: str
-    meta_ad_account_id: str
-    meta_campaign_id: str
-    meta_effective_status: str | None
-
-
-async def meta_poll_targets(db: Executor, org_id: uuid.UUID, *, ended_after: datetime) -> list[MetaPollTarget]:
-    """The organization's campaigns linked to Meta that are active or paused, or that ended (completed or
-    archived) after ``ended_after`` (the start of Meta's restatement window), ordered by ad account."""
-    rows = await db.fetch(
-        "SELECT id, status, meta_ad_account_id, meta_campaign_id, meta_effective_status FROM campaigns"
-        " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL AND meta_ad_account_id IS NOT NULL"
-        " AND (status IN ('active', 'paused') OR (status IN ('completed', 'archived') AND end_date > $2))"
-        " ORDER BY meta_ad_account_id, meta_campaign_id",
-        org_id, ended_after,
-    )  # fmt: skip
-    return [
-        MetaPollTarget(campaign_id=row["id"], status=row["status"], meta_ad_account_id=row["meta_ad_account_id"],
-                       meta_campaign_id=row["meta_campaign_id"], meta_effective_status=row["meta_effective_status"])
-        for row in rows
-    ]  # fmt: skip
-
-
-async def set_meta_effective_status(
-    db: Executor, org_id: uuid.UUID, meta_campaign_id: str, effective_status: str | None
-) -> Campaign | None:
-    """Record the Meta campaign's latest ``effective_status`` on the campaign linked to it; ``None`` when
-    none of the organization's campaigns is. It does not touch ``updated_at``: our campaign did not change."""
-    sql = (
-        "WITH changed AS (UPDATE campaigns SET meta_effective_status = $3"
-        " WHERE organization_id = $1 AND meta_campaign_id = $2 RETURNING *)"
-        + _SELECT.format(source="changed")
-    )
-    row = await db.fetchrow(sql, org_id, meta_campaign_id, effective_status)
-    return None if row is None else _campaign(row)
 
 
 async def delete_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:

@@ -18,8 +18,8 @@ import msgspec
 from engine.store._rows import Queries, as_struct, maybe_struct, row_count
 
 __all__ = [
-    "INTERRUPTED", "MetaLink", "RunStatus", "SyncProvider", "SyncRun", "expire_stale", "finish_run", "latest_run",
-    "meta_linked_campaigns", "record_progress", "set_total", "spotify_tracks",
+    "INTERRUPTED", "RunStatus", "SyncProvider", "SyncRun", "expire_stale", "finish_run", "latest_run",
+    "record_progress", "set_total", "spotify_tracks",
     "start_run",
 ]  # fmt: skip
 
@@ -40,12 +40,6 @@ class SyncRun(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime
     heartbeat_at: datetime
     finished_at: datetime | None
-
-
-class MetaLink(msgspec.Struct, frozen=True, kw_only=True):
-    campaign_id: uuid.UUID
-    meta_ad_account_id: str
-    meta_campaign_id: str
 
 
 async def start_run(q: Queries, org_id: uuid.UUID, provider: SyncProvider,
@@ -108,11 +102,3 @@ async def spotify_tracks(q: Queries, org_id: uuid.UUID) -> list[tuple[uuid.UUID,
     rows = await q.fetch("SELECT id, spotify_id FROM tracks WHERE organization_id = $1 AND spotify_id IS NOT NULL"
                          " ORDER BY created_at, id", org_id)
     return [(row["id"], row["spotify_id"]) for row in rows]
-
-
-async def meta_linked_campaigns(q: Queries, org_id: uuid.UUID) -> list[MetaLink]:
-    """The organization's campaigns linked to a Meta campaign, grouped by ad account."""
-    rows = await q.fetch("SELECT id AS campaign_id, meta_ad_account_id, meta_campaign_id FROM campaigns"
-                         " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL"
-                         " ORDER BY meta_ad_account_id, created_at, id", org_id)
-    return [as_struct(row, MetaLink) for row in rows]

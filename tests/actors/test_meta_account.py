@@ -31,7 +31,8 @@ from adapters.meta.simulator.clock import parse_start
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database
-from engine.store.campaigns import NewCampaign, create_campaign, link_meta
+from engine.store.campaign_meta import link_meta
+from engine.store.campaigns import NewCampaign, create_campaign
 from engine.store.integrations import Integration, upsert_integration
 
 TOKEN = "SIMULATOR_TOKEN"

@@ -22,6 +22,7 @@ import trio
 
 from actors.webhook_dispatcher import DispatcherConfig, GuardedTransport, WebhookDispatcher
 from engine.store import accounts
+from engine.store import webhook_deliveries as deliveries
 from engine.store import webhooks as store
 from engine.store.database import Database
 from engine.store.outbox import enqueue_event
@@ -62,7 +63,7 @@ def dispatcher(db: Database, *, allow: Sequence[str] = LOCAL, schedule: Schedule
 
 
 async def statuses(db: Database, endpoint: store.Endpoint) -> list[tuple[str, str, int]]:
-    return list(await store.delivery_statuses(db, endpoint.id))
+    return list(await deliveries.delivery_statuses(db, endpoint.id))
 
 
 async def settle(db: Database, endpoint: store.Endpoint, count: int, within: float = 10) -> None:
@@ -222,9 +223,10 @@ async def test_five_days_of_failure_disable_the_endpoint(db: Database, org: uuid
     for day in (0, 2, 5):
         now = start + timedelta(days=day)
         await enqueue_event(db, org, "goal.reached", {"day": day})
-        [claim] = await store.claim_due(db, "w", now=now + timedelta(days=400), lease=timedelta(minutes=1), limit=1)
-        result = store.AttemptResult(attempted_at=now, duration_ms=5, status_code=500)
-        await store.record_attempt(db, claim, "w", result, Decision("retry", 60), now=now)
+        [claim] = await deliveries.claim_due(db, "w", now=now + timedelta(days=400), lease=timedelta(minutes=1),
+                                             limit=1)
+        result = deliveries.AttemptResult(attempted_at=now, duration_ms=5, status_code=500)
+        await deliveries.record_attempt(db, claim, "w", result, Decision("retry", 60), now=now)
         current = await store.get_endpoint(db, org, endpoint.id)
         assert current is not None and current.enabled is (day < 5)
     assert current is not None and current.failing_since == start

@@ -23,7 +23,6 @@ outlives the SIGKILLed engine; the second run adopts it and stops it at its clea
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -37,11 +36,9 @@ from typing import Any
 
 import httpx
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
 from tests.helpers.process import SongtrackProcess, free_port
-from tests.helpers.receiver import Received, Receiver, seed_ok, standard_ok
+from tests.helpers.receiver import Received, Receiver, serve_receiver
 
 TIMEOUT = 3  # SONGTRACK_WEBHOOKS_TIMEOUT: a claim lasts this + 30 s
 
@@ -60,21 +57,7 @@ class PhasedReceiver(Receiver):
     def ids(self, status: int | None) -> set[str]:
         return {item.event_id for item, got in self.log if got == status}
 
-    async def __call__(self, scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        mine = self.secrets.get(scope["path"], [])
-        item = Received(scope["path"], headers, body,
-                        bool(mine) and all(standard_ok(secret, headers, body) for secret in mine),
-                        bool(mine) and all(seed_ok(secret, headers, body) for secret in mine))
+    async def answer(self, item: Received, receive, send) -> None:  # type: ignore[no-untyped-def]
         self.received.append(item)
         if self.phase == "hang":
             self.log.append((item, None))
@@ -86,15 +69,6 @@ class PhasedReceiver(Receiver):
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"ok" if status == 200 else b"nope"})
         self.log.append((item, status))
-
-
-async def _serve(nursery: trio.Nursery) -> PhasedReceiver:
-    app = PhasedReceiver()
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    serving = functools.partial(serve, app, config, shutdown_trigger=trio.sleep_forever)  # type: ignore[arg-type]
-    app.url = (await nursery.start(serving))[0]
-    return app
 
 
 async def _until(what: str, check: Callable[[], bool], within: float) -> None:
@@ -190,7 +164,7 @@ async def test_sigkill_with_deliveries_pending_then_a_restart_delivers_every_one
     second = SongtrackProcess(args, tmp_path / "second.log", env)
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        receiver = await _serve(nursery)
+        receiver = await serve_receiver(nursery, PhasedReceiver)
         try:
             with trio.fail_after(170):
                 # --- the first engine: events pile up, refused, then some in flight; SIGKILL -------------

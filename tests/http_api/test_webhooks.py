@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import trio.testing
 from quart.typing import TestClientProtocol as Client
 
-from engine.store import webhooks as store
+from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database
 from engine.webhooks.schedule import Decision
 from tests.http_api.conftest import EPOCH, MakeMember, Member
@@ -84,16 +84,16 @@ async def test_test_event_stats_attempts_resend_and_recover(
     event_id = (await queued.get_json())["eventId"]
     # The dispatcher's part, played by hand: one failed attempt, then the schedule gives up.
     now = datetime.now(UTC) + timedelta(days=400)
-    [claim] = await store.claim_due(db, "w", now=now, lease=timedelta(minutes=1), limit=10)
-    result = store.AttemptResult(attempted_at=now, duration_ms=12, status_code=500, response_body="x" * 5000)
-    await store.record_attempt(db, claim, "w", result, Decision("fail"), now=now)
+    [claim] = await deliveries.claim_due(db, "w", now=now, lease=timedelta(minutes=1), limit=10)
+    result = deliveries.AttemptResult(attempted_at=now, duration_ms=12, status_code=500, response_body="x" * 5000)
+    await deliveries.record_attempt(db, claim, "w", result, Decision("fail"), now=now)
     stats = await (await client.get(f"{base}/stats", headers=owner.headers)).get_json()
     assert (stats["failed"], stats["attempts"], stats["averageDurationMs"]) == (1, 1, 12.0)
     log = await (await client.get(f"{base}/events/{event_id}/attempts", headers=owner.headers)).get_json()
     assert [(a["statusCode"], len(a["responseBody"])) for a in log["attempts"]] == [(500, 4096)]
     recovered = await client.post(f"{base}/recover", json={"since": "2020-01-01T00:00:00Z"}, headers=owner.headers)
     assert (await recovered.get_json()) == {"recovered": 1}
-    assert await store.delivery_statuses(db, claim.endpoint_id) == [(event_id, "pending", 0)]
+    assert await deliveries.delivery_statuses(db, claim.endpoint_id) == [(event_id, "pending", 0)]
     resent = await client.post(f"{base}/events/{event_id}/resend", headers=owner.headers)
     assert resent.status_code == 202 and (await resent.get_json()) == {"eventId": event_id}
     missing = await client.post(f"{base}/events/evt_00/resend", headers=owner.headers)

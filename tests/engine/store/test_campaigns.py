@@ -16,6 +16,7 @@ import pytest
 import trio
 
 from engine.store import Database
+from engine.store.campaign_meta import get_campaign_by_meta, link_meta, meta_links, set_meta_effective_status
 from engine.store.campaigns import (
     Campaign,
     Goal,
@@ -24,12 +25,8 @@ from engine.store.campaigns import (
     create_campaign,
     delete_campaign,
     get_campaign,
-    get_campaign_by_meta,
-    link_meta,
     list_campaigns,
-    meta_links,
     set_campaign_status,
-    set_meta_effective_status,
     update_campaign,
 )
 from engine.store.catalog_common import Conflict, NotFound
