@@ -3,8 +3,9 @@
 It owns its inbox, a bounded trio channel: pollers each get a clone of the send side (``sender()``), and a
 full inbox makes them wait, so a slow database slows polling instead of dropping samples. Each batch is
 one transaction: facts, totals, alerts, their notifications and their webhook events (the outbox) commit
-together or not at all. It does not deliver webhooks (the dispatcher does) nor talk to WebSockets: fired
-alerts go, after commit, to the optional ``outbox`` channel, the seam where the LiveHub will plug in.
+together or not at all. It does not deliver webhooks (the dispatcher does) nor talk to WebSockets: each
+inserted alert is NOTIFYed at commit (``alerts.ALERTS_CHANNEL``), and every API process's LiveHub pushes it
+to the live connections that asked for alerts.
 """
 
 from __future__ import annotations
@@ -45,14 +46,12 @@ class Aggregator:
 
     A batch is what is already waiting in the inbox, up to ``max_batch`` samples, plus what arrives
     within ``linger`` seconds of the first one. ``capacity`` bounds the inbox (samples, not batches).
-    ``wall`` is the wall clock for rules and stored timestamps. ``outbox``, when given, receives each
-    committed alert (``engine.store.alerts.Alert``), in order, after its transaction commits.
+    ``wall`` is the wall clock for rules and stored timestamps.
     """
 
     def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
-                 linger: float = 0.01, wall: Callable[[], datetime] = _utcnow, sweep_every: float = 300.0,
-                 outbox: trio.MemorySendChannel[alert_store.Alert] | None = None) -> None:
-        self._db, self._config, self._wall, self._outbox = db, config, wall, outbox
+                 linger: float = 0.01, wall: Callable[[], datetime] = _utcnow, sweep_every: float = 300.0) -> None:
+        self._db, self._config, self._wall = db, config, wall
         self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
@@ -123,7 +122,6 @@ class Aggregator:
         self.samples_written += len(self._pending)
         self._pending = []
         self.alerts_fired += len(fired)
-        await self._publish(fired)
 
     async def write_batch(self, tx: Connection, samples: Sequence[MetricSample],
                           now: datetime) -> list[alert_store.Alert]:
@@ -138,7 +136,6 @@ class Aggregator:
             ended = await facts.ended_unannounced(tx, now)
             fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
         self.alerts_fired += len(fired)
-        await self._publish(fired)
 
     async def _fire(self, tx: Connection, totals: Sequence[facts.CampaignTotals],
                     now: datetime) -> list[alert_store.Alert]:
@@ -173,9 +170,3 @@ class Aggregator:
                 self._warned.add((campaign.campaign_id, currency))
                 log.warning("campaign %s is in %s: its spend facts in %r are left out of budgetSpent",
                             campaign.campaign_id, campaign.currency, currency or None)
-
-    async def _publish(self, fired: Sequence[alert_store.Alert]) -> None:
-        # TODO(#5): the LiveHub takes this outbox when it exists; until then runtime passes none.
-        if self._outbox is not None:
-            for alert in fired:
-                await self._outbox.send(alert)

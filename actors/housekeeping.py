@@ -1,5 +1,6 @@
 """The housekeeper: deletes what has stopped mattering so tables do not grow
-forever — rate-limit windows long closed.
+forever — rate-limit windows long closed, raw stream events and their
+five-minute buckets past ``stream_events.HISTORY`` (the daily rollup stays).
 
 It runs once at start and then every ``interval`` seconds; a database error
 crashes it and its supervisor restarts it with backoff.
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
+from engine.store import stream_events
 from engine.store.accounts import prune_counters
 from engine.store.database import Database
 
@@ -23,14 +25,17 @@ log = logging.getLogger(__name__)
 # The longest rate-limit window is a day (the auth attempt window's upper bound); anything
 # that started before two days ago can no longer count against anyone.
 _COUNTER_RETENTION = timedelta(days=2)
+# Stream events are pruned in batches (``prune_batch``), each its own short statement, so a backlog never
+# holds long locks; past this many batches in one sweep we leave the rest to the next sweep.
+_MAX_EVENT_BATCHES = 100
 
 
 class Housekeeper:
     def __init__(
         self, db: Database, *, interval: float = 3600.0,
-        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC), prune_batch: int = 10_000,
     ) -> None:
-        self._db, self._interval, self._wall = db, interval, wall
+        self._db, self._interval, self._wall, self._prune_batch = db, interval, wall, prune_batch
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reports started after the first sweep; then sweeps every ``interval`` seconds, forever."""
@@ -41,6 +46,19 @@ class Housekeeper:
             await self._sweep()
 
     async def _sweep(self) -> None:
-        removed = await prune_counters(self._db, self._wall() - _COUNTER_RETENTION)
+        now = self._wall()
+        removed = await prune_counters(self._db, now - _COUNTER_RETENTION)
         if removed:
             log.info("pruned %d closed rate-limit windows", removed)
+        await self._prune_stream_events(now)
+
+    async def _prune_stream_events(self, now: datetime) -> None:
+        removed = 0
+        for _ in range(_MAX_EVENT_BATCHES):
+            # A batch is up to prune_batch events plus as many buckets: fewer in all means both are done.
+            batch = await stream_events.prune(self._db, now=now, batch=self._prune_batch)
+            removed += batch
+            if batch < self._prune_batch:
+                break
+        if removed:
+            log.info("pruned %d stream events and five-minute buckets", removed)

@@ -22,7 +22,7 @@ class MetricSample(msgspec.Struct, frozen=True, kw_only=True):
     """``value`` is the whole day's figure. ``spend_minor`` is in minor units of ``currency`` (Meta's
     offsets: 1 for JPY, 100 for USD); other metrics have no currency. ``day`` is the ad account's local day
     for Meta figures and the UTC day for streams. ``source`` names who reported it (``meta:<campaign id>``,
-    ``listener:<listener id>``)."""
+    ``stream_events``: the stream counter, for every source of streams)."""
 
     organization_id: uuid.UUID
     campaign_id: uuid.UUID

@@ -6,8 +6,10 @@ since the Meta simulator's world is new each time, it connects the organization 
 pre-issued token), archives the previous demo campaigns, and creates a fresh one: a Meta campaign in a
 USD ad account spending ``META_DAILY_BUDGET`` a simulated day, linked to our "Demo campaign" whose budget
 is sized so that spend reaches 80 % about ``WARN_AFTER`` real seconds after start at the configured
-simulator speed; both are launched. With ``[simulators] demo_webhook_url`` set, the organization has a
-webhook endpoint there (every event type), whose secret is printed once, when it is created.
+simulator speed; both are launched. Each demo campaign promotes the organization's "Demo Track" (created
+at the first start, reused after), for which ``actors/sandbox_streams.py`` makes up listens. With
+``[simulators] demo_webhook_url`` set, the organization has a webhook endpoint there (every event type),
+whose secret is printed once, when it is created.
 
 So ``make run`` with a webhook URL configured shows a signed ``budget.warning`` within a minute.
 """
@@ -22,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import msgspec
 
 from adapters.meta.client import MetaClient
 from config import Keys, Settings
@@ -29,19 +32,30 @@ from engine.passwords import hash_password
 from engine.store import accounts, campaign_meta, campaigns, integrations, tracks, webhooks
 from engine.store.database import Database
 
-__all__ = ["DEMO_EMAIL", "set_up_demo"]
+__all__ = ["DEMO_EMAIL", "DemoLabel", "set_up_demo"]
 
 DEMO_EMAIL = "demo@songtrack.example"
 DEMO_CAMPAIGN = "Demo campaign"
 META_DAILY_BUDGET = 1000  # USD a simulated day
 WARN_AFTER = 30.0  # real seconds from launch to 80 % of our budget
 _TOKEN = "SIMULATOR_TOKEN"  # the Meta simulator's pre-issued token (adapters/meta/simulator/config.py)
+DEMO_TRACK = tracks.NewTrack(title="Demo Track", artist="Demo Artist", album="Demo Sessions", duration=214,
+                             genres=["indie pop"])
+
+
+class DemoLabel(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``set_up_demo`` set up: the organization, the track its demo campaign promotes, and the lines
+    to print."""
+
+    organization_id: uuid.UUID
+    track_id: uuid.UUID
+    lines: list[str]
 
 
 async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Path,
-                      http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient) -> list[str]:
-    """Set the demo up (see the module docstring); returns the lines to print. ``settings`` must point
-    at the Meta simulator (``engine.runtime.start_simulators``)."""
+                      http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient) -> DemoLabel:
+    """Set the demo up (see the module docstring). ``settings`` must point at the Meta simulator
+    (``engine.runtime.start_simulators``)."""
     password = _password(data_dir)
     found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)
     if found is None:
@@ -57,13 +71,17 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
         display_name="Meta simulator", access_token=_TOKEN, refresh_token=None, token_expires_at=None,
         scopes=["ads_read", "ads_management", "business_management"], connected_by=owner_id)
     await _archive_previous(db, org_id)
-    budget = await _launch_campaign(db, settings, org_id, http_factory)
+    track_id = await _demo_track(db, org_id)
+    budget = await _launch_campaign(db, settings, org_id, track_id, http_factory)
     lines = [f"Demo label: log in as {DEMO_EMAIL} / {password}; \"{DEMO_CAMPAIGN}\" (budget {budget} USD) is"
              f" spending on the Meta simulator"]
+    rate = settings.simulators.stream_rate
+    listens = f", {rate:g} simulated listens a second" if rate > 0 else ""
+    lines.append(f"Demo track: {track_id} (\"{DEMO_TRACK.title}\"{listens})")
     url = settings.simulators.demo_webhook_url
     if url is not None:
         lines.append(await _webhook(db, keys, org_id, url))
-    return lines
+    return DemoLabel(organization_id=org_id, track_id=track_id, lines=lines)
 
 
 def _password(data_dir: Path) -> str:
@@ -92,7 +110,17 @@ async def _archive_previous(db: Database, org_id: uuid.UUID) -> None:
         await campaign_meta.unlink_meta(db, org_id, old.id)
 
 
-async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID,
+async def _demo_track(db: Database, org_id: uuid.UUID) -> uuid.UUID:
+    """The organization's demo track, created at the first start: the same id on every start, so a client
+    watching it can stay subscribed across restarts."""
+    found = await tracks.list_tracks(db, org_id, search=DEMO_TRACK.title, limit=100)
+    known = [t for t in found.items if (t.title, t.artist) == (DEMO_TRACK.title, DEMO_TRACK.artist)]
+    if known:
+        return known[-1].id  # the oldest (newest first), should a person have made a second one
+    return (await tracks.create_track(db, org_id, DEMO_TRACK)).id
+
+
+async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, track_id: uuid.UUID,
                            http_factory: Callable[[], httpx.AsyncClient]) -> float:
     """A fresh Meta campaign and our campaign linked to it, both running; returns our budget (USD)."""
     meta = settings.meta
@@ -104,9 +132,6 @@ async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID,
             daily_budget_minor=META_DAILY_BUDGET * 100)).data
     per_second = META_DAILY_BUDGET * settings.simulators.speed / 86_400
     budget = max(1.0, math.ceil(per_second * WARN_AFTER / 0.8 * 100) / 100)
-    known = [t.id for t in (await tracks.list_tracks(db, org_id, search="Demo Track")).items]
-    track_id = known[0] if known else (await tracks.create_track(
-        db, org_id, tracks.NewTrack(title="Demo Track", artist="Demo Artist"))).id
     now = datetime.now(UTC)
     ours = await campaigns.create_campaign(db, org_id, campaigns.NewCampaign(
         name=DEMO_CAMPAIGN, objective="streams", budget=budget, currency="USD", track_id=track_id,

@@ -1,5 +1,6 @@
 """The actor of one opted-in listener's Spotify account: it polls their recently played tracks, stores each
-play once, and tells the aggregator each (campaign, UTC day) whose count of the campaign's track changed.
+play once, and turns each new play that counts for one of the listener's campaigns into a stream event
+(the stream counter makes those the campaigns' ``streams``, as it does every other stream event).
 
 It owns the listener's cursor and status. It does not start itself (the accounts supervisor runs one per
 row of ``listener_accounts_to_run``), does not own the pacer (one per app rate domain, shared by every
@@ -23,7 +24,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
@@ -31,7 +32,6 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
-from actors.samples import MetricSample
 
 # Breaking the "actors never import adapters" rule on purpose: the supervisor builds this actor from
 # (db, settings, keys, listener id, http, pacer) alone, so the actor assembles its own client and token.
@@ -44,13 +44,14 @@ from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store
-from engine.store.listener_plays import ListenerRef, Play, to_ms
+from engine.store import stream_events
+from engine.store.listener_plays import CountedPlay, ListenerRef, Play, to_ms
 
 if TYPE_CHECKING:
     import httpx
 
     from config import Keys, Settings
-    from engine.store.database import Database
+    from engine.store.database import Connection, Database
 
 __all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "POLL_INTERVAL", "ListenerStatus", "SpotifyListenerActor",
            "listener_accounts_to_run", "listener_kind"]
@@ -64,6 +65,8 @@ MAX_INTERVAL = 3600.0
 PAGE = 50  # Spotify's largest page, and all it keeps
 _BUSY = PAGE // 2  # half the reachable history: what one interval should bring at most
 _RETRY = RetryPolicy()  # 1 s doubling to 60 s, 10 % jitter
+# We do not ask fans for user-read-private, so a play's country is unknown: ISO 3166's user-assigned "ZZ".
+_UNKNOWN_COUNTRY = "ZZ"
 
 
 async def listener_accounts_to_run(db: Database) -> list[ListenerRef]:
@@ -82,7 +85,8 @@ class ListenerStatus(msgspec.Struct, kw_only=True):
 
 
 class SpotifyListenerActor:
-    """Polls one listener's recently played and sends ``streams`` ``MetricSample``s on ``outbox``.
+    """Polls one listener's recently played and stores the plays, and the stream events of those that count
+    (event id ``listener:<listener id>:<played_at in Unix ms>``, platform ``spotify``, country ``ZZ``).
 
     ``now`` is the wall clock (Unix seconds) for token expiry and stored times; sleeps and pacing use
     trio's clock. ``registry`` (optional) gets ``status`` as the ``detail`` of ``name`` (the supervisor's
@@ -90,7 +94,7 @@ class SpotifyListenerActor:
 
     ``run`` reports ``task_status.started()`` once the listener's state is read, and returns (without
     polling) when the account is gone, on no campaign, or not ``connected``, and after a refused refresh
-    (the listener is then ``needs_reauth``): run it as a transient child. It closes ``outbox``.
+    (the listener is then ``needs_reauth``): run it as a transient child.
 
     Error handling: rate limits wait in ``pacer`` (a block longer than its park threshold is persisted
     and waited out as ``parked``); ``RetryableError`` backs off per ``retry`` with jitter; an access token
@@ -99,35 +103,33 @@ class SpotifyListenerActor:
     """
 
     def __init__(self, db: Database, settings: Settings, keys: Keys, listener_id: uuid.UUID,
-                 outbox: trio.MemorySendChannel[MetricSample], http: httpx.AsyncClient, pacer: Pacer, *,
+                 http: httpx.AsyncClient, pacer: Pacer, *,
                  now: Callable[[], float] = time.time, registry: Registry | None = None, name: str | None = None,
                  retry: RetryPolicy = _RETRY, rng: random.Random | None = None) -> None:
         self._db, self._settings, self._keys, self._id = db, settings, keys, listener_id
-        self._outbox, self._http, self._pacer, self._now = outbox, http, pacer, now
+        self._http, self._pacer, self._now = http, pacer, now
         self._registry, self.name = registry, name or f"spotify-listener:{listener_id}"
         self._retry, self._rng = retry, rng or random.Random()
-        self._source = f"listener:{listener_id}"
+        self._org: uuid.UUID | None = None
         self._cursor: int | None = None
         self.status = ListenerStatus()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        with self._outbox:
-            state = await plays_store.poll_state(self._db, self._id)
-            task_status.started()
-            if state is None or state.status != "connected" or state.first_opt_in is None:
-                self._set("needs_reauth" if state is not None and state.status == "needs_reauth" else "stopped")
-                return
-            self._restore(state)
-            client = SpotifyClient(self._http, self._token(state.organization_id),
-                                   base_url=f"{self._settings.spotify.api_url}/v1")
-            await self._resend_recent()
-            try:
-                await self._loop(client)
-            except AuthExpiredError as exc:
-                if not isinstance(exc, ReauthRequiredError):  # StoredSpotifyToken marked that one itself
-                    await self._mark_needs_reauth(state.organization_id)
-                self._set("needs_reauth", error=exc)
-                logger.info("listener %s needs re-auth: %s", self._id, exc)
+        state = await plays_store.poll_state(self._db, self._id)
+        task_status.started()
+        if state is None or state.status != "connected" or state.first_opt_in is None:
+            self._set("needs_reauth" if state is not None and state.status == "needs_reauth" else "stopped")
+            return
+        self._restore(state)
+        client = SpotifyClient(self._http, self._token(state.organization_id),
+                               base_url=f"{self._settings.spotify.api_url}/v1")
+        try:
+            await self._loop(client)
+        except AuthExpiredError as exc:
+            if not isinstance(exc, ReauthRequiredError):  # StoredSpotifyToken marked that one itself
+                await self._mark_needs_reauth(state.organization_id)
+            self._set("needs_reauth", error=exc)
+            logger.info("listener %s needs re-auth: %s", self._id, exc)
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -157,9 +159,11 @@ class SpotifyListenerActor:
             items = await self._call(lambda: client.recently_played(after_ms=self._cursor, limit=PAGE))
             if items:
                 self._cursor = max(self._cursor or 0, *(to_ms(item.played_at) for item in items))
-            counts = await plays_store.record_plays(self._db, self._id, _plays(items), cursor_ms=self._cursor,
-                                                    polled_at=self._wall())
-            await self._publish(counts)
+            # One transaction: a re-poll stores a play no more, so its event must commit with it or never.
+            async with self._db.transaction() as tx:
+                counted = await plays_store.record_plays(tx, self._id, _plays(items), cursor_ms=self._cursor,
+                                                         polled_at=self._wall())
+                await self._ingest(tx, counted)
             seen += len(items)
             if len(items) < PAGE:
                 return seen
@@ -186,19 +190,16 @@ class SpotifyListenerActor:
 
     # -- outcomes -------------------------------------------------------------------------------------
 
-    async def _publish(self, counts: list[plays_store.DailyCount]) -> None:
-        observed = self._wall()
-        for count in counts:  # send() waits when the aggregator is behind: backpressure, never a drop
-            await self._outbox.send(MetricSample(
-                organization_id=count.organization_id, campaign_id=count.campaign_id, day=count.day,
-                metric="streams", value=count.plays, source=self._source, observed_at=observed))
-
-    async def _resend_recent(self) -> None:
-        """Send today's and yesterday's counts again: a crash between storing plays and sending their
-        samples must not lose them, and the aggregator replaces by key, so a repeat is harmless."""
-        today = self._wall().date()
-        days: list[date] = [today - timedelta(days=1), today]
-        await self._publish(await plays_store.daily_counts(self._db, self._id, days))
+    async def _ingest(self, tx: Connection, counted: list[CountedPlay]) -> None:
+        if not counted:
+            return
+        assert self._org is not None  # set by _restore, before any poll
+        # No MAX_AGE check: a play is new here at most once (listener_plays is keyed by its time), so its
+        # event id cannot come back after stream_events forgot it.
+        events = [stream_events.NewEvent(event_id=f"listener:{self._id}:{to_ms(play.played_at)}",
+                                         track_id=play.track_id, platform="spotify", country=_UNKNOWN_COUNTRY,
+                                         occurred_at=play.played_at) for play in counted]
+        await stream_events.ingest(tx, self._org, events, received_at=self._wall())
 
     async def _back_off(self, exc: RetryableError) -> None:
         self._fail(exc)
@@ -214,7 +215,7 @@ class SpotifyListenerActor:
             await plays_store.park_polls(self._db, self._id, self._wall() + timedelta(seconds=until - now))
 
     def _restore(self, state: plays_store.PollState) -> None:
-        self._cursor = state.plays_cursor_ms
+        self._org, self._cursor = state.organization_id, state.plays_cursor_ms
         if self._cursor is None and state.first_opt_in is not None:
             self._cursor = to_ms(state.first_opt_in) - 1  # `after` is exclusive; nothing before opting in
         if state.polls_parked_until is not None:
@@ -281,9 +282,8 @@ def _plays(items: list[PlayHistory]) -> list[Play]:
             for item in items if item.track.id is not None]
 
 
-def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Registry,
-                  samples: trio.MemorySendChannel[MetricSample],
-                  http_factory: HttpFactory, *, pacer: Pacer | None = None) -> ActorKind:
+def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Registry, http_factory: HttpFactory, *,
+                  pacer: Pacer | None = None) -> ActorKind:
     """The opted-in listeners as an ``AccountsSupervisor`` kind: one actor each, all sharing ``pacer``
     (Spotify's limit is per app, over a rolling 30 s window: pass the Pacer the other Spotify actors use),
     woken by opt-ins (``LISTENERS_CHANNEL``)."""
@@ -296,8 +296,8 @@ def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Regist
     def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
-                actor = SpotifyListenerActor(db, settings, keys, uuid.UUID(account.key), samples.clone(), http,
-                                             pacer, registry=registry, name=name)
+                actor = SpotifyListenerActor(db, settings, keys, uuid.UUID(account.key), http, pacer,
+                                             registry=registry, name=name)
                 await actor.run(task_status=task_status)
         return run
 

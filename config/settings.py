@@ -7,6 +7,7 @@ at once. It never reads ``os.environ`` itself: the caller passes the environment
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
@@ -24,6 +25,7 @@ __all__ = [
     "DatabaseSettings",
     "EmailSettings",
     "EngineSettings",
+    "LiveSettings",
     "LogSettings",
     "MetaSettings",
     "ServerSettings",
@@ -152,6 +154,9 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     speed: Annotated[float, Meta(gt=0, le=100_000)] = 60.0
     demo: bool = True  # set up the demo label and campaign (actors/sandbox_demo.py)
     demo_webhook_url: _Url | None = None  # the demo label's webhook endpoint
+    # Simulated listens a second per demo track (actors/sandbox_streams.py); 0 turns them off. The cap
+    # keeps one batch a second within what a single ingest transaction handles comfortably.
+    stream_rate: Annotated[float, Meta(ge=0, le=1000)] = 2.0
 
 
 _Fraction = Annotated[float, Meta(gt=0, le=2)]
@@ -214,6 +219,32 @@ class WebhooksSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True,
         return tuple(part.strip() for part in parts if part.strip())
 
 
+class LiveSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Live stream events over WebSocket (docs/live-streams.md). ``allowed_origins`` lists the browser
+    origins (``https://dash.example.com``) that may open one besides the API's own public URL: a TOML list
+    or a comma-separated string, ``*`` for any; clients that send no Origin (not browsers) are always let
+    in. The server pings every ``ping_interval`` seconds and closes a connection silent for 10 s longer;
+    ``backlog`` stream events may wait for one connection before it is closed as too slow;
+    ``poll_interval`` is the fallback poll when a NOTIFY is missed (seconds)."""
+
+    allowed_origins: str | list[str] = ""
+    ping_interval: Annotated[float, Meta(gt=0, le=300)] = 25.0
+    backlog: Annotated[int, Meta(ge=10, le=100_000)] = 1000
+    poll_interval: Annotated[float, Meta(gt=0, le=60)] = 2.0
+
+    def __post_init__(self) -> None:
+        for origin in self.origins():
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise FieldConflict(("allowed_origins",),
+                                    f"{origin!r} is not an origin (scheme://host[:port], no path)")
+
+    def origins(self) -> tuple[str, ...]:
+        """The allowed origins, as given (without a trailing slash)."""
+        given = self.allowed_origins
+        parts = given.split(",") if isinstance(given, str) else given
+        return tuple(part.strip().rstrip("/") for part in parts if part.strip())
+
+
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
 
@@ -239,6 +270,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     simulators: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
     webhooks: WebhooksSettings = msgspec.field(default_factory=WebhooksSettings)
+    live: LiveSettings = msgspec.field(default_factory=LiveSettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.

@@ -23,10 +23,12 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.http import lend
 from actors.meta_account import MetaSchedule
-from actors.sandbox_demo import set_up_demo
+from actors.sandbox_demo import DemoLabel, set_up_demo
+from actors.sandbox_streams import SandboxStreams
 from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
 from actors.spotify_label import spotify_label_kind
 from actors.spotify_listener import listener_kind
+from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
@@ -142,8 +144,10 @@ async def _serve_all(
         async with open_store(settings) as (db, dsn):
             applied = await apply_migrations(db, migrations)
             log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
+            demo = None
             if meta_simulated and settings.simulators.demo:
-                for line in await set_up_demo(db, settings, keys, data_path(settings)):
+                demo = await set_up_demo(db, settings, keys, data_path(settings))
+                for line in demo.lines:
                     print(line, flush=True)
             slot.db = db
             async with trio.open_nursery() as workers:
@@ -152,10 +156,11 @@ async def _serve_all(
                     env = worker_env(environ, dsn) | _shared_env(settings)
                     await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
-                await _run_engine(db, settings, keys, shutdown, poll_speedup)
+                await _run_engine(db, settings, keys, shutdown, poll_speedup, demo)
                 workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
             if server.workers == 1:
                 await http_stopped.wait()  # in-flight requests finish before the database closes
+        nursery.cancel_scope.cancel()  # the sandbox's simulators serve until now
 
 
 async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Settings:
@@ -215,25 +220,26 @@ async def _serve_http_until(
 
 
 async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shutdown,
-                      poll_speedup: float = 1.0) -> None:
+                      poll_speedup: float = 1.0, demo: DemoLabel | None = None) -> None:
     """The root supervisor until shutdown; it drains children in reverse start order: the account actors
     stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
 
     ``poll_speedup`` divides the Meta and Spotify label polling intervals (a simulator running ``speed``
-    times faster), with floors that keep a fast sandbox from flooding it."""
+    times faster), with floors that keep a fast sandbox from flooding it. With ``demo`` (sandbox mode) a
+    last child makes up listens of the demo label's tracks, unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
     aggregator = Aggregator(db, settings.alerts)
-    # The account actors send on clones of this; closing it once they have stopped lets the aggregator
-    # drain and return.
+    # The account actors and the stream counter send on clones of this; closing it once the accounts have
+    # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
     # One connection pool for every account actor (closed after they stop), and one Pacer for everything
     # that spends the Spotify app's rate limit.
     http = httpx.AsyncClient(timeout=30.0)
     spotify_pacer = Pacer(lambda _domain: 30.0)
-    listeners = listener_kind(db, settings, keys, registry, samples, lend(http), pacer=spotify_pacer)
+    listeners = listener_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer)
     label = spotify_label_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer,
                                interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup))
     standard = MetaSchedule()
@@ -247,13 +253,19 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
         accounts.stop()
         samples.close()  # no new actor will clone it; theirs close as they stop
 
-    root = Supervisor("root", registry, children=[
+    children = [
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
         ChildSpec("housekeeper", Housekeeper(db).run),
         ChildSpec("webhook-dispatcher", dispatcher.run),
         aggregator.child_spec(),
+        StreamCounter(db, samples).child_spec(),  # after the aggregator: it stops before the aggregator drains
         ChildSpec("accounts", accounts.run, stop=stop_accounts),
-    ])
+    ]
+    sims = settings.simulators
+    if demo is not None and sims.stream_rate > 0:
+        streams = SandboxStreams(db, demo.organization_id, rate=sims.stream_rate, seed=sims.seed)
+        children.append(ChildSpec("sandbox-streams", streams.run))
+    root = Supervisor("root", registry, children=children)
     async with http, trio.open_nursery() as nursery:
         await nursery.start(root.run)
         log.info("engine started")

@@ -10,6 +10,7 @@ from importlib.metadata import version
 import msgspec
 from quart_trio import QuartTrio
 
+from actors.live_hub import LiveHub
 from http_api.alerts import alerts_router
 from http_api.audiences import audiences_router
 from http_api.auth import auth_router
@@ -22,13 +23,16 @@ from http_api.errors import install_error_handlers
 from http_api.health import health_router
 from http_api.integrations import integrations_router
 from http_api.listeners import listeners_router
+from http_api.live_ws import live_blueprint
 from http_api.meta import meta_router
 from http_api.meta_conversions import meta_conversions_router
 from http_api.openapi import build_openapi, docs_blueprint
 from http_api.organizations import organizations_router
 from http_api.routing import Router
+from http_api.server import ON_SHUTDOWN
 from http_api.sessions import sessions_router
 from http_api.spotify import spotify_router
+from http_api.streaming import streaming_router
 from http_api.sync_runs import sync_runs_router
 from http_api.tracks import tracks_router
 from http_api.webhooks import webhooks_router
@@ -50,10 +54,30 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
         webhooks_router(ctx),
         alerts_router(ctx),
+        streaming_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]
+    _serve_live_streams(app, ctx)
     document = build_openapi(endpoints, version=version("songtrackpro"))
     app.register_blueprint(docs_blueprint(msgspec.json.encode(document)))
     return app
+
+
+def _serve_live_streams(app: QuartTrio, ctx: ApiContext) -> None:
+    """The WebSocket routes and this process's LiveHub, which runs while the app serves."""
+    hub = LiveHub(ctx.database, ctx.settings.live, ctx.now)
+    app.register_blueprint(live_blueprint(ctx, hub))
+
+    @app.before_serving
+    async def start_live_hub() -> None:
+        await app.nursery.start(hub.run)
+
+    # The hub closes its connections with "reconnect" when a graceful stop begins (they would hold it
+    # until its deadline), and at the latest when serving ends.
+    app.extensions.setdefault(ON_SHUTDOWN, []).append(hub.stop)
+
+    @app.after_serving
+    async def stop_live_hub() -> None:
+        hub.stop()

@@ -47,7 +47,9 @@ def build_openapi(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, o
         "info": {
             "title": "SongTrackPro API", "version": version,
             "description": "Ties Meta ad spend to Spotify results. Errors use one envelope: "
-                           "`{\"error\": {\"code\", \"message\", \"details\": [{\"field\", \"message\"}]}}`.",
+                           "`{\"error\": {\"code\", \"message\", \"details\": [{\"field\", \"message\"}]}}`. "
+                           "Live stream events (OpenAPI cannot describe WebSockets): `/v1/streaming/ws` and "
+                           "`/v1/streaming/ws/{trackId}`, protocol in docs/live-streams.md.",
         },
         "paths": paths,
         "components": {

@@ -12,7 +12,10 @@ from quart_trio import QuartTrio
 
 from engine.logs import current_actor
 
-__all__ = ["serve_http"]
+__all__ = ["ON_SHUTDOWN", "serve_http"]
+
+# ``app.extensions[ON_SHUTDOWN]``: callables run (without waiting) the moment a graceful stop begins.
+ON_SHUTDOWN = "songtrack.on_shutdown"
 
 
 async def serve_http(
@@ -36,4 +39,12 @@ async def serve_http(
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = graceful_timeout
     config.keep_alive_timeout = 5
-    await serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+
+    async def trigger() -> None:
+        await shutdown_trigger()
+        # Long-lived connections (WebSockets) would hold the graceful stop until its deadline; their
+        # owners close them with a "reconnect" code as soon as the stop begins.
+        for hook in app.extensions.get(ON_SHUTDOWN, ()):
+            hook()
+
+    await serve(app, config, shutdown_trigger=trigger, task_status=task_status)

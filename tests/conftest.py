@@ -66,3 +66,19 @@ async def db(pg_dsn_factory: Callable[[str], str]) -> AsyncIterator[Database]:
         finally:
             with trio.CancelScope(shield=True):
                 await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def property_dsn(pg_dsn_factory: Callable[[str], str]) -> Iterator[str]:
+    """A migrated database for a property test whose examples each run in their own ``trio.run``."""
+    name = f"t_{uuid.uuid4().hex}"
+
+    async def admin(sql: str) -> None:
+        async with open_database(pg_dsn_factory("postgres"), max_size=1) as database:
+            await database.execute(sql)
+
+    trio.run(admin, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}")
+    try:
+        yield pg_dsn_factory(name)
+    finally:
+        trio.run(admin, f"DROP DATABASE {name} WITH (FORCE)")

@@ -20,9 +20,11 @@ from msgspec import Meta
 from engine.store.catalog_common import Executor, Page, Where, check_window, count_rows, encode_json, page
 
 __all__ = [
+    "ALERTS_CHANNEL",
     "Alert",
     "NewAlert",
     "Notification",
+    "get_alert",
     "insert_alerts",
     "insert_notifications",
     "list_alerts",
@@ -31,6 +33,8 @@ __all__ = [
     "mark_read",
     "unread_count",
 ]
+
+ALERTS_CHANNEL = "alerts"  # NOTIFYed "<organization id>:<alert id>" for each alert inserted
 
 # An alert's data is free-form JSON (each type has its own keys). ``Any`` rather than ``object``: the OpenAPI
 # document is generated from these Structs, and msgspec cannot describe ``object``.
@@ -98,8 +102,16 @@ async def insert_alerts(q: Executor, alerts: Sequence[NewAlert], *, fired_at: da
         [a.dedupe_key for a in alerts], [encode_json(a.data) for a in alerts], fired_at,
     )  # fmt: skip
     order = {(a.organization_id, a.dedupe_key): i for i, a in reversed(list(enumerate(alerts)))}
-    inserted = [_alert(row) for row in rows]
-    return sorted(inserted, key=lambda a: order[(a.organization_id, a.dedupe_key)])
+    inserted = sorted([_alert(row) for row in rows], key=lambda a: order[(a.organization_id, a.dedupe_key)])
+    for alert in inserted:  # in the caller's transaction: delivered at commit, to every API process's LiveHub
+        await q.execute("SELECT pg_notify($1, $2)", ALERTS_CHANNEL, f"{alert.organization_id}:{alert.id}")
+    return inserted
+
+
+async def get_alert(q: Executor, org_id: uuid.UUID, alert_id: uuid.UUID) -> Alert | None:
+    row = await q.fetchrow(f"SELECT {_ALERT_FIELDS} FROM alerts WHERE id = $1 AND organization_id = $2",
+                           alert_id, org_id)
+    return None if row is None else _alert(row)
 
 
 async def insert_notifications(q: Executor, items: Sequence[tuple[Alert, str]], *,

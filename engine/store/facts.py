@@ -27,6 +27,7 @@ __all__ = [
     "Sample",
     "daily_facts",
     "ended_unannounced",
+    "last_observed",
     "recompute_totals",
     "upsert_samples",
 ]
@@ -187,6 +188,14 @@ async def ended_unannounced(q: Executor, now: datetime) -> list[uuid.UUID]:
         " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.organization_id = c.organization_id"
         " AND a.dedupe_key = 'campaign.completed:' || c.id::text) ORDER BY c.id LIMIT 500", now)
     return [row["id"] for row in rows]
+
+
+async def last_observed(q: Executor, source: str) -> datetime | None:
+    """The newest ``observed_at`` of any fact from ``source`` (``None``: it has written none): where a
+    producer that replays from a durable log resumes after a restart."""
+    value = await q.fetchval("SELECT max(observed_at) FROM campaign_daily_facts WHERE source = $1", source)
+    assert value is None or isinstance(value, datetime)
+    return value
 
 
 async def recompute_totals(q: Executor, campaign_ids: Iterable[uuid.UUID]) -> list[CampaignTotals]:

@@ -1,17 +1,18 @@
-"""SQL for opted-in listeners' plays (``listener_plays``), their poll cursor, and the daily counts the
-listener actors turn into ``streams`` samples.
+"""SQL for opted-in listeners' plays (``listener_plays``), their poll cursor, and which new plays count for
+a campaign (the listener actors turn those into stream events).
 
 A play is keyed by (listener, played_at), so recording an overlapping poll again inserts nothing twice.
 A play counts for a campaign when it is of the campaign's track (``campaigns.track_id`` →
-``tracks.spotify_id``) and at or after the listener's ``opted_in_at`` for that campaign; days are UTC
-days, as Spotify for Artists counts them. It does not call Spotify and holds no tokens (``listeners``).
+``tracks.spotify_id``) and at or after the listener's ``opted_in_at`` for that campaign. The plays stay
+here for listener-level attribution; the counting is done on stream events. It does not call Spotify and
+holds no tokens (``listeners``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import datetime
 
 import msgspec
 
@@ -19,8 +20,8 @@ from engine.store._rows import Queries, as_struct, maybe_struct
 from engine.store.catalog_common import atomic
 
 __all__ = [
-    "DailyCount", "ListenerRef", "Play", "PollState", "daily_counts", "listeners_to_poll", "park_polls",
-    "poll_state", "record_plays", "to_ms",
+    "CountedPlay", "ListenerRef", "Play", "PollState", "listeners_to_poll", "park_polls", "poll_state",
+    "record_plays", "to_ms",
 ]  # fmt: skip
 
 
@@ -50,13 +51,11 @@ class Play(msgspec.Struct, frozen=True, kw_only=True):
     context_uri: str | None = None
 
 
-class DailyCount(msgspec.Struct, frozen=True, kw_only=True):
-    """One listener's plays of one campaign's track on one UTC day (after opting in to that campaign)."""
+class CountedPlay(msgspec.Struct, frozen=True, kw_only=True):
+    """A play that counts for at least one of the listener's campaigns; ``track_id`` is our track."""
 
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    day: date
-    plays: int
+    played_at: datetime
+    track_id: uuid.UUID
 
 
 def to_ms(moment: datetime) -> int:
@@ -82,12 +81,13 @@ async def poll_state(q: Queries, listener_id: uuid.UUID) -> PollState | None:
 
 
 async def record_plays(q: Queries, listener_id: uuid.UUID, plays: Sequence[Play], *, cursor_ms: int | None,
-                       polled_at: datetime) -> list[DailyCount]:
+                       polled_at: datetime) -> list[CountedPlay]:
     """Store ``plays`` (those already stored are skipped), move the cursor forward to ``cursor_ms`` (never
     back), note the poll.
 
-    Returns the whole-day counts of every (campaign, UTC day) that a newly stored play changed, in one
-    transaction with the insert, so the counts include every play stored before them.
+    Returns the newly stored plays that count for a campaign, by time, each once (even when several
+    campaigns count it). Runs in ``q``'s transaction when ``q`` is a connection, so the caller can store
+    what it derives from them in the same one.
     """
     async with atomic(q) as conn:
         new = await conn.fetch(
@@ -101,35 +101,17 @@ async def record_plays(q: Queries, listener_id: uuid.UUID, plays: Sequence[Play]
             " last_polled_at = $3 WHERE id = $1", listener_id, cursor_ms, polled_at)
         if not new:
             return []
-        return await _counts(conn, listener_id, [row["played_at"] for row in new])
-
-
-async def daily_counts(q: Queries, listener_id: uuid.UUID, days: Iterable[date]) -> list[DailyCount]:
-    """The listener's counts for every campaign it is on and each of ``days`` that has a counted play."""
-    rows = await q.fetch(
-        f"{_COUNTS} WHERE cl.listener_id = $1 AND (p.played_at AT TIME ZONE 'UTC')::date = ANY($2::date[])"
-        " GROUP BY c.organization_id, c.id, 3 ORDER BY 3, c.id", listener_id, list(days))
-    return [as_struct(row, DailyCount) for row in rows]
+        # Two of our tracks with one Spotify id would make one play two; the lowest track id keeps it.
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (p.played_at) p.played_at, t.id AS track_id FROM campaign_listeners cl"
+            " JOIN campaigns c ON c.id = cl.campaign_id JOIN tracks t ON t.id = c.track_id"
+            " JOIN listener_plays p ON p.listener_id = cl.listener_id AND p.spotify_track_id = t.spotify_id"
+            " AND p.played_at >= cl.opted_in_at"
+            " WHERE cl.listener_id = $1 AND p.played_at = ANY($2::timestamptz[]) ORDER BY p.played_at, t.id",
+            listener_id, [row["played_at"] for row in new])
+        return [as_struct(row, CountedPlay) for row in rows]
 
 
 async def park_polls(q: Queries, listener_id: uuid.UUID, until: datetime | None) -> None:
     """Remember (or clear, with ``None``) a long rate-limit block, so a restart does not call before it."""
     await q.execute("UPDATE listener_accounts SET polls_parked_until = $2 WHERE id = $1", listener_id, until)
-
-
-_COUNTS = (
-    "SELECT c.organization_id, c.id AS campaign_id, (p.played_at AT TIME ZONE 'UTC')::date AS day,"
-    " count(*) AS plays FROM campaign_listeners cl JOIN campaigns c ON c.id = cl.campaign_id"
-    " JOIN tracks t ON t.id = c.track_id JOIN listener_plays p ON p.listener_id = cl.listener_id"
-    " AND p.spotify_track_id = t.spotify_id AND p.played_at >= cl.opted_in_at"
-)
-
-
-async def _counts(q: Queries, listener_id: uuid.UUID, new: list[datetime]) -> list[DailyCount]:
-    """Counts of the (campaign, day) pairs with at least one play among ``new``."""
-    rows = await q.fetch(
-        f"{_COUNTS} WHERE cl.listener_id = $1 AND (p.played_at AT TIME ZONE 'UTC')::date IN"
-        " (SELECT DISTINCT (n AT TIME ZONE 'UTC')::date FROM unnest($2::timestamptz[]) AS n)"
-        " GROUP BY c.organization_id, c.id, 3 HAVING count(*) FILTER (WHERE p.played_at = ANY($2::timestamptz[])) > 0"
-        " ORDER BY 3, c.id", listener_id, new)
-    return [as_struct(row, DailyCount) for row in rows]

@@ -19,7 +19,7 @@ from actors.aggregator import AGGREGATOR, Aggregator
 from actors.samples import MetricSample
 from config.settings import AlertsSettings
 from engine.store import Database
-from engine.store.alerts import Alert
+from engine.store.alerts import ALERTS_CHANNEL
 from engine.store.campaigns import Goal, NewCampaign, create_campaign, get_campaign
 
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -107,19 +107,19 @@ async def test_a_full_inbox_blocks_the_sender_and_nothing_is_lost(db: Database) 
         assert stored is not None and stored.metrics.clicks == 119  # the latest observation wins
 
 
-async def test_fired_alerts_reach_the_live_seam_after_commit(db: Database) -> None:
+async def test_each_fired_alert_is_announced_at_commit_for_live_connections(db: Database) -> None:
     with trio.fail_after(20):
         org, campaign = await _setup(db)
-        live_out, live_in = trio.open_memory_channel[Alert](16)
-        aggregator = Aggregator(db, AlertsSettings(budget_thresholds=[1.0]), wall=lambda: NOW, outbox=live_out)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(aggregator.run)
-            async with aggregator.sender() as outbox:
-                await outbox.send(_spend(org, campaign, 10_000, 0))
-            aggregator.stop()
-        types = sorted(live_in.receive_nowait().type for _ in range(3))
-        assert types == ["budget.pacing", "budget.warning", "metrics.updated"]
-        assert await _count(db, "SELECT count(*) FROM alerts") == 3
+        aggregator = Aggregator(db, AlertsSettings(budget_thresholds=[1.0]), wall=lambda: NOW)
+        async with db.listen(ALERTS_CHANNEL) as announced:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(aggregator.run)
+                async with aggregator.sender() as outbox:
+                    await outbox.send(_spend(org, campaign, 10_000, 0))
+                aggregator.stop()
+            payloads = [(await announced.receive()).payload for _ in range(3)]
+        fired = {f"{org}:{row['id']}": row["type"] for row in await db.fetch("SELECT id, type FROM alerts")}
+        assert sorted(fired[payload] for payload in payloads) == ["budget.pacing", "budget.warning", "metrics.updated"]
 
 
 async def test_a_failed_batch_is_retried_on_the_next_run(db: Database) -> None:

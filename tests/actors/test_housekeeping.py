@@ -1,12 +1,14 @@
-"""The housekeeper prunes closed rate-limit windows and keeps the live ones."""
+"""The housekeeper prunes closed rate-limit windows and old stream events, and keeps the live ones."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import trio
 
 from actors import Housekeeper
+from engine.store import stream_events
 from engine.store.accounts import hit_counter
 from engine.store.database import Database
 
@@ -19,3 +21,26 @@ async def test_old_windows_go_and_current_ones_stay(db: Database) -> None:
         await nursery.start(Housekeeper(db, interval=3600, wall=lambda: now).run)  # after its first sweep
         nursery.cancel_scope.cancel()
     assert await db.fetchval("SELECT window_start FROM rate_limit_counters") == now - timedelta(hours=1)
+
+
+async def test_stream_events_past_their_history_go_in_batches_and_the_daily_rollup_stays(db: Database) -> None:
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
+    track = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
+                              " RETURNING id", org)
+    assert isinstance(org, uuid.UUID) and isinstance(track, uuid.UUID)
+
+    def events(prefix: str, n: int, at: datetime) -> list[stream_events.NewEvent]:
+        return [stream_events.NewEvent(event_id=f"{prefix}{i}", track_id=track, platform="spotify", country="SE",
+                                       occurred_at=at + timedelta(minutes=5 * i)) for i in range(n)]
+
+    old = now - stream_events.HISTORY - timedelta(days=1)
+    await stream_events.ingest(db, org, events("old", 5, old), received_at=old)
+    await stream_events.ingest(db, org, events("new", 1, now), received_at=now)
+    async with trio.open_nursery() as nursery:
+        # Batches of two: five old events and five buckets take more than one, all in the first sweep.
+        await nursery.start(Housekeeper(db, interval=3600, wall=lambda: now, prune_batch=2).run)
+        nursery.cancel_scope.cancel()
+    assert await db.fetchval("SELECT array_agg(event_id) FROM stream_events") == ["new0"]
+    assert await db.fetchval("SELECT count(*) FROM stream_buckets") == 1
+    assert await db.fetchval("SELECT sum(streams) FROM stream_days") == 6

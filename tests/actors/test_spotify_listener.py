@@ -5,7 +5,8 @@ We do not use autojump (the database answers from another thread, and autojump w
 deadline while a query is in flight); ``tests.helpers.clock.advance`` jumps to the next deadline only once every task is
 blocked and a deadline exists, which, with the actor alone scheduling them, means "the actor sleeps".
 It bounds the real time spent waiting, so a hang fails instead of blocking. The fan's tokens come from
-the simulator's OAuth (PKCE), the ground truth from ``simulator.world``.
+the simulator's OAuth (PKCE), the ground truth from ``simulator.world``; what the actor produced is read
+from the database (``stream_events`` and their daily rollup).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pytest
 import trio
 import trio.testing
 
-from actors.samples import MetricSample
 from actors.spotify_listener import SpotifyListenerActor, listener_accounts_to_run
 from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
 from adapters.spotify.simulator.sandbox import pkce_login
@@ -31,6 +31,7 @@ from engine.registry import Registry
 from engine.store import accounts, campaigns, tracks
 from engine.store import listeners as listener_store
 from engine.store.database import Database
+from engine.store.listener_plays import to_ms
 from tests.helpers.clock import advance
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # the simulator's (and the wall clock's) time at trio time 0
@@ -48,6 +49,7 @@ class World:
     org_id: uuid.UUID
     campaign_id: uuid.UUID
     track: str  # the campaign's Spotify track id
+    track_id: uuid.UUID  # ours
     listener_id: uuid.UUID
     refresh_token: str  # the one the fan's opt-in stored
 
@@ -79,13 +81,12 @@ async def _world(db: Database, tmp_path: Path, clock: trio.testing.MockClock, **
         display_name="Fan 1", access_token=tokens.access_token, refresh_token=tokens.refresh_token,
         token_expires_at=OPT_IN + timedelta(seconds=tokens.expires_in))
     await db.execute("UPDATE campaign_listeners SET opted_in_at = $1", OPT_IN)  # the simulated moment
-    return World(sim, http, settings, keys, org.id, campaign.id, track, fan.id, tokens.refresh_token)
+    return World(sim, http, settings, keys, org.id, campaign.id, track, song.id, fan.id, tokens.refresh_token)
 
 
-def _actor(db: Database, w: World, outbox: trio.MemorySendChannel[MetricSample], pacer: Pacer,
-           registry: Registry | None) -> SpotifyListenerActor:
-    return SpotifyListenerActor(db, w.settings, w.keys, w.listener_id, outbox, w.http, pacer,
-                                now=w.sim.clock.now, registry=registry, name="listener")
+def _actor(db: Database, w: World, pacer: Pacer, registry: Registry | None) -> SpotifyListenerActor:
+    return SpotifyListenerActor(db, w.settings, w.keys, w.listener_id, w.http, pacer, now=w.sim.clock.now,
+                                registry=registry, name="listener")
 
 
 def _pacer() -> Pacer:
@@ -93,50 +94,72 @@ def _pacer() -> Pacer:
 
 
 async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,
-               registry: Registry | None = None) -> tuple[SpotifyListenerActor, list[MetricSample], bool]:
-    """Run one actor until ``until``; returns it, the samples it sent, and whether ``run`` returned."""
-    send, receive = trio.open_memory_channel[MetricSample](16)
-    actor, samples, ended = _actor(db, w, send, _pacer(), registry), list[MetricSample](), trio.Event()
-
-    async def collect() -> None:
-        async with receive:
-            async for sample in receive:
-                samples.append(sample)
+               registry: Registry | None = None) -> tuple[SpotifyListenerActor, bool]:
+    """Run one actor until ``until``; returns it and whether ``run`` returned."""
+    actor, ended = _actor(db, w, _pacer(), registry), trio.Event()
 
     async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await actor.run(task_status=task_status)
         ended.set()
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(collect)
         await nursery.start(run)
         await advance(clock, _at(until), ended)
         nursery.cancel_scope.cancel()
-    return actor, samples, ended.is_set()
+    return actor, ended.is_set()
 
 
-def _latest(samples: list[MetricSample]) -> dict[date, int]:
-    """What the aggregator keeps: the last value per day (it replaces by key)."""
-    return {s.day: s.value for s in samples}
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    track_id: uuid.UUID
+    platform: str
+    country: str
+    occurred_at: datetime
 
 
-def _truth(w: World, day: date, *, after: datetime = OPT_IN) -> int:
-    return sum(1 for p in w.sim.world.plays_on(FAN, day) if p.track_id == w.track and p.played_at >= after.timestamp())
+async def _events(db: Database, track_id: uuid.UUID | None = None) -> list[Event]:
+    rows = await db.fetch("SELECT event_id, track_id, platform, country, occurred_at FROM stream_events"
+                          " WHERE $1::uuid IS NULL OR track_id = $1 ORDER BY occurred_at", track_id)
+    return [Event(**dict(row)) for row in rows]
 
 
-async def test_a_fans_plays_of_the_campaign_track_become_daily_streams(
+def _per_day(events: list[Event]) -> dict[date, int]:
+    days: dict[date, int] = {}
+    for event in events:
+        day = event.occurred_at.astimezone(UTC).date()
+        days[day] = days.get(day, 0) + 1
+    return days
+
+
+async def _rollup(db: Database, track_id: uuid.UUID) -> dict[date, int]:
+    """What the stream counter will read: the daily rollup of the track's events."""
+    rows = await db.fetch("SELECT day, sum(streams)::bigint AS n FROM stream_days WHERE track_id = $1 GROUP BY day",
+                          track_id)
+    return {row["day"]: row["n"] for row in rows}
+
+
+def _truth(w: World, day: date, *, after: datetime = OPT_IN, track: str | None = None) -> int:
+    track = track or w.track
+    return sum(1 for p in w.sim.world.plays_on(FAN, day) if p.track_id == track and p.played_at >= after.timestamp())
+
+
+async def test_a_fans_plays_of_the_campaign_track_become_stream_events(
     db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
 ) -> None:
     w = await _world(db, tmp_path, mock_clock)
     assert [r.id for r in await listener_accounts_to_run(db)] == [w.listener_id]
-    actor, samples, ended = await _run(db, w, mock_clock, START + timedelta(days=2, hours=1))
+    actor, ended = await _run(db, w, mock_clock, START + timedelta(days=2, hours=1))
     assert not ended and actor.status.consecutive_failures == 0 and actor.status.last_success_at is not None
     day0, day1 = START.date(), START.date() + timedelta(days=1)
-    got = _latest(samples)
+    events = await _events(db)
+    got = _per_day(events)
     assert (got.get(day0, 0), got.get(day1, 0)) == (_truth(w, day0), _truth(w, day1))
     assert _truth(w, day0) > 0 and _truth(w, day0) < _truth(w, day0, after=START)  # plays before opt-in exist
-    assert {(s.metric, s.source, s.campaign_id, s.organization_id) for s in samples} == {
-        ("streams", f"listener:{w.listener_id}", w.campaign_id, w.org_id)}
+    assert {(e.track_id, e.platform, e.country) for e in events} == {(w.track_id, "spotify", "ZZ")}
+    assert [e.event_id for e in events] == [f"listener:{w.listener_id}:{to_ms(e.occurred_at)}" for e in events]
+    assert min(e.occurred_at for e in events) >= OPT_IN
+    assert (await _rollup(db, w.track_id)).get(day0) == _truth(w, day0)
     stored = await db.fetchval("SELECT count(*) FROM listener_plays WHERE spotify_track_id <> $1", w.track)
     assert isinstance(stored, int) and stored > 0  # other tracks were seen, stored, and not counted
     assert await db.fetchval("SELECT min(played_at) FROM listener_plays") >= OPT_IN  # type: ignore[operator]
@@ -150,21 +173,53 @@ async def test_overlapping_polls_count_nothing_twice(
 ) -> None:
     w = await _world(db, tmp_path, mock_clock)
     day0 = START.date()
-    _, first, _ = await _run(db, w, mock_clock, START + timedelta(hours=20))
+    await _run(db, w, mock_clock, START + timedelta(hours=20))
+    first = _per_day(await _events(db))[day0]
+    seqs = await db.fetchval("SELECT last_seq FROM live_tracks")
     # Forget the cursor: the next actor polls again from the opt-in, over every play already stored.
     await db.execute("UPDATE listener_accounts SET plays_cursor_ms = NULL")
-    _, second, _ = await _run(db, w, mock_clock, START + timedelta(hours=23, minutes=59))
-    assert _latest(first)[day0] <= _latest(second)[day0] == _truth(w, day0)
+    await _run(db, w, mock_clock, START + timedelta(hours=23, minutes=59))
+    events = await _events(db)
+    assert first <= _per_day(events)[day0] == _truth(w, day0)
+    assert (await _rollup(db, w.track_id))[day0] == _truth(w, day0)  # nothing counted twice either
+    assert await db.fetchval("SELECT last_seq FROM live_tracks") == len(events) >= seqs  # type: ignore[operator]
     stored = await db.fetchval("SELECT count(*) FROM listener_plays")
     visible = sum(1 for p in w.sim.world.plays_on(FAN, day0) if p.played_at >= OPT_IN.timestamp())
     assert stored == visible  # every play once, none twice
+
+
+async def test_a_play_counts_once_and_only_after_opting_in_to_a_campaign_of_its_track(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path, mock_clock)
+    # A second campaign of the same track (one event per play, not two), and one of another track that
+    # the fan joins later: that track's plays before then are stored but are not streams of anyone's.
+    other_spotify = w.sim.world.catalog.campaign_track_ids[1]
+    other = await tracks.create_track(db, w.org_id, tracks.NewTrack(title="B-side", artist="Label",
+                                                                    spotify_id=other_spotify))
+    later = OPT_IN + timedelta(hours=8)
+    for track_id, opted_in_at in ((w.track_id, OPT_IN), (other.id, later)):
+        campaign = await campaigns.create_campaign(db, w.org_id, campaigns.NewCampaign(
+            name=f"Push {track_id}", objective="streams", budget=10.0, currency="USD", start_date=START,
+            end_date=START + timedelta(days=30), track_id=track_id))
+        await db.execute("INSERT INTO campaign_listeners (campaign_id, listener_id, opted_in_at)"
+                         " VALUES ($1, $2, $3)", campaign.id, w.listener_id, opted_in_at)
+    await _run(db, w, mock_clock, START + timedelta(hours=23, minutes=59))
+    day0 = START.date()
+    assert _per_day(await _events(db, w.track_id))[day0] == _truth(w, day0)
+    others = await _events(db, other.id)
+    assert len(others) == _truth(w, day0, after=later, track=other_spotify) > 0
+    assert min(e.occurred_at for e in others) >= later
+    assert _truth(w, day0, track=other_spotify) > len(others)  # the fan played it before joining its campaign
+    stored = await db.fetchval("SELECT count(*) FROM listener_plays WHERE spotify_track_id = $1", other_spotify)
+    assert stored == _truth(w, day0, track=other_spotify)
 
 
 async def test_an_expired_token_is_refreshed_and_the_rotated_one_stored(
     db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
 ) -> None:
     w = await _world(db, tmp_path, mock_clock)
-    actor, _, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=3))
+    actor, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=3))
     assert not ended and actor.status.consecutive_failures == 0
     refreshes = [r for r in w.sim.log if r.path == "/api/token" and r.status == 200]
     assert len(refreshes) >= 3  # the login, then one per expired hour
@@ -186,7 +241,7 @@ async def test_a_revoked_refresh_token_needs_reauth_and_the_actor_stops(
                                                  "client_id": ClientApp().client_id})
     assert used.status_code == 200
     registry = Registry()
-    actor, _, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=4), registry=registry)
+    actor, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=4), registry=registry)
     assert ended and actor.status.state == "needs_reauth" and "invalid_grant" in (actor.status.last_error or "")
     detail = (registry.get("listener") or pytest.fail("no status")).detail
     assert detail is not None and detail["state"] == "needs_reauth" and detail["last_success_at"] is not None
@@ -206,12 +261,12 @@ async def test_retry_after_is_honoured_and_a_long_one_parks_across_a_restart(
     parked = await db.fetchval("SELECT polls_parked_until FROM listener_accounts")
     assert isinstance(parked, datetime) and long[1] <= parked < long[1] + timedelta(minutes=5)
     # A restart (a new process: a fresh pacer) still waits the park out.
-    actor, samples, _ = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=8))
+    actor, _ = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=8))
     calls = [r for r in w.sim.log if r.path.startswith("/v1")]
     for begin, end in (short, long):
         inside = [r for r in calls if begin.timestamp() <= r.sim_time < end.timestamp()]
         assert [r.status for r in inside] == [429]  # one refusal, then nothing until Retry-After ran out
     assert calls[-1].status == 200 and actor.status.consecutive_failures == 0
-    assert _latest(samples)[START.date()] == sum(
+    assert _per_day(await _events(db))[START.date()] == sum(
         1 for p in w.sim.world.plays_on(FAN, START.date())
         if p.track_id == w.track and OPT_IN.timestamp() <= p.played_at <= calls[-1].sim_time)

@@ -69,6 +69,15 @@ def test_environment_strings_are_converted() -> None:
     assert settings.engine.shutdown_grace == 2.5
 
 
+def test_sandbox_stream_rate_defaults_to_two_may_be_off_and_is_bounded() -> None:
+    assert load({}).simulators.stream_rate == 2.0
+    assert load({"SONGTRACK_SIMULATORS_STREAM_RATE": "0"}).simulators.stream_rate == 0.0
+    for bad in ("-1", "1000.5", "fast"):
+        with pytest.raises(ConfigError) as excinfo:
+            load({"SONGTRACK_SIMULATORS_STREAM_RATE": bad})
+        assert list(_problems(excinfo)) == ["SONGTRACK_SIMULATORS_STREAM_RATE"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [

@@ -82,9 +82,10 @@ async def test_engine_status_lists_the_running_engine(
                 await trio.sleep(0.2)
         missing = await client.get("/v1/no-such-route")
     assert [n["pid"] for n in status["nodes"]] == [proc.process.pid]  # type: ignore[union-attr]
-    # The shared actors; the sandbox demo label's Meta account actor runs too, but it is not our organization's.
-    assert states == dict.fromkeys(
-        ("status-publisher", "housekeeper", "webhook-dispatcher", "aggregator", "accounts"), "running")
+    # The shared actors (in sandbox mode, the demo label's listens too); the demo label's Meta account actor
+    # runs as well, but it is not our organization's.
+    assert states == dict.fromkeys(("status-publisher", "housekeeper", "webhook-dispatcher", "aggregator",
+                                    "stream-counter", "accounts", "sandbox-streams"), "running")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
     assert await proc.stop() == 0

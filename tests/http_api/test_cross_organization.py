@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from engine.store import alerts
 from engine.store.database import Database
+from http_api.context import ApiContext
 from tests.http_api.conftest import Client, MakeMember, Member, Simulators
 from tests.http_api.connect import connect
 
@@ -33,7 +34,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/v1/webhooks/{webhook_id}/recover"): {"since": "2020-01-01T00:00:00Z"},
 }
 # Query strings a route needs to get past validation.
-QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=2027-01-01&until=2027-01-07"}
+QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=2027-01-01&until=2027-01-07",
+           ("GET", "/v1/streaming/realtime/{track_id}"): "?interval=1h&buckets=2"}
 # Routes with an id that is not an organization's resource id.
 NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}"), ("GET", "/v1/listen/{token}")}
 # Routes whose id is a provider's object: they reach it only through the caller's own connected account,
@@ -59,14 +61,23 @@ async def _notification(db: Database, org_id: uuid.UUID) -> str:
     return str(await db.fetchval("SELECT id FROM notifications WHERE alert_id = $1", alert.id))
 
 
+def _stream_event(event_id: str, track: str, now: float) -> dict[str, str]:
+    """A live stream event a minute old on the API's clock."""
+    at = datetime.fromtimestamp(now - 60, UTC).isoformat()
+    return {"id": event_id, "trackId": track, "platform": "spotify", "country": "US", "timestamp": at}
+
+
 async def _seed(client: Client, sims: Simulators, db: Database, make_member: MakeMember,
-                owner: Member) -> dict[str, str]:
+                owner: Member, now: float) -> dict[str, str]:
     async def post(path: str, body: object) -> str:
         response = await client.post(path, headers=owner.headers, json=body)
         assert response.status_code == 201, await response.get_data()
         return str((await response.get_json())["id"])
 
     track = await post("/v1/tracks", {"title": "Summer Vibes", "artist": "Ana"})
+    streamed = await client.post("/v1/streaming/events", headers=owner.headers,
+                                 json={"events": [_stream_event("seeded", track, now)]})
+    assert await streamed.get_json() == {"accepted": 1, "duplicates": 0}
     audience = await post("/v1/audiences", {"name": "Fans", "criteria": {"ageMin": 18}})
     invitation = await post("/v1/organization/invitations", {"email": "new@label.example", "role": "member"})
     member = await make_member(org_id=owner.org_id, role="member")
@@ -93,10 +104,10 @@ async def _view(client: Client, owner: Member) -> list[object]:
 
 
 async def test_every_route_refuses_another_organizations_ids(
-    client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
+    client: Client, simulators: Simulators, db: Database, make_member: MakeMember, ctx: ApiContext,
 ) -> None:
     victim, intruder = await make_member(), await make_member()
-    ids = await _seed(client, simulators, db, make_member, victim)
+    ids = await _seed(client, simulators, db, make_member, victim, ctx.now())
     before = await _view(client, victim)
     doc = await (await client.get("/openapi.json")).get_json()
     tried = []
@@ -112,15 +123,15 @@ async def test_every_route_refuses_another_organizations_ids(
             assert response.status_code == expected[0], (key, response.status_code, await response.get_data())
             assert (await response.get_json())["error"]["code"] == expected[1]
             tried.append(key)
-    assert len(tried) >= 17  # every id-taking route at the time of writing
+    assert len(tried) >= 18  # every id-taking route at the time of writing
     assert await _view(client, victim) == before
 
 
 async def test_lists_and_references_stay_inside_the_organization(
-    client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
+    client: Client, simulators: Simulators, db: Database, make_member: MakeMember, ctx: ApiContext,
 ) -> None:
     victim, intruder = await make_member(), await make_member()
-    ids = await _seed(client, simulators, db, make_member, victim)
+    ids = await _seed(client, simulators, db, make_member, victim, ctx.now())
     for path, key in (("/v1/tracks", "tracks"), ("/v1/campaigns", "campaigns"), ("/v1/audiences", "audiences")):
         listed = await (await client.get(path, headers=intruder.headers)).get_json()
         assert listed[key] == [] and listed["pagination"]["total"] == 0
@@ -133,3 +144,10 @@ async def test_lists_and_references_stay_inside_the_organization(
     borrowed = await client.post("/v1/campaigns", headers=intruder.headers, json=borrowed_track)
     assert borrowed.status_code == 404
     assert (await borrowed.get_json())["error"]["details"][0]["field"] == "trackId"
+    # Stream events for another organization's track: that event is "no such track", and nothing is stored.
+    events = [_stream_event("stolen", ids["track_id"], ctx.now())]
+    sent = await client.post("/v1/streaming/events", headers=intruder.headers, json={"events": events})
+    body = await sent.get_json()
+    assert sent.status_code == 400 and (body["accepted"], body["duplicates"]) == (0, 0)
+    assert body["error"]["details"] == [{"field": "events[0].trackId", "message": "no such track in this organization"}]
+    assert await db.fetchval("SELECT count(*) FROM stream_events") == 1  # the victim's own, from _seed

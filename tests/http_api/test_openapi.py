@@ -20,9 +20,13 @@ async def test_every_served_route_is_in_the_document(app: QuartTrio, client: Cli
         for rule in app.url_map.iter_rules()
         for method in rule.methods or ()
         if method not in {"HEAD", "OPTIONS"} and rule.endpoint not in {"static"}
-        and not rule.rule.startswith(("/openapi.json", "/api-docs"))
+        and not rule.rule.startswith(("/openapi.json", "/api-docs")) and not rule.websocket
     }
     assert served == documented
+    # OpenAPI has no WebSockets: the document's description names each one.
+    sockets = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules() if rule.websocket}
+    assert sockets == {"/v1/streaming/ws", "/v1/streaming/ws/{track_id}"}
+    assert all(f"`{path.replace('track_id', 'trackId')}`" in doc["info"]["description"] for path in sockets)
 
 
 async def test_operations_declare_security_and_errors(client: Client) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +22,6 @@ from actors.samples import MetricSample
 from adapters.meta.money import ZERO_DECIMAL_CURRENCIES
 from engine.store import Database, facts, open_database
 from engine.store.campaigns import NewCampaign, create_campaign, get_campaign
-from tests.conftest import TEMPLATE_DATABASE
 
 START, END = datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 8, 31, tzinfo=UTC)
 DAY0 = date(2024, 7, 28)
@@ -125,22 +124,6 @@ def _restatements(draw: st.DrawFn) -> list[tuple[int, str, str, int, int]]:
     keys = draw(st.lists(_key, min_size=1, max_size=6, unique=True))
     picks = st.tuples(st.sampled_from(keys), st.integers(0, 10**9), st.integers(0, 5))
     return [(d, m, s, v, t) for (d, m, s), v, t in draw(st.lists(picks, min_size=1, max_size=40))]
-
-
-@pytest.fixture
-def property_dsn(pg_dsn_factory: Callable[[str], str]) -> Iterator[str]:
-    """A migrated database for a property test whose examples each run in their own ``trio.run``."""
-    name = f"t_{uuid.uuid4().hex}"
-
-    async def admin(sql: str) -> None:
-        async with open_database(pg_dsn_factory("postgres"), max_size=1) as database:
-            await database.execute(sql)
-
-    trio.run(admin, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}")
-    try:
-        yield pg_dsn_factory(name)
-    finally:
-        trio.run(admin, f"DROP DATABASE {name} WITH (FORCE)")
 
 
 Observation = tuple[int, str, str, int, int]

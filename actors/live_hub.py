@@ -1,0 +1,298 @@
+"""The LiveHub: one per API process, it fans stream events out to this process's WebSocket connections.
+
+The database is the truth (``engine.store.stream_events``): whichever process ingested an event, it
+NOTIFYs ``stream_events`` with the track id, and every hub that has subscribers for that track reads the
+events after the last seq it published. A missed notification costs latency, not events: a fallback
+poll compares each watched track's head with what the hub has published.
+
+Each connection has an ``Outbox`` (``actors.live_outbox``); the hub only ever appends to outboxes and never
+waits on a socket, so a slow client delays nobody else.
+
+Connections may also ask for their organization's alerts: the aggregator NOTIFYs each alert it commits,
+and the hub pushes it. Alerts are not replayed on resume (webhooks and ``GET /v1/alerts`` are their
+durable record).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import trio
+
+from actors.live_outbox import Outbox, counts_frame, encode, stream_frame
+from config.settings import LiveSettings
+from engine.store import alerts as alert_store
+from engine.store import stream_events as store
+from engine.store.database import Database
+from engine.store.errors import StoreUnavailable
+
+__all__ = ["COUNTS_WINDOW", "RESUME_LIMIT", "LiveHub", "Subscribed"]
+
+log = logging.getLogger(__name__)
+
+# A client may resume from at most this many events back (the database keeps 8 days of them); further
+# behind, it gets ``recovered: false`` and a fresh counts snapshot instead of a flood.
+RESUME_LIMIT = 50_000
+PAGE = 500  # events read and queued at a time
+COUNTS_WINDOW = timedelta(hours=1)
+COUNTS_EVERY = 1.0  # seconds: at most one counts snapshot per track and second
+
+
+class Subscribed(msgspec.Struct, frozen=True, rename="camel"):
+    """The reply to a subscribe: the track's epoch and head seq, and whether the requested resume holds."""
+
+    track_id: uuid.UUID
+    epoch: str
+    seq: int
+    recovered: bool
+
+
+class _Feed:
+    """One watched track: the last seq published here and each subscriber's last queued seq."""
+
+    def __init__(self, head: store.TrackHead) -> None:
+        self.head = head
+        self.published = head.last_seq
+        self.subscribers: dict[Outbox, int] = {}
+
+    def publish(self, events: list[store.StoredEvent]) -> None:
+        frames = [(event.seq, stream_frame(event)) for event in events]
+        for outbox, delivered in self.subscribers.items():
+            outbox.events(frame for seq, frame in frames if seq > delivered)
+            self.subscribers[outbox] = max(delivered, frames[-1][0])
+        self.published = max(self.published, frames[-1][0])
+
+
+class LiveHub:
+    """Run ``run()`` in the API process's nursery; connections call ``subscribe``/``unsubscribe``/``detach``."""
+
+    def __init__(self, database: Callable[[], Database | None], settings: LiveSettings,
+                 now: Callable[[], float]) -> None:
+        self._database, self._settings, self._now = database, settings, now
+        self._feeds: dict[uuid.UUID, _Feed] = {}
+        self._dirty: set[uuid.UUID] = set()
+        self._counts_due: set[uuid.UUID] = set()
+        self._wake = trio.Event()
+        self._counts_wake = trio.Event()
+        self._outboxes: set[Outbox] = set()
+        self._alert_subscribers: dict[uuid.UUID, set[Outbox]] = {}
+        self._scope = trio.CancelScope()
+
+    # ---- for connections -----------------------------------------------------------------------------
+
+    def attach(self, outbox: Outbox) -> None:
+        self._outboxes.add(outbox)
+
+    def detach(self, outbox: Outbox) -> None:
+        self._outboxes.discard(outbox)
+        self.unsubscribe_alerts(outbox)
+        for track_id in [t for t, feed in self._feeds.items() if outbox in feed.subscribers]:
+            self.unsubscribe(outbox, track_id)
+
+    async def subscribe(self, outbox: Outbox, organization_id: uuid.UUID, track_id: uuid.UUID, *,
+                        epoch: str | None, after: int | None) -> Subscribed | None:
+        """Subscribe ``outbox`` to the track (``None``: not a track of the organization). Queues the
+        reply, then every event after ``after`` when the resume holds, then live events and counts."""
+        db = self._db()
+        head = await store.ensure_head(db, organization_id, track_id)
+        if head is None:
+            return None
+        first: list[store.StoredEvent] = []
+        recovered = (epoch == head.epoch and after is not None and 0 <= after <= head.last_seq
+                     and head.last_seq - after <= RESUME_LIMIT)
+        if recovered and after is not None and after < head.last_seq:
+            first = await store.events_after(db, track_id, after, limit=PAGE)
+            recovered = bool(first) and first[0].seq == after + 1  # older events may have been pruned
+        delivered = after if recovered and after is not None else head.last_seq
+        feed = self._feeds.get(track_id)
+        if feed is None:
+            feed = self._feeds[track_id] = _Feed(head)
+        reply = Subscribed(track_id=track_id, epoch=head.epoch, seq=head.last_seq, recovered=recovered)
+        outbox.reply(encode({"event": "subscribed", "data": reply}))
+        page = first
+        while True:
+            if page:
+                for event in page:
+                    outbox.reply(stream_frame(event))
+                delivered = page[-1].seq
+            if len(page) < PAGE and delivered >= feed.published:
+                # No await between this check and attaching: the pump cannot publish in between.
+                feed.subscribers[outbox] = delivered
+                # Events stored while we set up were announced before anyone here watched the track:
+                # read them now rather than at the next fallback poll.
+                self._mark_dirty([track_id])
+                break
+            await outbox.drained()
+            if outbox.overflowed or outbox.closed:
+                return reply
+            page = await store.events_after(db, track_id, delivered, limit=PAGE)
+        # This subscriber's own snapshot: a new subscriber does not make everyone else's come early.
+        for counts in await store.counts(db, [track_id], since=self._counts_since()):
+            outbox.counts(track_id, counts_frame(counts))
+        return reply
+
+    def unsubscribe(self, outbox: Outbox, track_id: uuid.UUID) -> bool:
+        feed = self._feeds.get(track_id)
+        if feed is None or feed.subscribers.pop(outbox, None) is None:
+            return False
+        if not feed.subscribers:
+            del self._feeds[track_id]
+        return True
+
+    def subscribe_alerts(self, outbox: Outbox, organization_id: uuid.UUID) -> bool:
+        """Push the organization's alerts to ``outbox`` as they fire; False if it already gets them."""
+        outboxes = self._alert_subscribers.setdefault(organization_id, set())
+        if outbox in outboxes:
+            return False
+        outboxes.add(outbox)
+        return True
+
+    def unsubscribe_alerts(self, outbox: Outbox) -> bool:
+        for org, outboxes in list(self._alert_subscribers.items()):
+            if outbox in outboxes:
+                outboxes.discard(outbox)
+                if not outboxes:
+                    del self._alert_subscribers[org]
+                return True
+        return False
+
+    def subscriptions(self, outbox: Outbox) -> int:
+        return sum(1 for feed in self._feeds.values() if outbox in feed.subscribers)
+
+    def subscribed(self, outbox: Outbox, track_id: uuid.UUID) -> bool:
+        feed = self._feeds.get(track_id)
+        return feed is not None and outbox in feed.subscribers
+
+    # ---- the actor -------------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with self._scope:
+            task_status.started()
+            while self._database() is None:  # noqa: ASYNC110 (the slot has no event; the single-process server starts before its database)
+                await trio.sleep(0.1)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._listen, store.STREAM_EVENTS_CHANNEL, self._on_stream_events)
+                nursery.start_soon(self._listen, alert_store.ALERTS_CHANNEL, self._on_alert)
+                nursery.start_soon(self._poll)
+                nursery.start_soon(self._pump)
+                nursery.start_soon(self._count)
+
+    def stop(self, code: int = 1001, reason: str = "server restarting: reconnect and resume") -> None:
+        """Close every connection (clients reconnect and resume elsewhere) and stop."""
+        for outbox in list(self._outboxes):
+            outbox.close(code, reason)
+        self._scope.cancel()
+
+    def _db(self) -> Database:
+        db = self._database()
+        if db is None:
+            raise StoreUnavailable("the database is still starting")
+        return db
+
+    async def _listen(self, channel: str, on_notify: Callable[[str], Awaitable[None]]) -> None:
+        while True:
+            try:
+                async with self._db().listen(channel, buffer=1024) as subscription:
+                    if channel == store.STREAM_EVENTS_CHANNEL:
+                        self._mark_dirty(self._feeds)  # what was sent while we were not listening
+                    async for notification in subscription:
+                        await on_notify(notification.payload)
+            except StoreUnavailable:
+                log.warning("LISTEN %s lost; retrying every %ss", channel, self._settings.poll_interval,
+                            exc_info=True)
+            await trio.sleep(self._settings.poll_interval)
+
+    async def _on_stream_events(self, payload: str) -> None:
+        try:
+            self._mark_dirty([uuid.UUID(payload)])
+        except ValueError:
+            log.warning("ignoring a %s notification %r", store.STREAM_EVENTS_CHANNEL, payload)
+
+    async def _on_alert(self, payload: str) -> None:
+        """Push a committed alert to the connections of its organization that asked for alerts. Alerts are
+        also webhooks and ``GET /v1/alerts``; a notification missed while LISTEN was down is not replayed."""
+        org, _, alert_id = payload.partition(":")
+        try:
+            outboxes = self._alert_subscribers.get(uuid.UUID(org))
+            if outboxes:
+                alert = await alert_store.get_alert(self._db(), uuid.UUID(org), uuid.UUID(alert_id))
+                if alert is not None:
+                    frame = encode({"event": "alert", "data": alert})
+                    for outbox in list(outboxes):
+                        outbox.reply(frame)
+        except ValueError:
+            log.warning("ignoring an %s notification %r", alert_store.ALERTS_CHANNEL, payload)
+
+    async def _poll(self) -> None:
+        while True:
+            await trio.sleep(self._settings.poll_interval)
+            if not self._feeds:
+                continue
+            try:
+                heads = await store.heads(self._db(), list(self._feeds))
+            except StoreUnavailable:
+                log.warning("the fallback poll could not read the tracks' heads", exc_info=True)
+                continue
+            self._mark_dirty(t for t, head in heads.items() if t in self._feeds
+                             and head.last_seq > self._feeds[t].published)
+
+    def _mark_dirty(self, track_ids: Iterable[uuid.UUID]) -> None:
+        watched = [track for track in track_ids if track in self._feeds]
+        if watched:
+            self._dirty.update(watched)
+            self._wake.set()
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            try:
+                await self._publish_dirty()
+            except StoreUnavailable:
+                log.warning("could not read stream events; retrying", exc_info=True)
+                await trio.sleep(self._settings.poll_interval)
+                self._wake.set()
+
+    async def _count(self) -> None:
+        """Counts snapshots of the tracks that changed, at most one per track every ``COUNTS_EVERY``."""
+        while True:
+            await self._counts_wake.wait()
+            self._counts_wake = trio.Event()
+            try:
+                await self._publish_counts()
+            except StoreUnavailable:
+                log.warning("could not read stream counts; retrying", exc_info=True)
+            await trio.sleep(COUNTS_EVERY)
+
+    async def _publish_dirty(self) -> None:
+        while self._dirty:
+            track_id = self._dirty.pop()
+            feed = self._feeds.get(track_id)
+            while feed is not None:
+                events = await store.events_after(self._db(), track_id, feed.published, limit=PAGE)
+                feed = self._feeds.get(track_id)  # everyone may have left while we read
+                if feed is None or not events:
+                    break
+                feed.publish(events)
+                self._counts_due.add(track_id)
+                self._counts_wake.set()
+                if len(events) < PAGE:
+                    break
+
+    async def _publish_counts(self) -> None:
+        due, self._counts_due = self._counts_due, set()
+        for counts in await store.counts(self._db(), [t for t in due if t in self._feeds],
+                                         since=self._counts_since()):
+            feed = self._feeds.get(counts.track_id)
+            if feed is not None:
+                frame = counts_frame(counts)
+                for outbox in feed.subscribers:
+                    outbox.counts(counts.track_id, frame)
+
+    def _counts_since(self) -> datetime:
+        """The start of the counts window: the twelve five-minute buckets up to the current one."""
+        return datetime.fromtimestamp(self._now(), UTC) - COUNTS_WINDOW + store.BUCKET

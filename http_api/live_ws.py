@@ -1,0 +1,301 @@
+"""The live stream WebSockets: ``/v1/streaming/ws`` (any number of tracks) and ``/v1/streaming/ws/{trackId}``
+(subscribed to its track at once). The protocol, its messages and close codes are in docs/live-streams.md;
+the fan-out itself is the LiveHub's (``actors.live_hub``).
+
+Each connection runs four tasks: a reader (commands, liveness), a writer (the only task that sends, taking
+from the connection's Outbox), a heartbeat (pings; closes a silent connection) and an expiry watch (closes
+it when the access token expires without a fresh ``auth``). The first task that decides to close records the
+code and cancels the others.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+import trio
+from quart import Blueprint, Response, websocket
+
+from actors.live_hub import LiveHub
+from actors.live_outbox import Outbox, encode
+from engine.store.sessions import check_session
+from http_api.context import ApiContext
+from http_api.errors import ApiError
+
+__all__ = ["AUTH_TIMEOUT", "CloseCode", "live_blueprint"]
+
+AUTH_TIMEOUT = 10.0  # seconds for the first message
+MAX_SUBSCRIPTIONS = 100  # tracks per connection
+SILENCE_GRACE = 10.0  # seconds past a ping before a silent connection is taken for dead
+STUCK_GRACE = 5.0  # seconds a connection whose backlog overflowed has to take its close code
+CLOSE_TIMEOUT = 1.0  # seconds for the close frame to go out
+
+
+class CloseCode:
+    """Close codes; docs/live-streams.md says which ones a client should reconnect after."""
+
+    GOING_AWAY = 1001  # server restarting: reconnect and resume
+    NO_PONG = 4000  # nothing heard after a ping: reconnect and resume
+    BAD_FIRST_MESSAGE = 4400  # do not reconnect as is
+    UNAUTHORIZED = 4401  # bad or expired token: get a fresh one, then reconnect
+    AUTH_TIMEOUT = 4408  # no auth within 10 s
+    SLOW = 4429  # fell behind: reconnect and resume
+
+
+class Auth(msgspec.Struct, tag="auth", tag_field="type", forbid_unknown_fields=True):
+    token: str
+    epoch: str | None = None  # resume the per-track route's track
+    after: int | None = None
+
+
+class Subscribe(msgspec.Struct, tag="subscribe", tag_field="type", rename="camel", forbid_unknown_fields=True):
+    """A track's stream events (``trackId``, resuming after ``epoch`` + ``after``) or the organization's
+    alerts (``channel: "alerts"``)."""
+
+    track_id: uuid.UUID | None = None
+    channel: Literal["alerts"] | None = None
+    epoch: str | None = None
+    after: int | None = None
+
+
+class Unsubscribe(msgspec.Struct, tag="unsubscribe", tag_field="type", rename="camel", forbid_unknown_fields=True):
+    track_id: uuid.UUID | None = None
+    channel: Literal["alerts"] | None = None
+
+
+class Ping(msgspec.Struct, tag="ping", tag_field="type"):
+    pass
+
+
+class Pong(msgspec.Struct, tag="pong", tag_field="type"):
+    pass
+
+
+_decoder = msgspec.json.Decoder(Auth | Subscribe | Unsubscribe | Ping | Pong)
+def _frame(event: str, data: object = None) -> str:
+    return encode({"event": event} if data is None else {"event": event, "data": data})
+
+
+def _error(code: str, message: str, track_id: uuid.UUID | None = None) -> str:
+    data: dict[str, object] = {"code": code, "message": message}
+    if track_id is not None:
+        data["trackId"] = track_id
+    return _frame("error", data)
+
+
+class _Closing(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
+    """Browsers send Origin; others may not, and cannot be tricked into using someone's token."""
+    if origin is None:
+        return True
+    allowed = ctx.settings.live.origins()
+    own = "/".join(ctx.public_url.split("/")[:3])
+    return "*" in allowed or origin.rstrip("/") in (*allowed, own)
+
+
+class _Connection:
+    def __init__(self, ctx: ApiContext, hub: LiveHub) -> None:
+        self.ctx, self.hub = ctx, hub
+        self.outbox = Outbox(ctx.settings.live.backlog)
+        self.organization_id: uuid.UUID | None = None
+        self.pending: set[uuid.UUID] = set()  # tracks whose subscribe (and replay) is under way
+        self.expires_at = 0.0
+        self.heard = trio.current_time()
+        self.expiry = trio.CancelScope()
+        self.close: tuple[int, str] = (1000, "")
+
+    async def serve(self, track_id: uuid.UUID | None) -> tuple[int, str]:
+        try:
+            auth = await self._first_auth(track_id)
+            await self._authenticate(auth.token)
+            self.hub.attach(self.outbox)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._guard, self._write, nursery)
+                nursery.start_soon(self._guard, self._heartbeat, nursery)
+                nursery.start_soon(self._guard, self._watch_expiry, nursery)
+                nursery.start_soon(self._guard, self._watch_overflow, nursery)
+                if track_id is not None:
+                    await self._subscribe(Subscribe(track_id=track_id, epoch=auth.epoch, after=auth.after))
+                nursery.start_soon(self._guard, functools.partial(self._read, nursery), nursery)
+        except _Closing as closing:
+            self.close = (closing.code, closing.reason)
+        finally:
+            self.hub.detach(self.outbox)
+        return self.close
+
+    async def _guard(self, task: object, nursery: trio.Nursery) -> None:
+        try:
+            await task()  # type: ignore[operator]
+        except _Closing as closing:
+            self.close = (closing.code, closing.reason)
+            nursery.cancel_scope.cancel()
+
+    async def _first_auth(self, track_id: uuid.UUID | None) -> Auth:
+        token = websocket.args.get("token")
+        if track_id is not None and token:  # the reference's per-track route: the token in the query
+            after = websocket.args.get("after")
+            return Auth(token=token, epoch=websocket.args.get("epoch"),
+                        after=int(after) if after and after.isdigit() else None)
+        with trio.move_on_after(AUTH_TIMEOUT):
+            raw = await websocket.receive()
+            try:
+                message = _decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise _Closing(CloseCode.BAD_FIRST_MESSAGE, f"the first message must be auth: {exc}") from None
+            if not isinstance(message, Auth):
+                raise _Closing(CloseCode.BAD_FIRST_MESSAGE, 'the first message must be {"type":"auth","token":…}')
+            return message
+        raise _Closing(CloseCode.AUTH_TIMEOUT, f"no auth message within {AUTH_TIMEOUT:g} s")
+
+    async def _authenticate(self, token: str) -> None:
+        """Take ``token`` (the first auth, or a refresh). A bad first token closes the connection; a bad
+        refresh is an error frame while the current token lasts (its expiry still closes it)."""
+        try:
+            claims = self.ctx.tokens.verify(token)
+        except ApiError as err:
+            return self._refused(err.message)
+        session = await check_session(self.ctx.db(), claims.sid, claims.sub)
+        if session is None or not session.live:
+            return self._refused("the session has ended; log in again")
+        if self.organization_id not in (None, session.organization_id):
+            return self._refused("a connection stays with one organization")
+        self.organization_id = session.organization_id
+        self.expires_at = float(claims.exp)
+        self.expiry.deadline = trio.current_time() + max(0.0, self.expires_at - self.ctx.now())
+        expires = datetime.fromtimestamp(self.expires_at, UTC)
+        interval = self.ctx.settings.live.ping_interval
+        self.outbox.reply(_frame("authenticated", {"expiresAt": expires, "pingInterval": interval,
+                                                   "pongTimeout": interval + SILENCE_GRACE}))
+
+    def _refused(self, why: str) -> None:
+        if self.organization_id is None:
+            raise _Closing(CloseCode.UNAUTHORIZED, why)
+        self.outbox.reply(_error("UNAUTHORIZED", f"{why}; the current token still holds until it expires"))
+
+    async def _read(self, nursery: trio.Nursery) -> None:
+        while True:
+            raw = await websocket.receive()
+            self.heard = trio.current_time()
+            try:
+                message = _decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                self.outbox.reply(_error("BAD_MESSAGE", str(exc)))
+                continue
+            if isinstance(message, Auth):
+                await self._authenticate(message.token)
+            elif isinstance(message, Subscribe):
+                # In its own task: a long resume must not stop us reading pongs and fresh tokens.
+                nursery.start_soon(self._guard, functools.partial(self._subscribe, message), nursery)
+            elif isinstance(message, Unsubscribe):
+                self._unsubscribe(message)
+            elif isinstance(message, Ping):
+                self.outbox.reply(_frame("pong"))
+
+    async def _subscribe(self, message: Subscribe) -> None:
+        if (message.track_id is None) == (message.channel is None):
+            self.outbox.reply(_error("BAD_MESSAGE", 'subscribe takes a trackId or "channel": "alerts"'))
+            return
+        assert self.organization_id is not None
+        if message.channel == "alerts":
+            if self.hub.subscribe_alerts(self.outbox, self.organization_id):
+                self.outbox.reply(_frame("subscribed", {"channel": "alerts"}))
+            else:
+                self.outbox.reply(_error("ALREADY_SUBSCRIBED", "this connection already gets alerts"))
+            return
+        track_id = message.track_id
+        assert track_id is not None
+        if track_id in self.pending or self.hub.subscribed(self.outbox, track_id):
+            self.outbox.reply(_error("ALREADY_SUBSCRIBED", "unsubscribe first to resume from another seq", track_id))
+            return
+        if self.hub.subscriptions(self.outbox) + len(self.pending) >= MAX_SUBSCRIPTIONS:
+            self.outbox.reply(_error("TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} tracks per connection",
+                                     track_id))
+            return
+        self.pending.add(track_id)
+        try:
+            reply = await self.hub.subscribe(self.outbox, self.organization_id, track_id, epoch=message.epoch,
+                                             after=message.after)
+        finally:
+            self.pending.discard(track_id)
+        if reply is None:
+            self.outbox.reply(_error("NOT_FOUND", "no such track in this organization", track_id))
+
+    def _unsubscribe(self, message: Unsubscribe) -> None:
+        if message.channel == "alerts" and message.track_id is None:
+            if self.hub.unsubscribe_alerts(self.outbox):
+                self.outbox.reply(_frame("unsubscribed", {"channel": "alerts"}))
+            else:
+                self.outbox.reply(_error("NOT_SUBSCRIBED", "this connection does not get alerts"))
+        elif message.track_id is not None and message.channel is None:
+            if self.hub.unsubscribe(self.outbox, message.track_id):
+                self.outbox.reply(_frame("unsubscribed", {"trackId": message.track_id}))
+            else:
+                self.outbox.reply(_error("NOT_SUBSCRIBED", "not subscribed to this track", message.track_id))
+        else:
+            self.outbox.reply(_error("BAD_MESSAGE", 'unsubscribe takes a trackId or "channel": "alerts"'))
+
+    async def _write(self) -> None:
+        while True:
+            frames = await self.outbox.take()
+            for frame in frames:
+                await websocket.send(frame)
+            if self.outbox.overflowed:
+                raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
+            if self.outbox.closed:
+                raise _Closing(*self.outbox.closed)
+
+    async def _watch_overflow(self) -> None:
+        """A client that stopped reading leaves the writer stuck on a full socket, where it never sees the
+        overflow: give it ``STUCK_GRACE`` to get through (a slow reader then gets a clean 4429 from the
+        writer), then close without it. The client sees the connection drop and resumes all the same."""
+        await self.outbox.overflow.wait()
+        await trio.sleep(STUCK_GRACE)
+        raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
+
+    async def _heartbeat(self) -> None:
+        interval = self.ctx.settings.live.ping_interval
+        while True:
+            await trio.sleep(interval)
+            if trio.current_time() - self.heard > interval + SILENCE_GRACE:
+                raise _Closing(CloseCode.NO_PONG, "no pong: reconnect and resume")
+            self.outbox.reply(_frame("ping"))
+
+    async def _watch_expiry(self) -> None:
+        while True:
+            remaining = max(0.0, self.expires_at - self.ctx.now())
+            self.expiry = trio.CancelScope(deadline=trio.current_time() + remaining)
+            with self.expiry:  # a fresh auth moves its deadline on
+                await trio.sleep_forever()
+            if self.ctx.now() >= self.expires_at:
+                raise _Closing(CloseCode.UNAUTHORIZED, "the access token expired: send a fresh one with auth")
+
+
+def live_blueprint(ctx: ApiContext, hub: LiveHub) -> Blueprint:
+    blueprint = Blueprint("live", __name__)
+
+    async def serve(track_id: uuid.UUID | None) -> Response | None:
+        if not origin_allowed(ctx, websocket.headers.get("Origin")):
+            return Response("this Origin may not open live streams (live.allowed_origins)", status=403)
+        await websocket.accept()
+        code, reason = await _Connection(ctx, hub).serve(track_id)
+        with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
+            await websocket.close(code, reason)
+        return None
+
+    @blueprint.websocket("/v1/streaming/ws")
+    async def streaming_ws() -> Response | None:
+        return await serve(None)
+
+    @blueprint.websocket("/v1/streaming/ws/<uuid:track_id>")
+    async def streaming_ws_track(track_id: uuid.UUID) -> Response | None:
+        return await serve(track_id)
+
+    return blueprint

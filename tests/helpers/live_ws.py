@@ -1,0 +1,87 @@
+"""What the live stream WebSocket tests share: the API served by hypercorn on 127.0.0.1:<free port> in the
+test's own trio run (on the test's database), a label (organization, owner, session, track, token) and
+events ingested through the store, as any source's are. Real time: the database and MockClock do not mix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import trio
+
+from config import Keys, Settings, load
+from engine.passwords import hash_password
+from engine.store import Database, accounts, sessions
+from engine.store import stream_events as store
+from engine.store.migrate import discover
+from http_api import create_app
+from http_api.context import ApiContext
+from http_api.server import serve_http
+
+__all__ = ["PASSWORD", "Label", "Server", "ingest", "label", "serve", "settings"]
+
+PASSWORD = "live-password"  # every label's owner logs in with it
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Server:
+    ws_url: str
+    ctx: ApiContext
+
+    @property
+    def http_url(self) -> str:
+        return self.ws_url.replace("ws://", "http://")
+
+
+@dataclass(frozen=True)
+class Label:
+    org_id: uuid.UUID
+    track_id: uuid.UUID
+    token: str
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    email: str
+
+
+def settings(**live: str) -> Settings:
+    """Settings with sandbox mode off, one allowed origin, and ``[live]`` overrides (``ping_interval="1"``)."""
+    env = {"SONGTRACK_SANDBOX": "off", "SONGTRACK_LIVE_ALLOWED_ORIGINS": "https://dash.example.com"}
+    env.update({f"SONGTRACK_LIVE_{name.upper()}": value for name, value in live.items()})
+    return load(env)
+
+
+async def serve(nursery: trio.Nursery, db: Database, keys: Keys, settings: Settings) -> Server:
+    """The API (LiveHub included) serving in ``nursery`` until it is cancelled."""
+    ctx = ApiContext(lambda: db, discover(), settings, keys)
+    urls = await nursery.start(serve_http, create_app(ctx), "127.0.0.1:0", trio.sleep_forever)
+    return Server(urls[0].replace("http://", "ws://"), ctx)
+
+
+async def label(db: Database, ctx: ApiContext) -> Label:
+    """A new organization whose owner has a session, a track and an access token for it."""
+    n = next(_ids)
+    email = f"live{n}-{uuid.uuid4().hex[:6]}@example.com"
+    org, user = await accounts.create_organization_with_owner(
+        db, org_name=f"Label {n}", email=email, name="Owner", password_hash=await hash_password(PASSWORD))
+    session, _ = await sessions.create_session(db, user_id=user.id, org_id=org.id, refresh_ttl=timedelta(days=1),
+                                               user_agent=None, ip=None)
+    track = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
+                              " RETURNING id", org.id)
+    assert isinstance(track, uuid.UUID)
+    token = ctx.tokens.mint(user_id=user.id, org_id=org.id, role="owner", session_id=session.id)
+    return Label(org.id, track, token, user.id, session.id, email)
+
+
+async def ingest(db: Database, label: Label, count: int, *, track_id: uuid.UUID | None = None) -> None:
+    """``count`` events of the label's track (or ``track_id``), a second apart and ending now."""
+    now = datetime.now(UTC)
+    events = [store.NewEvent(event_id=f"e{next(_ids)}", track_id=track_id or label.track_id, platform="spotify",
+                             country="SE" if i % 2 else "US", occurred_at=now - timedelta(seconds=count - i))
+              for i in range(count)]
+    for start in range(0, count, 1000):
+        await store.ingest(db, label.org_id, events[start:start + 1000], received_at=now)
