@@ -139,7 +139,10 @@ class Client(asyncio.Protocol):
         del buffer[:pos]
 
     def _message(self, payload: bytes, now: float) -> None:
-        message = _decode(payload)
+        for line in payload.split(b"\n"):  # one line, or several when the client asked for batches
+            self._one(_decode(line), now)
+
+    def _one(self, message: _Message, now: float) -> None:
         if message.event == "stream":
             if self.slow or message.data is None or message.data.timestamp is None:
                 return
@@ -165,7 +168,7 @@ async def _open(spec: dict[str, Any], stats: Stats, slow: bool, gate: asyncio.Se
     key = base64.b64encode(os.urandom(16)).decode()
     request = (f"GET {spec['path']} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
-    hello = client_frame(json.dumps({"type": "auth", "token": spec["token"]})) + client_frame(
+    hello = client_frame(json.dumps({"type": "auth", "token": spec["token"], "batch": spec["batch"]})) + client_frame(
         json.dumps({"type": "subscribe", "trackId": spec["track"]}))
     async with gate:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

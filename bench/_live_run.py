@@ -114,7 +114,7 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def measure(kind: str, clients: int, slow: int, fixture: Fixture, root: Path, *, processes: int, seconds: float,
-            rate: float, drain: float, ramp: float) -> Run:
+            rate: float, drain: float, ramp: float, batch: bool = False) -> Run:
     argv = [sys.executable, str(_SERVERS), kind, "--data-dir", str(fixture.data_dir)]
     server, url = ServerProcess.launch(argv, root, what=f"{kind} server", start_timeout=60.0, stop_timeout=5.0,
                                        env=fixture.env if kind == "ours" else None)
@@ -127,7 +127,8 @@ def measure(kind: str, clients: int, slow: int, fixture: Fixture, root: Path, *,
         path = "/ws" if kind == "bare" else "/v1/streaming/ws"
         for n, n_slow in zip(_shares(clients, processes), _shares(slow, processes), strict=True):
             spec = {"host": host, "port": int(port), "path": path, "token": fixture.token,
-                    "track": str(fixture.track_id), "clients": n, "slow": n_slow, "ramp": ramp}
+                    "track": str(fixture.track_id), "clients": n, "slow": n_slow, "ramp": ramp,
+                    "batch": batch and kind == "ours"}
             workers.append(subprocess.Popen([sys.executable, str(_CLIENTS), json.dumps(spec)], text=True,
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE))
         trio.run(_measure, run, server.process.pid, url, fixture, workers, seconds, rate, drain)

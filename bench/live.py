@@ -4,7 +4,7 @@ per client and server CPU, with and without --slow-percent (default 1 %) of the 
 next to a bare broadcast loop on the same stack, measured in the same run.
 
 Usage: .venv/bin/python bench/live.py [--clients 1000,5000,10000] [--seconds S] [--rate R]
-       [--slow-percent P] [--processes N] [--drain D] [--ramp T] [--backlog B] [--dsn DSN]
+       [--slow-percent P] [--processes N] [--drain D] [--ramp T] [--backlog B] [--batch] [--dsn DSN]
 Quick: .venv/bin/python bench/live.py --clients 200 --seconds 3
 
 Default --clients is 1000,5000, not 10,000: on the 2-core machine this was written on, one server process
@@ -33,6 +33,10 @@ RSS per client = (server RSS 1 s after the last client subscribed - before the f
 connected. Server CPU = its user+system time over the window, % of one core (100 % = one core saturated).
 The limits lines divide the server's CPU time (window and drain) by the frames (stream events and counts
 snapshots) the fast clients received.
+
+With --batch our clients ask for batches (docs/live-streams.md, "Batches": several messages a WebSocket
+message, a line each), which is how a dashboard watching a busy track should connect; the bare loop still
+sends a frame per event, so that row's baseline is unchanged. The limits lines then count events, not frames.
 
 Everything shares this machine's cores: the server, PostgreSQL, the client processes and this process.
 """
@@ -157,6 +161,8 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=120.0,
                         help="seconds the clients have to connect and subscribe; later ones are counted as failed")
     parser.add_argument("--backlog", type=int, help="SONGTRACK_LIVE_BACKLOG for our server (default: ours, 1000)")
+    parser.add_argument("--batch", action="store_true",
+                        help="our clients ask for batches (several messages a WebSocket message); bare is unchanged")
     parser.add_argument("--dsn", help="an existing database (default: a throwaway embedded server)")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -177,7 +183,8 @@ def main() -> None:
         fixture, version = trio.run(_fixture, dsn, root, env)
         print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; {args.rate:g} events/s in (a batch every "
               f"{BATCH_EVERY * 1000:.0f} ms), {args.seconds:g} s window + {args.drain:g} s drain per row; "
-              f"{args.processes} client processes; our backlog: {args.backlog or 'default (1000)'}\n"
+              f"{args.processes} client processes; our backlog: {args.backlog or 'default (1000)'}; our clients"
+              f" {'ask for batches' if args.batch else 'get one WebSocket message per event'}\n"
               f"clients: {','.join(map(str, args.clients))} (10k is not in the default: see the docstring)\n")
         print(f"{'clients':>7}{'slow%':>6}{'ours p50':>10}{'p99 ms':>10}{'bare p50':>10}{'p99 ms':>10}"
               f"{'ours delivered/expect':>22}{'bare delivered/expect':>22}{'KB/cl':>8}{'bare':>7}"
@@ -189,7 +196,8 @@ def main() -> None:
                 if pct and not slow:
                     continue
                 pair = [measure(kind, clients, slow, fixture, root, processes=args.processes, seconds=args.seconds,
-                                rate=args.rate, drain=args.drain, ramp=args.ramp) for kind in ("ours", "bare")]
+                                rate=args.rate, drain=args.drain, ramp=args.ramp, batch=args.batch)
+                        for kind in ("ours", "bare")]
                 _print_pair(*pair)
                 runs += pair
         print("\n".join(_limits(runs, args.rate)))

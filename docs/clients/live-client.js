@@ -155,13 +155,14 @@ class LiveClient {
     this.expectWithin(10000, ws, "no answer to the handshake within 10 s");
     ws.onopen = () => {
       this.sentToken = this.accessToken;
-      this.send({ type: "auth", token: this.accessToken });
+      this.send({ type: "auth", token: this.accessToken, batch: true });
       this.expectWithin(this.silenceLimit, ws, "nothing heard");
     };
     ws.onmessage = (message) => {
       if (ws !== this.ws) return;
       this.expectWithin(this.silenceLimit, ws, "nothing heard");
-      this.handle(JSON.parse(message.data));
+      // We ask for batches: each WebSocket message holds one or more messages, a line each.
+      for (const line of message.data.split("\n")) this.handle(JSON.parse(line));
     };
     // A browser does not tell why a handshake failed: a refused Origin (HTTP 403) looks like a network
     // error (close 1006 before open) here; the browser's console shows the 403. Node 20's WebSocket may

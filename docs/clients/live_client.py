@@ -175,7 +175,9 @@ class LiveClient:
                     raw = await asyncio.wait_for(ws.recv(), timeout=self.silence_limit)
                 except TimeoutError:
                     return None, f"nothing heard for {self.silence_limit:g} s"
-                await self._handle(ws, json.loads(raw))
+                # We ask for batches: each WebSocket message holds one or more messages, a line each.
+                for line in str(raw).splitlines():
+                    await self._handle(ws, json.loads(line))
         except ConnectionClosed as closed:
             return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, "connection lost")
 
@@ -209,7 +211,7 @@ class LiveClient:
 
     async def _send_auth(self, ws: ClientConnection) -> None:
         self.sent_token = self.credentials.access_token
-        await ws.send(json.dumps({"type": "auth", "token": self.sent_token}))
+        await ws.send(json.dumps({"type": "auth", "token": self.sent_token, "batch": True}))
 
     @staticmethod
     def _subscription(track: Track) -> dict[str, Any]:

@@ -324,3 +324,23 @@ async def test_alerts_reach_the_connections_of_their_organization_that_asked(ser
             pytest.fail(f"another organization's connection got {leaked}")
         await ws.send_message('{"type":"unsubscribe","channel":"alerts"}')
         assert (await _next(ws, "unsubscribed"))["data"] == {"channel": "alerts"}
+
+
+async def test_a_client_that_asks_for_batches_gets_several_messages_a_line_each(server: Server, db: Database) -> None:
+    label = await _label(db, server.ctx)
+    async with open_websocket_url(f"{server.ws_url}/v1/streaming/ws") as ws:
+        await ws.send_message(msgspec.json.encode({"type": "auth", "token": label.token, "batch": True}).decode())
+        await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(label.track_id)}).decode())
+        messages: list[dict[str, object]] = []
+        largest = 0
+        await _ingest(db, label, 300)  # stored in one transaction: the hub hands them over at once
+        with trio.fail_after(10):
+            while sum(m["event"] == "stream" for m in messages) < 300:
+                received = await ws.get_message()
+                assert isinstance(received, str)
+                lines = received.split("\n")
+                largest = max(largest, len(lines))
+                messages += [msgspec.json.decode(line) for line in lines]
+    assert largest > 1
+    assert messages[0]["event"] == "authenticated" and messages[1]["event"] == "subscribed"
+    assert [m["seq"] for m in messages if m["event"] == "stream"] == list(range(1, 301))
