@@ -65,9 +65,21 @@ async def _streams(ws: WebSocketConnection, count: int) -> list[int]:
 
 
 @asynccontextmanager
+async def _websocket(url: str, **options: object) -> AsyncIterator[WebSocketConnection]:
+    """``open_websocket_url`` that also closes its TCP socket whoever closed the WebSocket: trio-websocket
+    0.12 leaves it open after a close the server started (its reader stops at the server's EOF without
+    closing the stream), which surfaces as a ResourceWarning in some later test."""
+    async with open_websocket_url(url, **options) as ws:  # type: ignore[arg-type]
+        try:
+            yield ws
+        finally:
+            await ws._stream.aclose()
+
+
+@asynccontextmanager
 async def _connected(url: str, token: str, **headers: str) -> AsyncIterator[WebSocketConnection]:
     """A connection that has sent its auth message and read the ``authenticated`` reply."""
-    async with open_websocket_url(url, extra_headers=list(headers.items())) as ws:
+    async with _websocket(url, extra_headers=list(headers.items())) as ws:
         await ws.send_message(msgspec.json.encode({"type": "auth", "token": token}).decode())
         assert (await _json(ws))["event"] == "authenticated"
         yield ws
@@ -89,9 +101,6 @@ async def _closed(ws: WebSocketConnection) -> tuple[int, str]:
             except ConnectionClosed as closed:
                 reason = closed.reason
                 break
-    # trio-websocket 0.12 never closes its TCP socket after a close the server started (its reader stops
-    # at the server's EOF without closing the stream), which would surface as a ResourceWarning later.
-    await ws._stream.aclose()
     return reason.code, reason.reason or ""
 
 
@@ -125,12 +134,12 @@ async def test_the_per_track_route_takes_the_token_and_resume_in_its_query(serve
     await _ingest(db, label, 12)
     head = (await store.heads(db, [label.track_id]))[label.track_id]
     url = f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}&epoch={head.epoch}&after=10"
-    async with open_websocket_url(url) as ws:
+    async with _websocket(url) as ws:
         assert (await _json(ws))["event"] == "authenticated"
         reply = await _next(ws, "subscribed")
         assert reply["data"] == {"trackId": str(label.track_id), "epoch": head.epoch, "seq": 12, "recovered": True}
         assert await _streams(ws, 2) == [11, 12]
-    async with open_websocket_url(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}"
+    async with _websocket(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}"
                                   "&epoch=another&after=3") as ws:
         reply = await _next(ws, "subscribed")
         assert reply["data"]["recovered"] is False  # type: ignore[index]
@@ -174,7 +183,7 @@ async def test_several_tracks_on_one_connection_and_no_track_of_another_label(se
     ('{"type":"auth","token":"not-a-jwt"}', live_ws.CloseCode.UNAUTHORIZED),
 ])
 async def test_a_bad_first_message_closes_the_connection(server: Server, first: str, code: int) -> None:
-    async with open_websocket_url(f"{server.ws_url}/v1/streaming/ws") as ws:
+    async with _websocket(f"{server.ws_url}/v1/streaming/ws") as ws:
         await ws.send_message(first)
         closed = await _closed(ws)
     assert closed[0] == code
@@ -182,14 +191,14 @@ async def test_a_bad_first_message_closes_the_connection(server: Server, first: 
 
 async def test_no_auth_in_time_closes_with_4408(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live_ws, "AUTH_TIMEOUT", 0.3)
-    async with open_websocket_url(f"{server.ws_url}/v1/streaming/ws") as ws:
+    async with _websocket(f"{server.ws_url}/v1/streaming/ws") as ws:
         assert (await _closed(ws))[0] == live_ws.CloseCode.AUTH_TIMEOUT
 
 
 async def test_an_ended_session_cannot_connect(server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
     await sessions.revoke_session(db, label.org_id, label.user_id, label.session_id, "logout")
-    async with open_websocket_url(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}") as ws:
+    async with _websocket(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}") as ws:
         assert (await _closed(ws))[0] == live_ws.CloseCode.UNAUTHORIZED
 
 
@@ -213,14 +222,15 @@ async def test_origin_is_checked_before_the_upgrade(server: Server, db: Database
 async def test_a_token_that_expires_on_a_live_connection_closes_it_unless_refreshed(
         server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
-    short = TokenService(server.ctx.keys.jwt_signing_key, 2, server.ctx.now)
+    # 5 s tokens: expiry is whole seconds after issue, so a token may have up to a second less than that.
+    short = TokenService(server.ctx.keys.jwt_signing_key, 5, server.ctx.now)
 
     def token() -> str:
         return short.mint(user_id=label.user_id, org_id=label.org_id, role="owner", session_id=label.session_id)
 
     async with _connected(f"{server.ws_url}/v1/streaming/ws", token()) as refreshed:
         async with _connected(f"{server.ws_url}/v1/streaming/ws", token()) as lapsing:
-            await trio.sleep(1.2)
+            await trio.sleep(2.5)
             await refreshed.send_message(msgspec.json.encode({"type": "auth", "token": token()}).decode())
             assert (await _next(refreshed, "authenticated"))["data"]["pingInterval"] == 25.0  # type: ignore[index]
             code, reason = await _closed(lapsing)
@@ -238,18 +248,19 @@ async def test_a_slow_client_is_closed_without_delaying_a_fast_one(server: Serve
     total = 40_000
     async with trio.open_nursery() as nursery:
         slow, epoch = await _stalled_client(nursery, server.ws_url, resource)
-        async with open_websocket_url(server.ws_url + resource) as fast:
+        async with _websocket(server.ws_url + resource) as fast:
             await _next(fast, "subscribed")
             nursery.start_soon(_ingest_paced, db, label, total)
             with trio.fail_after(120):
                 assert await _streams(fast, total) == list(range(1, total + 1))
         got, code = await _drain(slow)
+        await slow._stream.aclose()  # as _websocket does for the others
         # A client that still reads gets 4429; one stuck on a full socket cannot take a close frame and
         # sees the connection drop (1006, or 1002 when it was cut mid-frame): both mean "resume".
         assert code in (live_ws.CloseCode.SLOW, 1002, 1006)
         assert got == list(range(1, len(got) + 1)) and len(got) < total
         nursery.cancel_scope.cancel()
-    async with open_websocket_url(f"{server.ws_url}{resource}&epoch={epoch}&after={got[-1] if got else 0}") as ws:
+    async with _websocket(f"{server.ws_url}{resource}&epoch={epoch}&after={got[-1] if got else 0}") as ws:
         assert (await _next(ws, "subscribed"))["data"]["recovered"] is True  # type: ignore[index]
         with trio.fail_after(60):
             assert await _streams(ws, total - len(got)) == list(range(len(got) + 1, total + 1))
@@ -267,7 +278,6 @@ async def _drain(ws: WebSocketConnection) -> tuple[list[int], int]:
                 break
             if message["event"] == "stream":
                 seqs.append(message["seq"])
-    await ws._stream.aclose()  # see _closed
     return seqs, code
 
 
@@ -328,7 +338,7 @@ async def test_alerts_reach_the_connections_of_their_organization_that_asked(ser
 
 async def test_a_client_that_asks_for_batches_gets_several_messages_a_line_each(server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
-    async with open_websocket_url(f"{server.ws_url}/v1/streaming/ws") as ws:
+    async with _websocket(f"{server.ws_url}/v1/streaming/ws") as ws:
         await ws.send_message(msgspec.json.encode({"type": "auth", "token": label.token, "batch": True}).decode())
         await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(label.track_id)}).decode())
         messages: list[dict[str, object]] = []
