@@ -58,6 +58,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
+from bench._args import count_list
 from bench._live_run import BATCH_EVERY, Fixture, Run, measure
 from bench._live_servers import settings_for
 from config import data_path, load_or_create_keys
@@ -143,16 +144,10 @@ def _limits(runs: list[Run], rate: float) -> list[str]:
     return lines
 
 
-def _counts(text: str) -> list[int]:
-    values = [int(part) for part in text.split(",") if part.strip()]
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of client counts, e.g. 1000,5000,10000")
-    return values
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--clients", type=_counts, default=[1000, 5000], help="client counts (default 1000,5000)")
+    parser.add_argument("--clients", type=count_list("client", "1000,5000,10000"),
+                        default=[1000, 5000], help="client counts (default 1000,5000)")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured window per row (default 15)")
     parser.add_argument("--rate", type=float, default=100.0, help="events per second in (default 100)")
     parser.add_argument("--slow-percent", type=float, default=1.0, help="slow clients in the second row (1)")

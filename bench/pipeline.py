@@ -47,6 +47,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
 from bench import _pipeline_flow as flow
+from bench._args import count_list
 from bench._pipeline_actors import DRAIN, ActorsRow, child_main, client_cost, row_in_child
 from bench._pipeline_receiver import Receiver, serve_receiver
 from engine.store import EmbeddedPostgres, apply_migrations, open_database
@@ -144,18 +145,12 @@ def _actors_line(row: ActorsRow, demand: float, ratio: str) -> str:
     return line
 
 
-def _counts(text: str) -> list[int]:
-    values = [int(part) for part in text.split(",") if part.strip()]
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of actor counts, e.g. 1000,10000,20000")
-    return values
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per phase (default 3)")
     parser.add_argument("--dsn", help="an existing database (default: a throwaway embedded server)")
-    parser.add_argument("--actors", type=_counts, default=[1000, 10000], help="actor counts (default 1000,10000)")
+    parser.add_argument("--actors", type=count_list("actor", "1000,10000,20000"),
+                        default=[1000, 10000], help="actor counts (default 1000,10000)")
     parser.add_argument("--events", type=int, default=1000, help="events enqueued for the delivery phase")
     parser.add_argument("--concurrency", type=int, default=8, help="endpoint max_in_flight and POST tasks")
     parser.add_argument("--poll-interval", type=float, default=300.0,

@@ -30,7 +30,7 @@ from engine.store import accounts, tracks
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures
 from engine.store.database import Database
-from tests.helpers.clock import advance
+from tests.helpers.clock import advance, run_until
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # midnight UTC: four 6-hour polls fall on the same UTC day
 URL = "http://spotify.test"
@@ -80,20 +80,10 @@ async def _world(db: Database, tmp_path: Path, **config: object) -> World:
 async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,
                registry: Registry | None = None, interval: float = POLL_INTERVAL) -> bool:
     """Run one actor until ``until``; returns whether ``run`` returned by itself."""
-    ended = trio.Event()
     actor = SpotifyLabelActor(db, w.integration, w.http, Pacer(lambda _domain: 30.0), settings=w.settings,
                               key=w.keys.token_encryption_key, registry=registry or Registry(), name="label",
                               interval=interval, now=w.sim.clock.now)
-
-    async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await actor.run(task_status=task_status)
-        ended.set()
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        await advance(clock, _at(until), ended)
-        nursery.cancel_scope.cancel()
-    return ended.is_set()
+    return await run_until(clock, actor.run, _at(until))
 
 
 async def _stored(db: Database, w: World) -> dict[str, figures.Figures]:

@@ -32,7 +32,7 @@ from engine.store import accounts, campaigns, tracks
 from engine.store import listeners as listener_store
 from engine.store.database import Database
 from engine.store.listener_plays import to_ms
-from tests.helpers.clock import advance
+from tests.helpers.clock import run_until
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # the simulator's (and the wall clock's) time at trio time 0
 OPT_IN = START + timedelta(hours=6)
@@ -96,17 +96,8 @@ def _pacer() -> Pacer:
 async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,
                registry: Registry | None = None) -> tuple[SpotifyListenerActor, bool]:
     """Run one actor until ``until``; returns it and whether ``run`` returned."""
-    actor, ended = _actor(db, w, _pacer(), registry), trio.Event()
-
-    async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await actor.run(task_status=task_status)
-        ended.set()
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        await advance(clock, _at(until), ended)
-        nursery.cancel_scope.cancel()
-    return actor, ended.is_set()
+    actor = _actor(db, w, _pacer(), registry)
+    return actor, await run_until(clock, actor.run, _at(until))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ is blocked and a deadline exists. An in-flight query leaves no deadline, so it i
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 import trio
 import trio.testing
 
-__all__ = ["advance"]
+__all__ = ["advance", "run_until"]
 
 _IDLE_ROUNDS = 20_000  # ~1 ms each: how long (real time) we wait for a query before calling it a hang
 
@@ -29,3 +30,19 @@ async def advance(clock: trio.testing.MockClock, until: float, ended: trio.Event
             continue
         idle = 0
         clock.jump(max(0.0, min(wait, until - trio.current_time())))
+
+
+async def run_until(clock: trio.testing.MockClock, run: Callable[..., Awaitable[object]], until: float) -> bool:
+    """Start ``run`` (an actor's ``run(task_status=...)``), advance to ``until`` and cancel it; returns
+    whether it returned by itself before that."""
+    ended = trio.Event()
+
+    async def wrapped(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await run(task_status=task_status)
+        ended.set()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(wrapped)
+        await advance(clock, until, ended)
+        nursery.cancel_scope.cancel()
+    return ended.is_set()
