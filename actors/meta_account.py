@@ -197,6 +197,10 @@ class MetaAccountActor:
     async def _load_accounts(self, client: MetaClient) -> None:
         result = await self._call(self._states.setdefault("", _AccountState()), (APP_DOMAIN,), client.ad_accounts)
         self._accounts = {normalize_account_id(account.id): account for account in result.data}
+        await campaign_meta.record_ad_accounts(self._db, self._integration.organization_id, [
+            campaign_meta.AdAccountInfo(account_id=act, name=account.name, currency=account.currency,
+                                        timezone_name=account.timezone_name)
+            for act, account in self._accounts.items()])
         self._accounts_due = trio.current_time() + self._schedule.restatement_every
 
     async def _poll_account(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample], act: str,

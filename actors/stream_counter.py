@@ -1,10 +1,11 @@
 """The stream counter: the one way stream events (from the ingest API, opted-in listeners, the sandbox)
-become campaigns' ``streams``. It does not store events (``stream_events.ingest`` does) nor write facts
-(the aggregator does).
+and imported stream reports become campaigns' ``streams``. It does not store events or reports
+(``stream_events.ingest``, the imports do) nor write facts (the aggregator does).
 
-It reads the daily rollup, not the events: each (track, UTC day) whose rollup changed becomes, for every
+It reads the daily figures, not the events: each (track, UTC day) whose rollup or report day changed
+(``track_day_streams``: a report's figure wins over the events of its day) becomes, for every
 campaign of that track and organization whose dates contain the day, a ``MetricSample`` with the day's
-whole figure, observed at the rollup's ``updated_at``. Samples are absolute, so sending one again is
+whole figure, observed when it changed. Samples are absolute, so sending one again is
 harmless, and none is ever dropped: a full aggregator inbox makes us wait.
 
 Where it resumes: the newest ``observed_at`` of the facts it wrote (or, with none, ``HISTORY`` ago), so
@@ -23,6 +24,7 @@ import trio
 
 from actors.samples import MetricSample
 from engine.store import facts
+from engine.store import imports as imports_store
 from engine.store import stream_events as events_store
 from engine.store.database import Database
 from engine.store.errors import StoreUnavailable
@@ -48,10 +50,11 @@ def _utcnow() -> datetime:
 
 
 class StreamCounter:
-    """Sends ``streams`` samples for the changed days of stream events, on a wake-up (a NOTIFY on
-    ``STREAM_EVENTS_CHANNEL``) and every ``poll_interval`` seconds, at most once per ``min_gap`` seconds:
-    a busy ingest notifies many times a second and changes each active track's day every time, so the gap
-    bounds the samples to one per campaign and day per gap. Live counts do not wait for it (they are read
+    """Sends ``streams`` samples for the changed days of stream events and reports, on a wake-up (a
+    NOTIFY on ``STREAM_EVENTS_CHANNEL`` or ``STREAM_REPORTS_CHANNEL``) and every ``poll_interval``
+    seconds, at most once per ``min_gap`` seconds: a busy ingest notifies many times a second and changes
+    each active track's day every time, so the gap bounds the samples to one per campaign and day per
+    gap. Live counts do not wait for it (they are read
     from the events); campaign totals and goal alerts may lag by that much.
 
     ``samples`` is a send side of the aggregator's inbox: each ``run`` sends on its own clone and closes it;
@@ -84,7 +87,9 @@ class StreamCounter:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         with self._samples.clone() as outbox:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._listen)  # it wakes us once subscribed, so nothing falls between
+                # Each wakes us once subscribed, so nothing falls between.
+                nursery.start_soon(self._listen, events_store.STREAM_EVENTS_CHANNEL)
+                nursery.start_soon(self._listen, imports_store.STREAM_REPORTS_CHANNEL)
                 if self._mark is None:
                     self._mark = await facts.last_observed(self._db, SOURCE) or self._wall() - events_store.HISTORY
                 task_status.started()
@@ -127,14 +132,14 @@ class StreamCounter:
         for key, day in by_key.items():
             self._sent[key] = (day.streams, day.updated_at)
 
-    async def _listen(self) -> None:
+    async def _listen(self, channel: str) -> None:
         while True:
             try:
-                async with self._db.listen(events_store.STREAM_EVENTS_CHANNEL) as subscription:
+                async with self._db.listen(channel) as subscription:
                     self._wake.set()  # notifications sent while we were not listening are lost: re-read
                     async for _ in subscription:
                         self._wake.set()
             except StoreUnavailable:
-                log.warning("LISTEN %s lost; counting every %ss until it is back",
-                            events_store.STREAM_EVENTS_CHANNEL, self._poll_interval, exc_info=True)
+                log.warning("LISTEN %s lost; counting every %ss until it is back", channel, self._poll_interval,
+                            exc_info=True)
             await trio.sleep(self._poll_interval)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -245,6 +246,56 @@ class LiveSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
         return tuple(part.strip().rstrip("/") for part in parts if part.strip())
 
 
+class AnalyticsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The attribution model (docs/analytics.md). ``baseline_days`` UTC days before a campaign give its
+    baseline; fewer than ``min_baseline_days`` observed days, or a coefficient of variation (stddev / mean)
+    above ``max_baseline_noise``, mark its figures "low" confidence. ``stream_values`` is what one stream
+    earns, per currency, for ROI: a TOML table (``{ USD = "0.004" }``) or ``USD:0.004,EUR:0.0037``; a
+    campaign in a currency it does not list has no ROI. ``export_ttl`` is how long an export's signed link
+    works (seconds)."""
+
+    baseline_days: Annotated[int, Meta(ge=1, le=365)] = 28
+    min_baseline_days: Annotated[int, Meta(ge=1, le=365)] = 7
+    max_baseline_noise: Annotated[float, Meta(gt=0, le=100)] = 1.0
+    stream_values: str | dict[str, str] = ""
+    export_ttl: Annotated[int, Meta(ge=60, le=7 * 86_400)] = 86_400
+
+    def __post_init__(self) -> None:
+        if self.min_baseline_days > self.baseline_days:
+            raise FieldConflict(("min_baseline_days", "baseline_days"),
+                                "min_baseline_days must not be above baseline_days")
+        try:
+            self.values()
+        except ValueError as exc:
+            raise FieldConflict(("stream_values",), str(exc)) from None
+
+    def values(self) -> dict[str, Decimal]:
+        """Currency (upper case) → value of one stream. Raises ValueError for a bad entry."""
+        given = self.stream_values
+        pairs: list[tuple[str, str]] = []
+        if isinstance(given, str):
+            for part in filter(None, (p.strip() for p in given.split(","))):
+                currency, sep, amount = part.partition(":")
+                if not sep:
+                    raise ValueError(f"{part!r} is not CURRENCY:AMOUNT")
+                pairs.append((currency, amount))
+        else:
+            pairs = list(given.items())
+        values: dict[str, Decimal] = {}
+        for currency, amount in pairs:
+            code = currency.strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{currency!r} is not a three-letter currency code")
+            try:
+                value = Decimal(amount.strip())
+            except ArithmeticError:
+                raise ValueError(f"{amount!r} is not an amount (for {code})") from None
+            if not value.is_finite() or value < 0:
+                raise ValueError(f"the value of a stream in {code} must be 0 or more")
+            values[code] = value
+        return values
+
+
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
 
@@ -271,6 +322,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
     webhooks: WebhooksSettings = msgspec.field(default_factory=WebhooksSettings)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
+    analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.

@@ -12,6 +12,7 @@ from quart_trio import QuartTrio
 
 from actors.live_hub import LiveHub
 from http_api.alerts import alerts_router
+from http_api.analytics import analytics_router
 from http_api.audiences import audiences_router
 from http_api.auth import auth_router
 from http_api.auth_email import auth_email_router
@@ -54,7 +55,7 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
         webhooks_router(ctx),
         alerts_router(ctx),
-        streaming_router(ctx),
+        streaming_router(ctx), analytics_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)

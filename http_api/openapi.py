@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from quart import Blueprint, Response
@@ -37,6 +38,7 @@ _ERROR_TEXT = {
 def build_openapi(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, object]:
     types = _types(endpoints)
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
+    components = _decimals_as_numbers(components)
     ref_of = dict(zip(types, refs, strict=True))
     paths: dict[str, dict[str, object]] = {}
     for ep in endpoints:
@@ -57,6 +59,18 @@ def build_openapi(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, o
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def _decimals_as_numbers(schema: Any) -> Any:
+    """Decimals are read from a JSON number or a decimal string, and written as numbers
+    (``http_api.responses``); msgspec's schema says only "string"."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and schema.get("format") == "decimal":
+            return {**schema, "type": ["number", "string"]}
+        return {key: _decimals_as_numbers(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_decimals_as_numbers(item) for item in schema]
+    return schema
 
 
 def _types(endpoints: Sequence[Endpoint]) -> list[type]:

@@ -7,7 +7,8 @@ from quart import Response
 
 __all__ = ["json_response"]
 
-_encoder = msgspec.json.Encoder()
+# Decimals (money, exact ratios) go out as JSON numbers, as the API reference shows them.
+_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 def json_response(body: object, status: int = 200) -> Response:

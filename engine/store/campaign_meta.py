@@ -17,8 +17,8 @@ from engine.store.campaigns import _SELECT, Campaign, _campaign, get_campaign  #
 from engine.store.catalog_common import Conflict, Executor, raise_conflict_on
 
 __all__ = [
-    "MetaLink", "MetaPollTarget", "get_campaign_by_meta", "link_meta", "linked_campaigns", "meta_links",
-    "meta_poll_targets", "set_meta_effective_status", "unlink_meta",
+    "AdAccountInfo", "MetaLink", "MetaPollTarget", "get_campaign_by_meta", "link_meta", "linked_campaigns",
+    "meta_links", "meta_poll_targets", "record_ad_accounts", "set_meta_effective_status", "unlink_meta",
 ]  # fmt: skip
 
 _META_KEY = "campaigns_meta_campaign_key"
@@ -129,3 +129,25 @@ async def linked_campaigns(q: Executor, org_id: uuid.UUID) -> list[MetaLink]:
                          " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL"
                          " ORDER BY meta_ad_account_id, created_at, id", org_id)
     return [as_struct(row, MetaLink) for row in rows]
+
+
+class AdAccountInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """An ad account as the Meta actor read it: ``account_id`` is ``act_<digits>``."""
+
+    account_id: str
+    name: str | None
+    currency: str | None
+    timezone_name: str | None
+
+
+async def record_ad_accounts(db: Executor, org_id: uuid.UUID, accounts: list[AdAccountInfo]) -> None:
+    """Remember the organization's ad accounts (name, currency, timezone), replacing what was known."""
+    await db.execute(
+        "INSERT INTO meta_ad_accounts AS a (organization_id, account_id, name, currency, timezone_name)"
+        " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])"
+        " ON CONFLICT (organization_id, account_id) DO UPDATE SET name = EXCLUDED.name,"
+        " currency = EXCLUDED.currency, timezone_name = EXCLUDED.timezone_name, updated_at = now()"
+        " WHERE (a.name, a.currency, a.timezone_name)"
+        " IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.currency, EXCLUDED.timezone_name)",
+        org_id, [a.account_id for a in accounts], [a.name for a in accounts], [a.currency for a in accounts],
+        [a.timezone_name for a in accounts])

@@ -274,13 +274,16 @@ async def realtime(q: Queries, track_id: uuid.UUID, *, width: timedelta, since: 
 
 
 async def changed_days(q: Queries, *, since: datetime, limit: int = 1000) -> list[ChangedDay]:
-    """Whole-day streams of the (track, day) pairs whose rollup changed at or after ``since``, oldest change
-    first."""
+    """Whole-day streams (``track_day_streams``: a stream report's figure where one exists, else the
+    events') of the (track, day) pairs whose events rollup or report changed at or after ``since``,
+    oldest change first."""
     rows = await q.fetch(
-        "WITH changed AS (SELECT track_id, day, max(updated_at) AS updated_at FROM stream_days"
-        " WHERE updated_at >= $1 GROUP BY 1, 2 ORDER BY 3 LIMIT $2)"
-        " SELECT t.organization_id, c.track_id, c.day, c.updated_at,"
-        " (SELECT sum(streams) FROM stream_days d WHERE d.track_id = c.track_id AND d.day = c.day)::bigint AS streams"
+        "WITH changed AS (SELECT track_id, day, max(updated_at) AS updated_at FROM ("
+        " SELECT track_id, day, updated_at FROM stream_days WHERE updated_at >= $1"
+        " UNION ALL SELECT track_id, day, updated_at FROM track_report_days WHERE updated_at >= $1) u"
+        " GROUP BY 1, 2 ORDER BY 3 LIMIT $2)"
+        " SELECT t.organization_id, c.track_id, c.day, c.updated_at, coalesce((SELECT v.streams"
+        " FROM track_day_streams v WHERE v.track_id = c.track_id AND v.day = c.day), 0)::bigint AS streams"
         " FROM changed c JOIN tracks t ON t.id = c.track_id ORDER BY c.updated_at", since, limit)
     return [as_struct(row, ChangedDay) for row in rows]
 

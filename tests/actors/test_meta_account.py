@@ -142,6 +142,10 @@ async def test_samples_equal_the_truth_and_restatements_replace_past_days(db: Da
     assert detail["consecutive_failures"] == 0 and detail["last_success_at"] is not None
     rows = await db.fetch("SELECT meta_effective_status FROM campaigns")
     assert {row["meta_effective_status"] for row in rows} == {"ACTIVE"}
+    # The account's timezone names the days of its figures in analytics.
+    (account,) = sim.world.accounts.values()
+    stored = await db.fetch("SELECT account_id, currency, timezone_name FROM meta_ad_accounts")
+    assert [tuple(row) for row in stored] == [(f"act_{account.account_id}", "USD", "America/Los_Angeles")]
 
 
 async def test_a_full_channel_slows_the_actor_and_nothing_is_dropped(db: Database, clock: MockClock) -> None:

@@ -19,6 +19,7 @@ from actors.aggregator import Aggregator
 from actors.stream_counter import SOURCE, StreamCounter
 from config.settings import AlertsSettings
 from engine.store import Database
+from engine.store import imports as imports_store
 from engine.store import stream_events as events_store
 from engine.store.campaigns import NewCampaign, create_campaign
 
@@ -159,3 +160,20 @@ async def test_a_first_start_reads_back_the_event_history_and_never_loops_on_one
                      now - events_store.HISTORY - timedelta(hours=1), tracks[3])
     async with _running(db, page=2):
         await _settled(db, {(campaign, _day(1)): 1 for campaign in campaigns[:3]})
+
+
+async def test_a_report_day_replaces_the_events_of_its_day_and_wakes_the_counter(db: Database) -> None:
+    org, (track,) = await _org_and_tracks(db)
+    campaign = await _campaign(db, org, track, _at(_day(1)), _at(_day(30)))
+    async with _running(db):  # polls every 60 s: what arrives sooner came through a NOTIFY
+        await _ingest(db, org, track, _day(1), 3)
+        await _ingest(db, org, track, _day(2), 4)
+        await _settled(db, {(campaign, _day(1)): 3, (campaign, _day(2)): 4})
+        # Spotify for Artists counted the whole of day 1 (our events saw only part of it) and day 3.
+        await imports_store.upsert_track_days(db, org, None, "s4a", [
+            imports_store.TrackDay(track_id=track, day=_day(1), streams=120),
+            imports_store.TrackDay(track_id=track, day=_day(3), streams=0)])
+        await _settled(db, {(campaign, _day(1)): 120, (campaign, _day(2)): 4, (campaign, _day(3)): 0})
+        await _ingest(db, org, track, _day(1), 2)  # more events of a reported day change nothing
+        await _settled(db, {(campaign, _day(1)): 120, (campaign, _day(2)): 4, (campaign, _day(3)): 0})
+    assert await db.fetchval("SELECT streams FROM campaigns WHERE id = $1", campaign) == 124

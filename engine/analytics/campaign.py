@@ -1,0 +1,149 @@
+"""A campaign's analytics from the store: the summary, the attribution and the series of a period.
+
+The period is UTC-free on purpose: its days are the ad account's days for ad figures and UTC days for
+streams (``Timezones`` says which), the way each source reports them; we never split a provider's day.
+Defaults: the campaign's first day to its last, or to today while it runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import msgspec
+
+from engine.analytics.attribution import BaselineRule, attribute, baseline_of
+from engine.analytics.model import (
+    Attribution,
+    CampaignAnalytics,
+    Granularity,
+    ListenerMatches,
+    Period,
+    Summary,
+    Timezones,
+)
+from engine.analytics.series import DayFigures, points
+from engine.store import analytics as store
+from engine.store._rows import Queries
+
+__all__ = ["MAX_PERIOD_DAYS", "AnalyticsRules", "PeriodError", "campaign_analytics", "resolve_period"]
+
+MAX_PERIOD_DAYS = 3 * 366
+_RATIO = Decimal("0.000001")
+
+
+class AnalyticsRules(msgspec.Struct, frozen=True, kw_only=True):
+    """``[analytics]`` as the model needs it."""
+
+    baseline_days: int = 28
+    min_baseline_days: int = 7
+    max_baseline_noise: float = 1.0
+    stream_values: Mapping[str, Decimal] = {}
+
+    def rule(self) -> BaselineRule:
+        return BaselineRule(days=self.baseline_days, min_days=self.min_baseline_days,
+                            max_noise=self.max_baseline_noise)
+
+
+class PeriodError(ValueError):
+    """The requested period is unusable: ``field`` names the query parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def resolve_period(frame: store.CampaignFrame, start: date | None, end: date | None, today: date) -> Period:
+    """The period asked for, or the campaign's days (up to today while it runs). Raises PeriodError."""
+    first, last = utc_day(frame.start_date), utc_day(frame.end_date)
+    start = first if start is None else start
+    end = (max(start, min(last, today)) if end is None else end)
+    if end < start:
+        raise PeriodError("endDate", "endDate must not be before startDate")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise PeriodError("endDate", f"a period may span at most {MAX_PERIOD_DAYS} days")
+    return Period(start=start, end=end)
+
+
+def _ratio(numerator: Decimal, denominator: int | Decimal | None, scale: int = 1) -> Decimal | None:
+    if not denominator or denominator <= 0:
+        return None
+    return (numerator * scale / Decimal(denominator)).quantize(_RATIO)
+
+
+def _summary(spend: Decimal, impressions: int, clicks: int, streams: int, attribution: Attribution) -> Summary:
+    incremental, value = attribution.incremental_streams, attribution.stream_value
+    roi = None
+    if spend > 0 and incremental is not None and value is not None:
+        roi = round(float((incremental * value - spend) / spend), 6)
+    return Summary(
+        total_spend=spend, total_impressions=impressions, total_clicks=clicks, total_streams=streams,
+        avg_ctr=round(100 * clicks / impressions, 6) if impressions else None,
+        avg_cpc=_ratio(spend, clicks), avg_cpm=_ratio(spend, impressions, 1000),
+        cost_per_stream=_ratio(spend, streams),
+        cost_per_incremental_stream=_ratio(spend, incremental if incremental and incremental > 0 else None),
+        roi=roi,
+    )  # fmt: skip
+
+
+def _elapsed(first: date, last: date, now: datetime) -> tuple[date, float]:
+    """The last day of ``first``..``last`` that has begun, and how many days of the range have passed."""
+    today = utc_day(now)
+    if first > today or first > last:
+        return first - timedelta(days=1), 0.0
+    if last < today:
+        return last, float((last - first).days + 1)
+    midnight = datetime.combine(today, time(), UTC)
+    return today, (today - first).days + (now.astimezone(UTC) - midnight) / timedelta(days=1)
+
+
+async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID, *, start: date | None,
+                             end: date | None, granularity: Granularity, rules: AnalyticsRules,
+                             now: datetime) -> CampaignAnalytics | None:
+    """The organization's campaign's analytics (None: no such campaign). Raises PeriodError."""
+    frame = await store.campaign_frame(q, org_id, campaign_id)
+    if frame is None:
+        return None
+    period = resolve_period(frame, start, end, utc_day(now))
+    ads = {d.day: d for d in await store.ad_days(q, org_id, campaign_id, frame.currency, period.start, period.end)}
+    first = utc_day(frame.start_date)
+    rule = rules.rule()
+    streams: dict[date, int] = {}
+    first_data = None
+    if frame.track_id is not None:
+        since = min(period.start, first - timedelta(days=rule.days))
+        streams = {d.day: d.streams for d in await store.stream_days(q, org_id, frame.track_id, since, period.end)}
+        first_data = await store.first_stream_day(q, org_id, frame.track_id)
+    window_start, window_end = max(first, period.start), min(utc_day(frame.end_date), period.end)
+    last_begun, elapsed = _elapsed(window_start, window_end, now)
+    during = sum(v for day, v in streams.items() if window_start <= day <= last_begun)
+    listener_since = max(frame.start_date, datetime.combine(period.start, time(), UTC))
+    listener_until = min(frame.end_date, datetime.combine(period.end + timedelta(days=1), time(), UTC), now)
+    counts = await store.listener_counts(q, org_id, campaign_id, listener_since, listener_until)
+    attribution = attribute(
+        campaign_start=window_start, campaign_end=window_end, elapsed_days=elapsed, streams_during=during,
+        baseline=baseline_of(first, streams, first_data, rule),
+        listeners=ListenerMatches(listeners_opted_in=counts.opted_in, listeners_matched=counts.matched,
+                                  plays=counts.plays),
+        rule=rule, has_track=frame.track_id is not None, stream_value=rules.stream_values.get(frame.currency.upper()),
+    )  # fmt: skip
+    days: dict[date, DayFigures] = {}
+    for day in set(ads) | {d for d in streams if period.start <= d <= period.end}:
+        ad = ads.get(day)
+        days[day] = (ad.spend_minor, ad.impressions, ad.clicks, streams.get(day, 0)) if ad else (
+            0, 0, 0, streams.get(day, 0))
+    unit = store.minor_per_major(frame.currency)
+    spend = Decimal(sum(d.spend_minor for d in ads.values())) / unit
+    summary = _summary(spend, sum(d.impressions for d in ads.values()), sum(d.clicks for d in ads.values()),
+                       sum(v for v in (f[3] for f in days.values())), attribution)
+    return CampaignAnalytics(
+        campaign_id=frame.id, campaign_name=frame.name, currency=frame.currency, period=period,
+        granularity=granularity, timezones=Timezones(ads=frame.ads_timezone or "UTC"), summary=summary,
+        attribution=attribution, daily=points(period.start, period.end, granularity, days, unit), generated_at=now,
+    )  # fmt: skip

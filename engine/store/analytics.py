@@ -1,0 +1,226 @@
+"""SQL for analytics: the stored figures a campaign's, a track's and an organization's analytics are
+computed from. Every function takes the organization's id and filters on it.
+
+Ad figures are the campaign's daily facts (Meta's days, in the ad account's timezone); stream figures
+are ``track_day_streams`` (UTC days: a stream report's figure where one exists, else stream events).
+Nothing here computes a ratio or a model: ``engine.analytics`` does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import msgspec
+
+from engine.store._rows import Queries, as_struct, maybe_struct
+from engine.store.facts import ZERO_DECIMAL_CURRENCIES
+
+__all__ = [
+    "AdDay", "CampaignFrame", "CurrencyTotals", "ListenerCounts", "MonthlySales", "PopularityDay", "ReportTotals",
+    "StreamDay", "TrackCampaign", "ad_days", "ad_totals", "campaign_frame", "first_stream_day", "listener_counts",
+    "minor_per_major", "monthly_sales", "popularity_history", "report_totals", "stream_days", "track_campaigns",
+    "track_listeners", "tracks_streams_total",
+]  # fmt: skip
+
+
+def minor_per_major(currency: str) -> int:
+    """Minor units per major unit: 1 for zero-decimal currencies (JPY), 100 for the others (as Meta)."""
+    return 1 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
+
+
+class CampaignFrame(msgspec.Struct, frozen=True, kw_only=True):
+    """What a campaign's analytics need of the campaign: its window, currency, track and ad timezone."""
+
+    id: uuid.UUID
+    name: str
+    currency: str
+    start_date: datetime
+    end_date: datetime
+    track_id: uuid.UUID | None
+    ads_timezone: str | None  # the linked ad account's, once the Meta actor has read it
+
+
+class AdDay(msgspec.Struct, frozen=True, kw_only=True):
+    """A campaign's ad figures on one of the ad account's days; spend in the campaign currency's minor
+    units (facts in another currency are left out)."""
+
+    day: date
+    spend_minor: int
+    impressions: int
+    clicks: int
+
+
+class StreamDay(msgspec.Struct, frozen=True, kw_only=True):
+    day: date
+    streams: int
+    source: str  # "report" or "events"
+
+
+class ListenerCounts(msgspec.Struct, frozen=True, kw_only=True):
+    opted_in: int
+    matched: int
+    plays: int
+
+
+class CurrencyTotals(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    spend_minor: int
+    impressions: int
+    clicks: int
+
+
+class PopularityDay(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    day: date
+    popularity: int | None
+    artist_followers: int | None
+
+
+class TrackCampaign(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    status: str
+    start_date: datetime
+    end_date: datetime
+
+
+class ReportTotals(msgspec.Struct, frozen=True, kw_only=True):
+    listeners: int | None
+    streams: int
+    saves: int | None
+    release_date: date | None
+    updated_at: datetime
+
+
+class MonthlySales(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    month: date
+    store: str
+    quantity: int
+    earnings_usd: str  # a decimal string: exact
+
+
+async def campaign_frame(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) -> CampaignFrame | None:
+    row = await q.fetchrow(
+        "SELECT c.id, c.name, c.currency::text AS currency, c.start_date, c.end_date, c.track_id,"
+        " a.timezone_name AS ads_timezone FROM campaigns c"
+        " LEFT JOIN meta_ad_accounts a ON a.organization_id = c.organization_id"
+        " AND a.account_id = CASE WHEN c.meta_ad_account_id ~ '^[0-9]+$' THEN 'act_' || c.meta_ad_account_id"
+        " ELSE c.meta_ad_account_id END"
+        " WHERE c.organization_id = $1 AND c.id = $2", org_id, campaign_id)
+    if row is None:
+        return None
+    record = dict(row)
+    record["currency"] = record["currency"].strip()
+    return msgspec.convert(record, CampaignFrame)
+
+
+async def ad_days(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID, currency: str, since: date,
+                  until: date) -> list[AdDay]:
+    """The campaign's ad figures per day from ``since`` to ``until`` (both included), days with none left
+    out, summed over sources."""
+    rows = await q.fetch(
+        "SELECT day, coalesce(sum(value) FILTER (WHERE metric = 'spend_minor' AND currency = upper($3)), 0)"
+        "::bigint AS spend_minor, coalesce(sum(value) FILTER (WHERE metric = 'impressions'), 0)::bigint"
+        " AS impressions, coalesce(sum(value) FILTER (WHERE metric = 'clicks'), 0)::bigint AS clicks"
+        " FROM campaign_daily_facts WHERE organization_id = $1 AND campaign_id = $2 AND day BETWEEN $4 AND $5"
+        " AND metric <> 'streams' GROUP BY day ORDER BY day", org_id, campaign_id, currency, since, until)
+    return [as_struct(row, AdDay) for row in rows]
+
+
+async def stream_days(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, since: date, until: date) -> list[StreamDay]:
+    """The track's streams per UTC day from ``since`` to ``until``; days with no data left out."""
+    rows = await q.fetch("SELECT day, streams, source FROM track_day_streams WHERE organization_id = $1"
+                         " AND track_id = $2 AND day BETWEEN $3 AND $4 ORDER BY day", org_id, track_id, since, until)
+    return [as_struct(row, StreamDay) for row in rows]
+
+
+async def first_stream_day(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) -> date | None:
+    """The first UTC day the track has any stream data for (a report day, even of 0, or an event)."""
+    value = await q.fetchval(
+        "SELECT least((SELECT min(day) FROM track_report_days WHERE track_id = $2 AND organization_id = $1),"
+        " (SELECT min(d.day) FROM stream_days d JOIN tracks t ON t.id = d.track_id"
+        " WHERE d.track_id = $2 AND t.organization_id = $1))", org_id, track_id)
+    assert value is None or isinstance(value, date)
+    return value
+
+
+async def listener_counts(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID, since: datetime,
+                          until: datetime) -> ListenerCounts:
+    """The campaign's opted-in fans, and their plays of its track in [since, until) after their opt-in."""
+    row = await q.fetchrow(
+        "SELECT (SELECT count(*) FROM campaign_listeners WHERE campaign_id = c.id) AS opted_in,"
+        " count(DISTINCT p.listener_id) AS matched, count(p.played_at) AS plays"
+        " FROM campaigns c LEFT JOIN tracks t ON t.id = c.track_id"
+        " LEFT JOIN campaign_listeners cl ON cl.campaign_id = c.id"
+        " LEFT JOIN listener_plays p ON p.listener_id = cl.listener_id AND p.spotify_track_id = t.spotify_id"
+        " AND p.played_at >= cl.opted_in_at AND p.played_at >= $3 AND p.played_at < $4"
+        " WHERE c.organization_id = $1 AND c.id = $2 GROUP BY c.id", org_id, campaign_id, since, until)
+    return ListenerCounts(opted_in=0, matched=0, plays=0) if row is None else as_struct(row, ListenerCounts)
+
+
+async def ad_totals(q: Queries, org_id: uuid.UUID, since: date, until: date) -> list[CurrencyTotals]:
+    """The organization's ad figures over its campaigns from ``since`` to ``until``, per spend currency
+    (impressions and clicks of facts without a currency go with their campaign's currency)."""
+    rows = await q.fetch(
+        "SELECT coalesce(f.currency, upper(c.currency::text)) AS currency,"
+        " coalesce(sum(f.value) FILTER (WHERE f.metric = 'spend_minor'), 0)::bigint AS spend_minor,"
+        " coalesce(sum(f.value) FILTER (WHERE f.metric = 'impressions'), 0)::bigint AS impressions,"
+        " coalesce(sum(f.value) FILTER (WHERE f.metric = 'clicks'), 0)::bigint AS clicks"
+        " FROM campaign_daily_facts f JOIN campaigns c ON c.id = f.campaign_id"
+        " WHERE f.organization_id = $1 AND f.day BETWEEN $2 AND $3 AND f.metric <> 'streams'"
+        " GROUP BY 1 ORDER BY 1", org_id, since, until)
+    return [msgspec.convert({**dict(row), "currency": row["currency"].strip()}, CurrencyTotals) for row in rows]
+
+
+async def tracks_streams_total(q: Queries, org_id: uuid.UUID, since: date, until: date) -> int:
+    """All of the organization's tracks' streams from ``since`` to ``until``."""
+    value = await q.fetchval("SELECT coalesce(sum(streams), 0)::bigint FROM track_day_streams"
+                             " WHERE organization_id = $1 AND day BETWEEN $2 AND $3", org_id, since, until)
+    assert isinstance(value, int)
+    return value
+
+
+async def popularity_history(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, since: date,
+                             until: date) -> list[PopularityDay]:
+    rows = await q.fetch("SELECT day, popularity, artist_followers FROM track_figures WHERE organization_id = $1"
+                         " AND track_id = $2 AND day BETWEEN $3 AND $4 ORDER BY day", org_id, track_id, since, until)
+    return [PopularityDay(**dict(row)) for row in rows]  # camelCase out, so not as_struct
+
+
+async def track_campaigns(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) -> list[TrackCampaign]:
+    rows = await q.fetch("SELECT id, name, status, start_date, end_date FROM campaigns WHERE organization_id = $1"
+                         " AND track_id = $2 ORDER BY start_date, id", org_id, track_id)
+    return [as_struct(row, TrackCampaign) for row in rows]
+
+
+async def report_totals(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) -> ReportTotals | None:
+    """The track's row of the latest Spotify for Artists songs table imported."""
+    row = await q.fetchrow("SELECT listeners, streams, saves, release_date, updated_at FROM track_report_totals"
+                           " WHERE organization_id = $1 AND track_id = $2", org_id, track_id)
+    return maybe_struct(row, ReportTotals)
+
+
+async def monthly_sales(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) -> list[MonthlySales]:
+    """Distributor sales of the track per month and store, oldest month first."""
+    rows = await q.fetch(
+        "SELECT sale_month AS month, store, sum(quantity)::bigint AS quantity, sum(earnings_usd)::text"
+        " AS earnings_usd FROM distributor_sales WHERE organization_id = $1 AND track_id = $2"
+        " GROUP BY 1, 2 ORDER BY 1, 2", org_id, track_id)
+    return [MonthlySales(**dict(row)) for row in rows]
+
+
+async def track_listeners(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, since: datetime,
+                          until: datetime) -> ListenerCounts:
+    """Fans opted in to any campaign of the track, and their plays of it in [since, until) after their
+    opt-in (a fan in two campaigns counts once, each play once)."""
+    row = await q.fetchrow(
+        "WITH fans AS (SELECT cl.listener_id, min(cl.opted_in_at) AS opted_in_at FROM campaign_listeners cl"
+        " JOIN campaigns c ON c.id = cl.campaign_id WHERE c.organization_id = $1 AND c.track_id = $2"
+        " GROUP BY cl.listener_id)"
+        " SELECT (SELECT count(*) FROM fans) AS opted_in, count(DISTINCT p.listener_id) AS matched,"
+        " count(p.played_at) AS plays FROM fans f JOIN tracks t ON t.id = $2"
+        " JOIN listener_plays p ON p.listener_id = f.listener_id AND p.spotify_track_id = t.spotify_id"
+        " AND p.played_at >= f.opted_in_at AND p.played_at >= $3 AND p.played_at < $4",
+        org_id, track_id, since, until)
+    assert row is not None
+    return as_struct(row, ListenerCounts)

@@ -1,0 +1,121 @@
+"""`/v1/analytics`: a campaign's, a track's and the organization's analytics, read from stored facts
+(``engine.analytics`` computes them; definitions in docs/analytics.md), for the caller's organization."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from engine.analytics.campaign import MAX_PERIOD_DAYS, AnalyticsRules, PeriodError, campaign_analytics
+from engine.analytics.model import CampaignAnalytics, Granularity, Period
+from engine.analytics.overview import Overview, overview
+from engine.analytics.track import TrackAnalytics, track_analytics
+from engine.store import stream_events
+from http_api.context import ApiContext
+from http_api.errors import ApiError, ErrorDetail, not_found
+from http_api.routing import Access, Call, Router
+
+__all__ = ["CampaignAnalyticsQuery", "PeriodQuery", "analytics_router", "analytics_rules", "now_of"]
+
+TRACK_DEFAULT_DAYS = 90
+
+
+class CampaignAnalyticsQuery(msgspec.Struct, kw_only=True, rename="camel"):
+    """The days to show (``YYYY-MM-DD``, both included; default: the campaign's days up to today) and the
+    series' granularity."""
+
+    start_date: date | UnsetType = UNSET
+    end_date: date | UnsetType = UNSET
+    granularity: Granularity = "day"
+
+
+class PeriodQuery(msgspec.Struct, kw_only=True, rename="camel"):
+    """The days to cover (``YYYY-MM-DD``, both included)."""
+
+    start_date: date | UnsetType = UNSET
+    end_date: date | UnsetType = UNSET
+
+
+def analytics_rules(ctx: ApiContext) -> AnalyticsRules:
+    settings = ctx.settings.analytics
+    return AnalyticsRules(baseline_days=settings.baseline_days, min_baseline_days=settings.min_baseline_days,
+                          max_baseline_noise=settings.max_baseline_noise, stream_values=settings.values())
+
+
+def now_of(call: Call) -> datetime:
+    return datetime.fromtimestamp(call.ctx.now(), UTC)
+
+
+def _given(value: date | UnsetType) -> date | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def _period(query: PeriodQuery, today: date, default_days: int) -> Period:
+    end = _given(query.end_date) or today
+    start = _given(query.start_date) or end - timedelta(days=default_days - 1)
+    if end < start:
+        raise _invalid("endDate", "endDate must not be before startDate")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise _invalid("endDate", f"a period may span at most {MAX_PERIOD_DAYS} days")
+    return Period(start=start, end=end)
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(400, "VALIDATION_ERROR", message, [ErrorDetail(field, message)])
+
+
+_CAMPAIGN_DESCRIPTION = (
+    "Spend, impressions and clicks are the linked Meta campaign's, per day of the ad account's timezone;"
+    " streams are the campaign's track's, per UTC day (`timezones` names both). `attribution` states the"
+    " model (streams during the campaign against the baseline of the days before it), its inputs and a"
+    " confidence flag. Definitions: docs/analytics.md.")
+
+
+def analytics_router(ctx: ApiContext) -> Router:
+    router = Router("analytics", ctx, tag="Analytics")
+    rules = analytics_rules(ctx)
+
+    @router.route("GET", "/v1/analytics/campaigns/<uuid:campaign_id>", summary="Get a campaign's analytics",
+                  access=Access.VIEWER, query=CampaignAnalyticsQuery, response=CampaignAnalytics,
+                  description=_CAMPAIGN_DESCRIPTION)
+    async def campaign(call: Call, campaign_id: uuid.UUID) -> CampaignAnalytics:
+        query: CampaignAnalyticsQuery = call.query
+        try:
+            result = await campaign_analytics(
+                call.db, call.caller.organization_id, campaign_id, start=_given(query.start_date),
+                end=_given(query.end_date), granularity=query.granularity, rules=rules, now=now_of(call))
+        except PeriodError as exc:
+            raise _invalid(exc.field, str(exc)) from None
+        if result is None:
+            raise not_found("campaign")
+        return result
+
+    @router.route("GET", "/v1/analytics/overview", summary="Get the organization's overview",
+                  access=Access.VIEWER, query=PeriodQuery, response=Overview,
+                  description="Totals of the period (default: the last 30 days) and their change against the"
+                              " previous period of the same length. Spend is per currency; streams are every"
+                              " track's.")
+    async def organization_overview(call: Call) -> Overview:
+        period = _period(call.query, now_of(call).date(), 30)
+        return await overview(call.db, call.caller.organization_id, period)
+
+    @router.route("GET", "/v1/analytics/tracks/<uuid:track_id>", summary="Get a track's analytics",
+                  access=Access.VIEWER, query=PeriodQuery, response=TrackAnalytics,
+                  description="Streams per UTC day in the period (default: the last 90 days) and their"
+                              " source (a stream report, else stream events), listeners, Spotify's"
+                              " popularity history, the campaigns of the track with their attribution, and"
+                              " distributor sales per month and store.")
+    async def track(call: Call, track_id: uuid.UUID) -> TrackAnalytics:
+        org = call.caller.organization_id
+        if track_id not in await stream_events.known_tracks(call.db, org, [track_id]):
+            raise not_found("track")
+        now = now_of(call)
+        period = _period(call.query, now.date(), TRACK_DEFAULT_DAYS)
+        return await track_analytics(call.db, org, track_id, period, rules=rules, now=now)
+
+    return router
+
+
