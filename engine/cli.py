@@ -8,6 +8,7 @@ import argparse
 import functools
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", parents=[common, serving],
                               help="one API process without the engine (for scaling out)")
     api.add_argument("--fd", type=int, help="serve on this inherited listening socket")
+    report = commands.add_parser("import", parents=[common],
+                                 help="import a stream report (Spotify for Artists CSV, DistroKid TSV)")
+    report.add_argument("file", type=Path)
+    report.add_argument("--organization", help="its id or name (default: the only organization)")
+    report.add_argument("--track", type=uuid.UUID, help="a per-song timeline's track id (default: the file name's"
+                                                         " title)")
+    report.add_argument("--artist", help="an audience timeline's artist (required for one)")
+    report.add_argument("--kind", choices=runtime.REPORT_KINDS,
+                        help="the report's kind (default: told by its header row)")
     sandbox = commands.add_parser("sandbox", parents=[common],
                                   help="serve the Meta and Spotify simulators (no credentials needed)")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -98,6 +108,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, s
         return trio.run(functools.partial(
             runtime.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
             speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode))
+    if args.command == "import":
+        return trio.run(functools.partial(
+            runtime.import_report, settings, args.file, organization=args.organization, kind=args.kind,
+            track_id=args.track, artist=args.artist, out=sys.stdout))
     applied = trio.run(runtime.migrate, settings)
     print(f"applied migrations: {applied}" if applied else "migrations: up to date")
     return 0

@@ -22,6 +22,7 @@ from http_api.dev import dev_router
 from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
 from http_api.health import health_router
+from http_api.imports import UploadRequest, imports_router
 from http_api.integrations import integrations_router
 from http_api.listeners import listeners_router
 from http_api.live_ws import live_blueprint
@@ -46,6 +47,7 @@ MAX_BODY_BYTES = 1 * 1024 * 1024
 
 def create_app(ctx: ApiContext) -> QuartTrio:
     app = QuartTrio(__name__)
+    app.request_class = UploadRequest  # the upload route takes bigger bodies
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     install_error_handlers(app)
     routers: list[Router] = [
@@ -55,7 +57,7 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
         webhooks_router(ctx),
         alerts_router(ctx),
-        streaming_router(ctx), analytics_router(ctx),
+        streaming_router(ctx), analytics_router(ctx), imports_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)

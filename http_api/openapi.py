@@ -61,6 +61,14 @@ def build_openapi(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, o
     }
 
 
+def _files_as_binary(schema: Any) -> Any:
+    """A form's schema, inline, with its ``bytes`` fields (base64 in JSON) as uploaded files."""
+    properties = {name: {k: v for k, v in prop.items() if k != "contentEncoding"} | {"format": "binary"}
+                  if prop.get("contentEncoding") == "base64" else prop
+                  for name, prop in schema.get("properties", {}).items()}
+    return {**schema, "properties": properties}
+
+
 def _decimals_as_numbers(schema: Any) -> Any:
     """Decimals are read from a JSON number or a decimal string, and written as numbers
     (``http_api.responses``); msgspec's schema says only "string"."""
@@ -76,7 +84,7 @@ def _decimals_as_numbers(schema: Any) -> Any:
 def _types(endpoints: Sequence[Endpoint]) -> list[type]:
     found: dict[type, None] = {ErrorEnvelope: None}
     for ep in endpoints:
-        for t in (ep.body, ep.query, ep.response, *(r[1] for r in ep.other_responses)):
+        for t in (ep.body, ep.query, ep.form, ep.response, *(r[1] for r in ep.other_responses)):
             if t is not None:
                 found[t] = None
     return list(found)
@@ -110,6 +118,9 @@ def _operation(
         op["parameters"] = params
     if ep.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref_of[ep.body]}}}
+    if ep.form is not None:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+            "schema": _files_as_binary(components[ep.form.__name__])}}}
     op["responses"] = _responses(ep, bool(params), ref_of)
     op["security"] = [{"bearerAuth": []}] if ep.access > Access.PUBLIC else []
     return op
@@ -135,9 +146,9 @@ def _responses(ep: Endpoint, has_params: bool, ref_of: dict[type, dict[str, obje
     for status, body, text in ep.other_responses:
         out[str(status)] = _content(text, body, ref_of)
     codes = set(ep.errors)
-    if ep.body is not None or ep.query is not None or has_params:
+    if ep.body is not None or ep.form is not None or ep.query is not None or has_params:
         codes.add(400)
-    if ep.body is not None:
+    if ep.body is not None or ep.form is not None:
         codes.add(413)
     if ep.access > Access.PUBLIC:
         codes |= {401, 429, 503}

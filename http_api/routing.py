@@ -56,6 +56,8 @@ class Endpoint:
     description: str = ""
     # Other documented outcomes that are not errors, e.g. 503 with a Readiness body.
     other_responses: tuple[tuple[int, type | None, str], ...] = ()
+    # A multipart/form-data body (uploads) instead of JSON: its ``bytes`` fields are the files.
+    form: type | None = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Call:
     body: Any = None
     query: Any = None
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    filenames: dict[str, str] = field(default_factory=dict)  # a form's files: field name → file name
 
     @property
     def db(self) -> Database:
@@ -95,10 +98,10 @@ class Router:
         self, method: str, rule: str, *, summary: str, access: Access, body: type | None = None,
         query: type | None = None, response: type | None = None, status: int = 200,
         errors: tuple[int, ...] = (), description: str = "",
-        other_responses: tuple[tuple[int, type | None, str], ...] = (),
+        other_responses: tuple[tuple[int, type | None, str], ...] = (), form: type | None = None,
     ) -> Callable[[Handler], Handler]:
         endpoint = Endpoint(method, rule, summary, self._tag, access, body, query, response, status,
-                            errors, description, other_responses)
+                            errors, description, other_responses, form)
         self.endpoints.append(endpoint)
 
         def register(handler: Handler) -> Handler:
@@ -127,6 +130,8 @@ async def _serve(ctx: ApiContext, endpoint: Endpoint, handler: Handler, **params
             call.query = validate(_query_args(), endpoint.query, strict=False, where="query")
         if endpoint.body is not None:
             call.body = validate(await _json_body(), endpoint.body)
+        if endpoint.form is not None:
+            call.body = validate(await _form_body(call.filenames), endpoint.form, strict=False, where="form")
         result = await handler(call, **params)
     except ApiError as err:
         err.headers = {**call.headers, **err.headers}
@@ -155,6 +160,18 @@ async def _json_body() -> object:
         raise ApiError(400, "VALIDATION_ERROR", "the body must be JSON", [detail])
     raw = await request.get_data(cache=False, as_text=False)
     return decode_json(raw.encode() if isinstance(raw, str) else raw)
+
+
+async def _form_body(filenames: dict[str, str]) -> dict[str, object]:
+    """The text fields and the files' bytes of a multipart body; ``filenames`` gets the files' names."""
+    if request.mimetype != "multipart/form-data":
+        detail = ErrorDetail("Content-Type", f"expected multipart/form-data, got {request.mimetype or 'none'}")
+        raise ApiError(400, "VALIDATION_ERROR", "the body must be a multipart form", [detail])
+    data: dict[str, object] = dict((await request.form).items())
+    for name, upload in (await request.files).items():
+        data[name] = upload.read()
+        filenames[name] = upload.filename or name
+    return data
 
 
 def _query_args() -> dict[str, str]:

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from engine.money import ZERO_DECIMAL_CURRENCIES, currency_offset
+
 __all__ = ["ZERO_DECIMAL_CURRENCIES", "currency_offset", "to_major", "to_minor"]
 
-# PROVIDERS.md A3: offset 1 for these; VND per (3rd-party) mureo PR #372. Everything else: 100.
-ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
-
-
-def currency_offset(currency: str) -> int:
-    """Minor units per major unit: 1 for the zero-decimal currencies, else 100 (case-insensitive)."""
-    return 1 if currency.strip().upper() in ZERO_DECIMAL_CURRENCIES else 100
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

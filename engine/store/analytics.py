@@ -13,8 +13,8 @@ from datetime import date, datetime
 
 import msgspec
 
+from engine.money import currency_offset
 from engine.store._rows import Queries, as_struct, maybe_struct
-from engine.store.facts import ZERO_DECIMAL_CURRENCIES
 
 __all__ = [
     "AdDay", "CampaignFrame", "CurrencyTotals", "ListenerCounts", "MonthlySales", "PopularityDay", "ReportTotals",
@@ -25,8 +25,8 @@ __all__ = [
 
 
 def minor_per_major(currency: str) -> int:
-    """Minor units per major unit: 1 for zero-decimal currencies (JPY), 100 for the others (as Meta)."""
-    return 1 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
+    """Minor units per major unit (``engine.money``): what facts' spend is divided by."""
+    return currency_offset(currency)
 
 
 class CampaignFrame(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,10 +18,10 @@ from typing import Protocol
 import asyncpg
 import msgspec
 
+from engine.money import ZERO_DECIMAL_CURRENCIES
 from engine.store.catalog_common import Executor
 
 __all__ = [
-    "ZERO_DECIMAL_CURRENCIES",
     "CampaignTotals",
     "DailyFact",
     "Sample",
@@ -34,9 +34,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# A copy of adapters.meta.money.ZERO_DECIMAL_CURRENCIES (the store may not import adapters); a test pins
-# that both stay equal. Every other currency has 100 minor units per major unit.
-ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
 
 
 class Sample(Protocol):

@@ -20,10 +20,30 @@ import msgspec
 from engine.store._rows import Queries
 
 __all__ = [
-    "INTERRUPTED", "MAX_KEPT_ERRORS", "STREAM_REPORTS_CHANNEL", "ArtistDay", "DistributorSale", "Import",
-    "ImportStatus", "NewImport", "RowProblem", "SongTotals", "TrackDay", "add_progress", "expire_stale",
-    "finish_import", "get_import", "list_imports", "start_import", "track_ids_by_isrc", "track_ids_by_title",
-    "upsert_artist_days", "upsert_distributor_sales", "upsert_song_totals", "upsert_track_days",
+    "INTERRUPTED",
+    "MAX_KEPT_ERRORS",
+    "STREAM_REPORTS_CHANNEL",
+    "ArtistDay",
+    "DistributorSale",
+    "Import",
+    "ImportStatus",
+    "NewImport",
+    "RowProblem",
+    "SongTotals",
+    "TrackDay",
+    "add_progress",
+    "expire_stale",
+    "finish_import",
+    "get_import",
+    "list_imports",
+    "organizations_named",
+    "start_import",
+    "track_ids_by_isrc",
+    "track_ids_by_title",
+    "upsert_artist_days",
+    "upsert_distributor_sales",
+    "upsert_song_totals",
+    "upsert_track_days",
 ]  # fmt: skip
 
 ImportStatus = Literal["running", "succeeded", "failed"]
@@ -129,16 +149,16 @@ async def start_import(q: Queries, org_id: uuid.UUID, new: NewImport, problems: 
 
     A failed import of the same bytes is started again (same id), since its rows may be partly written:
     upserts make finishing it safe. ``problems`` are the parser's row errors (the first MAX_KEPT_ERRORS are
-    kept; ``failed_rows`` counts them all).
+    kept; ``failed_rows`` counts them all, and they count as done: they have been read).
     """
     kept = msgspec.json.encode(list(problems[:MAX_KEPT_ERRORS])).decode()
     row = await q.fetchrow(
         "INSERT INTO imports AS i (organization_id, sha256, filename, size_bytes, kind, encoding, track_id,"
-        " artist, total_rows, failed_rows, row_errors, requested_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)"
+        " artist, total_rows, failed_rows, done_rows, row_errors, requested_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11::jsonb, $12)"
         " ON CONFLICT (organization_id, sha256) DO UPDATE SET status = 'running', filename = EXCLUDED.filename,"
         " track_id = EXCLUDED.track_id, artist = EXCLUDED.artist, total_rows = EXCLUDED.total_rows,"
-        " failed_rows = EXCLUDED.failed_rows, row_errors = EXCLUDED.row_errors, done_rows = 0,"
+        " failed_rows = EXCLUDED.failed_rows, row_errors = EXCLUDED.row_errors, done_rows = EXCLUDED.done_rows,"
         " imported_rows = 0, error = NULL, heartbeat_at = now(), finished_at = NULL, created_at = now()"
         " WHERE i.status = 'failed'"
         f" RETURNING {_COLUMNS}", org_id, new.sha256, new.filename, new.size_bytes, new.kind, new.encoding,
@@ -268,3 +288,10 @@ async def upsert_distributor_sales(q: Queries, org_id: uuid.UUID, import_id: uui
         " ON CONFLICT (organization_id, line_key) DO NOTHING",
         org_id, import_id, *([getattr(sale, name) for sale in sales] for name in fields))
     return int(status.split()[-1])
+
+
+async def organizations_named(q: Queries, ref: str | None) -> list[tuple[uuid.UUID, str]]:
+    """The organizations whose id or name (case-insensitive) is ``ref``; every organization when None."""
+    rows = await q.fetch("SELECT id, name FROM organizations WHERE $1::text IS NULL OR id::text = lower($1)"
+                         " OR lower(name) = lower($1) ORDER BY created_at, id", ref)
+    return [(row["id"], row["name"]) for row in rows]

@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from engine.store import alerts
+from engine.store import alerts, imports
 from engine.store.database import Database
 from http_api.context import ApiContext
 from tests.http_api.conftest import Client, MakeMember, Member, Simulators
@@ -48,7 +48,7 @@ PROVIDER_OBJECTS = {
 # What the owner of the first organization sees; none of it may change.
 READS = ["/v1/tracks", "/v1/campaigns", "/v1/audiences", "/v1/organization", "/v1/organization/members",
          "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile", "/v1/integrations", "/v1/webhooks",
-         "/v1/alerts", "/v1/notifications"]
+         "/v1/alerts", "/v1/notifications", "/v1/imports"]
 
 
 async def _notification(db: Database, org_id: uuid.UUID) -> str:
@@ -59,6 +59,14 @@ async def _notification(db: Database, org_id: uuid.UUID) -> str:
     (alert,) = await alerts.insert_alerts(db, [new], fired_at=now)
     await alerts.insert_notifications(db, [(alert, "Seeded")], created_at=now)
     return str(await db.fetchval("SELECT id FROM notifications WHERE alert_id = $1", alert.id))
+
+
+async def _import(db: Database, org_id: uuid.UUID) -> str:
+    """An import of ``org_id``, recorded as an upload records it (test_imports.py uploads real files)."""
+    new = imports.NewImport(sha256="0" * 64, filename="songs.csv", size_bytes=10, kind="s4a_songs",
+                            encoding="utf-8", total_rows=0)
+    record, _ = await imports.start_import(db, org_id, new, [], None)
+    return str(record.id)
 
 
 def _stream_event(event_id: str, track: str, now: float) -> dict[str, str]:
@@ -88,7 +96,7 @@ async def _seed(client: Client, sims: Simulators, db: Database, make_member: Mak
     assert tested.status_code == 202, await tested.get_data()
     return {
         "webhook_id": webhook, "event_id": (await tested.get_json())["eventId"],
-        "notification_id": await _notification(db, owner.org_id),
+        "notification_id": await _notification(db, owner.org_id), "import_id": await _import(db, owner.org_id),
         # A fan's id: test_listeners.py opts a real one in; here the campaign alone must already answer 404.
         "listener_id": str(uuid.uuid4()),
         "provider": "spotify", "meta_campaign_id": next(iter(sims.meta.world.campaigns)),

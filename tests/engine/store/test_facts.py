@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.samples import MetricSample
-from adapters.meta.money import ZERO_DECIMAL_CURRENCIES
 from engine.store import Database, facts, open_database
 from engine.store.campaigns import NewCampaign, create_campaign, get_campaign
 
@@ -51,10 +50,6 @@ def _sample(org: uuid.UUID, campaign: uuid.UUID, metric: str = "spend_minor", va
 async def _write(db: Database, samples: Sequence[MetricSample]) -> list[facts.CampaignTotals]:
     async with db.transaction() as tx:
         return await facts.recompute_totals(tx, await facts.upsert_samples(tx, samples))
-
-
-def test_zero_decimal_currencies_match_the_meta_adapter() -> None:
-    assert facts.ZERO_DECIMAL_CURRENCIES == ZERO_DECIMAL_CURRENCIES
 
 
 async def test_repoll_replaces_and_sources_add(db: Database) -> None:

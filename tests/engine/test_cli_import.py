@@ -1,0 +1,62 @@
+"""`songtrack import FILE`, run as a person runs it (a subprocess on the configured database): progress
+lines, every bad row named by line and column, the good rows stored, a second run a no-op, and a clear
+refusal when the file or the organization is not right."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import trio
+
+from engine.store import tracks
+from engine.store.database import open_database
+
+GOLDEN = Path(__file__).parents[1] / "adapters" / "reports" / "golden"
+
+
+async def _songtrack(dsn: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_SANDBOX": "off"}
+    return await trio.run_process([sys.executable, "-m", "engine.cli", "import", *args], env=env,
+                                  capture_stdout=True, capture_stderr=True, check=False)
+
+
+async def test_an_import_from_the_command_line_reports_progress_and_bad_rows(
+        property_dsn: str, tmp_path: Path) -> None:
+    async with open_database(property_dsn, max_size=2) as db:
+        org = await db.fetchval("INSERT INTO organizations (name) VALUES ('Nightshift Records') RETURNING id")
+        assert isinstance(org, uuid.UUID)
+        track = await tracks.create_track(db, org, tracks.NewTrack(title="Broken Song", artist="Ana"))
+        report = tmp_path / "Broken Song_timeline.csv"
+        shutil.copy(GOLDEN / report.name, report)
+        with trio.fail_after(60):
+            first = await _songtrack(property_dsn, str(report))  # the only organization
+            second = await _songtrack(property_dsn, str(report), "--organization", "nightshift records")
+        days = await db.fetch("SELECT day, streams FROM track_report_days WHERE track_id = $1 ORDER BY day", track.id)
+    output = first.stdout.decode()
+    assert first.returncode == 0, first.stderr.decode()
+    assert "importing Broken Song_timeline.csv (s4a_song_timeline, utf-8, 10 rows)" in output
+    assert "  10/10 rows (100%)" in output
+    assert "succeeded: 3 rows imported, 7 left out" in output
+    assert "  line 6, Date: Date must be a date written YYYY-MM-DD, got '03/04/2026'" in output
+    assert "  line 4: expected 3 cells as in the header, got 2" in output
+    assert [row["streams"] for row in days] == [120, 160, 171]
+    assert second.returncode == 0 and "was imported before" in second.stdout.decode()
+
+
+async def test_a_file_or_an_organization_we_cannot_use_is_refused_with_the_reason(
+        property_dsn: str, tmp_path: Path) -> None:
+    async with open_database(property_dsn, max_size=2) as db:
+        await db.execute("INSERT INTO organizations (name) VALUES ('One'), ('Two')")
+    garbage = tmp_path / "report.csv"
+    garbage.write_bytes(b"colour,shape\nred,round\n")
+    with trio.fail_after(60):
+        ambiguous = await _songtrack(property_dsn, str(garbage))
+        refused = await _songtrack(property_dsn, str(garbage), "--organization", "One")
+    assert ambiguous.returncode == 1
+    assert "more than one organization; give --organization" in ambiguous.stdout.decode()
+    assert refused.returncode == 1 and refused.stdout.decode().startswith("songtrack import: report.csv: file: ")
