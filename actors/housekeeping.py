@@ -1,6 +1,7 @@
 """The housekeeper: deletes what has stopped mattering so tables do not grow
 forever — rate-limit windows long closed, raw stream events and their
-five-minute buckets past ``stream_events.HISTORY`` (the daily rollup stays).
+five-minute buckets past ``stream_events.HISTORY`` (the daily rollup stays),
+exported reports whose signed links have expired.
 
 It runs once at start and then every ``interval`` seconds; a database error
 crashes it and its supervisor restarts it with backoff.
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
-from engine.store import stream_events
+from engine.store import report_exports, stream_events
 from engine.store.accounts import prune_counters
 from engine.store.database import Database
 
@@ -51,6 +52,9 @@ class Housekeeper:
         if removed:
             log.info("pruned %d closed rate-limit windows", removed)
         await self._prune_stream_events(now)
+        exports = await report_exports.prune_expired(self._db, now=now)
+        if exports:
+            log.info("deleted %d exported reports whose links had expired", exports)
 
     async def _prune_stream_events(self, now: datetime) -> None:
         removed = 0

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +24,7 @@ from quart_trio import QuartTrio
 from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
+from actors.daily_reporter import DailyReporter
 from actors.http import lend
 from actors.meta_account import MetaSchedule
 from actors.sandbox_demo import DemoLabel, set_up_demo
@@ -38,9 +39,11 @@ from adapters.reports import importer as report_importer
 from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
+from engine.analytics.campaign import AnalyticsRules
 from engine.publisher import StatusPublisher
 from engine.ratelimit import Pacer
 from engine.registry import Registry
+from engine.report_links import link_key
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
 from engine.store import imports as imports_store
 from engine.store.database import Database, open_database
@@ -267,6 +270,10 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
         StreamCounter(db, samples).child_spec(),  # after the aggregator: it stops before the aggregator drains
         ChildSpec("accounts", accounts.run, stop=stop_accounts),
     ]
+    reporter = DailyReporter(db, link_key=link_key(keys.jwt_signing_key), public_url=ApiContext.public_url_of(settings),
+                             rules=AnalyticsRules.from_settings(settings.analytics),
+                             ttl=timedelta(seconds=settings.analytics.export_ttl))
+    children.append(reporter.child_spec())
     sims = settings.simulators
     if demo is not None and sims.stream_rate > 0:
         streams = SandboxStreams(db, demo.organization_id, rate=sims.stream_rate, seed=sims.seed)

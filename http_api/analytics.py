@@ -40,9 +40,7 @@ class PeriodQuery(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 def analytics_rules(ctx: ApiContext) -> AnalyticsRules:
-    settings = ctx.settings.analytics
-    return AnalyticsRules(baseline_days=settings.baseline_days, min_baseline_days=settings.min_baseline_days,
-                          max_baseline_noise=settings.max_baseline_noise, stream_values=settings.values())
+    return AnalyticsRules.from_settings(ctx.settings.analytics)
 
 
 def now_of(call: Call) -> datetime:

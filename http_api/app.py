@@ -30,6 +30,7 @@ from http_api.meta import meta_router
 from http_api.meta_conversions import meta_conversions_router
 from http_api.openapi import build_openapi, docs_blueprint
 from http_api.organizations import organizations_router
+from http_api.reports import reports_router
 from http_api.routing import Router
 from http_api.server import ON_SHUTDOWN
 from http_api.sessions import sessions_router
@@ -58,6 +59,7 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         webhooks_router(ctx),
         alerts_router(ctx),
         streaming_router(ctx), analytics_router(ctx), imports_router(ctx),
+        reports_router(ctx),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import msgspec
 
+from config.settings import AnalyticsSettings
 from engine.analytics.attribution import BaselineRule, attribute, baseline_of
 from engine.analytics.model import (
     Attribution,
@@ -41,6 +42,11 @@ class AnalyticsRules(msgspec.Struct, frozen=True, kw_only=True):
     min_baseline_days: int = 7
     max_baseline_noise: float = 1.0
     stream_values: Mapping[str, Decimal] = {}
+
+    @classmethod
+    def from_settings(cls, settings: AnalyticsSettings) -> AnalyticsRules:
+        return cls(baseline_days=settings.baseline_days, min_baseline_days=settings.min_baseline_days,
+                   max_baseline_noise=settings.max_baseline_noise, stream_values=settings.values())
 
     def rule(self) -> BaselineRule:
         return BaselineRule(days=self.baseline_days, min_days=self.min_baseline_days,

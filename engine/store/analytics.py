@@ -17,10 +17,29 @@ from engine.money import currency_offset
 from engine.store._rows import Queries, as_struct, maybe_struct
 
 __all__ = [
-    "AdDay", "CampaignFrame", "CurrencyTotals", "ListenerCounts", "MonthlySales", "PopularityDay", "ReportTotals",
-    "StreamDay", "TrackCampaign", "ad_days", "ad_totals", "campaign_frame", "first_stream_day", "listener_counts",
-    "minor_per_major", "monthly_sales", "popularity_history", "report_totals", "stream_days", "track_campaigns",
-    "track_listeners", "tracks_streams_total",
+    "AdDay",
+    "CampaignFrame",
+    "CurrencyTotals",
+    "ListenerCounts",
+    "MonthlySales",
+    "PopularityDay",
+    "ReportTotals",
+    "StreamDay",
+    "TrackCampaign",
+    "ad_days",
+    "ad_totals",
+    "campaign_frame",
+    "campaigns_running_on",
+    "first_stream_day",
+    "listener_counts",
+    "minor_per_major",
+    "monthly_sales",
+    "popularity_history",
+    "report_totals",
+    "stream_days",
+    "track_campaigns",
+    "track_listeners",
+    "tracks_streams_total",
 ]  # fmt: skip
 
 
@@ -224,3 +243,16 @@ async def track_listeners(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, si
         org_id, track_id, since, until)
     assert row is not None
     return as_struct(row, ListenerCounts)
+
+
+async def campaigns_running_on(q: Queries, day: date) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Organization → its launched campaigns whose dates, as UTC days, contain ``day`` (every
+    organization: the daily report's work list)."""
+    rows = await q.fetch(
+        "SELECT organization_id, id FROM campaigns WHERE status IN ('active', 'paused', 'completed')"
+        " AND $1 BETWEEN (start_date AT TIME ZONE 'UTC')::date AND (end_date AT TIME ZONE 'UTC')::date"
+        " ORDER BY organization_id, start_date, id", day)
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in rows:
+        found.setdefault(row["organization_id"], []).append(row["id"])
+    return found

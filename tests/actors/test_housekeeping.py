@@ -1,14 +1,15 @@
-"""The housekeeper prunes closed rate-limit windows and old stream events, and keeps the live ones."""
+"""The housekeeper prunes closed rate-limit windows, old stream events and expired exports, and keeps the
+live ones."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import trio
 
 from actors import Housekeeper
-from engine.store import stream_events
+from engine.store import report_exports, stream_events
 from engine.store.accounts import hit_counter
 from engine.store.database import Database
 
@@ -44,3 +45,17 @@ async def test_stream_events_past_their_history_go_in_batches_and_the_daily_roll
     assert await db.fetchval("SELECT array_agg(event_id) FROM stream_events") == ["new0"]
     assert await db.fetchval("SELECT count(*) FROM stream_buckets") == 1
     assert await db.fetchval("SELECT sum(streams) FROM stream_days") == 6
+
+
+async def test_exports_whose_links_expired_are_deleted(db: Database) -> None:
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
+    for day, expires in ((1, now - timedelta(seconds=1)), (2, now + timedelta(hours=1))):
+        made = await report_exports.create_export(db, org, report_exports.NewExport(
+            kind="daily", campaign_id=None, format="csv", granularity="day", period_start=date(2026, 11, day),
+            period_end=date(2026, 11, day), filename="daily.csv", expires_at=expires), None)
+        assert made is not None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(Housekeeper(db, interval=3600, wall=lambda: now).run)
+        nursery.cancel_scope.cancel()
+    assert await db.fetchval("SELECT period_start FROM report_exports") == date(2026, 11, 2)

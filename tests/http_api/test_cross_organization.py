@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from engine.store import alerts, imports
+from engine.store import alerts, imports, report_exports
 from engine.store.database import Database
 from http_api.context import ApiContext
 from tests.http_api.conftest import Client, MakeMember, Member, Simulators
@@ -32,12 +32,15 @@ BODIES: dict[tuple[str, str], object] = {
     ("PATCH", "/v1/meta/campaigns/{meta_campaign_id}"): {"name": "Hijacked"},
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Hijacked"},
     ("POST", "/v1/webhooks/{webhook_id}/recover"): {"since": "2020-01-01T00:00:00Z"},
+    ("POST", "/v1/analytics/campaigns/{campaign_id}/export"): {"format": "csv"},
 }
 # Query strings a route needs to get past validation.
 QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=2027-01-01&until=2027-01-07",
            ("GET", "/v1/streaming/realtime/{track_id}"): "?interval=1h&buckets=2"}
 # Routes with an id that is not an organization's resource id.
-NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}"), ("GET", "/v1/listen/{token}")}
+NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}"), ("GET", "/v1/listen/{token}"),
+                  # A signed link is the credential (test_reports.py: another export's link is refused).
+                  ("GET", "/v1/reports/{report_id}/download")}
 # Routes whose id is a provider's object: they reach it only through the caller's own connected account,
 # so a caller without one gets 409 whatever the id (and the provider checks access for one who has one).
 PROVIDER_OBJECTS = {
@@ -59,6 +62,16 @@ async def _notification(db: Database, org_id: uuid.UUID) -> str:
     (alert,) = await alerts.insert_alerts(db, [new], fired_at=now)
     await alerts.insert_notifications(db, [(alert, "Seeded")], created_at=now)
     return str(await db.fetchval("SELECT id FROM notifications WHERE alert_id = $1", alert.id))
+
+
+async def _report(db: Database, org_id: uuid.UUID) -> str:
+    """A daily report of ``org_id``, recorded as the engine records one (test_reports.py exports real ones)."""
+    new = report_exports.NewExport(kind="daily", campaign_id=None, format="csv", granularity="day",
+                                   period_start=date(2027, 1, 1), period_end=date(2027, 1, 1),
+                                   filename="daily.csv", expires_at=datetime(2100, 1, 1, tzinfo=UTC))
+    made = await report_exports.create_export(db, org_id, new, None)
+    assert made is not None
+    return str(made.id)
 
 
 async def _import(db: Database, org_id: uuid.UUID) -> str:
@@ -97,6 +110,7 @@ async def _seed(client: Client, sims: Simulators, db: Database, make_member: Mak
     return {
         "webhook_id": webhook, "event_id": (await tested.get_json())["eventId"],
         "notification_id": await _notification(db, owner.org_id), "import_id": await _import(db, owner.org_id),
+        "report_id": await _report(db, owner.org_id),
         # A fan's id: test_listeners.py opts a real one in; here the campaign alone must already answer 404.
         "listener_id": str(uuid.uuid4()),
         "provider": "spotify", "meta_campaign_id": next(iter(sims.meta.world.campaigns)),

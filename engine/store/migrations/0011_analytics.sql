@@ -118,7 +118,9 @@ GROUP BY t.organization_id, d.track_id, d.day;
 CREATE TABLE report_exports (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    campaign_id uuid REFERENCES campaigns (id) ON DELETE CASCADE,  -- NULL: the organization's daily report
+    kind text NOT NULL DEFAULT 'campaign' CHECK (kind IN ('campaign', 'daily')),
+    campaign_id uuid REFERENCES campaigns (id) ON DELETE CASCADE,
+    granularity text NOT NULL DEFAULT 'day' CHECK (granularity IN ('day', 'week', 'month')),
     format text NOT NULL CHECK (format IN ('csv', 'xlsx', 'pdf')),
     period_start date NOT NULL,
     period_end date NOT NULL,
@@ -130,7 +132,10 @@ CREATE TABLE report_exports (
     requested_by uuid REFERENCES users (id) ON DELETE SET NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
-    expires_at timestamptz NOT NULL
+    expires_at timestamptz NOT NULL,
+    CHECK ((kind = 'campaign') = (campaign_id IS NOT NULL))
 );
 CREATE INDEX report_exports_org_idx ON report_exports (organization_id, created_at DESC);
 CREATE INDEX report_exports_expires_idx ON report_exports (expires_at);
+-- One daily report per organization and day, however many engines try.
+CREATE UNIQUE INDEX report_exports_daily_key ON report_exports (organization_id, period_start) WHERE kind = 'daily';

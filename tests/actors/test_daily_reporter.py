@@ -1,0 +1,83 @@
+"""The daily reporter against a real database: yesterday's report of each organization whose campaigns
+ran, once, as a CSV behind a signed link, announced by a ``report.daily.ready`` webhook event."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from actors.daily_reporter import DailyReporter
+from actors.samples import MetricSample
+from engine import report_links
+from engine.analytics.campaign import AnalyticsRules
+from engine.store import facts, imports, report_exports, tracks
+from engine.store.campaigns import NewCampaign, create_campaign
+from engine.store.database import Database
+
+NOW = datetime(2027, 1, 15, 6, tzinfo=UTC)
+DAY = date(2027, 1, 14)  # yesterday
+KEY = report_links.link_key(b"k" * 32)
+
+
+async def _label(db: Database, name: str) -> uuid.UUID:
+    org = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
+    assert isinstance(org, uuid.UUID)
+    await db.execute("INSERT INTO webhook_endpoints (organization_id, url, secret_sealed, event_types)"
+                     " VALUES ($1, 'https://hooks.example.com/in', 'sealed', '{report.daily.ready}')", org)
+    return org
+
+
+async def _campaign(db: Database, org: uuid.UUID, start: date, end: date, status: str = "active") -> uuid.UUID:
+    track = await tracks.create_track(db, org, tracks.NewTrack(title="Frost", artist="Ana"))
+    campaign = await create_campaign(db, org, NewCampaign(
+        name="Winter, Single", objective="streams", budget=500.0, currency="USD", track_id=track.id,
+        start_date=datetime.combine(start, datetime.min.time(), UTC),
+        end_date=datetime.combine(end, datetime.max.time(), UTC)))
+    await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", campaign.id, status)
+    await imports.upsert_track_days(db, org, None, "s4a", [
+        imports.TrackDay(track_id=track.id, day=start + timedelta(days=n), streams=50 + n) for n in range(-10, 3)])
+    await facts.upsert_samples(db, [MetricSample(
+        organization_id=org, campaign_id=campaign.id, day=DAY, metric=metric, value=value, source="meta:1",
+        observed_at=NOW, currency=currency) for metric, value, currency in (("spend_minor", 4250, "USD"),
+                                                                            ("clicks", 7, None))])
+    return campaign.id
+
+
+def _reporter(db: Database) -> DailyReporter:
+    return DailyReporter(db, link_key=KEY, public_url="https://songtrack.example", rules=AnalyticsRules(),
+                         ttl=timedelta(days=1), wall=lambda: NOW)
+
+
+async def test_yesterday_s_report_is_made_once_and_announced_with_a_signed_link(db: Database) -> None:
+    org = await _label(db, "Nightshift")
+    campaign = await _campaign(db, org, DAY - timedelta(days=2), DAY + timedelta(days=5))
+    quiet = await _label(db, "Quiet")
+    await _campaign(db, quiet, DAY + timedelta(days=1), DAY + timedelta(days=5))  # starts today
+    await _campaign(db, quiet, DAY - timedelta(days=5), DAY + timedelta(days=5), status="draft")
+    reporter = _reporter(db)
+    await reporter.report(DAY)
+    await reporter.report(DAY)  # nothing twice
+    events = await db.fetch("SELECT organization_id, type, payload::text FROM webhook_events")
+    assert [(row["organization_id"], row["type"]) for row in events] == [(org, "report.daily.ready")]
+    data = msgspec.json.decode(events[0]["payload"])["data"]
+    assert (data["date"], data["campaigns"], data["format"]) == ("2027-01-14", 1, "csv")
+    assert data["expiresAt"] == "2027-01-16T06:00:00Z"
+    url = urlsplit(data["reportUrl"])
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert url.path == f"/v1/reports/{data['reportId']}/download" and url.netloc == "songtrack.example"
+    assert report_links.check(KEY, uuid.UUID(data["reportId"]), int(query["expires"]), query["signature"],
+                              NOW.timestamp()) == "valid"
+    found = await report_exports.export_file(db, uuid.UUID(data["reportId"]))
+    assert found is not None and found[0].kind == "daily" and found[1] is not None
+    rows = list(csv.DictReader(io.StringIO(found[1].decode())))
+    assert rows == [{"date": "2027-01-14", "campaign_id": str(campaign), "campaign": "Winter, Single",
+                     "currency": "USD", "spend": "42.50", "impressions": "0", "clicks": "7", "streams": "52",
+                     "streams_to_date": str(50 + 51 + 52),
+                     "incremental_streams_to_date": str(round(153 - 3 * 44.5)),  # a baseline of 40..49
+                     "confidence": "high"}]
+    assert reporter.reports_made == 1
