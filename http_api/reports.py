@@ -106,10 +106,11 @@ def reports_router(ctx: ApiContext) -> Router:
         frame = await analytics_store.campaign_frame(call.db, org, campaign_id)
         if frame is None:
             raise not_found("campaign")
+        newest = await analytics_store.last_ad_day(call.db, org, campaign_id)
         try:
             period = resolve_period(frame, None if isinstance(request.start_date, UnsetType) else request.start_date,
                                     None if isinstance(request.end_date, UnsetType) else request.end_date,
-                                    utc_day(now))
+                                    utc_day(now), newest)
         except PeriodError as exc:
             raise ApiError(400, "VALIDATION_ERROR", str(exc), [ErrorDetail(exc.field, str(exc))]) from None
         new = store.NewExport(

@@ -65,11 +65,14 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def resolve_period(frame: store.CampaignFrame, start: date | None, end: date | None, today: date) -> Period:
-    """The period asked for, or the campaign's days (up to today while it runs). Raises PeriodError."""
+def resolve_period(frame: store.CampaignFrame, start: date | None, end: date | None, today: date,
+                   last_ad_day: date | None = None) -> Period:
+    """The period asked for, or the campaign's days up to today while it runs (up to its newest ad day
+    when that is later: an ad account east of UTC is already in tomorrow). Raises PeriodError."""
     first, last = utc_day(frame.start_date), utc_day(frame.end_date)
     start = first if start is None else start
-    end = (max(start, min(last, today)) if end is None else end)
+    latest = today if last_ad_day is None else max(today, last_ad_day)
+    end = (max(start, min(last, latest)) if end is None else end)
     if end < start:
         raise PeriodError("endDate", "endDate must not be before startDate")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
@@ -116,7 +119,8 @@ async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UU
     frame = await store.campaign_frame(q, org_id, campaign_id)
     if frame is None:
         return None
-    period = resolve_period(frame, start, end, utc_day(now))
+    newest = None if end is not None else await store.last_ad_day(q, org_id, campaign_id)
+    period = resolve_period(frame, start, end, utc_day(now), newest)
     ads = {d.day: d for d in await store.ad_days(q, org_id, campaign_id, frame.currency, period.start, period.end)}
     first = utc_day(frame.start_date)
     rule = rules.rule()

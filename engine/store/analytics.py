@@ -31,6 +31,7 @@ __all__ = [
     "campaign_frame",
     "campaigns_running_on",
     "first_stream_day",
+    "last_ad_day",
     "listener_counts",
     "minor_per_major",
     "monthly_sales",
@@ -144,6 +145,14 @@ async def ad_days(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID, currenc
         " FROM campaign_daily_facts WHERE organization_id = $1 AND campaign_id = $2 AND day BETWEEN $4 AND $5"
         " AND metric <> 'streams' GROUP BY day ORDER BY day", org_id, campaign_id, currency, since, until)
     return [as_struct(row, AdDay) for row in rows]
+
+
+async def last_ad_day(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) -> date | None:
+    """The newest day the campaign has ad figures for: an ad account east of UTC is a day ahead."""
+    value = await q.fetchval("SELECT max(day) FROM campaign_daily_facts WHERE organization_id = $1"
+                             " AND campaign_id = $2 AND metric <> 'streams'", org_id, campaign_id)
+    assert value is None or isinstance(value, date)
+    return value
 
 
 async def stream_days(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, since: date, until: date) -> list[StreamDay]:

@@ -179,7 +179,7 @@ async def test_a_track_s_analytics_list_its_streams_and_its_campaigns_attributio
     assert body["listeners"] == {"optedIn": 0, "played": 0, "plays": 0, "spotifyForArtists": None}
 
 
-async def test_ad_figures_are_named_by_the_linked_ad_account_s_timezone(
+async def test_ad_days_are_the_linked_ad_account_s_and_may_run_ahead_of_utc(
         db: Database, client: Client, make_member: MakeMember, mock_clock: MockClock) -> None:
     with trio.fail_after(20):
         owner = await make_member()
@@ -187,6 +187,14 @@ async def test_ad_figures_are_named_by_the_linked_ad_account_s_timezone(
         await campaign_meta.link_meta(db, owner.org_id, uuid.UUID(campaign), ad_account_id="act_42",
                                       meta_campaign_id="120000042", effective_status="ACTIVE")
         await campaign_meta.record_ad_accounts(db, owner.org_id, [campaign_meta.AdAccountInfo(
-            account_id="act_42", name="Label", currency="USD", timezone_name="Pacific/Honolulu")])
+            account_id="act_42", name="Label", currency="USD", timezone_name="Pacific/Tongatapu")])
+        # At 08:00 UTC it is already the 16th in Tonga (UTC+13), and Meta reports that day's spend.
+        await facts.upsert_samples(db, [MetricSample(
+            organization_id=owner.org_id, campaign_id=uuid.UUID(campaign), day=TODAY + timedelta(days=1),
+            metric="spend_minor", value=700, source="meta:1", observed_at=datetime.fromtimestamp(EPOCH, UTC),
+            currency="USD")])
         body = await _get(client, owner, f"/v1/analytics/campaigns/{campaign}")
-    assert body["timezones"] == {"ads": "Pacific/Honolulu", "streams": "UTC"}
+    assert body["timezones"] == {"ads": "Pacific/Tongatapu", "streams": "UTC"}
+    assert body["period"] == {"start": "2027-01-05", "end": "2027-01-16"}
+    assert body["daily"][-1] == {"date": "2027-01-16", "spend": 7, "impressions": 0, "clicks": 0, "streams": 0}
+    assert body["summary"]["totalSpend"] == 107
