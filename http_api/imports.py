@@ -35,9 +35,12 @@ class UploadRequest(TrioRequest):
     """Quart's request, allowed a bigger body on the upload route only (the app's limit is 1 MB)."""
 
     def __init__(self, method: str, scheme: str, path: str, *args: object, **kwargs: object) -> None:
-        if method == "POST" and path.rstrip("/") == "/v1/imports":
-            kwargs["max_content_length"] = MAX_UPLOAD_BYTES
+        upload = method == "POST" and path.rstrip("/") == "/v1/imports"
+        if upload:
+            kwargs["max_content_length"] = MAX_UPLOAD_BYTES  # the body's own limit, checked as it arrives
         super().__init__(method, scheme, path, *args, **kwargs)  # type: ignore[arg-type]
+        if upload:
+            self.max_content_length = MAX_UPLOAD_BYTES  # and the form parser's
 
 
 class ImportForm(msgspec.Struct, kw_only=True, rename="camel"):

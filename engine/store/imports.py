@@ -274,7 +274,7 @@ async def upsert_song_totals(q: Queries, org_id: uuid.UUID, import_id: uuid.UUID
     return len(totals)
 
 
-async def upsert_distributor_sales(q: Queries, org_id: uuid.UUID, import_id: uuid.UUID,
+async def upsert_distributor_sales(q: Queries, org_id: uuid.UUID, import_id: uuid.UUID | None,
                                    sales: Sequence[DistributorSale]) -> int:
     """Store sales lines whose key is new (a known line is left as it is); returns how many were new."""
     fields = ("line_key", "track_id", "reporting_date", "sale_month", "store", "artist", "title", "isrc", "upc",

@@ -155,3 +155,20 @@ async def test_an_audience_timeline_is_stored_under_its_artist(
     stored = await db.fetchval("SELECT count(*) FROM artist_report_days WHERE organization_id = $1 AND artist = $2",
                                owner.org_id, "Zoé Marchand")
     assert stored == done["importedRows"] > 0
+
+
+async def test_uploads_may_be_bigger_than_the_api_s_1_mb_bodies(
+        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+    header, line = (GOLDEN / "distrokid_new.tsv").read_bytes().split(b"\n")[:2]
+    lines = [line.replace(b"\t2025-", b"\t%d-" % (1000 + n // 12), 1) for n in range(20_000)]  # distinct lines
+    data = b"\n".join([header, *lines]) + b"\n"
+    assert len(data) > 2 * 1024 * 1024
+    with trio.fail_after(60):
+        async with app.test_app():
+            owner = await make_member()
+            body = await _upload(client, owner, "big.tsv", data=data)
+            done = await _import(client, owner, body["id"])
+            too_big = await client.post("/v1/campaigns", data=b"{" + b" " * (2 << 20) + b"}",
+                                        headers={**owner.headers, "Content-Type": "application/json"})
+    assert (done["status"], done["totalRows"], done["failedRows"]) == ("succeeded", 20_000, 0)
+    assert too_big.status_code == 413  # other routes keep the 1 MB limit
