@@ -7,7 +7,15 @@ pre-issued token), archives the previous demo campaigns, and creates a fresh one
 USD ad account spending ``META_DAILY_BUDGET`` a simulated day, linked to our "Demo campaign" whose budget
 is sized so that spend reaches 80 % about ``WARN_AFTER`` real seconds after start at the configured
 simulator speed; both are launched. Each demo campaign promotes the organization's "Demo Track" (created
-at the first start, reused after), for which ``actors/sandbox_streams.py`` makes up listens. With
+at the first start, reused after), for which ``actors/sandbox_streams.py`` makes up listens at
+``stream_rate`` a second. The campaign starts at today's midnight (UTC), so its first day is today.
+After making it we import, through the import path a person uses, a generated Spotify for Artists
+per-song timeline of the track's 28 days before today: seeded draws per day around 60 % of what the
+listens add up to in a day (``stream_rate * 86,400``), steady enough for a high-confidence baseline,
+so the campaign's analytics show the listens' lift of about 40 % over it (incremental streams about
+0.4 times the streams during the campaign). A day's figure depends only on the seed and the day, so
+the same start day gives the same file (the importer then answers "imported before"). With
+``stream_rate`` 0 there is no history. With
 ``[simulators] demo_webhook_url`` set, the organization has a webhook endpoint there (every event type),
 whose secret is printed once, when it is created.
 
@@ -16,29 +24,35 @@ So ``make run`` with a webhook URL configured shows a signed ``budget.warning`` 
 
 from __future__ import annotations
 
+import codecs
 import math
+import random
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
 import msgspec
 
 from adapters.meta.client import MetaClient
+from adapters.reports import importer
 from config import Keys, Settings
 from engine.passwords import hash_password
 from engine.store import accounts, campaign_meta, campaigns, integrations, tracks, webhooks
 from engine.store.database import Database
 
-__all__ = ["DEMO_EMAIL", "DemoLabel", "set_up_demo"]
+__all__ = ["DEMO_EMAIL", "HISTORY_DAYS", "HISTORY_SHARE", "DemoLabel", "history_csv", "set_up_demo"]
 
 DEMO_EMAIL = "demo@songtrack.example"
 DEMO_CAMPAIGN = "Demo campaign"
 META_DAILY_BUDGET = 1000  # USD a simulated day
 WARN_AFTER = 30.0  # real seconds from launch to 80 % of our budget
 _TOKEN = "SIMULATOR_TOKEN"  # the Meta simulator's pre-issued token (adapters/meta/simulator/config.py)
+HISTORY_DAYS = 28  # the analytics' default baseline ([analytics] baseline_days)
+HISTORY_SHARE = 0.6  # a history day's mean, as a share of a day of simulated listens
+_HISTORY_NOISE = 0.05  # a history day's standard deviation, as a share of its mean
 DEMO_TRACK = tracks.NewTrack(title="Demo Track", artist="Demo Artist", album="Demo Sessions", duration=214,
                              genres=["indie pop"])
 
@@ -53,9 +67,11 @@ class DemoLabel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Path,
-                      http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient) -> DemoLabel:
-    """Set the demo up (see the module docstring). ``settings`` must point at the Meta simulator
-    (``engine.runtime.start_simulators``)."""
+                      http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient, *,
+                      now: datetime | None = None) -> DemoLabel:
+    """Set the demo up (see the module docstring) as of ``now`` (None: the wall clock). ``settings`` must
+    point at the Meta simulator (``engine.runtime.start_simulators``)."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
     password = _password(data_dir)
     found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)
     if found is None:
@@ -72,12 +88,14 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
         scopes=["ads_read", "ads_management", "business_management"], connected_by=owner_id)
     await _archive_previous(db, org_id)
     track_id = await _demo_track(db, org_id)
-    budget = await _launch_campaign(db, settings, org_id, track_id, http_factory)
+    budget = await _launch_campaign(db, settings, org_id, track_id, http_factory, today)
     lines = [f"Demo label: log in as {DEMO_EMAIL} / {password}; \"{DEMO_CAMPAIGN}\" (budget {budget} USD) is"
              f" spending on the Meta simulator"]
     rate = settings.simulators.stream_rate
     listens = f", {rate:g} simulated listens a second" if rate > 0 else ""
     lines.append(f"Demo track: {track_id} (\"{DEMO_TRACK.title}\"{listens})")
+    if rate > 0:
+        lines.append(await _import_history(db, org_id, track_id, settings.simulators.seed, rate, today))
     url = settings.simulators.demo_webhook_url
     if url is not None:
         lines.append(await _webhook(db, keys, org_id, url))
@@ -121,8 +139,9 @@ async def _demo_track(db: Database, org_id: uuid.UUID) -> uuid.UUID:
 
 
 async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, track_id: uuid.UUID,
-                           http_factory: Callable[[], httpx.AsyncClient]) -> float:
-    """A fresh Meta campaign and our campaign linked to it, both running; returns our budget (USD)."""
+                           http_factory: Callable[[], httpx.AsyncClient], today: date) -> float:
+    """A fresh Meta campaign and our campaign linked to it, both running from ``today``'s midnight (UTC)
+    for 30 days; returns our budget (USD)."""
     meta = settings.meta
     async with http_factory() as http:
         client = MetaClient(http, _TOKEN, base_url=meta.graph_url, version=meta.api_version)
@@ -132,14 +151,42 @@ async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, 
             daily_budget_minor=META_DAILY_BUDGET * 100)).data
     per_second = META_DAILY_BUDGET * settings.simulators.speed / 86_400
     budget = max(1.0, math.ceil(per_second * WARN_AFTER / 0.8 * 100) / 100)
-    now = datetime.now(UTC)
+    midnight = datetime.combine(today, time(), UTC)
     ours = await campaigns.create_campaign(db, org_id, campaigns.NewCampaign(
         name=DEMO_CAMPAIGN, objective="streams", budget=budget, currency="USD", track_id=track_id,
-        start_date=now - timedelta(hours=1), end_date=now + timedelta(days=30)))
+        start_date=midnight, end_date=midnight + timedelta(days=30)))
     await campaign_meta.link_meta(db, org_id, ours.id, ad_account_id=usd.id, meta_campaign_id=meta_id,
                               effective_status="ACTIVE")
     await campaigns.set_campaign_status(db, org_id, ours.id, expected_from=("draft",), to="active")
     return budget
+
+
+def history_csv(seed: int, rate: float, today: date) -> bytes:
+    """A Spotify for Artists per-song timeline (``date,streams``, UTF-8 with a BOM, as S4A exports it) of
+    the ``HISTORY_DAYS`` days before ``today``: per day a normal draw seeded by (``seed``, day) around
+    ``HISTORY_SHARE`` of ``rate * 86,400``, rounded and at least 0."""
+    mean = HISTORY_SHARE * rate * 86_400
+    lines = ["date,streams"]
+    for back in range(HISTORY_DAYS, 0, -1):
+        day = today - timedelta(days=back)
+        draw = random.Random(f"{seed}/history/{day.isoformat()}").gauss(mean, _HISTORY_NOISE * mean)
+        lines.append(f"{day.isoformat()},{max(0, round(draw))}")
+    return codecs.BOM_UTF8 + ("\r\n".join(lines) + "\r\n").encode()
+
+
+async def _import_history(db: Database, org_id: uuid.UUID, track_id: uuid.UUID, seed: int, rate: float,
+                          today: date) -> str:
+    """Import the track's history (``history_csv``) the way a person uploads one; returns the line to
+    print. The importer lives in ``adapters/``: the demo is the one actor that stands in for a person."""
+    data = history_csv(seed, rate, today)
+    prepared = await importer.prepare(db, org_id, data, f"{DEMO_TRACK.title}-timeline.csv", track_id=track_id)
+    if prepared.started:
+        await importer.load(db, org_id, prepared)
+    status = prepared.record.status
+    done = "imported" if prepared.started else "imported before" + ("" if status == "succeeded" else f", {status}")
+    return (f"Demo history: {HISTORY_DAYS} days of Spotify for Artists streams before the campaign ({done}),"
+            f" about {HISTORY_SHARE * rate * 86_400:,.0f} a day, {HISTORY_SHARE:.0%} of the live listens;"
+            f" so about {1 - HISTORY_SHARE:.0%} of the campaign's streams show as incremental")
 
 
 async def _webhook(db: Database, keys: Keys, org_id: uuid.UUID, url: str) -> str:

@@ -1,22 +1,35 @@
 """``actors.sandbox_demo.set_up_demo`` against the Meta simulator (in-process, through
 ``httpx.ASGITransport``) and a real PostgreSQL, on the real clock: the demo track it links each fresh
-demo campaign to, and what it prints.
+demo campaign to, the Spotify for Artists history it imports, what it prints, and the lift the demo
+campaign's analytics show once ``SandboxStreams`` has stored the day's listens.
+
+Rules: the demo's "now" is a fixed moment of ours (never today: a test must not depend on the hour it
+runs at), and the listens come at a low rate so the day's backfill stays small.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import uuid
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
 import trio
 
-from actors.sandbox_demo import set_up_demo
+from actors.sandbox_demo import HISTORY_DAYS, HISTORY_SHARE, DemoLabel, history_csv, set_up_demo
+from actors.sandbox_streams import SandboxStreams
 from adapters.meta.simulator import MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Keys, load
+from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.store import Database, campaigns, tracks
+
+DAY = date(2026, 3, 10)
+NOW = datetime.combine(DAY, time(2), UTC)  # two hours into the campaign's first day
+RATE = 0.5  # listens a second: about 3,600 by NOW
 
 
 def _http_factory() -> Callable[[], httpx.AsyncClient]:
@@ -25,15 +38,69 @@ def _http_factory() -> Callable[[], httpx.AsyncClient]:
     return lambda: httpx.AsyncClient(transport=httpx.ASGITransport(sim), base_url="https://graph.facebook.com")
 
 
-async def test_each_start_links_a_fresh_demo_campaign_to_the_same_demo_track(db: Database, tmp_path: Path) -> None:
-    settings, keys = load({}), Keys(jwt_signing_key=os.urandom(32), token_encryption_key=os.urandom(32))
+async def _set_up(db: Database, tmp_path: Path, rate: float = RATE, now: datetime = NOW) -> DemoLabel:
+    settings = load({"SONGTRACK_SIMULATORS_STREAM_RATE": str(rate)})
+    keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=os.urandom(32))
     with trio.fail_after(30):
-        first = await set_up_demo(db, settings, keys, tmp_path, _http_factory())
-        second = await set_up_demo(db, settings, keys, tmp_path, _http_factory())
+        return await set_up_demo(db, settings, keys, tmp_path, _http_factory(), now=now)
+
+
+async def _report_days(db: Database, track: uuid.UUID) -> dict[date, int]:
+    rows = await db.fetch("SELECT day, streams FROM track_report_days WHERE track_id = $1 ORDER BY day", track)
+    return {row["day"]: row["streams"] for row in rows}
+
+
+async def test_each_start_links_a_fresh_demo_campaign_to_the_same_demo_track(db: Database, tmp_path: Path) -> None:
+    first = await _set_up(db, tmp_path, rate=2)
+    second = await _set_up(db, tmp_path, rate=2)
     assert (second.organization_id, second.track_id) == (first.organization_id, first.track_id)
     org = first.organization_id
     assert [t.id for t in (await tracks.list_tracks(db, org)).items] == [first.track_id]
     demo = (await campaigns.list_campaigns(db, org, sort="createdAt", order="asc")).items
     assert [(c.status, c.track_id) for c in demo] == [("archived", first.track_id), ("active", first.track_id)]
+    assert demo[-1].start_date == datetime.combine(DAY, time(), UTC) == demo[-1].end_date - timedelta(days=30)
     printed = "\n".join(second.lines)
     assert f"Demo track: {first.track_id}" in printed and "2 simulated listens a second" in printed
+    assert "Demo history: 28 days of Spotify for Artists streams before the campaign (imported)" in "\n".join(
+        first.lines)
+    assert "(imported before)" in printed  # the same day, the same file
+
+
+async def test_the_demo_track_has_28_days_of_history_around_60_percent_of_the_listens(
+        db: Database, tmp_path: Path) -> None:
+    demo = await _set_up(db, tmp_path)
+    days = await _report_days(db, demo.track_id)
+    assert list(days) == [DAY - timedelta(days=n) for n in range(HISTORY_DAYS, 0, -1)]
+    mean = HISTORY_SHARE * RATE * 86_400  # 25,920
+    assert abs(statistics.mean(days.values()) - mean) < 0.05 * mean  # 5 standard errors and more
+    assert statistics.stdev(days.values()) < 0.1 * mean
+    # The next day's history is the same days shifted: a day's figure depends on the day only.
+    shifted = history_csv(1, RATE, DAY + timedelta(days=1)).decode("utf-8-sig").splitlines()
+    assert shifted[1:-1] == history_csv(1, RATE, DAY).decode("utf-8-sig").splitlines()[2:]
+
+
+async def test_a_rate_of_zero_imports_no_history(db: Database, tmp_path: Path) -> None:
+    demo = await _set_up(db, tmp_path, rate=0)
+    assert await _report_days(db, demo.track_id) == {}
+    assert not any(line.startswith("Demo history") for line in demo.lines)
+
+
+async def test_the_demo_campaign_shows_a_lift_of_about_40_percent_with_high_confidence(
+        db: Database, tmp_path: Path) -> None:
+    demo = await _set_up(db, tmp_path)
+    org = demo.organization_id
+    with trio.fail_after(30), trio.move_on_after(1.5):  # the wall clock stands still at NOW
+        await SandboxStreams(db, org, rate=RATE, seed=1, wall=lambda: NOW).run()
+    campaign = (await campaigns.list_campaigns(db, org, status="active")).items[0]
+    found = await campaign_analytics(db, org, campaign.id, start=None, end=None, granularity="day",
+                                     rules=AnalyticsRules(), now=NOW)
+    assert found is not None
+    attribution = found.attribution
+    during = await db.fetchval("SELECT count(*) FROM stream_events WHERE track_id = $1", demo.track_id)
+    history = list((await _report_days(db, demo.track_id)).values())
+    baseline_mean = sum(history) / len(history)  # as the model computes it, to the last bit
+    elapsed = 2 / 24
+    assert attribution.confidence == "high" and attribution.streams_during == during > 3000
+    assert attribution.elapsed_days == elapsed and attribution.baseline.observed_days == HISTORY_DAYS
+    assert attribution.incremental_streams == round(during - baseline_mean * elapsed)
+    assert 0.3 * during < attribution.incremental_streams < 0.5 * during  # about 0.4

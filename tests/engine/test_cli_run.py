@@ -7,6 +7,7 @@ deadline, and the child is killed if a test fails half-way.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,7 +35,9 @@ async def processes() -> AsyncIterator[list[SongtrackProcess]]:
 
 def _run(data_dir: Path, port: int, *extra: str) -> SongtrackProcess:
     args = ["run", "--data-dir", str(data_dir), "--port", str(port), *extra]
-    return SongtrackProcess(args, data_dir.parent / "songtrack.log")
+    # Few simulated listens: the sandbox backfills today's from midnight UTC, up to 172,800 at the default.
+    env = {**os.environ, "SONGTRACK_SIMULATORS_STREAM_RATE": "0.05"}
+    return SongtrackProcess(args, data_dir.parent / "songtrack.log", env)
 
 
 async def test_run_serves_ready_and_stops_cleanly_then_reuses_its_data(
@@ -85,7 +88,7 @@ async def test_engine_status_lists_the_running_engine(
     # The shared actors (in sandbox mode, the demo label's listens too); the demo label's Meta account actor
     # runs as well, but it is not our organization's.
     assert states == dict.fromkeys(("status-publisher", "housekeeper", "webhook-dispatcher", "aggregator",
-                                    "stream-counter", "accounts", "sandbox-streams"), "running")
+                                    "stream-counter", "accounts", "daily-reporter", "sandbox-streams"), "running")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
     assert await proc.stop() == 0

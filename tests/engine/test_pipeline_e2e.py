@@ -61,6 +61,7 @@ async def test_spend_crossing_80_percent_reaches_a_consumer_as_one_signed_budget
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SONGTRACK_SIMULATORS_SPEED": "600", "SONGTRACK_WEBHOOKS_SCHEDULE": "fast",
+           "SONGTRACK_SIMULATORS_STREAM_RATE": "0.05",  # the sandbox backfills today's listens: keep them few
            "SONGTRACK_WEBHOOKS_ALLOW_SUBNETS": "127.0.0.0/8"}
     proc = SongtrackProcess(["run", "--data-dir", str(tmp_path / "var"), "--port", str(port)],
                             tmp_path / "songtrack.log", env)

@@ -1,8 +1,10 @@
 """The sandbox demo as a person meets it: ``songtrack run`` with no provider credentials and a webhook URL
 for the demo label, nothing else. Within a minute of start the demo campaign's spend on the Meta simulator
 crosses its thresholds and a signed ``budget.warning`` reaches the consumer; the printed demo login works,
-simulated stream events arrive for the printed demo track, and a second start sets up a fresh campaign
-that warns again.
+simulated stream events arrive for the printed demo track (today's so far, from midnight UTC on), the
+demo campaign's analytics rest on 28 days of imported history (confidence "high"), and a second start
+sets up a fresh campaign that warns again. The person then downloads the campaign's PDF and XLSX through
+their signed links and imports a Spotify for Artists timeline with a broken row (reported, not fatal).
 
 Real clock and a real child process; the consumer on 127.0.0.1 verifies both signature styles with the
 secret the demo printed. The simulator runs at its default speed (60).
@@ -10,13 +12,17 @@ secret the demo printed. The simulator runs at its default speed (60).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import openpyxl
+import pypdf
 import trio
 
 from engine.store import EmbeddedPostgres, open_database
@@ -33,18 +39,73 @@ async def _warned_within(receiver: Receiver, seconds: float, already: int = 0) -
             await trio.sleep(0.2)
 
 
-async def _stream_events_of(data: Path, track: str) -> int:
-    """How many stream events the running process has stored for ``track``: we attach to its embedded
-    cluster as a second client (the owner lock is the process's, so ``stop`` leaves the server alone)."""
+async def _stored_streams_of(data: Path, track: str) -> tuple[int, list[int]]:
+    """How many stream events the running process has stored for ``track``, and the track's report days'
+    streams: we attach to its embedded cluster as a second client (the owner lock is the process's, so
+    ``stop`` leaves the server alone)."""
     embedded = EmbeddedPostgres(data)
     dsn = await trio.to_thread.run_sync(embedded.start)
     try:
         async with open_database(dsn, max_size=1) as db:
             count = await db.fetchval("SELECT count(*) FROM stream_events WHERE track_id = $1::uuid", track)
+            days = await db.fetch("SELECT streams FROM track_report_days WHERE track_id = $1::uuid", track)
     finally:
         await trio.to_thread.run_sync(embedded.stop)
     assert isinstance(count, int)
-    return count
+    return count, [row["streams"] for row in days]
+
+
+async def _demo_analytics(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    """The demo campaign's analytics; its spend is checked against the campaign's running total, read
+    just before and just after (the pollers keep adding)."""
+    found = (await client.get("/v1/campaigns?status=active", headers=headers)).json()["campaigns"]
+    assert [c["name"] for c in found] == ["Demo campaign"]
+    answer = await client.get(f"/v1/analytics/campaigns/{found[0]['id']}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    after = (await client.get(f"/v1/campaigns/{found[0]['id']}", headers=headers)).json()
+    analytics: dict[str, Any] = answer.json()
+    assert 0 < found[0]["budgetSpent"] <= analytics["summary"]["totalSpend"] <= after["budgetSpent"]
+    return analytics
+
+
+async def _download(client: httpx.AsyncClient, url: str) -> httpx.Response:
+    with trio.fail_after(30):
+        while True:
+            answer = await client.get(url)  # no token: the signed link is enough
+            if answer.status_code != 202:  # 202: still being made
+                break
+            await trio.sleep(0.1)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+async def _exports_and_a_broken_import(client: httpx.AsyncClient, headers: dict[str, str],
+                                       analytics: dict[str, Any]) -> None:
+    """What the person does next: download the campaign's PDF and XLSX, and import a Spotify for Artists
+    timeline with a broken row (of days long before the campaign, so its baseline stays as it is)."""
+    for fmt in ("pdf", "xlsx"):
+        started = await client.post(f"/v1/analytics/campaigns/{analytics['campaignId']}/export", headers=headers,
+                                    json={"format": fmt})
+        assert started.status_code == 200, started.text
+        content = (await _download(client, started.json()["reportUrl"])).content
+        if fmt == "pdf":
+            text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
+            assert "Demo campaign" in text
+        else:
+            series = openpyxl.load_workbook(io.BytesIO(content))["Series"]
+            assert series.max_row >= 2  # a header and at least a day
+    broken = "\ufeffdate,streams\n2020-01-01,120\n2020-01-02,many\n2020-01-03,80\n".encode()
+    started = await client.post("/v1/imports", headers=headers,
+                                files={"file": ("Demo Track-timeline.csv", broken, "text/csv")})
+    assert started.status_code == 202, started.text
+    with trio.fail_after(30):
+        while True:
+            done = (await client.get(started.headers["Location"], headers=headers)).json()
+            if done["status"] != "running":
+                break
+            await trio.sleep(0.1)
+    assert (done["status"], done["importedRows"], done["failedRows"]) == ("succeeded", 2, 1)
+    assert [(e["line"], e["column"]) for e in done["errors"]] == [(3, "streams")]
 
 
 async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_path: Path) -> None:
@@ -63,7 +124,7 @@ async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_
             await _warned_within(receiver, 60)
             track = re.search(r"Demo track: (\S+) ", first.output)
             assert track is not None
-            assert await _stream_events_of(data, track[1]) > 0  # 2 a second by default, for 10 s or more
+            assert "Demo history: 28 days of Spotify for Artists streams" in first.output
             login = re.search(r"log in as (\S+) / (\S+);", first.output)
             assert login is not None
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -71,6 +132,19 @@ async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_
                 assert answer.status_code == 200, answer.text
                 headers = {"Authorization": f"Bearer {answer.json()['tokens']['accessToken']}"}
                 alerts = (await client.get("/v1/alerts?type=budget.warning", headers=headers)).json()["alerts"]
+                analytics = await _demo_analytics(client, headers)
+                attribution = analytics["attribution"]
+            # 2 a second by default, from midnight UTC; the backfill may still be under way (it is chunked).
+            events, history = await _stored_streams_of(data, track[1])
+            assert events >= attribution["streamsDuring"] > 0
+            assert len(history) == attribution["baseline"]["observedDays"] == 28
+            mean = sum(history) / len(history)  # as the model computes it, to the last bit
+            assert abs(mean - 0.6 * 2 * 86_400) < 0.05 * 0.6 * 2 * 86_400
+            assert attribution["confidence"] == "high"
+            assert attribution["incrementalStreams"] == round(
+                attribution["streamsDuring"] - mean * attribution["elapsedDays"])
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                await _exports_and_a_broken_import(client, headers, analytics)
             assert alerts and alerts[0]["data"]["threshold"] in (0.5, 0.8, 1.0)
             assert await first.stop() == 0
             seen = len(receiver.received)
