@@ -1,5 +1,6 @@
 """`/v1/analytics`: a campaign's, a track's and the organization's analytics, read from stored facts
-(``engine.analytics`` computes them; definitions in docs/analytics.md), for the caller's organization."""
+(``engine.analytics`` computes them; definitions in docs/analytics.md), for the caller's organization;
+and an audience's Meta breakdowns, read from Meta (``http_api.audience_insights``)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,21 @@ from engine.analytics.model import CampaignAnalytics, Granularity, Period
 from engine.analytics.overview import Overview, overview
 from engine.analytics.track import TrackAnalytics, track_analytics
 from engine.store import stream_events
+from http_api.audience_insights import (
+    AUDIENCE_INSIGHTS_DESCRIPTION,
+    AudienceInsights,
+    audience_insights,
+    check_period,
+)
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
+from http_api.providers import PROVIDER_ERRORS
 from http_api.routing import Access, Call, Router
 
 __all__ = ["CampaignAnalyticsQuery", "PeriodQuery", "analytics_router", "analytics_rules", "now_of"]
 
 TRACK_DEFAULT_DAYS = 90
+AUDIENCE_DEFAULT_DAYS = 30
 
 
 class CampaignAnalyticsQuery(msgspec.Struct, kw_only=True, rename="camel"):
@@ -113,6 +122,16 @@ def analytics_router(ctx: ApiContext) -> Router:
         now = now_of(call)
         period = _period(call.query, now.date(), TRACK_DEFAULT_DAYS)
         return await track_analytics(call.db, org, track_id, period, rules=rules, now=now)
+
+    @router.route("GET", "/v1/analytics/audiences/<uuid:audience_id>/insights",
+                  summary="Get an audience's Meta breakdowns by age, gender and country", access=Access.VIEWER,
+                  query=PeriodQuery, response=AudienceInsights, errors=(404, *PROVIDER_ERRORS),
+                  description=AUDIENCE_INSIGHTS_DESCRIPTION)
+    async def audience(call: Call, audience_id: uuid.UUID) -> AudienceInsights:
+        today = now_of(call).date()
+        period = _period(call.query, today, AUDIENCE_DEFAULT_DAYS)
+        check_period(period, today)
+        return await audience_insights(call, audience_id, period)
 
     return router
 

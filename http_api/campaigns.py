@@ -16,7 +16,7 @@ import asyncpg
 from msgspec import UnsetType
 
 from engine.campaign_status import TRANSITIONS, Action, action_to, allowed_actions, launch_blockers
-from engine.store import campaign_meta
+from engine.store import audiences, campaign_meta
 from engine.store import campaigns as store
 from engine.store.catalog_common import Executor, atomic
 from http_api.campaigns_schemas import (
@@ -27,7 +27,7 @@ from http_api.campaigns_schemas import (
     CampaignQuery,
     window_problem,
 )
-from http_api.catalog_schemas import Pagination
+from http_api.catalog_schemas import Pagination, Targeting
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
 from http_api.providers import PROVIDER_ERRORS, meta_client
@@ -79,9 +79,11 @@ def campaigns_router(ctx: ApiContext) -> Router:
 
     @router.route("POST", "/v1/campaigns", summary="Create a draft campaign", access=Access.MEMBER,
                   body=CampaignCreate, response=Campaign, status=201, errors=(404,),
-                  description="404 NOT_FOUND (field `trackId`) when the organization has no such track.")
+                  description="404 NOT_FOUND (field `trackId`) when the organization has no such track;"
+                              " 400 names `targetAudience.audienceId` when it has no such audience.")
     async def create_campaign(call: Call) -> Campaign:
         body: CampaignCreate = call.body
+        await _check_audience(call.db, call.caller.organization_id, body.target_audience)
         with store_errors():
             row = await store.create_campaign(
                 call.db, call.caller.organization_id, body.new_campaign(), body.goal_rows()
@@ -100,7 +102,8 @@ def campaigns_router(ctx: ApiContext) -> Router:
         "PATCH", "/v1/campaigns/<uuid:campaign_id>", summary="Change some of a campaign's fields",
         access=Access.MEMBER, body=CampaignPatch, response=Campaign, errors=(409,),
         description="A `status` follows the lifecycle: " + _LIFECYCLE + " " + _CONFLICTS + " 400 names "
-                    "`endDate` when the change would put it at or before the start date, stored or sent.",
+                    "`endDate` when the change would put it at or before the start date, stored or sent, and "
+                    "`targetAudience.audienceId` when the organization has no such audience.",
     )
     async def update_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
         async with atomic(call.db) as conn:
@@ -184,6 +187,7 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
     problem = window_problem(start, end)
     if problem:
         raise _bad_window(problem)
+    await _check_audience(conn, org_id, body.target_audience)
     with store_errors():
         try:
             # The UPDATE also locks the row until we commit, so the status we decide on below is final.
@@ -204,6 +208,20 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
             raise _illegal(campaign.status, f"cannot move a campaign that is {campaign.status} to {target}")
         campaign = await _transition(conn, org_id, campaign_id, action)
     return campaign
+
+
+async def _check_audience(db: Executor, org_id: uuid.UUID, targeting: Targeting | UnsetType) -> None:
+    """400 naming ``targetAudience.audienceId`` unless the targeting's audience, if any, is the organization's.
+
+    There is no foreign key behind it (the id lives in the ``target_audience`` jsonb), so an audience
+    deleted later, or concurrently with this check, leaves the campaign naming an audience that is gone;
+    its insights route then answers 404, which is what such a campaign deserves.
+    """
+    if isinstance(targeting, UnsetType) or not isinstance(targeting.audience_id, uuid.UUID):
+        return
+    if await audiences.get_audience(db, org_id, targeting.audience_id) is None:
+        raise ApiError(400, "VALIDATION_ERROR", "Validation failed",
+                       [ErrorDetail("targetAudience.audienceId", "no such audience in your organization")])
 
 
 async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, action: Action

@@ -1,5 +1,6 @@
 """Field types and Structs that the catalog routes (tracks, campaigns, audiences) share: text PostgreSQL
-can store, web URLs, ISO country codes, targeting criteria, and the pagination block of a list.
+can store, web URLs, ISO country codes, targeting criteria (a campaign's ``Targeting``, an audience's
+``AudienceCriteria``), and the pagination block of a list.
 
 It owns the shape of a value, not what a route does with it. Every bound here also keeps a value inside
 what its column holds, so a fuzzer finds a 400 rather than a 500.
@@ -7,6 +8,7 @@ what its column holds, so a fuzzer finds a 400 rather than a 500.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 from typing import Annotated, Literal, TypeVar
 
@@ -27,6 +29,7 @@ __all__ = [
     "PageQuery",
     "Pagination",
     "Targeting",
+    "TargetingCriteria",
     "Url",
     "age_problem",
 ]
@@ -86,8 +89,9 @@ Gender = Literal["all", "male", "female"]
 MAX_OFFSET = 2**31 - 1  # keeps OFFSET far from bigint overflow; no list is ever that long
 
 
-class Targeting(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """Who should see the ads. Every criterion is optional; an empty list means "no restriction"."""
+class TargetingCriteria(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """The criteria a campaign's targeting and an audience share. Every criterion is optional; an empty
+    list means "no restriction". Only its two subclasses appear in bodies."""
 
     age_min: Age | None = None
     age_max: Age | None = None
@@ -96,19 +100,31 @@ class Targeting(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_o
     interests: Annotated[list[Label], Meta(max_length=100)] = []
 
 
-class AudienceCriteria(Targeting):
-    """Who belongs to a custom audience: the targeting criteria plus behaviours (e.g. "music streaming")."""
+class Targeting(TargetingCriteria):
+    """Who should see a campaign's ads: the criteria, and optionally the audience they aim at."""
+
+    # UNSET rather than None by default: a campaign that names no audience keeps the stored and shown
+    # targeting it had before the field existed (no "audienceId": null appears unless a client sent it).
+    audience_id: Annotated[uuid.UUID | None, Meta(description=(
+        "One of the organization's audiences that the campaign's ads target (400 when there is no such"
+        " audience); `GET /v1/analytics/audiences/{audienceId}/insights` reads its Meta campaigns. Absent"
+        " or null: none"))] | UnsetType = UNSET
+
+
+class AudienceCriteria(TargetingCriteria):
+    """Who belongs to a custom audience: the targeting criteria plus behaviours (e.g. "music streaming").
+    It has no ``audienceId``: an audience does not target another one."""
 
     behaviors: Annotated[list[Label], Meta(max_length=100)] = []
 
 
-def age_problem(field: str, targeting: Targeting | UnsetType | None) -> str | None:
+def age_problem(field: str, targeting: TargetingCriteria | UnsetType | None) -> str | None:
     """``"<field>: ..."`` when ``targeting``'s ages are upside down, else ``None``.
 
     A body's ``__post_init__`` raises this as a ValueError: the validator names the field of the body
     (``targetAudience``), which a check inside the nested Struct could not do.
     """
-    if not isinstance(targeting, Targeting) or targeting.age_min is None or targeting.age_max is None:
+    if not isinstance(targeting, TargetingCriteria) or targeting.age_min is None or targeting.age_max is None:
         return None
     if targeting.age_max < targeting.age_min:
         return f"{field}: ageMax ({targeting.age_max}) must be at least ageMin ({targeting.age_min})"

@@ -51,7 +51,7 @@ from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
-__all__ = ["ASYNC_DEADLINE_S", "MAX_MONTHS_BACK", "SYNC_MAX_DAYS", "meta_router"]
+__all__ = ["ASYNC_DEADLINE_S", "MAX_MONTHS_BACK", "SYNC_MAX_DAYS", "meta_router", "months_back"]
 
 # PROVIDERS.md gives no day count for "big ranges" (C: "use async insights for big ranges"). We take 90
 # days, Meta's longest relative sync preset (last_90d) and its largest time_increment: a daily read of a
@@ -271,7 +271,8 @@ def _invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "VALIDATION_ERROR", "Validation failed", [ErrorDetail(field, message)])
 
 
-def _months_back(today: date, months: int) -> date:
+def months_back(today: date, months: int) -> date:
+    """The same day ``months`` back, clamped to that month's end."""
     month_index = today.year * 12 + today.month - 1 - months
     year, month = divmod(month_index, 12)
     day = min(today.day, calendar.monthrange(year, month + 1)[1])
@@ -281,7 +282,7 @@ def _months_back(today: date, months: int) -> date:
 def _check_range(query: InsightsQuery, today: date) -> None:
     if query.until < query.since:
         raise _invalid("until", f"must not be before since ({query.since.isoformat()})")
-    oldest = _months_back(today, MAX_MONTHS_BACK)
+    oldest = months_back(today, MAX_MONTHS_BACK)
     if query.since < oldest:
         raise _invalid("since", f"Meta keeps {MAX_MONTHS_BACK} months of insights: since must be"
                                 f" {oldest.isoformat()} or later")

@@ -17,8 +17,9 @@ from engine.store.campaigns import _SELECT, Campaign, _campaign, get_campaign  #
 from engine.store.catalog_common import Conflict, Executor, raise_conflict_on
 
 __all__ = [
-    "AdAccountInfo", "MetaLink", "MetaPollTarget", "get_campaign_by_meta", "link_meta", "linked_campaigns",
-    "meta_links", "meta_poll_targets", "record_ad_accounts", "set_meta_effective_status", "unlink_meta",
+    "AdAccountInfo", "MetaLink", "MetaPollTarget", "campaigns_targeting_audience", "get_campaign_by_meta",
+    "link_meta", "linked_campaigns", "meta_links", "meta_poll_targets", "record_ad_accounts",
+    "set_meta_effective_status", "unlink_meta",
 ]  # fmt: skip
 
 _META_KEY = "campaigns_meta_campaign_key"
@@ -128,6 +129,16 @@ async def linked_campaigns(q: Executor, org_id: uuid.UUID) -> list[MetaLink]:
     rows = await q.fetch("SELECT id AS campaign_id, meta_ad_account_id, meta_campaign_id FROM campaigns"
                          " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL"
                          " ORDER BY meta_ad_account_id, created_at, id", org_id)
+    return [as_struct(row, MetaLink) for row in rows]
+
+
+async def campaigns_targeting_audience(q: Executor, org_id: uuid.UUID, audience_id: uuid.UUID) -> list[MetaLink]:
+    """The organization's campaigns linked to a Meta campaign whose ``targetAudience.audienceId`` is
+    ``audience_id``, oldest first. Unlinked ones are left out: Meta has no numbers for them."""
+    rows = await q.fetch("SELECT id AS campaign_id, meta_ad_account_id, meta_campaign_id FROM campaigns"
+                         " WHERE organization_id = $1 AND target_audience->>'audienceId' = $2"
+                         " AND meta_campaign_id IS NOT NULL AND meta_ad_account_id IS NOT NULL"
+                         " ORDER BY created_at, id", org_id, str(audience_id))
     return [as_struct(row, MetaLink) for row in rows]
 
 
