@@ -6,14 +6,17 @@ It owns only the knobs; the world, the quota model and the fault injector read t
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
 
-__all__ = ["FaultConfig", "SimulatorConfig", "Tier"]
+__all__ = ["FaultConfig", "Profile", "SimulatorConfig", "Tier"]
 
 Tier = Literal["development_access", "standard_access"]
 _Rate = Annotated[float, Meta(ge=0.0, le=1.0)]
+# An ad account's (ISO 4217 currency, IANA timezone), as Meta reports them on the account.
+Profile = tuple[Annotated[str, Meta(pattern="^[A-Z]{3}$")], str]
 
 
 class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -41,6 +44,11 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     ``speed`` multiplies elapsed trio time into simulated time. ``usage_header_threshold_pct`` is the BUC
     usage (percent of quota) below which X-Business-Use-Case-Usage is not sent yet ("once enough calls
     have been made"). ``access_tokens`` are pre-issued, never-expiring tokens with every scope.
+
+    ``profiles`` are the (currency, timezone) of the accounts in turn, cycled when there are more accounts
+    than profiles; empty (the default) is the built-in mix (USD in Los Angeles, JPY in Tokyo, USD in
+    Honolulu, KRW in Tonga, GBP in London, NZD in Auckland). A currency the simulator has no rate for is
+    priced like USD; one without cents (JPY, KRW, ...) has an offset of 1. An unknown timezone raises.
     """
 
     seed: int = 0
@@ -65,3 +73,11 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     insights_max_cells: Annotated[int, Meta(ge=1)] = 100_000  # values on one sync page: HTTP 500, code 1
     report_run_s: Annotated[float, Meta(gt=0.0)] = 30.0  # simulated seconds an async report run takes
     faults: FaultConfig = msgspec.field(default_factory=FaultConfig)
+    profiles: tuple[Profile, ...] = ()
+
+    def __post_init__(self) -> None:
+        for _, timezone_name in self.profiles:
+            try:
+                ZoneInfo(timezone_name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone in profiles: {timezone_name!r}") from None

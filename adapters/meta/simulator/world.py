@@ -91,13 +91,14 @@ class World:
 
     def _build(self) -> None:
         origin = self.clock.now() - self.config.history_days * 86400
+        profiles = self.config.profiles or _PROFILES
         for index in range(self.config.accounts):
-            currency, tz = _PROFILES[index % len(_PROFILES)]
+            currency, tz = profiles[index % len(profiles)]
             account = Account(self._new_id("10"), f"Label account {index + 1}", currency, tz)
             self.accounts[account.account_id] = account
             for n in range(self.config.campaigns_per_account):
                 usd = self._rng.randint(20, 200)
-                budget = round(usd * _PER_USD[currency]) * account.offset
+                budget = round(usd * _PER_USD.get(currency, 1.0)) * account.offset
                 created = origin + self._rng.uniform(0, 86400 * 3)
                 campaign = self._add(
                     account,
