@@ -198,3 +198,26 @@ async def test_ad_days_are_the_linked_ad_account_s_and_may_run_ahead_of_utc(
     assert body["period"] == {"start": "2027-01-05", "end": "2027-01-16"}
     assert body["daily"][-1] == {"date": "2027-01-16", "spend": 7, "impressions": 0, "clicks": 0, "streams": 0}
     assert body["summary"]["totalSpend"] == 107
+
+
+async def test_an_ad_account_west_of_utc_starts_the_campaign_s_period_on_its_own_day(
+        db: Database, client: Client, make_member: MakeMember, mock_clock: MockClock) -> None:
+    with trio.fail_after(20):
+        owner = await make_member()
+        _, campaign = await _world(db, client, owner)
+        await campaign_meta.link_meta(db, owner.org_id, uuid.UUID(campaign), ad_account_id="act_7",
+                                      meta_campaign_id="120000007", effective_status="ACTIVE")
+        await campaign_meta.record_ad_accounts(db, owner.org_id, [campaign_meta.AdAccountInfo(
+            account_id="act_7", name="Label", currency="USD", timezone_name="America/Los_Angeles")])
+        # The campaign starts at midnight UTC on the 5th: 16:00 on the 4th in Los Angeles, when Meta
+        # counts its first spend.
+        await facts.upsert_samples(db, [MetricSample(
+            organization_id=owner.org_id, campaign_id=uuid.UUID(campaign), day=START - timedelta(days=1),
+            metric="spend_minor", value=250, source="meta:1", observed_at=datetime.fromtimestamp(EPOCH, UTC),
+            currency="USD")])
+        body = await _get(client, owner, f"/v1/analytics/campaigns/{campaign}")
+    assert body["period"] == {"start": "2027-01-04", "end": "2027-01-15"}
+    assert body["daily"][0] == {"date": "2027-01-04", "spend": 2.5, "impressions": 0, "clicks": 0, "streams": 90}
+    assert body["summary"]["totalSpend"] == 102.5
+    assert body["attribution"]["campaignStart"] == "2027-01-05"  # streams still count the UTC days
+    assert body["attribution"]["streamsDuring"] == 1560

@@ -343,6 +343,12 @@ async def test_a_client_that_asks_for_batches_gets_several_messages_a_line_each(
         await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(label.track_id)}).decode())
         messages: list[dict[str, object]] = []
         largest = 0
+        with trio.fail_after(10):
+            while not any(m["event"] == "subscribed" for m in messages):
+                # Events stored before the subscription is set up would be its history, not its feed.
+                received = await ws.get_message()
+                assert isinstance(received, str)
+                messages += [msgspec.json.decode(line) for line in received.split("\n")]
         await _ingest(db, label, 300)  # stored in one transaction: the hub hands them over at once
         with trio.fail_after(10):
             while sum(m["event"] == "stream" for m in messages) < 300:
