@@ -113,8 +113,8 @@ def analytics_router(ctx: ApiContext) -> Router:
                   access=Access.VIEWER, query=PeriodQuery, response=TrackAnalytics,
                   description="Streams per UTC day in the period (default: the last 90 days) and their"
                               " source (a stream report, else stream events), listeners, Spotify's"
-                              " popularity history, the campaigns of the track with their attribution, and"
-                              " distributor sales per month and store.")
+                              " popularity history, its artist's imported audience timeline, the campaigns of"
+                              " the track with their attribution, and distributor sales per month and store.")
     async def track(call: Call, track_id: uuid.UUID) -> TrackAnalytics:
         org = call.caller.organization_id
         if track_id not in await stream_events.known_tracks(call.db, org, [track_id]):

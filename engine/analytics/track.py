@@ -1,5 +1,6 @@
 """A track's analytics: its streams per UTC day and where they came from, its listeners, Spotify's
-popularity history, the campaigns that promoted it (each with its attribution), and distributor sales.
+popularity history, its artist's audience timeline, the campaigns that promoted it (each with its
+attribution), and distributor sales.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class TrackAnalytics(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     streams: StreamsByDay
     listeners: Listeners
     popularity: list[store.PopularityDay]
+    artist_audience: list[store.ArtistDay]  # the artist's imported audience timeline (listeners, followers)
     campaigns: list[CampaignOfTrack]
     distributor_sales: list[store.MonthlySales]
 
@@ -86,5 +88,6 @@ async def track_analytics(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, pe
                                                           saves=s4a.saves, release_date=s4a.release_date,
                                                           imported_at=s4a.updated_at)),
         popularity=await store.popularity_history(q, org_id, track_id, period.start, period.end),
+        artist_audience=await store.artist_days(q, org_id, track_id, period.start, period.end),
         campaigns=campaigns, distributor_sales=await store.monthly_sales(q, org_id, track_id),
     )  # fmt: skip

@@ -18,6 +18,7 @@ from engine.store._rows import Queries, as_struct, maybe_struct
 
 __all__ = [
     "AdDay",
+    "ArtistDay",
     "CampaignFrame",
     "CurrencyTotals",
     "ListenerCounts",
@@ -28,6 +29,7 @@ __all__ = [
     "TrackCampaign",
     "ad_days",
     "ad_totals",
+    "artist_days",
     "campaign_frame",
     "campaigns_running_on",
     "first_stream_day",
@@ -102,6 +104,15 @@ class TrackCampaign(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     start_date: datetime
     end_date: datetime
+
+
+class ArtistDay(msgspec.Struct, frozen=True, kw_only=True):
+    """A day of the track's artist's audience timeline (Spotify for Artists): None where it said nothing."""
+
+    day: date
+    listeners: int | None
+    streams: int | None
+    followers: int | None
 
 
 class ReportTotals(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,6 +230,18 @@ async def track_campaigns(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) ->
     rows = await q.fetch("SELECT id, name, status, start_date, end_date FROM campaigns WHERE organization_id = $1"
                          " AND track_id = $2 ORDER BY start_date, id", org_id, track_id)
     return [as_struct(row, TrackCampaign) for row in rows]
+
+
+async def artist_days(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, since: date,
+                      until: date) -> list[ArtistDay]:
+    """The audience timeline of the track's artist (matched by name, whatever its case) from ``since`` to
+    ``until``."""
+    rows = await q.fetch(
+        "SELECT a.day, a.listeners, a.streams, a.followers FROM tracks t JOIN artist_report_days a"
+        " ON a.organization_id = t.organization_id AND lower(a.artist) = lower(t.artist)"
+        " WHERE t.organization_id = $1 AND t.id = $2 AND a.day BETWEEN $3 AND $4 ORDER BY a.day",
+        org_id, track_id, since, until)
+    return [as_struct(row, ArtistDay) for row in rows]
 
 
 async def report_totals(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) -> ReportTotals | None:

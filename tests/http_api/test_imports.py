@@ -144,17 +144,23 @@ async def test_files_that_cannot_be_imported_are_refused_with_a_reason(
     assert (await listed.get_json()) == {"data": []}  # nothing refused was recorded
 
 
-async def test_an_audience_timeline_is_stored_under_its_artist(
+async def test_an_audience_timeline_shows_on_its_artist_s_tracks(
         app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
         async with app.test_app():
             owner = await make_member()
-            body = await _upload(client, owner, "s4a_audience_utf8_bom.csv", artist="Zoé Marchand")
+            neon = await _track(db, owner, "Neon Lights")  # by Zoé Marchand
+            body = await _upload(client, owner, "s4a_audience_utf8_bom.csv", artist="zoé marchand")
             done = await _import(client, owner, body["id"])
-    assert (done["encoding"], done["status"], done["artist"]) == ("utf-8-sig", "succeeded", "Zoé Marchand")
-    stored = await db.fetchval("SELECT count(*) FROM artist_report_days WHERE organization_id = $1 AND artist = $2",
-                               owner.org_id, "Zoé Marchand")
-    assert stored == done["importedRows"] > 0
+            audience = (await _track_analytics(client, owner, neon, "?startDate=2026-03-01&endDate=2026-03-31"))[
+                "artistAudience"]
+    assert (done["encoding"], done["status"], done["artist"]) == ("utf-8-sig", "succeeded", "zoé marchand")
+    assert len(audience) == done["importedRows"] > 0
+    assert audience[:4] == [
+        {"day": "2026-03-01", "listeners": 812, "streams": 1904, "followers": 1203},
+        {"day": "2026-03-02", "listeners": 790, "streams": 1877, "followers": 1205},
+        {"day": "2026-03-03", "listeners": None, "streams": 2011, "followers": 1206},
+        {"day": "2026-03-04", "listeners": 1032, "streams": 2480, "followers": None}]
 
 
 async def test_uploads_may_be_bigger_than_the_api_s_1_mb_bodies(
