@@ -27,6 +27,7 @@ from engine.analytics.model import (
     Timezones,
 )
 from engine.analytics.series import DayFigures, points
+from engine.money import currency_offset
 from engine.store import analytics as store
 from engine.store._rows import Queries
 
@@ -161,7 +162,7 @@ async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UU
         ad = ads.get(day)
         days[day] = (ad.spend_minor, ad.impressions, ad.clicks, streams.get(day, 0)) if ad else (
             0, 0, 0, streams.get(day, 0))
-    unit = store.minor_per_major(frame.currency)
+    unit = currency_offset(frame.currency)
     spend = Decimal(sum(d.spend_minor for d in ads.values())) / unit
     summary = _summary(spend, sum(d.impressions for d in ads.values()), sum(d.clicks for d in ads.values()),
                        sum(v for v in (f[3] for f in days.values())), attribution)

@@ -8,17 +8,18 @@ track do not count its streams twice.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
 import msgspec
 
 from engine.analytics.model import Period
+from engine.money import currency_offset
 from engine.store import analytics as store
 from engine.store._rows import Queries
 
-__all__ = ["Change", "Overview", "SpendChange", "change", "default_period", "overview"]
+__all__ = ["Change", "Overview", "SpendChange", "change", "overview"]
 
 Trend = Literal["up", "down", "flat"]
 
@@ -70,7 +71,7 @@ async def overview(q: Queries, org_id: uuid.UUID, period: Period) -> Overview:
     empty = store.CurrencyTotals(currency="", spend_minor=0, impressions=0, clicks=0)
     spend = []
     for currency in sorted(now_ads.keys() | then_ads.keys()):
-        unit = Decimal(store.minor_per_major(currency))
+        unit = Decimal(currency_offset(currency))
         current = Decimal(now_ads.get(currency, empty).spend_minor) / unit
         previous = Decimal(then_ads.get(currency, empty).spend_minor) / unit
         percent, trend = _trend(current, previous)
@@ -87,8 +88,3 @@ async def overview(q: Queries, org_id: uuid.UUID, period: Period) -> Overview:
         streams=change(await store.tracks_streams_total(q, org_id, period.start, period.end),
                        await store.tracks_streams_total(q, org_id, before.start, before.end)),
     )  # fmt: skip
-
-
-def default_period(today: date, days: int = 30) -> Period:
-    """The last ``days`` days up to today."""
-    return Period(start=today - timedelta(days=days - 1), end=today)

@@ -13,7 +13,6 @@ from datetime import date, datetime
 
 import msgspec
 
-from engine.money import currency_offset
 from engine.store._rows import Queries, as_struct, maybe_struct
 
 __all__ = [
@@ -35,7 +34,6 @@ __all__ = [
     "first_stream_day",
     "last_ad_day",
     "listener_counts",
-    "minor_per_major",
     "monthly_sales",
     "popularity_history",
     "report_totals",
@@ -44,11 +42,6 @@ __all__ = [
     "track_listeners",
     "tracks_streams_total",
 ]  # fmt: skip
-
-
-def minor_per_major(currency: str) -> int:
-    """Minor units per major unit (``engine.money``): what facts' spend is divided by."""
-    return currency_offset(currency)
 
 
 class CampaignFrame(msgspec.Struct, frozen=True, kw_only=True):
