@@ -83,7 +83,7 @@ CREATE TABLE track_report_totals (
 -- later one that repeats it, adds nothing.
 CREATE TABLE distributor_sales (
     organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    line_key text NOT NULL,
+    line_key text COLLATE "C" NOT NULL,  -- hex digests: byte order compares fastest
     track_id uuid REFERENCES tracks (id) ON DELETE SET NULL,  -- by ISRC
     reporting_date date NOT NULL,
     sale_month date NOT NULL,
