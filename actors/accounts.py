@@ -29,6 +29,7 @@ more than 30 s. A crash-looping account thus backs off to one attempt per 5 to 1
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import uuid
@@ -48,7 +49,6 @@ from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import integrations as integration_store
 from engine.store.database import Database
-from engine.store.errors import StoreUnavailable
 from engine.supervisor import ChildSpec, Restart, Supervisor
 
 if TYPE_CHECKING:
@@ -171,19 +171,11 @@ class AccountsSupervisor:
         with self._listening:
             async with trio.open_nursery() as nursery:
                 for channel in channels:
-                    nursery.start_soon(self._listen, channel)
+                    nursery.start_soon(functools.partial(self._db.wake_on_notify, channel, self._woken,
+                                                         retry=self._poll_interval))
 
-    async def _listen(self, channel: str) -> None:
-        while True:
-            try:
-                async with self._db.listen(channel) as subscription:
-                    self._wake.set()  # notifications sent while we were not listening are lost: re-read
-                    async for _ in subscription:
-                        self._wake.set()
-            except StoreUnavailable:
-                log.warning("LISTEN %s lost; polling every %ss until it is back", channel, self._poll_interval,
-                            exc_info=True)
-            await trio.sleep(self._poll_interval)
+    def _woken(self) -> None:
+        self._wake.set()
 
     async def _reconcile(self) -> None:
         for kind in self._kinds:

@@ -14,7 +14,7 @@ events ingested while the engine was down are counted at the next start.
 
 from __future__ import annotations
 
-import logging
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -27,12 +27,9 @@ from engine.store import facts
 from engine.store import imports as imports_store
 from engine.store import stream_events as events_store
 from engine.store.database import Database
-from engine.store.errors import StoreUnavailable
 from engine.supervisor import ChildSpec
 
 __all__ = ["OVERLAP", "SOURCE", "STREAM_COUNTER", "StreamCounter"]
-
-log = logging.getLogger(__name__)
 
 STREAM_COUNTER = "stream-counter"  # its name in the supervision tree and in /v1/engine/status
 SOURCE = "stream_events"  # the facts' source: one per (campaign, day), whichever way the events came in
@@ -88,8 +85,9 @@ class StreamCounter:
         with self._samples.clone() as outbox:
             async with trio.open_nursery() as nursery:
                 # Each wakes us once subscribed, so nothing falls between.
-                nursery.start_soon(self._listen, events_store.STREAM_EVENTS_CHANNEL)
-                nursery.start_soon(self._listen, imports_store.STREAM_REPORTS_CHANNEL)
+                for channel in (events_store.STREAM_EVENTS_CHANNEL, imports_store.STREAM_REPORTS_CHANNEL):
+                    nursery.start_soon(functools.partial(self._db.wake_on_notify, channel, self._woken,
+                                                         retry=self._poll_interval))
                 if self._mark is None:
                     self._mark = await facts.last_observed(self._db, SOURCE) or self._wall() - events_store.HISTORY
                 task_status.started()
@@ -132,14 +130,5 @@ class StreamCounter:
         for key, day in by_key.items():
             self._sent[key] = (day.streams, day.updated_at)
 
-    async def _listen(self, channel: str) -> None:
-        while True:
-            try:
-                async with self._db.listen(channel) as subscription:
-                    self._wake.set()  # notifications sent while we were not listening are lost: re-read
-                    async for _ in subscription:
-                        self._wake.set()
-            except StoreUnavailable:
-                log.warning("LISTEN %s lost; counting every %ss until it is back", channel, self._poll_interval,
-                            exc_info=True)
-            await trio.sleep(self._poll_interval)
+    def _woken(self) -> None:
+        self._wake.set()  # the current Event: ``run`` replaces it before each read

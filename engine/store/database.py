@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import trio
@@ -144,6 +144,22 @@ class Database(_Queries):
                     await self._bridge.call(_close_connection, conn)
                 finally:
                     await subscription.aclose()
+
+    async def wake_on_notify(self, channel: str, wake: Callable[[], object], *, retry: float) -> NoReturn:
+        """Call ``wake`` once subscribed to ``channel`` and at each notification on it, forever: for an
+        actor that re-reads the database when woken. Notifications sent while we were not listening are
+        lost, hence the call at each (re)subscription. A lost LISTEN is logged and retried every ``retry``
+        seconds (the caller's own poll covers the gap)."""
+        while True:
+            try:
+                async with self.listen(channel) as subscription:
+                    wake()
+                    async for _ in subscription:
+                        wake()
+            except StoreUnavailable:
+                logger.warning("LISTEN %s lost; retrying every %ss (polling meanwhile)", channel, retry,
+                               exc_info=True)
+            await trio.sleep(retry)
 
     async def notify(self, channel: str, payload: str) -> None:
         """NOTIFY ``channel`` with ``payload`` (at most 8000 bytes); delivered when our statement commits."""
