@@ -19,7 +19,7 @@ import trio
 
 from actors import rules
 from actors.samples import MetricSample
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 from engine.store import alerts as alert_store
 from engine.store import facts
 from engine.store.database import Connection, Database

@@ -24,7 +24,7 @@ import msgspec
 import trio
 
 from actors.live_outbox import Outbox, counts_frame, encode, stream_frame
-from config.settings import LiveSettings
+from config.sections import LiveSettings
 from engine.store import alerts as alert_store
 from engine.store import stream_events as store
 from engine.store.database import Database

@@ -23,7 +23,7 @@ from typing import Literal
 
 import msgspec
 
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 
 __all__ = ["AlertType", "CampaignState", "Firing", "evaluate", "projected_spend"]
 

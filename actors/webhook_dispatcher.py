@@ -34,7 +34,7 @@ import httpx
 import msgspec
 import trio
 
-from config.settings import WebhooksSettings
+from config.sections import WebhooksSettings
 from engine.secrets_box import SealError
 from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database

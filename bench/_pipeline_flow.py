@@ -22,7 +22,7 @@ from actors.aggregator import Aggregator
 from actors.samples import Metric, MetricSample
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from bench._pipeline_receiver import Receiver
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 from engine.store.database import Database
 from engine.store.outbox import enqueue_event
 from engine.store.webhooks import NewEndpoint, create_endpoint

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from config.errors import ConfigError, ConfigProblem
 from config.keys import KeyFileError, Keys, load_or_create_keys
-from config.settings import (
-    CONFIG_ENV_VAR,
+from config.sections import (
     AuthSettings,
     DatabaseSettings,
     EmailSettings,
@@ -16,13 +15,10 @@ from config.settings import (
     LogSettings,
     MetaSettings,
     ServerSettings,
-    Settings,
     SimulatorSettings,
     SpotifySettings,
-    data_path,
-    load,
-    simulated_providers,
 )
+from config.settings import CONFIG_ENV_VAR, Settings, data_path, load, simulated_providers
 
 __all__ = [
     "CONFIG_ENV_VAR",

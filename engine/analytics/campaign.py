@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from config.settings import AnalyticsSettings
+from config.sections import AnalyticsSettings
 from engine.analytics.attribution import BaselineRule, attribute, baseline_of
 from engine.analytics.model import (
     Attribution,

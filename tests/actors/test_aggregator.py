@@ -17,7 +17,7 @@ import trio.testing
 
 from actors.aggregator import AGGREGATOR, Aggregator
 from actors.samples import MetricSample
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 from engine.store import Database
 from engine.store.alerts import ALERTS_CHANNEL
 from engine.store.campaigns import Goal, NewCampaign, create_campaign, get_campaign

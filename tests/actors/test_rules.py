@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.rules import CampaignState, evaluate, projected_spend
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 
 CONFIG = AlertsSettings()
 START = datetime(2024, 6, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ import trio
 
 from actors.aggregator import Aggregator
 from actors.stream_counter import SOURCE, StreamCounter
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 from engine.store import Database
 from engine.store import imports as imports_store
 from engine.store import stream_events as events_store

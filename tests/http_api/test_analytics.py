@@ -20,7 +20,7 @@ from trio.testing import MockClock
 
 from actors.samples import MetricSample
 from config import Settings
-from config.settings import AnalyticsSettings
+from config.sections import AnalyticsSettings
 from engine.store import campaign_meta, facts, imports, tracks
 from engine.store.database import Database
 from tests.http_api.conftest import EPOCH, Client, MakeMember, Member

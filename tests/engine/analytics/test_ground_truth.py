@@ -36,7 +36,7 @@ from actors.aggregator import Aggregator
 from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
 from adapters.meta.simulator import Account, DayMetrics, FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
-from config.settings import AlertsSettings
+from config.sections import AlertsSettings
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.analytics.model import CampaignAnalytics, Point
 from engine.ratelimit import Pacer, RetryPolicy
