@@ -179,20 +179,29 @@ async def test_a_track_s_analytics_list_its_streams_and_its_campaigns_attributio
     assert body["listeners"] == {"optedIn": 0, "played": 0, "plays": 0, "spotifyForArtists": None}
 
 
+async def _linked_to_account(db: Database, owner: Member, campaign: str, timezone_name: str) -> None:
+    """Link the campaign to a Meta campaign of an ad account in ``timezone_name``, as the Meta actor
+    records the account."""
+    await campaign_meta.link_meta(db, owner.org_id, uuid.UUID(campaign), ad_account_id="act_42",
+                                  meta_campaign_id="120000042", effective_status="ACTIVE")
+    await campaign_meta.record_ad_accounts(db, owner.org_id, [campaign_meta.AdAccountInfo(
+        account_id="act_42", name="Label", currency="USD", timezone_name=timezone_name)])
+
+
+async def _spent(db: Database, owner: Member, campaign: str, day: date, minor: int) -> None:
+    await facts.upsert_samples(db, [MetricSample(
+        organization_id=owner.org_id, campaign_id=uuid.UUID(campaign), day=day, metric="spend_minor", value=minor,
+        source="meta:1", observed_at=datetime.fromtimestamp(EPOCH, UTC), currency="USD")])
+
+
 async def test_ad_days_are_the_linked_ad_account_s_and_may_run_ahead_of_utc(
         db: Database, client: Client, make_member: MakeMember, mock_clock: MockClock) -> None:
     with trio.fail_after(20):
         owner = await make_member()
         _, campaign = await _world(db, client, owner)
-        await campaign_meta.link_meta(db, owner.org_id, uuid.UUID(campaign), ad_account_id="act_42",
-                                      meta_campaign_id="120000042", effective_status="ACTIVE")
-        await campaign_meta.record_ad_accounts(db, owner.org_id, [campaign_meta.AdAccountInfo(
-            account_id="act_42", name="Label", currency="USD", timezone_name="Pacific/Tongatapu")])
+        await _linked_to_account(db, owner, campaign, "Pacific/Tongatapu")
         # At 08:00 UTC it is already the 16th in Tonga (UTC+13), and Meta reports that day's spend.
-        await facts.upsert_samples(db, [MetricSample(
-            organization_id=owner.org_id, campaign_id=uuid.UUID(campaign), day=TODAY + timedelta(days=1),
-            metric="spend_minor", value=700, source="meta:1", observed_at=datetime.fromtimestamp(EPOCH, UTC),
-            currency="USD")])
+        await _spent(db, owner, campaign, TODAY + timedelta(days=1), 700)
         body = await _get(client, owner, f"/v1/analytics/campaigns/{campaign}")
     assert body["timezones"] == {"ads": "Pacific/Tongatapu", "streams": "UTC"}
     assert body["period"] == {"start": "2027-01-05", "end": "2027-01-16"}
@@ -205,16 +214,10 @@ async def test_an_ad_account_west_of_utc_starts_the_campaign_s_period_on_its_own
     with trio.fail_after(20):
         owner = await make_member()
         _, campaign = await _world(db, client, owner)
-        await campaign_meta.link_meta(db, owner.org_id, uuid.UUID(campaign), ad_account_id="act_7",
-                                      meta_campaign_id="120000007", effective_status="ACTIVE")
-        await campaign_meta.record_ad_accounts(db, owner.org_id, [campaign_meta.AdAccountInfo(
-            account_id="act_7", name="Label", currency="USD", timezone_name="America/Los_Angeles")])
+        await _linked_to_account(db, owner, campaign, "America/Los_Angeles")
         # The campaign starts at midnight UTC on the 5th: 16:00 on the 4th in Los Angeles, when Meta
         # counts its first spend.
-        await facts.upsert_samples(db, [MetricSample(
-            organization_id=owner.org_id, campaign_id=uuid.UUID(campaign), day=START - timedelta(days=1),
-            metric="spend_minor", value=250, source="meta:1", observed_at=datetime.fromtimestamp(EPOCH, UTC),
-            currency="USD")])
+        await _spent(db, owner, campaign, START - timedelta(days=1), 250)
         body = await _get(client, owner, f"/v1/analytics/campaigns/{campaign}")
     assert body["period"] == {"start": "2027-01-04", "end": "2027-01-15"}
     assert body["daily"][0] == {"date": "2027-01-04", "spend": 2.5, "impressions": 0, "clicks": 0, "streams": 90}
