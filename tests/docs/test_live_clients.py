@@ -182,7 +182,10 @@ async def test_the_client_prints_every_event_once_across_a_cut_and_a_silent_link
         process.kill()
     assert child.seqs(owner.track_id) == list(range(1, 91))
     assert child.seqs(second) == list(range(1, 31))
-    assert sum("resumed" in line for line in child.log) >= 4, "\n".join(child.log)  # two tracks, two reconnects
+    # Each track was resumed (not restarted) after a reconnect. Not a count per reconnect: a track's
+    # "resumed" reply may be lost to the next cut and come with the reconnect after it.
+    for track in (owner.track_id, second):
+        assert any(line.startswith(f"resumed {track}") for line in child.log), "\n".join(child.log)
     assert sum("new access token" in line for line in child.log) >= 2, "\n".join(child.log)  # login, renewals
 
 
