@@ -134,6 +134,9 @@ async def test_410_disables_the_endpoint_and_tells_the_others(
                              " AND type = 'endpoint.disabled'", org) == 1
     assert [s for _, s, _ in await statuses(db, gone)] == ["failed"]
     assert other.enabled
+    # The notice's delivery is recorded after the answer we read: let it finish before the teardown
+    # cancels the dispatcher mid-statement (its connection would outlive the pool's close).
+    await settle(db, other, 1)
 
 
 async def test_retry_after_is_clamped_between_the_delay_and_twice_it(
