@@ -17,6 +17,7 @@ import trio
 from config import CONFIG_ENV_VAR, ConfigError, Settings, load
 from engine import runtime
 from engine.logs import configure_logging, current_actor
+from engine.ports import PortInUse
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 
 __all__ = ["main"]
@@ -91,12 +92,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[BaseException] = []
     try:
         return _dispatch(args, settings, environ)
-    except* (PostgresNotFound, EmbeddedPostgresError) as group:
-        # Raised inside the service's nurseries, so it arrives grouped; the message is the whole story.
-        failures.extend(group.exceptions)
+    except* (PostgresNotFound, EmbeddedPostgresError, PortInUse) as group:
+        # Raised inside the service's nurseries, so it arrives grouped (nested as deep as the nurseries
+        # were); the message is the whole story.
+        failures.extend(_leaves(group))
     for failure in failures:
         print(f"songtrack: {failure}", file=sys.stderr)
     return 1
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [leaf for exc in group.exceptions
+            for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])]
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:

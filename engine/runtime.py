@@ -40,6 +40,7 @@ from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
+from engine.ports import naming_port
 from engine.publisher import StatusPublisher
 from engine.ratelimit import Pacer
 from engine.registry import Registry
@@ -145,10 +146,11 @@ async def _serve_all(
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
             app = create_app(ApiContext(slot.get, migrations, settings, keys))
-            urls = await nursery.start(
-                _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
-                settings.engine.shutdown_grace,
-            )
+            with naming_port("the API", server.host, server.port, "--port"):
+                urls = await nursery.start(
+                    _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
+                    settings.engine.shutdown_grace,
+                )
             _announce(urls)
         async with open_store(settings) as (db, dsn):
             applied = await apply_migrations(db, migrations)
@@ -161,7 +163,8 @@ async def _serve_all(
             slot.db = db
             async with trio.open_nursery() as workers:
                 if server.workers > 1:
-                    sock = bind_socket(server.host, server.port)
+                    with naming_port("the API", server.host, server.port, "--port"):
+                        sock = bind_socket(server.host, server.port)
                     env = worker_env(environ, dsn) | _shared_env(settings)
                     await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
@@ -188,14 +191,16 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
     lines = []
     if "meta" in simulated:
         config = meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, start=now.isoformat())
-        meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
+        with naming_port("the Meta simulator", sims.host, sims.meta_port, "[simulators] meta_port"):
+            meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
         replaced["meta"] = msgspec.structs.replace(settings.meta, app_id=config.app_id, app_secret=config.app_secret,
                                                    graph_url=meta.url, dialog_url=meta.url)
         lines.append(f"Meta simulator on {meta.url}/{settings.meta.api_version} (token {config.access_tokens[0]})")
     if "spotify" in simulated:
         app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
         world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,), start=now)
-        url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
+        with naming_port("the Spotify simulator", sims.host, sims.spotify_port, "[simulators] spotify_port"):
+            url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
         replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
                                                       api_url=url)
         lines.append(f"Spotify simulator on {url}/v1 (accounts at {url}/authorize)")
@@ -315,7 +320,8 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
                                      max_size=settings.database.pool_max) as db:
                 app = create_app(ApiContext(lambda: db, discover(), settings, keys))
                 log.info("api worker %d serving %s", os.getpid(), bind)
-                await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
+                with naming_port("the API", settings.server.host, settings.server.port, "--port"):
+                    await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
             nursery.cancel_scope.cancel()
     return 0
 
@@ -341,8 +347,11 @@ async def serve_sandbox(
     with trio.open_signal_receiver(*SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, 5.0)
-            meta = await nursery.start(meta_simulator.serve_meta_simulator, meta_config, host, meta_port)
-            spotify = await nursery.start(spotify_simulator.serve_spotify_simulator, spotify_config, host, spotify_port)
+            with naming_port("the Meta simulator", host, meta_port, "--meta-port"):
+                meta = await nursery.start(meta_simulator.serve_meta_simulator, meta_config, host, meta_port)
+            with naming_port("the Spotify simulator", host, spotify_port, "--spotify-port"):
+                spotify = await nursery.start(spotify_simulator.serve_spotify_simulator, spotify_config, host,
+                                              spotify_port)
             print(f"Meta simulator on {meta.url}/v25.0 ({meta_tier}, token {meta_config.access_tokens[0]})\n"
                   f"Spotify simulator on {spotify}/v1 (accounts at {spotify}/authorize, {spotify_mode} mode)\n"
                   f"seed {seed}, {speed:g} simulated seconds per second", flush=True)
