@@ -55,6 +55,7 @@ from engine.workers import bind_socket, run_workers, worker_env
 from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
+from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
 
 __all__ = ["migrate", "serve", "serve_api", "serve_sandbox", "start_simulators"]
@@ -198,7 +199,9 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
         lines.append(f"Meta simulator on {meta.url}/{settings.meta.api_version} (token {config.access_tokens[0]})")
     if "spotify" in simulated:
         app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
-        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,), start=now)
+        # Fans opening a campaign's listen link are simulated listeners, one after another, not the label.
+        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,), start=now,
+                                                  fan_redirect_uris=(listener_callback_url(public_url),))
         with naming_port("the Spotify simulator", sims.host, sims.spotify_port, "[simulators] spotify_port"):
             url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
         replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
