@@ -45,6 +45,7 @@ from engine.publisher import StatusPublisher
 from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.report_links import link_key
+from engine.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
 from engine.store import imports as imports_store
 from engine.store.database import Database, open_database
@@ -58,7 +59,7 @@ from http_api.integrations import spotify_redirect_uris
 from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
 
-__all__ = ["migrate", "serve", "serve_api", "serve_sandbox", "start_simulators"]
+__all__ = ["migrate", "serve", "serve_api", "start_simulators"]
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,10 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
     # "on" keeps the dev routes on once the simulators' credentials are set.
     replaced: dict[str, object] = {"sandbox": "on"}
     lines = []
+    config, app = None, None
     if "meta" in simulated:
-        config = meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, start=now.isoformat())
+        config = meta_with_faults(meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed,
+                                                                 start=now.isoformat()), sims)
         with naming_port("the Meta simulator", sims.host, sims.meta_port, "[simulators] meta_port"):
             meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
         replaced["meta"] = msgspec.structs.replace(settings.meta, app_id=config.app_id, app_secret=config.app_secret,
@@ -200,13 +203,15 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
     if "spotify" in simulated:
         app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
         # Fans opening a campaign's listen link are simulated listeners, one after another, not the label.
-        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,), start=now,
-                                                  fan_redirect_uris=(listener_callback_url(public_url),))
+        world = spotify_with_faults(spotify_simulator.SimulatorConfig(
+            seed=sims.seed, speed=sims.speed, clients=(app,), start=now,
+            fan_redirect_uris=(listener_callback_url(public_url),)), sims)
         with naming_port("the Spotify simulator", sims.host, sims.spotify_port, "[simulators] spotify_port"):
             url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
         replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
                                                       api_url=url)
         lines.append(f"Spotify simulator on {url}/v1 (accounts at {url}/authorize)")
+    lines += sandbox_lines(config, app, sims)
     print(f"Sandbox mode: no credentials for {' or '.join(sorted(simulated))}, so simulators stand in.\n  "
           + "\n  ".join(lines), flush=True)
     log.info("sandbox: simulating %s", ", ".join(sorted(simulated)))
@@ -337,30 +342,6 @@ async def _watch_parent(parent: int, shutdown: Shutdown) -> None:
             break
     log.warning("parent process %d is gone; stopping", parent)
     shutdown.request("parent exited")
-
-
-async def serve_sandbox(
-    host: str, meta_port: int, spotify_port: int, *, seed: int, speed: float, meta_tier: str, spotify_mode: str
-) -> int:
-    """``songtrack sandbox``: the Meta and Spotify simulators, for a person with curl or a benchmark,
-    until SIGINT/SIGTERM. Same seed, same world."""
-    meta_config = meta_simulator.SimulatorConfig(seed=seed, speed=speed, tier=meta_tier)  # type: ignore[arg-type]
-    spotify_config = spotify_simulator.SimulatorConfig(seed=seed, speed=speed, mode=spotify_mode)  # type: ignore[arg-type]
-    shutdown = Shutdown()
-    with trio.open_signal_receiver(*SIGNALS) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, 5.0)
-            with naming_port("the Meta simulator", host, meta_port, "--meta-port"):
-                meta = await nursery.start(meta_simulator.serve_meta_simulator, meta_config, host, meta_port)
-            with naming_port("the Spotify simulator", host, spotify_port, "--spotify-port"):
-                spotify = await nursery.start(spotify_simulator.serve_spotify_simulator, spotify_config, host,
-                                              spotify_port)
-            print(f"Meta simulator on {meta.url}/v25.0 ({meta_tier}, token {meta_config.access_tokens[0]})\n"
-                  f"Spotify simulator on {spotify}/v1 (accounts at {spotify}/authorize, {spotify_mode} mode)\n"
-                  f"seed {seed}, {speed:g} simulated seconds per second", flush=True)
-            await shutdown.wait()
-            nursery.cancel_scope.cancel()
-    return 0
 
 
 REPORT_KINDS = tuple(kind.value for kind in ReportKind)  # ``songtrack import --kind``
