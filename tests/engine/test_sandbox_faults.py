@@ -117,6 +117,11 @@ async def test_run_rides_out_the_faults(data_dir: Path) -> None:
         await proc.wait_ready(f"http://127.0.0.1:{port}")
         await proc.wait_for_output("Demo label: log in as", within=60)
         assert "Provider faults on: 30% server errors, 10% throttled, 10% malformed" in proc.output
+        # What a person needs to point any client at the simulators.
+        assert "Meta app: app id 1234567890, app secret simulator-secret;" in proc.output
+        assert (f"Spotify app: client id sim0client0id000000000000000000aa, client secret"
+                f" sim0client0secret00000000000000bb; redirect URIs http://127.0.0.1:{port}/v1/auth/spotify/callback,"
+                f" http://127.0.0.1:{port}/v1/listen/callback") in proc.output
         found = re.search(r"log in as (\S+) / (\S+);", proc.output)
         assert found is not None
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
