@@ -29,17 +29,22 @@ import math
 import random
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import msgspec
+import trio
 
 from adapters.meta.client import MetaClient
 from adapters.reports import importer
 from config import Keys, Settings
 from engine.passwords import hash_password
+from engine.provider import RateLimitedError, RetryableError
+from engine.ratelimit import RetryPolicy
 from engine.store import accounts, campaign_meta, campaigns, integrations, tracks, webhooks
 from engine.store.database import Database
 
@@ -53,6 +58,8 @@ _TOKEN = "SIMULATOR_TOKEN"  # the Meta simulator's pre-issued token (adapters/me
 HISTORY_DAYS = 28  # the analytics' default baseline ([analytics] baseline_days)
 HISTORY_SHARE = 0.6  # a history day's mean, as a share of a day of simulated listens
 _HISTORY_NOISE = 0.05  # a history day's standard deviation, as a share of its mean
+_ATTEMPTS = 12  # of each Meta call while setting up, through the configured faults
+_T = TypeVar("_T")
 DEMO_TRACK = tracks.NewTrack(title="Demo Track", artist="Demo Artist", album="Demo Sessions", duration=214,
                              genres=["indie pop"])
 
@@ -145,10 +152,10 @@ async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, 
     meta = settings.meta
     async with http_factory() as http:
         client = MetaClient(http, _TOKEN, base_url=meta.graph_url, version=meta.api_version)
-        usd = next(a for a in (await client.ad_accounts()).data if a.currency == "USD")
-        meta_id = (await client.create_campaign(
-            usd.id, name=DEMO_CAMPAIGN, objective="OUTCOME_AWARENESS", status="ACTIVE", special_ad_categories=[],
-            daily_budget_minor=META_DAILY_BUDGET * 100)).data
+        usd = next(a for a in (await _through_faults(client.ad_accounts)).data if a.currency == "USD")
+        meta_id = (await _through_faults(partial(
+            client.create_campaign, usd.id, name=DEMO_CAMPAIGN, objective="OUTCOME_AWARENESS", status="ACTIVE",
+            special_ad_categories=[], daily_budget_minor=META_DAILY_BUDGET * 100))).data
     per_second = META_DAILY_BUDGET * settings.simulators.speed / 86_400
     budget = max(1.0, math.ceil(per_second * WARN_AFTER / 0.8 * 100) / 100)
     midnight = datetime.combine(today, time(), UTC)
@@ -159,6 +166,22 @@ async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, 
                               effective_status="ACTIVE")
     await campaigns.set_campaign_status(db, org_id, ours.id, expected_from=("draft",), to="active")
     return budget
+
+
+async def _through_faults(call: Callable[[], Awaitable[_T]]) -> _T:
+    """``call()``, retried through the faults a sandbox may be rehearsing (``[simulators] faults_*``): the
+    demo is set up before the engine runs, and a failed setup would stop ``songtrack run``. A truncated
+    answer to the campaign's creation may leave an extra campaign in the simulator; nothing reads it."""
+    policy, rng = RetryPolicy(base=0.5, cap=10.0), random.Random()
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return await call()
+        except (RetryableError, RateLimitedError) as exc:
+            if attempt == _ATTEMPTS:
+                raise
+            limited = exc.reset_after if isinstance(exc, RateLimitedError) else None
+            await trio.sleep(min(limited, 30.0) if limited is not None else policy.wait(exc, attempt, rng.random()))
+    raise AssertionError("unreachable")
 
 
 def history_csv(seed: int, rate: float, today: date) -> bytes:

@@ -5,6 +5,7 @@ every field, each checking its own values. ``config.settings`` puts them togethe
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -145,6 +146,35 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     # Simulated listens a second per demo track (actors/sandbox_streams.py); 0 turns them off. The cap
     # keeps one batch a second within what a single ingest transaction handles comfortably.
     stream_rate: Annotated[float, Meta(ge=0, le=1000)] = 2.0
+    # Provider faults, to rehearse a storm (docs/sandbox.md): the share of API calls (0 to 1) answered with
+    # a server error, a throttle (429; Meta's code 17) or a truncated body, seconds added to each answer,
+    # and scheduled storms (every call throttled) as START+LENGTH in real seconds after the simulators
+    # start: "600+60, 1800+300". Drawn from the seed, so the same seed gives the same faults.
+    faults_error_rate: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    faults_throttle_rate: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    faults_malformed_rate: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    faults_latency: Annotated[float, Meta(ge=0, le=30)] = 0.0
+    faults_storms: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            self.storms()
+        except ValueError as exc:
+            raise FieldConflict(("faults_storms",), str(exc)) from None
+
+    def storms(self) -> tuple[tuple[float, float], ...]:
+        """The scheduled storms as (start, length) in real seconds. Raises ValueError for a bad entry."""
+        found = []
+        for part in filter(None, (p.strip() for p in self.faults_storms.split(","))):
+            start, plus, length = part.partition("+")
+            try:
+                storm = (float(start), float(length))
+            except ValueError:
+                storm = (-1.0, 0.0)
+            if not plus or storm[0] < 0 or storm[1] <= 0 or not all(map(math.isfinite, storm)):
+                raise ValueError(f"{part!r} is not START+LENGTH (seconds, like 600+60)")
+            found.append(storm)
+        return tuple(found)
 
 
 _Fraction = Annotated[float, Meta(gt=0, le=2)]

@@ -15,11 +15,22 @@ from pathlib import Path
 import trio
 
 from config import CONFIG_ENV_VAR, ConfigError, Settings, load
-from engine import runtime
+from engine import runtime, sandbox
 from engine.logs import configure_logging, current_actor
+from engine.ports import PortInUse
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 
 __all__ = ["main"]
+
+
+# The simulators' faults (sandbox mode): flag name → help. Each sets ``[simulators] faults_<name>``.
+_FAULT_FLAGS = {
+    "error_rate": "share of provider API calls (0-1) answered with a server error",
+    "throttle_rate": "share of provider API calls (0-1) throttled (429; Meta's code 17)",
+    "malformed_rate": "share of provider API calls (0-1) answered with a truncated body",
+    "latency": "seconds added to every provider API answer",
+    "storms": "scheduled storms, START+LENGTH in seconds after start, comma-separated (600+60,1800+300)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,10 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     serving = argparse.ArgumentParser(add_help=False)
     serving.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serving.add_argument("--port", type=int, help="port to listen on (default 3000)")
+    faults = argparse.ArgumentParser(add_help=False)  # [simulators] faults_*: rehearse a provider storm
+    for name, what in _FAULT_FLAGS.items():
+        faults.add_argument(f"--fault-{name.replace('_', '-')}", dest=f"faults_{name}", metavar="X", help=what)
 
     parser = argparse.ArgumentParser(prog="songtrack", description="SongTrackPro engine and API")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", parents=[common, serving],
+    run = commands.add_parser("run", parents=[common, serving, faults],
                               help="start PostgreSQL, apply migrations, run the engine and the API")
     run.add_argument("--workers", type=int, help="API processes sharing the port (default 1)")
     commands.add_parser("migrate", parents=[common], help="apply pending database migrations and exit")
@@ -48,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--artist", help="an audience timeline's artist (required for one)")
     report.add_argument("--kind", choices=runtime.REPORT_KINDS,
                         help="the report's kind (default: told by its header row)")
-    sandbox = commands.add_parser("sandbox", parents=[common],
+    sandbox = commands.add_parser("sandbox", parents=[common, faults],
                                   help="serve the Meta and Spotify simulators (no credentials needed)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--meta-port", type=int, default=4010)
@@ -68,7 +82,7 @@ def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
         "server.host": getattr(args, "host", None),
         "server.port": getattr(args, "port", None),
         "server.workers": getattr(args, "workers", None),
-    }
+    } | {f"simulators.faults_{name}": getattr(args, f"faults_{name}", None) for name in _FAULT_FLAGS}
     return load(environ, path, overrides)
 
 
@@ -91,12 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[BaseException] = []
     try:
         return _dispatch(args, settings, environ)
-    except* (PostgresNotFound, EmbeddedPostgresError) as group:
-        # Raised inside the service's nurseries, so it arrives grouped; the message is the whole story.
-        failures.extend(group.exceptions)
+    except* (PostgresNotFound, EmbeddedPostgresError, PortInUse) as group:
+        # Raised inside the service's nurseries, so it arrives grouped (nested as deep as the nurseries
+        # were); the message is the whole story.
+        failures.extend(_leaves(group))
     for failure in failures:
         print(f"songtrack: {failure}", file=sys.stderr)
     return 1
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [leaf for exc in group.exceptions
+            for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])]
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:
@@ -106,8 +126,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, s
         return trio.run(runtime.serve_api, settings, args.fd)
     if args.command == "sandbox":
         return trio.run(functools.partial(
-            runtime.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
-            speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode))
+            sandbox.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
+            speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode, sims=settings.simulators))
     if args.command == "import":
         return trio.run(functools.partial(
             runtime.import_report, settings, args.file, organization=args.organization, kind=args.kind,

@@ -40,10 +40,12 @@ from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
+from engine.ports import naming_port
 from engine.publisher import StatusPublisher
 from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.report_links import link_key
+from engine.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
 from engine.store import imports as imports_store
 from engine.store.database import Database, open_database
@@ -54,9 +56,10 @@ from engine.workers import bind_socket, run_workers, worker_env
 from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
+from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
 
-__all__ = ["migrate", "serve", "serve_api", "serve_sandbox", "start_simulators"]
+__all__ = ["migrate", "serve", "serve_api", "start_simulators"]
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +148,11 @@ async def _serve_all(
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
             app = create_app(ApiContext(slot.get, migrations, settings, keys))
-            urls = await nursery.start(
-                _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
-                settings.engine.shutdown_grace,
-            )
+            with naming_port("the API", server.host, server.port, "--port"):
+                urls = await nursery.start(
+                    _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
+                    settings.engine.shutdown_grace,
+                )
             _announce(urls)
         async with open_store(settings) as (db, dsn):
             applied = await apply_migrations(db, migrations)
@@ -161,7 +165,8 @@ async def _serve_all(
             slot.db = db
             async with trio.open_nursery() as workers:
                 if server.workers > 1:
-                    sock = bind_socket(server.host, server.port)
+                    with naming_port("the API", server.host, server.port, "--port"):
+                        sock = bind_socket(server.host, server.port)
                     env = worker_env(environ, dsn) | _shared_env(settings)
                     await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
@@ -186,19 +191,27 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
     # "on" keeps the dev routes on once the simulators' credentials are set.
     replaced: dict[str, object] = {"sandbox": "on"}
     lines = []
+    config, app = None, None
     if "meta" in simulated:
-        config = meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, start=now.isoformat())
-        meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
+        config = meta_with_faults(meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed,
+                                                                 start=now.isoformat()), sims)
+        with naming_port("the Meta simulator", sims.host, sims.meta_port, "[simulators] meta_port"):
+            meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
         replaced["meta"] = msgspec.structs.replace(settings.meta, app_id=config.app_id, app_secret=config.app_secret,
                                                    graph_url=meta.url, dialog_url=meta.url)
         lines.append(f"Meta simulator on {meta.url}/{settings.meta.api_version} (token {config.access_tokens[0]})")
     if "spotify" in simulated:
         app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
-        world = spotify_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed, clients=(app,), start=now)
-        url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
+        # Fans opening a campaign's listen link are simulated listeners, one after another, not the label.
+        world = spotify_with_faults(spotify_simulator.SimulatorConfig(
+            seed=sims.seed, speed=sims.speed, clients=(app,), start=now,
+            fan_redirect_uris=(listener_callback_url(public_url),)), sims)
+        with naming_port("the Spotify simulator", sims.host, sims.spotify_port, "[simulators] spotify_port"):
+            url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
         replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
                                                       api_url=url)
         lines.append(f"Spotify simulator on {url}/v1 (accounts at {url}/authorize)")
+    lines += sandbox_lines(config, app, sims)
     print(f"Sandbox mode: no credentials for {' or '.join(sorted(simulated))}, so simulators stand in.\n  "
           + "\n  ".join(lines), flush=True)
     log.info("sandbox: simulating %s", ", ".join(sorted(simulated)))
@@ -315,7 +328,8 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
                                      max_size=settings.database.pool_max) as db:
                 app = create_app(ApiContext(lambda: db, discover(), settings, keys))
                 log.info("api worker %d serving %s", os.getpid(), bind)
-                await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
+                with naming_port("the API", settings.server.host, settings.server.port, "--port"):
+                    await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
             nursery.cancel_scope.cancel()
     return 0
 
@@ -328,27 +342,6 @@ async def _watch_parent(parent: int, shutdown: Shutdown) -> None:
             break
     log.warning("parent process %d is gone; stopping", parent)
     shutdown.request("parent exited")
-
-
-async def serve_sandbox(
-    host: str, meta_port: int, spotify_port: int, *, seed: int, speed: float, meta_tier: str, spotify_mode: str
-) -> int:
-    """``songtrack sandbox``: the Meta and Spotify simulators, for a person with curl or a benchmark,
-    until SIGINT/SIGTERM. Same seed, same world."""
-    meta_config = meta_simulator.SimulatorConfig(seed=seed, speed=speed, tier=meta_tier)  # type: ignore[arg-type]
-    spotify_config = spotify_simulator.SimulatorConfig(seed=seed, speed=speed, mode=spotify_mode)  # type: ignore[arg-type]
-    shutdown = Shutdown()
-    with trio.open_signal_receiver(*SIGNALS) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, 5.0)
-            meta = await nursery.start(meta_simulator.serve_meta_simulator, meta_config, host, meta_port)
-            spotify = await nursery.start(spotify_simulator.serve_spotify_simulator, spotify_config, host, spotify_port)
-            print(f"Meta simulator on {meta.url}/v25.0 ({meta_tier}, token {meta_config.access_tokens[0]})\n"
-                  f"Spotify simulator on {spotify}/v1 (accounts at {spotify}/authorize, {spotify_mode} mode)\n"
-                  f"seed {seed}, {speed:g} simulated seconds per second", flush=True)
-            await shutdown.wait()
-            nursery.cancel_scope.cancel()
-    return 0
 
 
 REPORT_KINDS = tuple(kind.value for kind in ReportKind)  # ``songtrack import --kind``

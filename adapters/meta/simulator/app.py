@@ -162,7 +162,8 @@ class MetaSimulator:
             load = self.quota.charge_insights_load(now)  # counted even when already refused
             refusal = refusal or load
         usage = self._usage(route, now)
-        if refusal is None and self._faults.random() < self.config.faults.throttle_rate:
+        storm = any(start <= now < end for start, end in self.config.faults.storms)
+        if refusal is None and (storm or self._faults.random() < self.config.faults.throttle_rate):
             refusal = Throttle(17, 2446079, "(#17) User request limit reached")
         if refusal is None:
             return usage

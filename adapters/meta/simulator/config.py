@@ -36,6 +36,8 @@ class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
     restatement_rate: _Rate = 0.0
     report_failure_rate: _Rate = 0.0  # async report runs that end in "Job Failed"
     throttle_is_transient: bool = False  # 2026 production said false; 2017 said true
+    # Scheduled storms, (start, end) in simulated Unix seconds: every call inside one is throttled.
+    storms: tuple[tuple[float, float], ...] = ()
 
 
 class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -2,6 +2,8 @@
 
 It owns codes and tokens on the simulated clock and the 190 errors for bad tokens. The sandbox dialog
 never shows a page: it approves at once (or denies, when configured). Scopes are recorded, not enforced.
+Lifetimes are real seconds, whatever ``speed``: a client counts ``expires_in`` on its own clock, so a
+token must not die 60 times sooner because the world runs 60 times faster.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class OAuth:
         self._codes: dict[str, _Code] = {}
         self.tokens = {t: Token(t, self.user_id, ALL_SCOPES, clock.now(), 0.0, True) for t in config.access_tokens}
 
+    def _real(self, seconds: float) -> float:
+        """``seconds`` of the client's clock, in simulated seconds (see the module docstring). At speed 0
+        the simulated clock stands still, so the lifetime is kept as given."""
+        return seconds * (self._config.speed or 1.0)
+
     def _secret(self, prefix: str, length: int) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
         return prefix + "".join(self._rng.choice(alphabet) for _ in range(length))
@@ -111,7 +118,7 @@ class OAuth:
         else:
             code = self._secret("AQ", 48)
             scopes = tuple(s for s in request.params.get("scope", "").replace(" ", ",").split(",") if s)
-            self._codes[code] = _Code(redirect_uri, scopes, self._clock.now() + self._config.code_ttl_s)
+            self._codes[code] = _Code(redirect_uri, scopes, self._clock.now() + self._real(self._config.code_ttl_s))
             query = {"code": code, "state": state}
         separator = "&" if "?" in redirect_uri else "?"
         return Response(302, b"", [("location", redirect_uri + separator + urlencode(query))], "text/html")
@@ -119,7 +126,7 @@ class OAuth:
     def _issue(self, scopes: tuple[str, ...], *, long_lived: bool) -> Response:
         now = self._clock.now()
         ttl = self._config.long_token_ttl_s if long_lived else self._config.short_token_ttl_s
-        token = Token(self._secret("EAAB", 64), self.user_id, scopes, now, now + ttl, long_lived)
+        token = Token(self._secret("EAAB", 64), self.user_id, scopes, now, now + self._real(ttl), long_lived)
         self.tokens[token.value] = token
         return json_response({"access_token": token.value, "token_type": "bearer", "expires_in": ttl})
 

@@ -61,7 +61,8 @@ class SpotifySimulator:
         self.clock = clock or SimClock(config.start, config.speed)
         self.world = World(config)
         catalog = self.world.catalog
-        self.auth = AuthServer(config, self.clock.now, frozenset(catalog.users), catalog.label_user.id)
+        self.auth = AuthServer(config, self.clock.now, frozenset(catalog.users), catalog.label_user.id,
+                               fans=tuple(u.id for u in catalog.listeners))
         render = Renderer(catalog, config.mode)
         self._routes: list[Route] = [*CatalogApi(render, config).routes(),
                                      *LibraryApi(self.world, render, self.clock.now).routes()]

@@ -68,6 +68,9 @@ class SimulatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     campaign_boost: Annotated[float, Meta(ge=0)] = 5.0  # play-weight multiplier while the campaign runs
     clients: tuple[ClientApp, ...] = (ClientApp(),)
     consent: Literal["approve", "deny"] = "approve"
+    # Logins that come back to one of these (exactly) are fans: without ``sim_user``, each is the next
+    # simulated listener in turn (the label user is everyone else's). A fan link's callback, in the sandbox.
+    fan_redirect_uris: tuple[str, ...] = ()
     allowlist: tuple[str, ...] | None = None  # dev mode; None → the label user and the first 4 listeners
     rate_limit: RateLimitConfig = RateLimitConfig()
     faults: FaultConfig = FaultConfig()

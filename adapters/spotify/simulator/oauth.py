@@ -2,16 +2,23 @@
 
 We model the authorization-code flow with PKCE (S256) and the confidential variant with Basic auth.
 The sandbox consents on the user's behalf: it approves (or denies, when configured) at once and
-redirects. PKCE refresh tokens are single-use and rotate; confidential ones are not rotated. Every
-refresh token dies six months after the original grant, refreshing does not extend it. The implicit
+redirects; who consents is ``sim_user``, else the next simulated listener for a fan's login
+(``fan_redirect_uris``), else the label user. PKCE refresh tokens are single-use and rotate; confidential
+ones are not rotated. Every refresh token dies six months after the original grant, refreshing does not
+extend it. The implicit
 and client-credentials grants are out of scope. Token strings come from a seeded RNG, so they are
 deterministic; this is a simulator, never a security boundary.
+
+Lifetimes are real seconds, whatever the simulator's ``speed``: a client counts ``expires_in`` on its own
+clock, so a token that says 3600 must not die after a minute because the world runs 60 times faster.
+
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import random
 import re
 import string
@@ -85,8 +92,10 @@ class AuthServer:
     """Codes, access tokens and refresh tokens of every app, on the simulated clock ``now``."""
 
     def __init__(self, config: SimulatorConfig, now: Callable[[], float], users: frozenset[str],
-                 default_user: str) -> None:
+                 default_user: str, *, fans: tuple[str, ...] = ()) -> None:
         self._config, self._now, self._users, self._default_user = config, now, users, default_user
+        self._fans = itertools.cycle(fans or (default_user,))  # past the last listener, the first again
+        self._scale = config.speed  # simulated seconds per real second of a lifetime (module docstring)
         self._clients = {c.client_id: c for c in config.clients}
         self._rng = random.Random(f"{config.seed}:tokens")
         self._codes: dict[str, _Code] = {}
@@ -116,14 +125,17 @@ class AuthServer:
             return back(error="invalid_request", error_description="code_challenge must be S256 of a verifier")
         if self._config.consent == "deny":
             return back(error="access_denied")
-        user_id = q.get("sim_user", self._default_user)  # sandbox-only: which simulated user consents
+        user_id = q.get("sim_user") or self._consenting(redirect_uri)  # sim_user: sandbox-only
         if user_id not in self._users:
             return back(error="invalid_request", error_description="unknown sim_user")
         now = self._now()
         grant = Grant(user_id, client.client_id, q.get("scope", ""), now, pkce=challenge is not None)
         code = self._token("AQ", 120)
-        self._codes[code] = _Code(grant, redirect_uri, challenge, now + CODE_TTL)
+        self._codes[code] = _Code(grant, redirect_uri, challenge, now + CODE_TTL * self._scale)
         return back(code=code)
+
+    def _consenting(self, redirect_uri: str) -> str:
+        return next(self._fans) if redirect_uri in self._config.fan_redirect_uris else self._default_user
 
     # -- /api/token -----------------------------------------------------------------------------------
 
@@ -185,7 +197,7 @@ class AuthServer:
         held = self._refresh.get(form.get("refresh_token", ""))
         if held is None or held.grant.client_id != client.client_id:
             return oauth_error(400, "invalid_grant", "Invalid refresh token")
-        if held.revoked or self._now() >= held.grant.granted_at + REFRESH_TOKEN_LIFETIME:
+        if held.revoked or self._now() >= held.grant.granted_at + REFRESH_TOKEN_LIFETIME * self._scale:
             return oauth_error(400, "invalid_grant", "Refresh token revoked")
         if held.grant.pkce:  # PKCE refresh tokens work once, to get the next one
             held.revoked = True
@@ -193,7 +205,7 @@ class AuthServer:
 
     def _issue(self, grant: Grant, *, with_refresh: bool) -> Response:
         access = self._token("BQ", 160)
-        self._access[access] = _Access(grant, self._now() + ACCESS_TOKEN_TTL)
+        self._access[access] = _Access(grant, self._now() + ACCESS_TOKEN_TTL * self._scale)
         body: dict[str, object] = {"access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL}
         if with_refresh:
             refresh = self._token("AQ", 131)
