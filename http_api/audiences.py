@@ -27,6 +27,7 @@ from http_api.catalog_schemas import (
     PageQuery,
     Pagination,
     age_problem,
+    iso_country,
     patch_changes,
 )
 from http_api.context import ApiContext
@@ -93,6 +94,7 @@ class LookalikeCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     description: Description | None = None
 
     def __post_init__(self) -> None:
+        self.countries = [iso_country(code) for code in self.countries]
         if len(set(self.countries)) < len(self.countries):
             raise ValueError("countries: each country at most once")
 
@@ -106,6 +108,9 @@ class Customer(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_on
     first_name: _Text | None = None
     last_name: _Text | None = None
     country: CountryCode | None = None
+
+    def __post_init__(self) -> None:
+        self.country = iso_country(self.country)
 
 
 class MetaSync(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):

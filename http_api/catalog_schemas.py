@@ -9,8 +9,8 @@ what its column holds, so a fuzzer finds a 400 rather than a 500.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
-from typing import Annotated, Literal, TypeVar
+from collections.abc import Collection, Sequence
+from typing import Annotated, Literal, TypeVar, overload
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -32,6 +32,8 @@ __all__ = [
     "TargetingCriteria",
     "Url",
     "age_problem",
+    "iso_country",
+    "paginate",
 ]
 
 T = TypeVar("T")
@@ -60,8 +62,10 @@ Url = Annotated[
          description="An http:// or https:// URL", examples=["https://cdn.example.com/cover.jpg"]),
 ]
 
-# Officially assigned ISO 3166-1 alpha-2 codes (the same 249 as tzdata's iso3166.tab). Listing them, rather
-# than allowing any two letters, catches the classic "UK" (it is GB) before Meta refuses the targeting.
+# Officially assigned ISO 3166-1 alpha-2 codes (the same 249 as tzdata's iso3166.tab), plus "UK": ad tools
+# (and the API reference's own example) say UK for the United Kingdom, whose ISO code is GB. We take it and
+# keep GB (``iso_country``), so what we store, send to Meta and read back in its breakdowns is one code.
+# Listing the codes, rather than allowing any two letters, catches a typo before Meta refuses the targeting.
 CountryCode = Annotated[
     Literal[
         "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA",
@@ -77,11 +81,20 @@ CountryCode = Annotated[
         "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA",
         "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM",
         "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL",
-        "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
+        "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UK", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
         "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
     ],
-    Meta(description="An ISO 3166-1 alpha-2 country code (GB, not UK)"),
+    Meta(description="An ISO 3166-1 alpha-2 country code; UK is taken as GB"),
 ]  # fmt: skip
+
+@overload
+def iso_country(code: CountryCode) -> CountryCode: ...
+@overload
+def iso_country(code: None) -> None: ...
+def iso_country(code: CountryCode | None) -> CountryCode | None:
+    """``code`` as ISO 3166-1 spells it (``UK`` → ``GB``)."""
+    return "GB" if code == "UK" else code
+
 
 # Meta's age bounds: 13 is the youngest it targets, and 65 means "65 and older".
 Age = Annotated[int, Meta(ge=13, le=65)]
@@ -98,6 +111,9 @@ class TargetingCriteria(msgspec.Struct, forbid_unknown_fields=True, rename="came
     genders: Annotated[list[Gender], Meta(max_length=3)] = []
     locations: Annotated[list[CountryCode], Meta(max_length=250)] = []
     interests: Annotated[list[Label], Meta(max_length=100)] = []
+
+    def __post_init__(self) -> None:
+        self.locations = [iso_country(code) for code in self.locations]
 
 
 class Targeting(TargetingCriteria):
@@ -131,12 +147,18 @@ def age_problem(field: str, targeting: TargetingCriteria | UnsetType | None) -> 
     return None
 
 
-class PageQuery(msgspec.Struct, kw_only=True):
+class ListQuery(msgspec.Struct, kw_only=True):
+    """A window on a list, as the API reference's "Pagination" defines it: ``limit`` (default 20, max 100)
+    items from ``offset``."""
+
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+    offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
+
+
+class PageQuery(ListQuery, kw_only=True):
     """A window on a list; ``search`` matches literally, ignoring case (``%`` and ``_`` are not wildcards)."""
 
     search: Annotated[str, Meta(max_length=200, pattern=NO_NUL)] | UnsetType = UNSET
-    limit: Annotated[int, Meta(ge=1, le=100)] = 20
-    offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
 
     def search_text(self) -> str | None:
         return None if isinstance(self.search, UnsetType) else self.search
@@ -153,6 +175,14 @@ class Pagination(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     @classmethod
     def of(cls, page: Page[T]) -> Pagination:
         return cls(total=page.total, limit=page.limit, offset=page.offset, has_next=page.has_next)
+
+
+def paginate(items: Sequence[T], window: ListQuery) -> tuple[list[T], Pagination]:
+    """The items of ``window`` and its pagination block, for the short lists we read whole (an
+    organization's webhooks, members, sessions, a provider's accounts): the SQL-paged lists use ``Page``."""
+    shown = list(items[window.offset:window.offset + window.limit])
+    return shown, Pagination(total=len(items), limit=window.limit, offset=window.offset,
+                             has_next=window.offset + len(shown) < len(items))
 
 
 def patch_changes(patch: msgspec.Struct, allowed: Collection[str] | None = None) -> dict[str, object]:

@@ -12,7 +12,7 @@ import msgspec
 from msgspec import Meta
 
 from adapters.meta.conversions import ActionSource, CustomData, ServerEvent, UserData, check_events
-from http_api.catalog_schemas import CountryCode, Url
+from http_api.catalog_schemas import CountryCode, Url, iso_country
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.providers import PROVIDER_ERRORS, meta_client
@@ -40,6 +40,9 @@ class ConversionUser(msgspec.Struct, forbid_unknown_fields=True, rename="camel",
     client_user_agent: Annotated[str, Meta(min_length=1, max_length=1000)] | None = None
     fbc: _Text | None = None
     fbp: _Text | None = None
+
+    def __post_init__(self) -> None:
+        self.country = iso_country(self.country)
 
 
 class ConversionValue(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
