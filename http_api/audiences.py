@@ -242,8 +242,9 @@ def audiences_router(ctx: ApiContext) -> Router:
         access=Access.MEMBER, body=MetaSync, response=MetaSyncResult, errors=(409, *PROVIDER_ERRORS),
         description="Creates the audience on Meta as a customer-list custom audience the first time (give"
                     " `adAccountId`, or leave it out when the connected Meta user has one ad account: 400"
-                    " lists the choices when it has several), then adds the `customers` given, normalised and hashed as Meta requires."
-                    " Meta applies uploads within hours, so the size it reports may lag. A lookalike cannot"
+                    " lists the choices when it has several), then adds the `customers` given, normalised and"
+                    " hashed as Meta requires. The body may be left out. Meta applies uploads within hours,"
+                    " so the size it reports may lag. A lookalike cannot"
                     " be pushed this way: create it from a pushed audience (409).",
     )
     async def sync_to_meta(call: Call, audience_id: uuid.UUID) -> MetaSyncResult:
