@@ -26,13 +26,13 @@ from http_api.catalog_schemas import (
     Description,
     Name,
     PageQuery,
-    Pagination,
     age_problem,
     iso_country,
     patch_changes,
 )
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
+from http_api.pagination import Pagination
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 

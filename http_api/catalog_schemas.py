@@ -1,6 +1,6 @@
 """Field types and Structs that the catalog routes (tracks, campaigns, audiences) share: text PostgreSQL
 can store, web URLs, ISO country codes, targeting criteria (a campaign's ``Targeting``, an audience's
-``AudienceCriteria``), and the pagination block of a list.
+``AudienceCriteria``), and the catalog lists' search (``PageQuery``).
 
 It owns the shape of a value, not what a route does with it. Every bound here also keeps a value inside
 what its column holds, so a fuzzer finds a 400 rather than a 500.
@@ -9,16 +9,15 @@ what its column holds, so a fuzzer finds a 400 rather than a 500.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
-from typing import Annotated, Literal, TypeVar, overload
+from collections.abc import Collection
+from typing import Annotated, Literal, overload
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from engine.store.catalog_common import Page
+from http_api.pagination import ListQuery
 
 __all__ = [
-    "MAX_OFFSET",
     "NO_NUL",
     "VISIBLE",
     "AudienceCriteria",
@@ -27,16 +26,12 @@ __all__ = [
     "Label",
     "Name",
     "PageQuery",
-    "Pagination",
     "Targeting",
     "TargetingCriteria",
     "Url",
     "age_problem",
     "iso_country",
-    "paginate",
 ]
-
-T = TypeVar("T")
 
 # PostgreSQL's text and jsonb cannot hold U+0000, so every free text refuses it. Blank means ASCII
 # whitespace, spelled out rather than ``\s``: Python's and ECMA 262's ``\s`` differ (U+001C, U+FEFF), and the
@@ -99,7 +94,6 @@ def iso_country(code: CountryCode | None) -> CountryCode | None:
 # Meta's age bounds: 13 is the youngest it targets, and 65 means "65 and older".
 Age = Annotated[int, Meta(ge=13, le=65)]
 Gender = Literal["all", "male", "female"]
-MAX_OFFSET = 2**31 - 1  # keeps OFFSET far from bigint overflow; no list is ever that long
 
 
 class TargetingCriteria(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -147,14 +141,6 @@ def age_problem(field: str, targeting: TargetingCriteria | UnsetType | None) -> 
     return None
 
 
-class ListQuery(msgspec.Struct, kw_only=True):
-    """A window on a list, as the API reference's "Pagination" defines it: ``limit`` (default 20, max 100)
-    items from ``offset``."""
-
-    limit: Annotated[int, Meta(ge=1, le=100)] = 20
-    offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
-
-
 class PageQuery(ListQuery, kw_only=True):
     """A window on a list; ``search`` matches literally, ignoring case (``%`` and ``_`` are not wildcards)."""
 
@@ -162,27 +148,6 @@ class PageQuery(ListQuery, kw_only=True):
 
     def search_text(self) -> str | None:
         return None if isinstance(self.search, UnsetType) else self.search
-
-
-class Pagination(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Where a page sits: ``total`` counts every matching row; ``hasNext`` says whether more follow."""
-
-    total: int
-    limit: int
-    offset: int
-    has_next: bool
-
-    @classmethod
-    def of(cls, page: Page[T]) -> Pagination:
-        return cls(total=page.total, limit=page.limit, offset=page.offset, has_next=page.has_next)
-
-
-def paginate(items: Sequence[T], window: ListQuery) -> tuple[list[T], Pagination]:
-    """The items of ``window`` and its pagination block, for the short lists we read whole (an
-    organization's webhooks, members, sessions, a provider's accounts): the SQL-paged lists use ``Page``."""
-    shown = list(items[window.offset:window.offset + window.limit])
-    return shown, Pagination(total=len(items), limit=window.limit, offset=window.offset,
-                             has_next=window.offset + len(shown) < len(items))
 
 
 def patch_changes(patch: msgspec.Struct, allowed: Collection[str] | None = None) -> dict[str, object]:

@@ -30,10 +30,10 @@ from adapters.spotify.classify import ReauthRequiredError, classify, transport_e
 from engine.provider import ProviderError
 from engine.store import integrations as store
 from engine.store import nodes
-from http_api.catalog_schemas import ListQuery, Pagination, paginate
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.listeners import listener_callback_url
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.providers import not_configured
 from http_api.routing import Access, Call, Router
 

@@ -48,6 +48,7 @@ from http_api.meta_schemas import (
     MetaCampaignPatch,
     MetaCampaignQuery,
 )
+from http_api.pagination import ListQuery, paginate
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
@@ -66,24 +67,29 @@ _FIRST_POLL_S, _MAX_POLL_S = 1.0, 10.0
 _RETRY_AFTER_S = 30
 _LINKABLE = frozenset({"draft", "active", "paused"})  # archived and completed campaigns are done
 _BUDGET_RULE = "more decimals than {currency} has"
+# Meta pages its edges by cursor, with no offset and no total (PROVIDERS.md A2), so the `total` and
+# `offset` of our pagination need the whole listing: we read it (100 per Meta call) and page it here.
+_READ_WHOLE = "Meta's listing is read whole (100 items per Meta call) and paged here, so `total` is exact."
 
 
 def meta_router(ctx: ApiContext) -> Router:
     router = Router("meta", ctx, tag="Meta")
 
     @router.route("GET", "/v1/meta/accounts", summary="List the connected Meta user's ad accounts",
-                  access=Access.VIEWER, response=MetaAccountList, errors=PROVIDER_ERRORS,
-                  description="`amountSpent` is lifetime spend in major units of the account's `currency`.")
+                  access=Access.VIEWER, query=ListQuery, response=MetaAccountList, errors=PROVIDER_ERRORS,
+                  description="`amountSpent` is lifetime spend in major units of the account's `currency`. "
+                              + _READ_WHOLE)
     async def list_accounts(call: Call) -> MetaAccountList:
         async with meta_client(call) as (client, _):
-            accounts = (await client.ad_accounts()).data
-        return MetaAccountList(accounts=[MetaAccount.of(account) for account in accounts])
+            accounts, pagination = paginate((await client.ad_accounts()).data, call.query)
+        return MetaAccountList(accounts=[MetaAccount.of(account) for account in accounts], pagination=pagination)
 
     @router.route(
         "GET", "/v1/meta/campaigns", summary="List Meta campaigns", access=Access.VIEWER,
         query=MetaCampaignQuery, response=MetaCampaignList, errors=PROVIDER_ERRORS,
         description="One ad account's campaigns, or every account's without `adAccountId`. Budgets are major"
-                    " units of the account's `currency`; `campaignId` is our campaign linked to it, if any.",
+                    " units of the account's `currency`; `campaignId` is our campaign linked to it, if any. "
+                    + _READ_WHOLE,
     )
     async def list_meta_campaigns(call: Call) -> MetaCampaignList:
         query: MetaCampaignQuery = call.query
@@ -97,7 +103,8 @@ def meta_router(ctx: ApiContext) -> Router:
             for account in accounts:
                 for campaign in (await client.campaigns(account.id, query.statuses())).data:
                     found.append(MetaCampaign.of(campaign, account.currency, links.get(campaign.id)))
-        return MetaCampaignList(campaigns=found)
+        shown, pagination = paginate(found, query)
+        return MetaCampaignList(campaigns=shown, pagination=pagination)
 
     @router.route(
         "POST", "/v1/meta/campaigns", summary="Create a Meta campaign for one of our campaigns",

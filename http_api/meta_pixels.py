@@ -13,9 +13,9 @@ from msgspec import Meta
 
 from adapters.meta.client import MetaClient
 from engine.store import integrations as store
-from http_api.catalog_schemas import ListQuery, Pagination, paginate
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 

@@ -18,6 +18,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from adapters.meta.money import currency_offset, to_major
 from adapters.meta.schemas import AdAccount, Campaign, InsightRow
+from http_api.pagination import ListQuery, Pagination
 
 __all__ = [
     "AD_ACCOUNT_STATUSES",
@@ -100,6 +101,7 @@ class MetaAccount(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class MetaAccountList(msgspec.Struct, frozen=True, kw_only=True):
     accounts: list[MetaAccount]
+    pagination: Pagination
 
 
 class MetaCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -129,9 +131,10 @@ class MetaCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class MetaCampaignList(msgspec.Struct, frozen=True, kw_only=True):
     campaigns: list[MetaCampaign]
+    pagination: Pagination
 
 
-class MetaCampaignQuery(msgspec.Struct, kw_only=True, rename="camel"):
+class MetaCampaignQuery(ListQuery, kw_only=True, rename="camel"):
     """One ad account's campaigns (every account's without ``adAccountId``), optionally only those whose
     ``effective_status`` is in the comma-separated ``effectiveStatus``."""
 

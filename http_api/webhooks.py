@@ -21,9 +21,9 @@ from engine.store import webhooks as store
 from engine.webhooks.events import EventType
 from engine.webhooks.signing import chosen_secret
 from engine.webhooks.ssrf import UnsafeTarget, check_url, parse_subnets
-from http_api.catalog_schemas import ListQuery, Pagination, paginate
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
 __all__ = ["Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "webhooks_router"]
@@ -127,6 +127,7 @@ class AttemptOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class AttemptList(msgspec.Struct, frozen=True, kw_only=True):
     attempts: list[AttemptOut]
+    pagination: Pagination
 
 
 def webhooks_router(ctx: ApiContext) -> Router:
@@ -211,13 +212,15 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
         return msgspec.convert(row, Stats, from_attributes=True)
 
     @router.route("GET", "/v1/webhooks/<uuid:webhook_id>/events/<string:event_id>/attempts",
-                  summary="The attempts to deliver one event", access=Access.VIEWER, response=AttemptList,
-                  description="Oldest first; each response body is cut to 4 KB.")
+                  summary="The attempts to deliver one event", access=Access.VIEWER, query=ListQuery,
+                  response=AttemptList, description="Oldest first; each response body is cut to 4 KB.")
     async def attempts(call: Call, webhook_id: uuid.UUID, event_id: str) -> AttemptList:
         rows = await store.attempts_for_event(call.db, call.caller.organization_id, webhook_id, event_id)
         if rows is None:
             raise not_found("event")
-        return AttemptList(attempts=[msgspec.convert(row, AttemptOut, from_attributes=True) for row in rows])
+        shown, pagination = paginate(rows, call.query)
+        return AttemptList(attempts=[msgspec.convert(row, AttemptOut, from_attributes=True) for row in shown],
+                           pagination=pagination)
 
     @router.route("POST", "/v1/webhooks/<uuid:webhook_id>/events/<string:event_id>/resend",
                   summary="Deliver one event again", access=Access.ADMIN, response=EventQueued, status=202,

@@ -22,6 +22,7 @@ from engine.store import tracks
 from engine.store.database import Database
 from tests.http_api.conftest import EPOCH, MakeMember, Member, Simulators, meta_simulator
 from tests.http_api.connect import connect
+from tests.http_api.paging import assert_paged
 
 OURS = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
@@ -132,6 +133,8 @@ async def test_accounts_and_campaigns_match_the_simulator(client: Client, simula
         c.id for c in world.campaigns.values() if c.status == "PAUSED"}
     bad = await client.get("/v1/meta/campaigns?effectiveStatus=RUNNING", headers=member.headers)
     assert bad.status_code == 400
+    await assert_paged(client, "/v1/meta/accounts", member.headers, "accounts", total=len(world.accounts))
+    await assert_paged(client, "/v1/meta/campaigns", member.headers, "campaigns", total=len(world.campaigns))
 
 
 async def test_create_in_usd_and_jpy_links_our_campaign(client: Client, simulators: Simulators,

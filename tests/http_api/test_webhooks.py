@@ -98,6 +98,7 @@ async def test_test_event_stats_attempts_resend_and_recover(
     assert (stats["failed"], stats["attempts"], stats["averageDurationMs"]) == (1, 1, 12.0)
     log = await (await client.get(f"{base}/events/{event_id}/attempts", headers=owner.headers)).get_json()
     assert [(a["statusCode"], len(a["responseBody"])) for a in log["attempts"]] == [(500, 4096)]
+    assert log["pagination"] == {"total": 1, "limit": 20, "offset": 0, "hasNext": False}
     recovered = await client.post(f"{base}/recover", json={"since": "2020-01-01T00:00:00Z"}, headers=owner.headers)
     assert (await recovered.get_json()) == {"recovered": 1}
     assert await deliveries.delivery_statuses(db, claim.endpoint_id) == [(event_id, "pending", 0)]
