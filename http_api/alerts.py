@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import UNSET, UnsetType
 
 from engine.store import alerts as store
-from http_api.catalog_schemas import MAX_OFFSET, Pagination
 from http_api.context import ApiContext
 from http_api.errors import not_found
+from http_api.pagination import ListQuery, Pagination
 from http_api.routing import Access, Call, Router
 
 __all__ = [
@@ -30,17 +30,13 @@ __all__ = [
 ]
 
 AlertType = Literal["budget.warning", "budget.pacing", "goal.reached", "campaign.completed", "metrics.updated"]
-_Limit = Annotated[int, Meta(ge=1, le=100)]
-_Offset = Annotated[int, Meta(ge=0, le=MAX_OFFSET)]
 
 
-class AlertQuery(msgspec.Struct, kw_only=True, rename="camel"):
+class AlertQuery(ListQuery, kw_only=True, rename="camel"):
     """A page of alerts, newest first; ``type`` and ``campaignId`` narrow it."""
 
     type: AlertType | UnsetType = UNSET
     campaign_id: uuid.UUID | UnsetType = UNSET
-    limit: _Limit = 20
-    offset: _Offset = 0
 
 
 class AlertList(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,12 +44,10 @@ class AlertList(msgspec.Struct, frozen=True, kw_only=True):
     pagination: Pagination
 
 
-class NotificationQuery(msgspec.Struct, kw_only=True):
+class NotificationQuery(ListQuery, kw_only=True):
     """A page of notifications, newest first; ``unread=true`` keeps the unread ones."""
 
     unread: bool = False
-    limit: _Limit = 20
-    offset: _Offset = 0
 
 
 class NotificationList(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

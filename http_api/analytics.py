@@ -23,6 +23,7 @@ from http_api.audience_insights import (
 )
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
+from http_api.fields import Day, day_of
 from http_api.providers import PROVIDER_ERRORS
 from http_api.routing import Access, Call, Router
 
@@ -32,20 +33,30 @@ TRACK_DEFAULT_DAYS = 90
 AUDIENCE_DEFAULT_DAYS = 30
 
 
-class CampaignAnalyticsQuery(msgspec.Struct, kw_only=True, rename="camel"):
-    """The days to show (``YYYY-MM-DD``, both included; default: the campaign's days up to today) and the
-    series' granularity."""
-
-    start_date: date | UnsetType = UNSET
-    end_date: date | UnsetType = UNSET
-    granularity: Granularity = "day"
-
-
 class PeriodQuery(msgspec.Struct, kw_only=True, rename="camel"):
-    """The days to cover (``YYYY-MM-DD``, both included)."""
+    """The days to cover (both included): dates, or ISO 8601 datetimes naming their dates."""
 
-    start_date: date | UnsetType = UNSET
-    end_date: date | UnsetType = UNSET
+    start_date: Day | UnsetType = UNSET
+    end_date: Day | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        for name, value in (("startDate", self.start_date), ("endDate", self.end_date)):
+            try:
+                _given(value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+
+    def start(self) -> date | None:
+        return _given(self.start_date)
+
+    def end(self) -> date | None:
+        return _given(self.end_date)
+
+
+class CampaignAnalyticsQuery(PeriodQuery, kw_only=True, rename="camel"):
+    """The days to show (default: the campaign's days up to today) and the series' granularity."""
+
+    granularity: Granularity = "day"
 
 
 def analytics_rules(ctx: ApiContext) -> AnalyticsRules:
@@ -56,13 +67,13 @@ def now_of(call: Call) -> datetime:
     return datetime.fromtimestamp(call.ctx.now(), UTC)
 
 
-def _given(value: date | UnsetType) -> date | None:
-    return None if isinstance(value, UnsetType) else value
+def _given(value: str | UnsetType) -> date | None:
+    return None if isinstance(value, UnsetType) else day_of(value)
 
 
 def _period(query: PeriodQuery, today: date, default_days: int) -> Period:
-    end = _given(query.end_date) or today
-    start = _given(query.start_date) or end - timedelta(days=default_days - 1)
+    end = query.end() or today
+    start = query.start() or end - timedelta(days=default_days - 1)
     if end < start:
         raise _invalid("endDate", "endDate must not be before startDate")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
@@ -92,8 +103,8 @@ def analytics_router(ctx: ApiContext) -> Router:
         query: CampaignAnalyticsQuery = call.query
         try:
             result = await campaign_analytics(
-                call.db, call.caller.organization_id, campaign_id, start=_given(query.start_date),
-                end=_given(query.end_date), granularity=query.granularity, rules=rules, now=now_of(call))
+                call.db, call.caller.organization_id, campaign_id, start=query.start(),
+                end=query.end(), granularity=query.granularity, rules=rules, now=now_of(call))
         except PeriodError as exc:
             raise _invalid(exc.field, str(exc)) from None
         if result is None:

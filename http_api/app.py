@@ -28,6 +28,7 @@ from http_api.listeners import listeners_router
 from http_api.live_ws import live_blueprint
 from http_api.meta import meta_router
 from http_api.meta_conversions import meta_conversions_router
+from http_api.meta_pixels import meta_pixels_router
 from http_api.openapi import build_openapi, docs_blueprint
 from http_api.organizations import organizations_router
 from http_api.reports import reports_router
@@ -54,7 +55,8 @@ def create_app(ctx: ApiContext) -> QuartTrio:
     routers: list[Router] = [
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
-        integrations_router(ctx), meta_conversions_router(ctx), engine_status_router(ctx), dev_router(ctx),
+        integrations_router(ctx), meta_conversions_router(ctx), meta_pixels_router(ctx),
+        engine_status_router(ctx), dev_router(ctx),
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
         webhooks_router(ctx),
         alerts_router(ctx),

@@ -17,6 +17,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from adapters.meta.audiences import MAX_ROWS_PER_REQUEST, SCHEMA_FIELDS
+from adapters.meta.client import MetaClient
 from adapters.meta.conversions import hash_field
 from engine.store import audiences as store
 from http_api.catalog_schemas import (
@@ -25,12 +26,13 @@ from http_api.catalog_schemas import (
     Description,
     Name,
     PageQuery,
-    Pagination,
     age_problem,
+    iso_country,
     patch_changes,
 )
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
+from http_api.pagination import Pagination
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 
@@ -93,6 +95,7 @@ class LookalikeCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     description: Description | None = None
 
     def __post_init__(self) -> None:
+        self.countries = [iso_country(code) for code in self.countries]
         if len(set(self.countries)) < len(self.countries):
             raise ValueError("countries: each country at most once")
 
@@ -106,6 +109,9 @@ class Customer(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_on
     first_name: _Text | None = None
     last_name: _Text | None = None
     country: CountryCode | None = None
+
+    def __post_init__(self) -> None:
+        self.country = iso_country(self.country)
 
 
 class MetaSync(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -235,8 +241,10 @@ def audiences_router(ctx: ApiContext) -> Router:
         "POST", "/v1/audiences/<uuid:audience_id>/sync/meta", summary="Push a custom audience to Meta",
         access=Access.MEMBER, body=MetaSync, response=MetaSyncResult, errors=(409, *PROVIDER_ERRORS),
         description="Creates the audience on Meta as a customer-list custom audience the first time (give"
-                    " `adAccountId`), then adds the `customers` given, normalised and hashed as Meta requires."
-                    " Meta applies uploads within hours, so the size it reports may lag. A lookalike cannot"
+                    " `adAccountId`, or leave it out when the connected Meta user has one ad account: 400"
+                    " lists the choices when it has several), then adds the `customers` given, normalised and"
+                    " hashed as Meta requires. The body may be left out. Meta applies uploads within hours,"
+                    " so the size it reports may lag. A lookalike cannot"
                     " be pushed this way: create it from a pushed audience (409).",
     )
     async def sync_to_meta(call: Call, audience_id: uuid.UUID) -> MetaSyncResult:
@@ -245,15 +253,13 @@ def audiences_router(ctx: ApiContext) -> Router:
         if audience.type == "lookalike":
             raise ApiError(409, "CONFLICT", "a lookalike goes to Meta when it is created from a pushed audience",
                            [ErrorDetail("id", "is a lookalike")])
-        account = audience.meta.ad_account_id if audience.meta else body.ad_account_id
-        if account is None:
-            raise ApiError(400, "VALIDATION_ERROR", "the first push needs the ad account to create it in",
-                           [ErrorDetail("adAccountId", "required the first time")])
-        if audience.meta is not None and body.ad_account_id not in (None, account):
-            raise ApiError(409, "CONFLICT", f"this audience is already on Meta in {account}",
-                           [ErrorDetail("adAccountId", f"must be {account} or absent")])
+        if audience.meta is not None and body.ad_account_id not in (None, audience.meta.ad_account_id):
+            raise ApiError(409, "CONFLICT", f"this audience is already on Meta in {audience.meta.ad_account_id}",
+                           [ErrorDetail("adAccountId", f"must be {audience.meta.ad_account_id} or absent")])
         rows = _customer_rows(body.customers)  # every bad value is named before Meta is called
         async with meta_client(call) as (client, _):
+            account = audience.meta.ad_account_id if audience.meta else (
+                body.ad_account_id or await _only_account(client))
             meta_id = audience.meta.audience_id if audience.meta else (await client.create_custom_audience(
                 account, name=audience.name, description=audience.description,
                 customer_file_source="USER_PROVIDED_ONLY")).data
@@ -287,6 +293,16 @@ async def _push_lookalike(call: Call, source: store.MetaLink, body: LookalikeCre
         except ValueError as exc:  # Meta's steps of 0.01
             raise ApiError(400, "VALIDATION_ERROR", str(exc), [ErrorDetail("ratio", str(exc))]) from exc
     return source.ad_account_id, created.data
+
+
+async def _only_account(client: MetaClient) -> str:
+    """The connected Meta user's one ad account; 400 naming ``adAccountId`` and the choices otherwise."""
+    accounts = [account.id for account in (await client.ad_accounts()).data]
+    if len(accounts) == 1:
+        return accounts[0]
+    choices = f"one of {', '.join(accounts)}" if accounts else "an ad account (the Meta user has none)"
+    raise ApiError(400, "VALIDATION_ERROR", "say which ad account to create the audience in",
+                   [ErrorDetail("adAccountId", f"required: {choices}")])
 
 
 def _customer_rows(customers: list[Customer]) -> list[list[str]]:

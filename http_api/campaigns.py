@@ -27,9 +27,10 @@ from http_api.campaigns_schemas import (
     CampaignQuery,
     window_problem,
 )
-from http_api.catalog_schemas import Pagination, Targeting
+from http_api.catalog_schemas import Targeting
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
+from http_api.pagination import Pagination
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 

@@ -20,12 +20,12 @@ from http_api.catalog_schemas import (
     Description,
     Name,
     PageQuery,
-    Pagination,
     Targeting,
     Url,
     age_problem,
     patch_changes,
 )
+from http_api.pagination import Pagination
 
 __all__ = [
     "Campaign",

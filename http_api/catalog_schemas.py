@@ -1,6 +1,6 @@
 """Field types and Structs that the catalog routes (tracks, campaigns, audiences) share: text PostgreSQL
 can store, web URLs, ISO country codes, targeting criteria (a campaign's ``Targeting``, an audience's
-``AudienceCriteria``), and the pagination block of a list.
+``AudienceCriteria``), and the catalog lists' search (``PageQuery``).
 
 It owns the shape of a value, not what a route does with it. Every bound here also keeps a value inside
 what its column holds, so a fuzzer finds a 400 rather than a 500.
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, overload
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from engine.store.catalog_common import Page
+from http_api.pagination import ListQuery
 
 __all__ = [
-    "MAX_OFFSET",
     "NO_NUL",
     "VISIBLE",
     "AudienceCriteria",
@@ -27,14 +26,12 @@ __all__ = [
     "Label",
     "Name",
     "PageQuery",
-    "Pagination",
     "Targeting",
     "TargetingCriteria",
     "Url",
     "age_problem",
+    "iso_country",
 ]
-
-T = TypeVar("T")
 
 # PostgreSQL's text and jsonb cannot hold U+0000, so every free text refuses it. Blank means ASCII
 # whitespace, spelled out rather than ``\s``: Python's and ECMA 262's ``\s`` differ (U+001C, U+FEFF), and the
@@ -60,8 +57,10 @@ Url = Annotated[
          description="An http:// or https:// URL", examples=["https://cdn.example.com/cover.jpg"]),
 ]
 
-# Officially assigned ISO 3166-1 alpha-2 codes (the same 249 as tzdata's iso3166.tab). Listing them, rather
-# than allowing any two letters, catches the classic "UK" (it is GB) before Meta refuses the targeting.
+# Officially assigned ISO 3166-1 alpha-2 codes (the same 249 as tzdata's iso3166.tab), plus "UK": ad tools
+# (and the API reference's own example) say UK for the United Kingdom, whose ISO code is GB. We take it and
+# keep GB (``iso_country``), so what we store, send to Meta and read back in its breakdowns is one code.
+# Listing the codes, rather than allowing any two letters, catches a typo before Meta refuses the targeting.
 CountryCode = Annotated[
     Literal[
         "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA",
@@ -77,16 +76,24 @@ CountryCode = Annotated[
         "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA",
         "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM",
         "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL",
-        "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
+        "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UK", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
         "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
     ],
-    Meta(description="An ISO 3166-1 alpha-2 country code (GB, not UK)"),
+    Meta(description="An ISO 3166-1 alpha-2 country code; UK is taken as GB"),
 ]  # fmt: skip
+
+@overload
+def iso_country(code: CountryCode) -> CountryCode: ...
+@overload
+def iso_country(code: None) -> None: ...
+def iso_country(code: CountryCode | None) -> CountryCode | None:
+    """``code`` as ISO 3166-1 spells it (``UK`` → ``GB``)."""
+    return "GB" if code == "UK" else code
+
 
 # Meta's age bounds: 13 is the youngest it targets, and 65 means "65 and older".
 Age = Annotated[int, Meta(ge=13, le=65)]
 Gender = Literal["all", "male", "female"]
-MAX_OFFSET = 2**31 - 1  # keeps OFFSET far from bigint overflow; no list is ever that long
 
 
 class TargetingCriteria(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -98,6 +105,9 @@ class TargetingCriteria(msgspec.Struct, forbid_unknown_fields=True, rename="came
     genders: Annotated[list[Gender], Meta(max_length=3)] = []
     locations: Annotated[list[CountryCode], Meta(max_length=250)] = []
     interests: Annotated[list[Label], Meta(max_length=100)] = []
+
+    def __post_init__(self) -> None:
+        self.locations = [iso_country(code) for code in self.locations]
 
 
 class Targeting(TargetingCriteria):
@@ -131,28 +141,13 @@ def age_problem(field: str, targeting: TargetingCriteria | UnsetType | None) -> 
     return None
 
 
-class PageQuery(msgspec.Struct, kw_only=True):
+class PageQuery(ListQuery, kw_only=True):
     """A window on a list; ``search`` matches literally, ignoring case (``%`` and ``_`` are not wildcards)."""
 
     search: Annotated[str, Meta(max_length=200, pattern=NO_NUL)] | UnsetType = UNSET
-    limit: Annotated[int, Meta(ge=1, le=100)] = 20
-    offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
 
     def search_text(self) -> str | None:
         return None if isinstance(self.search, UnsetType) else self.search
-
-
-class Pagination(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Where a page sits: ``total`` counts every matching row; ``hasNext`` says whether more follow."""
-
-    total: int
-    limit: int
-    offset: int
-    has_next: bool
-
-    @classmethod
-    def of(cls, page: Page[T]) -> Pagination:
-        return cls(total=page.total, limit=page.limit, offset=page.offset, has_next=page.has_next)
 
 
 def patch_changes(patch: msgspec.Struct, allowed: Collection[str] | None = None) -> dict[str, object]:

@@ -4,11 +4,12 @@ same way. It owns the shape of a value, not what the value means to a route.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
 
-__all__ = ["Email", "Password", "normalize_email"]
+__all__ = ["Day", "Email", "Password", "day_of", "normalize_email"]
 
 # Deliberately loose: one "@", no spaces, a dot somewhere in the domain. Whether the mailbox exists is
 # for the confirmation email to find out, not for a regular expression.
@@ -34,3 +35,22 @@ def normalize_email(address: str) -> str:
     so we keep the local part as typed (the store still compares whole addresses case-insensitively)."""
     local, _, domain = address.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+# A date, or an ISO 8601 datetime (the API reference writes ``startDate=2024-06-01T00:00:00Z``). msgspec
+# cannot take ``date | datetime`` (two types that are strings on the wire), so the field is a string and
+# ``day_of`` reads it; the pattern keeps the OpenAPI document exact about what we take.
+_DAY_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$(?![\s\S])")
+
+Day = Annotated[
+    str,
+    msgspec.Meta(pattern=_DAY_PATTERN, max_length=40, examples=["2024-06-01", "2024-06-01T00:00:00Z"],
+                 description="A day: `YYYY-MM-DD`, or an ISO 8601 datetime, which names its date as written"
+                             " (the time and offset are dropped: periods are whole days)"),
+]
+
+
+def day_of(value: str) -> date:
+    """The date a ``Day`` names; raises ValueError for one that does not exist (``2024-02-30``)."""
+    return datetime.fromisoformat(value).date() if len(value) > 10 else date.fromisoformat(value)

@@ -22,6 +22,7 @@ from adapters.reports.model import ReportKind
 from engine.store import imports as store
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
+from http_api.pagination import ListQuery, Pagination
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
@@ -83,7 +84,8 @@ class ImportBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class ImportList(msgspec.Struct, frozen=True, kw_only=True):
-    data: list[ImportBody]
+    imports: list[ImportBody]
+    pagination: Pagination
 
 
 def import_body(record: store.Import, *, duplicate: bool = False) -> ImportBody:
@@ -140,10 +142,12 @@ def imports_router(ctx: ApiContext) -> Router:
             raise not_found("import")
         return import_body(record)
 
-    @router.route("GET", "/v1/imports", summary="List recent imports", access=Access.VIEWER, response=ImportList,
-                  description="The organization's 50 latest imports, newest first.")
+    @router.route("GET", "/v1/imports", summary="List imports", access=Access.VIEWER, query=ListQuery,
+                  response=ImportList, description="The organization's imports, newest first.")
     async def list_imports(call: Call) -> ImportList:
+        window: ListQuery = call.query
         await store.expire_stale(call.db, stale_after=STALE_AFTER)
-        return ImportList(data=[import_body(r) for r in await store.list_imports(call.db, call.caller.organization_id)])
+        page = await store.list_imports(call.db, call.caller.organization_id, limit=window.limit, offset=window.offset)
+        return ImportList(imports=[import_body(r) for r in page.items], pagination=Pagination.of(page))
 
     return router

@@ -33,6 +33,7 @@ from engine.store import nodes
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.listeners import listener_callback_url
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.providers import not_configured
 from http_api.routing import Access, Call, Router
 
@@ -98,6 +99,15 @@ class IntegrationBody(msgspec.Struct, frozen=True):
 
 class IntegrationList(msgspec.Struct, frozen=True):
     integrations: list[IntegrationOut]
+    pagination: Pagination
+
+
+class Disconnected(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``DELETE /v1/auth/integrations/{provider}`` removed: ``accounts`` of ``provider``, with their
+    tokens."""
+
+    provider: store.Provider
+    accounts: int
 
 
 _BAD_STATE = ErrorDetail("state", "unknown, expired or already used; start the connection again")
@@ -316,16 +326,16 @@ async def _with_pollers(call: Call, rows: list[store.Integration]) -> list[Integ
 
 def _read_routes(router: Router) -> None:
     async def listed(call: Call) -> IntegrationList:
-        rows = await store.list_integrations(call.db, call.caller.organization_id)
-        return IntegrationList(await _with_pollers(call, rows))
+        rows, pagination = paginate(await store.list_integrations(call.db, call.caller.organization_id), call.query)
+        return IntegrationList(await _with_pollers(call, rows), pagination)
 
     @router.route("GET", "/v1/integrations", summary="The organization's connected accounts",
-                  access=Access.VIEWER, response=IntegrationList)
+                  access=Access.VIEWER, query=ListQuery, response=IntegrationList)
     async def list_integrations(call: Call) -> IntegrationList:
         return await listed(call)
 
     @router.route("GET", "/v1/auth/integrations", summary="The organization's connected accounts (alias)",
-                  access=Access.VIEWER, response=IntegrationList)
+                  access=Access.VIEWER, query=ListQuery, response=IntegrationList)
     async def list_auth_integrations(call: Call) -> IntegrationList:
         return await listed(call)
 
@@ -338,8 +348,13 @@ def _read_routes(router: Router) -> None:
         return IntegrationBody((await _with_pollers(call, [row]))[0])
 
     @router.route("DELETE", "/v1/auth/integrations/<provider>", summary="Disconnect a provider",
-                  access=Access.MEMBER, status=204, errors=(403, 404))
-    async def disconnect_integration(call: Call, provider: str) -> None:
-        if await store.disconnect(call.db, call.caller.organization_id, _provider(provider)) == 0:
+                  access=Access.MEMBER, response=Disconnected, errors=(403, 404),
+                  description="200 with what was removed, as the API reference answers; 404 when no account of"
+                              " the provider is connected.")
+    async def disconnect_integration(call: Call, provider: str) -> Disconnected:
+        known = _provider(provider)
+        removed = await store.disconnect(call.db, call.caller.organization_id, known)
+        if removed == 0:
             raise ApiError(404, "NOT_FOUND", f"no {provider} account is connected")
+        return Disconnected(provider=known, accounts=removed)
 

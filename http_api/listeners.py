@@ -24,9 +24,10 @@ from adapters.spotify.classify import ReauthRequiredError, classify, transport_e
 from engine.provider import ProviderError
 from engine.store import integrations as states
 from engine.store import listeners as store
-from http_api.catalog_schemas import PageQuery, Pagination
+from http_api.catalog_schemas import PageQuery
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.pagination import Pagination
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 

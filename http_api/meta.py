@@ -34,6 +34,7 @@ from engine.store.catalog_common import Conflict
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
 from http_api.meta_schemas import (
+    INSIGHTS_DEFAULT_DAYS,
     InsightRowOut,
     Insights,
     InsightsPending,
@@ -47,6 +48,7 @@ from http_api.meta_schemas import (
     MetaCampaignPatch,
     MetaCampaignQuery,
 )
+from http_api.pagination import ListQuery, paginate
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
@@ -65,24 +67,29 @@ _FIRST_POLL_S, _MAX_POLL_S = 1.0, 10.0
 _RETRY_AFTER_S = 30
 _LINKABLE = frozenset({"draft", "active", "paused"})  # archived and completed campaigns are done
 _BUDGET_RULE = "more decimals than {currency} has"
+# Meta pages its edges by cursor, with no offset and no total (PROVIDERS.md A2), so the `total` and
+# `offset` of our pagination need the whole listing: we read it (100 per Meta call) and page it here.
+_READ_WHOLE = "Meta's listing is read whole (100 items per Meta call) and paged here, so `total` is exact."
 
 
 def meta_router(ctx: ApiContext) -> Router:
     router = Router("meta", ctx, tag="Meta")
 
     @router.route("GET", "/v1/meta/accounts", summary="List the connected Meta user's ad accounts",
-                  access=Access.VIEWER, response=MetaAccountList, errors=PROVIDER_ERRORS,
-                  description="`amountSpent` is lifetime spend in major units of the account's `currency`.")
+                  access=Access.VIEWER, query=ListQuery, response=MetaAccountList, errors=PROVIDER_ERRORS,
+                  description="`amountSpent` is lifetime spend in major units of the account's `currency`. "
+                              + _READ_WHOLE)
     async def list_accounts(call: Call) -> MetaAccountList:
         async with meta_client(call) as (client, _):
-            accounts = (await client.ad_accounts()).data
-        return MetaAccountList(accounts=[MetaAccount.of(account) for account in accounts])
+            accounts, pagination = paginate((await client.ad_accounts()).data, call.query)
+        return MetaAccountList(accounts=[MetaAccount.of(account) for account in accounts], pagination=pagination)
 
     @router.route(
         "GET", "/v1/meta/campaigns", summary="List Meta campaigns", access=Access.VIEWER,
         query=MetaCampaignQuery, response=MetaCampaignList, errors=PROVIDER_ERRORS,
         description="One ad account's campaigns, or every account's without `adAccountId`. Budgets are major"
-                    " units of the account's `currency`; `campaignId` is our campaign linked to it, if any.",
+                    " units of the account's `currency`; `campaignId` is our campaign linked to it, if any. "
+                    + _READ_WHOLE,
     )
     async def list_meta_campaigns(call: Call) -> MetaCampaignList:
         query: MetaCampaignQuery = call.query
@@ -96,7 +103,8 @@ def meta_router(ctx: ApiContext) -> Router:
             for account in accounts:
                 for campaign in (await client.campaigns(account.id, query.statuses())).data:
                     found.append(MetaCampaign.of(campaign, account.currency, links.get(campaign.id)))
-        return MetaCampaignList(campaigns=found)
+        shown, pagination = paginate(found, query)
+        return MetaCampaignList(campaigns=shown, pagination=pagination)
 
     @router.route(
         "POST", "/v1/meta/campaigns", summary="Create a Meta campaign for one of our campaigns",
@@ -169,7 +177,9 @@ def meta_router(ctx: ApiContext) -> Router:
         access=Access.VIEWER, query=InsightsQuery, response=Insights, errors=(404, *PROVIDER_ERRORS),
         other_responses=((202, InsightsPending, "Meta's async report run is still running: ask again with its"
                                                 " `reportRunId` after `Retry-After` seconds"),),
-        description=f"Daily rows from `since` to `until` (inclusive, in the ad account's timezone), split by"
+        description=f"Daily rows from `since` to `until` (inclusive, in the ad account's timezone; default: the"
+                    f" {INSIGHTS_DEFAULT_DAYS} days up to today, Meta's own default, and the answer's `since`"
+                    f" and `until` say which days they are), split by"
                     f" `breakdowns`, every page read. `spend` is major units of the account's currency; ctr,"
                     f" cpc and cpm are as Meta gives them (null when it did not). Ranges over {SYNC_MAX_DAYS}"
                     f" days, or ones Meta finds too big, go through an async report run that we wait on for up"
@@ -179,7 +189,9 @@ def meta_router(ctx: ApiContext) -> Router:
     )
     async def campaign_insights(call: Call, meta_campaign_id: str) -> Insights | Response:
         query: InsightsQuery = call.query
-        _check_range(query, datetime.fromtimestamp(call.ctx.now(), UTC).date())
+        today = datetime.fromtimestamp(call.ctx.now(), UTC).date()
+        since, until = query.period(today)
+        _check_range(since, until, today)
         _check_id(meta_campaign_id)
         linked = await _linked(call, meta_campaign_id)
         act_id = linked.meta_ad_account_id if linked else None
@@ -187,21 +199,21 @@ def meta_router(ctx: ApiContext) -> Router:
         async with meta_client(call) as (client, _):
             run_id = None if isinstance(query.report_run_id, UnsetType) else query.report_run_id
             rows: list[InsightRow] | None = None
-            if run_id is None and (query.until - query.since).days + 1 <= SYNC_MAX_DAYS:
+            if run_id is None and (until - since).days + 1 <= SYNC_MAX_DAYS:
                 try:
-                    rows = (await client.campaign_insights(meta_campaign_id, query.since, query.until,
+                    rows = (await client.campaign_insights(meta_campaign_id, since, until,
                                                            breakdowns=breakdowns, act_id=act_id)).data
                 except ReduceDataError:  # too big for one synchronous answer: Meta's async run takes it
                     rows = None
             if rows is None:
                 if run_id is None:
-                    run_id = (await client.start_report(meta_campaign_id, query.since, query.until,
+                    run_id = (await client.start_report(meta_campaign_id, since, until,
                                                         breakdowns=breakdowns, act_id=act_id)).data
                 outcome = await _wait_for_report(client, run_id, act_id)
                 if isinstance(outcome, Response):
                     return outcome
-                rows = _only(outcome, meta_campaign_id, query)
-        return Insights(meta_campaign_id=meta_campaign_id, since=query.since, until=query.until,
+                rows = _only(outcome, meta_campaign_id, since, until)
+        return Insights(meta_campaign_id=meta_campaign_id, since=since, until=until,
                         breakdowns=list(breakdowns), source="sync" if run_id is None else "async",
                         report_run_id=run_id, rows=[InsightRowOut.of(row) for row in rows])
 
@@ -279,11 +291,11 @@ def months_back(today: date, months: int) -> date:
     return date(year, month + 1, day)
 
 
-def _check_range(query: InsightsQuery, today: date) -> None:
-    if query.until < query.since:
-        raise _invalid("until", f"must not be before since ({query.since.isoformat()})")
+def _check_range(since: date, until: date, today: date) -> None:
+    if until < since:
+        raise _invalid("until", f"must not be before since ({since.isoformat()})")
     oldest = months_back(today, MAX_MONTHS_BACK)
-    if query.since < oldest:
+    if since < oldest:
         raise _invalid("since", f"Meta keeps {MAX_MONTHS_BACK} months of insights: since must be"
                                 f" {oldest.isoformat()} or later")
 
@@ -312,10 +324,10 @@ async def _wait_for_report(client: MetaClient, run_id: str, act_id: str | None) 
         wait = min(_MAX_POLL_S, wait * 2)
 
 
-def _only(rows: list[InsightRow], meta_campaign_id: str, query: InsightsQuery) -> list[InsightRow]:
+def _only(rows: list[InsightRow], meta_campaign_id: str, since: date, until: date) -> list[InsightRow]:
     """The run's rows, checked to be the ones asked for: a ``reportRunId`` of another query is a 400."""
     for row in rows:
-        if (row.campaign_id not in (None, meta_campaign_id) or row.date_start < query.since
-                or row.date_stop > query.until):
+        if (row.campaign_id not in (None, meta_campaign_id) or row.date_start < since
+                or row.date_stop > until):
             raise _invalid("reportRunId", "this report run answers another campaign or range")
     return rows

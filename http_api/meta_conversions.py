@@ -1,24 +1,34 @@
-"""`POST /v1/meta/conversions`: one server-side conversion event sent to a Meta pixel through the
+"""`POST /v1/meta/conversions` (one event) and `POST /v1/meta/conversions/batch` (up to 1,000): server-side
+conversion events sent to a Meta pixel (the one named, else the integration's default) through the
 Conversions API, with the customer's details normalised and SHA-256 hashed before they leave
 (``adapters.meta.conversions``); nothing of them is stored here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
-from adapters.meta.conversions import ActionSource, CustomData, ServerEvent, UserData, check_events
-from http_api.catalog_schemas import CountryCode, Url
+from adapters.meta.conversions import (
+    MAX_EVENTS_PER_REQUEST,
+    ActionSource,
+    CustomData,
+    ServerEvent,
+    UserData,
+    check_events,
+)
+from http_api.catalog_schemas import CountryCode, Url, iso_country
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
+from http_api.meta_pixels import PixelId, pixel_for
 from http_api.providers import PROVIDER_ERRORS, meta_client
 from http_api.routing import Access, Call, Router
 
-__all__ = ["ConversionEvent", "ConversionResult", "meta_conversions_router"]
+__all__ = ["ConversionBatch", "ConversionEvent", "ConversionResult", "meta_conversions_router"]
 
 _Text = Annotated[str, Meta(min_length=1, max_length=320)]
 
@@ -41,6 +51,9 @@ class ConversionUser(msgspec.Struct, forbid_unknown_fields=True, rename="camel",
     fbc: _Text | None = None
     fbp: _Text | None = None
 
+    def __post_init__(self) -> None:
+        self.country = iso_country(self.country)
+
 
 class ConversionValue(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
     """What the conversion was worth, in major units of ``currency`` (9.99 USD)."""
@@ -51,24 +64,41 @@ class ConversionValue(msgspec.Struct, forbid_unknown_fields=True, rename="camel"
     content_ids: Annotated[list[_Text], Meta(max_length=100)] = []
 
 
-class ConversionEvent(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """One event for the pixel ``pixelId``. ``eventTime`` is Unix seconds, at most 7 days old (62 for
-    ``physical_store``); ``eventId`` lets Meta count a retried or Pixel-duplicated event once;
-    ``website`` events need ``eventSourceUrl``; ``testEventCode`` sends it to Events Manager's test view."""
+class ConversionFields(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """One event. ``eventTime`` is Unix seconds, at most 7 days old (62 for ``physical_store``);
+    ``eventId`` lets Meta count a retried or Pixel-duplicated event once; ``website`` events need
+    ``eventSourceUrl``. ``actionSource`` defaults to ``website`` when ``eventSourceUrl`` is given and to
+    ``other`` when not (the API reference's example gives neither)."""
 
-    pixel_id: Annotated[str, Meta(pattern="^[0-9]{1,30}$", min_length=1, max_length=30)]
     event_name: Annotated[str, Meta(min_length=1, max_length=100)]
     event_time: Annotated[int, Meta(ge=0)]
     user_data: ConversionUser
     custom_data: ConversionValue | None = None
     event_id: _Text | None = None
-    action_source: ActionSource = "website"
+    action_source: ActionSource | None = None
     event_source_url: Url | None = None
+
+
+class ConversionEvent(ConversionFields, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """One event for the pixel ``pixelId`` (absent: the integration's default pixel, see
+    ``GET /v1/meta/pixels``); ``testEventCode`` sends it to Events Manager's test view."""
+
+    pixel_id: PixelId | None = None
+    test_event_code: _Text | None = None
+
+
+class ConversionBatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """Up to 1,000 events (Meta's limit per request) for one pixel, sent in one request: Meta takes all
+    of them or none."""
+
+    events: Annotated[list[ConversionFields], Meta(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)]
+    pixel_id: PixelId | None = None
     test_event_code: _Text | None = None
 
 
 class ConversionResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     events_received: int
+    pixel_id: str
     fbtrace_id: str | None
 
 
@@ -85,24 +115,36 @@ def meta_conversions_router(ctx: ApiContext) -> Router:
                   errors=PROVIDER_ERRORS)
     async def send_conversion(call: Call) -> ConversionResult:
         body: ConversionEvent = call.body
-        event = _server_event(body)
-        try:
-            check_events([event], call.ctx.now())
-            event = msgspec.structs.replace(event, user_data=event.user_data.hashed())
-        except ValueError as exc:
-            message = str(exc)
-            field = next((ours for theirs, ours in _FIELDS.items() if theirs in message), "userData")
-            raise ApiError(400, "VALIDATION_ERROR", message, [ErrorDetail(field, message)]) from exc
-        async with meta_client(call) as (client, _):
-            sent = await client.send_events(body.pixel_id, [event], test_event_code=body.test_event_code,
-                                            now=call.ctx.now())
-        return ConversionResult(events_received=sent.data.events_received,
-                                fbtrace_id=sent.data.fbtrace_ids[0] if sent.data.fbtrace_ids else None)
+        return await _send(call, body.pixel_id, [body], body.test_event_code)
+
+    @router.route("POST", "/v1/meta/conversions/batch", summary="Send up to 1,000 conversion events at once",
+                  access=Access.MEMBER, body=ConversionBatch, response=ConversionResult,
+                  errors=PROVIDER_ERRORS)
+    async def send_batch(call: Call) -> ConversionResult:
+        body: ConversionBatch = call.body
+        return await _send(call, body.pixel_id, body.events, body.test_event_code)
 
     return router
 
 
-def _server_event(body: ConversionEvent) -> ServerEvent:
+async def _send(call: Call, pixel_id: str | None, bodies: Sequence[ConversionFields],
+                test_event_code: str | None) -> ConversionResult:
+    events = [_server_event(body) for body in bodies]
+    try:
+        check_events(events, call.ctx.now())
+        events = [msgspec.structs.replace(event, user_data=event.user_data.hashed()) for event in events]
+    except ValueError as exc:
+        message = str(exc)
+        field = next((ours for theirs, ours in _FIELDS.items() if theirs in message), "userData")
+        raise ApiError(400, "VALIDATION_ERROR", message, [ErrorDetail(field, message)]) from exc
+    async with meta_client(call) as (client, integration):
+        pixel = await pixel_for(call, client, integration, pixel_id)
+        sent = await client.send_events(pixel, events, test_event_code=test_event_code, now=call.ctx.now())
+    return ConversionResult(events_received=sent.data.events_received, pixel_id=pixel,
+                            fbtrace_id=sent.data.fbtrace_ids[0] if sent.data.fbtrace_ids else None)
+
+
+def _server_event(body: ConversionFields) -> ServerEvent:
     user = body.user_data
     user_data = UserData(
         em=[user.email] if user.email else [], ph=[user.phone] if user.phone else [],
@@ -113,6 +155,7 @@ def _server_event(body: ConversionEvent) -> ServerEvent:
     custom = None if value is None else CustomData(value=None if value.value is None else Decimal(str(value.value)),
                                                    currency=value.currency,
                                                    order_id=value.order_id, content_ids=list(value.content_ids))
-    return ServerEvent(event_name=body.event_name, event_time=body.event_time, action_source=body.action_source,
+    source = body.action_source or ("website" if body.event_source_url else "other")
+    return ServerEvent(event_name=body.event_name, event_time=body.event_time, action_source=source,
                        user_data=user_data, event_id=body.event_id, event_source_url=body.event_source_url,
                        custom_data=custom)

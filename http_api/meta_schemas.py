@@ -9,7 +9,7 @@ not the Meta rules that need the account (the currency's precision): the routes 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -18,10 +18,12 @@ from msgspec import UNSET, Meta, UnsetType
 
 from adapters.meta.money import currency_offset, to_major
 from adapters.meta.schemas import AdAccount, Campaign, InsightRow
+from http_api.pagination import ListQuery, Pagination
 
 __all__ = [
     "AD_ACCOUNT_STATUSES",
     "EFFECTIVE_STATUSES",
+    "INSIGHTS_DEFAULT_DAYS",
     "AdAccountId",
     "InsightRowOut",
     "Insights",
@@ -51,6 +53,7 @@ EFFECTIVE_STATUSES = ("ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "
 AD_ACCOUNT_STATUSES = {1: "ACTIVE", 2: "DISABLED", 3: "UNSETTLED", 7: "PENDING_RISK_REVIEW",
                        8: "PENDING_SETTLEMENT", 9: "IN_GRACE_PERIOD", 100: "PENDING_CLOSURE", 101: "CLOSED"}
 BREAKDOWNS = ("age", "gender", "country")
+INSIGHTS_DEFAULT_DAYS = 30  # without since/until: Meta's own default period (date_preset last_30d)
 
 # A string as well as a number: money in JSON floats loses cents ("0.1 + 0.2"), so we take it as sent.
 Money = Annotated[Decimal, Meta(description=(
@@ -98,6 +101,7 @@ class MetaAccount(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class MetaAccountList(msgspec.Struct, frozen=True, kw_only=True):
     accounts: list[MetaAccount]
+    pagination: Pagination
 
 
 class MetaCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -127,9 +131,10 @@ class MetaCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class MetaCampaignList(msgspec.Struct, frozen=True, kw_only=True):
     campaigns: list[MetaCampaign]
+    pagination: Pagination
 
 
-class MetaCampaignQuery(msgspec.Struct, kw_only=True, rename="camel"):
+class MetaCampaignQuery(ListQuery, kw_only=True, rename="camel"):
     """One ad account's campaigns (every account's without ``adAccountId``), optionally only those whose
     ``effective_status`` is in the comma-separated ``effectiveStatus``."""
 
@@ -201,14 +206,21 @@ class InsightsQuery(msgspec.Struct, kw_only=True, rename="camel"):
     ``reportRunId`` resumes waiting for the async report run a 202 answer named (same other parameters).
     """
 
-    since: date
-    until: date
+    since: date | UnsetType = UNSET
+    until: date | UnsetType = UNSET
     breakdowns: Annotated[str, Meta(pattern=r"^(age|gender|country)(,(age|gender|country))*$",
                                     description="Comma-separated: age, gender, country",
                                     examples=["age,gender"])] | UnsetType = UNSET
     level: Literal["campaign"] = "campaign"
     report_run_id: Annotated[str, Meta(pattern=r"^[0-9]{1,30}$", description="From a 202 answer")] | UnsetType \
         = UNSET
+
+    def period(self, today: date) -> tuple[date, date]:
+        """``since`` and ``until``; ``until`` defaults to ``today`` and ``since`` to the 30 days ending at
+        ``until`` (Meta's own default, ``last_30d``)."""
+        until = today if isinstance(self.until, UnsetType) else self.until
+        since = until - timedelta(days=INSIGHTS_DEFAULT_DAYS - 1) if isinstance(self.since, UnsetType) else self.since
+        return since, until
 
     def breakdown_list(self) -> tuple[str, ...]:
         if isinstance(self.breakdowns, UnsetType):
@@ -255,8 +267,8 @@ class Insights(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     or through an async report run (``async``, then ``reportRunId`` names it)."""
 
     meta_campaign_id: str
-    since: date
-    until: date
+    since: date | UnsetType = UNSET
+    until: date | UnsetType = UNSET
     breakdowns: list[str]
     source: Literal["sync", "async"]
     report_run_id: str | None

@@ -19,6 +19,7 @@ from http_api.context import ApiContext
 from http_api.credentials import UserOut, limit_attempts, user_out
 from http_api.errors import ApiError, ErrorDetail
 from http_api.fields import Email, Password, normalize_email
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
 __all__ = ["organizations_router"]
@@ -49,6 +50,7 @@ class Member(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class MemberList(msgspec.Struct, frozen=True):
     members: list[Member]
+    pagination: Pagination
 
 
 class RoleChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -72,6 +74,7 @@ class InvitationOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class InvitationList(msgspec.Struct, frozen=True):
     invitations: list[InvitationOut]
+    pagination: Pagination
 
 
 class AcceptBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -122,10 +125,10 @@ def _organization_routes(router: Router) -> None:
 
 def _member_routes(router: Router) -> None:
     @router.route("GET", "/v1/organization/members", summary="The organization's members",
-                  access=Access.VIEWER, response=MemberList)
+                  access=Access.VIEWER, query=ListQuery, response=MemberList, description="Oldest first.")
     async def list_members(call: Call) -> MemberList:
-        found = await accounts.list_members(call.db, call.caller.organization_id)
-        return MemberList([_member_out(u) for u in found])
+        found, pagination = paginate(await accounts.list_members(call.db, call.caller.organization_id), call.query)
+        return MemberList([_member_out(u) for u in found], pagination)
 
     @router.route("PATCH", "/v1/organization/members/<uuid:user_id>", summary="Change a member's role",
                   access=Access.ADMIN, body=RoleChange, response=Member, errors=(409,),
@@ -180,10 +183,13 @@ def _invitation_routes(router: Router) -> None:
         return _invitation_out(invitation)
 
     @router.route("GET", "/v1/organization/invitations", summary="The organization's invitations",
-                  access=Access.ADMIN, response=InvitationList)
+                  access=Access.ADMIN, query=ListQuery, response=InvitationList,
+                  description="Every invitation, whatever its status, newest first.")
     async def list_invitations(call: Call) -> InvitationList:
-        found = await invitations.list_invitations(call.db, call.caller.organization_id)
-        return InvitationList([_invitation_out(i) for i in found])
+        window: ListQuery = call.query
+        page = await invitations.list_invitations(call.db, call.caller.organization_id, limit=window.limit,
+                                                  offset=window.offset)
+        return InvitationList([_invitation_out(i) for i in page.items], Pagination.of(page))
 
     @router.route("DELETE", "/v1/organization/invitations/<uuid:invitation_id>",
                   summary="Revoke a pending invitation", access=Access.ADMIN, status=204)

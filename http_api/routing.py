@@ -155,6 +155,10 @@ async def _authorize(ctx: ApiContext, db: Database, access: Access, headers: dic
 
 
 async def _json_body() -> object:
+    # No body at all (no type, no length) is an empty object, so a route whose fields are all optional
+    # takes a bare POST, as the API reference's own examples send it (``POST /audiences/:id/sync/meta``).
+    if not request.mimetype and not request.content_length and "Transfer-Encoding" not in request.headers:
+        return {}
     if request.mimetype != "application/json":
         detail = ErrorDetail("Content-Type", f"expected application/json, got {request.mimetype or 'none'}")
         raise ApiError(400, "VALIDATION_ERROR", "the body must be JSON", [detail])

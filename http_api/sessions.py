@@ -10,6 +10,7 @@ import msgspec
 from engine.store import sessions
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
 __all__ = ["sessions_router"]
@@ -27,21 +28,23 @@ class SessionOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class SessionList(msgspec.Struct, frozen=True):
     sessions: list[SessionOut]
+    pagination: Pagination
 
 
 def sessions_router(ctx: ApiContext) -> Router:
     router = Router("sessions", ctx, tag="Auth")
 
     @router.route("GET", "/v1/sessions", summary="The caller's live sessions", access=Access.VIEWER,
-                  response=SessionList)
+                  query=ListQuery, response=SessionList, description="Most recently used first.")
     async def list_sessions(call: Call) -> SessionList:
         me = call.caller
-        found = await sessions.list_sessions(call.db, me.organization_id, me.user_id)
+        found, pagination = paginate(await sessions.list_sessions(call.db, me.organization_id, me.user_id),
+                                     call.query)
         return SessionList([
             SessionOut(id=s.id, created_at=s.created_at, last_used_at=s.last_used_at, expires_at=s.expires_at,
                        user_agent=s.user_agent, ip=s.ip, current=s.id == me.session_id)
             for s in found
-        ])
+        ], pagination)
 
     @router.route("DELETE", "/v1/sessions/<uuid:session_id>", summary="End one of the caller's sessions",
                   access=Access.VIEWER, status=204)

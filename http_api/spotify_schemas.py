@@ -18,7 +18,8 @@ from msgspec import Meta
 
 from adapters.spotify import schemas as sp
 from engine.store import tracks as store
-from http_api.catalog_schemas import VISIBLE, Pagination
+from http_api.catalog_schemas import VISIBLE
+from http_api.pagination import Pagination
 
 __all__ = [
     "SPOTIFY_ID",

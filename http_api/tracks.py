@@ -14,9 +14,10 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from engine.store import tracks as store
-from http_api.catalog_schemas import VISIBLE, Label, PageQuery, Pagination, Url, patch_changes
+from http_api.catalog_schemas import VISIBLE, Label, PageQuery, Url, patch_changes
 from http_api.context import ApiContext
 from http_api.errors import not_found, store_errors
+from http_api.pagination import Pagination
 from http_api.routing import Access, Call, Router
 
 __all__ = ["TrackCreate", "TrackList", "TrackPatch", "TrackQuery", "tracks_router"]

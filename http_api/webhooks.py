@@ -1,7 +1,8 @@
 """`/v1/webhooks`: an organization's webhook endpoints and their deliveries (WEBHOOKS.md, "Management").
 
 Reads need the viewer role; every change, the test event, resend, recover and rotation need admin. An
-endpoint's secret is shown twice only: in the answer that created it and in the one that rotated it.
+endpoint's secret is shown twice only: in the answer that created it and in the one that rotated it. The
+caller may choose the secret (the API reference's ``secret``); a weak one is a 400 naming ``secret``.
 URLs are checked on create and update (http/https, no credentials, no non-public literal address unless
 ``[webhooks] allow_subnets`` allows it); host names are checked by the dispatcher on what they resolve to
 when it connects. Another organization's endpoint or event answers 404, as a missing one does.
@@ -18,9 +19,11 @@ from msgspec import UNSET, Meta, UnsetType
 
 from engine.store import webhooks as store
 from engine.webhooks.events import EventType
+from engine.webhooks.signing import chosen_secret
 from engine.webhooks.ssrf import UnsafeTarget, check_url, parse_subnets
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
+from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
 __all__ = ["Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "webhooks_router"]
@@ -28,6 +31,11 @@ __all__ = ["Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "webhoo
 Url = Annotated[str, Meta(min_length=1, max_length=2048, examples=["https://example.com/hooks/songtrack"])]
 Description = Annotated[str, Meta(max_length=500)]
 EventTypes = Annotated[list[EventType], Meta(max_length=20, description="Empty: every event type")]
+# The API reference names the subscribed types ``events``; the store (and our Python) says event_types.
+_EVENTS: list[EventType] = msgspec.field(default_factory=list, name="events")
+Secret = Annotated[str, Meta(min_length=1, max_length=200, description=(
+    "The signing secret, if you choose it: a `whsec_` secret, or 12 to 64 bytes of text with at least 8"
+    " different characters (its UTF-8 bytes are the HMAC key). Absent: we generate one"))]
 MaxInFlight = Annotated[int, Meta(ge=1, le=64, description="Deliveries in flight to this endpoint at once")]
 EventId = Annotated[str, Meta(pattern=r"^evt_[0-9a-f]{1,64}$")]
 
@@ -35,8 +43,9 @@ EventId = Annotated[str, Meta(pattern=r"^evt_[0-9a-f]{1,64}$")]
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
     url: Url
     description: Description | None = None
-    event_types: EventTypes = []
+    event_types: EventTypes = _EVENTS
     max_in_flight: MaxInFlight = 4
+    secret: Secret | None = None
 
 
 class WebhookPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -45,7 +54,7 @@ class WebhookPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", k
 
     url: Url | UnsetType = UNSET
     description: Description | UnsetType | None = UNSET
-    event_types: EventTypes | UnsetType = UNSET
+    event_types: EventTypes | UnsetType = msgspec.field(default=UNSET, name="events")
     max_in_flight: MaxInFlight | UnsetType = UNSET
     enabled: bool | UnsetType = UNSET
 
@@ -54,7 +63,7 @@ class Webhook(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     id: uuid.UUID
     url: str
     description: str | None
-    event_types: list[str]
+    event_types: list[str] = msgspec.field(name="events")
     enabled: bool
     disabled_reason: str | None
     max_in_flight: int
@@ -76,6 +85,7 @@ class WebhookCreated(Webhook, frozen=True, kw_only=True, rename="camel"):
 
 class WebhookList(msgspec.Struct, frozen=True, kw_only=True):
     webhooks: list[Webhook]
+    pagination: Pagination
 
 
 class SecretRotated(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -117,6 +127,7 @@ class AttemptOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class AttemptList(msgspec.Struct, frozen=True, kw_only=True):
     attempts: list[AttemptOut]
+    pagination: Pagination
 
 
 def webhooks_router(ctx: ApiContext) -> Router:
@@ -128,19 +139,20 @@ def webhooks_router(ctx: ApiContext) -> Router:
 
 def _crud(router: Router, ctx: ApiContext) -> None:
     @router.route("GET", "/v1/webhooks", summary="List webhook endpoints", access=Access.VIEWER,
-                  response=WebhookList)
+                  query=ListQuery, response=WebhookList)
     async def list_webhooks(call: Call) -> WebhookList:
-        rows = await store.list_endpoints(call.db, call.caller.organization_id)
-        return WebhookList(webhooks=[Webhook.of(row) for row in rows])
+        rows, pagination = paginate(await store.list_endpoints(call.db, call.caller.organization_id), call.query)
+        return WebhookList(webhooks=[Webhook.of(row) for row in rows], pagination=pagination)
 
     @router.route("POST", "/v1/webhooks", summary="Create a webhook endpoint", access=Access.ADMIN,
                   body=WebhookCreate, response=WebhookCreated, status=201,
-                  description="The answer holds the signing secret (`whsec_…`); it is not shown again.")
+                  description="The answer holds the signing secret (`whsec_…`; a chosen text secret shows as"
+                              " `whsec_` + base64 of its bytes); it is not shown again.")
     async def create_webhook(call: Call) -> WebhookCreated:
         body: WebhookCreate = call.body
         _check_url(ctx, body.url)
         fields = store.NewEndpoint(url=body.url, description=body.description, event_types=list(body.event_types),
-                                   max_in_flight=body.max_in_flight)
+                                   max_in_flight=body.max_in_flight, secret=_chosen(body.secret))
         row, secret = await store.create_endpoint(call.db, ctx.keys.token_encryption_key,
                                                   call.caller.organization_id, fields)
         return WebhookCreated(**msgspec.structs.asdict(Webhook.of(row)), secret=secret)
@@ -200,13 +212,15 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
         return msgspec.convert(row, Stats, from_attributes=True)
 
     @router.route("GET", "/v1/webhooks/<uuid:webhook_id>/events/<string:event_id>/attempts",
-                  summary="The attempts to deliver one event", access=Access.VIEWER, response=AttemptList,
-                  description="Oldest first; each response body is cut to 4 KB.")
+                  summary="The attempts to deliver one event", access=Access.VIEWER, query=ListQuery,
+                  response=AttemptList, description="Oldest first; each response body is cut to 4 KB.")
     async def attempts(call: Call, webhook_id: uuid.UUID, event_id: str) -> AttemptList:
         rows = await store.attempts_for_event(call.db, call.caller.organization_id, webhook_id, event_id)
         if rows is None:
             raise not_found("event")
-        return AttemptList(attempts=[msgspec.convert(row, AttemptOut, from_attributes=True) for row in rows])
+        shown, pagination = paginate(rows, call.query)
+        return AttemptList(attempts=[msgspec.convert(row, AttemptOut, from_attributes=True) for row in shown],
+                           pagination=pagination)
 
     @router.route("POST", "/v1/webhooks/<uuid:webhook_id>/events/<string:event_id>/resend",
                   summary="Deliver one event again", access=Access.ADMIN, response=EventQueued, status=202,
@@ -232,6 +246,16 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
 
 def _now(ctx: ApiContext) -> datetime:
     return datetime.fromtimestamp(ctx.now(), UTC)
+
+
+def _chosen(secret: str | None) -> str | None:
+    if secret is None:
+        return None
+    try:
+        return chosen_secret(secret)
+    except ValueError as exc:
+        raise ApiError(400, "VALIDATION_ERROR", "this secret is too weak to sign webhooks",
+                       [ErrorDetail("secret", str(exc))]) from None
 
 
 def _check_url(ctx: ApiContext, url: str) -> None:

@@ -305,6 +305,11 @@ class ConversionsMethods:
 
     _graph: GraphTransport
 
+    async def ad_pixels(self, act_id: str) -> Result[list[schemas.AdsPixel]]:
+        """The pixels an ad account can send events to (``GET /act_<id>/adspixels``), paged to the end."""
+        return await self._graph.pages(f"{act_id}/adspixels", schemas.PIXEL_PAGE, {"fields": "id,name",
+                                       "limit": "100"}, account_id=act_id)
+
     async def send_events(self, pixel_id: str, events: Sequence[ServerEvent], *,
                           test_event_code: str | None = None, now: float | None = None) -> Result[EventsSent]:
         """Send ``events`` to the pixel (``POST /<pixel_id>/events``), hashed, in requests of at most 1,000.

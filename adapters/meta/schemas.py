@@ -206,6 +206,13 @@ class DebugEnvelope(msgspec.Struct):
     data: DebugToken
 
 
+class AdsPixel(msgspec.Struct, kw_only=True):
+    """A Meta pixel (dataset) of an ad account, as ``GET /act_<id>/adspixels`` lists it."""
+
+    id: str
+    name: str | None = None
+
+
 class EventsReceived(msgspec.Struct):
     """The answer to ``POST /<pixel_id>/events`` (A3 CAPI): ``{"events_received", "messages", "fbtrace_id"}``.
 
@@ -289,5 +296,6 @@ REPORT_RUN = msgspec.json.Decoder(ReportRun, strict=False)
 TOKEN_GRANT = msgspec.json.Decoder(TokenGrant, strict=False)
 DEBUG_TOKEN = msgspec.json.Decoder(DebugEnvelope, strict=False)
 EVENTS_RECEIVED = msgspec.json.Decoder(EventsReceived, strict=False)
+PIXEL_PAGE = msgspec.json.Decoder(Page[AdsPixel], strict=False)
 USERS_RECEIVED = msgspec.json.Decoder(UsersReceived, strict=False)
 AUDIENCE = msgspec.json.Decoder(CustomAudience, strict=False)

@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from engine.store._rows import Queries
+from engine.store.catalog_common import Page, check_window, count_rows, page
 
 __all__ = [
     "INTERRUPTED",
@@ -198,10 +199,13 @@ async def get_import(q: Queries, org_id: uuid.UUID, import_id: uuid.UUID) -> Imp
     return None if row is None else _import(row)
 
 
-async def list_imports(q: Queries, org_id: uuid.UUID, *, limit: int = 50) -> list[Import]:
+async def list_imports(q: Queries, org_id: uuid.UUID, *, limit: int = 20, offset: int = 0) -> Page[Import]:
+    """The organization's imports, newest first."""
+    check_window(limit, offset)
+    total = await count_rows(q, "SELECT count(*) FROM imports WHERE organization_id = $1", org_id)
     rows = await q.fetch(f"SELECT {_COLUMNS} FROM imports WHERE organization_id = $1"
-                         " ORDER BY created_at DESC, id LIMIT $2", org_id, limit)
-    return [_import(row) for row in rows]
+                         " ORDER BY created_at DESC, id LIMIT $2 OFFSET $3", org_id, limit, offset)
+    return page([_import(row) for row in rows], total, limit, offset)
 
 
 async def expire_stale(q: Queries, *, stale_after: timedelta) -> int:

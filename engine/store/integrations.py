@@ -26,8 +26,9 @@ from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_
 
 __all__ = [
     "INTEGRATIONS_CHANNEL", "Integration", "IntegrationStatus", "OAuthState", "Provider", "StatePurpose", "Tokens",
-    "accounts_of", "consume_oauth_state", "disconnect", "get_integration", "get_tokens", "list_integrations",
-    "mark_needs_reauth", "replace_tokens", "save_oauth_state", "upsert_integration",
+    "accounts_of", "consume_oauth_state", "default_pixel", "disconnect", "get_integration", "get_tokens",
+    "list_integrations", "mark_needs_reauth", "replace_tokens", "save_oauth_state", "set_default_pixel",
+    "upsert_integration",
 ]  # fmt: skip
 
 Provider = Literal["meta", "spotify"]
@@ -138,6 +139,20 @@ async def get_integration(q: Queries, org_id: uuid.UUID, provider: Provider) -> 
     row = await q.fetchrow(f"SELECT {_COLUMNS} FROM integrations WHERE organization_id = $1 AND provider = $2"
                            " ORDER BY updated_at DESC LIMIT 1", org_id, provider)
     return maybe_struct(row, Integration)
+
+
+async def default_pixel(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID) -> str | None:
+    """The pixel the integration's conversion events go to when a request names none, if one was chosen."""
+    value = await q.fetchval("SELECT default_pixel_id FROM integrations WHERE organization_id = $1 AND id = $2",
+                             org_id, integration_id)
+    return None if value is None else str(value)
+
+
+async def set_default_pixel(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID, pixel_id: str) -> bool:
+    """Choose the integration's default pixel; ``False`` when there is no such integration."""
+    status = await q.execute("UPDATE integrations SET default_pixel_id = $3 WHERE organization_id = $1 AND id = $2",
+                             org_id, integration_id, pixel_id)
+    return row_count(status) == 1
 
 
 async def get_tokens(q: Queries, key: bytes, org_id: uuid.UUID, integration_id: uuid.UUID, *,

@@ -21,6 +21,7 @@ import msgspec
 
 from engine.store._rows import as_struct, fetch_one, new_token, row_count, token_digest
 from engine.store.accounts import AccountError, EmailTaken, User, insert_user
+from engine.store.catalog_common import Page, check_window, count_rows, page
 from engine.store.database import Database
 
 __all__ = [
@@ -82,14 +83,17 @@ async def create_invitation(
     return as_struct(row, Invitation), raw
 
 
-async def list_invitations(db: Database, org_id: uuid.UUID) -> list[Invitation]:
-    """Every invitation of the organization, with its status, newest first."""
+async def list_invitations(db: Database, org_id: uuid.UUID, *, limit: int = 20, offset: int = 0) -> Page[Invitation]:
+    """The organization's invitations, whatever their status, newest first. They are kept once accepted,
+    revoked or expired, so the list grows: it is paged here."""
+    check_window(limit, offset)
+    total = await count_rows(db, "SELECT count(*) FROM invitations WHERE organization_id = $1", org_id)
     rows = await db.fetch(
         f"SELECT {_INVITATION_COLUMNS} FROM invitations WHERE organization_id = $1"
-        " ORDER BY created_at DESC, id",
-        org_id,
+        " ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        org_id, limit, offset,
     )
-    return [as_struct(r, Invitation) for r in rows]
+    return page([as_struct(r, Invitation) for r in rows], total, limit, offset)
 
 
 async def revoke_invitation(db: Database, org_id: uuid.UUID, invitation_id: uuid.UUID) -> bool:

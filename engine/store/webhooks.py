@@ -61,6 +61,7 @@ class NewEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     description: str | None = None
     event_types: list[str] = []
     max_in_flight: int = 4
+    secret: str | None = None  # a ``whsec_`` secret the caller chose; None: we generate one
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,8 +95,9 @@ def _aad(org_id: uuid.UUID, endpoint_id: uuid.UUID) -> str:
 
 
 async def create_endpoint(q: Queries, key: bytes, org_id: uuid.UUID, fields: NewEndpoint) -> tuple[Endpoint, str]:
-    """Insert an endpoint with a fresh secret; returns it and the secret (shown once, stored sealed)."""
-    endpoint_id, secret = uuid.uuid4(), generate_secret()
+    """Insert an endpoint with the given secret or a fresh one; returns it and the secret (shown once,
+    stored sealed)."""
+    endpoint_id, secret = uuid.uuid4(), fields.secret or generate_secret()
     row = await q.fetchrow(
         f"INSERT INTO webhook_endpoints (id, organization_id, url, description, event_types, max_in_flight,"
         f" secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_FIELDS}",

@@ -27,6 +27,7 @@ __all__ = [
     "SECRET_PREFIX",
     "TOLERANCE",
     "VerificationError",
+    "chosen_secret",
     "generate_secret",
     "request_headers",
     "secret_key",
@@ -39,6 +40,10 @@ __all__ = [
 SECRET_PREFIX = "whsec_"
 TOLERANCE = 300  # seconds either way, as the Standard Webhooks libraries check
 _MIN_KEY, _MAX_KEY = 24, 64
+# A secret the caller chooses (the API reference's ``"secret": "webhook_secret"``) may be shorter than the
+# ones we generate: 12 bytes and 8 different characters keep out "secret" and "aaaaaaaaaaaa" while taking
+# the reference's own example. Its HMAC key is its UTF-8 bytes, as the seed's style has always used it.
+_MIN_CHOSEN, _MIN_DISTINCT = 12, 8
 
 
 class VerificationError(ValueError):
@@ -52,6 +57,22 @@ def generate_secret(nbytes: int = 32) -> str:
     return SECRET_PREFIX + base64.b64encode(_random.token_bytes(nbytes)).decode("ascii")
 
 
+def chosen_secret(secret: str) -> str:
+    """A caller's secret as a ``whsec_`` secret; raises ``ValueError`` saying why it is too weak.
+
+    A ``whsec_`` secret is taken as it is (its key 12 to 64 bytes); any other text becomes ``whsec_`` + base64 of
+    its UTF-8 bytes, so both signature styles use those bytes as the HMAC key."""
+    if secret.startswith(SECRET_PREFIX):
+        secret_key(secret)
+        return secret
+    raw = secret.encode()
+    if not _MIN_CHOSEN <= len(raw) <= _MAX_KEY:
+        raise ValueError(f"a chosen secret has {_MIN_CHOSEN} to {_MAX_KEY} bytes (leave it out and we make one)")
+    if len(set(secret)) < _MIN_DISTINCT:
+        raise ValueError(f"a chosen secret has at least {_MIN_DISTINCT} different characters")
+    return SECRET_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_`` secret; raises ``ValueError`` for anything else."""
     if not secret.startswith(SECRET_PREFIX):
@@ -60,8 +81,8 @@ def secret_key(secret: str) -> bytes:
         key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
     except binascii.Error:
         raise ValueError("a webhook secret is whsec_ and base64") from None
-    if not _MIN_KEY <= len(key) <= _MAX_KEY:
-        raise ValueError(f"a webhook secret holds {_MIN_KEY} to {_MAX_KEY} bytes")
+    if not _MIN_CHOSEN <= len(key) <= _MAX_KEY:
+        raise ValueError(f"a webhook secret holds {_MIN_CHOSEN} to {_MAX_KEY} bytes")
     return key
 
 

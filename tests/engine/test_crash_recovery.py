@@ -102,7 +102,7 @@ async def _set_up(client: httpx.AsyncClient, receiver: PhasedReceiver) -> tuple[
         dialog = await browser.get(started.headers["location"])
         await _ok(await browser.get(dialog.headers["location"]))
     hook = await _ok(await client.post("/v1/webhooks", headers=headers, json={
-        "url": f"{receiver.url}/hook", "eventTypes": ["budget.warning"], "maxInFlight": 8}))
+        "url": f"{receiver.url}/hook", "events": ["budget.warning"], "maxInFlight": 8}))
     receiver.secrets["/hook"] = [hook["secret"]]
     accounts = (await _ok(await client.get("/v1/meta/accounts", headers=headers)))["accounts"]
     usd = next(account for account in accounts if account["currency"] == "USD")

@@ -74,7 +74,7 @@ async def test_spend_crossing_80_percent_reaches_a_consumer_as_one_signed_budget
                 headers = await _register(client)
                 await _connect_meta(client, headers)
                 hook = await _post(client, headers, "/v1/webhooks",
-                                   {"url": f"{receiver.url}/hook", "eventTypes": ["budget.warning"]})
+                                   {"url": f"{receiver.url}/hook", "events": ["budget.warning"]})
                 receiver.secrets["/hook"] = [hook["secret"]]
                 accounts = (await client.get("/v1/meta/accounts", headers=headers)).json()["accounts"]
                 usd = next(account for account in accounts if account["currency"] == "USD")

@@ -224,3 +224,19 @@ async def test_an_ad_account_west_of_utc_starts_the_campaign_s_period_on_its_own
     assert body["summary"]["totalSpend"] == 102.5
     assert body["attribution"]["campaignStart"] == "2027-01-05"  # streams still count the UTC days
     assert body["attribution"]["streamsDuring"] == 1560
+
+
+async def test_iso_datetimes_name_the_days_their_dates_name(
+        db: Database, client: Client, make_member: MakeMember, mock_clock: MockClock) -> None:
+    with trio.fail_after(20):
+        owner = await make_member()
+        _, campaign = await _world(db, client, owner)
+        path = f"/v1/analytics/campaigns/{campaign}"
+        by_dates = await _get(client, owner, f"{path}?startDate=2026-12-30&endDate=2027-01-15")
+        by_times = await _get(client, owner, f"{path}?startDate=2026-12-30T00:00:00Z"
+                                             "&endDate=2027-01-15T23:59:59.5%2B01:00")
+        overview = await _get(client, owner, "/v1/analytics/overview?startDate=2027-01-05T12:00:00Z")
+        no_such_day = await _get(client, owner, f"{path}?startDate=2027-02-30T00:00:00Z", status=400)
+    assert by_times == by_dates and by_times["summary"]["totalStreams"] == 2160
+    assert overview["period"]["start"].startswith("2027-01-05")
+    assert [d["field"] for d in no_such_day["error"]["details"]] == ["startDate"]

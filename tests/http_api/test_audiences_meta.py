@@ -9,7 +9,7 @@ import msgspec
 import trio
 
 from adapters.meta.simulator import FaultConfig
-from tests.http_api.conftest import Client, MakeMember, Member, Simulators
+from tests.http_api.conftest import Client, MakeMember, Member, Simulators, meta_simulator
 from tests.http_api.connect import connect
 
 
@@ -93,11 +93,28 @@ async def test_bad_customers_are_named_and_meta_is_not_called(
         assert bad.status_code == 400
         fields = [d["field"] for d in (await bad.get_json())["error"]["details"]]
         assert fields == ["customers[1].email", "customers[2]"]
-        first = await client.post(f"/v1/audiences/{audience_id}/sync/meta", headers=owner.headers, json={})
-        assert first.status_code == 400 and (await first.get_json())["error"]["details"][0]["field"] == "adAccountId"
         assert len(simulators.meta.requests) == calls
+        first = await client.post(f"/v1/audiences/{audience_id}/sync/meta", headers=owner.headers, json={})
+        [detail] = (await first.get_json())["error"]["details"]
+        assert first.status_code == 400 and detail["field"] == "adAccountId"
+        assert all(f"act_{account}" in detail["message"] for account in simulators.meta.world.accounts)
         assert (await (await client.get(f"/v1/audiences/{audience_id}", headers=owner.headers)).get_json())[
             "meta"] is None
+
+
+async def test_a_bare_push_uses_the_one_ad_account(
+    client: Client, simulators: Simulators, make_member: MakeMember,
+) -> None:
+    simulators.meta = meta_simulator(accounts=1)
+    with trio.fail_after(20):
+        owner = await make_member()
+        await connect(client, simulators, "meta", owner)
+        audience_id = await _audience(client, owner)
+        pushed = await client.post(f"/v1/audiences/{audience_id}/sync/meta", headers=owner.headers)
+        assert pushed.status_code == 200, await pushed.get_json()
+    meta = (await pushed.get_json())["audience"]["meta"]
+    assert meta["adAccountId"] == _act(simulators)
+    assert [a.account_id for a in simulators.meta.audiences.audiences.values()] == [_act(simulators)[4:]]
 
 
 async def test_meta_failures_and_missing_connections_reach_the_caller(

@@ -17,6 +17,7 @@ from engine.store.database import Database
 from http_api import create_app
 from http_api.context import ApiContext
 from tests.http_api.conftest import PASSWORD, Client, MakeMember
+from tests.http_api.paging import assert_paged
 
 NEW = {"email": "ana@label.example", "password": "s3cret-enough", "name": "Ana",
        "organizationName": "Ana Records"}
@@ -117,6 +118,15 @@ async def test_logout_kills_the_session_and_logout_all_kills_every_one(client: C
     assert (await client.post("/v1/auth/logout-all", headers=_bearer(third["accessToken"]))).status_code == 200
     for tokens in (second, third):
         assert (await client.get("/v1/auth/profile", headers=_bearer(tokens["accessToken"]))).status_code == 401
+
+
+async def test_sessions_are_paged(client: Client) -> None:
+    first = (await _register(client))["tokens"]
+    for _ in range(2):
+        login = await client.post("/v1/auth/login", json={"email": NEW["email"], "password": NEW["password"]})
+        assert login.status_code == 200
+    listed = await assert_paged(client, "/v1/sessions", _bearer(first["accessToken"]), "sessions", total=3)
+    assert [s["current"] for s in listed] == [False, False, True]  # most recently used first
 
 
 async def test_a_session_can_be_revoked_by_its_owner_only(client: Client, make_member: MakeMember) -> None:

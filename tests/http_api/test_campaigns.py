@@ -78,12 +78,21 @@ async def test_a_member_creates_a_draft_with_everything_the_reference_lists(
     assert (minimal["objective"], minimal["trackId"], minimal["goals"]) == ("streams", None, [])
 
 
+async def test_uk_is_taken_as_gb_the_iso_code_meta_knows(client: Client, make_member: MakeMember) -> None:
+    owner = await make_member()
+    created = await _create(client, owner, targetAudience={"locations": ["US", "CA", "UK"]})
+    assert created["targetAudience"]["locations"] == ["US", "CA", "GB"]
+    path = f"/v1/campaigns/{created['id']}"
+    patched = await client.patch(path, json={"targetAudience": {"locations": ["UK"]}}, headers=owner.headers)
+    assert (await patched.get_json())["targetAudience"]["locations"] == ["GB"]
+
+
 async def test_validation_names_every_bad_field(client: Client, make_member: MakeMember) -> None:
     owner = await make_member()
     bad = {
         "name": "", "budget": 0, "currency": "usd", "objective": "likes", "startDate": "2024-06-01T00:00:00",
         "endDate": "soon", "trackId": "nope", "targetAudience": {"ageMin": 12, "genders": ["robot"],
-        "locations": ["UK"]}, "creativeAssets": {"imageUrl": "ftp://x"}, "goals": [{"metric": "streams",
+        "locations": ["XX"]}, "creativeAssets": {"imageUrl": "ftp://x"}, "goals": [{"metric": "streams",
         "target": 0}], "colour": "red",
     }  # fmt: skip
     response = await client.post("/v1/campaigns", headers=owner.headers, json=bad)

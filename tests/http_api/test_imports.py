@@ -18,9 +18,10 @@ import trio
 from quart.datastructures import FileStorage
 from quart_trio import QuartTrio
 
-from engine.store import tracks
+from engine.store import imports, tracks
 from engine.store.database import Database
 from tests.http_api.conftest import Client, MakeMember, Member
+from tests.http_api.paging import assert_paged
 
 GOLDEN = Path(__file__).parents[1] / "adapters" / "reports" / "golden"
 
@@ -141,7 +142,18 @@ async def test_files_that_cannot_be_imported_are_refused_with_a_reason(
     assert no_track["error"]["details"][0]["field"] == "trackId"
     assert "'Demo Track'" in no_track["error"]["message"]
     assert not_a_form.status_code == 400
-    assert (await listed.get_json()) == {"data": []}  # nothing refused was recorded
+    assert (await listed.get_json())["imports"] == []  # nothing refused was recorded
+
+
+async def test_imports_are_listed_newest_first_and_paged(db: Database, client: Client,
+                                                         make_member: MakeMember) -> None:
+    owner = await make_member()
+    for n in range(3):  # recorded as an upload records them; the files' contents do not matter here
+        new = imports.NewImport(sha256=f"{n}" * 64, filename=f"report-{n}.csv", size_bytes=10, kind="s4a_songs",
+                                encoding="utf-8", total_rows=0)
+        await imports.start_import(db, owner.org_id, new, [], None)
+    listed = await assert_paged(client, "/v1/imports", owner.headers, "imports", total=3)
+    assert [i["filename"] for i in listed] == ["report-2.csv", "report-1.csv", "report-0.csv"]
 
 
 async def test_an_audience_timeline_shows_on_its_artist_s_tracks(

@@ -55,7 +55,7 @@ async def test_what_meta_would_refuse_is_named_before_it_is_sent(
         owner = await _connected(client, simulators, make_member)
         cases = {
             "eventTime": _event(simulators, eventTime=int(EPOCH) - 8 * 86400),
-            "eventSourceUrl": _event(simulators, eventSourceUrl=None),
+            "eventSourceUrl": _event(simulators, eventSourceUrl=None, actionSource="website"),
             "userData": _event(simulators, userData={"email": "no-at-sign"}),
         }
         for field, event in cases.items():
@@ -81,3 +81,45 @@ async def test_roles_and_the_connection(client: Client, simulators: Simulators, 
         viewer = await make_member(org_id=owner.org_id, role="viewer")
         assert (await client.post("/v1/meta/conversions", headers=viewer.headers,
                                   json=_event(simulators))).status_code == 403
+
+
+async def test_the_chosen_default_pixel_takes_events_that_name_none(
+    client: Client, simulators: Simulators, make_member: MakeMember,
+) -> None:
+    with trio.fail_after(20):
+        owner = await _connected(client, simulators, make_member)
+        listed = await (await client.get("/v1/meta/pixels", headers=owner.headers)).get_json()
+        assert {p["id"] for p in listed["pixels"]} == set(simulators.meta.world.pixels)
+        assert listed["defaultPixelId"] is None and listed["pagination"]["total"] == len(simulators.meta.world.pixels)
+        event = _event(simulators, pixelId=None, eventSourceUrl=None)  # as the API reference sends it
+        unchosen = await client.post("/v1/meta/conversions", headers=owner.headers, json=event)
+        assert unchosen.status_code == 400 and (await unchosen.get_json())["error"]["details"][0]["field"] == "pixelId"
+        unknown = await client.put("/v1/meta/pixels/default", headers=owner.headers, json={"pixelId": "999"})
+        assert unknown.status_code == 400
+        pixel = listed["pixels"][-1]["id"]
+        chosen = await client.put("/v1/meta/pixels/default", headers=owner.headers, json={"pixelId": pixel})
+        assert (await chosen.get_json()) == {"defaultPixelId": pixel}
+        listed = await (await client.get("/v1/meta/pixels", headers=owner.headers)).get_json()
+        assert [p["id"] for p in listed["pixels"] if p["isDefault"]] == [pixel]
+        sent = await client.post("/v1/meta/conversions", headers=owner.headers, json=event)
+        assert sent.status_code == 200 and (await sent.get_json())["pixelId"] == pixel
+    assert [(e.pixel_id, e.event_name) for e in simulators.meta.conversions.events] == [(pixel, "Purchase")]
+
+
+async def test_a_batch_of_meta_s_limit_goes_in_one_request(
+    client: Client, simulators: Simulators, make_member: MakeMember,
+) -> None:
+    with trio.fail_after(30):
+        owner = await _connected(client, simulators, make_member)
+        pixel = next(iter(simulators.meta.world.pixels))
+        events = [_event(simulators, eventId=f"order-{n}") for n in range(1001)]
+        for event in events:
+            del event["pixelId"]
+        too_many = await client.post("/v1/meta/conversions/batch", headers=owner.headers,
+                                     json={"pixelId": pixel, "events": events})
+        assert too_many.status_code == 400 and (await too_many.get_json())["error"]["details"][0]["field"] == "events"
+        sent = await client.post("/v1/meta/conversions/batch", headers=owner.headers,
+                                 json={"pixelId": pixel, "events": events[:1000]})
+        assert sent.status_code == 200 and (await sent.get_json())["eventsReceived"] == 1000
+    assert len([r for r in simulators.meta.requests if r.path.endswith("/events")]) == 1
+    assert len(simulators.meta.conversions.events) == 1000

@@ -10,7 +10,7 @@ every task is blocked. A test that needs another simulator swaps ``simulators.me
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import trio
@@ -20,8 +20,9 @@ from quart.typing import TestClientProtocol as Client
 from adapters.meta.simulator import Account, MetaSimulator, format_spend
 from engine.store import tracks
 from engine.store.database import Database
-from tests.http_api.conftest import MakeMember, Member, Simulators, meta_simulator
+from tests.http_api.conftest import EPOCH, MakeMember, Member, Simulators, meta_simulator
 from tests.http_api.connect import connect
+from tests.http_api.paging import assert_paged
 
 OURS = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
@@ -132,6 +133,8 @@ async def test_accounts_and_campaigns_match_the_simulator(client: Client, simula
         c.id for c in world.campaigns.values() if c.status == "PAUSED"}
     bad = await client.get("/v1/meta/campaigns?effectiveStatus=RUNNING", headers=member.headers)
     assert bad.status_code == 400
+    await assert_paged(client, "/v1/meta/accounts", member.headers, "accounts", total=len(world.accounts))
+    await assert_paged(client, "/v1/meta/campaigns", member.headers, "campaigns", total=len(world.campaigns))
 
 
 async def test_create_in_usd_and_jpy_links_our_campaign(client: Client, simulators: Simulators,
@@ -217,6 +220,19 @@ async def test_short_range_insights_equal_the_truth_with_breakdowns(client: Clie
     split = await (await client.get(f"{path}&breakdowns=age,gender,country", headers=member.headers)).get_json()
     assert len(split["rows"]) > 500  # more than one page of Meta's
     assert _got_rows(split, dims) == _truth_rows(simulators.meta, campaign_id, SINCE, UNTIL, dims)
+
+
+async def test_insights_without_a_period_are_meta_s_last_30_days_and_say_so(
+        client: Client, simulators: Simulators, make_member: MakeMember) -> None:
+    member = await _connected(client, simulators, make_member)
+    campaign_id = _active_seeded(simulators, _accounts(simulators)[1])
+    response = await client.get(f"/v1/meta/campaigns/{campaign_id}/insights", headers=member.headers)
+    assert response.status_code == 200, await response.get_json()
+    body = await response.get_json()
+    until = datetime.fromtimestamp(EPOCH + trio.current_time(), UTC).date()  # the API's today
+    since = until - timedelta(days=29)
+    assert (body["since"], body["until"]) == (since.isoformat(), until.isoformat())
+    assert _got_rows(body) == _truth_rows(simulators.meta, campaign_id, since, until)
 
 
 async def test_insights_ranges_are_checked(client: Client, simulators: Simulators,

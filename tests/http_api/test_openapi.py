@@ -43,6 +43,51 @@ async def test_operations_declare_security_and_errors(client: Client) -> None:
     assert error_ref.endswith("/ErrorEnvelope")
 
 
+# GET answers that hold arrays of objects but are not lists of a resource. (An answer for one resource, whose
+# path ends in its id, holds parts of that resource: a campaign's goals, an import's errors, a series.)
+NOT_LISTS = {
+    "/v1/analytics/overview": "one report: a spend series",
+    "/v1/analytics/audiences/{audience_id}/insights": "one report: breakdowns",
+    "/v1/meta/campaigns/{meta_campaign_id}/insights": "one report: Meta's daily rows for the asked period",
+    "/v1/spotify/tracks/{spotify_id}/analytics": "one report of one track",
+    "/v1/engine/status": "the state of the running nodes, not a resource",
+    "/v1/dev/mailbox": "sandbox only: a debugging view of every organization's mail, newest first up to `limit`",
+}
+# Lists proxied from Spotify keep Spotify's page bounds (default, maximum), and its search answers several
+# types of items in one page.
+SPOTIFY_BOUNDS = {"/v1/spotify/tracks": (20, 50), "/v1/spotify/playlists": (20, 50), "/v1/spotify/search": (5, 10)}
+SEVERAL = {"/v1/spotify/search": ["tracks", "artists", "albums"]}
+
+
+async def test_every_list_answers_the_reference_pagination(client: Client) -> None:
+    doc = await (await client.get("/openapi.json")).get_json()
+    schemas = doc["components"]["schemas"]
+    lists = []
+    for path, operations in doc["paths"].items():
+        read = operations.get("get", {})
+        schema = read.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get("schema")
+        if not schema or "$ref" not in schema or path.endswith("}") or path in NOT_LISTS:
+            continue
+        answer = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        arrays = [name for name, field in answer["properties"].items()
+                  if field.get("type") == "array" and "$ref" in field["items"]]
+        if not arrays:
+            continue
+        lists.append(path)
+        assert arrays == SEVERAL.get(path, [path.rsplit("/", 1)[1]]), path  # items under the resource's name
+        assert answer["properties"]["pagination"] == {"$ref": "#/components/schemas/Pagination"}, path
+        assert {"pagination", *arrays} <= set(answer["required"]), path
+        window = {p["name"]: p["schema"] for p in read.get("parameters", []) if p["in"] == "query"}
+        assert {"limit", "offset"} <= set(window), path
+        default, most = SPOTIFY_BOUNDS.get(path, (20, 100))
+        assert (window["limit"]["default"], window["limit"]["minimum"], window["limit"]["maximum"]) == (
+            default, 1, most), path
+        assert (window["offset"]["default"], window["offset"]["minimum"]) == (0, 0), path
+    pagination = schemas["Pagination"]
+    assert sorted(pagination["required"]) == ["hasNext", "limit", "offset", "total"]
+    assert len(lists) >= 20  # every list at the time of writing
+
+
 async def test_swagger_ui_is_served_from_local_assets(client: Client) -> None:
     page = await client.get("/api-docs")
     html = (await page.get_data()).decode()

@@ -22,6 +22,7 @@ from http_api.dev import dev_router
 from http_api.errors import install_error_handlers
 from http_api.organizations import organizations_router
 from tests.http_api.conftest import Client, MakeMember, Member
+from tests.http_api.paging import assert_paged
 
 NEW_PASSWORD = "a-fine-new-password"
 
@@ -97,6 +98,17 @@ async def test_members_are_listed_without_secrets(client: Client, make_member: M
     assert [m["email"] for m in body["members"]] == [owner.email, viewer.email]
     assert sorted(body["members"][1]) == ["createdAt", "email", "emailVerified", "id", "name", "role"]
     assert body["members"][1]["emailVerified"] is True  # the invitation reached the mailbox
+
+
+async def test_members_and_invitations_are_paged(client: Client, make_member: MakeMember) -> None:
+    owner = await make_member()
+    joined = [await make_member(org_id=owner.org_id, role="viewer") for _ in range(2)]  # each by an invitation
+    members = await assert_paged(client, "/v1/organization/members", owner.headers, "members", total=3)
+    assert [m["email"] for m in members] == [owner.email, *(m.email for m in joined)]  # oldest first
+    for address in ("one@label.example", "two@label.example"):
+        await _invite(client, owner, address)
+    invited = await assert_paged(client, "/v1/organization/invitations", owner.headers, "invitations", total=4)
+    assert [i["email"] for i in invited[:2]] == ["two@label.example", "one@label.example"]  # newest first
 
 
 # --- roles --------------------------------------------------------------------------------------------
@@ -217,7 +229,7 @@ async def test_invitations_are_validated_and_registered_addresses_conflict(
                           json={"email": email, "role": role})
         assert _fields(bad) == [field]
     listed = await _json(client, "GET", "/v1/organization/invitations", admin)
-    assert listed == {"invitations": []}
+    assert listed == {"invitations": [], "pagination": {"total": 0, "limit": 20, "offset": 0, "hasNext": False}}
 
 
 async def test_another_organizations_ids_are_not_found(client: Client, make_member: MakeMember) -> None:

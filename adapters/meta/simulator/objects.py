@@ -19,6 +19,7 @@ __all__ = [
     "delete_campaign",
     "list_accounts",
     "list_campaigns",
+    "list_pixels",
     "read_account",
     "read_campaign",
     "update_campaign",
@@ -98,6 +99,14 @@ def campaign_json(world: World, campaign: Campaign, fields: list[str]) -> Json:
 def list_accounts(world: World, request: Request) -> Response:
     fields = request.fields(("account_id", "id"))
     return json_response(page([account_json(world, a, fields) for a in world.accounts.values()], request))
+
+
+def list_pixels(world: World, account: Account, request: Request) -> Response:
+    """``GET /act_<id>/adspixels``: the account's pixels, ``id`` and ``name`` by default."""
+    fields = request.fields(("id", "name"))
+    pixels = [{"id": pixel, "name": f"{account.name} Pixel", "owner_ad_account": {"id": f"act_{account.account_id}"}}
+              for pixel, owner in world.pixels.items() if owner == account.account_id]
+    return json_response(page([select(pixel, fields) for pixel in pixels], request))
 
 
 def read_account(world: World, account: Account, request: Request) -> Response:

@@ -23,7 +23,7 @@ __all__ = ["Handler", "Objects", "Route", "resolve"]
 
 Handler = Callable[[Request], Response]
 Table = dict[tuple[str | None, str], Handler]
-_PATH = re.compile(r"^/(act_)?(\d+)(/campaigns|/insights|/ads_volume|/customaudiences|/users|/events)?$")
+_PATH = re.compile(r"^/(act_)?(\d+)(/campaigns|/insights|/ads_volume|/customaudiences|/users|/events|/adspixels)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,7 @@ def _account_table(objs: Objects, account: Account) -> Table:
         ("/ads_volume", "GET"): partial(_ads_volume, world),
         ("/customaudiences", "GET"): partial(audiences.list, account.account_id),
         ("/customaudiences", "POST"): partial(audiences.create, account.account_id),
+        ("/adspixels", "GET"): partial(objects.list_pixels, world, account),
     }
 
 

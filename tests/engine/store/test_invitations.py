@@ -25,7 +25,7 @@ async def test_an_accepted_invitation_creates_a_verified_member(db: Database) ->
         user = await inv.accept_invitation(db, token, name="Nia", password_hash="hash-n")
         assert (user.organization_id, user.email, user.role) == (org.id, "New@example.com", "admin")
         assert user.email_verified
-        assert [i.status for i in await inv.list_invitations(db, org.id)] == ["accepted"]
+        assert [i.status for i in (await inv.list_invitations(db, org.id)).items] == ["accepted"]
         with pytest.raises(inv.InvalidInvitation):
             await inv.accept_invitation(db, token, name="Nia", password_hash="hash-n")
 
@@ -50,7 +50,7 @@ async def test_expired_revoked_and_superseded_invitations_fail(db: Database) -> 
         for token in (expired, revoked_token, older, "never issued"):
             with pytest.raises(inv.InvalidInvitation):
                 await inv.accept_invitation(db, token, name="X", password_hash="hash-x")
-        statuses = sorted(i.status for i in await inv.list_invitations(db, org.id))
+        statuses = sorted(i.status for i in (await inv.list_invitations(db, org.id)).items)
         assert statuses == ["expired", "pending", "revoked", "revoked"]
 
 
@@ -66,7 +66,7 @@ async def test_an_invitation_to_a_taken_email_is_refused(db: Database) -> None:
         await make_org(db, "Late@example.com")  # the address registered on its own in the meantime
         with pytest.raises(accounts.EmailTaken):
             await inv.accept_invitation(db, token, name="L", password_hash="hash-l")
-        assert [i.status for i in await inv.list_invitations(db, org.id)] == ["pending"]
+        assert [i.status for i in (await inv.list_invitations(db, org.id)).items] == ["pending"]
         assert invitation.email == "late@example.com"
 
 
@@ -77,6 +77,6 @@ async def test_another_organizations_invitations_are_not_found(db: Database) -> 
         invitation, _ = await inv.create_invitation(
             db, org_a.id, email="i@example.com", role="viewer", invited_by=owner_a.id, ttl=TTL
         )
-        assert await inv.list_invitations(db, org_b.id) == []
+        assert (await inv.list_invitations(db, org_b.id)).items == []
         assert not await inv.revoke_invitation(db, org_b.id, invitation.id)
-        assert [i.status for i in await inv.list_invitations(db, org_a.id)] == ["pending"]
+        assert [i.status for i in (await inv.list_invitations(db, org_a.id)).items] == ["pending"]
