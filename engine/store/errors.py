@@ -18,7 +18,7 @@ import asyncpg
 
 from engine.store.bridge import BridgeClosed
 
-__all__ = ["StoreError", "StoreUnavailable", "translate_errors"]
+__all__ = ["StoreError", "StoreUnavailable", "only_unavailable", "translate_errors"]
 
 
 class StoreError(Exception):
@@ -63,6 +63,14 @@ def is_unavailable(exc: BaseException) -> bool:
     # class since 3.11), which is also what command_timeout raises: a server that does not answer in time
     # looks the same to us as one that is gone, and retrying later is the right reaction to both.
     return isinstance(exc, OSError)
+
+
+def only_unavailable(exc: BaseException) -> bool:
+    """True for ``StoreUnavailable``, and for an exception group whose every error is one (concurrent
+    tasks that each lost the database)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(StoreUnavailable)[1] is None
+    return isinstance(exc, StoreUnavailable)
 
 
 @contextmanager
