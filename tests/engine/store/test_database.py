@@ -192,6 +192,19 @@ async def test_a_connection_the_server_ended_while_idle_is_unavailable_then_repl
             assert await database.fetchval("SELECT 1") == 1
 
 
+async def test_an_outage_is_logged_once_however_many_calls_fail(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                await db.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert await db.fetchval("SELECT 1") == 1
+    said = [r.getMessage() for r in caplog.records if r.name == "engine.store.database"]
+    assert [message.split(" (")[0].split(" after")[0] for message in said] == [
+        "the database is unavailable", "the database is back"]
+
+
 async def test_a_transaction_whose_connection_the_server_ended_raises_store_unavailable(db: Database) -> None:
     # The ROLLBACK then fails on a connection asyncpg has already handed back to the pool; dropping it
     # must not replace the real error (it raised "connection has been released back to the pool").
