@@ -337,8 +337,8 @@ class Supervisor:
         delay = self._database_backoff.delay(child.waits + 1, self._rng.random())
         at = self._registry.now() + timedelta(seconds=delay)
         self._record(child, ActorState.WAITING_FOR_DATABASE, error, next_restart_at=at)
-        # Once per outage: an outage is the run of attempts that found the database unavailable, each
-        # ending within the intensity period of the one before. No traceback: nothing is broken here.
+        # Once per outage: an outage is a run of attempts in a row that found the database unavailable,
+        # none of which ran longer than the intensity period. No traceback: nothing is broken here.
         log = logger.warning if child.waits == 0 else logger.debug
         log("%s is waiting for the database (%s); retrying in %.3fs", child.spec.name, error, delay,
             extra={"supervisor": self.name})

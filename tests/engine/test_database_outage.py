@@ -216,6 +216,9 @@ async def test_the_service_rides_out_a_database_outage(tmp_path: Path, cluster: 
                 await _until("the client saw every acknowledged event",
                              lambda: set(ingest.acknowledged) <= {stamp for _, stamp in watcher.seen}, 15)
                 nursery.cancel_scope.cancel()
+            async with httpx.AsyncClient(base_url=base, timeout=REQUEST_LIMIT) as client:
+                status = (await client.get("/v1/engine/status",
+                                           headers={"Authorization": f"Bearer {label.token}"})).json()
         assert engine.process.returncode is None, engine.output
     finally:
         await engine.kill()
@@ -228,6 +231,8 @@ async def test_the_service_rides_out_a_database_outage(tmp_path: Path, cluster: 
     assert watcher.resumed >= 1
     assert {item.event_id for item in receiver.received} == receiver.refused
     assert all(item.verified_standard and item.verified_seed for item in receiver.received)
+    # Waiting for the database was no crash: nothing restarted, nothing failed.
+    assert {(a["state"], a["restarts"]) for a in status["actors"]} <= {("running", 0), ("waiting_for_database", 0)}
     output = engine.output
     assert "escalating" not in output and "crashed" not in output, output
     assert output.count("the database is unavailable") == output.count("the database is back after") == 1, output
