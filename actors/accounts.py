@@ -141,6 +141,7 @@ class AccountsSupervisor:
         supervisor's ``Escalation`` (which our defaults make impossible for one account) and
         ``StoreError``s of the accounts listing, for our own supervisor to restart us.
         """
+        self._listening = trio.CancelScope()  # a scope serves one run; our supervisor may run us again
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._listen_all)  # before the first listing, so no change falls between
             await nursery.start(self._supervisor.run)

@@ -201,9 +201,8 @@ class LiveHub:
                         self._mark_dirty(self._feeds)  # what was sent while we were not listening
                     async for notification in subscription:
                         await on_notify(notification.payload)
-            except StoreUnavailable:
-                log.warning("LISTEN %s lost; retrying every %ss", channel, self._settings.poll_interval,
-                            exc_info=True)
+            except StoreUnavailable as exc:  # the Database logs an outage once; this is each retry
+                log.debug("LISTEN %s lost (%s); retrying every %ss", channel, exc, self._settings.poll_interval)
             await trio.sleep(self._settings.poll_interval)
 
     async def _on_stream_events(self, payload: str) -> None:
@@ -234,8 +233,8 @@ class LiveHub:
                 continue
             try:
                 heads = await store.heads(self._db(), list(self._feeds))
-            except StoreUnavailable:
-                log.warning("the fallback poll could not read the tracks' heads", exc_info=True)
+            except StoreUnavailable as exc:
+                log.debug("the fallback poll could not read the tracks' heads: %s", exc)
                 continue
             self._mark_dirty(t for t, head in heads.items() if t in self._feeds
                              and head.last_seq > self._feeds[t].published)
@@ -252,8 +251,8 @@ class LiveHub:
             self._wake = trio.Event()
             try:
                 await self._publish_dirty()
-            except StoreUnavailable:
-                log.warning("could not read stream events; retrying", exc_info=True)
+            except StoreUnavailable as exc:
+                log.debug("could not read stream events (%s); retrying", exc)
                 await trio.sleep(self._settings.poll_interval)
                 self._wake.set()
 
@@ -264,8 +263,8 @@ class LiveHub:
             self._counts_wake = trio.Event()
             try:
                 await self._publish_counts()
-            except StoreUnavailable:
-                log.warning("could not read stream counts; retrying", exc_info=True)
+            except StoreUnavailable as exc:
+                log.debug("could not read stream counts (%s); retrying", exc)
             await trio.sleep(COUNTS_EVERY)
 
     async def _publish_dirty(self) -> None:

@@ -22,6 +22,7 @@ class ActorState(enum.StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     BACKING_OFF = "backing_off"
+    WAITING_FOR_DATABASE = "waiting_for_database"  # not a crash: retried until the database is back
     FAILED = "failed"
     STOPPED = "stopped"
 

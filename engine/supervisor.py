@@ -6,6 +6,8 @@ It does not know what a child does, and it sets no shutdown deadline: the caller
 Error handling: an exception out of a child (unwrapped when it arrives as a one-exception group) is
 logged here, once, with its traceback, and becomes a restart, a FAILED status, or an
 :class:`Escalation` out of :meth:`Supervisor.run`. ``trio.Cancelled`` is never caught.
+:class:`~engine.store.errors.StoreUnavailable` is not a crash: the child waits for the database
+(WAITING_FOR_DATABASE), outside the restart intensity.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ import trio
 from engine.backoff import Backoff, Intensity
 from engine.logs import current_actor
 from engine.registry import ActorState, Registry, format_error
+from engine.store.errors import only_unavailable
 
 __all__ = ["ChildSpec", "Escalation", "Restart", "Supervisor"]
 
 logger = logging.getLogger(__name__)
+
+# Retries while the database is unavailable: between 1.5 and 3 s once the outage lasts, so that work
+# resumes within a few seconds of its return without a stampede of reconnects.
+DATABASE_BACKOFF = Backoff(base=0.5, cap=3.0)
 
 
 class Restart(enum.StrEnum):
@@ -75,6 +82,8 @@ class _Child:
         self.settled = False  # a final state (FAILED/STOPPED) is in the registry
         self.restarts = 0
         self.consecutive = 0  # crashes in a row, which drives the backoff
+        self.waits = 0  # attempts in a row that found the database unavailable, which drive their backoff
+        self.waiting = False  # the last attempt found the database unavailable
         self.restart_times: list[float] = []  # trio clock, pruned to the intensity period
         self.error: Exception | None = None  # the last attempt's crash, until handled
 
@@ -101,6 +110,11 @@ class Supervisor:
     ``backoff.delay(crashes_in_a_row, rng.random())`` seconds on the trio clock; the count of crashes in
     a row starts over when the child had run longer than ``intensity.period``. More restarts of one
     child than ``intensity`` allows mark it FAILED and make :meth:`run` raise :class:`Escalation`.
+
+    A child that fails because the database is unavailable (``StoreUnavailable``, alone or as every
+    error of a group) did not crash: it is WAITING_FOR_DATABASE and tried again after
+    ``database_backoff``, for as long as the outage lasts. Those retries count neither toward the
+    intensity nor as restarts, and are logged once per outage, not once per retry.
     """
 
     def __init__(
@@ -111,6 +125,7 @@ class Supervisor:
         children: Sequence[ChildSpec] = (),
         backoff: Backoff = Backoff(),  # noqa: B008 -- frozen dataclass, safe to share
         intensity: Intensity = Intensity(),  # noqa: B008 -- frozen dataclass, safe to share
+        database_backoff: Backoff = DATABASE_BACKOFF,
         rng: random.Random | None = None,
     ) -> None:
         names = [spec.name for spec in children]
@@ -121,6 +136,7 @@ class Supervisor:
         self._initial = tuple(children)
         self._backoff = backoff
         self._intensity = intensity
+        self._database_backoff = database_backoff
         self._rng = rng if rng is not None else random.Random()
         self._children: dict[str, _Child] = {}  # in start order, which reversed is the stop order
         self._nursery: trio.Nursery | None = None
@@ -237,7 +253,8 @@ class Supervisor:
 
     async def _keep_alive(self, child: _Child, task_status: trio.TaskStatus[None]) -> None:
         while True:
-            self._registry.update(child.spec.name, ActorState.STARTING, restarts=child.restarts)
+            if not child.waiting:  # a retry for the database shows that state until it reports started
+                self._registry.update(child.spec.name, ActorState.STARTING, restarts=child.restarts)
             began = trio.current_time()
             await self._attempt(child, task_status)
             delay = self._after_exit(child, ran_for=trio.current_time() - began)
@@ -249,7 +266,7 @@ class Supervisor:
             await trio.sleep(delay)
             if self._stopping or child.stopping:  # stop() came while we slept, before its turn
                 return
-            child.restarts += 1
+            child.restarts += 0 if child.waiting else 1
 
     async def _attempt(self, child: _Child, task_status: trio.TaskStatus[None]) -> None:
         status = _Status(lambda: self._on_started(child, task_status))
@@ -273,6 +290,10 @@ class Supervisor:
         if self._stopping or child.stopping or not _restarts(child.spec.restart, error):
             self._give_up(child, error)
             return None
+        child.waits = child.waits + 1 if child.waiting and ran_for <= self._intensity.period else 0
+        child.waiting = error is not None and only_unavailable(error)
+        if child.waiting:
+            return self._wait_for_database(child, error)
         now = trio.current_time()
         child.consecutive = 1 if ran_for > self._intensity.period else child.consecutive + 1
         horizon = now - self._intensity.period
@@ -310,6 +331,17 @@ class Supervisor:
             exc_info=error,
             extra={"supervisor": self.name},
         )
+        return delay
+
+    def _wait_for_database(self, child: _Child, error: Exception | None) -> float:
+        delay = self._database_backoff.delay(child.waits + 1, self._rng.random())
+        at = self._registry.now() + timedelta(seconds=delay)
+        self._record(child, ActorState.WAITING_FOR_DATABASE, error, next_restart_at=at)
+        # Once per outage: an outage is a run of attempts in a row that found the database unavailable,
+        # none of which ran longer than the intensity period. No traceback: nothing is broken here.
+        log = logger.warning if child.waits == 0 else logger.debug
+        log("%s is waiting for the database (%s); retrying in %.3fs", child.spec.name, error, delay,
+            extra={"supervisor": self.name})
         return delay
 
     def _escalate(self, child: _Child, error: Exception | None) -> None:

@@ -1,7 +1,8 @@
 """`GET /v1/engine/status`: every live engine node and every actor it supervises,
-with state, restarts, last error, next restart time and the actor's own ``detail``
-(a flat object of scalars such as an account poller's ``next_poll_at``, or null),
-read from PostgreSQL.
+with state (``starting``, ``running``, ``backing_off`` after a crash, ``waiting_for_database`` while the
+database is unreachable, ``failed``, ``stopped``), restarts, last error, next restart time and the actor's own
+``detail`` (a flat object of scalars such as an account poller's ``next_poll_at``, or null), read from
+PostgreSQL.
 
 The engine is shared by every organization on this server, so this is for the
 people who run it: owners and admins. The per-account actors shown are the

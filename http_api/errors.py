@@ -93,8 +93,8 @@ def install_error_handlers(app: QuartTrio) -> None:
 
     @app.errorhandler(StoreUnavailable)
     async def _store_down(err: StoreUnavailable) -> Response:
-        # The database is down or restarting: a condition to retry, not a bug.
-        log.warning("database unavailable during a request: %s", err)
+        # The database is down or restarting: a condition to retry, not a bug (the Database logs the outage).
+        log.debug("database unavailable during a request: %s", err)
         error = ApiError(503, "SERVICE_UNAVAILABLE", "the database is unavailable; retry shortly")
         error.headers["Retry-After"] = "5"
         return error_response(error)

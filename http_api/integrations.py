@@ -42,8 +42,9 @@ __all__ = ["SPOTIFY_SCOPES", "integrations_router", "spotify_redirect_uris"]
 STATE_TTL = timedelta(minutes=10)
 SPOTIFY_SCOPES = ("user-read-private", "user-read-email", "user-library-read", "playlist-read-private")
 _PROVIDERS: tuple[store.Provider, ...] = ("meta", "spotify")
-# Supervisor states in which the actor's own detail is stale: it crashed and could not say so itself.
-_CRASHED = frozenset({"backing_off", "failed"})
+# Supervisor states in which the actor's own detail is stale: it crashed, or lost the database, and could
+# not say so itself.
+_CRASHED = frozenset({"backing_off", "failed", "waiting_for_database"})
 
 log = logging.getLogger(__name__)
 

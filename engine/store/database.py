@@ -29,18 +29,43 @@ _CLEANUP_TIMEOUT = 5.0
 _APPLICATION_NAME = "songtrack"
 
 
+class _Outage:
+    """Logs each outage once, not once per caller or retry: when a call first finds the database
+    unavailable, and when one succeeds again. Callers that retry log their own failures at debug level."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None  # trio clock
+
+    def began(self, exc: StoreUnavailable) -> None:
+        if self.since is None:
+            self.since = trio.current_time()
+            logger.warning("the database is unavailable (%s); waiting for it", exc)
+
+    def ended(self) -> None:
+        if self.since is not None:
+            logger.warning("the database is back after %.1fs", trio.current_time() - self.since)
+            self.since = None
+
+
 class _Queries:
     """The five query methods, run on ``_target()``: the pool, or the one connection of a transaction."""
 
-    def __init__(self, bridge: AsyncioThread) -> None:
+    def __init__(self, bridge: AsyncioThread, outage: _Outage) -> None:
         self._bridge = bridge
+        self._outage = outage
 
     def _target(self) -> Any:  # asyncpg is untyped: a Pool or a pooled Connection proxy
         raise NotImplementedError
 
     async def _call(self, fn: Any, *args: object) -> Any:
-        with translate_errors():
-            return await self._bridge.call(fn, *args)
+        try:
+            with translate_errors():
+                result = await self._bridge.call(fn, *args)
+        except StoreUnavailable as exc:
+            self._outage.began(exc)
+            raise
+        self._outage.ended()
+        return result
 
     async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
         """All rows of ``sql`` (``$1``-style placeholders)."""
@@ -70,8 +95,8 @@ class _Queries:
 class Connection(_Queries):
     """One pooled connection inside ``Database.transaction()``; usable only until that block exits."""
 
-    def __init__(self, bridge: AsyncioThread, conn: Any) -> None:
-        super().__init__(bridge)
+    def __init__(self, bridge: AsyncioThread, outage: _Outage, conn: Any) -> None:
+        super().__init__(bridge, outage)
         self._conn = conn
         self._ended = False
 
@@ -86,7 +111,7 @@ class Database(_Queries):
     any number of trio tasks. Each query method checks out a connection for that one statement."""
 
     def __init__(self, bridge: AsyncioThread, pool: Any, dsn: str) -> None:
-        super().__init__(bridge)
+        super().__init__(bridge, _Outage())
         self._pool = pool
         self._dsn = dsn
 
@@ -102,7 +127,7 @@ class Database(_Queries):
         are shielded from cancellation and bounded by a few seconds (past that the connection is dropped).
         """
         conn, tx = await self._call(_begin, self._pool)
-        connection = Connection(self._bridge, conn)
+        connection = Connection(self._bridge, self._outage, conn)
         try:
             yield connection
         except BaseException:
@@ -156,9 +181,8 @@ class Database(_Queries):
                     wake()
                     async for _ in subscription:
                         wake()
-            except StoreUnavailable:
-                logger.warning("LISTEN %s lost; retrying every %ss (polling meanwhile)", channel, retry,
-                               exc_info=True)
+            except StoreUnavailable as exc:  # an outage is logged once, by _Outage
+                logger.debug("LISTEN %s lost (%s); retrying every %ss (polling meanwhile)", channel, exc, retry)
             await trio.sleep(retry)
 
     async def notify(self, channel: str, payload: str) -> None:

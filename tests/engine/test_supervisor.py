@@ -20,6 +20,7 @@ from trio.testing import MockClock
 from engine.backoff import Backoff, Intensity
 from engine.logs import current_actor
 from engine.registry import ActorState, ActorStatus, Registry
+from engine.store.errors import StoreUnavailable
 from engine.supervisor import ChildSpec, Escalation, Restart, Supervisor
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -32,6 +33,10 @@ def wall() -> datetime:
 
 async def crash() -> None:
     raise ValueError("boom")
+
+
+async def lose_database() -> None:
+    raise StoreUnavailable("connection refused")
 
 
 class Actor:
@@ -58,6 +63,15 @@ class Actor:
         if step == "crash-in-a-nursery":  # arrives wrapped in a strict ExceptionGroup
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(crash)
+        if step == "db-down":
+            raise StoreUnavailable("connection refused")
+        if step == "db-down-in-two-tasks":  # a group of two, each of which lost the database
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(lose_database)
+                nursery.start_soon(lose_database)
+        if step == "linger-then-db-down":
+            await trio.sleep(100)
+            raise StoreUnavailable("connection refused")
 
 
 async def record(registry: Registry, name: str, history: list[ActorStatus],
@@ -141,6 +155,53 @@ async def test_escalates_past_its_intensity(autojump_clock: MockClock) -> None:
     assert status is not None
     assert (status.state, status.restarts, status.last_error) == (ActorState.FAILED, 2, "ValueError: boom")
     assert state(registry, "sibling") is ActorState.STOPPED  # cancelled before run() raised
+
+
+def waiting_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "waiting for the database" in r.getMessage() and r.levelno >= logging.INFO]
+
+
+async def test_an_unavailable_database_is_waited_for_outside_the_intensity(
+    autojump_clock: MockClock, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    registry, history = Registry(now=wall), list[ActorStatus]()
+    child = Actor(*["db-down", "db-down-in-two-tasks"] * 20, "forever")
+    sup = Supervisor("root", registry, children=[ChildSpec("c", child.run)], rng=random.Random(5),
+                     intensity=Intensity(max_restarts=2, period=60))
+    await nursery.start(record, registry, "c", history)
+    with trio.fail_after(LIMIT):
+        await nursery.start(sup.run)
+        await trio.sleep(200)
+    assert len(child.starts) == 41  # 40 attempts in the outage, far past 2 restarts in 60 s, no escalation
+    gaps = [later - earlier for earlier, later in zip(child.starts, child.starts[1:], strict=False)]
+    assert all(0.25 <= gap <= 3.0 for gap in gaps) and max(gaps) > 1.5  # backoff with jitter, capped
+    waiting = [s for s in history if s.state is ActorState.WAITING_FOR_DATABASE]
+    assert len(waiting) == 40 and waiting[0].last_error == "StoreUnavailable: connection refused"
+    assert not any(s.state is ActorState.BACKING_OFF for s in history)
+    final = registry.get("c")
+    assert final is not None and (final.state, final.restarts) == (ActorState.RUNNING, 0)
+    [logged] = waiting_logs(caplog)  # once per outage, not once per retry
+    assert logged.levelno == logging.WARNING and logged.exc_info is None
+
+
+async def test_a_real_crash_still_escalates_after_an_outage(autojump_clock: MockClock) -> None:
+    child = Actor(*["db-down"] * 10, "crash")
+    sup = Supervisor("root", Registry(), children=[ChildSpec("c", child.run)], rng=random.Random(2),
+                     intensity=Intensity(max_restarts=2, period=60))
+    with trio.fail_after(LIMIT), pytest.raises(Escalation) as caught:
+        await sup.run()
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert len(child.starts) == 13  # 10 waits counted nothing; 3 crashes: 2 restarts, then escalation
+
+
+async def test_each_outage_is_logged_once(autojump_clock: MockClock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    child = Actor("db-down", "db-down", "linger-then-db-down", "db-down", "forever")
+    sup = Supervisor("root", Registry(), children=[ChildSpec("c", child.run)], rng=random.Random(4))
+    with trio.move_on_after(200):
+        await sup.run()
+    assert len(child.starts) == 5 and len(waiting_logs(caplog)) == 2  # ran 100 s in between: a new outage
 
 
 async def test_one_for_one_sibling_keeps_running(autojump_clock: MockClock) -> None:

@@ -15,6 +15,7 @@ import trio
 
 import engine.store
 from engine.store import Database, Notification, StoreError, StoreUnavailable, open_database
+from tests.helpers.pg_proxy import open_slow_close_proxy
 
 
 async def test_public_api_is_pinned() -> None:
@@ -171,6 +172,64 @@ async def test_a_terminated_pooled_connection_is_unavailable_then_replaced(db: D
             await db.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
         assert info.value.__cause__ is not None
         assert await db.fetchval("SELECT 1") == 1
+
+
+async def test_a_connection_the_server_ended_while_idle_is_unavailable_then_replaced(
+    pg_dsn_factory: Callable[[str], str],
+) -> None:
+    # The server's FATAL reaches the idle pooled connection at once, the socket's end a second later; in
+    # between asyncpg still reports the connection open and the pool hands it out (asyncpg#1069). During a
+    # PostgreSQL stop this made the request in flight a 500 (InternalClientError), not a 503.
+    dsn = pg_dsn_factory("postgres")
+    with trio.fail_after(10):
+        async with (open_slow_close_proxy(dsn, close_delay=1.0) as proxied,
+                    open_database(dsn, max_size=1) as admin, open_database(proxied, max_size=1) as database):
+            pid = await database.fetchval("SELECT pg_backend_pid()")
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid) is True
+            await trio.sleep(0.3)  # the FATAL has arrived; the proxy still holds the close back
+            with pytest.raises(StoreUnavailable):
+                await database.fetchval("SELECT 1")
+            assert await database.fetchval("SELECT 1") == 1
+
+
+async def test_an_outage_is_logged_once_however_many_calls_fail(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                await db.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert await db.fetchval("SELECT 1") == 1
+    said = [r.getMessage() for r in caplog.records if r.name == "engine.store.database"]
+    assert [message.split(" (")[0].split(" after")[0] for message in said] == [
+        "the database is unavailable", "the database is back"]
+
+
+async def test_a_transaction_whose_connection_the_server_ended_raises_store_unavailable(db: Database) -> None:
+    # The ROLLBACK then fails on a connection asyncpg has already handed back to the pool; dropping it
+    # must not replace the real error (it raised "connection has been released back to the pool").
+    with trio.fail_after(10):
+        with pytest.raises(StoreUnavailable):
+            async with db.transaction() as conn:
+                pid = await conn.fetchval("SELECT pg_backend_pid()")
+                assert await db.fetchval("SELECT pg_terminate_backend($1)", pid) is True
+                await conn.fetchval("SELECT pg_sleep(5)")
+        assert await db.fetchval("SELECT 1") == 1
+
+
+async def test_a_cancelled_statement_leaves_its_connection_ready_for_the_next(
+    pg_dsn_factory: Callable[[str], str],
+) -> None:
+    # One connection, so the statement after the cancel runs on the very connection that was mid-query:
+    # the bridge hands the cancel back only once asyncpg has finished with it.
+    with trio.fail_after(10):
+        async with open_database(pg_dsn_factory("postgres"), max_size=1) as database:
+            pid = await database.fetchval("SELECT pg_backend_pid()")
+            for _ in range(3):
+                with trio.move_on_after(0.1):
+                    async with database.transaction() as conn:
+                        await conn.fetchval("SELECT pg_sleep(5)")
+                assert await database.fetchval("SELECT pg_backend_pid()") == pid
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,17 @@ async def test_the_publisher_writes_a_detail_when_it_changes(db: Database) -> No
                 await trio.sleep(0.01)
             publisher.stop()
         assert await nodes.live_actors(db, ["meta:1"]) == {}  # a stopped node drops out
+
+
+async def test_every_supervision_state_can_be_published(db: Database) -> None:
+    # The status table's CHECK lists the states; an actor waiting for the database once crashed the
+    # publisher on the database's return because ``waiting_for_database`` was missing from it.
+    with trio.fail_after(10):
+        org, _ = await _org_with_meta(db, "c@x.example")
+        registry = Registry()
+        for state in ActorState:
+            registry.update(f"actor-{state}", state)
+        node = await nodes.register_node(db)
+        await nodes.publish_actors(db, node, registry.snapshot())
+        report = await nodes.read_status(db, org)
+        assert {a.name: a.state for a in report.actors} == {f"actor-{s}": str(s) for s in ActorState}
