@@ -138,8 +138,12 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     meta_port: Annotated[int, Meta(ge=0, le=65535)] = 0
     spotify_port: Annotated[int, Meta(ge=0, le=65535)] = 0
     seed: int = 1  # the same seed gives the same world
-    # Simulated seconds per real second: a simulated day in 24 minutes, so a sandbox shows movement.
+    # Simulated seconds per real second: a simulated day in 24 minutes, so a sandbox shows movement. The
+    # engine reads the same simulated clock (engine/clock.py) when every provider is simulated.
     speed: Annotated[float, Meta(gt=0, le=100_000)] = 60.0
+    # Real Unix seconds where simulated time meets real time; None: the start of ``songtrack run``, which
+    # hands its own to its API workers.
+    epoch: float | None = None
     demo: bool = True  # set up the demo label and campaign (actors/sandbox_demo.py)
     demo_webhook_url: _Url | None = None  # the demo label's webhook endpoint
     # Simulated listens a second per demo track (actors/sandbox_streams.py); 0 turns them off. The cap

@@ -8,7 +8,7 @@ member, which is why a viewer may do it (it changes nothing but the read mark). 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -71,7 +71,7 @@ class ReadAll(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _now(call: Call) -> datetime:
-    return datetime.fromtimestamp(call.ctx.now(), UTC)
+    return call.ctx.domain_now()
 
 
 def alerts_router(ctx: ApiContext) -> Router:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import trio
@@ -179,7 +179,7 @@ def meta_router(ctx: ApiContext) -> Router:
     )
     async def campaign_insights(call: Call, meta_campaign_id: str) -> Insights | Response:
         query: InsightsQuery = call.query
-        _check_range(query, datetime.fromtimestamp(call.ctx.now(), UTC).date())
+        _check_range(query, call.ctx.domain_now().date())
         _check_id(meta_campaign_id)
         linked = await _linked(call, meta_campaign_id)
         act_id = linked.meta_ad_account_id if linked else None
