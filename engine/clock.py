@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 __all__ = ["WallClock"]
 
@@ -39,8 +39,3 @@ class WallClock:
 
     def __call__(self) -> datetime:
         return datetime.fromtimestamp(self.now(), UTC)
-
-    def after(self, real_seconds: float) -> datetime:
-        """The time on this clock once ``real_seconds`` of real (trio) time have passed: when a sleep
-        ends, as the status pages show it."""
-        return self() + timedelta(seconds=real_seconds * self.speed)
