@@ -126,7 +126,7 @@ _INGEST_DESCRIPTION = (
 
 
 def _now(call: Call) -> datetime:
-    return call.ctx.domain_now()
+    return datetime.fromtimestamp(call.ctx.now(), UTC)
 
 
 # msgspec's own message for these quotes the regular expression; a sender is better served by words.
