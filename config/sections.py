@@ -146,8 +146,9 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     epoch: float | None = None
     demo: bool = True  # set up the demo label and campaign (actors/sandbox_demo.py)
     demo_webhook_url: _Url | None = None  # the demo label's webhook endpoint
-    # Simulated listens a second per demo track (actors/sandbox_streams.py); 0 turns them off. The cap
-    # keeps one batch a second within what a single ingest transaction handles comfortably.
+    # Simulated listens a real second per demo track (actors/sandbox_streams.py), spread over simulated
+    # time (``stream_rate * 86,400 / speed`` a simulated day); 0 turns them off. The cap keeps one batch a
+    # second within what a single ingest transaction handles comfortably.
     stream_rate: Annotated[float, Meta(ge=0, le=1000)] = 2.0
 
 

@@ -158,7 +158,7 @@ async def _serve_all(
             log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
             demo = None
             if meta_simulated and settings.simulators.demo:
-                demo = await set_up_demo(db, settings, keys, data_path(settings), now=clock())
+                demo = await set_up_demo(db, settings, keys, data_path(settings), now=clock(), speed=clock.speed)
                 for line in demo.lines:
                     print(line, flush=True)
             slot.db = db
@@ -255,8 +255,8 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     Meta and Spotify label polling intervals, which are trio (real) seconds, so the pollers keep their
     cadence in simulated time, with floors that keep a fast sandbox from flooding the simulators; a Meta
     poll spans every day since the previous one, so no simulated day is skipped at any speed. With
-    ``demo`` (sandbox mode) a last child makes up listens of the demo label's tracks, unless
-    ``simulators.stream_rate`` is 0."""
+    ``demo`` (sandbox mode) a last child makes up listens of the demo label's tracks in simulated time,
+    unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
@@ -297,11 +297,10 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
                              rules=AnalyticsRules.from_settings(settings.analytics),
                              ttl=timedelta(seconds=settings.analytics.export_ttl), wall=clock)
     children.append(reporter.child_spec())
-    sims = settings.simulators
-    if demo is not None and sims.stream_rate > 0:
-        # TODO(#13): on the real clock still: on ``clock`` its listens a simulated second are ``speed`` times
-        # as many a real second (120 at the defaults), enough to slow a shutdown past the tests' patience.
-        streams = SandboxStreams(db, demo.organization_id, rate=sims.stream_rate, seed=sims.seed)
+    if demo is not None and demo.listen_rate > 0:
+        # Stamped on ``clock`` at ``listen_rate`` a simulated second: ``stream_rate`` a real second.
+        streams = SandboxStreams(db, demo.organization_id, rate=demo.listen_rate, seed=settings.simulators.seed,
+                                 wall=clock)
         children.append(ChildSpec("sandbox-streams", streams.run))
     root = Supervisor("root", registry, children=children)
     async with http, trio.open_nursery() as nursery:
