@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.http import HttpFactory
+from actors.meta_schedule import MetaSchedule, days_back
 from actors.samples import Metric, MetricSample
 
 # STYLE keeps adapters out of actors/. The Meta poller is the one actor whose whole job is Meta's wire
@@ -71,28 +72,11 @@ if TYPE_CHECKING:
     from adapters.meta import Result
     from engine.store.database import Database
 
-__all__ = ["MetaAccountActor", "MetaSchedule", "meta_window"]
+__all__ = ["MetaAccountActor"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_SCORE_WINDOW = 300.0  # the ad-account score leaks out over 300 s; every other Meta budget is hourly (A4)
-
-
-def meta_window(domain: str) -> float:
-    """The accounting window of a Meta rate domain, for the ``Pacer`` shared by every Meta actor."""
-    return _SCORE_WINDOW if domain.endswith(":score") else 3600.0
-
-
-@dataclass(frozen=True)
-class MetaSchedule:
-    """When a ``MetaAccountActor`` polls (seconds of trio time); see the module docstring."""
-
-    interval: float = 900.0
-    restatement_every: float = 6 * 3600.0
-    restatement_days: int = 28
-    park_after_failures: int = 8
-    park_for: float = 1800.0
 
 
 class _Parked(Exception):
@@ -127,7 +111,7 @@ class MetaAccountActor:
         self, db: Database, integration: integration_store.Integration, *, key: bytes, name: str,
         registry: Registry, samples: trio.MemorySendChannel[MetricSample], pacer: Pacer,
         http_factory: HttpFactory, graph_url: str = "https://graph.facebook.com",
-        api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),
+        api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
         rng: random.Random | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -234,7 +218,7 @@ class MetaAccountActor:
         today = self._wall().astimezone(tz).date()
         began = trio.current_time()
         sweep = began >= state.next_sweep
-        days = self._schedule.restatement_days if sweep else _days_since(state.polled_day, today,
+        days = self._schedule.restatement_days if sweep else days_back(state.polled_day, today,
                                                                         self._schedule.restatement_days)
         rows = await self._insights(client, act, today - timedelta(days=days), today, state)
         await self._send(outbox, rows, links, account.currency)
@@ -385,14 +369,6 @@ class MetaAccountActor:
         if trio_time is None:
             return None
         return (self._wall() + timedelta(seconds=trio_time - trio.current_time())).isoformat()
-
-
-def _days_since(polled: date | None, today: date, most: int) -> int:
-    """Days before ``today`` an insights call starts: 1, or back to the previous call's day, so a day that
-    ended between two calls (a fast sandbox clock) gets its last figures. At most ``most``."""
-    if polled is None:
-        return 1
-    return min(most, max(1, (today - polled).days))
 
 
 def _minor(spend: Decimal, currency: str) -> int:

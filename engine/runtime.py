@@ -27,7 +27,7 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
-from actors.meta_account import MetaSchedule
+from actors.meta_schedule import MetaSchedule
 from actors.sandbox_demo import DemoLabel, set_up_demo
 from actors.sandbox_streams import SandboxStreams
 from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
