@@ -42,7 +42,8 @@ import httpx
 import trio
 
 from actors.http import HttpFactory
-from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
+from actors.meta_account import MetaAccountActor
+from actors.meta_schedule import MetaSchedule, meta_window
 from actors.samples import MetricSample
 from engine.backoff import Backoff, Intensity
 from engine.ratelimit import Pacer, RetryPolicy

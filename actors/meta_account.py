@@ -8,8 +8,9 @@ The schedule, per ad account that the organization's polled campaigns use (``met
 active or paused, or ended within the 28-day restatement window) and that the token reaches:
 
 * every ``interval`` (15 min: Meta refreshes insights every 15 minutes, PROVIDERS.md A3) one insights call
-  for yesterday and today in the account's timezone (``level=campaign``, ``time_increment=1``: one row per
-  campaign and day), then one campaigns call that refreshes ``effective_status``;
+  for yesterday and today in the account's timezone, or from the previous call's day when that is older
+  (``level=campaign``, ``time_increment=1``: one row per campaign and day), then one campaigns call that
+  refreshes ``effective_status``;
 * every ``restatement_every`` (6 h), and at the first cycle, the same insights call spans the 28-day
   restatement window instead (Meta stops restating a day 28 days after it); a window too big for one
   synchronous call (``ReduceDataError``) is split in halves;
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.http import HttpFactory
+from actors.meta_schedule import MetaSchedule, days_back
 from actors.samples import Metric, MetricSample
 
 # STYLE keeps adapters out of actors/. The Meta poller is the one actor whose whole job is Meta's wire
@@ -70,28 +72,11 @@ if TYPE_CHECKING:
     from adapters.meta import Result
     from engine.store.database import Database
 
-__all__ = ["MetaAccountActor", "MetaSchedule", "meta_window"]
+__all__ = ["MetaAccountActor"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_SCORE_WINDOW = 300.0  # the ad-account score leaks out over 300 s; every other Meta budget is hourly (A4)
-
-
-def meta_window(domain: str) -> float:
-    """The accounting window of a Meta rate domain, for the ``Pacer`` shared by every Meta actor."""
-    return _SCORE_WINDOW if domain.endswith(":score") else 3600.0
-
-
-@dataclass(frozen=True)
-class MetaSchedule:
-    """When a ``MetaAccountActor`` polls (seconds of trio time); see the module docstring."""
-
-    interval: float = 900.0
-    restatement_every: float = 6 * 3600.0
-    restatement_days: int = 28
-    park_after_failures: int = 8
-    park_for: float = 1800.0
 
 
 class _Parked(Exception):
@@ -105,6 +90,7 @@ class _Parked(Exception):
 @dataclass
 class _AccountState:
     next_sweep: float = float("-inf")
+    polled_day: date | None = None  # the account's today at its last insights call
     parked_until: float | None = None
     failures: int = 0
 
@@ -125,7 +111,7 @@ class MetaAccountActor:
         self, db: Database, integration: integration_store.Integration, *, key: bytes, name: str,
         registry: Registry, samples: trio.MemorySendChannel[MetricSample], pacer: Pacer,
         http_factory: HttpFactory, graph_url: str = "https://graph.facebook.com",
-        api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),
+        api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
         rng: random.Random | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -232,9 +218,11 @@ class MetaAccountActor:
         today = self._wall().astimezone(tz).date()
         began = trio.current_time()
         sweep = began >= state.next_sweep
-        days = self._schedule.restatement_days if sweep else 1
+        days = self._schedule.restatement_days if sweep else days_back(state.polled_day, today,
+                                                                        self._schedule.restatement_days)
         rows = await self._insights(client, act, today - timedelta(days=days), today, state)
         await self._send(outbox, rows, links, account.currency)
+        state.polled_day = today
         if sweep:
             state.next_sweep = began + self._schedule.restatement_every
         domains = (APP_DOMAIN, account_domain(act, "score"), account_domain(act, "ads_management"))

@@ -8,10 +8,13 @@ USD ad account spending ``META_DAILY_BUDGET`` a simulated day, linked to our "De
 is sized so that spend reaches 80 % about ``WARN_AFTER`` real seconds after start at the configured
 simulator speed; both are launched. Each demo campaign promotes the organization's "Demo Track" (created
 at the first start, reused after), for which ``actors/sandbox_streams.py`` makes up listens at
-``stream_rate`` a second. The campaign starts at today's midnight (UTC), so its first day is today.
+``stream_rate`` a real second, spread over simulated time: ``DemoLabel.listen_rate`` (``stream_rate /
+speed``) a simulated second, so a faster clock gives fewer listens a simulated day, not more load. The
+campaign starts at today's midnight (UTC), so its first day is today.
 After making it we import, through the import path a person uses, a generated Spotify for Artists
 per-song timeline of the track's 28 days before today: seeded draws per day around 60 % of what the
-listens add up to in a day (``stream_rate * 86,400``), steady enough for a high-confidence baseline,
+listens add up to in a simulated day (``listen_rate * 86,400``), steady enough for a high-confidence
+baseline at any speed,
 so the campaign's analytics show the listens' lift of about 40 % over it (incremental streams about
 0.4 times the streams during the campaign). A day's figure depends only on the seed and the day, so
 the same start day gives the same file (the importer then answers "imported before"). With
@@ -55,6 +58,7 @@ DEMO_CAMPAIGN = "Demo campaign"
 META_DAILY_BUDGET = 1000  # USD a simulated day
 WARN_AFTER = 30.0  # real seconds from launch to 80 % of our budget
 _TOKEN = "SIMULATOR_TOKEN"  # the Meta simulator's pre-issued token (adapters/meta/simulator/config.py)
+_DAY = 86_400.0  # seconds
 HISTORY_DAYS = 28  # the analytics' default baseline ([analytics] baseline_days)
 HISTORY_SHARE = 0.6  # a history day's mean, as a share of a day of simulated listens
 _HISTORY_NOISE = 0.05  # a history day's standard deviation, as a share of its mean
@@ -65,19 +69,21 @@ DEMO_TRACK = tracks.NewTrack(title="Demo Track", artist="Demo Artist", album="De
 
 
 class DemoLabel(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``set_up_demo`` set up: the organization, the track its demo campaign promotes, and the lines
-    to print."""
+    """What ``set_up_demo`` set up: the organization, the track its demo campaign promotes, the listens a
+    simulated second each of its tracks gets (0: none), and the lines to print."""
 
     organization_id: uuid.UUID
     track_id: uuid.UUID
+    listen_rate: float
     lines: list[str]
 
 
 async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Path,
                       http_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient, *,
-                      now: datetime | None = None) -> DemoLabel:
-    """Set the demo up (see the module docstring) as of ``now`` (None: the wall clock). ``settings`` must
-    point at the Meta simulator (``engine.runtime.start_simulators``)."""
+                      now: datetime | None = None, speed: float = 1.0) -> DemoLabel:
+    """Set the demo up (see the module docstring) as of ``now`` (None: the wall clock), on a clock that
+    runs ``speed`` times as fast as the real one (the service's ``WallClock``). ``settings`` must point at
+    the Meta simulator (``engine.runtime.start_simulators``)."""
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     password = _password(data_dir)
     found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)
@@ -95,18 +101,19 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
         scopes=["ads_read", "ads_management", "business_management"], connected_by=owner_id)
     await _archive_previous(db, org_id)
     track_id = await _demo_track(db, org_id)
-    budget = await _launch_campaign(db, settings, org_id, track_id, http_factory, today)
+    budget = await _launch_campaign(db, settings, org_id, track_id, http_factory, today, speed)
     lines = [f"Demo label: log in as {DEMO_EMAIL} / {password}; \"{DEMO_CAMPAIGN}\" (budget {budget} USD) is"
              f" spending on the Meta simulator"]
     rate = settings.simulators.stream_rate
-    listens = f", {rate:g} simulated listens a second" if rate > 0 else ""
+    listen_rate = rate / speed
+    listens = f", {rate:g} listens a second, {listen_rate * _DAY:,.0f} a simulated day" if rate > 0 else ""
     lines.append(f"Demo track: {track_id} (\"{DEMO_TRACK.title}\"{listens})")
     if rate > 0:
-        lines.append(await _import_history(db, org_id, track_id, settings.simulators.seed, rate, today))
+        lines.append(await _import_history(db, org_id, track_id, settings.simulators.seed, listen_rate, today))
     url = settings.simulators.demo_webhook_url
     if url is not None:
         lines.append(await _webhook(db, keys, org_id, url))
-    return DemoLabel(organization_id=org_id, track_id=track_id, lines=lines)
+    return DemoLabel(organization_id=org_id, track_id=track_id, listen_rate=listen_rate, lines=lines)
 
 
 def _password(data_dir: Path) -> str:
@@ -146,9 +153,9 @@ async def _demo_track(db: Database, org_id: uuid.UUID) -> uuid.UUID:
 
 
 async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, track_id: uuid.UUID,
-                           http_factory: Callable[[], httpx.AsyncClient], today: date) -> float:
+                           http_factory: Callable[[], httpx.AsyncClient], today: date, speed: float) -> float:
     """A fresh Meta campaign and our campaign linked to it, both running from ``today``'s midnight (UTC)
-    for 30 days; returns our budget (USD)."""
+    for 30 days; returns our budget (USD), 80 % of it spent ``WARN_AFTER`` real seconds in at ``speed``."""
     meta = settings.meta
     async with http_factory() as http:
         client = MetaClient(http, _TOKEN, base_url=meta.graph_url, version=meta.api_version)
@@ -156,7 +163,7 @@ async def _launch_campaign(db: Database, settings: Settings, org_id: uuid.UUID, 
         meta_id = (await _through_faults(partial(
             client.create_campaign, usd.id, name=DEMO_CAMPAIGN, objective="OUTCOME_AWARENESS", status="ACTIVE",
             special_ad_categories=[], daily_budget_minor=META_DAILY_BUDGET * 100))).data
-    per_second = META_DAILY_BUDGET * settings.simulators.speed / 86_400
+    per_second = META_DAILY_BUDGET * speed / _DAY
     budget = max(1.0, math.ceil(per_second * WARN_AFTER / 0.8 * 100) / 100)
     midnight = datetime.combine(today, time(), UTC)
     ours = await campaigns.create_campaign(db, org_id, campaigns.NewCampaign(
@@ -187,8 +194,8 @@ async def _through_faults(call: Callable[[], Awaitable[_T]]) -> _T:
 def history_csv(seed: int, rate: float, today: date) -> bytes:
     """A Spotify for Artists per-song timeline (``date,streams``, UTF-8 with a BOM, as S4A exports it) of
     the ``HISTORY_DAYS`` days before ``today``: per day a normal draw seeded by (``seed``, day) around
-    ``HISTORY_SHARE`` of ``rate * 86,400``, rounded and at least 0."""
-    mean = HISTORY_SHARE * rate * 86_400
+    ``HISTORY_SHARE`` of ``rate * 86,400`` (``rate``: listens a simulated second), rounded and at least 0."""
+    mean = HISTORY_SHARE * rate * _DAY
     lines = ["date,streams"]
     for back in range(HISTORY_DAYS, 0, -1):
         day = today - timedelta(days=back)
@@ -208,7 +215,7 @@ async def _import_history(db: Database, org_id: uuid.UUID, track_id: uuid.UUID, 
     status = prepared.record.status
     done = "imported" if prepared.started else "imported before" + ("" if status == "succeeded" else f", {status}")
     return (f"Demo history: {HISTORY_DAYS} days of Spotify for Artists streams before the campaign ({done}),"
-            f" about {HISTORY_SHARE * rate * 86_400:,.0f} a day, {HISTORY_SHARE:.0%} of the live listens;"
+            f" about {HISTORY_SHARE * rate * _DAY:,.0f} a day, {HISTORY_SHARE:.0%} of the live listens;"
             f" so about {1 - HISTORY_SHARE:.0%} of the campaign's streams show as incremental")
 
 

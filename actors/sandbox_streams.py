@@ -3,8 +3,9 @@ watch and the demo campaign's analytics have streams to count, without a real so
 
 ``listens`` is the pure, seeded model (Poisson arrivals, a label-like audience) and ``day_timeline`` lays
 it out over one track's UTC day; ``SandboxStreams`` is the actor that stores, once a second, each promoted
-track's listens up to the wall clock, from that day's midnight on. It does not decide when it runs:
-``engine/runtime.py`` starts it only in sandbox mode.
+track's listens up to the wall clock, from that day's midnight on. It does not decide when it runs nor
+how fast: ``engine/runtime.py`` starts it only in sandbox mode, on the simulated clock, at a rate per
+simulated second that keeps the real load at ``[simulators] stream_rate`` a second.
 """
 
 from __future__ import annotations
@@ -121,11 +122,12 @@ class SandboxStreams:
     """Stores simulated listens of the organization's tracks as live stream events.
 
     Each track of the organization's ``active`` campaigns (one that has not started yet is active too)
-    has, per UTC day, its own timeline of listens at ``rate`` a second, seeded by (``seed``, track id,
-    day) and anchored at the day's midnight, whose n-th listen has the id ``event_id(track, day, n)``. On
-    each tick we ingest every track's listens from where we stand up to the wall clock (``wall``), at
-    most ``CHUNK`` events per ``ingest`` call; when the wall clock has passed midnight we first finish
-    the old day's timeline, then go on with the new one. A track we start watching (at the start of
+    has, per UTC day, its own timeline of listens at ``rate`` a second of the wall clock, seeded by
+    (``seed``, track id, day) and anchored at the day's midnight, whose n-th listen has the id
+    ``event_id(track, day, n)``. On each tick we ingest every track's listens from where we stand up to
+    the wall clock (``wall``), at most ``CHUNK`` events per ``ingest`` call; when the wall clock has
+    passed midnight (more than once, on a fast simulated clock) we first finish each older day's
+    timeline, then go on with the newest. A track we start watching (at the start of
     ``run``, or later) starts at today's midnight, so the first catch-up backfills the day so far. A day
     is the same whenever it is replayed, so after a restart ``ingest`` finds the replayed ids stored and
     counts them as duplicates. Ticks come once a second by trio's clock (``now``), and the track list is

@@ -283,10 +283,10 @@ def _plays(items: list[PlayHistory]) -> list[Play]:
 
 
 def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Registry, http_factory: HttpFactory, *,
-                  pacer: Pacer | None = None) -> ActorKind:
+                  pacer: Pacer | None = None, now: Callable[[], float] = time.time) -> ActorKind:
     """The opted-in listeners as an ``AccountsSupervisor`` kind: one actor each, all sharing ``pacer``
     (Spotify's limit is per app, over a rolling 30 s window: pass the Pacer the other Spotify actors use),
-    woken by opt-ins (``LISTENERS_CHANNEL``)."""
+    woken by opt-ins (``LISTENERS_CHANNEL``). ``now`` is the actors' wall clock (Unix seconds)."""
     pacer = pacer if pacer is not None else Pacer(lambda _domain: 30.0)
 
     async def accounts() -> list[Account]:
@@ -297,7 +297,7 @@ def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Regist
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
                 actor = SpotifyListenerActor(db, settings, keys, uuid.UUID(account.key), http, pacer,
-                                             registry=registry, name=name)
+                                             now=now, registry=registry, name=name)
                 await actor.run(task_status=task_status)
         return run
 

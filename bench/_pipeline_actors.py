@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from actors.meta_account import meta_window
+from actors.meta_schedule import meta_window
 from adapters.meta import APP_DOMAIN, MetaClient, account_domain
 from engine.provider import ProviderError, RateLimitedError
 from engine.ratelimit import Pacer

@@ -139,12 +139,17 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     meta_port: Annotated[int, Meta(ge=0, le=65535)] = 0
     spotify_port: Annotated[int, Meta(ge=0, le=65535)] = 0
     seed: int = 1  # the same seed gives the same world
-    # Simulated seconds per real second: a simulated day in 24 minutes, so a sandbox shows movement.
+    # Simulated seconds per real second: a simulated day in 24 minutes, so a sandbox shows movement. The
+    # engine reads the same simulated clock (engine/clock.py) when every provider is simulated.
     speed: Annotated[float, Meta(gt=0, le=100_000)] = 60.0
+    # Real Unix seconds where simulated time meets real time; None: the start of ``songtrack run``, which
+    # hands its own to its API workers.
+    epoch: float | None = None
     demo: bool = True  # set up the demo label and campaign (actors/sandbox_demo.py)
     demo_webhook_url: _Url | None = None  # the demo label's webhook endpoint
-    # Simulated listens a second per demo track (actors/sandbox_streams.py); 0 turns them off. The cap
-    # keeps one batch a second within what a single ingest transaction handles comfortably.
+    # Simulated listens a real second per demo track (actors/sandbox_streams.py), spread over simulated
+    # time (``stream_rate * 86,400 / speed`` a simulated day); 0 turns them off. The cap keeps one batch a
+    # second within what a single ingest transaction handles comfortably.
     stream_rate: Annotated[float, Meta(ge=0, le=1000)] = 2.0
     # Provider faults, to rehearse a storm (docs/sandbox.md): the share of API calls (0 to 1) answered with
     # a server error, a throttle (429; Meta's code 17) or a truncated body, seconds added to each answer,

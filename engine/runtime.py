@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +27,7 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
-from actors.meta_account import MetaSchedule
+from actors.meta_schedule import MetaSchedule
 from actors.sandbox_demo import DemoLabel, set_up_demo
 from actors.sandbox_streams import SandboxStreams
 from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
@@ -40,6 +41,7 @@ from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
+from engine.clock import WallClock
 from engine.ports import naming_port
 from engine.publisher import StatusPublisher
 from engine.ratelimit import Pacer
@@ -59,7 +61,7 @@ from http_api.integrations import spotify_redirect_uris
 from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
 
-__all__ = ["migrate", "serve", "serve_api", "start_simulators"]
+__all__ = ["migrate", "serve", "serve_api", "start_simulators", "wall_clock"]
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +143,14 @@ async def _serve_all(
     server = settings.server
     async with trio.open_nursery() as nursery:
         meta_simulated = "meta" in simulated_providers(settings)
-        # Pollers keep the same cadence in the simulators' time as against the real providers.
-        poll_speedup = settings.simulators.speed if meta_simulated else 1.0
-        settings = await start_simulators(nursery, settings)
+        clock = wall_clock(settings)
+        settings = msgspec.structs.replace(settings, simulators=msgspec.structs.replace(
+            settings.simulators, epoch=clock.epoch))  # API workers read the same clock (``_shared_env``)
+        settings = await start_simulators(nursery, settings, clock)
         http_stopped = trio.Event()
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
-            app = create_app(ApiContext(slot.get, migrations, settings, keys))
+            app = create_app(ApiContext(slot.get, migrations, settings, keys, wall=clock))
             with naming_port("the API", server.host, server.port, "--port"):
                 urls = await nursery.start(
                     _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
@@ -159,7 +162,7 @@ async def _serve_all(
             log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
             demo = None
             if meta_simulated and settings.simulators.demo:
-                demo = await set_up_demo(db, settings, keys, data_path(settings))
+                demo = await set_up_demo(db, settings, keys, data_path(settings), now=clock(), speed=clock.speed)
                 for line in demo.lines:
                     print(line, flush=True)
             slot.db = db
@@ -170,16 +173,29 @@ async def _serve_all(
                     env = worker_env(environ, dsn) | _shared_env(settings)
                     await workers.start(run_workers, server.workers, sock, worker_argv, env)
                     _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
-                await _run_engine(db, settings, keys, shutdown, poll_speedup, demo)
+                await _run_engine(db, settings, keys, shutdown, clock, demo)
                 workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
             if server.workers == 1:
                 await http_stopped.wait()  # in-flight requests finish before the database closes
         nursery.cancel_scope.cancel()  # the sandbox's simulators serve until now
 
 
-async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Settings:
+def wall_clock(settings: Settings) -> WallClock:
+    """The service's one wall clock: in sandbox mode with every provider simulated, the simulated one
+    (``[simulators] speed`` times the real one, from ``[simulators] epoch``); otherwise the real one, since
+    a real provider's days are the real days (the simulators then run in real time too)."""
+    sims = settings.simulators
+    if simulated_providers(settings) != {"meta", "spotify"}:
+        if simulated_providers(settings) and sims.speed != 1:
+            log.warning("sandbox: [simulators] speed %g ignored: a real provider keeps the real clock", sims.speed)
+        return WallClock()
+    return WallClock(speed=sims.speed, epoch=sims.epoch)
+
+
+async def start_simulators(nursery: trio.Nursery, settings: Settings, clock: WallClock) -> Settings:
     """Serve a simulator for each provider without credentials (sandbox mode) until the nursery ends.
 
+    Both read ``clock``, the service's own (``wall_clock``), so their days are the engine's days.
     Returns the settings pointed at them, with the simulators' own app credentials, so every part of the
     service (and each API worker, through ``_shared_env``) talks to them exactly as to the real thing.
     """
@@ -187,16 +203,17 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
     if not simulated:
         return settings
     sims, public_url = settings.simulators, ApiContext.public_url_of(settings)
-    now = datetime.now(UTC)  # the simulated worlds start at our own today, so their days are ours
+    now = datetime.fromtimestamp(clock.epoch, UTC)  # the simulated worlds start at the real present
     # "on" keeps the dev routes on once the simulators' credentials are set.
     replaced: dict[str, object] = {"sandbox": "on"}
     lines = []
     config, app = None, None
     if "meta" in simulated:
-        config = meta_with_faults(meta_simulator.SimulatorConfig(seed=sims.seed, speed=sims.speed,
+        config = meta_with_faults(meta_simulator.SimulatorConfig(seed=sims.seed, speed=clock.speed,
                                                                  start=now.isoformat()), sims)
         with naming_port("the Meta simulator", sims.host, sims.meta_port, "[simulators] meta_port"):
-            meta = await nursery.start(meta_simulator.serve_meta_simulator, config, sims.host, sims.meta_port)
+            meta = await nursery.start(partial(meta_simulator.serve_meta_simulator, clock=clock), config, sims.host,
+                                       sims.meta_port)
         replaced["meta"] = msgspec.structs.replace(settings.meta, app_id=config.app_id, app_secret=config.app_secret,
                                                    graph_url=meta.url, dialog_url=meta.url)
         lines.append(f"Meta simulator on {meta.url}/{settings.meta.api_version} (token {config.access_tokens[0]})")
@@ -204,10 +221,12 @@ async def start_simulators(nursery: trio.Nursery, settings: Settings) -> Setting
         app = spotify_simulator.ClientApp(redirect_uris=spotify_redirect_uris(public_url))
         # Fans opening a campaign's listen link are simulated listeners, one after another, not the label.
         world = spotify_with_faults(spotify_simulator.SimulatorConfig(
-            seed=sims.seed, speed=sims.speed, clients=(app,), start=now,
+            seed=sims.seed, speed=clock.speed, clients=(app,), start=now,
             fan_redirect_uris=(listener_callback_url(public_url),)), sims)
+        simulator = spotify_simulator.SpotifySimulator(world, clock=clock)
         with naming_port("the Spotify simulator", sims.host, sims.spotify_port, "[simulators] spotify_port"):
-            url = await nursery.start(spotify_simulator.serve_spotify_simulator, world, sims.host, sims.spotify_port)
+            url = await nursery.start(spotify_simulator.serve_spotify_simulator, simulator, sims.host,
+                                      sims.spotify_port)
         replaced["spotify"] = msgspec.structs.replace(settings.spotify, client_id=app.client_id, accounts_url=url,
                                                       api_url=url)
         lines.append(f"Spotify simulator on {url}/v1 (accounts at {url}/authorize)")
@@ -227,8 +246,8 @@ def _shared_env(settings: Settings) -> dict[str, str]:
               "META_APP_ID": meta.app_id, "META_APP_SECRET": meta.app_secret,
               "META_GRAPH_URL": meta.graph_url, "META_DIALOG_URL": meta.dialog_url,
               "SPOTIFY_CLIENT_ID": spotify.client_id, "SPOTIFY_ACCOUNTS_URL": spotify.accounts_url,
-              "SPOTIFY_API_URL": spotify.api_url}
-    return {f"SONGTRACK_{name}": value for name, value in values.items() if value is not None}
+              "SPOTIFY_API_URL": spotify.api_url, "SIMULATORS_EPOCH": settings.simulators.epoch}
+    return {f"SONGTRACK_{name}": str(value) for name, value in values.items() if value is not None}
 
 
 async def _serve_http_until(
@@ -242,18 +261,22 @@ async def _serve_http_until(
 
 
 async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shutdown,
-                      poll_speedup: float = 1.0, demo: DemoLabel | None = None) -> None:
+                      clock: WallClock, demo: DemoLabel | None = None) -> None:
     """The root supervisor until shutdown; it drains children in reverse start order: the account actors
     stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
 
-    ``poll_speedup`` divides the Meta and Spotify label polling intervals (a simulator running ``speed``
-    times faster), with floors that keep a fast sandbox from flooding it. With ``demo`` (sandbox mode) a
-    last child makes up listens of the demo label's tracks, unless ``simulators.stream_rate`` is 0."""
+    Every actor reads domain time from ``clock``. Its ``speed`` (the sandbox's simulated clock) divides the
+    Meta and Spotify label polling intervals, which are trio (real) seconds, so the pollers keep their
+    cadence in simulated time, with floors that keep a fast sandbox from flooding the simulators; a Meta
+    poll spans every day since the previous one, so no simulated day is skipped at any speed. With
+    ``demo`` (sandbox mode) a last child makes up listens of the demo label's tracks in simulated time,
+    unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
-    aggregator = Aggregator(db, settings.alerts)
+    aggregator = Aggregator(db, settings.alerts, wall=clock)
+    poll_speedup = clock.speed
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
@@ -261,15 +284,15 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     # that spends the Spotify app's rate limit.
     http = httpx.AsyncClient(timeout=30.0)
     spotify_pacer = Pacer(lambda _domain: 30.0)
-    listeners = listener_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer)
+    listeners = listener_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer, now=clock.now)
     label = spotify_label_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer,
-                               interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup))
+                               interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup), now=clock.now)
     standard = MetaSchedule()
     schedule = MetaSchedule(interval=max(5.0, standard.interval / poll_speedup),
                             restatement_every=max(60.0, standard.restatement_every / poll_speedup))
     accounts = AccountsSupervisor(db, settings, keys, samples, lend(http), registry=registry,
                                   kinds=[listeners, label], meta=settings.meta.app_id is not None,
-                                  meta_schedule=schedule)
+                                  meta_schedule=schedule, wall=clock)
 
     def stop_accounts() -> None:
         accounts.stop()
@@ -277,19 +300,21 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
 
     children = [
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
-        ChildSpec("housekeeper", Housekeeper(db).run),
+        ChildSpec("housekeeper", Housekeeper(db, wall=clock).run),
         ChildSpec("webhook-dispatcher", dispatcher.run),
         aggregator.child_spec(),
-        StreamCounter(db, samples).child_spec(),  # after the aggregator: it stops before the aggregator drains
+        # After the aggregator: it stops before the aggregator drains.
+        StreamCounter(db, samples, wall=clock).child_spec(),
         ChildSpec("accounts", accounts.run, stop=stop_accounts),
     ]
     reporter = DailyReporter(db, link_key=link_key(keys.jwt_signing_key), public_url=ApiContext.public_url_of(settings),
                              rules=AnalyticsRules.from_settings(settings.analytics),
-                             ttl=timedelta(seconds=settings.analytics.export_ttl))
+                             ttl=timedelta(seconds=settings.analytics.export_ttl), wall=clock)
     children.append(reporter.child_spec())
-    sims = settings.simulators
-    if demo is not None and sims.stream_rate > 0:
-        streams = SandboxStreams(db, demo.organization_id, rate=sims.stream_rate, seed=sims.seed)
+    if demo is not None and demo.listen_rate > 0:
+        # Stamped on ``clock`` at ``listen_rate`` a simulated second: ``stream_rate`` a real second.
+        streams = SandboxStreams(db, demo.organization_id, rate=demo.listen_rate, seed=settings.simulators.seed,
+                                 wall=clock)
         children.append(ChildSpec("sandbox-streams", streams.run))
     root = Supervisor("root", registry, children=children)
     async with http, trio.open_nursery() as nursery:
@@ -326,7 +351,7 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
             keys = load_or_create_keys(data_path(settings))
             async with open_database(settings.database.url, min_size=settings.database.pool_min,
                                      max_size=settings.database.pool_max) as db:
-                app = create_app(ApiContext(lambda: db, discover(), settings, keys))
+                app = create_app(ApiContext(lambda: db, discover(), settings, keys, wall=wall_clock(settings)))
                 log.info("api worker %d serving %s", os.getpid(), bind)
                 with naming_port("the API", settings.server.host, settings.server.port, "--port"):
                     await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -65,7 +65,7 @@ class ReadAll(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _now(call: Call) -> datetime:
-    return datetime.fromtimestamp(call.ctx.now(), UTC)
+    return call.ctx.domain_now()
 
 
 def alerts_router(ctx: ApiContext) -> Router:

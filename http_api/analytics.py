@@ -5,7 +5,7 @@ and an audience's Meta breakdowns, read from Meta (``http_api.audience_insights`
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -64,7 +64,7 @@ def analytics_rules(ctx: ApiContext) -> AnalyticsRules:
 
 
 def now_of(call: Call) -> datetime:
-    return datetime.fromtimestamp(call.ctx.now(), UTC)
+    return call.ctx.domain_now()
 
 
 def _given(value: str | UnsetType) -> date | None:

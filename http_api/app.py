@@ -74,7 +74,7 @@ def create_app(ctx: ApiContext) -> QuartTrio:
 
 def _serve_live_streams(app: QuartTrio, ctx: ApiContext) -> None:
     """The WebSocket routes and this process's LiveHub, which runs while the app serves."""
-    hub = LiveHub(ctx.database, ctx.settings.live, ctx.now)
+    hub = LiveHub(ctx.database, ctx.settings.live, lambda: ctx.domain_now().timestamp())
     app.register_blueprint(live_blueprint(ctx, hub))
 
     @app.before_serving

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
 import httpx
@@ -29,8 +30,15 @@ class ApiContext:
     keys: Keys
     # Wall-clock seconds for tokens and rate-limit windows; tests drive it from MockClock.
     now: Callable[[], float] = field(default=time.time)
+    # Domain time (days, periods, stream and alert times): the service's one clock, simulated in sandbox
+    # mode (engine/clock.py), while tokens and rate limits stay on ``now``. None: ``now``'s.
+    wall: Callable[[], datetime] | None = None
     # How routes reach Meta and Spotify; tests mount the simulators here with httpx.ASGITransport.
     http_factory: Callable[[], httpx.AsyncClient] = field(default=httpx.AsyncClient)
+
+    def domain_now(self) -> datetime:
+        """The present of the data: ``wall()``, else ``now()`` as an aware UTC datetime."""
+        return self.wall() if self.wall is not None else datetime.fromtimestamp(self.now(), UTC)
 
     def db(self) -> Database:
         db = self.database()

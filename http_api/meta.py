@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import trio
@@ -189,7 +189,7 @@ def meta_router(ctx: ApiContext) -> Router:
     )
     async def campaign_insights(call: Call, meta_campaign_id: str) -> Insights | Response:
         query: InsightsQuery = call.query
-        today = datetime.fromtimestamp(call.ctx.now(), UTC).date()
+        today = call.ctx.domain_now().date()
         since, until = query.period(today)
         _check_range(since, until, today)
         _check_id(meta_campaign_id)

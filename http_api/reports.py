@@ -139,7 +139,7 @@ def reports_router(ctx: ApiContext) -> Router:
                               " right, 410 once the link has expired, 409 when making the file failed.")
     async def download(call: Call, report_id: uuid.UUID) -> Response:
         query: DownloadQuery = call.query
-        verdict = report_links.check(key, report_id, query.expires, query.signature, ctx.now())
+        verdict = report_links.check(key, report_id, query.expires, query.signature, ctx.domain_now().timestamp())
         if verdict == "invalid":
             raise ApiError(403, "AUTHORIZATION_ERROR", "this link is not valid: ask for a new export")
         found = await store.export_file(call.db, report_id) if verdict == "valid" else None

@@ -24,7 +24,8 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
+from actors.meta_account import MetaAccountActor
+from actors.meta_schedule import MetaSchedule, meta_window
 from actors.samples import MetricSample
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start

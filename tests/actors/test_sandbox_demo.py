@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from actors.sandbox_demo import HISTORY_DAYS, HISTORY_SHARE, DemoLabel, history_csv, set_up_demo
@@ -38,11 +39,12 @@ def _http_factory() -> Callable[[], httpx.AsyncClient]:
     return lambda: httpx.AsyncClient(transport=httpx.ASGITransport(sim), base_url="https://graph.facebook.com")
 
 
-async def _set_up(db: Database, tmp_path: Path, rate: float = RATE, now: datetime = NOW) -> DemoLabel:
+async def _set_up(db: Database, tmp_path: Path, rate: float = RATE, now: datetime = NOW,
+                  speed: float = 1.0) -> DemoLabel:
     settings = load({"SONGTRACK_SIMULATORS_STREAM_RATE": str(rate)})
     keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=os.urandom(32))
     with trio.fail_after(30):
-        return await set_up_demo(db, settings, keys, tmp_path, _http_factory(), now=now)
+        return await set_up_demo(db, settings, keys, tmp_path, _http_factory(), now=now, speed=speed)
 
 
 async def _report_days(db: Database, track: uuid.UUID) -> dict[date, int]:
@@ -60,7 +62,7 @@ async def test_each_start_links_a_fresh_demo_campaign_to_the_same_demo_track(db:
     assert [(c.status, c.track_id) for c in demo] == [("archived", first.track_id), ("active", first.track_id)]
     assert demo[-1].start_date == datetime.combine(DAY, time(), UTC) == demo[-1].end_date - timedelta(days=30)
     printed = "\n".join(second.lines)
-    assert f"Demo track: {first.track_id}" in printed and "2 simulated listens a second" in printed
+    assert f"Demo track: {first.track_id}" in printed and "2 listens a second, 172,800 a simulated day" in printed
     assert "Demo history: 28 days of Spotify for Artists streams before the campaign (imported)" in "\n".join(
         first.lines)
     assert "(imported before)" in printed  # the same day, the same file
@@ -85,12 +87,21 @@ async def test_a_rate_of_zero_imports_no_history(db: Database, tmp_path: Path) -
     assert not any(line.startswith("Demo history") for line in demo.lines)
 
 
+async def test_a_faster_clock_spreads_the_listens_and_the_history_thinner(db: Database, tmp_path: Path) -> None:
+    demo = await _set_up(db, tmp_path, rate=60, speed=120)  # 60 listens a real second: 43,200 a simulated day
+    assert demo.listen_rate == 0.5
+    assert "60 listens a second, 43,200 a simulated day" in "\n".join(demo.lines)
+    mean = HISTORY_SHARE * 43_200
+    assert abs(statistics.mean((await _report_days(db, demo.track_id)).values()) - mean) < 0.05 * mean
+
+
+@pytest.mark.parametrize(("rate", "speed"), [(RATE, 1.0), (RATE * 600, 600.0)])
 async def test_the_demo_campaign_shows_a_lift_of_about_40_percent_with_high_confidence(
-        db: Database, tmp_path: Path) -> None:
-    demo = await _set_up(db, tmp_path)
+        db: Database, tmp_path: Path, rate: float, speed: float) -> None:
+    demo = await _set_up(db, tmp_path, rate=rate, speed=speed)
     org = demo.organization_id
     with trio.fail_after(30), trio.move_on_after(1.5):  # the wall clock stands still at NOW
-        await SandboxStreams(db, org, rate=RATE, seed=1, wall=lambda: NOW).run()
+        await SandboxStreams(db, org, rate=demo.listen_rate, seed=1, wall=lambda: NOW).run()
     campaign = (await campaigns.list_campaigns(db, org, status="active")).items[0]
     found = await campaign_analytics(db, org, campaign.id, start=None, end=None, granularity="day",
                                      rules=AnalyticsRules(), now=NOW)

@@ -35,7 +35,8 @@ async def processes() -> AsyncIterator[list[SongtrackProcess]]:
 
 def _run(data_dir: Path, port: int, *extra: str) -> SongtrackProcess:
     args = ["run", "--data-dir", str(data_dir), "--port", str(port), *extra]
-    # Few simulated listens: the sandbox backfills today's from midnight UTC, up to 172,800 at the default.
+    # Few simulated listens: the sandbox backfills today's from the simulated midnight UTC, up to 2,880 at
+    # the defaults.
     env = {**os.environ, "SONGTRACK_SIMULATORS_STREAM_RATE": "0.05"}
     return SongtrackProcess(args, data_dir.parent / "songtrack.log", env)
 

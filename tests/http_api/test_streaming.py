@@ -7,6 +7,7 @@ moved to 08:47:30 UTC (``NOW``) so the current bucket is a partial one; every te
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from http_api import create_app
+from http_api.context import ApiContext
 from tests.http_api.conftest import EPOCH, Client, MakeMember, Member
 
 # EPOCH is 08:00:00 UTC on a day; the fixture clock is moved on to NOW in every test.
@@ -250,3 +253,20 @@ async def test_the_document_explains_partial_batches(client: Client) -> None:
             "error", "accepted", "duplicates"}
         items = doc["components"]["schemas"]["EventBatch"]["properties"]["events"]["items"]
         assert set(items["required"]) == {"id", "trackId", "platform", "country", "timestamp"}
+
+
+async def test_a_sandbox_checks_and_buckets_events_on_its_simulated_clock(
+        ctx: ApiContext, make_member: MakeMember, clock: MockClock) -> None:
+    ahead = timedelta(days=30)  # a sandbox's domain clock, a month past the real one
+    client = create_app(dataclasses.replace(ctx, wall=lambda: NOW + ahead)).test_client()
+    with trio.fail_after(10):
+        owner = await make_member()
+        track = await _track(client, owner)
+        batch = [_event("sim", track, ago=timedelta(minutes=1) - ahead),
+                 _event("soon", track, ago=-timedelta(minutes=4) - ahead)]
+        simulated = await client.post(EVENTS, headers=owner.headers, json={"events": batch})
+        assert simulated.status_code == 200 and await simulated.get_json() == {"accepted": 2, "duplicates": 0}
+        real = await client.post(EVENTS, headers=owner.headers, json={"events": [_event("real", track)]})
+        assert real.status_code == 400  # a month before the domain clock's present
+        assert [d["field"] for d in (await real.get_json())["error"]["details"]] == ["events[0].timestamp"]
+        assert await _streams(client, owner, track) == 2  # the buckets are the simulated hour's

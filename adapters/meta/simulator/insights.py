@@ -1,6 +1,6 @@
 """Synchronous insights (PROVIDERS.md A3): ``GET /act_<id>/insights`` and ``GET /<campaign_id>/insights``.
 
-It owns the parameters (time_range, date_preset, time_increment, level, breakdowns) and the row shape:
+It owns the parameters (time_range, date_preset, time_increment, level, breakdowns, filtering) and the row shape:
 string metrics, ``spend`` as a major-unit decimal string, ``actions`` lists, days in the account's
 timezone. Every number is summed from ``World.truth``; async report runs are not simulated yet.
 """
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
+from .filtering import parse_filters
 from .graph import GraphError, Request, Response, invalid_param, json_response, page
 from .metrics import BREAKDOWN_VALUES, DayMetrics
 from .world import Account, Campaign, World
@@ -134,20 +135,22 @@ def _grouped(
 def insight_rows(world: World, account: Account, campaign: Campaign | None, request: Request) -> list[Json]:
     """Rows per (time chunk, campaign or account, breakdown bucket); rows without delivery are omitted.
 
+    ``filtering`` (``filtering.py``) keeps campaigns out of the sums and rows out of the answer.
     Error handling: bad parameters raise GraphError 100 (invalid breakdowns: 2/1504041).
     """
     level = request.params.get("level", "campaign" if campaign else "account")
     if level not in _LEVELS or (campaign is not None and level == "account"):
         raise invalid_param(f"Param level must be one of {{{', '.join(_LEVELS)}}} at or below the object")
     since, until = _range(world, account, request)
-    dims, fields = _breakdowns(request), request.fields(_DEFAULT_FIELDS)
+    dims, fields, filters = _breakdowns(request), request.fields(_DEFAULT_FIELDS), parse_filters(request)
     campaigns = [campaign] if campaign else sorted(world.campaigns_of(account), key=lambda c: c.id)
+    campaigns = [each for each in campaigns if filters.admits_campaign(each)]
     rows: list[Json] = []
     for start, stop in _chunks(since, until, request.params.get("time_increment", "all_days")):
         for (campaign_id, key), metrics in sorted(
             _grouped(world, campaigns, start, stop, dims, level == "campaign").items()
         ):
-            if metrics.impressions == 0 and metrics.spend_minor == 0:
+            if (metrics.impressions == 0 and metrics.spend_minor == 0) or not filters.admits_row(account, metrics):
                 continue
             row = _row(account, world.campaigns[campaign_id] if campaign_id else None, metrics, fields)
             row.update(zip(dims, key, strict=True))

@@ -28,6 +28,7 @@ from adapters.spotify.simulator.quota import DailyQuota, RollingWindow
 from adapters.spotify.simulator.render import Renderer
 from adapters.spotify.simulator.wire import ApiFailure, Request, Response, api_error, text_response
 from adapters.spotify.simulator.world import World
+from engine.clock import WallClock
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -53,10 +54,12 @@ class SpotifySimulator:
     """The simulated Spotify: its world, its accounts service and its Web API, as an ASGI callable.
 
     ``clock`` defaults to real time at ``config.speed``; pass a ``SimClock`` over a hand-driven
-    monotonic source in tests. ``log`` keeps the last ``log_size`` requests.
+    monotonic source in tests, or the service's ``WallClock`` (the sandbox: one clock for everything).
+    ``log`` keeps the last ``log_size`` requests.
     """
 
-    def __init__(self, config: SimulatorConfig, *, clock: SimClock | None = None, log_size: int = 10_000) -> None:
+    def __init__(self, config: SimulatorConfig, *, clock: SimClock | WallClock | None = None,
+                 log_size: int = 10_000) -> None:
         self.config = config
         self.clock = clock or SimClock(config.start, config.speed)
         self.world = World(config)

@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 from trio.testing import MockClock
 
 from actors.aggregator import Aggregator
-from actors.meta_account import MetaAccountActor, MetaSchedule, meta_window
+from actors.meta_account import MetaAccountActor
+from actors.meta_schedule import MetaSchedule, meta_window
 from adapters.meta.simulator import Account, DayMetrics, FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config.sections import AlertsSettings
