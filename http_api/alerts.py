@@ -8,8 +8,8 @@ member, which is why a viewer may do it (it changes nothing but the read mark). 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
