@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from http_api.errors import ApiError
-from http_api.validation import decode_json, validate
+from http_api.validation import MAX_DEPTH, decode_json, validate
 
 
 class Goal(msgspec.Struct, forbid_unknown_fields=True):
@@ -91,3 +91,15 @@ def test_any_bytes_either_parse_or_fail_cleanly(raw: bytes) -> None:
         decode_json(raw)
     except ApiError as err:
         assert err.status == 400
+
+
+@given(st.integers(1, 3 * MAX_DEPTH), st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
+def test_nesting_up_to_the_limit_parses_and_deeper_is_a_400(depth: int, brackets: tuple[bytes, bytes]) -> None:
+    opening, closing = brackets
+    raw = opening * depth + (b"1" if opening != b"[" else b"") + closing * depth
+    if depth <= MAX_DEPTH:
+        decode_json(raw)
+    else:
+        with pytest.raises(ApiError) as refused:
+            decode_json(raw)
+        assert refused.value.status == 400 and "nested deeper" in refused.value.message
