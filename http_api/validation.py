@@ -21,7 +21,17 @@ T = TypeVar("T")
 
 _NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
 _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_decoder = msgspec.json.Decoder()
+
+
+def _number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: an int when it is a whole one (``44.0``, ``1e3``), as JSON
+    Schema's ``integer`` says, which our OpenAPI document promises; a float otherwise. Past 2**53 a float
+    no longer holds every whole number exactly, so it stays one there."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+_decoder = msgspec.json.Decoder(float_hook=_number)
 MAX_DEPTH = 64  # levels of arrays and objects in a JSON body
 
 
