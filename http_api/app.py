@@ -36,7 +36,7 @@ from http_api.reports import reports_router
 from http_api.routing import Router
 from http_api.server import ON_SHUTDOWN
 from http_api.sessions import sessions_router
-from http_api.spotify import spotify_router
+from http_api.spotify import SpotifyIdText, spotify_router
 from http_api.streaming import streaming_router
 from http_api.sync_runs import sync_runs_router
 from http_api.tracks import tracks_router
@@ -51,6 +51,7 @@ MAX_BODY_BYTES = 1 * 1024 * 1024
 def create_app(ctx: ApiContext) -> QuartTrio:
     app = QuartTrio(__name__)
     app.request_class = UploadRequest  # the upload route takes bigger bodies
+    app.url_map.converters["spotify_id"] = SpotifyIdText
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in ctx.settings.server.proxies()]
     app.asgi_app = forwarded_client(app.asgi_app, trusted)  # type: ignore[method-assign,assignment]

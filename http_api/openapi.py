@@ -15,6 +15,7 @@ from quart import Blueprint, Response
 
 from http_api.errors import ApiError, ErrorEnvelope
 from http_api.routing import Access, Endpoint
+from http_api.spotify_schemas import SPOTIFY_ID
 
 __all__ = ["build_openapi", "docs_blueprint"]
 
@@ -99,6 +100,8 @@ def _path(rule: str) -> tuple[str, list[dict[str, object]]]:
             schema["format"] = "uuid"
         elif match["conv"] == "int":
             schema = {"type": "integer"}
+        elif match["conv"] == "spotify_id":  # http_api.spotify.SpotifyIdText
+            schema["pattern"] = f"^{SPOTIFY_ID.pattern}$"
         params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
         return "{" + match["name"] + "}"
 
