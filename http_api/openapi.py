@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from quart import Blueprint, Response
 
+from http_api.catalog_schemas import NO_NUL
 from http_api.errors import ApiError, ErrorEnvelope
 from http_api.routing import Access, Endpoint
 from http_api.spotify_schemas import SPOTIFY_ID
@@ -39,7 +40,7 @@ _ERROR_TEXT = {
 def build_openapi(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, object]:
     types = _types(endpoints)
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
-    components = _decimals_as_numbers(components)
+    components = _text_without_nul(_decimals_as_numbers(components))
     ref_of = dict(zip(types, refs, strict=True))
     paths: dict[str, dict[str, object]] = {}
     for ep in endpoints:
@@ -79,6 +80,18 @@ def _decimals_as_numbers(schema: Any) -> Any:
         return {key: _decimals_as_numbers(value) for key, value in schema.items()}
     if isinstance(schema, list):
         return [_decimals_as_numbers(item) for item in schema]
+    return schema
+
+
+def _text_without_nul(schema: Any) -> Any:
+    """Every route refuses NUL in text (``http_api.validation``: PostgreSQL cannot store it); a string the
+    Structs leave free of a pattern, format or enum gets NO_NUL, so the document says so too."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not schema.keys() & {"pattern", "format", "enum", "const"}:
+            return {**schema, "pattern": NO_NUL}
+        return {key: _text_without_nul(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_text_without_nul(item) for item in schema]
     return schema
 
 

@@ -64,3 +64,14 @@ async def test_spotify_id_path_parameters_say_the_pattern_the_handlers_check(cli
         assert schemas[key] == {"type": "string", "pattern": "^[0-9A-Za-z]{22}$"}
     refused = await client.get("/v1/spotify/artists/not-an-id")
     assert refused.status_code == 401  # the route exists for any segment: a bad id is the handler's 400
+
+
+async def test_free_text_says_it_may_not_hold_nul_as_the_validator_does(client: Client) -> None:
+    doc = await (await client.get("/openapi.json")).get_json()
+    register = doc["components"]["schemas"]["RegisterBody"]["properties"]
+    assert register["name"]["pattern"] == register["organizationName"]["pattern"] == r"^[^\x00]*$"
+    refused = await client.post("/v1/auth/register", json={"email": "ana@label.example", "password": "s3cret-enough",
+                                                           "name": "A\x00na", "organizationName": "Ana Records"})
+    assert refused.status_code == 400
+    assert (await refused.get_json())["error"]["details"] == [{"field": "name",
+                                                               "message": "may not contain the NUL character"}]
