@@ -16,6 +16,7 @@ from msgspec import Meta
 __all__ = [
     "AlertsSettings",
     "AnalyticsSettings",
+    "ApiSettings",
     "AuthSettings",
     "DatabaseSettings",
     "EmailSettings",
@@ -50,6 +51,23 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
     public_url: (
         Annotated[str, Meta(pattern="^https?://", extra={"expected": "an http:// or https:// URL"})] | None
     ) = None
+    # The reverse proxies (CIDRs, a TOML list or comma-separated) whose X-Forwarded-For names the client;
+    # from any other peer the header is ignored. Read it through ``proxies()``.
+    trusted_proxies: str | list[str] = ""
+
+    def __post_init__(self) -> None:
+        _check_subnets("trusted_proxies", self.proxies())
+
+    def proxies(self) -> tuple[str, ...]:
+        return _listed(self.trusted_proxies)
+
+
+class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The API's policies. ``default_tier``: the tier, so the hourly request budget, a new organization
+    starts on (the reference's tiers). Enterprise, since on a label's own server the limit guards against a
+    runaway script, not against a team exploring the API; a hosted service would set ``free``."""
+
+    default_tier: Literal["free", "starter", "professional", "enterprise"] = "enterprise"
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -88,8 +106,8 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
     refresh_token_ttl: Annotated[int, Meta(ge=3_600, le=90 * 86_400)] = 7 * 86_400
     email_token_ttl: Annotated[int, Meta(ge=600, le=7 * 86_400)] = 24 * 3_600
     invitation_ttl: Annotated[int, Meta(ge=3_600, le=30 * 86_400)] = 7 * 86_400
-    # At most ``attempts`` calls per ``attempt_window`` to login, register and the password
-    # and verification endpoints, counted per client IP and per email address.
+    # At most ``attempts`` failures per sliding ``attempt_window`` on the auth routes, counted per client
+    # IP and per email address (http_api/attempts.py).
     attempts: Annotated[int, Meta(ge=1, le=100_000)] = 5
     attempt_window: Annotated[int, Meta(ge=60, le=86_400)] = 15 * 60
 
@@ -229,17 +247,25 @@ class WebhooksSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True,
     poll_interval: Annotated[float, Meta(gt=0, le=3600)] = 5.0
 
     def __post_init__(self) -> None:
-        for cidr in self.subnets():
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise FieldConflict(("allow_subnets",), f"{cidr!r} is not a subnet in CIDR notation") from None
+        _check_subnets("allow_subnets", self.subnets())
 
     def subnets(self) -> tuple[str, ...]:
         """The allowlist's CIDRs, as given."""
-        given = self.allow_subnets
-        parts = given.split(",") if isinstance(given, str) else given
-        return tuple(part.strip() for part in parts if part.strip())
+        return _listed(self.allow_subnets)
+
+
+def _listed(given: str | list[str]) -> tuple[str, ...]:
+    """A list setting given as a TOML list or as comma-separated text (the environment's form)."""
+    parts = given.split(",") if isinstance(given, str) else given
+    return tuple(part.strip() for part in parts if part.strip())
+
+
+def _check_subnets(field: str, cidrs: tuple[str, ...]) -> None:
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise FieldConflict((field,), f"{cidr!r} is not a subnet in CIDR notation") from None
 
 
 class LiveSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

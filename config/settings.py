@@ -18,6 +18,7 @@ from config.errors import ConfigError, ConfigProblem
 from config.sections import (
     AlertsSettings,
     AnalyticsSettings,
+    ApiSettings,
     AuthSettings,
     DatabaseSettings,
     EmailSettings,
@@ -55,6 +56,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    api: ApiSettings = msgspec.field(default_factory=ApiSettings)
     email: EmailSettings = msgspec.field(default_factory=EmailSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     meta: MetaSettings = msgspec.field(default_factory=MetaSettings)

@@ -5,6 +5,7 @@ it is given; it opens no database and starts no actor itself.
 
 from __future__ import annotations
 
+import ipaddress
 from importlib.metadata import version
 
 import msgspec
@@ -21,6 +22,7 @@ from http_api.context import ApiContext
 from http_api.dev import dev_router
 from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
+from http_api.forwarded import forwarded_client
 from http_api.health import health_router
 from http_api.imports import UploadRequest, imports_router
 from http_api.integrations import integrations_router
@@ -35,7 +37,7 @@ from http_api.reports import reports_router
 from http_api.routing import Router
 from http_api.server import ON_SHUTDOWN
 from http_api.sessions import sessions_router
-from http_api.spotify import spotify_router
+from http_api.spotify import SpotifyIdText, spotify_router
 from http_api.streaming import streaming_router
 from http_api.sync_runs import sync_runs_router
 from http_api.tracks import tracks_router
@@ -50,7 +52,10 @@ MAX_BODY_BYTES = 1 * 1024 * 1024
 def create_app(ctx: ApiContext) -> QuartTrio:
     app = QuartTrio(__name__)
     app.request_class = UploadRequest  # the upload route takes bigger bodies
+    app.url_map.converters["spotify_id"] = SpotifyIdText
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in ctx.settings.server.proxies()]
+    app.asgi_app = forwarded_client(app.asgi_app, trusted)  # type: ignore[method-assign,assignment]
     install_error_handlers(app)
     routers: list[Router] = [
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),

@@ -15,9 +15,10 @@ import msgspec
 
 from engine.passwords import burn_verify, hash_password, verify_password
 from engine.store import accounts, sessions
+from http_api.attempts import limit_failures
 from http_api.auth_email import send_verification
 from http_api.context import ApiContext
-from http_api.credentials import AuthResult, TokenPair, UserOut, limit_attempts, open_session, tokens_for, user_out
+from http_api.credentials import AuthResult, TokenPair, UserOut, open_session, tokens_for, user_out
 from http_api.errors import ApiError, ErrorDetail
 from http_api.fields import Email, Password
 from http_api.routing import Access, Call, Router
@@ -79,19 +80,20 @@ def auth_router(ctx: ApiContext) -> Router:
     @router.route("POST", "/v1/auth/register", summary="Create an account and its organization",
                   access=Access.PUBLIC, body=RegisterBody, response=AuthResult, status=201,
                   errors=(409, 429),
-                  description="The caller becomes the owner of a new organization. A verification "
+                  description="The caller becomes the owner of a new organization, on the tier the "
+                              "server's `[api] default_tier` names. A verification "
                               "email is sent; the account works before it is verified.")
     async def register(call: Call) -> AuthResult:
         body: RegisterBody = call.body
-        await limit_attempts(call, body.email)
-        password_hash = await hash_password(body.password)
-        try:
-            _, user = await accounts.create_organization_with_owner(
-                call.db, org_name=body.organization_name, email=body.email, name=body.name,
-                password_hash=password_hash)
-        except accounts.EmailTaken:
-            raise ApiError(409, "CONFLICT", "an account with this email exists",
-                           [ErrorDetail("email", "already registered")]) from None
+        async with limit_failures(call, body.email):  # a taken email is a failure: it tells accounts apart
+            password_hash = await hash_password(body.password)
+            try:
+                _, user = await accounts.create_organization_with_owner(
+                    call.db, org_name=body.organization_name, email=body.email, name=body.name,
+                    password_hash=password_hash, tier=call.ctx.settings.api.default_tier)
+            except accounts.EmailTaken:
+                raise ApiError(409, "CONFLICT", "an account with this email exists",
+                               [ErrorDetail("email", "already registered")]) from None
         await send_verification(call, user)
         return await open_session(call, user)
 
@@ -99,13 +101,13 @@ def auth_router(ctx: ApiContext) -> Router:
                   body=LoginBody, response=AuthResult, errors=(401, 429))
     async def login(call: Call) -> AuthResult:
         body: LoginBody = call.body
-        await limit_attempts(call, body.email)
-        credentials = await accounts.get_credentials_by_email(call.db, body.email)
-        if credentials is None:
-            await burn_verify()  # the same work as a real check, so timing does not reveal the account
-            raise ApiError(401, "AUTHENTICATION_ERROR", _BAD_LOGIN)
-        if not await verify_password(credentials.password_hash, body.password):
-            raise ApiError(401, "AUTHENTICATION_ERROR", _BAD_LOGIN)
+        async with limit_failures(call, body.email):
+            credentials = await accounts.get_credentials_by_email(call.db, body.email)
+            if credentials is None:
+                await burn_verify()  # the same work as a real check, so timing does not reveal the account
+                raise ApiError(401, "AUTHENTICATION_ERROR", _BAD_LOGIN)
+            if not await verify_password(credentials.password_hash, body.password):
+                raise ApiError(401, "AUTHENTICATION_ERROR", _BAD_LOGIN)
         return await open_session(call, credentials.user)
 
     @router.route("POST", "/v1/auth/refresh", summary="Trade a refresh token for new tokens",

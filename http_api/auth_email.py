@@ -14,8 +14,8 @@ import msgspec
 
 from engine.passwords import hash_password
 from engine.store import accounts, sessions
+from http_api.attempts import limit_failures, limit_requests
 from http_api.context import ApiContext
-from http_api.credentials import limit_attempts
 from http_api.errors import ApiError, ErrorDetail
 from http_api.fields import Email, Password
 from http_api.routing import Access, Call, Router
@@ -71,7 +71,7 @@ def auth_email_router(ctx: ApiContext) -> Router:
     @router.route("POST", "/v1/auth/resend-verification", summary="Send the verification email again",
                   access=Access.PUBLIC, body=EmailBody, response=Accepted, status=202, errors=(429,))
     async def resend_verification(call: Call) -> Accepted:
-        await limit_attempts(call, call.body.email)
+        await limit_requests(call, call.body.email)
         credentials = await accounts.get_credentials_by_email(call.db, call.body.email)
         if credentials is not None and not credentials.user.email_verified:
             await send_verification(call, credentials.user)
@@ -80,7 +80,7 @@ def auth_email_router(ctx: ApiContext) -> Router:
     @router.route("POST", "/v1/auth/forgot-password", summary="Email a password-reset link",
                   access=Access.PUBLIC, body=EmailBody, response=Accepted, status=202, errors=(429,))
     async def forgot_password(call: Call) -> Accepted:
-        await limit_attempts(call, call.body.email)
+        await limit_requests(call, call.body.email)
         credentials = await accounts.get_credentials_by_email(call.db, call.body.email)
         if credentials is not None:
             await _send_reset(call, credentials.user)
@@ -91,11 +91,11 @@ def auth_email_router(ctx: ApiContext) -> Router:
                   description="Ends every session of the user: whoever knew the old password is out.")
     async def reset_password(call: Call) -> Accepted:
         body: ResetBody = call.body
-        await limit_attempts(call, None)
-        user_id = await accounts.consume_email_token(call.db, body.token, "reset_password")
-        if user_id is None:
-            raise ApiError(400, "VALIDATION_ERROR", "this reset token is invalid, used or expired",
-                           [ErrorDetail("token", "invalid, used or expired")])
+        async with limit_failures(call, None):
+            user_id = await accounts.consume_email_token(call.db, body.token, "reset_password")
+            if user_id is None:
+                raise ApiError(400, "VALIDATION_ERROR", "this reset token is invalid, used or expired",
+                               [ErrorDetail("token", "invalid, used or expired")])
         await accounts.set_password(call.db, user_id, await hash_password(body.password))
         await sessions.revoke_all_sessions(call.db, user_id, "password_reset")
         return Accepted("password changed; log in with the new one")
@@ -104,7 +104,7 @@ def auth_email_router(ctx: ApiContext) -> Router:
                   access=Access.PUBLIC, body=EmailBody, response=Availability, errors=(429,),
                   description="Limited like login, since it tells whether an account exists.")
     async def check_email(call: Call) -> Availability:
-        await limit_attempts(call, call.body.email)
+        await limit_requests(call, call.body.email)
         return Availability(call.body.email, await accounts.email_available(call.db, call.body.email))
 
     return router

@@ -1,5 +1,5 @@
 """What the auth routes share: the user and token shapes they answer with, how a
-login becomes a session plus tokens, and the brute-force limit on attempts.
+login becomes a session plus tokens.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import msgspec
 from quart import request
 
 from engine.store import accounts, sessions
-from http_api.ratelimit import count_hit
 from http_api.routing import Call
 
-__all__ = ["AuthResult", "TokenPair", "UserOut", "limit_attempts", "open_session", "user_out"]
+__all__ = ["AuthResult", "TokenPair", "UserOut", "open_session", "user_out"]
 
 
 class UserOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -59,23 +58,3 @@ async def open_session(call: Call, user: accounts.User) -> AuthResult:
         user_agent=(request.headers.get("User-Agent") or "")[:300] or None, ip=request.remote_addr,
     )
     return AuthResult(user=user_out(user), tokens=tokens_for(call, user, session.id, refresh))
-
-
-async def limit_attempts(call: Call, email: str | None) -> None:
-    """Count one attempt against the client's IP and the email; 429 past the limit on either.
-
-    Counting every attempt, not only failures, is what stops an attacker spraying
-    one password over many accounts from one address, and one account from many.
-    """
-    auth = call.ctx.settings.auth
-    keys = [f"auth:ip:{request.remote_addr or 'unknown'}"]
-    if email:
-        keys.append(f"auth:email:{email.lower()}")
-    verdicts = [
-        await count_hit(call.db, key, limit=auth.attempts, window=auth.attempt_window, now=call.ctx.now())
-        for key in keys
-    ]
-    tightest = max(verdicts, key=lambda v: v.count)
-    call.headers.update(tightest.headers())  # the budget that runs out first is the one to show
-    if not tightest.allowed:
-        raise tightest.error(f"too many attempts; at most {auth.attempts} per {auth.attempt_window // 60} minutes")

@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 from quart import Blueprint, Response
 
+from http_api.catalog_schemas import NO_NUL
 from http_api.errors import ApiError, ErrorEnvelope
 from http_api.routing import Access, Endpoint
+from http_api.spotify_schemas import SPOTIFY_ID
 
 __all__ = ["build_openapi", "docs_blueprint"]
 
@@ -38,7 +40,7 @@ _ERROR_TEXT = {
 def build_openapi(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, object]:
     types = _types(endpoints)
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
-    components = _decimals_as_numbers(components)
+    components = _text_without_nul(_decimals_as_numbers(components))
     ref_of = dict(zip(types, refs, strict=True))
     paths: dict[str, dict[str, object]] = {}
     for ep in endpoints:
@@ -81,6 +83,18 @@ def _decimals_as_numbers(schema: Any) -> Any:
     return schema
 
 
+def _text_without_nul(schema: Any) -> Any:
+    """Every route refuses NUL in text (``http_api.validation``: PostgreSQL cannot store it); a string the
+    Structs leave free of a pattern, format or enum gets NO_NUL, so the document says so too."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not schema.keys() & {"pattern", "format", "enum", "const"}:
+            return {**schema, "pattern": NO_NUL}
+        return {key: _text_without_nul(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_text_without_nul(item) for item in schema]
+    return schema
+
+
 def _types(endpoints: Sequence[Endpoint]) -> list[type]:
     found: dict[type, None] = {ErrorEnvelope: None}
     for ep in endpoints:
@@ -99,6 +113,8 @@ def _path(rule: str) -> tuple[str, list[dict[str, object]]]:
             schema["format"] = "uuid"
         elif match["conv"] == "int":
             schema = {"type": "integer"}
+        elif match["conv"] == "spotify_id":  # http_api.spotify.SpotifyIdText
+            schema["pattern"] = f"^{SPOTIFY_ID.pattern}$"
         params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
         return "{" + match["name"] + "}"
 

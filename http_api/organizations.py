@@ -15,8 +15,9 @@ import msgspec
 
 from engine.passwords import hash_password
 from engine.store import accounts, invitations
+from http_api.attempts import limit_failures
 from http_api.context import ApiContext
-from http_api.credentials import UserOut, limit_attempts, user_out
+from http_api.credentials import UserOut, user_out
 from http_api.errors import ApiError, ErrorDetail
 from http_api.fields import Email, Password, normalize_email
 from http_api.pagination import ListQuery, Pagination, paginate
@@ -204,17 +205,16 @@ def _invitation_routes(router: Router) -> None:
                               "in with POST /v1/auth/login. Each token works once.")
     async def accept(call: Call) -> AcceptedInvitation:
         body: AcceptBody = call.body
-        # Counted like the other auth endpoints: each attempt costs us an argon2 hash.
-        await limit_attempts(call, None)
-        password_hash = await hash_password(body.password)
-        try:
-            user = await invitations.accept_invitation(call.db, body.token, name=body.name,
-                                                       password_hash=password_hash)
-        except invitations.InvalidInvitation:
-            raise ApiError(400, "VALIDATION_ERROR", "this invitation is invalid, used, revoked or expired",
-                           [ErrorDetail("token", "invalid, used, revoked or expired")]) from None
-        except accounts.EmailTaken:
-            raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
+        async with limit_failures(call, None):  # a wrong token is a guess
+            password_hash = await hash_password(body.password)
+            try:
+                user = await invitations.accept_invitation(call.db, body.token, name=body.name,
+                                                           password_hash=password_hash)
+            except invitations.InvalidInvitation:
+                raise ApiError(400, "VALIDATION_ERROR", "this invitation is invalid, used, revoked or expired",
+                               [ErrorDetail("token", "invalid, used, revoked or expired")]) from None
+            except accounts.EmailTaken:
+                raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
         return AcceptedInvitation(user_out(user))
 
 

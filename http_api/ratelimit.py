@@ -1,25 +1,26 @@
 """Request budgets, counted in PostgreSQL so every API process shares them.
 
-Two kinds: each organization's hourly budget by tier, and the brute-force limit
-on the auth endpoints (attempts per window, per client IP and per email). Both
-are fixed windows: one counter row per key and window, bumped atomically.
+Two kinds: each organization's hourly budget by tier (a fixed window: one counter
+row per organization and hour, bumped atomically), and the brute-force limit on
+the auth endpoints (``http_api.attempts``), a sliding window over per-minute
+counter rows (``sliding_verdict``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.store.accounts import hit_counter
-from engine.store.database import Database
 from http_api.errors import ApiError
 
-__all__ = ["HOUR", "TIER_LIMITS", "Verdict", "count_hit", "verdict", "window_start"]
+__all__ = ["BUCKET", "HOUR", "TIER_LIMITS", "Verdict", "sliding_verdict", "verdict", "window_start"]
 
 # Requests per hour per organization (the API reference's tiers).
 TIER_LIMITS = {"free": 100, "starter": 1_000, "professional": 10_000, "enterprise": 100_000}
 HOUR = 3600
+BUCKET = 60  # a sliding window moves by whole minutes
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,15 @@ def verdict(count: int, *, limit: int, window: int, now: float) -> Verdict:
     return Verdict(limit=limit, count=count, reset=int(now // window * window) + window, now=now)
 
 
-async def count_hit(db: Database, key: str, *, limit: int, window: int, now: float) -> Verdict:
-    """Count one request against ``key`` in the current ``window``-second window."""
-    count = await hit_counter(db, key, window_start(now, window))
-    return verdict(count, limit=limit, window=window, now=now)
+def sliding_verdict(buckets: Sequence[tuple[float, int]], *, limit: int, window: int, now: float) -> Verdict:
+    """The verdict for what counted ``buckets`` hold: (start, count) of the per-``BUCKET`` windows inside
+    the sliding ``window``, oldest first. A bucket leaves the window ``window`` seconds after its start, so
+    ``reset`` is when enough of the oldest have left for the count to drop below ``limit`` again."""
+    count = sum(hits for _, hits in buckets)
+    reset, left = now, count
+    for start, hits in buckets:
+        reset = start + window
+        left -= hits
+        if left < limit:
+            break
+    return Verdict(limit=limit, count=count, reset=math.ceil(reset), now=now)

@@ -11,6 +11,7 @@ from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
 from engine.logs import current_actor
+from http_api.early_answers import answer_after_body
 
 __all__ = ["ON_SHUTDOWN", "serve_http"]
 
@@ -47,4 +48,4 @@ async def serve_http(
         for hook in app.extensions.get(ON_SHUTDOWN, ()):
             hook()
 
-    await serve(app, config, shutdown_trigger=trigger, task_status=task_status)
+    await serve(answer_after_body(app), config, shutdown_trigger=trigger, task_status=task_status)

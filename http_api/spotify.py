@@ -11,6 +11,7 @@ client's block, so that a store error can never be mistaken for a provider one. 
 from __future__ import annotations
 
 from quart import Response
+from werkzeug.routing import UnicodeConverter
 
 from adapters.spotify.schemas import Artist
 from engine.store import tracks as store
@@ -40,7 +41,7 @@ from http_api.spotify_schemas import (
     track_out,
 )
 
-__all__ = ["spotify_router"]
+__all__ = ["SpotifyIdText", "spotify_router"]
 
 # Spotify removed its batch /artists?ids= for development-mode apps (February 2026), so the analytics
 # read artists one call each; a track credits a handful at most, and we stop at this many.
@@ -49,6 +50,12 @@ _READ = "Reads the connected Spotify account. " + (
     "409 INTEGRATION_ERROR when no account is connected or it must be connected again, 502 when Spotify "
     "refuses or fails (with Spotify's message, and Retry-After when Spotify rate-limits us), 503 when "
     "Spotify is not configured on this server.")
+
+
+class SpotifyIdText(UnicodeConverter):
+    """A path segment that stands for a Spotify id: the OpenAPI document gives it Spotify's pattern. It
+    matches any segment, as plain text does: the handler checks the id, so a bad one is a 400 naming the
+    field rather than a 404."""
 
 
 def _checked_id(value: str, field: str) -> str:
@@ -97,8 +104,9 @@ def _account_routes(router: Router) -> None:
 
 
 def _catalog_routes(router: Router) -> None:
-    @router.route("GET", "/v1/spotify/tracks/<spotify_id>/analytics", summary="What Spotify says about a track",
-                  access=Access.VIEWER, response=TrackAnalytics, errors=PROVIDER_ERRORS,
+    @router.route("GET", "/v1/spotify/tracks/<spotify_id:spotify_id>/analytics",
+                  summary="What Spotify says about a track", access=Access.VIEWER, response=TrackAnalytics,
+                  errors=PROVIDER_ERRORS,
                   description=_READ + " Spotify's popularity of the track and its artists' followers and"
                   " popularity (null for development-mode apps), and, when the track is in the catalogue"
                   " (by `spotifyId`), its id and the campaigns promoting it. There are no stream counts:"
@@ -117,8 +125,8 @@ def _catalog_routes(router: Router) -> None:
                               artists=[artist_out(a) for a in artists],
                               catalog_track_id=None if ours is None else ours.id, campaigns=campaigns)
 
-    @router.route("GET", "/v1/spotify/artists/<artist_id>", summary="One Spotify artist", access=Access.VIEWER,
-                  response=SpotifyArtist, errors=PROVIDER_ERRORS,
+    @router.route("GET", "/v1/spotify/artists/<spotify_id:artist_id>", summary="One Spotify artist",
+                  access=Access.VIEWER, response=SpotifyArtist, errors=PROVIDER_ERRORS,
                   description=_READ + " `followers` and `popularity` are null for development-mode apps.")
     async def spotify_artist(call: Call, artist_id: str) -> SpotifyArtist:
         checked = _checked_id(artist_id, "artistId")

@@ -15,18 +15,32 @@ import msgspec
 
 from http_api.errors import ApiError, ErrorDetail
 
-__all__ = ["decode_json", "validate"]
+__all__ = ["MAX_DEPTH", "decode_json", "validate"]
 
 T = TypeVar("T")
 
 _NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
 _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_decoder = msgspec.json.Decoder()
+
+
+def _number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: an int when it is a whole one (``44.0``, ``1e3``), as JSON
+    Schema's ``integer`` says, which our OpenAPI document promises; a float otherwise. Past 2**53 a float
+    no longer holds every whole number exactly, so it stays one there."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+_decoder = msgspec.json.Decoder(float_hook=_number)
+MAX_DEPTH = 64  # levels of arrays and objects in a JSON body
 
 
 def decode_json(raw: bytes) -> object:
     """Parse a request body; malformed JSON is a 400 saying where it broke.
 
+    So is text that is not UTF-8 (RFC 8259 requires it), and nesting deeper than
+    MAX_DEPTH: no body of ours needs it, and what handles the value after us
+    (validation, NUL checks, encoding) recurses, as msgspec's parser does.
     PostgreSQL text cannot hold NUL, which JSON can only carry escaped: a body with
     one is refused here, naming each field that holds one, for every route at once.
     """
@@ -34,12 +48,46 @@ def decode_json(raw: bytes) -> object:
         data = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise ApiError(400, "VALIDATION_ERROR", f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise _too_deep() from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "VALIDATION_ERROR", f"the body is not UTF-8 (byte {_first_invalid_byte(raw)})") from None
+    # Cheap test first: a body with fewer brackets than MAX_DEPTH cannot nest deeper.
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
+        raise _too_deep()
     if _NUL_ESCAPE.search(raw):  # cheap test first; the walk only runs when it may find something
         paths = list(_nul_paths(data, ""))
         if paths:
             raise ApiError(400, "VALIDATION_ERROR", "Validation failed",
                            [ErrorDetail(path or "body", "may not contain the NUL character") for path in paths])
     return data
+
+
+def _too_deep() -> ApiError:
+    message = f"malformed JSON: arrays and objects nested deeper than {MAX_DEPTH} levels"
+    return ApiError(400, "VALIDATION_ERROR", message)
+
+
+def _first_invalid_byte(raw: bytes) -> int:
+    try:
+        raw.decode()
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return -1  # not reached: msgspec found invalid UTF-8 in it
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """Whether arrays and objects in ``data`` nest deeper than ``limit`` (a walk with a stack: deep input
+    must not exhaust Python's)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if items is not None:
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in items)
+    return False
 
 
 def _nul_paths(value: object, path: str) -> Iterator[str]:

@@ -28,7 +28,8 @@ from http_api.routing import Access, Call, Router
 
 __all__ = ["Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "webhooks_router"]
 
-Url = Annotated[str, Meta(min_length=1, max_length=2048, examples=["https://example.com/hooks/songtrack"])]
+Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+                          examples=["https://example.com/hooks/songtrack"])]
 Description = Annotated[str, Meta(max_length=500)]
 EventTypes = Annotated[list[EventType], Meta(max_length=20, description="Empty: every event type")]
 # The API reference names the subscribed types ``events``; the store (and our Python) says event_types.

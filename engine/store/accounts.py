@@ -19,7 +19,7 @@ Module map: rows and errors, organizations and users, members, email tokens, rat
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Literal
@@ -33,9 +33,9 @@ from engine.store.errors import StoreError
 
 __all__ = [
     "AccountError", "EmailPurpose", "EmailTaken", "LastOwner", "Organization", "Role", "Tier", "User",
-    "UserCredentials", "consume_email_token", "create_email_token", "create_organization_with_owner",
+    "UserCredentials", "clear_counter", "consume_email_token", "create_email_token", "create_organization_with_owner",
     "email_available", "get_credentials_by_email", "get_organization", "get_user", "hit_counter",
-    "list_members", "mark_email_verified", "prune_counters", "remove_member", "set_member_role",
+    "list_members", "mark_email_verified", "prune_counters", "recent_counts", "remove_member", "set_member_role",
     "set_password", "update_organization", "update_user_profile",
 ]  # fmt: skip
 
@@ -107,13 +107,14 @@ def _email_unique() -> Iterator[None]:
 
 
 async def create_organization_with_owner(
-    db: Database, *, org_name: str, email: str, name: str, password_hash: str
+    db: Database, *, org_name: str, email: str, name: str, password_hash: str, tier: Tier = "free"
 ) -> tuple[Organization, User]:
-    """Create an organization and its first user, its owner, in one transaction. Raises ``EmailTaken``."""
+    """Create an organization on ``tier`` and its first user, its owner, in one transaction. Raises
+    ``EmailTaken``."""
     async with db.transaction() as tx:
         org = as_struct(
-            await fetch_one(tx, f"INSERT INTO organizations (name) VALUES ($1) RETURNING {_ORG_COLUMNS}",
-                            org_name),
+            await fetch_one(tx, f"INSERT INTO organizations (name, tier) VALUES ($1, $2) RETURNING {_ORG_COLUMNS}",
+                            org_name, tier),
             Organization,
         )
         user = await insert_user(tx, org.id, email=email, name=name, password_hash=password_hash,
@@ -321,6 +322,21 @@ async def hit_counter(db: Database, key: str, window_start: datetime) -> int:
     )
     assert isinstance(count, int)
     return count
+
+
+async def recent_counts(db: Database, keys: Sequence[str], since: datetime) -> list[tuple[str, datetime, int]]:
+    """The windows of ``keys`` that started after ``since``, oldest first: (key, start, count)."""
+    rows = await db.fetch(
+        "SELECT key, window_start, count FROM rate_limit_counters WHERE key = ANY($1) AND window_start > $2"
+        " ORDER BY window_start",
+        list(keys), since,
+    )
+    return [(row["key"], row["window_start"], row["count"]) for row in rows]
+
+
+async def clear_counter(db: Database, key: str) -> None:
+    """Forget every window of ``key``."""
+    await db.execute("DELETE FROM rate_limit_counters WHERE key = $1", key)
 
 
 async def prune_counters(db: Database, before: datetime) -> int:

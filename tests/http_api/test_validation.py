@@ -12,12 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from http_api.errors import ApiError
-from http_api.validation import decode_json, validate
+from http_api.fields import Email
+from http_api.validation import MAX_DEPTH, decode_json, validate
 
 
 class Goal(msgspec.Struct, forbid_unknown_fields=True):
     metric: str
     target: Annotated[int, msgspec.Meta(gt=0)]
+
+
+class EmailOnly(msgspec.Struct):
+    email: Email
 
 
 class Form(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -91,3 +96,44 @@ def test_any_bytes_either_parse_or_fail_cleanly(raw: bytes) -> None:
         decode_json(raw)
     except ApiError as err:
         assert err.status == 400
+
+
+@given(st.integers(1, 3 * MAX_DEPTH), st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
+def test_nesting_up_to_the_limit_parses_and_deeper_is_a_400(depth: int, brackets: tuple[bytes, bytes]) -> None:
+    opening, closing = brackets
+    raw = opening * depth + (b"1" if opening != b"[" else b"") + closing * depth
+    if depth <= MAX_DEPTH:
+        decode_json(raw)
+    else:
+        with pytest.raises(ApiError) as refused:
+            decode_json(raw)
+        assert refused.value.status == 400 and "nested deeper" in refused.value.message
+
+
+@given(st.integers(1, 2**53), st.sampled_from(["{}.0", "{}.000", "{}e0", "{}.0E+0"]))
+def test_a_whole_number_written_with_a_fraction_is_an_integer(number: int, spelling: str) -> None:
+    # JSON Schema's "integer", which the OpenAPI document says, includes 44.0.
+    goal = validate(decode_json(f'{{"metric": "streams", "target": {spelling.format(number)}}}'.encode()), Goal)
+    assert goal.target == number and isinstance(goal.target, int)
+
+
+def test_a_number_with_a_fraction_is_not_an_integer() -> None:
+    with pytest.raises(ApiError) as refused:
+        validate(decode_json(b'{"metric": "streams", "target": 44.5}'), Goal)
+    assert [d.field for d in refused.value.details] == ["target"]
+
+
+# What ECMA 262 (the OpenAPI document's regex dialect) calls whitespace; Python's \s differs.
+_ECMA_SPACE = ("\t\n\v\f\r \xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+               + "\u2028\u2029\u202f\u205f\u3000\ufeff")
+
+
+@given(st.characters(exclude_categories=["Cs"]))
+def test_an_email_with_a_space_or_control_character_is_refused_in_either_regex_dialect(char: str) -> None:
+    try:
+        validate({"email": f"ana{char}@label.example"}, EmailOnly)
+        accepted = True
+    except ApiError:
+        accepted = False
+    refused_char = char.isspace() or char in _ECMA_SPACE or char <= " " or "\x7f" <= char <= "\xa0" or char == "@"
+    assert accepted is not refused_char

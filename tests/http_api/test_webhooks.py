@@ -55,6 +55,19 @@ async def test_unknown_event_types_and_unsafe_urls_are_400_naming_the_field(
         assert [d["field"] for d in (await response.get_json())["error"]["details"]] == ["url"]
 
 
+async def test_every_spelling_of_a_local_address_is_refused_at_save(client: Client, make_member: MakeMember) -> None:
+    # What the dispatcher's guard would refuse when it connects is refused when the URL is saved.
+    owner = await make_member()
+    created = await _create(client, owner)
+    for url in ("http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://0/",
+                "http://10.0.0.5./", "http://localhost:9000/", "http://hooks.localhost./"):
+        for response in (await client.post("/v1/webhooks", json={"url": url}, headers=owner.headers),
+                         await client.patch(f"/v1/webhooks/{created['id']}", json={"url": url},
+                                            headers=owner.headers)):
+            assert response.status_code == 400, url
+            assert [d["field"] for d in (await response.get_json())["error"]["details"]] == ["url"]
+
+
 async def test_patch_and_delete(client: Client, make_member: MakeMember) -> None:
     owner = await make_member()
     created = await _create(client, owner)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 from hypothesis import given
@@ -62,3 +63,52 @@ def test_bad_urls_are_refused(url: str) -> None:
 def test_hostnames_pass_the_url_check_and_are_checked_at_connect_time() -> None:
     assert check_url("https://hooks.example.com/in") == "hooks.example.com"
     assert check_url("http://127.0.0.1:9000/", parse_subnets(["127.0.0.0/8"])) == "127.0.0.1"
+
+
+def _ipv4_text(number: int, data: st.DataObject) -> str:
+    """``number`` written as a resolver reads it: 1 to 4 parts, each decimal, octal or hex, maybe a trailing dot."""
+    count = data.draw(st.integers(1, 4))
+    width = 4 - count + 1  # bytes the last part holds
+    head = [(number >> (8 * (3 - index))) & 0xFF for index in range(count - 1)]
+    values = [*head, number & (256**width - 1)]
+    radixes = data.draw(st.lists(st.sampled_from(["dec", "oct", "hex", "HEX"]), min_size=count, max_size=count))
+    spelled = {"dec": str, "oct": lambda v: f"0{v:o}", "hex": lambda v: f"0x{v:x}", "HEX": lambda v: f"0X{v:X}"}
+    text = ".".join(spelled[radix](value) for radix, value in zip(radixes, values, strict=True))
+    return text + data.draw(st.sampled_from(["", "."]))
+
+
+FORBIDDEN_V4 = (st.ip_addresses(v=4, network="127.0.0.0/8") | st.ip_addresses(v=4, network="10.0.0.0/8")
+                | st.ip_addresses(v=4, network="169.254.0.0/16") | st.ip_addresses(v=4, network="0.0.0.0/8")
+                | st.ip_addresses(v=4, network="192.168.0.0/16"))
+
+
+@given(FORBIDDEN_V4, st.data())
+def test_any_spelling_of_a_forbidden_ipv4_address_is_refused(ip: ipaddress.IPv4Address, data: st.DataObject) -> None:
+    text = _ipv4_text(int(ip), data)
+    assert socket.inet_aton(text.rstrip(".")) == ip.packed  # the resolver reads the same address
+    with pytest.raises(UnsafeTarget):
+        check_url(f"http://{text}:8080/hook")
+    assert check_url(f"http://{text}/", parse_subnets([f"{ip}/32"])) == text.lower()
+
+
+@given(FORBIDDEN_V4)
+def test_forbidden_ipv6_spellings_of_ipv4_addresses_are_refused(ip: ipaddress.IPv4Address) -> None:
+    for text in (f"::ffff:{ip}", f"::ffff:{int(ip) >> 16:x}:{int(ip) & 0xFFFF:x}", f"64:ff9b::{ip}",
+                 ipaddress.IPv6Address(f"::ffff:{ip}").exploded):
+        with pytest.raises(UnsafeTarget):
+            check_url(f"https://[{text}]/")
+
+
+@pytest.mark.parametrize("url", ["http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/",
+                                 "http://0/", "http://127.0.0.1./", "http://localhost/", "http://LocalHost.:3000/",
+                                 "http://api.localhost/", "http://1.2.3.256/", "http://0x7f.1/"])
+def test_numeric_loopback_and_localhost_forms_are_refused(url: str) -> None:
+    with pytest.raises(UnsafeTarget):
+        check_url(url)
+
+
+def test_localhost_names_pass_when_loopback_is_allowed_and_names_with_digits_stay_names() -> None:
+    assert check_url("http://localhost:9000/", parse_subnets(["127.0.0.0/8"])) == "localhost"
+    assert check_url("https://8.8.8.8./") == "8.8.8.8."
+    for url in ("https://hooks1.example.com/", "https://1e100.net/", "https://123.example/"):
+        check_url(url)
