@@ -19,7 +19,7 @@ import trio
 
 from config import Settings, load_or_create_keys
 from engine.passwords import hash_password
-from engine.runtime import start_simulators
+from engine.runtime import start_simulators, wall_clock
 from engine.store import accounts, sessions
 from engine.store.database import open_database
 from engine.store.migrate import discover
@@ -57,8 +57,9 @@ async def _serve(dsn: str, settings: Settings, data_dir: Path, started: queue.Qu
                  stop: threading.Event) -> None:
     try:
         async with open_database(dsn) as db, trio.open_nursery() as simulators:
-            settings = await start_simulators(simulators, settings)
-            ctx = ApiContext(lambda: db, discover(), settings, load_or_create_keys(data_dir))
+            clock = wall_clock(settings)
+            settings = await start_simulators(simulators, settings, clock)
+            ctx = ApiContext(lambda: db, discover(), settings, load_or_create_keys(data_dir), wall=clock)
             org, user = await accounts.create_organization_with_owner(
                 db, org_name="Fuzz Records", email="owner@fuzz.example", name="Owner",
                 password_hash=await hash_password("fuzz-password"))

@@ -9,6 +9,7 @@ from quart.typing import TestClientProtocol as Client
 from engine.registry import ActorState, Registry
 from engine.store import nodes
 from engine.store.database import Database
+from http_api.catalog_schemas import NO_NUL
 from tests.http_api.conftest import MakeMember, Simulators
 from tests.http_api.connect import connect
 
@@ -39,7 +40,8 @@ async def test_each_actor_carries_its_detail_or_null_and_account_actors_stay_in_
 async def test_the_schema_types_detail_as_an_object_of_scalars_or_null(client: Client) -> None:
     doc = await (await client.get("/openapi.json")).get_json()
     detail = doc["components"]["schemas"]["ActorRow"]["properties"]["detail"]
-    scalars = [{"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
+    scalars = [{"type": "string", "pattern": NO_NUL}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"},
+               {"type": "null"}]
     assert {"type": "null"} in detail["anyOf"]
     (obj,) = [s for s in detail["anyOf"] if s.get("type") == "object"]
     assert obj["additionalProperties"] == {"anyOf": scalars}
