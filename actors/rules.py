@@ -24,6 +24,7 @@ from typing import Literal
 import msgspec
 
 from config.sections import AlertsSettings
+from engine.campaign_status import completed_data
 
 __all__ = ["AlertType", "CampaignState", "Firing", "evaluate", "projected_spend"]
 
@@ -144,8 +145,8 @@ def _completed(state: CampaignState, now: datetime) -> list[Firing]:
     return [Firing(
         type="campaign.completed", dedupe_key=f"campaign.completed:{state.campaign_id}",
         campaign_id=state.campaign_id, title=f"{state.name} has ended",
-        data={**_base(state), "endDate": state.end_date.isoformat(), "budgetSpent": _money(state.budget_spent),
-              "currency": state.currency, "metrics": dict(state.totals)},
+        data=completed_data(state.campaign_id, state.name, end_date=state.end_date, budget_spent=state.budget_spent,
+                            currency=state.currency, metrics=state.totals),
     )]  # fmt: skip
 
 

@@ -77,8 +77,12 @@ async def test_samples_become_facts_totals_and_one_warning_per_threshold(db: Dat
         # metrics.updated: one per minute bucket, a webhook event but no notification.
         assert await _count(db, "SELECT count(*) FROM alerts WHERE type = 'metrics.updated'") == 1
         assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'metrics.updated'") == 0
-        events = await _count(db, "SELECT count(*) FROM webhook_events")
+        events = await _count(db, "SELECT count(*) FROM webhook_events WHERE type NOT IN"
+                                  " ('alert.fired', 'campaign.created')")
         assert events == await _count(db, "SELECT count(*) FROM alerts")
+        # alert.fired: one per alert people are notified of, alongside its own type.
+        fired = await _count(db, "SELECT count(*) FROM webhook_events WHERE type = 'alert.fired'")
+        assert fired == await _count(db, "SELECT count(*) FROM notifications") == 4
         assert aggregator.samples_written == 7
 
 

@@ -222,8 +222,8 @@ async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Databa
             await nursery.start(make_actor(db, sim, integration, registry, send).run)
     # run returned by itself: the actor stops polling
     assert await db.fetchval("SELECT status FROM integrations WHERE id = $1", integration.id) == "needs_reauth"
-    rows = await db.fetch("SELECT type, payload FROM webhook_events WHERE organization_id = $1",
-                          integration.organization_id)
+    rows = await db.fetch("SELECT type, payload FROM webhook_events WHERE organization_id = $1"
+                          " AND type = 'integration.needs_reauth'", integration.organization_id)
     assert [row["type"] for row in rows] == ["integration.needs_reauth"]
     assert str(integration.id) in rows[0]["payload"] and "REVOKED_TOKEN" not in rows[0]["payload"]
     detail = (registry.get("meta:test") or pytest.fail()).detail or {}

@@ -29,6 +29,8 @@ BODY = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
     "startDate": "2024-06-01T00:00:00Z", "endDate": "2024-08-31T23:59:59Z",
 }  # fmt: skip
+# The reference's dates are past at the tests' clock (EPOCH, 2027-01-15): a campaign to launch runs around it.
+RUNNING = {"startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}
 
 
 async def _track(db: Database, member: Member, title: str = "Summer Vibes") -> str:
@@ -207,7 +209,7 @@ async def test_the_lifecycle_through_its_routes(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
     path = f"/v1/campaigns/{campaign['id']}"
     for action, status in (("launch", "active"), ("pause", "paused"), ("launch", "active"),
                            ("pause", "paused"), ("archive", "archived")):
@@ -233,7 +235,7 @@ async def test_illegal_transitions_say_what_is_allowed(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner)
+    campaign = await _create(client, owner, **RUNNING)
     path = f"/v1/campaigns/{campaign['id']}"
     code, body = await _post(client, owner, f"{path}/pause")
     assert code == 409
@@ -271,7 +273,7 @@ async def test_concurrent_launches_have_one_winner(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
     codes: list[int] = []
 
     async def launch() -> None:
@@ -287,7 +289,7 @@ async def test_an_active_campaign_is_paused_before_it_is_deleted(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
     path = f"/v1/campaigns/{campaign['id']}"
     await _post(client, owner, f"{path}/launch")
     refused = await client.delete(path, headers=owner.headers)
