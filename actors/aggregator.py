@@ -36,7 +36,6 @@ AGGREGATOR = "aggregator"  # its name in the supervision tree and in /v1/engine/
 # is for machines (webhooks, dashboards), so it would drown the rest.
 _NOTIFY = frozenset({"budget.warning", "budget.pacing", "goal.reached", "campaign.completed"})
 _FINISHED = frozenset({"completed", "archived"})  # their late facts still count; they fire nothing
-_COMPLETABLE = ("active", "paused")
 
 
 def _fired(alert: alert_store.Alert, title: str) -> dict[str, object]:
@@ -167,9 +166,9 @@ class Aggregator:
         for campaign in running:
             # recompute_totals locked the row, so the status we read holds. Not announced: the
             # campaign.completed alert fired above (or earlier) is its event.
-            if campaign.end_date <= now and campaign.status in _COMPLETABLE:
+            if campaign.end_date <= now and campaign.status in rules.COMPLETABLE:
                 await campaigns.set_campaign_status(tx, campaign.organization_id, campaign.campaign_id,
-                                                    expected_from=_COMPLETABLE, to="completed", announce=False)
+                                                    expected_from=rules.COMPLETABLE, to="completed", announce=False)
         return inserted
 
     def _evaluate(self, campaign: facts.CampaignTotals, now: datetime) -> list[tuple[alert_store.NewAlert, str]]:
@@ -177,7 +176,7 @@ class Aggregator:
         state = rules.CampaignState(
             campaign_id=campaign.campaign_id, name=campaign.name, currency=campaign.currency,
             budget=campaign.budget, budget_spent=campaign.budget_spent, start_date=campaign.start_date,
-            end_date=campaign.end_date, goals=campaign.goals, changed=campaign.changed,
+            end_date=campaign.end_date, goals=campaign.goals, changed=campaign.changed, status=campaign.status,
             totals={"impressions": campaign.impressions, "clicks": campaign.clicks, "streams": campaign.streams},
         )  # fmt: skip
         return [

@@ -8,6 +8,7 @@ another organization's ids must answer 404, exactly like unknown ids, and leave 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, get_args
 
@@ -229,6 +230,49 @@ async def test_the_lifecycle_through_its_routes(
     assert body["error"]["details"] == [
         {"field": "status", "message": "allowed from archived: none, it is final"}
     ]
+
+
+async def _announced(db: Database, member: Member) -> list[tuple[str, dict[str, Any]]]:
+    """The organization's webhook events so far, oldest first: (type, data)."""
+    rows = await db.fetch("SELECT type, payload::text FROM webhook_events WHERE organization_id = $1"
+                          " ORDER BY created_at", member.org_id)
+    return [(row["type"], json.loads(row["payload"])["data"]) for row in rows]
+
+
+async def test_each_change_is_announced_once_with_what_really_changed(
+    client: Client, db: Database, make_member: MakeMember
+) -> None:
+    owner = await make_member()
+    track = await _track(db, owner)
+    campaign = await _create(client, owner, **RUNNING, trackId=track)
+    path, base = f"/v1/campaigns/{campaign['id']}", {"campaignId": campaign["id"], "campaignName": "Summer Release"}
+    for change in ({"name": "Summer Release", "budget": 6000}, {"budget": 6000}):  # the second changes nothing
+        response = await client.patch(path, headers=owner.headers, json=change)
+        assert response.status_code == 200, await response.get_json()
+    for action in ("launch", "pause", "launch", "pause", "archive"):
+        assert (await _post(client, owner, f"{path}/{action}"))[0] == 200, action
+    assert await _announced(db, owner) == [
+        ("campaign.created", {**base, "status": "draft", "trackId": track, "budget": 5000.0, "currency": "USD",
+                              "startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}),
+        ("campaign.updated", {**base, "changes": {"budget": 6000.0}}),
+        ("campaign.launched", {**base, "status": "active", "previousStatus": "draft"}),
+        ("campaign.paused", {**base, "status": "paused", "previousStatus": "active"}),
+        ("campaign.launched", {**base, "status": "active", "previousStatus": "paused"}),
+        ("campaign.paused", {**base, "status": "paused", "previousStatus": "active"}),
+        ("campaign.updated", {**base, "changes": {"status": "archived"}}),
+    ]
+
+
+async def test_a_campaign_past_its_end_date_cannot_launch(
+    client: Client, db: Database, make_member: MakeMember
+) -> None:
+    owner = await make_member()
+    campaign = await _create(client, owner, trackId=await _track(db, owner))  # ended 2024-08-31
+    code, body = await _post(client, owner, f"/v1/campaigns/{campaign['id']}/launch")
+    assert (code, body["error"]["code"]) == (409, "CONFLICT")
+    assert "2024-08-31T23:59:59" in body["error"]["message"] and _fields(body) == ["endDate"]
+    assert (await client.get(f"/v1/campaigns/{campaign['id']}", headers=owner.headers)).status_code == 200
+    assert [kind for kind, _ in await _announced(db, owner)] == ["campaign.created"]
 
 
 async def test_illegal_transitions_say_what_is_allowed(
