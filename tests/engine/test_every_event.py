@@ -56,20 +56,21 @@ async def _until(receiver: Receiver, found: Callable[[list[Event]], bool], what:
         while not found(_events(receiver)):  # noqa: ASYNC110 -- the receiver's record, kept by its own tasks
             await trio.sleep(0.1)
         return _events(receiver)
-    raise AssertionError(f"no {what} within {seconds} s; got {sorted({e['type'] for e in _events(receiver)})}")
+    got = {event["type"] for event in _events(receiver)}
+    raise AssertionError(f"no {what} within {seconds} s; got {sorted(got)}, never {sorted(set(EVENT_TYPES) - got)}")
 
 
 def _of(events: list[Event], kind: str) -> list[Event]:
     return [event for event in events if event["type"] == kind]
 
 
-async def _ok(answer: httpx.Response, status: int = 200) -> Any:
+def _ok(answer: httpx.Response, status: int = 200) -> Any:
     assert answer.status_code == status, (answer.request.url, answer.status_code, answer.text)
     return answer.json()
 
 
 async def _hook(api: httpx.AsyncClient, receiver: Receiver, path: str, types: list[str]) -> str:
-    hook = await _ok(await api.post("/v1/webhooks", json={"url": f"{receiver.url}{path}", "eventTypes": types}), 201)
+    hook = _ok(await api.post("/v1/webhooks", json={"url": f"{receiver.url}{path}", "eventTypes": types}), 201)
     receiver.secrets[path] = [hook["secret"]]
     return str(hook["id"])
 
@@ -77,7 +78,17 @@ async def _hook(api: httpx.AsyncClient, receiver: Receiver, path: str, types: li
 async def _campaign(api: httpx.AsyncClient, owner: Label, name: str, ends: datetime, **extra: object) -> str:
     body = {"name": name, "trackId": str(owner.track_id), "budget": 5, "currency": "USD", "objective": "streams",
             "startDate": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "endDate": ends.isoformat(), **extra}
-    return str((await _ok(await api.post("/v1/campaigns", json=body), 201))["id"])
+    return str((_ok(await api.post("/v1/campaigns", json=body), 201))["id"])
+
+
+async def _on_meta(api: httpx.AsyncClient, campaign: str) -> str:
+    """Give the campaign a Meta campaign spending 5,000 USD a day (created paused; our launch starts it);
+    returns its Meta id."""
+    account = (_ok(await api.get("/v1/meta/accounts")))["accounts"][0]
+    linked = _ok(await api.post("/v1/meta/campaigns", json={
+        "campaignId": campaign, "adAccountId": account["id"], "objective": "OUTCOME_AWARENESS", "budget": "5000",
+        "budgetType": "daily"}), 201)
+    return str(linked["metaCampaign"]["id"])
 
 
 def _reporter(db: Database, keys: Keys, service: Service) -> DailyReporter:
@@ -95,29 +106,32 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
             hook = await _hook(api, receiver, "/hook", list(EVENT_TYPES))
             gone = await _hook(api, receiver, "/gone", ["webhook.test"])
             await service.connect_meta(api)  # integration.connected
-            account = (await _ok(await api.get("/v1/meta/accounts")))["accounts"][0]
-            # A campaign with a Meta campaign spending 5,000 USD a day against its budget of 5: the Meta actor
-            # polls the simulator's spend into the aggregator, whose rules fire the budget, goal and metrics events.
+            # Campaigns spending far beyond their budget of 5 on Meta: the Meta actor polls the simulator's
+            # spend into the aggregator, whose rules fire the budget, goal and metrics events.
             spring = await _campaign(api, owner, "Spring push", datetime.now(UTC) + timedelta(days=30),
                                      goals=[{"metric": "impressions", "target": 100}])  # campaign.created
-            await _ok(await api.patch(f"/v1/campaigns/{spring}", json={"name": "Spring push (EU)"}))
-            await _ok(await api.post("/v1/meta/campaigns", json={
-                "campaignId": spring, "adAccountId": account["id"], "objective": "OUTCOME_AWARENESS",
-                "budget": "5000", "budgetType": "daily"}), 201)
-            await _ok(await api.post(f"/v1/campaigns/{spring}/launch"))
-            # One that ends in two seconds: the aggregator completes it.
-            flash = await _campaign(api, owner, "Flash", datetime.now(UTC) + timedelta(seconds=2))
-            await _ok(await api.post(f"/v1/campaigns/{flash}/launch"))
+            _ok(await api.patch(f"/v1/campaigns/{spring}", json={"name": "Spring push (EU)"}))
+            await _on_meta(api, spring)
+            _ok(await api.post(f"/v1/campaigns/{spring}/launch"))
+            # One that ends in a few seconds: the aggregator completes it, the Meta actor pauses it on Meta.
+            flash = await _campaign(api, owner, "Flash", datetime.now(UTC) + timedelta(seconds=3))
+            flash_on_meta = await _on_meta(api, flash)
+            _ok(await api.post(f"/v1/campaigns/{flash}/launch"))
             await _until(receiver, lambda got: {e["data"].get("campaignId") for e in _of(got, "campaign.completed")}
                          == {flash}, "campaign.completed")
             await _until(receiver, lambda got: {"budget.warning", "budget.pacing", "goal.reached"}
                          <= {e["type"] for e in got}, "spend alerts")
-            await _ok(await api.post(f"/v1/campaigns/{spring}/pause"))
+            with trio.fail_after(10):  # Meta says so over its Graph API: polled, there is nothing to wait on
+                while (await service.meta_campaign(flash_on_meta))["effective_status"] != "PAUSED":  # noqa: ASYNC110
+                    await trio.sleep(0.2)
+            _ok(await api.post(f"/v1/campaigns/{spring}/pause"))
             await nursery.start(_reporter(db, keys, service).run)  # report.daily.ready
-            await _ok(await api.post(f"/v1/webhooks/{hook}/test"), 202)
-            await _ok(await api.post(f"/v1/webhooks/{gone}/test"), 202)  # 410: endpoint.disabled
+            _ok(await api.post(f"/v1/webhooks/{hook}/test"), 202)
+            _ok(await api.post(f"/v1/webhooks/{gone}/test"), 202)  # 410: endpoint.disabled
             service.revoke_meta_logins()  # the Meta actor's next poll is refused: integration.needs_reauth
-            events = await _until(receiver, lambda got: set(EVENT_TYPES) <= {e["type"] for e in got}, "full set")
+            await _until(receiver, lambda got: set(EVENT_TYPES) <= {e["type"] for e in got}, "full set")
+            _ok(await api.post(f"/v1/campaigns/{spring}/archive"))
+            events = await _until(receiver, lambda got: len(_of(got, "campaign.updated")) == 2, "the archive")
         nursery.cancel_scope.cancel()
 
     assert all(item.verified_standard and item.verified_seed for item in receiver.received)
@@ -126,8 +140,9 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
                    for e in events if e["type"] in ("campaign.launched", "campaign.paused"))
     assert moves == [("campaign.launched", "Flash", "draft"), ("campaign.launched", "Spring push (EU)", "draft"),
                      ("campaign.paused", "Spring push (EU)", "active")]
-    assert [e["data"]["changes"] for e in _of(events, "campaign.updated")] == [{"name": "Spring push (EU)"}]
-    assert {e["data"]["campaignId"] for e in _of(events, "budget.warning")} == {spring}
+    assert [e["data"]["changes"] for e in _of(events, "campaign.updated")] == [{"name": "Spring push (EU)"},
+                                                                               {"status": "archived"}]
+    assert spring in {e["data"]["campaignId"] for e in _of(events, "budget.warning")} <= {spring, flash}
     fired = {(e["data"]["type"], e["data"]["campaignId"]) for e in _of(events, "alert.fired")}
     assert {("budget.pacing", spring), ("goal.reached", spring), ("campaign.completed", flash)} <= fired
     assert [e["data"]["endpointId"] for e in _of(events, "endpoint.disabled")] == [gone]
