@@ -110,6 +110,7 @@ def launch_blockers(*, has_track: bool, budget: float, end_date: datetime, now: 
 
 def completed_data(campaign_id: uuid.UUID, name: str, *, end_date: datetime, budget_spent: Decimal | float,
                    currency: str, metrics: Mapping[str, int]) -> dict[str, object]:
-    """``campaign.completed``'s data, whoever completes the campaign (the rules at its end date, a member)."""
-    return {"campaignId": str(campaign_id), "campaignName": name, "endDate": end_date.isoformat(),
+    """``campaign.completed``'s data, whoever completes the campaign (the rules at its end date, a member).
+    ``endDate`` stays a datetime: encoded like every other time of the events (RFC 3339, ``Z``)."""
+    return {"campaignId": str(campaign_id), "campaignName": name, "endDate": end_date,
             "budgetSpent": round(float(budget_spent), 2), "currency": currency, "metrics": dict(metrics)}

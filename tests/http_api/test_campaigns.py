@@ -249,8 +249,11 @@ async def test_each_change_is_announced_once_with_what_really_changed(
     for change in ({"name": "Summer Release", "budget": 6000}, {"budget": 6000}):  # the second changes nothing
         response = await client.patch(path, headers=owner.headers, json=change)
         assert response.status_code == 200, await response.get_json()
-    for action in ("launch", "pause", "launch", "pause", "archive"):
+    for action in ("launch", "pause", "launch"):
         assert (await _post(client, owner, f"{path}/{action}"))[0] == 200, action
+    completed = await client.patch(path, headers=owner.headers, json={"status": "completed"})  # by a member
+    assert completed.status_code == 200, await completed.get_json()
+    assert (await _post(client, owner, f"{path}/archive"))[0] == 200
     assert await _announced(db, owner) == [
         ("campaign.created", {**base, "status": "draft", "trackId": track, "budget": 5000.0, "currency": "USD",
                               "startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}),
@@ -258,7 +261,8 @@ async def test_each_change_is_announced_once_with_what_really_changed(
         ("campaign.launched", {**base, "status": "active", "previousStatus": "draft"}),
         ("campaign.paused", {**base, "status": "paused", "previousStatus": "active"}),
         ("campaign.launched", {**base, "status": "active", "previousStatus": "paused"}),
-        ("campaign.paused", {**base, "status": "paused", "previousStatus": "active"}),
+        ("campaign.completed", {**base, "endDate": "2027-03-31T23:59:59Z", "budgetSpent": 0.0, "currency": "USD",
+                                "metrics": {"impressions": 0, "clicks": 0, "streams": 0}}),
         ("campaign.updated", {**base, "changes": {"status": "archived"}}),
     ]
 
