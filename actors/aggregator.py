@@ -21,7 +21,7 @@ from actors import rules
 from actors.samples import MetricSample
 from config.sections import AlertsSettings
 from engine.store import alerts as alert_store
-from engine.store import facts
+from engine.store import campaigns, facts
 from engine.store.database import Connection, Database
 from engine.store.outbox import enqueue_event
 from engine.supervisor import ChildSpec, Restart
@@ -35,6 +35,13 @@ AGGREGATOR = "aggregator"  # its name in the supervision tree and in /v1/engine/
 # Alerts people see in their notifications; metrics.updated fires up to once a minute per campaign and
 # is for machines (webhooks, dashboards), so it would drown the rest.
 _NOTIFY = frozenset({"budget.warning", "budget.pacing", "goal.reached", "campaign.completed"})
+_FINISHED = frozenset({"completed", "archived"})  # their late facts still count; they fire nothing
+
+
+def _fired(alert: alert_store.Alert, title: str) -> dict[str, object]:
+    """``alert.fired``'s data: any notified alert in one shape, for consumers with one handler."""
+    return {"alertId": alert.id, "type": alert.type, "title": title, "campaignId": alert.campaign_id,
+            "data": alert.data, "firedAt": alert.fired_at}
 
 
 def _utcnow() -> datetime:
@@ -74,8 +81,9 @@ class Aggregator:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reports started at once, writes batches until the inbox is closed and drained, then returns.
-        Every ``sweep_every`` seconds without a pause in between it also evaluates the campaigns that
-        ended without a sample since (``campaign.completed`` must not wait for one that never comes).
+        Every ``sweep_every`` seconds without a pause in between it also evaluates and completes the
+        campaigns that ended without a sample since (``campaign.completed`` must not wait for one that
+        never comes).
 
         Error handling: a store error propagates (the supervisor restarts us); the batch it failed on is
         kept and written first on the next ``run``, so a crash loses no sample.
@@ -133,20 +141,34 @@ class Aggregator:
     async def _sweep(self) -> None:
         now = self._wall()
         async with self._db.transaction() as tx:
-            ended = await facts.ended_unannounced(tx, now)
+            ended = await facts.ended_running(tx, now)
             fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
         self.alerts_fired += len(fired)
 
     async def _fire(self, tx: Connection, totals: Sequence[facts.CampaignTotals],
                     now: datetime) -> list[alert_store.Alert]:
-        """Evaluate the rules on ``totals`` and record what fires: alerts, notifications, webhook events."""
-        candidates = [alert for campaign in totals for alert in self._evaluate(campaign, now)]
+        """Evaluate the rules on ``totals`` and record what fires: alerts, notifications, webhook events
+        (each alert's own type, and ``alert.fired`` for those people are notified of). Completed and
+        archived campaigns fire nothing; running ones past their end date are completed here, the one
+        place that moves a campaign to ``completed`` by the calendar."""
+        running = [campaign for campaign in totals if campaign.status not in _FINISHED]
+        candidates = [alert for campaign in running for alert in self._evaluate(campaign, now)]
         inserted = await alert_store.insert_alerts(tx, [new for new, _ in candidates], fired_at=now)
         titles = {new.dedupe_key: title for new, title in candidates}
+        notified = [alert for alert in inserted if alert.type in _NOTIFY]
         await alert_store.insert_notifications(
-            tx, [(alert, titles[alert.dedupe_key]) for alert in inserted if alert.type in _NOTIFY], created_at=now)
-        for alert in inserted:
-            await enqueue_event(tx, alert.organization_id, alert.type, alert.data, now=now)
+            tx, [(alert, titles[alert.dedupe_key]) for alert in notified], created_at=now)
+        for alert in inserted:  # live=False: the alert's own NOTIFY pushes it to live connections
+            await enqueue_event(tx, alert.organization_id, alert.type, alert.data, now=now, live=False)
+            if alert.type in _NOTIFY:
+                await enqueue_event(tx, alert.organization_id, "alert.fired",
+                                    _fired(alert, titles[alert.dedupe_key]), now=now, live=False)
+        for campaign in running:
+            # recompute_totals locked the row, so the status we read holds. Not announced: the
+            # campaign.completed alert fired above (or earlier) is its event.
+            if campaign.end_date <= now and campaign.status in rules.COMPLETABLE:
+                await campaigns.set_campaign_status(tx, campaign.organization_id, campaign.campaign_id,
+                                                    expected_from=rules.COMPLETABLE, to="completed", announce=False)
         return inserted
 
     def _evaluate(self, campaign: facts.CampaignTotals, now: datetime) -> list[tuple[alert_store.NewAlert, str]]:
@@ -154,7 +176,7 @@ class Aggregator:
         state = rules.CampaignState(
             campaign_id=campaign.campaign_id, name=campaign.name, currency=campaign.currency,
             budget=campaign.budget, budget_spent=campaign.budget_spent, start_date=campaign.start_date,
-            end_date=campaign.end_date, goals=campaign.goals, changed=campaign.changed,
+            end_date=campaign.end_date, goals=campaign.goals, changed=campaign.changed, status=campaign.status,
             totals={"impressions": campaign.impressions, "clicks": campaign.clicks, "streams": campaign.streams},
         )  # fmt: skip
         return [

@@ -9,7 +9,8 @@ Each connection has an ``Outbox`` (``actors.live_outbox``); the hub only ever ap
 waits on a socket, so a slow client delays nobody else.
 
 Connections may also ask for their organization's alerts: the aggregator NOTIFYs each alert it commits,
-and the hub pushes it. Alerts are not replayed on resume (webhooks and ``GET /v1/alerts`` are their
+the outbox each other event for the organization (campaign, integration, report events), and the hub
+pushes them. Alerts and events are not replayed on resume (webhooks and ``GET /v1/alerts`` are their
 durable record).
 """
 
@@ -26,6 +27,7 @@ import trio
 from actors.live_outbox import Outbox, counts_frame, encode, stream_frame
 from config.sections import LiveSettings
 from engine.store import alerts as alert_store
+from engine.store import outbox as outbox_store
 from engine.store import stream_events as store
 from engine.store.database import Database
 from engine.store.errors import StoreUnavailable
@@ -212,19 +214,26 @@ class LiveHub:
             log.warning("ignoring a %s notification %r", store.STREAM_EVENTS_CHANNEL, payload)
 
     async def _on_alert(self, payload: str) -> None:
-        """Push a committed alert to the connections of its organization that asked for alerts. Alerts are
-        also webhooks and ``GET /v1/alerts``; a notification missed while LISTEN was down is not replayed."""
-        org, _, alert_id = payload.partition(":")
+        """Push a committed alert or webhook event (``evt_`` ids, ``outbox.enqueue_event``) to the
+        connections of its organization that asked for alerts. Both are also webhooks (and alerts
+        ``GET /v1/alerts``); a notification missed while LISTEN was down is not replayed."""
+        org, _, item_id = payload.partition(":")
         try:
             outboxes = self._alert_subscribers.get(uuid.UUID(org))
-            if outboxes:
-                alert = await alert_store.get_alert(self._db(), uuid.UUID(org), uuid.UUID(alert_id))
-                if alert is not None:
-                    frame = encode({"event": "alert", "data": alert})
-                    for outbox in list(outboxes):
-                        outbox.reply(frame)
+            frame = await self._alert_frame(uuid.UUID(org), item_id) if outboxes else None
         except ValueError:
             log.warning("ignoring an %s notification %r", alert_store.ALERTS_CHANNEL, payload)
+            return
+        if frame is not None:
+            for outbox in list(outboxes or ()):
+                outbox.reply(frame)
+
+    async def _alert_frame(self, org_id: uuid.UUID, item_id: str) -> str | None:
+        if item_id.startswith("evt_"):
+            envelope = await outbox_store.get_event(self._db(), org_id, item_id)
+            return None if envelope is None else encode({"event": "event", "data": msgspec.Raw(envelope.encode())})
+        alert = await alert_store.get_alert(self._db(), org_id, uuid.UUID(item_id))
+        return None if alert is None else encode({"event": "alert", "data": alert})
 
     async def _poll(self) -> None:
         while True:

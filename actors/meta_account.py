@@ -17,20 +17,23 @@ active or paused, or ended within the 28-day restatement window) and that the to
 * the reachable ad accounts (currency, timezone) are read at start and again every ``restatement_every``.
 
 One insights call per account per cycle, whatever the number of campaigns: Meta budgets calls, not rows.
+A campaign of ours that is over (completed by the calendar, or archived) while Meta still runs it is
+paused on Meta in the same cycle, so it stops spending.
 At the development tier that is about 5 of the 600 insights calls an account may make per hour.
 
 Error handling: a ``RetryableError`` is retried after ``RetryPolicy.wait`` (exponential, jittered, growing
 with the account's failures in a row); after ``park_after_failures`` failures in a row the account parks
 for ``park_for``. A ``RateLimitedError`` blocks its domain in the ``Pacer``; a block longer than the Pacer's
 ``park_after`` parks the account until it ends. A ``FatalProviderError`` skips the account until the next
-cycle. An ``AuthExpiredError`` marks the integration ``needs_reauth`` and enqueues
-``integration.needs_reauth`` in one transaction, and ``run`` returns: the actor restarts when the
+cycle. An ``AuthExpiredError`` marks the integration ``needs_reauth`` (``integrations.mark_needs_reauth``,
+which enqueues ``integration.needs_reauth`` with it), and ``run`` returns: the actor restarts when the
 integration is connected again. Anything else crashes ``run`` for the supervisor. Parking one account never
 stops the others, and every state change is in the registry's ``detail`` of this actor.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -65,7 +68,6 @@ from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import campaign_meta
 from engine.store import integrations as integration_store
-from engine.store.outbox import enqueue_event
 
 if TYPE_CHECKING:
 
@@ -77,6 +79,7 @@ __all__ = ["MetaAccountActor"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_OVER = frozenset({"completed", "archived"})  # our campaigns that must not spend on Meta any more
 
 
 class _Parked(Exception):
@@ -227,7 +230,13 @@ class MetaAccountActor:
             state.next_sweep = began + self._schedule.restatement_every
         domains = (APP_DOMAIN, account_domain(act, "score"), account_domain(act, "ads_management"))
         campaigns = await self._call(state, domains, lambda: client.campaigns(act))
-        await self._store_statuses(links, {c.id: c.effective_status for c in campaigns.data})
+        statuses = {c.id: c.effective_status for c in campaigns.data}
+        for link in links:
+            if link.status in _OVER and statuses.get(link.meta_campaign_id) == "ACTIVE":
+                await self._call(state, domains, functools.partial(
+                    client.update_campaign, link.meta_campaign_id, status="PAUSED", act_id=act))
+                statuses[link.meta_campaign_id] = "PAUSED"
+        await self._store_statuses(links, statuses)
 
     # ---- insights into samples -----------------------------------------------------------------------
 
@@ -342,14 +351,9 @@ class MetaAccountActor:
         self._last_error = format_error(exc)
 
     async def _needs_reauth(self, exc: AuthExpiredError) -> None:
-        org, integration = self._integration.organization_id, self._integration
         self._last_error = format_error(exc)
-        async with self._db.transaction() as tx:
-            if await integration_store.mark_needs_reauth(tx, org, integration.id):
-                await enqueue_event(tx, org, "integration.needs_reauth", {
-                    "integrationId": integration.id, "provider": integration.provider,
-                    "externalAccountId": integration.external_account_id, "reason": self._last_error,
-                })
+        await integration_store.mark_needs_reauth(self._db, self._integration.organization_id, self._integration.id,
+                                                  reason=self._last_error)
         self._report("needs_reauth")
         log.warning("%s: the Meta token was refused (%s); needs re-authentication", self._name, self._last_error)
 

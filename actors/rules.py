@@ -9,7 +9,8 @@ The rules:
 - ``budget.pacing``: spend so far, extended linearly to the end date, exceeds the budget by more than the
   tolerance (once per campaign and UTC day); see ``projected_spend`` for the model;
 - ``goal.reached``: a streams, clicks or impressions total reached its target (once per goal and target);
-- ``campaign.completed``: the end date has passed (once);
+- ``campaign.completed``: the end date of a running (active or paused) campaign has passed (once); a draft
+  was never launched, so it does not complete;
 - ``metrics.updated``: the totals changed (at most once per campaign per ``metrics_updated_every`` bucket).
 """
 
@@ -24,19 +25,21 @@ from typing import Literal
 import msgspec
 
 from config.sections import AlertsSettings
+from engine.campaign_status import completed_data
 
-__all__ = ["AlertType", "CampaignState", "Firing", "evaluate", "projected_spend"]
+__all__ = ["COMPLETABLE", "AlertType", "CampaignState", "Firing", "evaluate", "projected_spend"]
 
 AlertType = Literal["budget.warning", "budget.pacing", "goal.reached", "campaign.completed", "metrics.updated"]
 
 GOAL_METRICS = ("streams", "clicks", "impressions")
 _DAY = timedelta(days=1)
+COMPLETABLE = ("active", "paused")  # the statuses a campaign completes from at its end date
 
 
 class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     """What the rules see of a campaign. Money is in major units of ``currency``; ``totals`` holds the
     streams/clicks/impressions totals, ``goals`` the targets by metric; ``changed`` says whether the
-    totals just changed (only then does ``metrics.updated`` fire)."""
+    totals just changed (only then does ``metrics.updated`` fire); ``status`` is the campaign's lifecycle status."""
 
     campaign_id: uuid.UUID
     name: str
@@ -48,6 +51,7 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     totals: Mapping[str, int] = {}
     goals: Mapping[str, int] = {}
     changed: bool = True
+    status: str = "active"
 
 
 class Firing(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,13 +143,13 @@ def _goals(state: CampaignState) -> list[Firing]:
 
 
 def _completed(state: CampaignState, now: datetime) -> list[Firing]:
-    if now < state.end_date:
+    if now < state.end_date or state.status not in COMPLETABLE:
         return []
     return [Firing(
         type="campaign.completed", dedupe_key=f"campaign.completed:{state.campaign_id}",
         campaign_id=state.campaign_id, title=f"{state.name} has ended",
-        data={**_base(state), "endDate": state.end_date.isoformat(), "budgetSpent": _money(state.budget_spent),
-              "currency": state.currency, "metrics": dict(state.totals)},
+        data=completed_data(state.campaign_id, state.name, end_date=state.end_date, budget_spent=state.budget_spent,
+                            currency=state.currency, metrics=state.totals),
     )]  # fmt: skip
 
 

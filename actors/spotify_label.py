@@ -20,8 +20,8 @@ Error handling: rate limits wait in ``pacer``; a block longer than its park thre
 waited out as ``parked``. A ``RetryableError`` backs off per ``retry`` with jitter; after
 ``MAX_FAILURES`` in a row the cycle is abandoned until the next one. A ``FatalProviderError`` of one
 track or artist (an unknown id in the catalogue) skips it. A refused refresh token, or an access token
-refused mid-life, marks the integration ``needs_reauth`` and enqueues ``integration.needs_reauth`` in
-the same transaction, and ``run`` returns: run it as a transient child. Store errors propagate.
+refused mid-life, marks the integration ``needs_reauth`` (``integrations.mark_needs_reauth`` enqueues
+``integration.needs_reauth`` with it), and ``run`` returns: run it as a transient child. Store errors propagate.
 """
 
 from __future__ import annotations
@@ -43,19 +43,18 @@ from actors.http import HttpFactory
 # supervisor builds this actor from (db, settings, keys, integration, http, pacer) alone.
 from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError
 from adapters.spotify.client import SpotifyClient
-from adapters.spotify.session import IntegrationTokens, StoredSpotifyToken
+from adapters.spotify.session import StoredSpotifyToken
 from engine.provider import AuthExpiredError, FatalProviderError, RateLimitedError, RetryableError
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store
-from engine.store.outbox import enqueue_event
 
 if TYPE_CHECKING:
     import httpx
 
     from config import Keys, Settings
-    from engine.store.database import Connection, Database
+    from engine.store.database import Database
 
 __all__ = ["MAX_FAILURES", "POLL_INTERVAL", "SpotifyLabelActor", "spotify_label_kind"]
 
@@ -70,25 +69,6 @@ _DOMAINS = (APP_DOMAIN,)
 
 class _GiveUp(Exception):
     """Internal: too many failures in a row; the rest of this cycle waits for the next one."""
-
-
-async def _mark_needs_reauth(tx: Connection, integration: integration_store.Integration, reason: str) -> None:
-    """Mark the integration and enqueue its event in the caller's transaction (once: not if already gone)."""
-    if await integration_store.mark_needs_reauth(tx, integration.organization_id, integration.id):
-        await enqueue_event(tx, integration.organization_id, "integration.needs_reauth", {
-            "integrationId": integration.id, "provider": integration.provider,
-            "externalAccountId": integration.external_account_id, "reason": reason})
-
-
-class _LabelTokens(IntegrationTokens):
-    """The integration's tokens; a refused refresh also enqueues the event, in the refresh's transaction."""
-
-    def __init__(self, key: bytes, integration: integration_store.Integration) -> None:
-        super().__init__(key, integration)
-        self._integration = integration
-
-    async def mark_needs_reauth(self, tx: Connection) -> None:
-        await _mark_needs_reauth(tx, self._integration, "spotify refused the refresh token (invalid_grant)")
 
 
 class SpotifyLabelActor:
@@ -129,9 +109,9 @@ class SpotifyLabelActor:
             await self._poll_forever(client)
         except AuthExpiredError as exc:
             self._last_error = format_error(exc)
-            if not isinstance(exc, ReauthRequiredError):  # _LabelTokens marked (and announced) that one
-                async with self._db.transaction() as tx:
-                    await _mark_needs_reauth(tx, row, self._last_error)
+            if not isinstance(exc, ReauthRequiredError):  # the refresh marked that one
+                await integration_store.mark_needs_reauth(self._db, row.organization_id, row.id,
+                                                          reason=self._last_error)
             self._report("needs_reauth")
             logger.warning("%s: Spotify refused the token (%s); needs re-authentication", self.name,
                            self._last_error)
@@ -219,7 +199,7 @@ class SpotifyLabelActor:
         spotify = self._settings.spotify
         if spotify.client_id is None:
             raise RuntimeError("spotify.client_id is not configured (the sandbox sets the simulator's)")
-        return StoredSpotifyToken(self._db, self._key, _LabelTokens(self._key, self._integration), self._http,
+        return StoredSpotifyToken(self._db, self._key, self._integration, self._http,
                                   client_id=spotify.client_id, token_url=f"{spotify.accounts_url}/api/token",
                                   now=self._now)
 

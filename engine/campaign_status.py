@@ -1,5 +1,5 @@
 """The campaign lifecycle as a table: which action moves a campaign from which statuses to which status,
-and what a campaign needs before it may launch. Pure: no I/O, no clock.
+and what a campaign needs before it may launch. Pure: no I/O, no clock (``now`` is passed in).
 
 Applying a transition atomically is the store's job (``set_campaign_status`` takes ``sources`` as its
 ``expected_from``); this module only says what is legal.
@@ -13,8 +13,11 @@ Applying a transition atomically is the store's job (``set_campaign_status`` tak
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal, get_args
 
@@ -29,6 +32,7 @@ __all__ = [
     "action_to",
     "allowed_actions",
     "apply",
+    "completed_data",
     "launch_blockers",
 ]
 
@@ -87,14 +91,26 @@ def action_to(current: str, target: str) -> Action | None:
     return None
 
 
-def launch_blockers(*, has_track: bool, budget: float) -> list[tuple[str, str]]:
-    """What stops a campaign from launching, as ``(field, reason)`` pairs; empty when it may launch.
+def launch_blockers(*, has_track: bool, budget: float, end_date: datetime, now: datetime) -> list[tuple[str, str]]:
+    """What stops a campaign from launching at ``now``, as ``(field, reason)`` pairs; empty when it may.
 
-    A campaign promotes a track and spends money: without either, Meta would run an ad for nothing.
+    A campaign promotes a track and spends money: without either, Meta would run an ad for nothing; and
+    one whose end date has passed would be completed at once.
     """
     blockers = []
     if not has_track:
         blockers.append(("trackId", "a campaign needs a track before it can launch"))
     if budget <= 0:
         blockers.append(("budget", "a campaign needs a budget above 0 before it can launch"))
+    if end_date <= now:
+        blockers.append(("endDate", f"the campaign ended on {end_date.isoformat()}: move its endDate"
+                                    " into the future to launch it"))
     return blockers
+
+
+def completed_data(campaign_id: uuid.UUID, name: str, *, end_date: datetime, budget_spent: Decimal | float,
+                   currency: str, metrics: Mapping[str, int]) -> dict[str, object]:
+    """``campaign.completed``'s data, whoever completes the campaign (the rules at its end date, a member).
+    ``endDate`` stays a datetime: encoded like every other time of the events (RFC 3339, ``Z``)."""
+    return {"campaignId": str(campaign_id), "campaignName": name, "endDate": end_date,
+            "budgetSpent": round(float(budget_spent), 2), "currency": currency, "metrics": dict(metrics)}

@@ -11,6 +11,7 @@ PAUSED first; creating and changing Meta campaigns is ``http_api.meta``'s.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 from msgspec import UnsetType
@@ -19,6 +20,7 @@ from engine.campaign_status import TRANSITIONS, Action, action_to, allowed_actio
 from engine.store import audiences, campaign_meta
 from engine.store import campaigns as store
 from engine.store.catalog_common import Executor, atomic
+from http_api.analytics import now_of
 from http_api.campaigns_schemas import (
     Campaign,
     CampaignCreate,
@@ -108,7 +110,7 @@ def campaigns_router(ctx: ApiContext) -> Router:
     )
     async def update_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
         async with atomic(call.db) as conn:
-            row = await _update(conn, call.caller.organization_id, campaign_id, call.body)
+            row = await _update(conn, call.caller.organization_id, campaign_id, call.body, now_of(call))
         return Campaign.of(row)
 
     @router.route(
@@ -126,7 +128,8 @@ def campaigns_router(ctx: ApiContext) -> Router:
 
 
 def _transition_route(router: Router, action: Action, summary: str) -> None:
-    extra = " Launch also needs a track and a budget above 0 (409, with a detail per missing field)."
+    extra = (" Launch also needs a track, a budget above 0 and an end date still ahead (409, with a detail per"
+             " missing field; the message names a passed end date).")
     description = _LIFECYCLE + " " + _CONFLICTS + (extra if action == "launch" else "")
     errors: tuple[int, ...] = (409,)
     if action in _META_STATUS:
@@ -137,7 +140,7 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
         org_id = call.caller.organization_id
         pushed = await _push_to_meta(call, campaign_id, action) if action in _META_STATUS else None
         async with atomic(call.db) as conn:
-            row = await _transition(conn, org_id, campaign_id, action)
+            row = await _transition(conn, org_id, campaign_id, action, now_of(call))
             if pushed is not None and row.meta_campaign_id is not None:
                 row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
         return Campaign.of(row)
@@ -164,22 +167,23 @@ async def _push_to_meta(call: Call, campaign_id: uuid.UUID, action: Action) -> s
     if current.status not in TRANSITIONS[action].sources:
         raise _illegal(current.status, f"cannot {action} a campaign that is {current.status}")
     if action == "launch":
-        _check_launchable(current)
+        _check_launchable(current, now_of(call))
     status = _META_STATUS[action]
     async with meta_client(call) as (client, _):
         await client.update_campaign(current.meta_campaign_id, status=status, act_id=current.meta_ad_account_id)
     return status
 
 
-def _check_launchable(campaign: store.Campaign) -> None:
-    blockers = launch_blockers(has_track=campaign.track_id is not None, budget=campaign.budget)
+def _check_launchable(campaign: store.Campaign, now: datetime) -> None:
+    blockers = launch_blockers(has_track=campaign.track_id is not None, budget=campaign.budget,
+                               end_date=campaign.end_date, now=now)
     if blockers:
-        raise ApiError(409, "CONFLICT", "the campaign is not ready to launch",
+        raise ApiError(409, "CONFLICT", "the campaign is not ready to launch: " + "; ".join(r for _, r in blockers),
                        [ErrorDetail(field, reason) for field, reason in blockers])
 
 
-async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignPatch
-                  ) -> store.Campaign:
+async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignPatch,
+                  now: datetime) -> store.Campaign:
     current = await store.get_campaign(conn, org_id, campaign_id)
     if current is None:
         raise not_found("campaign")
@@ -207,7 +211,7 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
         action = action_to(campaign.status, target)
         if action is None:
             raise _illegal(campaign.status, f"cannot move a campaign that is {campaign.status} to {target}")
-        campaign = await _transition(conn, org_id, campaign_id, action)
+        campaign = await _transition(conn, org_id, campaign_id, action, now)
     return campaign
 
 
@@ -225,8 +229,8 @@ async def _check_audience(db: Executor, org_id: uuid.UUID, targeting: Targeting 
                        [ErrorDetail("targetAudience.audienceId", "no such audience in your organization")])
 
 
-async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, action: Action
-                      ) -> store.Campaign:
+async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, action: Action,
+                      now: datetime) -> store.Campaign:
     """Apply ``action`` with the store's compare-and-set. ``conn`` is a transaction: a launch whose row
     turns out to lack a track or a budget raises, and the caller's rollback undoes the status change."""
     move = TRANSITIONS[action]
@@ -239,7 +243,7 @@ async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID,
     if campaign is None:
         raise not_found("campaign")
     if action == "launch":
-        _check_launchable(campaign)
+        _check_launchable(campaign, now)
     return campaign
 
 

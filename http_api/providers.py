@@ -24,6 +24,7 @@ from adapters.spotify.classify import ReauthRequiredError
 from adapters.spotify.client import SpotifyClient
 from adapters.spotify.session import StoredSpotifyToken
 from engine.provider import AuthExpiredError, ProviderError, RateLimitedError, RetryableError
+from engine.registry import format_error
 from engine.store import integrations as store
 from engine.store.database import Database
 from http_api.context import ApiContext
@@ -127,8 +128,8 @@ async def open_meta(ctx: ApiContext, org_id: uuid.UUID) -> AsyncIterator[tuple[M
         try:
             yield MetaClient(http, tokens.access_token, base_url=meta.graph_url, version=meta.api_version), \
                 integration
-        except AuthExpiredError:
-            await store.mark_needs_reauth(db, integration.organization_id, integration.id)
+        except AuthExpiredError as exc:
+            await store.mark_needs_reauth(db, integration.organization_id, integration.id, reason=format_error(exc))
             raise
 
 
@@ -148,5 +149,5 @@ async def open_spotify(ctx: ApiContext, org_id: uuid.UUID) -> AsyncIterator[Spot
             yield SpotifyClient(http, token, base_url=f"{spotify.api_url}/v1")
         except AuthExpiredError as exc:
             if not isinstance(exc, ReauthRequiredError):  # StoredSpotifyToken marked that one itself
-                await store.mark_needs_reauth(db, integration.organization_id, integration.id)
+                await store.mark_needs_reauth(db, integration.organization_id, integration.id, reason=format_error(exc))
             raise

@@ -56,7 +56,8 @@ class IntegrationTokens:
                                    refresh_token=refresh_token, token_expires_at=token_expires_at)
 
     async def mark_needs_reauth(self, tx: Connection) -> None:
-        await store.mark_needs_reauth(tx, self._row.organization_id, self._row.id)
+        await store.mark_needs_reauth(tx, self._row.organization_id, self._row.id,
+                                      reason="spotify refused the refresh token (invalid_grant)")
 
 
 class ListenerTokens:

@@ -2,7 +2,8 @@
 
 The period is UTC-free on purpose: its days are the ad account's days for ad figures and UTC days for
 streams (``Timezones`` says which), the way each source reports them; we never split a provider's day.
-Defaults: the campaign's first day to its last, or to today while it runs.
+Defaults: the campaign's first day to its last, or to today while it runs. Streams (``totalStreams``, cost
+per stream, the series) count only the campaign's own UTC days within the period, whatever the period.
 """
 
 from __future__ import annotations
@@ -157,11 +158,13 @@ async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UU
                                   plays=counts.plays),
         rule=rule, has_track=frame.track_id is not None, stream_value=rules.stream_values.get(frame.currency.upper()),
     )  # fmt: skip
+    # The campaign's streams are those of its own UTC days: a day of the period before or after it (an ad
+    # account's timezone widens the default period by one) is the baseline's, not the campaign's.
+    own = {day: v for day, v in streams.items() if window_start <= day <= window_end}
     days: dict[date, DayFigures] = {}
-    for day in set(ads) | {d for d in streams if period.start <= d <= period.end}:
+    for day in set(ads) | set(own):
         ad = ads.get(day)
-        days[day] = (ad.spend_minor, ad.impressions, ad.clicks, streams.get(day, 0)) if ad else (
-            0, 0, 0, streams.get(day, 0))
+        days[day] = (ad.spend_minor, ad.impressions, ad.clicks, own.get(day, 0)) if ad else (0, 0, 0, own.get(day, 0))
     unit = currency_offset(frame.currency)
     spend = Decimal(sum(d.spend_minor for d in ads.values())) / unit
     summary = _summary(spend, sum(d.impressions for d in ads.values()), sum(d.clicks for d in ads.values()),

@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from engine.store import campaign_events
 from engine.store.catalog_common import (
     Conflict,
     Executor,
@@ -155,13 +156,15 @@ WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM tracks WHERE organization_id = $
 RETURNING id
 """
 # The compare-and-set: one UPDATE, so a concurrent transition makes us re-check its committed row.
+# ``o`` is the row as it was, for the event's ``previousStatus``.
 _SET_STATUS = """
 WITH changed AS (
-    UPDATE campaigns
+    UPDATE campaigns c
     SET status = $3::text, updated_at = now(),
-        launched_at = CASE WHEN $3::text = 'active' THEN coalesce(launched_at, now()) ELSE launched_at END
-    WHERE organization_id = $1 AND id = $2 AND status = ANY($4::text[])
-    RETURNING *
+        launched_at = CASE WHEN $3::text = 'active' THEN coalesce(c.launched_at, now()) ELSE c.launched_at END
+    FROM campaigns o
+    WHERE o.id = c.id AND c.organization_id = $1 AND c.id = $2 AND c.status = ANY($4::text[])
+    RETURNING c.*, o.status AS previous_status
 )""" + _SELECT.format(source="changed")
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
 _goals_decoder = msgspec.json.Decoder(list[Goal])
@@ -172,7 +175,7 @@ _CAS_ATTEMPTS = 3
 async def create_campaign(
     db: Executor, org_id: uuid.UUID, fields: NewCampaign, goals: Sequence[Goal] = ()
 ) -> Campaign:
-    """Insert a draft campaign with its goals and return it.
+    """Insert a draft campaign with its goals and return it; ``campaign.created`` is enqueued with it.
 
     Raises ``NotFound("trackId", ...)`` when ``track_id`` is not one of the organization's tracks and
     ``Conflict("goals", ...)`` for two goals on one metric.
@@ -190,7 +193,8 @@ async def create_campaign(
         assert isinstance(campaign_id, uuid.UUID)
         await _insert_goals(conn, campaign_id, goals)
         campaign = await get_campaign(conn, org_id, campaign_id)
-    assert campaign is not None  # we just inserted it, in this transaction
+        assert campaign is not None  # we just inserted it, in this transaction
+        await campaign_events.announce_created(conn, org_id, campaign)
     return campaign
 
 
@@ -251,7 +255,7 @@ async def update_campaign(
 ) -> Campaign | None:
     """Set the fields in ``changes`` (keys from ``UPDATABLE_FIELDS``; not ``status``) and, when ``goals``
     is given, replace all the goals with it. Returns the campaign, or ``None`` when the organization has
-    no such campaign.
+    no such campaign. ``campaign.updated`` is enqueued with the fields that changed, if any did.
 
     Raises ``ValueError`` for an unknown key, ``NotFound("trackId", ...)`` for a track that is not the
     organization's, and ``Conflict("goals", ...)`` for two goals on one metric. A change that breaks
@@ -265,35 +269,53 @@ async def update_campaign(
         sql += f" AND EXISTS (SELECT 1 FROM tracks WHERE organization_id = $1 AND id = ${len(args) + 3})"
         args.append(new_track)
     async with atomic(db) as conn:
+        before = await get_campaign(conn, org_id, campaign_id)
         with raise_not_found_on(_TRACK_FK, "trackId", _TRACK_MISSING):
             updated = await conn.fetchval(sql + " RETURNING id", org_id, campaign_id, *args)
-        if updated is None:
+        if updated is None or before is None:
             if new_track is not None and await _exists(conn, org_id, campaign_id):
                 raise NotFound("trackId", _TRACK_MISSING)
             return None
         if goals is not None:
             await conn.execute("DELETE FROM campaign_goals WHERE campaign_id = $1", campaign_id)
             await _insert_goals(conn, campaign_id, goals)
-        return await get_campaign(conn, org_id, campaign_id)
+        after = await get_campaign(conn, org_id, campaign_id)
+        assert after is not None  # the UPDATE above found it and holds its lock
+        await campaign_events.announce_updated(conn, org_id, before, after)
+        return after
 
 
 async def set_campaign_status(
-    db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, expected_from: Collection[str], to: str
+    db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, expected_from: Collection[str], to: str,
+    announce: bool = True,
 ) -> Campaign | None:
     """Move the campaign to status ``to`` if, and only if, its status is one of ``expected_from`` at that
     instant, and return it; ``launched_at`` is set the first time it becomes ``active``. Returns ``None``
-    when the organization has no such campaign.
+    when the organization has no such campaign. The change's event (``campaign_events.announce_moved``)
+    is enqueued with it unless ``announce`` is False (the caller sends its own).
 
     Error handling: raises ``IllegalTransition`` (a ``Conflict``) carrying the ``current`` status when
     that status is not in ``expected_from``; nothing is changed then. Of two concurrent calls that both
     start from the same status, exactly one wins: the compare-and-set is one UPDATE, and the loser's
     re-check happens on the winner's committed row.
     """
+    async with atomic(db) as conn:
+        row = await _compare_and_set(conn, org_id, campaign_id, expected_from, to)
+        if row is None:
+            return None
+        campaign = _campaign(row)
+        if announce:
+            await campaign_events.announce_moved(conn, org_id, row["previous_status"], campaign)
+    return campaign
+
+
+async def _compare_and_set(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, expected_from: Collection[str],
+                           to: str) -> asyncpg.Record | None:
     current = ""
     for _ in range(_CAS_ATTEMPTS):
         row = await db.fetchrow(_SET_STATUS, org_id, campaign_id, to, list(expected_from))
         if row is not None:
-            return _campaign(row)
+            return row
         found = await db.fetchval(
             "SELECT status FROM campaigns WHERE organization_id = $1 AND id = $2", org_id, campaign_id
         )

@@ -26,7 +26,7 @@ __all__ = [
     "DailyFact",
     "Sample",
     "daily_facts",
-    "ended_unannounced",
+    "ended_running",
     "last_observed",
     "recompute_totals",
     "upsert_samples",
@@ -177,13 +177,11 @@ RETURNING c.id AS campaign_id, c.organization_id, c.name, c.status, c.currency::
 _goals = msgspec.json.Decoder(dict[str, int])
 
 
-async def ended_unannounced(q: Executor, now: datetime) -> list[uuid.UUID]:
-    """Active or paused campaigns whose end date has passed and whose ``campaign.completed`` alert has not
-    fired: the aggregator's periodic sweep gives them their last evaluation even when no sample comes."""
-    rows = await q.fetch(
-        "SELECT c.id FROM campaigns c WHERE c.status IN ('active', 'paused') AND c.end_date <= $1"
-        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.organization_id = c.organization_id"
-        " AND a.dedupe_key = 'campaign.completed:' || c.id::text) ORDER BY c.id LIMIT 500", now)
+async def ended_running(q: Executor, now: datetime) -> list[uuid.UUID]:
+    """Active or paused campaigns whose end date has passed: the aggregator's periodic sweep gives them
+    their last evaluation, and completes them, even when no sample comes."""
+    rows = await q.fetch("SELECT id FROM campaigns WHERE status IN ('active', 'paused') AND end_date <= $1"
+                         " ORDER BY id LIMIT 500", now)
     return [row["id"] for row in rows]
 
 

@@ -19,10 +19,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
+import asyncpg
 import msgspec
 
 from engine.secrets_box import open_, seal
 from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_count, token_digest
+from engine.store.catalog_common import atomic
+from engine.store.outbox import enqueue_event
 
 __all__ = [
     "INTEGRATIONS_CHANNEL", "Integration", "IntegrationStatus", "OAuthState", "Provider", "StatePurpose", "Tokens",
@@ -103,11 +106,24 @@ async def upsert_integration(
     display_name: str, access_token: str, refresh_token: str | None, token_expires_at: datetime | None,
     scopes: list[str], connected_by: uuid.UUID | None,
 ) -> Integration:
-    """Store a (re)connected account with fresh sealed tokens; status becomes ``connected``."""
+    """Store a (re)connected account with fresh sealed tokens; status becomes ``connected``, and
+    ``integration.connected`` is enqueued in the same transaction (``q``'s when it is one)."""
     aad = _aad(org_id, provider, external_account_id, "{}")
     access = seal(key, access_token, aad.format("access_token"))
     refresh = None if refresh_token is None else seal(key, refresh_token, aad.format("refresh_token"))
-    row = await fetch_one(
+    async with atomic(q) as tx:
+        row = await _upsert(tx, org_id, provider, external_account_id, display_name, access, refresh,
+                            token_expires_at, scopes, connected_by)
+        await _notify(tx, org_id, provider, "connected")
+        integration = as_struct(row, Integration)
+        await enqueue_event(tx, org_id, "integration.connected", {
+            "integrationId": integration.id, "provider": provider, "externalAccountId": external_account_id,
+            "displayName": display_name, "scopes": scopes})
+    return integration
+
+
+async def _upsert(q: Queries, *args: object) -> asyncpg.Record:
+    return await fetch_one(
         q, "INSERT INTO integrations (organization_id, provider, external_account_id, display_name, status,"
            " access_token_sealed, refresh_token_sealed, token_expires_at, scopes, connected_by)"
            " VALUES ($1, $2, $3, $4, 'connected', $5, $6, $7, $8, $9)"
@@ -116,9 +132,7 @@ async def upsert_integration(
            " access_token_sealed = EXCLUDED.access_token_sealed, refresh_token_sealed = EXCLUDED.refresh_token_sealed,"
            " token_expires_at = EXCLUDED.token_expires_at, scopes = EXCLUDED.scopes,"
            f" connected_by = EXCLUDED.connected_by, updated_at = now() RETURNING {_COLUMNS}",
-        org_id, provider, external_account_id, display_name, access, refresh, token_expires_at, scopes, connected_by)
-    await _notify(q, org_id, provider, "connected")
-    return as_struct(row, Integration)
+        *args)
 
 
 async def list_integrations(q: Queries, org_id: uuid.UUID) -> list[Integration]:
@@ -187,12 +201,25 @@ async def replace_tokens(q: Queries, key: bytes, integration: Integration, *, ac
     return row_count(status) == 1
 
 
-async def mark_needs_reauth(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID) -> bool:
-    row = await q.fetchrow("UPDATE integrations SET status = 'needs_reauth', updated_at = now()"
-                           " WHERE organization_id = $1 AND id = $2 RETURNING provider", org_id, integration_id)
-    if row is None:
-        return False
-    await _notify(q, org_id, row["provider"], "needs_reauth")
+async def mark_needs_reauth(q: Queries, org_id: uuid.UUID, integration_id: uuid.UUID, *, reason: str) -> bool:
+    """Move a connected integration to ``needs_reauth`` and enqueue ``integration.needs_reauth`` with
+    ``reason`` (a provider's error, never a token), in one transaction (``q``'s when it is one). The one
+    way an integration gets there: every actor and route that sees a token refused calls it.
+
+    Returns True on the transition only: an integration already ``needs_reauth`` (a retry, a second
+    caller seeing the same refusal) or not the organization's changes nothing and sends nothing.
+    """
+    async with atomic(q) as tx:
+        row = await tx.fetchrow(
+            "UPDATE integrations SET status = 'needs_reauth', updated_at = now()"
+            " WHERE organization_id = $1 AND id = $2 AND status <> 'needs_reauth'"
+            " RETURNING provider, external_account_id", org_id, integration_id)
+        if row is None:
+            return False
+        await _notify(tx, org_id, row["provider"], "needs_reauth")
+        await enqueue_event(tx, org_id, "integration.needs_reauth", {
+            "integrationId": integration_id, "provider": row["provider"],
+            "externalAccountId": row["external_account_id"], "reason": reason})
     return True
 
 

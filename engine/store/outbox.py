@@ -5,6 +5,11 @@ Whoever fires an event (the aggregator's rules, the integrations) calls it insid
 as the change that caused it, so the event exists if and only if the change committed (WEBHOOKS.md:
 at-least-once from a durable outbox). The dispatcher is woken by a NOTIFY on ``OUTBOX_CHANNEL``, sent
 at commit; it also polls, so a lost notification costs latency, not deliveries.
+
+Every event for the whole organization (not a test event for one endpoint) is also NOTIFYed on
+``alerts.ALERTS_CHANNEL`` as ``"<organization id>:<event id>"``, so each API process's LiveHub pushes it to
+the connections subscribed to the alerts channel. An alert's event passes ``live=False``: the alert's own
+NOTIFY (``alerts.insert_alerts``) already pushes it, as the alert row.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from datetime import UTC, datetime
 import msgspec
 
 from engine.store._rows import Queries
+from engine.store.alerts import ALERTS_CHANNEL
 
-__all__ = ["OUTBOX_CHANNEL", "enqueue_event", "new_event_id"]
+__all__ = ["OUTBOX_CHANNEL", "enqueue_event", "get_event", "new_event_id"]
 
 OUTBOX_CHANNEL = "webhook_outbox"
 
@@ -30,13 +36,14 @@ def new_event_id() -> str:
 
 async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Mapping[str, object], *,
                         now: datetime | None = None, only_endpoint: uuid.UUID | None = None,
-                        exclude_endpoint: uuid.UUID | None = None) -> str:
+                        exclude_endpoint: uuid.UUID | None = None, live: bool = True) -> str:
     """Record the event ``{id, type, timestamp, data}`` and its deliveries; returns the event id.
 
     ``data`` must be JSON-encodable by msgspec (UUIDs and datetimes are fine). The envelope's
     ``timestamp`` is ``now`` (default: the wall clock, UTC), RFC 3339. ``only_endpoint`` delivers to that
     one endpoint of the organization whatever it subscribes to (a test event); ``exclude_endpoint`` skips
-    one (``endpoint.disabled`` goes to the others).
+    one (``endpoint.disabled`` goes to the others). ``live`` pushes it to the live alerts channel too
+    (never for ``only_endpoint``).
     """
     event_id = new_event_id()
     stamp = (now or datetime.now(UTC)).astimezone(UTC)
@@ -53,4 +60,14 @@ async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Ma
         "  AND id IS DISTINCT FROM $5::uuid",
         event_id, org_id, event_type, only_endpoint, exclude_endpoint)
     await q.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, event_id)
+    if live and only_endpoint is None:
+        await q.execute("SELECT pg_notify($1, $2)", ALERTS_CHANNEL, f"{org_id}:{event_id}")
     return event_id
+
+
+async def get_event(q: Queries, org_id: uuid.UUID, event_id: str) -> str | None:
+    """The organization's event's envelope as stored (JSON text), or ``None``."""
+    payload = await q.fetchval("SELECT payload::text FROM webhook_events WHERE id = $1 AND organization_id = $2",
+                               event_id, org_id)
+    assert payload is None or isinstance(payload, str)
+    return payload

@@ -1,5 +1,7 @@
 """The event types an endpoint can subscribe to (WEBHOOKS.md "Webhook deliveries"), as one Literal the
-API validates against and one tuple the docs and tests iterate."""
+API validates against and one tuple the docs and tests iterate. Every type listed here is sent by the
+engine (``tests/engine/test_every_event.py`` provokes each one): a type nothing sends is dropped, not
+listed. ``docs/webhooks.md`` documents each type's ``data``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,6 @@ __all__ = ["EVENT_TYPES", "EventType"]
 EventType = Literal[
     "campaign.created", "campaign.updated", "campaign.launched", "campaign.paused", "campaign.completed",
     "metrics.updated", "report.daily.ready", "integration.connected", "integration.needs_reauth",
-    "budget.warning", "goal.reached", "alert.fired", "webhook.test", "endpoint.disabled",
+    "budget.warning", "budget.pacing", "goal.reached", "alert.fired", "webhook.test", "endpoint.disabled",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)

@@ -100,7 +100,7 @@ async def test_needs_reauth_stops_the_actor_and_a_reconnect_starts_it_again(db: 
     send, receive = trio.open_memory_channel[MetricSample](64)
     accounts = supervisor(db, sim, registry, send)
     async with running(accounts, send, receive):
-        await mark_needs_reauth(db, integration.organization_id, integration.id)  # e.g. the API saw a 190
+        await mark_needs_reauth(db, integration.organization_id, integration.id, reason="190")  # e.g. the API saw a 190
         # (While the supervisor stops the child its entry may be replaced for a moment: wait, then check.)
         await until(lambda: getattr(registry.get(name), "state", None) == ActorState.STOPPED)
         assert _detail(registry, name)["state"] == "needs_reauth"

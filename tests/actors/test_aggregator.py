@@ -77,8 +77,12 @@ async def test_samples_become_facts_totals_and_one_warning_per_threshold(db: Dat
         # metrics.updated: one per minute bucket, a webhook event but no notification.
         assert await _count(db, "SELECT count(*) FROM alerts WHERE type = 'metrics.updated'") == 1
         assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'metrics.updated'") == 0
-        events = await _count(db, "SELECT count(*) FROM webhook_events")
+        events = await _count(db, "SELECT count(*) FROM webhook_events WHERE type NOT IN"
+                                  " ('alert.fired', 'campaign.created')")
         assert events == await _count(db, "SELECT count(*) FROM alerts")
+        # alert.fired: one per alert people are notified of, alongside its own type.
+        fired = await _count(db, "SELECT count(*) FROM webhook_events WHERE type = 'alert.fired'")
+        assert fired == await _count(db, "SELECT count(*) FROM notifications") == 4
         assert aggregator.samples_written == 7
 
 
@@ -161,3 +165,67 @@ async def test_a_campaign_that_ends_without_a_sample_is_announced_once_by_the_sw
         assert [r["campaign_id"] for r in completed] == [campaign]
         assert await _count(db, "SELECT count(*) FROM webhook_events WHERE type = 'campaign.completed'") == 1
         assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'campaign.completed'") == 1
+        assert await db.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign) == "completed"
+
+
+async def _run_batches(db: Database, wall: list[datetime], *batches: list[MetricSample]) -> None:
+    """The aggregator fed ``batches`` one after the other, the wall clock two minutes on for each (so a
+    campaign still running would fire ``metrics.updated`` again), then stopped."""
+    aggregator = Aggregator(db, AlertsSettings(), wall=lambda: wall[0], sweep_every=3600)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(aggregator.run)
+        async with aggregator.sender() as outbox:
+            for batch in batches:
+                written = aggregator.samples_written
+                for sample in batch:
+                    await outbox.send(sample)
+                while aggregator.samples_written < written + len(batch):  # noqa: ASYNC110 -- a counter, no event
+                    await trio.sleep(0.02)
+                wall[0] += timedelta(minutes=2)
+        aggregator.stop()
+
+
+async def _events_of(db: Database, campaign: uuid.UUID) -> list[str]:
+    rows = await db.fetch("SELECT type FROM webhook_events WHERE payload->'data'->>'campaignId' = $1"
+                          " AND type <> 'campaign.created' ORDER BY created_at, type", str(campaign))
+    return [row["type"] for row in rows]
+
+
+async def test_a_running_campaign_is_completed_by_the_first_sample_past_its_end_then_fires_nothing(
+        db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        await db.execute("UPDATE campaigns SET status = 'paused' WHERE id = $1", campaign)
+        wall = [START + timedelta(days=30, minutes=-1)]  # a minute before its end; each batch two minutes on
+        samples = [_spend(org, campaign, 2000, 0), _spend(org, campaign, 2500, 1),
+                   _spend(org, campaign, 60, 2, "streams")]
+        await _run_batches(db, wall, *[[sample] for sample in samples])
+        stored = await get_campaign(db, org, campaign)
+        assert stored is not None and stored.status == "completed"
+        assert stored.budget_spent == 25.0 and stored.metrics.streams == 60  # late facts still count
+        # The second batch completes it (with its metrics); the third, though it reaches the goal, fires nothing.
+        assert await _events_of(db, campaign) == ["metrics.updated", "alert.fired", "campaign.completed",
+                                                  "metrics.updated"]
+
+
+async def test_a_draft_past_its_end_stays_a_draft_and_is_not_announced_as_completed(db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        await _run_batches(db, [START + timedelta(days=31)], [_spend(org, campaign, 100, 0)])
+        assert await db.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign) == "draft"
+        assert "campaign.completed" not in await _events_of(db, campaign)
+        assert await _count(db, "SELECT count(*) FROM alerts WHERE type = 'campaign.completed'") == 0
+
+
+@pytest.mark.parametrize("status", ["completed", "archived"])
+async def test_a_finished_campaign_counts_late_facts_and_fires_nothing(db: Database, status: str) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", campaign, status)
+        over = [_spend(org, campaign, 9000, 0), _spend(org, campaign, 60, 1, "streams")]  # 90 %, goal reached
+        await _run_batches(db, [NOW], over[:1], over[1:])
+        stored = await get_campaign(db, org, campaign)
+        assert stored is not None and stored.status == status
+        assert stored.budget_spent == 90.0 and stored.metrics.streams == 60
+        assert await _events_of(db, campaign) == []
+        assert await _count(db, "SELECT count(*) FROM alerts") == 0

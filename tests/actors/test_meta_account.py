@@ -29,6 +29,7 @@ from actors.meta_schedule import MetaSchedule, meta_window
 from actors.samples import MetricSample
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
+from config import Settings
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database
@@ -223,8 +224,8 @@ async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Databa
             await nursery.start(make_actor(db, sim, integration, registry, send).run)
     # run returned by itself: the actor stops polling
     assert await db.fetchval("SELECT status FROM integrations WHERE id = $1", integration.id) == "needs_reauth"
-    rows = await db.fetch("SELECT type, payload FROM webhook_events WHERE organization_id = $1",
-                          integration.organization_id)
+    rows = await db.fetch("SELECT type, payload FROM webhook_events WHERE organization_id = $1"
+                          " AND type = 'integration.needs_reauth'", integration.organization_id)
     assert [row["type"] for row in rows] == ["integration.needs_reauth"]
     assert str(integration.id) in rows[0]["payload"] and "REVOKED_TOKEN" not in rows[0]["payload"]
     detail = (registry.get("meta:test") or pytest.fail()).detail or {}
@@ -233,3 +234,24 @@ async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Databa
     with pytest.raises(trio.EndOfChannel):  # the actor closed its clone of the channel
         send.close()
         await receive.receive()
+
+
+async def test_a_campaign_of_ours_that_is_over_is_paused_on_meta(db: Database, clock: MockClock) -> None:
+    sim = simulator(campaigns=3)
+    integration, links = await connect(db, sim)
+    running, completed, archived = links
+    for meta_id, status in ((completed, "completed"), (archived, "archived")):
+        await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", links[meta_id], status)
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    with trio.move_on_after(HOUR):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_drain, receive)
+            await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+    async with http_factory(sim)() as graph:  # what Meta itself now says, over its Graph API
+        answers = [await graph.get(f"/{Settings().meta.api_version}/{meta_id}",
+                                   params={"fields": "effective_status", "access_token": TOKEN})
+                   for meta_id in (running, completed, archived)]
+    assert [answer.json()["effective_status"] for answer in answers] == ["ACTIVE", "PAUSED", "PAUSED"]
+    stored = {row["id"]: row["meta_effective_status"] for row in await db.fetch(
+        "SELECT id, meta_effective_status FROM campaigns")}
+    assert [stored[links[meta_id]] for meta_id in (running, completed, archived)] == ["ACTIVE", "PAUSED", "PAUSED"]

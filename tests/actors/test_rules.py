@@ -101,6 +101,13 @@ def test_completed_fires_once_after_the_end() -> None:
     assert _run([_state(), _state()], now=END) == [f"campaign.completed:{CAMPAIGN}"]
 
 
+@given(st.sampled_from(["draft", "active", "paused"]))
+def test_only_a_launched_campaign_completes(status: str) -> None:
+    """A draft past its end date was never run: it stays a draft, so nothing says it completed."""
+    fired = _run([_state(status=status)], now=END + timedelta(days=1))
+    assert fired == ([] if status == "draft" else [f"campaign.completed:{CAMPAIGN}"])
+
+
 def test_pacing_projects_linearly_with_a_tolerance() -> None:
     # Half-way through, 550 of 1000 spent: 1100 projected, exactly +10 %: no alert; 560 -> 1120: alert.
     assert [f.type for f in evaluate(_state(Decimal(550)), NOW, CONFIG)] == ["budget.warning"]

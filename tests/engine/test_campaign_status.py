@@ -1,9 +1,11 @@
 """The campaign lifecycle table, checked as properties: whatever a client does, a campaign only ever
 visits legal states, archived is final, and each action starts from exactly the statuses the product
-spec lists. Pure: no database, no clock.
+spec lists. Pure: no database; the clock is a fixed ``now``.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -68,6 +70,18 @@ def test_a_requested_status_names_the_one_action_that_reaches_it(current: str, t
     assert reaching == ([] if action is None else [action])
 
 
+NOW = datetime(2027, 1, 10, 12, tzinfo=UTC)
+
+
 def test_launch_needs_a_track_and_a_budget() -> None:
-    assert launch_blockers(has_track=True, budget=0.01) == []
-    assert [field for field, _ in launch_blockers(has_track=False, budget=0)] == ["trackId", "budget"]
+    ahead = NOW + timedelta(days=1)
+    assert launch_blockers(has_track=True, budget=0.01, end_date=ahead, now=NOW) == []
+    blockers = launch_blockers(has_track=False, budget=0, end_date=ahead, now=NOW)
+    assert [field for field, _ in blockers] == ["trackId", "budget"]
+
+
+@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)))
+def test_a_campaign_whose_end_date_has_passed_cannot_launch(end: datetime) -> None:
+    blockers = dict(launch_blockers(has_track=True, budget=10, end_date=end, now=NOW))
+    assert ("endDate" in blockers) == (end <= NOW)
+    assert end.isoformat() in blockers.get("endDate", end.isoformat())

@@ -108,10 +108,9 @@ async def test_weeks_start_on_monday_and_months_on_the_first_but_never_before_th
                                            "&startDate=2026-12-30&endDate=2027-01-15")
     assert [(p["date"], p["spend"], p["streams"]) for p in weeks["daily"]] == [
         ("2027-01-05", 60, 900), ("2027-01-11", 40, 660)]  # Tuesday 5th to Sunday 10th, then Monday 11th on
-    assert [(p["date"], p["streams"]) for p in months["daily"]] == [("2026-12-30", 110 + 90),
-                                                                 ("2027-01-01", 400 + 1560)]
-    assert months["summary"]["totalStreams"] == 2160
-    assert months["attribution"]["streamsDuring"] == 1560  # the campaign's days only
+    # Streams of the period's days before the campaign (the baseline's) are not the campaign's.
+    assert [(p["date"], p["streams"]) for p in months["daily"]] == [("2026-12-30", 0), ("2027-01-01", 1560)]
+    assert months["summary"]["totalStreams"] == months["attribution"]["streamsDuring"] == 1560
 
 
 async def test_a_short_baseline_is_low_confidence_and_none_without_one(
@@ -220,8 +219,11 @@ async def test_an_ad_account_west_of_utc_starts_the_campaign_s_period_on_its_own
         await _spent(db, owner, campaign, START - timedelta(days=1), 250)
         body = await _get(client, owner, f"/v1/analytics/campaigns/{campaign}")
     assert body["period"] == {"start": "2027-01-04", "end": "2027-01-15"}
-    assert body["daily"][0] == {"date": "2027-01-04", "spend": 2.5, "impressions": 0, "clicks": 0, "streams": 90}
+    # The 4th is the campaign's first ad day but not one of its UTC days: its 90 streams are not the campaign's.
+    assert body["daily"][0] == {"date": "2027-01-04", "spend": 2.5, "impressions": 0, "clicks": 0, "streams": 0}
     assert body["summary"]["totalSpend"] == 102.5
+    assert body["summary"]["totalStreams"] == 1560
+    assert body["summary"]["costPerStream"] == round(102.5 / 1560, 6)
     assert body["attribution"]["campaignStart"] == "2027-01-05"  # streams still count the UTC days
     assert body["attribution"]["streamsDuring"] == 1560
 

@@ -8,6 +8,7 @@ another organization's ids must answer 404, exactly like unknown ids, and leave 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, get_args
 
@@ -29,6 +30,8 @@ BODY = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
     "startDate": "2024-06-01T00:00:00Z", "endDate": "2024-08-31T23:59:59Z",
 }  # fmt: skip
+# The reference's dates are past at the tests' clock (EPOCH, 2027-01-15): a campaign to launch runs around it.
+RUNNING = {"startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}
 
 
 async def _track(db: Database, member: Member, title: str = "Summer Vibes") -> str:
@@ -216,7 +219,7 @@ async def test_the_lifecycle_through_its_routes(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
     path = f"/v1/campaigns/{campaign['id']}"
     for action, status in (("launch", "active"), ("pause", "paused"), ("launch", "active"),
                            ("pause", "paused"), ("archive", "archived")):
@@ -238,11 +241,58 @@ async def test_the_lifecycle_through_its_routes(
     ]
 
 
+async def _announced(db: Database, member: Member) -> list[tuple[str, dict[str, Any]]]:
+    """The organization's webhook events so far, oldest first: (type, data)."""
+    rows = await db.fetch("SELECT type, payload::text FROM webhook_events WHERE organization_id = $1"
+                          " ORDER BY created_at", member.org_id)
+    return [(row["type"], json.loads(row["payload"])["data"]) for row in rows]
+
+
+async def test_each_change_is_announced_once_with_what_really_changed(
+    client: Client, db: Database, make_member: MakeMember
+) -> None:
+    owner = await make_member()
+    track = await _track(db, owner)
+    campaign = await _create(client, owner, **RUNNING, trackId=track)
+    path, base = f"/v1/campaigns/{campaign['id']}", {"campaignId": campaign["id"], "campaignName": "Summer Release"}
+    for change in ({"name": "Summer Release", "budget": 6000}, {"budget": 6000}):  # the second changes nothing
+        response = await client.patch(path, headers=owner.headers, json=change)
+        assert response.status_code == 200, await response.get_json()
+    for action in ("launch", "pause", "launch"):
+        assert (await _post(client, owner, f"{path}/{action}"))[0] == 200, action
+    completed = await client.patch(path, headers=owner.headers, json={"status": "completed"})  # by a member
+    assert completed.status_code == 200, await completed.get_json()
+    assert (await _post(client, owner, f"{path}/archive"))[0] == 200
+    assert await _announced(db, owner) == [
+        ("campaign.created", {**base, "status": "draft", "trackId": track, "budget": 5000.0, "currency": "USD",
+                              "startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}),
+        ("campaign.updated", {**base, "changes": {"budget": 6000.0}}),
+        ("campaign.launched", {**base, "status": "active", "previousStatus": "draft"}),
+        ("campaign.paused", {**base, "status": "paused", "previousStatus": "active"}),
+        ("campaign.launched", {**base, "status": "active", "previousStatus": "paused"}),
+        ("campaign.completed", {**base, "endDate": "2027-03-31T23:59:59Z", "budgetSpent": 0.0, "currency": "USD",
+                                "metrics": {"impressions": 0, "clicks": 0, "streams": 0}}),
+        ("campaign.updated", {**base, "changes": {"status": "archived"}}),
+    ]
+
+
+async def test_a_campaign_past_its_end_date_cannot_launch(
+    client: Client, db: Database, make_member: MakeMember
+) -> None:
+    owner = await make_member()
+    campaign = await _create(client, owner, trackId=await _track(db, owner))  # ended 2024-08-31
+    code, body = await _post(client, owner, f"/v1/campaigns/{campaign['id']}/launch")
+    assert (code, body["error"]["code"]) == (409, "CONFLICT")
+    assert "2024-08-31T23:59:59" in body["error"]["message"] and _fields(body) == ["endDate"]
+    assert (await client.get(f"/v1/campaigns/{campaign['id']}", headers=owner.headers)).status_code == 200
+    assert [kind for kind, _ in await _announced(db, owner)] == ["campaign.created"]
+
+
 async def test_illegal_transitions_say_what_is_allowed(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner)
+    campaign = await _create(client, owner, **RUNNING)
     path = f"/v1/campaigns/{campaign['id']}"
     code, body = await _post(client, owner, f"{path}/pause")
     assert code == 409
@@ -280,7 +330,7 @@ async def test_concurrent_launches_have_one_winner(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
     codes: list[int] = []
 
     async def launch() -> None:
@@ -296,7 +346,7 @@ async def test_an_active_campaign_is_paused_before_it_is_deleted(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
     path = f"/v1/campaigns/{campaign['id']}"
     await _post(client, owner, f"{path}/launch")
     refused = await client.delete(path, headers=owner.headers)

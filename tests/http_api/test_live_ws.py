@@ -315,13 +315,27 @@ async def test_a_graceful_stop_tells_live_clients_to_reconnect(nursery: trio.Nur
     assert code == live_ws.CloseCode.GOING_AWAY and "reconnect" in reason
 
 
-async def test_alerts_reach_the_connections_of_their_organization_that_asked(server: Server, db: Database) -> None:
+@asynccontextmanager
+async def _on_alerts(server: Server, db: Database) -> AsyncIterator[tuple[Label, WebSocketConnection,
+                                                                          WebSocketConnection]]:
+    """A label's connection and another organization's, each subscribed to its alerts channel."""
     label, other = await _label(db, server.ctx), await _label(db, server.ctx)
     url = f"{server.ws_url}/v1/streaming/ws"
     async with _connected(url, label.token) as ws, _connected(url, other.token) as theirs:
         for connection in (ws, theirs):
             await connection.send_message('{"type":"subscribe","channel":"alerts"}')
             assert (await _next(connection, "subscribed"))["data"] == {"channel": "alerts"}
+        yield label, ws, theirs
+
+
+async def _nothing_leaks_to(theirs: WebSocketConnection, event: str) -> None:
+    with trio.move_on_after(0.5):
+        leaked = await _next(theirs, event)
+        pytest.fail(f"another organization's connection got {leaked}")
+
+
+async def test_alerts_reach_the_connections_of_their_organization_that_asked(server: Server, db: Database) -> None:
+    async with _on_alerts(server, db) as (label, ws, theirs):
         async with db.transaction() as tx:  # as the aggregator commits what its rules fired
             fired = await alert_store.insert_alerts(tx, [alert_store.NewAlert(
                 organization_id=label.org_id, campaign_id=None, type="budget.warning", dedupe_key="k1",
@@ -329,11 +343,26 @@ async def test_alerts_reach_the_connections_of_their_organization_that_asked(ser
         alert = (await _next(ws, "alert"))["data"]
         assert alert["id"] == str(fired[0].id) and alert["type"] == "budget.warning"  # type: ignore[index]
         assert alert["data"] == {"threshold": 0.8}  # type: ignore[index]
-        with trio.move_on_after(0.5):
-            leaked = await _next(theirs, "alert")
-            pytest.fail(f"another organization's connection got {leaked}")
+        await _nothing_leaks_to(theirs, "alert")
         await ws.send_message('{"type":"unsubscribe","channel":"alerts"}')
         assert (await _next(ws, "unsubscribed"))["data"] == {"channel": "alerts"}
+
+
+async def test_the_organization_s_webhook_events_come_on_the_alerts_channel_as_sent(
+        server: Server, db: Database) -> None:
+    async with _on_alerts(server, db) as (label, ws, theirs):
+        headers = {"Authorization": f"Bearer {label.token}"}
+        async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as api:
+            created = await api.post("/v1/campaigns", json={
+                "name": "Spring push", "budget": 500, "startDate": "2027-03-01T00:00:00Z",
+                "endDate": "2027-04-01T00:00:00Z"})
+        assert created.status_code == 201, created.text
+        frame = await _next(ws, "event")
+        stored = await db.fetchval("SELECT payload::text FROM webhook_events WHERE organization_id = $1", label.org_id)
+        assert frame["data"] == msgspec.json.decode(stored)  # the envelope the webhooks carry
+        assert frame["data"]["type"] == "campaign.created"  # type: ignore[index]
+        assert frame["data"]["data"]["campaignId"] == created.json()["id"]  # type: ignore[index]
+        await _nothing_leaks_to(theirs, "event")
 
 
 async def test_a_client_that_asks_for_batches_gets_several_messages_a_line_each(server: Server, db: Database) -> None:

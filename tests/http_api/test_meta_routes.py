@@ -26,9 +26,10 @@ from tests.http_api.paging import assert_paged
 
 OURS = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
-    "startDate": "2026-06-01T00:00:00Z", "endDate": "2026-12-31T23:59:59Z",
+    "startDate": "2026-06-01T00:00:00Z", "endDate": "2027-06-30T23:59:59Z",
 }  # fmt: skip
 # The simulators start at the API's EPOCH (2027-01-15); the seeded campaigns began about 60 days before.
+# Ours runs on past it: a campaign whose end date has passed cannot launch.
 SINCE, UNTIL = date(2027, 1, 1), date(2027, 1, 7)
 LONG_SINCE, LONG_UNTIL = date(2026, 9, 1), date(2027, 1, 10)  # 132 days: more than SYNC_MAX_DAYS
 

@@ -5,6 +5,7 @@ Raw SQL only observes what the API does not expose (the sealed columns) or arran
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -48,13 +49,28 @@ async def test_tokens_are_sealed_at_rest_and_open_for_their_row(db: Database) ->
             await integ.get_tokens(db, KEY, org.id, other.id)
 
 
+async def test_needs_reauth_is_announced_once_per_transition_and_a_reconnect_is_announced(db: Database) -> None:
+    with trio.fail_after(10):
+        org, _ = await make_org(db, "a@example.com")
+        first = await _connect(db, org.id)
+        marks = [await integ.mark_needs_reauth(db, org.id, first.id, reason=f"try {n}") for n in range(3)]
+        await _connect(db, org.id, token="NEW")
+        assert await integ.mark_needs_reauth(db, org.id, first.id, reason="again") is True
+        rows = await db.fetch("SELECT type, payload->'data' AS data FROM webhook_events WHERE organization_id = $1"
+                              " ORDER BY created_at, type", org.id)
+    assert marks == [True, False, False]  # retries and second callers send nothing
+    assert [row["type"] for row in rows] == ["integration.connected", "integration.needs_reauth",
+                                             "integration.connected", "integration.needs_reauth"]
+    assert [json.loads(row["data"]).get("reason") for row in rows] == [None, "try 0", None, "again"]
+
+
 async def test_reconnecting_updates_and_functions_are_scoped_by_org(db: Database) -> None:
     with trio.fail_after(10):
         org_a, _ = await make_org(db, "a@example.com")
         org_b, _ = await make_org(db, "b@example.com")
         first = await _connect(db, org_a.id)
-        assert await integ.mark_needs_reauth(db, org_b.id, first.id) is False
-        assert await integ.mark_needs_reauth(db, org_a.id, first.id) is True
+        assert await integ.mark_needs_reauth(db, org_b.id, first.id, reason="190") is False
+        assert await integ.mark_needs_reauth(db, org_a.id, first.id, reason="190") is True
         assert (await integ.list_integrations(db, org_a.id))[0].status == "needs_reauth"
         again = await _connect(db, org_a.id, token="NEW")
         assert again.id == first.id and again.status == "connected"
