@@ -239,7 +239,7 @@ async def test_iso_datetimes_name_the_days_their_dates_name(
                                              "&endDate=2027-01-15T23:59:59.5%2B01:00")
         overview = await _get(client, owner, "/v1/analytics/overview?startDate=2027-01-05T12:00:00Z")
         no_such_day = await _get(client, owner, f"{path}?startDate=2027-02-30T00:00:00Z", status=400)
-    # The period starts before the campaign; only the campaign's own days count: 10 × 150 + today's 60.
+    # The period starts before the campaign; only the campaign's own days count: 10 days of 150 + today's 60.
     assert by_times == by_dates and by_times["summary"]["totalStreams"] == 1560
     assert overview["period"]["start"].startswith("2027-01-05")
     assert [d["field"] for d in no_such_day["error"]["details"]] == ["startDate"]
