@@ -88,10 +88,11 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
     password = _password(data_dir)
     found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)
     if found is None:
+        # On the tier any new organization gets here, in the same transaction as the organization itself.
         org, owner = await accounts.create_organization_with_owner(
-            db, org_name="Demo Records", email=DEMO_EMAIL, name="Demo", password_hash=await hash_password(password))
+            db, org_name="Demo Records", email=DEMO_EMAIL, name="Demo", password_hash=await hash_password(password),
+            tier=settings.api.default_tier)
         await accounts.mark_email_verified(db, owner.id)
-        await accounts.update_organization(db, org.id, tier="enterprise")
         org_id, owner_id = org.id, owner.id
     else:
         org_id, owner_id = found.user.organization_id, found.user.id

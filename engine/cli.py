@@ -19,6 +19,7 @@ from engine import runtime, sandbox
 from engine.logs import configure_logging, current_actor
 from engine.ports import PortInUse
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
+from engine.store.errors import DatabaseRefused, StoreUnavailable
 
 __all__ = ["main"]
 
@@ -105,9 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[BaseException] = []
     try:
         return _dispatch(args, settings, environ)
-    except* (PostgresNotFound, EmbeddedPostgresError, PortInUse) as group:
+    except* (PostgresNotFound, EmbeddedPostgresError, PortInUse, DatabaseRefused, StoreUnavailable) as group:
         # Raised inside the service's nurseries, so it arrives grouped (nested as deep as the nurseries
-        # were); the message is the whole story.
+        # were); the message is the whole story. (run and api wait for a database that is unavailable;
+        # migrate and import give up at once.)
         failures.extend(_leaves(group))
     for failure in failures:
         print(f"songtrack: {failure}", file=sys.stderr)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal, TextIO
@@ -31,6 +33,35 @@ class _ActorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.actor = current_actor.get()
         return True
+
+
+class _PoolFloorFilter(logging.Filter):
+    """asyncpg's pool logs "Failed to restore the pool connection floor; retrying" with a traceback at each
+    retry while the database is down (1, 2, 4 … 60 s apart). Our Database already logs the outage once; keep
+    one line of asyncpg's per outage, without the traceback, and drop the retries: a failure less than
+    ``_FLOOR_QUIET`` after the previous one belongs to the same outage."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._now = now
+        self._last: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Failed to restore the pool connection floor"):
+            return True
+        now, last = self._now(), self._last
+        self._last = now
+        if last is not None and now - last < _FLOOR_QUIET:
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        record.msg = "could not restore the pool's connections (%s); retrying until the database is back"
+        record.args = (error,)
+        record.exc_info = record.exc_text = None
+        return True
+
+
+# Longer than asyncpg's longest retry delay (60 s) plus a connect timeout (60 s).
+_FLOOR_QUIET = 300.0
 
 
 class JsonFormatter(logging.Formatter):
@@ -74,6 +105,10 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    pool = logging.getLogger("asyncpg.pool")
+    for old_filter in [f for f in pool.filters if isinstance(f, _PoolFloorFilter)]:
+        pool.removeFilter(old_filter)
+    pool.addFilter(_PoolFloorFilter())
     for name in ("hypercorn.error", "hypercorn.access"):
         hyper = logging.getLogger(name)
         hyper.handlers.clear()

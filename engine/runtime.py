@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -49,10 +47,10 @@ from engine.registry import Registry
 from engine.report_links import link_key
 from engine.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
 from engine.shutdown import SIGNALS, Shutdown, watch_signals
+from engine.startup import DatabaseSlot, connect, database_server, open_store
 from engine.store import imports as imports_store
-from engine.store.database import Database, open_database
-from engine.store.embedded import EmbeddedPostgres
-from engine.store.migrate import apply_migrations, discover
+from engine.store.database import Database
+from engine.store.migrate import Migration, apply_migrations, discover
 from engine.supervisor import ChildSpec, Escalation, Supervisor
 from engine.workers import bind_socket, run_workers, worker_env
 from http_api.app import create_app
@@ -66,45 +64,9 @@ __all__ = ["migrate", "serve", "serve_api", "start_simulators", "wall_clock"]
 log = logging.getLogger(__name__)
 
 
-class _DatabaseSlot:
-    """Where the API finds the database once it is open (None until then)."""
-
-    def __init__(self) -> None:
-        self.db: Database | None = None
-
-    def get(self) -> Database | None:
-        return self.db
-
-
-@asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[tuple[Database, str]]:
-    """The configured database, or the embedded cluster in the data directory.
-
-    Yields the open Database and its DSN (handed to API worker processes).
-    Resource handling: an embedded cluster we started is stopped on exit, even
-    when the shutdown deadline has cancelled us.
-    """
-    embedded: EmbeddedPostgres | None = None
-    dsn = settings.database.url
-    if dsn is None:
-        embedded = EmbeddedPostgres(data_path(settings))
-        dsn = await trio.to_thread.run_sync(embedded.start)
-        how = "created" if embedded.created else "reused"
-        log.info("embedded PostgreSQL %s in %s", how, embedded.root)
-    try:
-        async with open_database(
-            dsn, min_size=settings.database.pool_min, max_size=settings.database.pool_max
-        ) as db:
-            yield db, dsn
-    finally:
-        if embedded is not None:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(embedded.stop)
-
-
 async def migrate(settings: Settings) -> list[int]:
     """Apply pending migrations and return their versions (``songtrack migrate``)."""
-    async with open_store(settings) as (db, _):
+    async with open_store(settings) as db:
         return await apply_migrations(db)
 
 
@@ -138,7 +100,7 @@ async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[s
 async def _serve_all(
     settings: Settings, keys: Keys, environ: dict[str, str], worker_argv: list[str], shutdown: Shutdown
 ) -> None:
-    slot = _DatabaseSlot()
+    slot = DatabaseSlot()
     migrations = discover()
     server = settings.server
     async with trio.open_nursery() as nursery:
@@ -157,27 +119,36 @@ async def _serve_all(
                     settings.engine.shutdown_grace,
                 )
             _announce(urls)
-        async with open_store(settings) as (db, dsn):
-            applied = await apply_migrations(db, migrations)
-            log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
-            demo = None
-            if meta_simulated and settings.simulators.demo:
-                demo = await set_up_demo(db, settings, keys, data_path(settings), now=clock(), speed=clock.speed)
-                for line in demo.lines:
-                    print(line, flush=True)
-            slot.db = db
-            async with trio.open_nursery() as workers:
-                if server.workers > 1:
-                    with naming_port("the API", server.host, server.port, "--port"):
-                        sock = bind_socket(server.host, server.port)
-                    env = worker_env(environ, dsn) | _shared_env(settings)
-                    await workers.start(run_workers, server.workers, sock, worker_argv, env)
-                    _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
-                await _run_engine(db, settings, keys, shutdown, clock, demo)
-                workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
-            if server.workers == 1:
-                await http_stopped.wait()  # in-flight requests finish before the database closes
+        async with database_server(settings) as dsn, trio.open_nursery() as workers:
+            if server.workers > 1:  # they answer 503 until they reach the database themselves
+                with naming_port("the API", server.host, server.port, "--port"):
+                    sock = bind_socket(server.host, server.port)
+                env = worker_env(environ, dsn) | _shared_env(settings)
+                await workers.start(run_workers, server.workers, sock, worker_argv, env)
+                _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
+            with trio.CancelScope() as waiting:
+                nursery.start_soon(slot.give_up_on, shutdown, waiting)
+                async with connect(settings, dsn, wait=True) as db:
+                    await _start_serving(db, slot, migrations, settings, keys, shutdown, clock, meta_simulated)
+                    if server.workers == 1:
+                        await http_stopped.wait()  # in-flight requests finish before the database closes
+            workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
         nursery.cancel_scope.cancel()  # the sandbox's simulators serve until now
+
+
+async def _start_serving(db: Database, slot: DatabaseSlot, migrations: list[Migration], settings: Settings,
+                         keys: Keys, shutdown: Shutdown, clock: WallClock, meta_simulated: bool) -> None:
+    """Once the database is up: migrations, the sandbox's demo, the API's database, then the engine until
+    shutdown."""
+    applied = await apply_migrations(db, migrations)
+    log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
+    demo = None
+    if meta_simulated and settings.simulators.demo:
+        demo = await set_up_demo(db, settings, keys, data_path(settings), now=clock(), speed=clock.speed)
+        for line in demo.lines:
+            print(line, flush=True)
+    slot.db = db
+    await _run_engine(db, settings, keys, shutdown, clock, demo)
 
 
 def wall_clock(settings: Settings) -> WallClock:
@@ -340,21 +311,26 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
     """
     if settings.database.url is None:
         raise SystemExit("songtrack api needs SONGTRACK_DATABASE_URL (songtrack run sets it for its workers)")
-    shutdown = Shutdown()
+    shutdown, slot = Shutdown(), DatabaseSlot()
     bind = f"fd://{fd}" if fd is not None else f"{settings.server.host}:{settings.server.port}"
+    keys = load_or_create_keys(data_path(settings))
+    app = create_app(ApiContext(slot.get, discover(), settings, keys, wall=wall_clock(settings)))
     with trio.open_signal_receiver(*SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
                                settings.engine.shutdown_grace)
             if fd is not None:
                 nursery.start_soon(_watch_parent, os.getppid(), shutdown)
-            keys = load_or_create_keys(data_path(settings))
-            async with open_database(settings.database.url, min_size=settings.database.pool_min,
-                                     max_size=settings.database.pool_max) as db:
-                app = create_app(ApiContext(lambda: db, discover(), settings, keys, wall=wall_clock(settings)))
-                log.info("api worker %d serving %s", os.getpid(), bind)
-                with naming_port("the API", settings.server.host, settings.server.port, "--port"):
-                    await serve_http(app, bind, shutdown.wait, graceful_timeout=settings.engine.shutdown_grace)
+            http_stopped = trio.Event()
+            with naming_port("the API", settings.server.host, settings.server.port, "--port"):
+                await nursery.start(_serve_http_until, app, bind, shutdown, http_stopped,
+                                    settings.engine.shutdown_grace)
+            log.info("api worker %d serving %s", os.getpid(), bind)
+            with trio.CancelScope() as waiting:  # the database may not be up yet: we answer 503 until it is
+                nursery.start_soon(slot.give_up_on, shutdown, waiting)
+                async with connect(settings, settings.database.url, wait=True) as db:
+                    slot.db = db
+                    await http_stopped.wait()  # in-flight requests finish before the database closes
             nursery.cancel_scope.cancel()
     return 0
 
@@ -377,7 +353,7 @@ async def import_report(settings: Settings, path: Path, *, organization: str | N
     """``songtrack import FILE``: the upload route's import, with progress on ``out``. Returns the exit
     code: 0 imported (bad rows are listed, not fatal), 1 refused (the reason is printed)."""
     data = await trio.Path(path).read_bytes()
-    async with open_store(settings) as (db, _):
+    async with open_store(settings) as db:
         await apply_migrations(db)
         organizations = await imports_store.organizations_named(db, organization)
         if len(organizations) != 1:

@@ -43,7 +43,9 @@ class ApiContext:
     def db(self) -> Database:
         db = self.database()
         if db is None:
-            raise ApiError(503, "SERVICE_UNAVAILABLE", "the database is still starting; retry shortly")
+            error = ApiError(503, "SERVICE_UNAVAILABLE", "the database is still starting; retry shortly")
+            error.headers["Retry-After"] = "5"  # what the wait for the database retries within
+            raise error
         return db
 
     @cached_property

@@ -63,7 +63,10 @@ def health_router(ctx: ApiContext) -> Router:
     async def ready(call: Call) -> Response:
         checks = await _check(call.ctx.database(), call.ctx.migrations)
         ok = all(c.status == "ok" for c in checks.values())
-        return json_response(Readiness("ready" if ok else "not_ready", checks), 200 if ok else 503)
+        response = json_response(Readiness("ready" if ok else "not_ready", checks), 200 if ok else 503)
+        if not ok:
+            response.headers["Retry-After"] = "5"  # a load balancer may ask again then
+        return response
 
     return router
 

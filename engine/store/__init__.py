@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine.store.bridge import AsyncioThread, BridgeClosed, open_asyncio_thread
 from engine.store.database import Connection, Database, open_database
 from engine.store.embedded import EmbeddedPostgres, EmbeddedPostgresError, PostgresNotFound, find_binaries
-from engine.store.errors import StoreError, StoreUnavailable
+from engine.store.errors import DatabaseRefused, StoreError, StoreUnavailable
 from engine.store.migrate import (
     MIGRATIONS_DIR,
     Migration,
@@ -23,6 +23,7 @@ __all__ = [
     "BridgeClosed",
     "Connection",
     "Database",
+    "DatabaseRefused",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
     "Migration",

@@ -9,24 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import trio
 
+from engine.backoff import Backoff
 from engine.store.bridge import AsyncioThread, open_asyncio_thread
-from engine.store.errors import StoreError, StoreUnavailable, translate_errors
+from engine.store.errors import DatabaseRefused, StoreError, StoreUnavailable, translate_errors
 from engine.store.notifications import Notification, Subscription
 
-__all__ = ["Connection", "Database", "Notification", "StoreError", "StoreUnavailable", "open_database"]
+__all__ = ["Connection", "Database", "DatabaseRefused", "Notification", "StoreError", "StoreUnavailable",
+           "describe_dsn", "open_database"]
 
 logger = logging.getLogger(__name__)
 
 # Rollback, release and pool shutdown are shielded from cancellation, so they need their own bound.
 _CLEANUP_TIMEOUT = 5.0
 _APPLICATION_NAME = "songtrack"
+# Connecting to a server that is not up yet (``open_database(wait=True)``): retries a quarter of a second
+# apart at first, then between 2.5 and 5 s, so a server that comes up is used within 5 s.
+_STARTUP_BACKOFF = Backoff(base=0.25, cap=5.0)
 
 
 class _Outage:
@@ -192,24 +199,56 @@ class Database(_Queries):
 
 @asynccontextmanager
 async def open_database(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60, wait: bool = False
 ) -> AsyncIterator[Database]:
     """Connect a pool of ``min_size``..``max_size`` connections to ``dsn`` and yield a ``Database``.
 
+    With ``wait`` a server that cannot be reached yet is waited for (logged once, retried with backoff and
+    jitter) until it is up or the caller is cancelled.
+
     Resource handling: owns its ``AsyncioThread``; on exit it closes the pool gracefully (terminating it if
     connections are still busy after a few seconds), then stops the thread. Error handling: raises
-    ``StoreUnavailable`` when the server cannot be reached; SQL-level failures (a missing database, a bad
-    password) propagate as asyncpg's ``PostgresError``.
+    ``StoreUnavailable`` when the server cannot be reached (without ``wait``), ``DatabaseRefused`` when it
+    answers but refuses us (a bad password, a missing database or role).
     """
     async with open_asyncio_thread() as bridge:
-        with translate_errors():
-            pool = await bridge.call(_create_pool, dsn, min_size, max_size, command_timeout)
+        pool = await _connect(bridge, dsn, (min_size, max_size, command_timeout), wait)
         try:
             yield Database(bridge, pool, dsn)
         finally:
             with trio.move_on_after(_CLEANUP_TIMEOUT + 1) as scope:
                 scope.shield = True
                 await bridge.call(_close_pool, pool, _CLEANUP_TIMEOUT)
+
+
+async def _connect(bridge: AsyncioThread, dsn: str, sizes: tuple[int, int, float | None], wait: bool) -> Any:
+    began, attempt = trio.current_time(), 0
+    while True:
+        try:
+            with translate_errors():
+                pool = await bridge.call(_create_pool, dsn, *sizes)
+            break
+        except StoreUnavailable as exc:
+            if not wait:
+                raise StoreUnavailable(f"the database at {describe_dsn(dsn)} is unavailable: {exc}") from exc
+            attempt += 1
+            if attempt == 1:
+                logger.warning("waiting for the database at %s (%s)", describe_dsn(dsn), exc)
+            await trio.sleep(_STARTUP_BACKOFF.delay(attempt, random.random()))
+        except asyncpg.PostgresError as exc:  # unavailable ones were translated above: this is for good
+            raise DatabaseRefused(f"the database at {describe_dsn(dsn)} refused the connection: {exc}") from None
+    if attempt:
+        logger.warning("the database at %s is up after %.1fs", describe_dsn(dsn), trio.current_time() - began)
+    return pool
+
+
+def describe_dsn(dsn: str) -> str:
+    """``host:port/database`` of a DSN, for messages: never its user or password."""
+    parts = urlsplit(dsn)
+    query = parse_qs(parts.query)
+    host = parts.hostname or query.get("host", ["localhost"])[0]
+    port = parts.port if parts.port is not None else query.get("port", ["5432"])[0]
+    return f"{host}:{port}{parts.path or '/'}"
 
 
 # --- asyncio side -------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The store's error tree and the one place where driver errors are translated into it.
 
     StoreError
-     └── StoreUnavailable    connection refused or lost (also while idle in the pool), server shutting
-                             down, pool or thread closed
+     ├── StoreUnavailable    connection refused or lost (also while idle in the pool), server shutting
+     │                       down, pool or thread closed
+     └── DatabaseRefused     the server answered but will not let us in (wrong password, missing database
+                             or role): waiting would not help
 
 SQL errors (``asyncpg.PostgresError`` subclasses such as ``UniqueViolationError``) are deliberately *not*
 translated: callers need their SQLSTATE, and retrying them would not help.
@@ -18,7 +20,7 @@ import asyncpg
 
 from engine.store.bridge import BridgeClosed
 
-__all__ = ["StoreError", "StoreUnavailable", "only_unavailable", "translate_errors"]
+__all__ = ["DatabaseRefused", "StoreError", "StoreUnavailable", "only_unavailable", "translate_errors"]
 
 
 class StoreError(Exception):
@@ -27,6 +29,10 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached right now; the supervisor restarts the caller with a backoff."""
+
+
+class DatabaseRefused(StoreError):
+    """Connecting was refused for good (a configuration error); the message names the server, not the password."""
 
 
 # asyncpg raises a bare InterfaceError for a closed pool or connection; most other InterfaceErrors are

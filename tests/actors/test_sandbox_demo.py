@@ -26,7 +26,7 @@ from adapters.meta.simulator import MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Keys, load
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
-from engine.store import Database, campaigns, tracks
+from engine.store import Database, accounts, campaigns, tracks
 
 DAY = date(2026, 3, 10)
 NOW = datetime.combine(DAY, time(2), UTC)  # two hours into the campaign's first day
@@ -40,8 +40,8 @@ def _http_factory() -> Callable[[], httpx.AsyncClient]:
 
 
 async def _set_up(db: Database, tmp_path: Path, rate: float = RATE, now: datetime = NOW,
-                  speed: float = 1.0) -> DemoLabel:
-    settings = load({"SONGTRACK_SIMULATORS_STREAM_RATE": str(rate)})
+                  speed: float = 1.0, tier: str = "enterprise") -> DemoLabel:
+    settings = load({"SONGTRACK_SIMULATORS_STREAM_RATE": str(rate), "SONGTRACK_API_DEFAULT_TIER": tier})
     keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=os.urandom(32))
     with trio.fail_after(30):
         return await set_up_demo(db, settings, keys, tmp_path, _http_factory(), now=now, speed=speed)
@@ -66,6 +66,16 @@ async def test_each_start_links_a_fresh_demo_campaign_to_the_same_demo_track(db:
     assert "Demo history: 28 days of Spotify for Artists streams before the campaign (imported)" in "\n".join(
         first.lines)
     assert "(imported before)" in printed  # the same day, the same file
+
+
+@pytest.mark.parametrize("tier", ["free", "starter"])
+async def test_the_demo_label_starts_on_the_configured_default_tier(db: Database, tmp_path: Path, tier: str) -> None:
+    # Its hourly request budget is the one any organization made on this server gets, as [api] default_tier
+    # says; and a later start keeps it.
+    for _ in range(2):
+        demo = await _set_up(db, tmp_path, rate=0, tier=tier)
+        org = await accounts.get_organization(db, demo.organization_id)
+        assert org is not None and org.tier == tier
 
 
 async def test_the_demo_track_has_28_days_of_history_around_60_percent_of_the_listens(

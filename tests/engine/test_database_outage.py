@@ -16,8 +16,6 @@ stopped in ``finally`` whatever happens, as is the process.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from config import Keys, load_or_create_keys
 from engine.store import EmbeddedPostgres, accounts, apply_migrations, open_database, webhooks
 from http_api.context import ApiContext
 from tests.helpers import live_ws
+from tests.helpers.cluster import own_cluster
 from tests.helpers.process import SongtrackProcess, free_port
 from tests.helpers.receiver import Received, Receiver, serve_receiver
 
@@ -78,15 +77,8 @@ class Watcher:
 @pytest.fixture
 def cluster() -> Iterator[EmbeddedPostgres]:
     """A cluster of this test's own (it is stopped and started again: never the session's)."""
-    root = Path(tempfile.mkdtemp(prefix="st-outage-"))  # short: the socket path must fit in sun_path
-    root.chmod(0o755)  # as root, the server runs as another account, which must reach its data
-    server = EmbeddedPostgres(root, fsync=False)
-    try:
-        server.start()
+    with own_cluster("st-outage-") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _set_up(dsn: str, keys: Keys, receiver: RefusingReceiver) -> live_ws.Label:

@@ -11,13 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import trio
 
-__all__ = ["SongtrackProcess", "free_port"]
+__all__ = ["SongtrackProcess", "free_port", "killed_at_end"]
 
 
 def free_port() -> int:
@@ -80,3 +81,12 @@ class SongtrackProcess:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+@asynccontextmanager
+async def killed_at_end() -> AsyncIterator[list[SongtrackProcess]]:
+    """A list to add started processes to; each still running at the end is killed (a test failed half-way)."""
+    started: list[SongtrackProcess] = []
+    yield started
+    for proc in started:
+        await proc.kill()
