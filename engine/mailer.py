@@ -20,7 +20,7 @@ import trio
 from engine.store.database import Database
 from engine.store.mail import mark_email_failed, mark_email_sent, record_email
 
-__all__ = ["Mailer", "SmtpConfig"]
+__all__ = ["Mailer", "SmtpConfig", "compose_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Mailer:
         is a bug, or a header injection). Store errors propagate: with the database down, the caller's
         operation fails anyway. Callers that should not wait for the mail server start this in a nursery.
         """
-        message = _message(to=to, subject=subject, body=body, smtp=self._smtp)
+        message = compose_message(to=to, subject=subject, body=body, smtp=self._smtp)
         email_id = await record_email(self._db, to=to, subject=subject, body=body, org_id=org_id)
         if self._smtp is None:
             logger.info("email not sent (no SMTP server configured) to %s: %s\n%s", to, subject, body)
@@ -90,7 +90,7 @@ class Mailer:
         return None
 
 
-def _message(*, to: str, subject: str, body: str, smtp: SmtpConfig | None) -> EmailMessage:
+def compose_message(*, to: str, subject: str, body: str, smtp: SmtpConfig | None) -> EmailMessage:
     # Built even without SMTP, so that a bad header fails the same way in development as in production.
     message = EmailMessage()
     if smtp is not None:
