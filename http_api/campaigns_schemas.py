@@ -55,14 +55,15 @@ Currency = Annotated[
 Budget = Annotated[
     float, Meta(ge=0.01, le=1_000_000_000, description="The total budget, in `currency` (0.01 to 1e9)")
 ]
-Timestamp = Annotated[
-    datetime, Meta(tz=True, description="An RFC 3339 date-time with a timezone offset, years 2000 to 2100")
-]
-SortKey = Literal["createdAt", "updatedAt", "name", "startDate", "endDate", "budget", "status"]
-
 # Meta's ads started in 2007; a date outside these years is a typo (and the far edges of ``datetime``
 # would overflow when shifted to UTC on their way to PostgreSQL).
 _FIRST_YEAR, _LAST_YEAR = 2000, 2100
+Timestamp = Annotated[
+    datetime, Meta(tz=True, description="An RFC 3339 date-time with a timezone offset, years 2000 to 2100",
+                   # the year as written, which is what _years_problem checks
+                   extra_json_schema={"pattern": "^(?:20[0-9]{2}|2100)-"})
+]
+SortKey = Literal["createdAt", "updatedAt", "name", "startDate", "endDate", "budget", "status"]
 
 
 class CreativeAssets(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):

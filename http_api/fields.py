@@ -47,9 +47,15 @@ def normalize_email(address: str) -> str:
 
 # A date, or an ISO 8601 datetime (the API reference writes ``startDate=2024-06-01T00:00:00Z``). msgspec
 # cannot take ``date | datetime`` (two types that are strings on the wire), so the field is a string and
-# ``day_of`` reads it; the pattern keeps the OpenAPI document exact about what we take.
-_DAY_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-                r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$(?![\s\S])")
+# ``day_of`` reads it; the pattern keeps the OpenAPI document exact about what we take: only dates that exist
+# (months 01-12, each month's length, 29 February in leap years, no year 0) and times on the clock.
+_YEAR = r"(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+_DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,6})?)?"
+_OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)"
+_DAY_PATTERN = rf"^{_DATE}(?:[T ]{_TIME}{_OFFSET}?)?$(?![\s\S])"
 
 Day = Annotated[
     str,

@@ -59,7 +59,11 @@ INSIGHTS_DEFAULT_DAYS = 30  # without since/until: Meta's own default period (da
 Money = Annotated[Decimal, Meta(description=(
     "An amount in MAJOR units of the ad account's currency, as a decimal string or a number: \"50.00\" USD, "
     "\"3000\" JPY. More decimals than the currency has (cents for JPY) are refused (400)."),
-    examples=["50.00"])]
+    examples=["50.00"], extra_json_schema={
+        # _money_problem's range, said for both forms: the pattern binds strings, the bounds numbers.
+        "pattern": r"^(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9])|1000000000000(?:\.00?)?)"
+                   r"$(?![\s\S])",
+        "exclusiveMinimum": 0, "maximum": 10**12})]
 _MAX_MONEY = Decimal(10) ** 12  # far beyond any label's budget; Meta's int64 of minor units is the hard cap
 
 

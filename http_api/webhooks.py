@@ -28,13 +28,18 @@ from http_api.routing import Access, Call, Router
 
 __all__ = ["Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "webhooks_router"]
 
-Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+# http(s), a host (a name, an IPv4 address or a bracketed IPv6 one) and no credentials, as check_url wants;
+# whether the host is public (resolution, allow-listed subnets) no pattern can say.
+_PORT = r"(?::(?:[0-9]{0,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+Url = Annotated[str, Meta(min_length=1, max_length=2048,
+                          pattern=rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f:.]+\]|[^/?#@:\[\]\x00-\x20\x7f]+)"
+                                  rf"{_PORT}(?:[/?#]|$(?![\s\S]))",
                           examples=["https://example.com/hooks/songtrack"])]
 Description = Annotated[str, Meta(max_length=500)]
 EventTypes = Annotated[list[EventType], Meta(max_length=20, description="Empty: every event type")]
 # The API reference names the subscribed types ``events``; the store (and our Python) says event_types.
 _EVENTS: list[EventType] = msgspec.field(default_factory=list, name="events")
-Secret = Annotated[str, Meta(min_length=1, max_length=200, description=(
+Secret = Annotated[str, Meta(min_length=12, max_length=200, description=(
     "The signing secret, if you choose it: a `whsec_` secret, or 12 to 64 bytes of text with at least 8"
     " different characters (its UTF-8 bytes are the HMAC key). Absent: we generate one"))]
 MaxInFlight = Annotated[int, Meta(ge=1, le=64, description="Deliveries in flight to this endpoint at once")]
@@ -101,7 +106,8 @@ class EventQueued(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class RecoverBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    since: datetime
+    # msgspec documents a datetime that may lack an offset as any string; without one we read UTC.
+    since: Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class Recovered(msgspec.Struct, frozen=True, kw_only=True):
