@@ -230,7 +230,8 @@ async def _connect(bridge: AsyncioThread, dsn: str, sizes: tuple[int, int, float
             break
         except StoreUnavailable as exc:
             if not wait:
-                raise StoreUnavailable(f"the database at {describe_dsn(dsn)} is unavailable: {exc}") from exc
+                raise StoreUnavailable(f"the database at {describe_dsn(dsn)} is unavailable: {exc}") from (
+                    exc.__cause__ or exc)  # the OS error, as for every other StoreUnavailable
             attempt += 1
             if attempt == 1:
                 logger.warning("waiting for the database at %s (%s)", describe_dsn(dsn), exc)

@@ -21,6 +21,7 @@ import trio
 
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
+from actors.http import lend
 from actors.meta_account import MetaSchedule
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta.simulator import ServedSimulator, SimulatorConfig, serve_meta_simulator
@@ -90,8 +91,9 @@ def _settings(meta: ServedSimulator) -> Settings:
 
 @asynccontextmanager
 async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0) -> AsyncIterator[Service]:
-    """The service until the block ends (then cancelled: the tests need no graceful stop)."""
-    async with trio.open_nursery() as nursery:
+    """The service until the block ends (then cancelled: the tests need no graceful stop). The account
+    actors share one HTTP client, closed once they are all gone, so no connection outlives the test."""
+    async with httpx.AsyncClient(timeout=30.0) as http, trio.open_nursery() as nursery:
         config = SimulatorConfig(seed=5, speed=meta_speed, accounts=1, campaigns_per_account=0,
                                  start=datetime.now(UTC).isoformat())
         meta: ServedSimulator = await nursery.start(serve_meta_simulator, config)
@@ -102,7 +104,7 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                        secret_key=keys.token_encryption_key)
         accounts = AccountsSupervisor(
-            db, settings, keys, aggregator.sender(), registry=Registry(), poll_interval=1.0,
+            db, settings, keys, aggregator.sender(), lend(http), registry=Registry(), poll_interval=1.0,
             meta_schedule=MetaSchedule(interval=1.0, restatement_every=3600.0),
             wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC))
         for run in (dispatcher.run, aggregator.run, accounts.run):

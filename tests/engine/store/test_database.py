@@ -20,8 +20,8 @@ from tests.helpers.pg_proxy import open_slow_close_proxy
 
 async def test_public_api_is_pinned() -> None:
     assert set(engine.store.__all__) == {
-        "MIGRATIONS_DIR", "AsyncioThread", "BridgeClosed", "Connection", "Database", "EmbeddedPostgres",
-        "EmbeddedPostgresError", "Migration", "MigrationError", "Notification", "PostgresNotFound",
+        "MIGRATIONS_DIR", "AsyncioThread", "BridgeClosed", "Connection", "Database", "DatabaseRefused",
+        "EmbeddedPostgres", "EmbeddedPostgresError", "Migration", "MigrationError", "Notification", "PostgresNotFound",
         "StoreError", "StoreUnavailable", "Subscription", "apply_migrations", "discover", "find_binaries",
         "open_asyncio_thread", "open_database", "pending_migrations",
     }  # fmt: skip
