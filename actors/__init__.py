@@ -1,4 +1,4 @@
-"""Domain actors, each started into the engine's supervision tree by engine/runtime.py."""
+"""Domain actors, each started into the engine's supervision tree by songtrack/runtime.py."""
 
 from actors.housekeeping import Housekeeper
 

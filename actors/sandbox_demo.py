@@ -83,7 +83,7 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
                       now: datetime | None = None, speed: float = 1.0) -> DemoLabel:
     """Set the demo up (see the module docstring) as of ``now`` (None: the wall clock), on a clock that
     runs ``speed`` times as fast as the real one (the service's ``WallClock``). ``settings`` must point at
-    the Meta simulator (``engine.runtime.start_simulators``)."""
+    the Meta simulator (``songtrack.runtime.start_simulators``)."""
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     password = _password(data_dir)
     found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)

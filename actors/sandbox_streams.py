@@ -4,7 +4,7 @@ watch and the demo campaign's analytics have streams to count, without a real so
 ``listens`` is the pure, seeded model (Poisson arrivals, a label-like audience) and ``day_timeline`` lays
 it out over one track's UTC day; ``SandboxStreams`` is the actor that stores, once a second, each promoted
 track's listens up to the wall clock, from that day's midnight on. It does not decide when it runs nor
-how fast: ``engine/runtime.py`` starts it only in sandbox mode, on the simulated clock, at a rate per
+how fast: ``songtrack/runtime.py`` starts it only in sandbox mode, on the simulated clock, at a rate per
 simulated second that keeps the real load at ``[simulators] stream_rate`` a second.
 """
 

@@ -1,7 +1,7 @@
 """The two servers bench/live.py compares, each run as ``python bench/_live_servers.py ours|bare --ready F``
 in a child process (``bench._server.ServerProcess``), which writes its URL to the ready file once it serves.
 
-- ``ours``: one API worker built the way ``songtrack api`` builds it (``engine.runtime.serve_api``: settings,
+- ``ours``: one API worker built the way ``songtrack api`` builds it (``songtrack.runtime.serve_api``: settings,
   keys from ``--data-dir``, the database pool, ``create_app`` with its LiveHub and WebSocket routes, and
   ``serve_http``). Log level ``warning`` (one access line per connection at 10k clients is not fan-out).
 - ``bare``: the baseline, the same stack without our code: a ``QuartTrio`` app served by the same
@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from config import Settings, data_path, load, load_or_create_keys
 from engine.logs import configure_logging, current_actor
-from engine.shutdown import SIGNALS, Shutdown, watch_signals
 from engine.store import discover, open_database
 from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.server import serve_http
+from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 
 __all__ = ["bare_app", "settings_for"]
 

@@ -5,7 +5,7 @@ the same JSON bytes, measured in the same run.
 Usage: .venv/bin/python bench/api.py [--seconds S] [--connections N] [--processes P] [--dsn DSN]
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations. The server
-is one API worker in its own process, built the way ``songtrack api`` builds it (``engine.runtime.serve_api``:
+is one API worker in its own process, built the way ``songtrack api`` builds it (``songtrack.runtime.serve_api``:
 the same settings, keys, pool, ``create_app`` and ``serve_http``), plus one route the product does not have,
 ``/bench/bare/<name>``, which returns bytes captured from a real response (the login, the list page and the
 campaign). Setup registers an account through the API, gives its organization the enterprise tier and inserts
@@ -45,11 +45,11 @@ from bench._load import LoadResult, Target, open_clients, run_load
 from bench._server import ServerProcess
 from config import Settings, data_path, load, load_or_create_keys
 from engine.logs import configure_logging, current_actor
-from engine.shutdown import SIGNALS, Shutdown, watch_signals
 from engine.store import EmbeddedPostgres, apply_migrations, discover, open_database
 from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.server import serve_http
+from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 
 CAMPAIGNS = 10_000
 PAGE = 20
@@ -92,7 +92,7 @@ def serve(data_dir: Path, bodies: Path, ready: Path) -> int:
 
 
 async def _serve(settings: Settings, bodies: Path, ready: Path) -> int:
-    # engine.runtime.serve_api, step for step, except the extra route and the ready file.
+    # songtrack.runtime.serve_api, step for step, except the extra route and the ready file.
     shutdown = Shutdown()
     dsn, grace = settings.database.url, settings.engine.shutdown_grace
     if dsn is None:

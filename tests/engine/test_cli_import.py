@@ -21,7 +21,7 @@ GOLDEN = Path(__file__).parents[1] / "adapters" / "reports" / "golden"
 
 async def _songtrack(dsn: str, *args: str) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_SANDBOX": "off"}
-    return await trio.run_process([sys.executable, "-m", "engine.cli", "import", *args], env=env,
+    return await trio.run_process([sys.executable, "-m", "songtrack.cli", "import", *args], env=env,
                                   capture_stdout=True, capture_stderr=True, check=False)
 
 

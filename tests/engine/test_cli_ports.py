@@ -57,7 +57,7 @@ async def test_a_port_in_use_is_one_line_and_exit_1(
     if command == "api":  # an API worker needs a database, and binds once it has one
         env["SONGTRACK_DATABASE_URL"] = pg_dsn_factory("postgres")
     with trio.fail_after(90):
-        done = await trio.run_process([sys.executable, "-m", "engine.cli", *_argv(command, held_port, data_dir)],
+        done = await trio.run_process([sys.executable, "-m", "songtrack.cli", *_argv(command, held_port, data_dir)],
                                       capture_stdout=True, capture_stderr=True, check=False, env=env,
                                       stdin=subprocess.DEVNULL)
     stderr = done.stderr.decode()

@@ -23,7 +23,7 @@ from adapters.spotify import simulator as spotify_simulator
 from adapters.spotify.simulator.sandbox import pkce_login
 from config import load
 from config.sections import SimulatorSettings
-from engine.sandbox import meta_with_faults, spotify_with_faults
+from songtrack.sandbox import meta_with_faults, spotify_with_faults
 from tests.helpers.process import SongtrackProcess, free_port
 
 CALLS = 120

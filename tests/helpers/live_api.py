@@ -19,13 +19,13 @@ import trio
 
 from config import Settings, load_or_create_keys
 from engine.passwords import hash_password
-from engine.runtime import start_simulators, wall_clock
 from engine.store import accounts, sessions
 from engine.store.database import open_database
 from engine.store.migrate import discover
 from http_api import create_app
 from http_api.context import ApiContext
 from http_api.server import serve_http
+from songtrack.runtime import start_simulators, wall_clock
 
 __all__ = ["LiveApi", "serve_in_thread"]
 

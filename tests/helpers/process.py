@@ -38,7 +38,7 @@ class SongtrackProcess:
     async def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "engine.cli", *self.args],
+            [sys.executable, "-m", "songtrack.cli", *self.args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
         )
         log.close()

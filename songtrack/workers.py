@@ -47,7 +47,7 @@ async def run_workers(
     its requests before SIGKILL. A child that dies on its own is restarted:
     losing one worker must not shrink the API silently.
     """
-    command = [sys.executable, "-m", "engine.cli", "api", "--fd", str(sock.fileno()), *argv]
+    command = [sys.executable, "-m", "songtrack.cli", "api", "--fd", str(sock.fileno()), *argv]
     async with trio.open_nursery() as nursery:
         for index in range(count):
             nursery.start_soon(_keep_worker, index, command, dict(env), sock.fileno())

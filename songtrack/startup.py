@@ -13,9 +13,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import trio
 
 from config import Settings, data_path
-from engine.shutdown import Shutdown
 from engine.store.database import Database, open_database
 from engine.store.embedded import EmbeddedPostgres
+from songtrack.shutdown import Shutdown
 
 __all__ = ["DatabaseSlot", "connect", "database_server", "open_store"]
 

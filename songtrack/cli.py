@@ -15,11 +15,11 @@ from pathlib import Path
 import trio
 
 from config import CONFIG_ENV_VAR, ConfigError, Settings, load
-from engine import runtime, sandbox
 from engine.logs import configure_logging, current_actor
-from engine.ports import PortInUse
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 from engine.store.errors import DatabaseRefused, StoreUnavailable
+from songtrack import runtime, sandbox
+from songtrack.ports import PortInUse
 
 __all__ = ["main"]
 

@@ -13,8 +13,8 @@ import trio
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
 from config.sections import SimulatorSettings
-from engine.ports import naming_port
-from engine.shutdown import SIGNALS, Shutdown, watch_signals
+from songtrack.ports import naming_port
+from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 
 __all__ = ["meta_with_faults", "sandbox_lines", "serve_sandbox", "spotify_with_faults"]
 

@@ -2,7 +2,7 @@
 
 Binding happens deep inside hypercorn, under nurseries, so the ``OSError`` arrives grouped and says only
 "[Errno 98] Address already in use". ``naming_port`` wraps the place that binds and turns that into
-``PortInUse``, which ``engine.cli`` prints as is (exit 1).
+``PortInUse``, which ``songtrack.cli`` prints as is (exit 1).
 """
 
 from __future__ import annotations

@@ -40,24 +40,24 @@ from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
-from engine.ports import naming_port
 from engine.publisher import StatusPublisher
 from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.report_links import link_key
-from engine.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
-from engine.shutdown import SIGNALS, Shutdown, watch_signals
-from engine.startup import DatabaseSlot, connect, database_server, open_store
 from engine.store import imports as imports_store
 from engine.store.database import Database
 from engine.store.migrate import Migration, apply_migrations, discover
 from engine.supervisor import ChildSpec, Escalation, Supervisor
-from engine.workers import bind_socket, run_workers, worker_env
 from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
 from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
+from songtrack.ports import naming_port
+from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
+from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
+from songtrack.startup import DatabaseSlot, connect, database_server, open_store
+from songtrack.workers import bind_socket, run_workers, worker_env
 
 __all__ = ["migrate", "serve", "serve_api", "start_simulators", "wall_clock"]
 

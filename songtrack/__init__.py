@@ -1,0 +1,7 @@
+"""The composition root: the ``songtrack`` command (``cli``), the wiring of a running process (``runtime``,
+``startup``, ``sandbox``), its worker processes (``workers``), signals (``shutdown``) and port errors
+(``ports``). It alone imports ``actors``, ``adapters`` and ``http_api`` together with ``engine``; nothing
+imports it but the tests and the benches.
+"""
+
+__all__: list[str] = []
