@@ -12,16 +12,15 @@ logged here, once, with its traceback, and becomes a restart, a FAILED status, o
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import trio
 
 from engine.backoff import Backoff, Intensity
+from engine.child_spec import ChildSpec, Escalation, Restart
 from engine.logs import current_actor
 from engine.registry import ActorState, Registry, format_error
 from engine.store.errors import only_unavailable
@@ -33,40 +32,6 @@ logger = logging.getLogger(__name__)
 # Retries while the database is unavailable: between 1.5 and 3 s once the outage lasts, so that work
 # resumes within a few seconds of its return without a stampede of reconnects.
 DATABASE_BACKOFF = Backoff(base=0.5, cap=3.0)
-
-
-class Restart(enum.StrEnum):
-    PERMANENT = "permanent"  # restarted after any exit
-    TRANSIENT = "transient"  # restarted after a crash only
-    TEMPORARY = "temporary"  # never restarted
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """How to run one child.
-
-    ``run`` is called as ``run(task_status=...)`` (an actor's ``run`` method) and calls
-    ``task_status.started()`` when ready; a value passed to ``started`` is ignored. ``stop`` is a
-    graceful stop hook, e.g. closing the send side of the actor's inbox so that it drains and
-    returns; with ``None`` the child is cancelled instead.
-    """
-
-    name: str
-    run: Callable[..., Awaitable[object]]
-    restart: Restart = Restart.PERMANENT
-    stop: Callable[[], object] | None = None
-
-
-class Escalation(Exception):
-    """A child of ``supervisor`` exceeded its restart intensity; ``__cause__`` is its last error."""
-
-    def __init__(self, supervisor: str, child: str) -> None:
-        super().__init__(supervisor, child)  # args stay the constructor's, so it pickles
-        self.supervisor = supervisor
-        self.child = child
-
-    def __str__(self) -> str:
-        return f"child {self.child!r} of supervisor {self.supervisor!r} exceeded its restart intensity"
 
 
 class _Child:

@@ -10,16 +10,13 @@ no type of its own: it is a ``campaign.updated`` whose ``changes`` hold the stat
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from engine.campaign_status import completed_data
+from engine.store.campaign_model import Campaign
 from engine.store.catalog_common import Executor
 from engine.store.outbox import enqueue_event
-
-if TYPE_CHECKING:
-    from engine.store.campaigns import Campaign
 
 __all__ = ["announce_created", "announce_moved", "announce_updated"]
 

@@ -1,0 +1,74 @@
+"""A campaign as the store reads and writes it: the Structs that ``campaigns.py`` (the queries) and
+``campaign_events.py`` (what the changes announce) share, so neither has to import the other for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+
+__all__ = ["Campaign", "CampaignMetrics", "Goal", "NewCampaign", "TrackSummary"]
+
+
+class TrackSummary(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    title: str
+    artist: str
+
+
+class Goal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A target the alert engine watches: ``metric`` is streams, clicks or impressions."""
+
+    metric: str
+    target: int
+
+
+class CampaignMetrics(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    impressions: int
+    clicks: int
+    streams: int
+
+
+class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A campaign as the API shows it; ``goals`` are ordered by metric, money is a float to the cent."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    status: str
+    objective: str
+    track_id: uuid.UUID | None
+    track: TrackSummary | None
+    budget: float
+    currency: str
+    budget_spent: float
+    start_date: datetime
+    end_date: datetime
+    target_audience: dict[str, object]
+    creative_assets: dict[str, object]
+    goals: list[Goal]
+    metrics: CampaignMetrics
+    launched_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    # The Meta campaign it is linked to (``POST /v1/meta/campaigns``): all three None when unlinked.
+    meta_ad_account_id: str | None = None
+    meta_campaign_id: str | None = None
+    meta_effective_status: str | None = None
+
+
+class NewCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The fields of a campaign to create; the same names are the keys ``update_campaign`` accepts."""
+
+    name: str
+    objective: str
+    budget: float
+    currency: str
+    start_date: datetime
+    end_date: datetime
+    description: str | None = None
+    track_id: uuid.UUID | None = None
+    target_audience: dict[str, object] = {}
+    creative_assets: dict[str, object] = {}
