@@ -35,7 +35,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
@@ -46,6 +46,7 @@ from actors.meta_account import MetaAccountActor
 from actors.meta_schedule import MetaSchedule, meta_window
 from actors.samples import MetricSample
 from engine.backoff import Backoff, Intensity
+from engine.clock import utc_now
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import integrations as integration_store
@@ -110,7 +111,7 @@ class AccountsSupervisor:
         intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
         meta_schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
         meta_retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
-        pacer: Pacer | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pacer: Pacer | None = None, wall: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None, name: str = "accounts",
     ) -> None:
         self._db, self._registry, self._poll_interval = db, registry, poll_interval
@@ -217,7 +218,7 @@ def meta_kind(
     samples: trio.MemorySendChannel[MetricSample], http_factory: HttpFactory, *,
     pacer: Pacer, schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
     retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
-    wall: Callable[[], datetime] = lambda: datetime.now(UTC), rng: random.Random | None = None,
+    wall: Callable[[], datetime] = utc_now, rng: random.Random | None = None,
 ) -> ActorKind:
     """The Meta kind: one ``MetaAccountActor`` per Meta integration (one user token), all sharing ``pacer``."""
     seeds = rng if rng is not None else random.Random()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import trio
 
 from actors import rules
 from actors.samples import MetricSample
 from config.sections import AlertsSettings
+from engine.clock import utc_now
 from engine.store import alerts as alert_store
 from engine.store import campaigns, facts
 from engine.store.database import Connection, Database
@@ -44,10 +45,6 @@ def _fired(alert: alert_store.Alert, title: str) -> dict[str, object]:
             "data": alert.data, "firedAt": alert.fired_at}
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Aggregator:
     """Receives ``MetricSample``s and writes them, with what they fire, one transaction per batch.
 
@@ -57,7 +54,7 @@ class Aggregator:
     """
 
     def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
-                 linger: float = 0.01, wall: Callable[[], datetime] = _utcnow, sweep_every: float = 300.0) -> None:
+                 linger: float = 0.01, wall: Callable[[], datetime] = utc_now, sweep_every: float = 300.0) -> None:
         self._db, self._config, self._wall = db, config, wall
         self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)

@@ -19,6 +19,7 @@ import trio
 
 from engine import report_links
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
+from engine.clock import utc_now
 from engine.exports.daily_report import DailyRow, render_daily_csv
 from engine.store import analytics as analytics_store
 from engine.store import report_exports
@@ -37,7 +38,7 @@ class DailyReporter:
     the links (``engine.report_links``), ``public_url`` prefixes them, ``ttl`` is how long they work."""
 
     def __init__(self, db: Database, *, link_key: bytes, public_url: str, rules: AnalyticsRules, ttl: timedelta,
-                 interval: float = 600.0, wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 interval: float = 600.0, wall: Callable[[], datetime] = utc_now) -> None:
         self._db, self._key, self._public_url, self._rules, self._ttl = db, link_key, public_url, rules, ttl
         self._interval, self._wall = interval, wall
         self.reports_made = 0

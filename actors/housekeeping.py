@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import trio
 
+from engine.clock import utc_now
 from engine.store import report_exports, stream_events
 from engine.store.accounts import prune_counters
 from engine.store.database import Database
@@ -34,7 +35,7 @@ _MAX_EVENT_BATCHES = 100
 class Housekeeper:
     def __init__(
         self, db: Database, *, interval: float = 3600.0,
-        wall: Callable[[], datetime] = lambda: datetime.now(UTC), prune_batch: int = 10_000,
+        wall: Callable[[], datetime] = utc_now, prune_batch: int = 10_000,
     ) -> None:
         self._db, self._interval, self._wall, self._prune_batch = db, interval, wall, prune_batch
 

@@ -38,7 +38,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
@@ -63,6 +63,7 @@ from adapters.meta import (
     currency_offset,
     normalize_account_id,
 )
+from engine.clock import utc_now
 from engine.provider import AuthExpiredError, FatalProviderError, ProviderError, RateLimitedError, RetryableError
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
@@ -116,7 +117,7 @@ class MetaAccountActor:
         http_factory: HttpFactory, graph_url: str = "https://graph.facebook.com",
         api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
-        rng: random.Random | None = None, wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None, wall: Callable[[], datetime] = utc_now,
     ) -> None:
         self._db, self._integration, self._key, self._name = db, integration, key, name
         self._registry, self._samples, self._pacer, self._http_factory = registry, samples, pacer, http_factory

@@ -21,6 +21,7 @@ from typing import NamedTuple, NoReturn
 
 import trio
 
+from engine.clock import utc_now
 from engine.store import campaigns
 from engine.store.catalog_common import NotFound
 from engine.store.database import Database
@@ -141,7 +142,7 @@ class SandboxStreams:
 
     def __init__(self, db: Database, organization_id: uuid.UUID, *, rate: float, seed: int,
                  refresh: float = 60.0, now: Callable[[], float] = trio.current_time,
-                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 wall: Callable[[], datetime] = utc_now) -> None:
         self._db, self._org, self._rate, self._seed = db, organization_id, rate, seed
         self._refresh, self._now, self._wall = refresh, now, wall
         self._days: dict[uuid.UUID, _TrackDay] = {}

@@ -17,12 +17,13 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NoReturn
 
 import trio
 
 from actors.samples import MetricSample
+from engine.clock import utc_now
 from engine.store import facts
 from engine.store import imports as imports_store
 from engine.store import stream_events as events_store
@@ -40,10 +41,6 @@ OVERLAP = timedelta(seconds=30)
 PAGE = 1000
 
 _DayKey = tuple[uuid.UUID, date]  # (track, day)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class StreamCounter:
@@ -67,7 +64,7 @@ class StreamCounter:
     """
 
     def __init__(self, db: Database, samples: trio.MemorySendChannel[MetricSample], *, poll_interval: float = 30.0,
-                 min_gap: float = 5.0, page: int = PAGE, wall: Callable[[], datetime] = _utcnow) -> None:
+                 min_gap: float = 5.0, page: int = PAGE, wall: Callable[[], datetime] = utc_now) -> None:
         self._db, self._samples, self._wall = db, samples, wall
         self._poll_interval, self._min_gap, self._page = poll_interval, min_gap, page
         self._mark: datetime | None = None  # the newest rollup change we have read

@@ -26,7 +26,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import NoReturn
 
@@ -35,6 +35,7 @@ import msgspec
 import trio
 
 from config.sections import WebhooksSettings
+from engine.clock import utc_now
 from engine.secrets_box import SealError
 from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database
@@ -132,7 +133,7 @@ class WebhookDispatcher:
 
     def __init__(self, db: Database, config: DispatcherConfig, *, secret_key: bytes,
                  http_factory: Callable[[httpx.AsyncBaseTransport], httpx.AsyncClient] = _default_client,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 now: Callable[[], datetime] = utc_now,
                  draw: Callable[[], float] = random.random, resolve: Resolver = resolve_host,
                  worker_id: str | None = None) -> None:
         self._db, self._config, self._key = db, config, secret_key

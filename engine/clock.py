@@ -14,7 +14,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["WallClock"]
+__all__ = ["WallClock", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The real clock as an aware UTC ``datetime``: the default wall clock of the actors (and what a
+    ``WallClock`` at speed 1 reads)."""
+    return datetime.now(UTC)
 
 
 class WallClock:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 import trio
+
+from engine.clock import utc_now
 
 __all__ = ["ActorState", "ActorStatus", "Detail", "Registry", "format_error"]
 
@@ -59,17 +61,13 @@ def format_error(exc: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Registry:
     """Actor statuses by name, with a ``version`` that increases on every change.
 
     Readers that want every change call ``await wait_changed(seen)`` in a loop instead of polling.
     """
 
-    def __init__(self, *, now: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, *, now: Callable[[], datetime] = utc_now) -> None:
         self.now = now
         self.version = 0
         self._statuses: dict[str, ActorStatus] = {}
