@@ -283,13 +283,9 @@ class MetaAccountActor:
 
     async def _store_statuses(self, links: Sequence[campaign_meta.MetaPollTarget],
                               statuses: dict[str, str | None]) -> None:
-        for link in links:
-            if link.meta_campaign_id not in statuses:  # not listed: we do not guess (deleted? archived?)
-                continue
-            status = statuses[link.meta_campaign_id]
-            if status != link.meta_effective_status:
-                await campaign_meta.set_meta_effective_status(
-                    self._db, self._integration.organization_id, link.meta_campaign_id, status)
+        for link in links:  # not listed (None) keeps what we knew: see set_meta_effective_status
+            await campaign_meta.set_meta_effective_status(
+                self._db, self._integration.organization_id, link.meta_campaign_id, statuses.get(link.meta_campaign_id))
 
     # ---- one paced, retried call ---------------------------------------------------------------------
 
