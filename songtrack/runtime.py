@@ -40,8 +40,8 @@ from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
+from engine.pacing import Pacer
 from engine.publisher import StatusPublisher
-from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.report_links import link_key
 from engine.store import imports as imports_store
