@@ -43,7 +43,7 @@ import msgspec
 import trio
 
 from adapters.meta.client import MetaClient
-from adapters.reports import importer
+from adapters.stream_reports import importer
 from config import Keys, Settings
 from engine.pacing import RetryPolicy
 from engine.passwords import hash_password
