@@ -12,9 +12,9 @@ from datetime import datetime
 
 import msgspec
 
-from engine.store._rows import as_struct
-from engine.store.campaigns import _SELECT, Campaign, _campaign, get_campaign  # the store package's own
+from engine.store.campaigns import CAMPAIGN_SELECT, Campaign, campaign_from_row, get_campaign
 from engine.store.catalog_common import Conflict, Executor, raise_conflict_on
+from engine.store.rows import as_struct
 
 __all__ = [
     "AdAccountInfo", "MetaLink", "MetaPollTarget", "campaigns_targeting_audience", "get_campaign_by_meta",
@@ -40,12 +40,12 @@ async def link_meta(
         "WITH changed AS (UPDATE campaigns SET meta_ad_account_id = $3, meta_campaign_id = $4,"
         " meta_effective_status = $5, updated_at = now()"
         " WHERE organization_id = $1 AND id = $2 AND meta_campaign_id IS NULL RETURNING *)"
-        + _SELECT.format(source="changed")
+        + CAMPAIGN_SELECT.format(source="changed")
     )
     with raise_conflict_on(_META_KEY, "metaCampaignId", "another campaign is linked to this Meta campaign"):
         row = await db.fetchrow(sql, org_id, campaign_id, ad_account_id, meta_campaign_id, effective_status)
     if row is not None:
-        return _campaign(row)
+        return campaign_from_row(row)
     current = await get_campaign(db, org_id, campaign_id)
     if current is None:
         return None
@@ -63,9 +63,9 @@ async def unlink_meta(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -
 
 async def get_campaign_by_meta(db: Executor, org_id: uuid.UUID, meta_campaign_id: str) -> Campaign | None:
     """The organization's campaign linked to the Meta campaign ``meta_campaign_id``, or ``None``."""
-    sql = _SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.meta_campaign_id = $2"
+    sql = CAMPAIGN_SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.meta_campaign_id = $2"
     row = await db.fetchrow(sql, org_id, meta_campaign_id)
-    return None if row is None else _campaign(row)
+    return None if row is None else campaign_from_row(row)
 
 
 async def meta_links(db: Executor, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
@@ -110,7 +110,7 @@ _SET_STATUS = (
     " changed AS (UPDATE campaigns c SET meta_effective_status = $3 FROM linked WHERE c.id = linked.id"
     " AND $3::text IS NOT NULL AND c.meta_effective_status IS DISTINCT FROM $3::text RETURNING c.*),"
     " latest AS (SELECT * FROM changed UNION ALL SELECT * FROM linked WHERE NOT EXISTS (SELECT 1 FROM changed))"
-    + _SELECT.format(source="latest")
+    + CAMPAIGN_SELECT.format(source="latest")
 )
 
 
@@ -129,7 +129,7 @@ async def set_meta_effective_status(
     what a member edits). It runs in ``db``'s transaction when that is one.
     """
     row = await db.fetchrow(_SET_STATUS, org_id, meta_campaign_id, effective_status)
-    return None if row is None else _campaign(row)
+    return None if row is None else campaign_from_row(row)
 
 
 class MetaLink(msgspec.Struct, frozen=True, kw_only=True):
