@@ -47,7 +47,7 @@ from actors.meta_schedule import MetaSchedule, meta_window
 from actors.samples import MetricSample
 from engine.backoff import Backoff, Intensity
 from engine.clock import utc_now
-from engine.ratelimit import Pacer, RetryPolicy
+from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import integrations as integration_store
 from engine.store.database import Database

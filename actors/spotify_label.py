@@ -44,8 +44,8 @@ from actors.http import HttpFactory
 from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError
 from adapters.spotify.client import SpotifyClient
 from adapters.spotify.session import StoredSpotifyToken
+from engine.pacing import Pacer, RetryPolicy
 from engine.provider import AuthExpiredError, FatalProviderError, RateLimitedError, RetryableError
-from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store

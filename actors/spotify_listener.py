@@ -39,8 +39,8 @@ from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError
 from adapters.spotify.client import SpotifyClient
 from adapters.spotify.schemas import PlayHistory
 from adapters.spotify.session import StoredSpotifyToken
+from engine.pacing import Pacer, RetryPolicy
 from engine.provider import AuthExpiredError, RateLimitedError, RetryableError
-from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store

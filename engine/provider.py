@@ -1,6 +1,6 @@
 """The seam between the engine and any provider: the ways a provider call can
 fail, and the neutral rate signals that every response (errors included)
-carries. Adapters produce these; the pacing math in ``engine.ratelimit`` and
+carries. Adapters produce these; the pacing math in ``engine.pacing`` and
 the actors consume them. Nothing here knows Meta or Spotify.
 
 Error tree::

@@ -2,7 +2,7 @@
 organization, and following its progress.
 
 The upload is parsed and recorded before we answer, so a file we cannot use is a 400 that names the
-problem; its rows are then written in the background of the API process (``adapters.reports.importer``
+problem; its rows are then written in the background of the API process (``adapters.stream_reports.importer``
 does both, for ``songtrack import`` too). Formats: docs/imports.md.
 """
 
@@ -17,8 +17,8 @@ from msgspec import UNSET, Meta, UnsetType
 from quart import Response, current_app
 from quart_trio.wrappers import TrioRequest
 
-from adapters.reports.importer import ImportRejected, load, prepare
-from adapters.reports.model import ReportKind
+from adapters.stream_reports.importer import ImportRejected, load, prepare
+from adapters.stream_reports.model import ReportKind
 from engine.store import imports as store
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found

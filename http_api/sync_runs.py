@@ -177,9 +177,8 @@ async def _sync_meta(ctx: ApiContext, run: store.SyncRun) -> None:
             account = link.meta_ad_account_id
             if account not in statuses:  # one paged read per ad account, not one call per campaign
                 statuses[account] = await _effective_statuses(client, account)
-            status = statuses[account].get(link.meta_campaign_id)
-            if status is not None:  # Meta no longer lists it (deleted): we keep what we knew
-                await campaign_meta.set_meta_effective_status(db, run.organization_id, link.meta_campaign_id, status)
+            status = statuses[account].get(link.meta_campaign_id)  # None (no longer listed) keeps what we knew
+            await campaign_meta.set_meta_effective_status(db, run.organization_id, link.meta_campaign_id, status)
             await store.record_progress(db, run.id, done)
 
 

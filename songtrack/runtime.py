@@ -34,14 +34,14 @@ from actors.spotify_listener import listener_kind
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
-from adapters.reports import importer as report_importer
-from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
+from adapters.stream_reports import importer as report_importer
+from adapters.stream_reports.model import ReportKind
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
+from engine.pacing import Pacer
 from engine.publisher import StatusPublisher
-from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.report_links import link_key
 from engine.store import imports as imports_store

@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
-from engine.store._rows import Queries, as_struct
 from engine.store.catalog_common import NotFound, atomic
+from engine.store.rows import Queries, as_struct
 
 __all__ = [
     "BUCKET",

@@ -30,7 +30,7 @@ from actors.samples import MetricSample
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Settings
-from engine.ratelimit import Pacer, RetryPolicy
+from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.campaign_meta import link_meta

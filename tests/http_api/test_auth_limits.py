@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from config import load
 from http_api import create_app
 from http_api.context import ApiContext
-from http_api.ratelimit import sliding_verdict
+from http_api.quotas import sliding_verdict
 from tests.http_api.conftest import PASSWORD, Client, MakeMember
 
 OFFICE = {"client": ("198.51.100.7", 40000)}

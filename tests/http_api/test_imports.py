@@ -23,7 +23,7 @@ from engine.store.database import Database
 from tests.http_api.conftest import Client, MakeMember, Member
 from tests.http_api.paging import assert_paged
 
-GOLDEN = Path(__file__).parents[1] / "adapters" / "reports" / "golden"
+GOLDEN = Path(__file__).parents[1] / "adapters" / "stream_reports" / "golden"
 
 
 def _file(name: str, data: bytes | None = None) -> dict[str, FileStorage]:
