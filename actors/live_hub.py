@@ -28,10 +28,11 @@ import trio
 from config.sections import LiveSettings
 from engine.live import FrameSink, Subscribed, counts_frame, encode, stream_frame
 from engine.store import alerts as alert_store
+from engine.store import live_feed as store
 from engine.store import outbox as outbox_store
-from engine.store import stream_events as store
 from engine.store.database import Database
 from engine.store.errors import StoreUnavailable
+from engine.store.stream_events import BUCKET, STREAM_EVENTS_CHANNEL
 
 __all__ = ["COUNTS_WINDOW", "RESUME_LIMIT", "LiveHub"]
 
@@ -163,7 +164,7 @@ class LiveHub:
         while self._database() is None:  # noqa: ASYNC110 (the slot has no event; the single-process server starts before its database)
             await trio.sleep(0.1)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._listen, store.STREAM_EVENTS_CHANNEL, self._on_stream_events)
+            nursery.start_soon(self._listen, STREAM_EVENTS_CHANNEL, self._on_stream_events)
             nursery.start_soon(self._listen, alert_store.ALERTS_CHANNEL, self._on_alert)
             nursery.start_soon(self._poll)
             nursery.start_soon(self._pump)
@@ -179,7 +180,7 @@ class LiveHub:
         while True:
             try:
                 async with self._db().listen(channel, buffer=1024) as subscription:
-                    if channel == store.STREAM_EVENTS_CHANNEL:
+                    if channel == STREAM_EVENTS_CHANNEL:
                         self._mark_dirty(self._feeds)  # what was sent while we were not listening
                     async for notification in subscription:
                         await on_notify(notification.payload)
@@ -191,7 +192,7 @@ class LiveHub:
         try:
             self._mark_dirty([uuid.UUID(payload)])
         except ValueError:
-            log.warning("ignoring a %s notification %r", store.STREAM_EVENTS_CHANNEL, payload)
+            log.warning("ignoring a %s notification %r", STREAM_EVENTS_CHANNEL, payload)
 
     async def _on_alert(self, payload: str) -> None:
         """Push a committed alert or webhook event (``evt_`` ids, ``outbox.enqueue_event``) to the
@@ -283,4 +284,4 @@ class LiveHub:
 
     def _counts_since(self) -> datetime:
         """The start of the counts window: the twelve five-minute buckets up to the current one."""
-        return datetime.fromtimestamp(self._now(), UTC) - COUNTS_WINDOW + store.BUCKET
+        return datetime.fromtimestamp(self._now(), UTC) - COUNTS_WINDOW + BUCKET

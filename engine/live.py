@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from engine.store.stream_events import Counts, StoredEvent
+    from engine.store.live_feed import Counts, StoredEvent
 
 __all__ = ["FrameSink", "LiveFeed", "Subscribed", "counts_frame", "encode", "stream_frame"]
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from actors.live_hub import _Feed
-from engine.store.stream_events import StoredEvent, TrackHead
+from engine.store.live_feed import StoredEvent, TrackHead
 from http_api.live.frames import FrameQueue
 
 TRACK = uuid.uuid4()

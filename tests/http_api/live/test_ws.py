@@ -18,9 +18,8 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url, wrap_client_stream
 
 from config import Keys
-from engine.store import Database, sessions
+from engine.store import Database, live_feed, sessions
 from engine.store import alerts as alert_store
-from engine.store import stream_events as store
 from engine.store.migrate import discover
 from http_api.context import ApiContext
 from http_api.live import ws as live_ws
@@ -132,7 +131,7 @@ async def test_a_client_that_reconnects_with_resume_gets_every_event_exactly_onc
 async def test_the_per_track_route_takes_the_token_and_resume_in_its_query(server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
     await _ingest(db, label, 12)
-    head = (await store.heads(db, [label.track_id]))[label.track_id]
+    head = (await live_feed.heads(db, [label.track_id]))[label.track_id]
     url = f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}&epoch={head.epoch}&after=10"
     async with _websocket(url) as ws:
         assert (await _json(ws))["event"] == "authenticated"
