@@ -44,9 +44,9 @@ import trio
 from actors.http import HttpFactory
 from actors.meta_account import MetaAccountActor
 from actors.meta_schedule import MetaSchedule, meta_window
-from actors.samples import MetricSample
 from engine.backoff import Backoff, Intensity
 from engine.clock import utc_now
+from engine.messages import MetricSample
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import integrations as integration_store

@@ -47,7 +47,6 @@ import trio
 
 from actors.http import HttpFactory
 from actors.meta_schedule import MetaSchedule, days_back
-from actors.samples import Metric, MetricSample
 
 # STYLE keeps adapters out of actors/. The Meta poller is the one actor whose whole job is Meta's wire
 # format (rows, domains, currency offsets), and a Protocol restating MetaClient's surface would only
@@ -64,6 +63,7 @@ from adapters.meta import (
     normalize_account_id,
 )
 from engine.clock import utc_now
+from engine.messages import Metric, MetricSample
 from engine.provider import AuthExpiredError, FatalProviderError, ProviderError, RateLimitedError, RetryableError
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error

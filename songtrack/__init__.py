@@ -1,5 +1,5 @@
 """The composition root: the ``songtrack`` command (``cli``), the wiring of a running process (``runtime``,
-``startup``, ``sandbox``), its worker processes (``workers``), signals (``shutdown``) and port errors
+``startup``, ``sandbox``, ``sandbox_demo``), its worker processes (``workers``), signals (``shutdown``) and port errors
 (``ports``). It alone imports ``actors``, ``adapters`` and ``http_api`` together with ``engine``; nothing
 imports it but the tests and the benches.
 """

@@ -26,7 +26,6 @@ from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
 from actors.meta_schedule import MetaSchedule
-from actors.sandbox_demo import DemoLabel, set_up_demo
 from actors.sandbox_streams import SandboxStreams
 from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
 from actors.spotify_label import spotify_label_kind
@@ -55,6 +54,7 @@ from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
 from songtrack.ports import naming_port
 from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
+from songtrack.sandbox_demo import DemoLabel, set_up_demo
 from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 from songtrack.startup import DatabaseSlot, connect, database_server, open_store
 from songtrack.workers import bind_socket, run_workers, worker_env

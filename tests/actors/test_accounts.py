@@ -18,8 +18,8 @@ import trio
 from trio.testing import MockClock
 
 from actors.accounts import Account, AccountsSupervisor, ActorKind
-from actors.samples import MetricSample
 from config import Keys, Settings
+from engine.messages import MetricSample
 from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.integrations import disconnect, mark_needs_reauth, upsert_integration

@@ -26,10 +26,10 @@ from trio.testing import MockClock
 
 from actors.meta_account import MetaAccountActor
 from actors.meta_schedule import MetaSchedule, meta_window
-from actors.samples import MetricSample
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Settings
+from engine.messages import MetricSample
 from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database

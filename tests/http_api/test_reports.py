@@ -22,8 +22,8 @@ import trio
 from quart.datastructures import Headers
 from quart_trio import QuartTrio
 
-from actors.samples import MetricSample
 from engine import report_links
+from engine.messages import MetricSample
 from engine.store import facts, imports, report_exports, tracks
 from engine.store.database import Database
 from http_api.context import ApiContext
