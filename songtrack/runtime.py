@@ -25,6 +25,7 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
+from actors.meta_account import meta_kind
 from actors.meta_schedule import MetaSchedule
 from actors.sandbox_streams import SandboxStreams
 from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
@@ -32,10 +33,14 @@ from actors.spotify_label import spotify_label_kind
 from actors.spotify_listener import listener_kind
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
+from adapters.meta import meta_window
 from adapters.meta import simulator as meta_simulator
+from adapters.meta.provider import meta_ads
 from adapters.reports import importer as report_importer
 from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
+from adapters.spotify import spotify_window
+from adapters.spotify.provider import SpotifyProviders
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
@@ -251,19 +256,22 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
-    # One connection pool for every account actor (closed after they stop), and one Pacer for everything
-    # that spends the Spotify app's rate limit.
+    # One connection pool for every account actor (closed after they stop), and one Pacer per provider app
+    # (every actor of a provider spends the app's rate limit). Each kind is given its provider here.
     http = httpx.AsyncClient(timeout=30.0)
-    spotify_pacer = Pacer(lambda _domain: 30.0)
-    listeners = listener_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer, now=clock.now)
-    label = spotify_label_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer,
-                               interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup), now=clock.now)
+    spotify_pacer = Pacer(spotify_window)
+    spotify = SpotifyProviders(db, keys.token_encryption_key, settings.spotify, now=clock.now)
     standard = MetaSchedule()
     schedule = MetaSchedule(interval=max(5.0, standard.interval / poll_speedup),
                             restatement_every=max(60.0, standard.restatement_every / poll_speedup))
-    accounts = AccountsSupervisor(db, settings, keys, samples, lend(http), registry=registry,
-                                  kinds=[listeners, label], meta=settings.meta.app_id is not None,
-                                  meta_schedule=schedule, wall=clock)
+    meta = settings.meta.app_id is not None
+    accounts = AccountsSupervisor(db, registry=registry, kinds=[
+        *([meta_kind(db, keys, registry, samples, lend(http), meta_ads(settings.meta), pacer=Pacer(meta_window),
+                     schedule=schedule, wall=clock)] if meta else []),
+        listener_kind(db, registry, lend(http), spotify.recent_plays, pacer=spotify_pacer, now=clock.now),
+        spotify_label_kind(db, keys, registry, lend(http), spotify.track_figures, pacer=spotify_pacer,
+                           interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup), now=clock.now),
+    ])
 
     def stop_accounts() -> None:
         accounts.stop()
