@@ -25,27 +25,17 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
-from actors.meta_account import meta_kind
-from actors.meta_schedule import MetaSchedule
 from actors.sandbox_streams import SandboxStreams
-from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
-from actors.spotify_label import spotify_label_kind
-from actors.spotify_listener import listener_kind
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
-from adapters.meta import meta_window
 from adapters.meta import simulator as meta_simulator
-from adapters.meta.provider import meta_ads
 from adapters.reports import importer as report_importer
 from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
-from adapters.spotify import spotify_window
-from adapters.spotify.provider import SpotifyProviders
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
 from engine.publisher import StatusPublisher
-from engine.ratelimit import Pacer
 from engine.registry import Registry
 from engine.report_links import link_key
 from engine.store import imports as imports_store
@@ -57,6 +47,7 @@ from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
 from http_api.listeners import listener_callback_url
 from http_api.server import serve_http
+from songtrack.accounts import account_kinds
 from songtrack.ports import naming_port
 from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
 from songtrack.sandbox_demo import DemoLabel, set_up_demo
@@ -241,37 +232,22 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     """The root supervisor until shutdown; it drains children in reverse start order: the account actors
     stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
 
-    Every actor reads domain time from ``clock``. Its ``speed`` (the sandbox's simulated clock) divides the
-    Meta and Spotify label polling intervals, which are trio (real) seconds, so the pollers keep their
-    cadence in simulated time, with floors that keep a fast sandbox from flooding the simulators; a Meta
-    poll spans every day since the previous one, so no simulated day is skipped at any speed. With
-    ``demo`` (sandbox mode) a last child makes up listens of the demo label's tracks in simulated time,
-    unless ``simulators.stream_rate`` is 0."""
+    Every actor reads domain time from ``clock``; its ``speed`` (the sandbox's simulated clock) also scales
+    the account pollers' intervals (``account_kinds``), and a Meta poll spans every day since the previous
+    one, so no simulated day is skipped at any speed. With ``demo`` (sandbox mode) a last child makes up
+    listens of the demo label's tracks in simulated time, unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
     aggregator = Aggregator(db, settings.alerts, wall=clock)
-    poll_speedup = clock.speed
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
-    # One connection pool for every account actor (closed after they stop), and one Pacer per provider app
-    # (every actor of a provider spends the app's rate limit). Each kind is given its provider here.
+    # One connection pool for every account actor, closed after they stop.
     http = httpx.AsyncClient(timeout=30.0)
-    spotify_pacer = Pacer(spotify_window)
-    spotify = SpotifyProviders(db, keys.token_encryption_key, settings.spotify, now=clock.now)
-    standard = MetaSchedule()
-    schedule = MetaSchedule(interval=max(5.0, standard.interval / poll_speedup),
-                            restatement_every=max(60.0, standard.restatement_every / poll_speedup))
-    meta = settings.meta.app_id is not None
-    accounts = AccountsSupervisor(db, registry=registry, kinds=[
-        *([meta_kind(db, keys, registry, samples, lend(http), meta_ads(settings.meta), pacer=Pacer(meta_window),
-                     schedule=schedule, wall=clock)] if meta else []),
-        listener_kind(db, registry, lend(http), spotify.recent_plays, pacer=spotify_pacer, now=clock.now),
-        spotify_label_kind(db, keys, registry, lend(http), spotify.track_figures, pacer=spotify_pacer,
-                           interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup), now=clock.now),
-    ])
+    accounts = AccountsSupervisor(db, registry=registry,
+                                  kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock))
 
     def stop_accounts() -> None:
         accounts.stop()
