@@ -17,8 +17,8 @@ from datetime import datetime
 
 import trio
 
-from actors import rules
 from config.sections import AlertsSettings
+from engine import alert_rules
 from engine.clock import utc_now
 from engine.messages import MetricSample
 from engine.store import alerts as alert_store
@@ -163,14 +163,15 @@ class Aggregator:
         for campaign in running:
             # recompute_totals locked the row, so the status we read holds. Not announced: the
             # campaign.completed alert fired above (or earlier) is its event.
-            if campaign.end_date <= now and campaign.status in rules.COMPLETABLE:
+            if campaign.end_date <= now and campaign.status in alert_rules.COMPLETABLE:
                 await campaigns.set_campaign_status(tx, campaign.organization_id, campaign.campaign_id,
-                                                    expected_from=rules.COMPLETABLE, to="completed", announce=False)
+                                                    expected_from=alert_rules.COMPLETABLE, to="completed",
+                                                    announce=False)
         return inserted
 
     def _evaluate(self, campaign: facts.CampaignTotals, now: datetime) -> list[tuple[alert_store.NewAlert, str]]:
         self._log_foreign(campaign)
-        state = rules.CampaignState(
+        state = alert_rules.CampaignState(
             campaign_id=campaign.campaign_id, name=campaign.name, currency=campaign.currency,
             budget=campaign.budget, budget_spent=campaign.budget_spent, start_date=campaign.start_date,
             end_date=campaign.end_date, goals=campaign.goals, changed=campaign.changed, status=campaign.status,
@@ -180,7 +181,7 @@ class Aggregator:
             (alert_store.NewAlert(organization_id=campaign.organization_id, campaign_id=firing.campaign_id,
                                   type=firing.type, dedupe_key=firing.dedupe_key, title=firing.title,
                                   data=firing.data), firing.title)
-            for firing in rules.evaluate(state, now, self._config)
+            for firing in alert_rules.evaluate(state, now, self._config)
         ]
 
     def _log_foreign(self, campaign: facts.CampaignTotals) -> None:

@@ -5,8 +5,9 @@ NOTIFYs ``stream_events`` with the track id, and every hub that has subscribers 
 events after the last seq it published. A missed notification costs latency, not events: a fallback
 poll compares each watched track's head with what the hub has published.
 
-Each connection has an ``Outbox`` (``actors.live_outbox``); the hub only ever appends to outboxes and never
-waits on a socket, so a slow client delays nobody else.
+Each connection has a queue of frames (``engine.live.FrameSink``); the hub only ever appends to queues and
+never waits on a socket, so a slow client delays nobody else. The hub is the live API's ``LiveFeed``; the
+connections and their closing are the live API's (``http_api.live``).
 
 Connections may also ask for their organization's alerts: the aggregator NOTIFYs each alert it commits,
 the outbox each other event for the organization (campaign, integration, report events), and the hub
@@ -24,15 +25,16 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import trio
 
-from actors.live_outbox import Outbox, counts_frame, encode, stream_frame
 from config.sections import LiveSettings
+from engine.live import FrameSink, Subscribed, counts_frame, encode, stream_frame
 from engine.store import alerts as alert_store
+from engine.store import live_feed as store
 from engine.store import outbox as outbox_store
-from engine.store import stream_events as store
 from engine.store.database import Database
 from engine.store.errors import StoreUnavailable
+from engine.store.stream_events import BUCKET, STREAM_EVENTS_CHANNEL
 
-__all__ = ["COUNTS_WINDOW", "RESUME_LIMIT", "LiveHub", "Subscribed"]
+__all__ = ["COUNTS_WINDOW", "RESUME_LIMIT", "LiveHub"]
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +46,25 @@ COUNTS_WINDOW = timedelta(hours=1)
 COUNTS_EVERY = 1.0  # seconds: at most one counts snapshot per track and second
 
 
-class Subscribed(msgspec.Struct, frozen=True, rename="camel"):
-    """The reply to a subscribe: the track's epoch and head seq, and whether the requested resume holds."""
-
-    track_id: uuid.UUID
-    epoch: str
-    seq: int
-    recovered: bool
-
-
 class _Feed:
     """One watched track: the last seq published here and each subscriber's last queued seq."""
 
     def __init__(self, head: store.TrackHead) -> None:
         self.head = head
         self.published = head.last_seq
-        self.subscribers: dict[Outbox, int] = {}
+        self.subscribers: dict[FrameSink, int] = {}
 
     def publish(self, events: list[store.StoredEvent]) -> None:
         frames = [(event.seq, stream_frame(event)) for event in events]
-        for outbox, delivered in self.subscribers.items():
-            outbox.events(frame for seq, frame in frames if seq > delivered)
-            self.subscribers[outbox] = max(delivered, frames[-1][0])
+        for queue, delivered in self.subscribers.items():
+            queue.events(frame for seq, frame in frames if seq > delivered)
+            self.subscribers[queue] = max(delivered, frames[-1][0])
         self.published = max(self.published, frames[-1][0])
 
 
 class LiveHub:
-    """Run ``run()`` in the API process's nursery; connections call ``subscribe``/``unsubscribe``/``detach``."""
+    """The ``LiveFeed`` of one API process: its connections call ``subscribe``/``unsubscribe``/``detach``.
+    ``run`` is a supervised child of that process (``songtrack.api``); it ends only when cancelled."""
 
     def __init__(self, database: Callable[[], Database | None], settings: LiveSettings,
                  now: Callable[[], float]) -> None:
@@ -80,24 +74,18 @@ class LiveHub:
         self._counts_due: set[uuid.UUID] = set()
         self._wake = trio.Event()
         self._counts_wake = trio.Event()
-        self._outboxes: set[Outbox] = set()
-        self._alert_subscribers: dict[uuid.UUID, set[Outbox]] = {}
-        self._scope = trio.CancelScope()
+        self._alert_subscribers: dict[uuid.UUID, set[FrameSink]] = {}
 
     # ---- for connections -----------------------------------------------------------------------------
 
-    def attach(self, outbox: Outbox) -> None:
-        self._outboxes.add(outbox)
+    def detach(self, queue: FrameSink) -> None:
+        self.unsubscribe_alerts(queue)
+        for track_id in [t for t, feed in self._feeds.items() if queue in feed.subscribers]:
+            self.unsubscribe(queue, track_id)
 
-    def detach(self, outbox: Outbox) -> None:
-        self._outboxes.discard(outbox)
-        self.unsubscribe_alerts(outbox)
-        for track_id in [t for t, feed in self._feeds.items() if outbox in feed.subscribers]:
-            self.unsubscribe(outbox, track_id)
-
-    async def subscribe(self, outbox: Outbox, organization_id: uuid.UUID, track_id: uuid.UUID, *,
+    async def subscribe(self, queue: FrameSink, organization_id: uuid.UUID, track_id: uuid.UUID, *,
                         epoch: str | None, after: int | None) -> Subscribed | None:
-        """Subscribe ``outbox`` to the track (``None``: not a track of the organization). Queues the
+        """Subscribe ``queue`` to the track (``None``: not a track of the organization). Queues the
         reply, then every event after ``after`` when the resume holds, then live events and counts."""
         db = self._db()
         head = await store.ensure_head(db, organization_id, track_id)
@@ -114,80 +102,73 @@ class LiveHub:
         if feed is None:
             feed = self._feeds[track_id] = _Feed(head)
         reply = Subscribed(track_id=track_id, epoch=head.epoch, seq=head.last_seq, recovered=recovered)
-        outbox.reply(encode({"event": "subscribed", "data": reply}))
+        queue.reply(encode({"event": "subscribed", "data": reply}))
         page = first
         while True:
             if page:
                 for event in page:
-                    outbox.reply(stream_frame(event))
+                    queue.reply(stream_frame(event))
                 delivered = page[-1].seq
             if len(page) < PAGE and delivered >= feed.published:
                 # No await between this check and attaching: the pump cannot publish in between.
-                feed.subscribers[outbox] = delivered
+                feed.subscribers[queue] = delivered
                 # Events stored while we set up were announced before anyone here watched the track:
                 # read them now rather than at the next fallback poll.
                 self._mark_dirty([track_id])
                 break
-            await outbox.drained()
-            if outbox.overflowed or outbox.closed:
+            await queue.drained()
+            if queue.overflowed or queue.closed:
                 return reply
             page = await store.events_after(db, track_id, delivered, limit=PAGE)
         # This subscriber's own snapshot: a new subscriber does not make everyone else's come early.
         for counts in await store.counts(db, [track_id], since=self._counts_since()):
-            outbox.counts(track_id, counts_frame(counts))
+            queue.counts(track_id, counts_frame(counts))
         return reply
 
-    def unsubscribe(self, outbox: Outbox, track_id: uuid.UUID) -> bool:
+    def unsubscribe(self, queue: FrameSink, track_id: uuid.UUID) -> bool:
         feed = self._feeds.get(track_id)
-        if feed is None or feed.subscribers.pop(outbox, None) is None:
+        if feed is None or feed.subscribers.pop(queue, None) is None:
             return False
         if not feed.subscribers:
             del self._feeds[track_id]
         return True
 
-    def subscribe_alerts(self, outbox: Outbox, organization_id: uuid.UUID) -> bool:
-        """Push the organization's alerts to ``outbox`` as they fire; False if it already gets them."""
-        outboxes = self._alert_subscribers.setdefault(organization_id, set())
-        if outbox in outboxes:
+    def subscribe_alerts(self, queue: FrameSink, organization_id: uuid.UUID) -> bool:
+        """Push the organization's alerts to ``queue`` as they fire; False if it already gets them."""
+        queues = self._alert_subscribers.setdefault(organization_id, set())
+        if queue in queues:
             return False
-        outboxes.add(outbox)
+        queues.add(queue)
         return True
 
-    def unsubscribe_alerts(self, outbox: Outbox) -> bool:
-        for org, outboxes in list(self._alert_subscribers.items()):
-            if outbox in outboxes:
-                outboxes.discard(outbox)
-                if not outboxes:
+    def unsubscribe_alerts(self, queue: FrameSink) -> bool:
+        for org, queues in list(self._alert_subscribers.items()):
+            if queue in queues:
+                queues.discard(queue)
+                if not queues:
                     del self._alert_subscribers[org]
                 return True
         return False
 
-    def subscriptions(self, outbox: Outbox) -> int:
-        return sum(1 for feed in self._feeds.values() if outbox in feed.subscribers)
+    def subscriptions(self, queue: FrameSink) -> int:
+        return sum(1 for feed in self._feeds.values() if queue in feed.subscribers)
 
-    def subscribed(self, outbox: Outbox, track_id: uuid.UUID) -> bool:
+    def subscribed(self, queue: FrameSink, track_id: uuid.UUID) -> bool:
         feed = self._feeds.get(track_id)
-        return feed is not None and outbox in feed.subscribers
+        return feed is not None and queue in feed.subscribers
 
     # ---- the actor -------------------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        with self._scope:
-            task_status.started()
-            while self._database() is None:  # noqa: ASYNC110 (the slot has no event; the single-process server starts before its database)
-                await trio.sleep(0.1)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._listen, store.STREAM_EVENTS_CHANNEL, self._on_stream_events)
-                nursery.start_soon(self._listen, alert_store.ALERTS_CHANNEL, self._on_alert)
-                nursery.start_soon(self._poll)
-                nursery.start_soon(self._pump)
-                nursery.start_soon(self._count)
-
-    def stop(self, code: int = 1001, reason: str = "server restarting: reconnect and resume") -> None:
-        """Close every connection (clients reconnect and resume elsewhere) and stop."""
-        for outbox in list(self._outboxes):
-            outbox.close(code, reason)
-        self._scope.cancel()
+        task_status.started()
+        while self._database() is None:  # noqa: ASYNC110 (the slot has no event; the single-process server starts before its database)
+            await trio.sleep(0.1)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._listen, STREAM_EVENTS_CHANNEL, self._on_stream_events)
+            nursery.start_soon(self._listen, alert_store.ALERTS_CHANNEL, self._on_alert)
+            nursery.start_soon(self._poll)
+            nursery.start_soon(self._pump)
+            nursery.start_soon(self._count)
 
     def _db(self) -> Database:
         db = self._database()
@@ -199,7 +180,7 @@ class LiveHub:
         while True:
             try:
                 async with self._db().listen(channel, buffer=1024) as subscription:
-                    if channel == store.STREAM_EVENTS_CHANNEL:
+                    if channel == STREAM_EVENTS_CHANNEL:
                         self._mark_dirty(self._feeds)  # what was sent while we were not listening
                     async for notification in subscription:
                         await on_notify(notification.payload)
@@ -211,7 +192,7 @@ class LiveHub:
         try:
             self._mark_dirty([uuid.UUID(payload)])
         except ValueError:
-            log.warning("ignoring a %s notification %r", store.STREAM_EVENTS_CHANNEL, payload)
+            log.warning("ignoring a %s notification %r", STREAM_EVENTS_CHANNEL, payload)
 
     async def _on_alert(self, payload: str) -> None:
         """Push a committed alert or webhook event (``evt_`` ids, ``outbox.enqueue_event``) to the
@@ -219,14 +200,14 @@ class LiveHub:
         ``GET /v1/alerts``); a notification missed while LISTEN was down is not replayed."""
         org, _, item_id = payload.partition(":")
         try:
-            outboxes = self._alert_subscribers.get(uuid.UUID(org))
-            frame = await self._alert_frame(uuid.UUID(org), item_id) if outboxes else None
+            queues = self._alert_subscribers.get(uuid.UUID(org))
+            frame = await self._alert_frame(uuid.UUID(org), item_id) if queues else None
         except ValueError:
             log.warning("ignoring an %s notification %r", alert_store.ALERTS_CHANNEL, payload)
             return
         if frame is not None:
-            for outbox in list(outboxes or ()):
-                outbox.reply(frame)
+            for queue in list(queues or ()):
+                queue.reply(frame)
 
     async def _alert_frame(self, org_id: uuid.UUID, item_id: str) -> str | None:
         if item_id.startswith("evt_"):
@@ -298,9 +279,9 @@ class LiveHub:
             feed = self._feeds.get(counts.track_id)
             if feed is not None:
                 frame = counts_frame(counts)
-                for outbox in feed.subscribers:
-                    outbox.counts(counts.track_id, frame)
+                for queue in feed.subscribers:
+                    queue.counts(counts.track_id, frame)
 
     def _counts_since(self) -> datetime:
         """The start of the counts window: the twelve five-minute buckets up to the current one."""
-        return datetime.fromtimestamp(self._now(), UTC) - COUNTS_WINDOW + store.BUCKET
+        return datetime.fromtimestamp(self._now(), UTC) - COUNTS_WINDOW + BUCKET

@@ -1,6 +1,6 @@
 """``MetaAccountActor``: one connected Meta integration (one user token) polled for insights and statuses.
 
-It owns the polling schedule, the pacing and retry waits of its calls (``engine.ratelimit``), the turning
+It owns the polling schedule, the pacing and retry waits of its calls (``engine.pacing``), the turning
 of campaign figures into ``MetricSample``s and the ``needs_reauth`` hand-off. It reaches Meta only through
 an ``engine.providers.AdsProvider`` that the composition root's factory builds for the token (Meta's rows,
 rate domains and currency units are ``adapters/meta/provider.py``'s). It does not store facts (the
@@ -52,6 +52,7 @@ from actors.http import HttpFactory
 from actors.meta_schedule import MetaSchedule, days_back
 from engine.clock import utc_now
 from engine.messages import MetricSample
+from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
     AuthExpiredError,
     FatalProviderError,
@@ -62,7 +63,6 @@ from engine.provider import (
     RetryableError,
 )
 from engine.providers import AdAccount, AdsProvider, CampaignFigure
-from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import campaign_meta
 from engine.store import integrations as integration_store
@@ -270,13 +270,9 @@ class MetaAccountActor:
 
     async def _store_statuses(self, links: Sequence[campaign_meta.MetaPollTarget],
                               statuses: dict[str, str | None]) -> None:
-        for link in links:
-            if link.meta_campaign_id not in statuses:  # not listed: we do not guess (deleted? archived?)
-                continue
-            status = statuses[link.meta_campaign_id]
-            if status != link.meta_effective_status:
-                await campaign_meta.set_meta_effective_status(
-                    self._db, self._integration.organization_id, link.meta_campaign_id, status)
+        for link in links:  # not listed (None) keeps what we knew: see set_meta_effective_status
+            await campaign_meta.set_meta_effective_status(
+                self._db, self._integration.organization_id, link.meta_campaign_id, statuses.get(link.meta_campaign_id))
 
     # ---- one paced, retried call ---------------------------------------------------------------------
 
@@ -285,7 +281,7 @@ class MetaAccountActor:
         """``fn()`` when the Pacer allows, retried on ``RetryableError``; raises ``_Parked`` to give up for now."""
         while True:
             rand = self._rng.random()
-            # A time to sleep until, not an event: we ask again after waking (engine.ratelimit).
+            # A time to sleep until, not an event: we ask again after waking (engine.pacing).
             while (at := self._pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:
                 if (until := self._pacer.parked_until(domains, now)) is not None:
                     raise _Parked(until)

@@ -41,6 +41,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
     AuthExpiredError,
     FatalProviderError,
@@ -49,7 +50,6 @@ from engine.provider import (
     RetryableError,
 )
 from engine.providers import TrackFiguresProvider
-from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store

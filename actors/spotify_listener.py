@@ -35,9 +35,9 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from engine.pacing import Pacer, RetryPolicy
 from engine.provider import AuthExpiredError, RateLimitedError, ReauthRequiredError, RetryableError
 from engine.providers import Played, RecentPlaysProvider
-from engine.ratelimit import Pacer, RetryPolicy
 from engine.registry import Detail, Registry, format_error
 from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store

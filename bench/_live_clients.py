@@ -32,6 +32,8 @@ from typing import Any, cast
 import msgspec
 import uvloop
 
+__all__ = ["BUCKET", "CLOSE_WAIT", "HANDSHAKES", "HANDSHAKE_TIMEOUT", "Client", "Stats", "client_frame", "main"]
+
 HANDSHAKES = 32  # concurrent handshakes per process: hypercorn listens with a backlog of 100
 HANDSHAKE_TIMEOUT = 30.0  # seconds from TCP connect to the ``subscribed`` reply, once through the gate
 CLOSE_WAIT = 2.0  # seconds the slow clients get, once reading again, to reach the server's close frame

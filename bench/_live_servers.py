@@ -2,8 +2,9 @@
 in a child process (``bench._server.ServerProcess``), which writes its URL to the ready file once it serves.
 
 - ``ours``: one API worker built the way ``songtrack api`` builds it (``songtrack.runtime.serve_api``: settings,
-  keys from ``--data-dir``, the database pool, ``create_app`` with its LiveHub and WebSocket routes, and
-  ``serve_http``). Log level ``warning`` (one access line per connection at 10k clients is not fan-out).
+  keys from ``--data-dir``, the database pool, ``songtrack.api.build_api`` (the app with its WebSocket
+  routes and its LiveHub) and ``Api.serve``). Log level ``warning`` (one access line per connection at 10k
+  clients is not fan-out).
 - ``bare``: the baseline, the same stack without our code: a ``QuartTrio`` app served by the same
   ``serve_http`` (hypercorn, trio). ``/ws`` accepts, adds the connection to a set, sends
   ``{"event":"subscribed"}`` and then reads and discards whatever the client sends (no auth, no database, no
@@ -19,6 +20,7 @@ import functools
 import os
 import resource
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from config import Settings, data_path, load, load_or_create_keys
 from engine.logs import configure_logging, current_actor
 from engine.store import discover, open_database
-from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.server import serve_http
+from songtrack.api import build_api
 from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 
 __all__ = ["bare_app", "settings_for"]
@@ -82,7 +84,7 @@ async def _serve(kind: str, settings: Settings, ready: Path) -> int:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, 5.0)
             if kind == "bare":
-                await _listen(bare_app(), shutdown, ready)
+                await _listen(functools.partial(serve_http, bare_app()), shutdown, ready)
             else:
                 dsn = settings.database.url
                 if dsn is None:
@@ -90,15 +92,17 @@ async def _serve(kind: str, settings: Settings, ready: Path) -> int:
                 keys = load_or_create_keys(data_path(settings))
                 async with open_database(dsn, min_size=settings.database.pool_min,
                                          max_size=settings.database.pool_max) as db:
-                    await _listen(create_app(ApiContext(lambda: db, discover(), settings, keys)), shutdown, ready)
+                    api = build_api(ApiContext(lambda: db, discover(), settings, keys))
+                    await _listen(api.serve, shutdown, ready)
             nursery.cancel_scope.cancel()
     return 0
 
 
-async def _listen(app: QuartTrio, shutdown: Shutdown, ready: Path) -> None:
+async def _listen(serve: Callable[..., Awaitable[None]], shutdown: Shutdown, ready: Path) -> None:
+    """``serve``: ``serve_http`` with its app, or ``Api.serve``."""
     async with trio.open_nursery() as http:
-        urls: list[str] = await http.start(functools.partial(serve_http, graceful_timeout=2.0), app,
-                                           "127.0.0.1:0", shutdown.wait)
+        urls: list[str] = await http.start(functools.partial(serve, graceful_timeout=2.0), "127.0.0.1:0",
+                                           shutdown.wait)
         partial = trio.Path(ready.with_suffix(".tmp"))
         await partial.write_text(urls[0])
         await partial.rename(ready)  # appears whole

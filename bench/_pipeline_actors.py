@@ -29,8 +29,8 @@ import httpx
 import trio
 
 from adapters.meta import APP_DOMAIN, MetaClient, account_domain, meta_window
+from engine.pacing import Pacer
 from engine.provider import ProviderError, RateLimitedError
-from engine.ratelimit import Pacer
 
 __all__ = ["ActorsRow", "client_cost", "row_in_child", "run_row"]
 
@@ -77,7 +77,7 @@ async def _actor(row: ActorsRow, client: MetaClient | None, pacer: Pacer, act: s
 async def _poll(row: ActorsRow, client: MetaClient, pacer: Pacer, act: str, domains: tuple[str, ...],
                 rng: random.Random) -> None:
     rand = rng.random()
-    # A time to sleep until, not an event: we ask again after waking (engine.ratelimit).
+    # A time to sleep until, not an event: we ask again after waking (engine.pacing).
     while (at := pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:  # noqa: ASYNC110
         await trio.sleep_until(at)
     pacer.record_call(domains, now)

@@ -6,7 +6,7 @@ Usage: .venv/bin/python bench/api.py [--seconds S] [--connections N] [--processe
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations. The server
 is one API worker in its own process, built the way ``songtrack api`` builds it (``songtrack.runtime.serve_api``:
-the same settings, keys, pool, ``create_app`` and ``serve_http``), plus one route the product does not have,
+the same settings, keys, pool, ``build_api`` and ``Api.serve``), plus one route the product does not have,
 ``/bench/bare/<name>``, which returns bytes captured from a real response (the login, the list page and the
 campaign). Setup registers an account through the API, gives its organization the enterprise tier and inserts
 10,000 campaigns with SQL; none of that is timed. Each row is then ``--connections`` keep-alive connections
@@ -46,9 +46,8 @@ from bench._server import ServerProcess
 from config import Settings, data_path, load, load_or_create_keys
 from engine.logs import configure_logging, current_actor
 from engine.store import EmbeddedPostgres, apply_migrations, discover, open_database
-from http_api.app import create_app
 from http_api.context import ApiContext
-from http_api.server import serve_http
+from songtrack.api import build_api
 from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 
 CAMPAIGNS = 10_000
@@ -103,11 +102,11 @@ async def _serve(settings: Settings, bodies: Path, ready: Path) -> int:
             keys = load_or_create_keys(data_path(settings))
             async with open_database(dsn, min_size=settings.database.pool_min,
                                      max_size=settings.database.pool_max) as db:
-                app = create_app(ApiContext(lambda: db, discover(), settings, keys))
-                app.add_url_rule("/bench/bare/<name>", "bench_bare", _bare_view(bodies), methods=["GET"])
+                api = build_api(ApiContext(lambda: db, discover(), settings, keys))
+                api.app.add_url_rule("/bench/bare/<name>", "bench_bare", _bare_view(bodies), methods=["GET"])
                 async with trio.open_nursery() as http:
-                    run = functools.partial(serve_http, graceful_timeout=grace)
-                    urls: list[str] = await http.start(run, app, "127.0.0.1:0", shutdown.wait)
+                    run = functools.partial(api.serve, graceful_timeout=grace)
+                    urls: list[str] = await http.start(run, "127.0.0.1:0", shutdown.wait)
                     partial = trio.Path(ready.with_suffix(".tmp"))
                     await partial.write_text(urls[0])
                     await partial.rename(ready)  # appears whole

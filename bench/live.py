@@ -17,7 +17,7 @@ within --ramp. A lower --rate (e.g. --rate 2) shows the latency of an unsaturate
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations, then
 create one organization, its owner, a session and one track, and mint one access token (24 h) with the
 keys our server will load; every client uses that token. Each row starts a fresh server process:
-- ours: our API worker (create_app + serve_http: the LiveHub and /v1/streaming/ws), see
+- ours: our API worker (build_api + Api.serve: the LiveHub and /v1/streaming/ws), see
   bench/_live_servers.py. Events are ingested from this process through ``stream_events.ingest`` (a batch
   every 100 ms, occurred_at = now), and reach the hub by NOTIFY, as any source's do.
 - bare: a QuartTrio app on the same hypercorn/trio ``serve_http``: connections in a set, and each event sent

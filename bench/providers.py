@@ -51,8 +51,8 @@ from adapters.meta import APP_DOMAIN, MetaClient, account_domain
 from adapters.meta.client import CAMPAIGN_FIELDS
 from adapters.meta.simulator import SimulatorConfig, serve_meta_simulator
 from bench._server import ServerProcess
+from engine.pacing import Pacer
 from engine.provider import ProviderError, RateLimitedError
-from engine.ratelimit import Pacer
 
 TOKEN = "SIMULATOR_TOKEN"
 VERSION = "v25.0"
@@ -129,7 +129,7 @@ async def _ours(client: MetaClient, pacer: Pacer, act: str, rng: random.Random, 
     domains = (APP_DOMAIN, account_domain(act, "score"), account_domain(act, "ads_management"))
     while True:
         rand = rng.random()
-        # A time to sleep until, not an event: we ask again after waking (engine.ratelimit).
+        # A time to sleep until, not an event: we ask again after waking (engine.pacing).
         while (at := pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:  # noqa: ASYNC110
             await trio.sleep_until(at)
         if now >= deadline:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
-from config import _schema, _sources
+from config import schema, sources
 from config.errors import ConfigError, ConfigProblem
 from config.sections import (
     AlertsSettings,
@@ -69,8 +69,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.
-_SPECS = _schema.flatten(Settings)
-_ENV_NAMES = _schema.env_names(_SPECS, _ENV_PREFIX)
+_SPECS = schema.flatten(Settings)
+_ENV_NAMES = schema.env_names(_SPECS, _ENV_PREFIX)
 # DATABASE_URL is the name every platform sets; our own SONGTRACK_DATABASE_URL wins over it.
 _ENV_ALIASES = {"DATABASE_URL": "database.url"}
 
@@ -92,14 +92,14 @@ def load(
     way the user wrote it (``SONGTRACK_SERVER_PORT``, ``server.port (config.toml)``,
     ``server.port``), then problems between fields (``pool_min`` above ``pool_max``).
     """
-    provided: list[_sources.Provided] = []
+    provided: list[sources.Provided] = []
     problems: list[ConfigProblem] = []
     for found in (
-        _sources.from_file(path, _SPECS),
-        _sources.from_environ(
+        sources.from_file(path, _SPECS),
+        sources.from_environ(
             environ, _ENV_NAMES, prefix=_ENV_PREFIX, aliases=_ENV_ALIASES, reserved={CONFIG_ENV_VAR}
         ),
-        _sources.from_overrides(overrides or {}, _SPECS),
+        sources.from_overrides(overrides or {}, _SPECS),
     ):
         provided += found[0]
         problems += found[1]
@@ -126,14 +126,14 @@ def data_path(settings: Settings) -> Path:
 
 
 def _check(
-    provided: list[_sources.Provided],
-) -> tuple[dict[str, _sources.Provided], set[str], list[ConfigProblem]]:
+    provided: list[sources.Provided],
+) -> tuple[dict[str, sources.Provided], set[str], list[ConfigProblem]]:
     """Check each value alone against its field's type, so each bad one gets its own message.
 
     Returns the winning (last good) value per key with its converted value, the keys with a bad
     value, and the problems.
     """
-    winners: dict[str, _sources.Provided] = {}
+    winners: dict[str, sources.Provided] = {}
     failed: set[str] = set()
     problems: list[ConfigProblem] = []
     for item in provided:
@@ -142,14 +142,14 @@ def _check(
             value = msgspec.convert(item.value, annotation, strict=not item.lax)
         except msgspec.ValidationError as exc:
             failed.add(item.key)
-            problems.append(ConfigProblem(item.origin, _schema.explain(annotation, item.value, exc)))
+            problems.append(ConfigProblem(item.origin, schema.explain(annotation, item.value, exc)))
         else:
             winners[item.key] = item._replace(value=value)
     return winners, failed, problems
 
 
 def _build(
-    winners: Mapping[str, _sources.Provided], failed: set[str]
+    winners: Mapping[str, sources.Provided], failed: set[str]
 ) -> tuple[Settings | None, list[ConfigProblem]]:
     """Construct the sections, then Settings, collecting conflicts between fields.
 
@@ -160,7 +160,7 @@ def _build(
     parts: dict[str, object] = {}
     problems: list[ConfigProblem] = []
     for info in msgspec.structs.fields(Settings):
-        if _schema.is_section(info.type) and info.name not in failed_sections:
+        if schema.is_section(info.type) and info.name not in failed_sections:
             part = _construct(info.type, info.name, winners)
             if isinstance(part, ConfigProblem):
                 problems.append(part)
@@ -175,10 +175,10 @@ def _build(
 
 
 def _construct(
-    cls: type[_S], section: str | None, winners: Mapping[str, _sources.Provided], **parts: object
+    cls: type[_S], section: str | None, winners: Mapping[str, sources.Provided], **parts: object
 ) -> _S | ConfigProblem:
     # Values were converted one by one in _check; constructing runs __post_init__, the only check left.
-    specs = _schema.specs_in(_SPECS, section)
+    specs = schema.specs_in(_SPECS, section)
     given = {spec.name: winners[spec.key].value for spec in specs if spec.key in winners}
     try:
         return cls(**given, **parts)
@@ -187,5 +187,5 @@ def _construct(
         return ConfigProblem(", ".join(names), str(exc))
 
 
-def _origin(key: str, winners: Mapping[str, _sources.Provided]) -> str:
+def _origin(key: str, winners: Mapping[str, sources.Provided]) -> str:
     return winners[key].origin if key in winners else f"{key} (default)"

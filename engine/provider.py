@@ -1,6 +1,6 @@
 """The seam between the engine and any provider: what a provider call returns (``Result``), the ways it can
 fail, and the neutral rate signals that every response (errors included) carries. Adapters produce these;
-the pacing math in ``engine.ratelimit`` and the actors consume them. Nothing here knows Meta or Spotify;
+the pacing math in ``engine.pacing`` and the actors consume them. Nothing here knows Meta or Spotify;
 what an account actor asks of a provider is ``engine.providers``.
 
 Error tree::

@@ -1,6 +1,7 @@
 """The Quart-Trio application factory: routes, the error envelope, the OpenAPI
 document. The app reaches the rest of the service only through the ApiContext
-it is given; it opens no database and starts no actor itself.
+and the handles it is given (``engine.live.LiveFeed``, ``engine.jobs.Jobs``); it
+opens no database and starts no actor or background task itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from importlib.metadata import version
 import msgspec
 from quart_trio import QuartTrio
 
-from actors.live_hub import LiveHub
+from engine.jobs import Jobs
+from engine.live import LiveFeed
 from http_api.alerts import alerts_router
 from http_api.analytics import analytics_router
 from http_api.audiences import audiences_router
@@ -27,7 +29,7 @@ from http_api.health import health_router
 from http_api.imports import UploadRequest, imports_router
 from http_api.integrations import integrations_router
 from http_api.listeners import listeners_router
-from http_api.live_ws import live_blueprint
+from http_api.live import live_blueprint
 from http_api.meta import meta_router
 from http_api.meta_conversions import meta_conversions_router
 from http_api.meta_pixels import meta_pixels_router
@@ -35,7 +37,6 @@ from http_api.openapi import build_openapi, docs_blueprint
 from http_api.organizations import organizations_router
 from http_api.reports import reports_router
 from http_api.routing import Router
-from http_api.server import ON_SHUTDOWN
 from http_api.sessions import sessions_router
 from http_api.spotify import SpotifyIdText, spotify_router
 from http_api.streaming import streaming_router
@@ -49,7 +50,8 @@ __all__ = ["create_app"]
 MAX_BODY_BYTES = 1 * 1024 * 1024
 
 
-def create_app(ctx: ApiContext) -> QuartTrio:
+def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
+    """The app, its WebSocket routes fed by ``live`` and its background work started with ``jobs``."""
     app = QuartTrio(__name__)
     app.request_class = UploadRequest  # the upload route takes bigger bodies
     app.url_map.converters["spotify_id"] = SpotifyIdText
@@ -62,34 +64,17 @@ def create_app(ctx: ApiContext) -> QuartTrio:
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
         integrations_router(ctx), meta_conversions_router(ctx), meta_pixels_router(ctx),
         engine_status_router(ctx), dev_router(ctx),
-        spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx),
+        spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx, jobs),
         webhooks_router(ctx),
         alerts_router(ctx),
-        streaming_router(ctx), analytics_router(ctx), imports_router(ctx),
-        reports_router(ctx),
+        streaming_router(ctx), analytics_router(ctx), imports_router(ctx, jobs),
+        reports_router(ctx, jobs),
     ]
     for router in routers:
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]
-    _serve_live_streams(app, ctx)
+    app.register_blueprint(live_blueprint(ctx, live))
     document = build_openapi(endpoints, version=version("songtrackpro"))
     app.register_blueprint(docs_blueprint(msgspec.json.encode(document)))
     return app
 
-
-def _serve_live_streams(app: QuartTrio, ctx: ApiContext) -> None:
-    """The WebSocket routes and this process's LiveHub, which runs while the app serves."""
-    hub = LiveHub(ctx.database, ctx.settings.live, lambda: ctx.domain_now().timestamp())
-    app.register_blueprint(live_blueprint(ctx, hub))
-
-    @app.before_serving
-    async def start_live_hub() -> None:
-        await app.nursery.start(hub.run)
-
-    # The hub closes its connections with "reconnect" when a graceful stop begins (they would hold it
-    # until its deadline), and at the latest when serving ends.
-    app.extensions.setdefault(ON_SHUTDOWN, []).append(hub.stop)
-
-    @app.after_serving
-    async def stop_live_hub() -> None:
-        hub.stop()

@@ -19,7 +19,7 @@ from quart import request
 
 from engine.store.accounts import clear_counter, hit_counter, recent_counts
 from http_api.errors import ApiError
-from http_api.ratelimit import BUCKET, Verdict, sliding_verdict, window_start
+from http_api.quotas import BUCKET, Verdict, sliding_verdict, window_start
 from http_api.routing import Call
 
 __all__ = ["limit_failures", "limit_requests"]

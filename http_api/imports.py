@@ -2,23 +2,25 @@
 organization, and following its progress.
 
 The upload is parsed and recorded before we answer, so a file we cannot use is a 400 that names the
-problem; its rows are then written in the background of the API process (``adapters.reports.importer``
-does both, for ``songtrack import`` too). Formats: docs/imports.md.
+problem; its rows are then written by a job of the API process (``adapters.stream_reports.importer`` does
+both, for ``songtrack import`` too). Formats: docs/imports.md.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
-from quart import Response, current_app
+from quart import Response
 from quart_trio.wrappers import TrioRequest
 
-from adapters.reports.importer import ImportRejected, load, prepare
-from adapters.reports.model import ReportKind
+from adapters.stream_reports.importer import ImportRejected, load, prepare
+from adapters.stream_reports.model import ReportKind
+from engine.jobs import Jobs
 from engine.store import imports as store
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
@@ -108,7 +110,7 @@ _UPLOAD_DESCRIPTION = (
     " again answers 200 with the first import (`duplicate: true`) and writes nothing twice.")
 
 
-def imports_router(ctx: ApiContext) -> Router:
+def imports_router(ctx: ApiContext, jobs: Jobs) -> Router:
     router = Router("imports", ctx, tag="Imports")
 
     @router.route("POST", "/v1/imports", summary="Import a stream report", access=Access.MEMBER,
@@ -129,7 +131,7 @@ def imports_router(ctx: ApiContext) -> Router:
         call.headers["Location"] = f"/v1/imports/{prepared.record.id}"
         if not prepared.started:  # the same bytes were imported before: that import, 200
             return json_response(import_body(prepared.record, duplicate=True))
-        current_app.add_background_task(load, ctx.db(), org, prepared)
+        jobs.start(f"import {prepared.record.id}", functools.partial(load, ctx.db(), org, prepared))
         return import_body(prepared.record)
 
     @router.route("GET", "/v1/imports/<uuid:import_id>", summary="Get an import's progress", access=Access.VIEWER,

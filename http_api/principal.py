@@ -14,7 +14,7 @@ from engine.store.database import Database
 from engine.store.sessions import check_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
-from http_api.ratelimit import HOUR, window_start
+from http_api.quotas import HOUR, window_start
 
 __all__ = ["Principal", "authenticate"]
 

@@ -1,26 +1,28 @@
 """Exports of a campaign's analytics as CSV, XLSX or PDF: ``POST /v1/analytics/campaigns/{id}/export``
 starts one, ``GET /v1/reports/{id}`` follows it, and the signed link it returns downloads the file.
 
-The file is made in the app's background (``engine.exports.job``); the link is signed and expires
+The file is made by a job of the API process (``engine.exports.job``); the link is signed and expires
 (``engine.report_links``, ``[analytics] export_ttl``), and works without a login, like a presigned URL,
 so it can be handed to a browser or a colleague. Formats: docs/exports.md.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
-from quart import Response, current_app
+from quart import Response
 
 from engine import report_links
 from engine.analytics.campaign import PeriodError, resolve_period, utc_day
 from engine.analytics.model import Granularity
 from engine.exports import CONTENT_TYPES, FILE_EXTENSIONS
 from engine.exports.job import produce
+from engine.jobs import Jobs
 from engine.store import analytics as analytics_store
 from engine.store import report_exports as store
 from http_api.analytics import analytics_rules, now_of
@@ -90,7 +92,7 @@ class DownloadQuery(msgspec.Struct, kw_only=True):
     signature: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
 
 
-def reports_router(ctx: ApiContext) -> Router:
+def reports_router(ctx: ApiContext, jobs: Jobs) -> Router:
     router = Router("reports", ctx, tag="Analytics")
     rules = analytics_rules(ctx)
     key = report_links.link_key(ctx.keys.jwt_signing_key)
@@ -120,7 +122,7 @@ def reports_router(ctx: ApiContext) -> Router:
             expires_at=now.replace(microsecond=0) + timedelta(seconds=ctx.settings.analytics.export_ttl))
         created = await store.create_export(call.db, org, new, call.caller.user_id)
         assert created is not None  # only daily reports can collide
-        current_app.add_background_task(produce, ctx.db(), org, created, rules=rules, now=now)
+        jobs.start(f"export {created.id}", functools.partial(produce, ctx.db(), org, created, rules=rules, now=now))
         call.headers["Location"] = f"/v1/reports/{created.id}"
         return report_body(ctx, created)
 

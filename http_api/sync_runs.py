@@ -1,27 +1,28 @@
-"""Manual sync runs: ``POST /v1/integrations/{provider}/sync`` starts one in the background of the API
-process and ``GET .../sync/status`` reports the latest, with its progress.
+"""Manual sync runs: ``POST /v1/integrations/{provider}/sync`` starts one as a job of the API process and
+``GET .../sync/status`` reports the latest, with its progress.
 
 A run is small and real. Spotify: every catalogue track with a Spotify id gets its title, artist, album
 and cover refreshed from Spotify. Meta: every campaign linked to a Meta campaign gets Meta's
-``effective_status``. The work runs in the app's nursery (``QuartTrio.add_background_task``, which exists
-once the ASGI lifespan has started), not in a request: the POST answers 202 at once. One run at a time
-per organization and provider; a POST while one runs answers 202 with that run (it is idempotent rather
-than a 409, so a client that retries gets the run it started). A provider failure ends the run ``failed``
-with the provider's message; it never reaches the app. It does not schedule runs; the pollers do that.
+``effective_status``. The work runs in the process's job runner (``engine.jobs.Jobs``), not in a request:
+the POST answers 202 at once. One run at a time per organization and provider; a POST while one runs
+answers 202 with that run (it is idempotent rather than a 409, so a client that retries gets the run it
+started). A provider failure ends the run ``failed`` with the provider's message; it never reaches the
+app. It does not schedule runs; the pollers do that.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import datetime, timedelta
 
 import msgspec
 import trio
-from quart import current_app
 
 from adapters.meta.client import MetaClient
 from adapters.spotify.schemas import Track as SpotifyTrack
+from engine.jobs import Jobs
 from engine.provider import ProviderError
 from engine.store import campaign_meta, tracks
 from engine.store import sync_runs as store
@@ -57,7 +58,7 @@ class SyncRunBody(msgspec.Struct, frozen=True):
     run: SyncRunOut
 
 
-def sync_runs_router(ctx: ApiContext) -> Router:
+def sync_runs_router(ctx: ApiContext, jobs: Jobs) -> Router:
     router = Router("sync_runs", ctx, tag="Integrations")
 
     @router.route("POST", "/v1/integrations/<provider>/sync", summary="Start a sync with a provider",
@@ -74,7 +75,7 @@ def sync_runs_router(ctx: ApiContext) -> Router:
         await store.expire_stale(call.db, org_id, name, STALE_AFTER)
         run, started = await store.start_run(call.db, org_id, name, call.caller.user_id)
         if started:
-            current_app.add_background_task(run_sync, ctx, run)
+            jobs.start(f"sync {run.id}", functools.partial(run_sync, ctx, run))
         call.headers["Location"] = f"/v1/integrations/{name}/sync/status"
         return SyncRunBody(_out(run))
 
@@ -115,11 +116,12 @@ def _out(run: store.SyncRun) -> SyncRunOut:
 
 
 async def run_sync(ctx: ApiContext, run: store.SyncRun) -> None:
-    """Do ``run``'s work and record how it ended; meant for the app's nursery.
+    """Do ``run``'s work and record how it ended; meant for the job runner.
 
     Error handling: a provider's failure, or the account gone or needing re-auth, ends the run ``failed``
     with the message and returns. Cancellation (the app shutting down) ends it ``failed`` with
-    ``interrupted`` and propagates. Any other exception ends it ``failed`` and propagates, for Quart to log.
+    ``interrupted`` and propagates. Any other exception ends it ``failed`` and propagates, for the job runner
+    to log.
     """
     db = ctx.db()
     error: str | None = store.INTERRUPTED  # unless we get further
@@ -177,9 +179,8 @@ async def _sync_meta(ctx: ApiContext, run: store.SyncRun) -> None:
             account = link.meta_ad_account_id
             if account not in statuses:  # one paged read per ad account, not one call per campaign
                 statuses[account] = await _effective_statuses(client, account)
-            status = statuses[account].get(link.meta_campaign_id)
-            if status is not None:  # Meta no longer lists it (deleted): we keep what we knew
-                await campaign_meta.set_meta_effective_status(db, run.organization_id, link.meta_campaign_id, status)
+            status = statuses[account].get(link.meta_campaign_id)  # None (no longer listed) keeps what we knew
+            await campaign_meta.set_meta_effective_status(db, run.organization_id, link.meta_campaign_id, status)
             await store.record_progress(db, run.id, done)
 
 

@@ -23,7 +23,7 @@ from adapters.meta.provider import meta_ads
 from adapters.spotify import spotify_window
 from adapters.spotify.provider import SpotifyProviders
 from engine.messages import MetricSample
-from engine.ratelimit import Pacer
+from engine.pacing import Pacer
 
 if TYPE_CHECKING:
     from config import Keys, Settings

@@ -18,7 +18,6 @@ from typing import TextIO
 import httpx
 import msgspec
 import trio
-from quart_trio import QuartTrio
 
 from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
@@ -29,9 +28,9 @@ from actors.sandbox_streams import SandboxStreams
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
-from adapters.reports import importer as report_importer
-from adapters.reports.model import ReportKind
 from adapters.spotify import simulator as spotify_simulator
+from adapters.stream_reports import importer as report_importer
+from adapters.stream_reports.model import ReportKind
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
@@ -42,12 +41,11 @@ from engine.store import imports as imports_store
 from engine.store.database import Database
 from engine.store.migrate import Migration, apply_migrations, discover
 from engine.supervisor import ChildSpec, Escalation, Supervisor
-from http_api.app import create_app
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
 from http_api.listeners import listener_callback_url
-from http_api.server import serve_http
 from songtrack.accounts import account_kinds
+from songtrack.api import Api, build_api
 from songtrack.ports import naming_port
 from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
 from songtrack.sandbox_demo import DemoLabel, set_up_demo
@@ -108,10 +106,10 @@ async def _serve_all(
         http_stopped = trio.Event()
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
-            app = create_app(ApiContext(slot.get, migrations, settings, keys, wall=clock))
+            api = build_api(ApiContext(slot.get, migrations, settings, keys, wall=clock))
             with naming_port("the API", server.host, server.port, "--port"):
                 urls = await nursery.start(
-                    _serve_http_until, app, f"{server.host}:{server.port}", shutdown, http_stopped,
+                    _serve_http_until, api, f"{server.host}:{server.port}", shutdown, http_stopped,
                     settings.engine.shutdown_grace,
                 )
             _announce(urls)
@@ -127,7 +125,7 @@ async def _serve_all(
                 async with connect(settings, dsn, wait=True) as db:
                     await _start_serving(db, slot, migrations, settings, keys, shutdown, clock, meta_simulated)
                     if server.workers == 1:
-                        await http_stopped.wait()  # in-flight requests finish before the database closes
+                        await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
             workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
         nursery.cancel_scope.cancel()  # the sandbox's simulators serve until now
 
@@ -218,11 +216,13 @@ def _shared_env(settings: Settings) -> dict[str, str]:
 
 
 async def _serve_http_until(
-    app: QuartTrio, bind: str, shutdown: Shutdown, stopped: trio.Event, grace: float,
+    api: Api, bind: str, shutdown: Shutdown, stopped: trio.Event, grace: float,
     *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Serve the app and its services; ``stopped`` is set once both have stopped: the app's requests and the
+    jobs they started have ended, so the database, closed after it, outlives them."""
     try:
-        await serve_http(app, bind, shutdown.wait, graceful_timeout=grace, task_status=task_status)
+        await api.serve(bind, shutdown.wait, graceful_timeout=grace, task_status=task_status)
     finally:
         stopped.set()
 
@@ -298,25 +298,36 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
     shutdown, slot = Shutdown(), DatabaseSlot()
     bind = f"fd://{fd}" if fd is not None else f"{settings.server.host}:{settings.server.port}"
     keys = load_or_create_keys(data_path(settings))
-    app = create_app(ApiContext(slot.get, discover(), settings, keys, wall=wall_clock(settings)))
+    api = build_api(ApiContext(slot.get, discover(), settings, keys, wall=wall_clock(settings)))
+    escalated: list[BaseException] = []
     with trio.open_signal_receiver(*SIGNALS) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
-                               settings.engine.shutdown_grace)
-            if fd is not None:
-                nursery.start_soon(_watch_parent, os.getppid(), shutdown)
-            http_stopped = trio.Event()
-            with naming_port("the API", settings.server.host, settings.server.port, "--port"):
-                await nursery.start(_serve_http_until, app, bind, shutdown, http_stopped,
-                                    settings.engine.shutdown_grace)
-            log.info("api worker %d serving %s", os.getpid(), bind)
-            with trio.CancelScope() as waiting:  # the database may not be up yet: we answer 503 until it is
-                nursery.start_soon(slot.give_up_on, shutdown, waiting)
-                async with connect(settings, settings.database.url, wait=True) as db:
-                    slot.db = db
-                    await http_stopped.wait()  # in-flight requests finish before the database closes
-            nursery.cancel_scope.cancel()
-    return 0
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
+                                   settings.engine.shutdown_grace)
+                if fd is not None:
+                    nursery.start_soon(_watch_parent, os.getppid(), shutdown)
+                await _serve_worker(api, bind, settings, settings.database.url, slot, shutdown, nursery)
+                nursery.cancel_scope.cancel()
+        except* Escalation as group:  # the LiveHub or the job runner crashed past its restart intensity
+            escalated.extend(group.exceptions)
+    if escalated:
+        log.critical("the api worker's supervisor gave up: %s", escalated[0], exc_info=escalated[0])
+    return 1 if escalated else 0
+
+
+async def _serve_worker(api: Api, bind: str, settings: Settings, dsn: str, slot: DatabaseSlot, shutdown: Shutdown,
+                        nursery: trio.Nursery) -> None:
+    """The API serving at once (503 until the database at ``dsn`` is up), until it has stopped."""
+    http_stopped = trio.Event()
+    with naming_port("the API", settings.server.host, settings.server.port, "--port"):
+        await nursery.start(_serve_http_until, api, bind, shutdown, http_stopped, settings.engine.shutdown_grace)
+    log.info("api worker %d serving %s", os.getpid(), bind)
+    with trio.CancelScope() as waiting:  # the database may not be up yet: we answer 503 until it is
+        nursery.start_soon(slot.give_up_on, shutdown, waiting)
+        async with connect(settings, dsn, wait=True) as db:
+            slot.db = db
+            await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
 
 
 async def _watch_parent(parent: int, shutdown: Shutdown) -> None:

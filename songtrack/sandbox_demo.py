@@ -45,11 +45,11 @@ import msgspec
 import trio
 
 from adapters.meta.client import MetaClient
-from adapters.reports import importer
+from adapters.stream_reports import importer
 from config import Keys, Settings
+from engine.pacing import RetryPolicy
 from engine.passwords import hash_password
 from engine.provider import RateLimitedError, RetryableError
-from engine.ratelimit import RetryPolicy
 from engine.store import accounts, campaign_meta, campaigns, integrations, tracks, webhooks
 from engine.store.database import Database
 

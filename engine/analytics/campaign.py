@@ -30,7 +30,7 @@ from engine.analytics.model import (
 from engine.analytics.series import DayFigures, points
 from engine.money import currency_offset
 from engine.store import analytics as store
-from engine.store._rows import Queries
+from engine.store.rows import Queries
 
 __all__ = ["MAX_PERIOD_DAYS", "AnalyticsRules", "PeriodError", "campaign_analytics", "resolve_period"]
 

@@ -17,7 +17,7 @@ import msgspec
 from engine.analytics.model import Period
 from engine.money import currency_offset
 from engine.store import analytics as store
-from engine.store._rows import Queries
+from engine.store.rows import Queries
 
 __all__ = ["Change", "Overview", "SpendChange", "change", "overview"]
 

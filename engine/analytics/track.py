@@ -13,7 +13,7 @@ import msgspec
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.analytics.model import Confidence, Period
 from engine.store import analytics as store
-from engine.store._rows import Queries
+from engine.store.rows import Queries
 
 __all__ = ["TrackAnalytics", "track_analytics"]
 

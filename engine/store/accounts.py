@@ -27,9 +27,9 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from engine.store._rows import as_struct, fetch_one, maybe_struct, new_token, row_count, token_digest
 from engine.store.database import Connection, Database
 from engine.store.errors import StoreError
+from engine.store.rows import as_struct, fetch_one, maybe_struct, new_token, row_count, token_digest
 
 __all__ = [
     "AccountError", "EmailPurpose", "EmailTaken", "LastOwner", "Organization", "Role", "Tier", "User",

@@ -4,7 +4,7 @@ and read marks the API needs.
 An alert is fired at most once per (organization, dedupe key): ``insert_alerts`` returns only the rows it
 really inserted, so the caller notifies and enqueues webhooks for those alone. Notifications belong to the
 organization, not to a member: marking one read marks it read for every member. We decide nothing about
-which alerts fire (``actors.rules``).
+which alerts fire (``engine.alert_rules``).
 """
 
 from __future__ import annotations

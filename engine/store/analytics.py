@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from engine.store._rows import Queries, as_struct, maybe_struct
+from engine.store.rows import Queries, as_struct, maybe_struct
 
 __all__ = [
     "AdDay",

@@ -3,7 +3,7 @@
 enqueues them in the transaction of the change; nothing else does.
 
 A campaign that reaches its end date is completed by the aggregator, whose ``campaign.completed`` is the
-alert of ``actors.rules`` (``campaign_status.completed_data`` gives both the same ``data``). Archiving has
+alert of ``engine.alert_rules`` (``campaign_status.completed_data`` gives both the same ``data``). Archiving has
 no type of its own: it is a ``campaign.updated`` whose ``changes`` hold the status.
 """
 

@@ -12,9 +12,9 @@ from datetime import datetime
 
 import msgspec
 
-from engine.store._rows import as_struct
-from engine.store.campaigns import _SELECT, Campaign, _campaign, get_campaign  # the store package's own
+from engine.store.campaigns import CAMPAIGN_SELECT, Campaign, campaign_from_row, get_campaign
 from engine.store.catalog_common import Conflict, Executor, raise_conflict_on
+from engine.store.rows import as_struct
 
 __all__ = [
     "AdAccountInfo", "MetaLink", "MetaPollTarget", "campaigns_targeting_audience", "get_campaign_by_meta",
@@ -40,12 +40,12 @@ async def link_meta(
         "WITH changed AS (UPDATE campaigns SET meta_ad_account_id = $3, meta_campaign_id = $4,"
         " meta_effective_status = $5, updated_at = now()"
         " WHERE organization_id = $1 AND id = $2 AND meta_campaign_id IS NULL RETURNING *)"
-        + _SELECT.format(source="changed")
+        + CAMPAIGN_SELECT.format(source="changed")
     )
     with raise_conflict_on(_META_KEY, "metaCampaignId", "another campaign is linked to this Meta campaign"):
         row = await db.fetchrow(sql, org_id, campaign_id, ad_account_id, meta_campaign_id, effective_status)
     if row is not None:
-        return _campaign(row)
+        return campaign_from_row(row)
     current = await get_campaign(db, org_id, campaign_id)
     if current is None:
         return None
@@ -63,9 +63,9 @@ async def unlink_meta(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -
 
 async def get_campaign_by_meta(db: Executor, org_id: uuid.UUID, meta_campaign_id: str) -> Campaign | None:
     """The organization's campaign linked to the Meta campaign ``meta_campaign_id``, or ``None``."""
-    sql = _SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.meta_campaign_id = $2"
+    sql = CAMPAIGN_SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.meta_campaign_id = $2"
     row = await db.fetchrow(sql, org_id, meta_campaign_id)
-    return None if row is None else _campaign(row)
+    return None if row is None else campaign_from_row(row)
 
 
 async def meta_links(db: Executor, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
@@ -84,14 +84,13 @@ class MetaPollTarget(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     meta_ad_account_id: str
     meta_campaign_id: str
-    meta_effective_status: str | None
 
 
 async def meta_poll_targets(db: Executor, org_id: uuid.UUID, *, ended_after: datetime) -> list[MetaPollTarget]:
     """The organization's campaigns linked to Meta that are active or paused, or that ended (completed or
     archived) after ``ended_after`` (the start of Meta's restatement window), ordered by ad account."""
     rows = await db.fetch(
-        "SELECT id, status, meta_ad_account_id, meta_campaign_id, meta_effective_status FROM campaigns"
+        "SELECT id, status, meta_ad_account_id, meta_campaign_id FROM campaigns"
         " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL AND meta_ad_account_id IS NOT NULL"
         " AND (status IN ('active', 'paused') OR (status IN ('completed', 'archived') AND end_date > $2))"
         " ORDER BY meta_ad_account_id, meta_campaign_id",
@@ -99,23 +98,38 @@ async def meta_poll_targets(db: Executor, org_id: uuid.UUID, *, ended_after: dat
     )  # fmt: skip
     return [
         MetaPollTarget(campaign_id=row["id"], status=row["status"], meta_ad_account_id=row["meta_ad_account_id"],
-                       meta_campaign_id=row["meta_campaign_id"], meta_effective_status=row["meta_effective_status"])
+                       meta_campaign_id=row["meta_campaign_id"])
         for row in rows
     ]  # fmt: skip
+
+
+# One statement, so a status that did not change costs no write: ``linked`` is the row as it was, and
+# ``latest`` is the changed row when there is one, else that.
+_SET_STATUS = (
+    "WITH linked AS (SELECT * FROM campaigns WHERE organization_id = $1 AND meta_campaign_id = $2),"
+    " changed AS (UPDATE campaigns c SET meta_effective_status = $3 FROM linked WHERE c.id = linked.id"
+    " AND $3::text IS NOT NULL AND c.meta_effective_status IS DISTINCT FROM $3::text RETURNING c.*),"
+    " latest AS (SELECT * FROM changed UNION ALL SELECT * FROM linked WHERE NOT EXISTS (SELECT 1 FROM changed))"
+    + CAMPAIGN_SELECT.format(source="latest")
+)
 
 
 async def set_meta_effective_status(
     db: Executor, org_id: uuid.UUID, meta_campaign_id: str, effective_status: str | None
 ) -> Campaign | None:
-    """Record the Meta campaign's latest ``effective_status`` on the campaign linked to it; ``None`` when
-    none of the organization's campaigns is. It does not touch ``updated_at``: our campaign did not change."""
-    sql = (
-        "WITH changed AS (UPDATE campaigns SET meta_effective_status = $3"
-        " WHERE organization_id = $1 AND meta_campaign_id = $2 RETURNING *)"
-        + _SELECT.format(source="changed")
-    )
-    row = await db.fetchrow(sql, org_id, meta_campaign_id, effective_status)
-    return None if row is None else _campaign(row)
+    """Record the Meta campaign's ``effective_status`` on the campaign linked to it and return that campaign
+    as it now is; ``None`` when none of the organization's campaigns is linked to ``meta_campaign_id``.
+
+    The one writer of a linked campaign's Meta status (``link_meta`` sets the first, ``unlink_meta`` clears
+    it); the poller, the Meta sync run, the Meta PATCH route and a launch or pause pushed to Meta all call
+    it. The lifecycle rule: the status is what we last set on Meta or read from it. ``None`` means Meta did
+    not say (the campaign was not listed, or came without the field) and keeps what we knew: we do not guess
+    deleted or archived. A status equal to the stored one writes nothing. It touches neither ``updated_at``
+    nor the webhook outbox: Meta's state is not an edit of our campaign (``campaign.updated`` reports only
+    what a member edits). It runs in ``db``'s transaction when that is one.
+    """
+    row = await db.fetchrow(_SET_STATUS, org_id, meta_campaign_id, effective_status)
+    return None if row is None else campaign_from_row(row)
 
 
 class MetaLink(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,6 +37,7 @@ from engine.store.catalog_common import (
 )
 
 __all__ = [
+    "CAMPAIGN_SELECT",
     "SORT_KEYS",
     "UPDATABLE_FIELDS",
     "Campaign",
@@ -45,6 +46,7 @@ __all__ = [
     "IllegalTransition",
     "NewCampaign",
     "TrackSummary",
+    "campaign_from_row",
     "create_campaign",
     "delete_campaign",
     "get_campaign",
@@ -77,8 +79,9 @@ _SORTS = {
 SORT_KEYS = frozenset(_SORTS)
 _ORDERS = {"asc": "ASC", "desc": "DESC"}
 
-# The campaign ``c`` with its track summary and goals; ``c`` may be the table or a CTE of its rows.
-_SELECT = """
+# The campaign ``c`` with its track summary and goals; ``c`` may be the table or a CTE of its rows (format
+# ``source``). Read its rows with ``campaign_from_row``.
+CAMPAIGN_SELECT = """
 SELECT c.*, t.id AS t_id, t.title AS t_title, t.artist AS t_artist,
        COALESCE((SELECT json_agg(json_build_object('metric', g.metric, 'target', g.target) ORDER BY g.metric)
                  FROM campaign_goals g WHERE g.campaign_id = c.id), '[]') AS goals
@@ -103,7 +106,7 @@ WITH changed AS (
     FROM campaigns o
     WHERE o.id = c.id AND c.organization_id = $1 AND c.id = $2 AND c.status = ANY($4::text[])
     RETURNING c.*, o.status AS previous_status
-)""" + _SELECT.format(source="changed")
+)""" + CAMPAIGN_SELECT.format(source="changed")
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
 _goals_decoder = msgspec.json.Decoder(list[Goal])
 # After this many lost races between the compare-and-set and the status read we give up (see below).
@@ -138,9 +141,9 @@ async def create_campaign(
 
 async def get_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign | None:
     """The campaign, or ``None`` when the organization has no such campaign."""
-    sql = _SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.id = $2"
+    sql = CAMPAIGN_SELECT.format(source="campaigns") + " WHERE c.organization_id = $1 AND c.id = $2"
     row = await db.fetchrow(sql, org_id, campaign_id)
-    return None if row is None else _campaign(row)
+    return None if row is None else campaign_from_row(row)
 
 
 async def list_campaigns(
@@ -177,11 +180,11 @@ async def list_campaigns(
     sql = (
         f"WITH page AS (SELECT * FROM campaigns WHERE {where.sql()}"
         f" ORDER BY {column} {direction}, id {direction} {window})"
-        + _SELECT.format(source="page")
+        + CAMPAIGN_SELECT.format(source="page")
         + f" ORDER BY c.{column} {direction}, c.id {direction}"
     )
     rows = await db.fetch(sql, *where.args)
-    return page([_campaign(row) for row in rows], total, limit, offset)
+    return page([campaign_from_row(row) for row in rows], total, limit, offset)
 
 
 async def update_campaign(
@@ -241,7 +244,7 @@ async def set_campaign_status(
         row = await _compare_and_set(conn, org_id, campaign_id, expected_from, to)
         if row is None:
             return None
-        campaign = _campaign(row)
+        campaign = campaign_from_row(row)
         if announce:
             await campaign_events.announce_moved(conn, org_id, row["previous_status"], campaign)
     return campaign
@@ -275,7 +278,8 @@ async def delete_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUI
     return status == "DELETE 1"
 
 
-def _campaign(row: asyncpg.Record) -> Campaign:
+def campaign_from_row(row: asyncpg.Record) -> Campaign:
+    """The campaign of a row that ``CAMPAIGN_SELECT`` read."""
     track = None
     if row["t_id"] is not None:
         track = TrackSummary(id=row["t_id"], title=row["t_title"], artist=row["t_artist"])

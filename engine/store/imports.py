@@ -17,8 +17,8 @@ from typing import Literal
 
 import msgspec
 
-from engine.store._rows import Queries
 from engine.store.catalog_common import Page, check_window, count_rows, page
+from engine.store.rows import Queries
 
 __all__ = [
     "INTERRUPTED",

@@ -23,9 +23,9 @@ import asyncpg
 import msgspec
 
 from engine.secrets_box import open_, seal
-from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_count, token_digest
 from engine.store.catalog_common import atomic
 from engine.store.outbox import enqueue_event
+from engine.store.rows import Queries, as_struct, fetch_one, maybe_struct, row_count, token_digest
 
 __all__ = [
     "INTEGRATIONS_CHANNEL", "Integration", "IntegrationStatus", "OAuthState", "Provider", "StatePurpose", "Tokens",

@@ -19,10 +19,10 @@ from typing import Literal
 
 import msgspec
 
-from engine.store._rows import as_struct, fetch_one, new_token, row_count, token_digest
 from engine.store.accounts import AccountError, EmailTaken, User, insert_user
 from engine.store.catalog_common import Page, check_window, count_rows, page
 from engine.store.database import Database
+from engine.store.rows import as_struct, fetch_one, new_token, row_count, token_digest
 
 __all__ = [
     "InvalidInvitation", "Invitation", "InvitationRole", "InvitationStatus", "accept_invitation",

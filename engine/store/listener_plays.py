@@ -16,8 +16,8 @@ from datetime import datetime
 
 import msgspec
 
-from engine.store._rows import Queries, as_struct, maybe_struct
 from engine.store.catalog_common import atomic
+from engine.store.rows import Queries, as_struct, maybe_struct
 
 __all__ = [
     "CountedPlay", "ListenerRef", "Play", "PollState", "listeners_to_poll", "park_polls", "poll_state",

@@ -18,9 +18,9 @@ import asyncpg
 import msgspec
 
 from engine.secrets_box import open_, seal
-from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct, row_count
 from engine.store.catalog_common import Page, Where, atomic, check_window, count_rows, like_pattern, page
 from engine.store.integrations import Tokens
+from engine.store.rows import Queries, as_struct, fetch_one, maybe_struct, row_count
 
 __all__ = [
     "LISTENERS_CHANNEL", "CampaignListener", "LinkTarget", "ListenLink", "ListenerStatus", "create_listen_link",

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from engine.store._rows import Queries
 from engine.store.alerts import ALERTS_CHANNEL
+from engine.store.rows import Queries
 
 __all__ = ["OUTBOX_CHANNEL", "enqueue_event", "get_event", "new_event_id"]
 

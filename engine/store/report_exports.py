@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from engine.store._rows import Queries, as_struct, fetch_one, maybe_struct
+from engine.store.rows import Queries, as_struct, fetch_one, maybe_struct
 
 __all__ = [
     "ExportFormat", "ExportKind", "ExportStatus", "Granularity", "NewExport", "ReportExport", "create_export",

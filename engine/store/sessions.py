@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from engine.store._rows import as_struct, fetch_one, maybe_struct, new_token, row_count, token_digest
 from engine.store.accounts import USER_COLUMNS, Role, Tier, User
 from engine.store.database import Connection, Database
+from engine.store.rows import as_struct, fetch_one, maybe_struct, new_token, row_count, token_digest
 
 __all__ = [
     "Invalid", "Reused", "Rotated", "RotationResult", "Session", "SessionCheck", "check_session",

@@ -15,7 +15,7 @@ from typing import Literal
 
 import msgspec
 
-from engine.store._rows import Queries, as_struct, maybe_struct, row_count
+from engine.store.rows import Queries, as_struct, maybe_struct, row_count
 
 __all__ = [
     "INTERRUPTED", "RunStatus", "SyncProvider", "SyncRun", "expire_stale", "finish_run", "latest_run",

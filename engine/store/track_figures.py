@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from engine.store._rows import Queries, as_struct, row_count
+from engine.store.rows import Queries, as_struct, row_count
 
 __all__ = ["Figures", "ObservedTrack", "figures_of", "last_observed_at", "record_figures", "tracks_to_observe"]
 

@@ -15,10 +15,10 @@ from typing import Literal
 import msgspec
 
 from engine.secrets_box import open_
-from engine.store._rows import Queries, as_struct, row_count
 from engine.store.database import Database
 from engine.store.outbox import enqueue_event
-from engine.store.webhooks import _aad  # the endpoints' sealing convention
+from engine.store.rows import Queries, as_struct, row_count
+from engine.store.webhooks import secret_aad
 from engine.webhooks.schedule import Decision
 
 __all__ = [
@@ -60,7 +60,7 @@ class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
 def active_secrets(key: bytes, claim: Claim, now: datetime) -> list[str]:
     """The secrets that sign an attempt at ``now``: the current one, then the previous one during the
     rotation overlap."""
-    aad = _aad(claim.organization_id, claim.endpoint_id)
+    aad = secret_aad(claim.organization_id, claim.endpoint_id)
     found = [open_(key, claim.secret_sealed, aad)]
     expires = claim.previous_secret_expires_at
     if claim.previous_secret_sealed is not None and expires is not None and now < expires:

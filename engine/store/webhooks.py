@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 import msgspec
 
 from engine.secrets_box import seal
-from engine.store._rows import Queries, as_struct, row_count
 from engine.store.outbox import OUTBOX_CHANNEL, enqueue_event
+from engine.store.rows import Queries, as_struct, row_count
 from engine.webhooks.signing import generate_secret
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "recover_failed",
     "resend_event",
     "rotate_secret",
+    "secret_aad",
     "send_test_event",
     "update_endpoint",
 ]
@@ -87,7 +88,9 @@ _FIELDS = ("id, url, description, event_types, enabled, disabled_reason, max_in_
            " previous_secret_expires_at, created_at, updated_at")
 
 
-def _aad(org_id: uuid.UUID, endpoint_id: uuid.UUID) -> str:
+def secret_aad(org_id: uuid.UUID, endpoint_id: uuid.UUID) -> str:
+    """The associated data an endpoint's signing secrets are sealed with (here) and opened with (by the
+    deliveries' ``active_secrets``): a secret moved to another endpoint's row does not open."""
     return f"{org_id}:webhook_endpoint:{endpoint_id}:secret"
 
 
@@ -102,7 +105,7 @@ async def create_endpoint(q: Queries, key: bytes, org_id: uuid.UUID, fields: New
         f"INSERT INTO webhook_endpoints (id, organization_id, url, description, event_types, max_in_flight,"
         f" secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_FIELDS}",
         endpoint_id, org_id, fields.url, fields.description, fields.event_types, fields.max_in_flight,
-        seal(key, secret, _aad(org_id, endpoint_id)))
+        seal(key, secret, secret_aad(org_id, endpoint_id)))
     assert row is not None
     return as_struct(row, Endpoint), secret
 
@@ -158,7 +161,7 @@ async def rotate_secret(q: Queries, key: bytes, org_id: uuid.UUID, endpoint_id: 
         "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed,"
         " previous_secret_expires_at = $3, secret_sealed = $4, updated_at = now()"
         " WHERE organization_id = $1 AND id = $2",
-        org_id, endpoint_id, expires, seal(key, secret, _aad(org_id, endpoint_id)))
+        org_id, endpoint_id, expires, seal(key, secret, secret_aad(org_id, endpoint_id)))
     return (secret, expires) if row_count(status) == 1 else None
 
 

@@ -24,7 +24,7 @@ from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import MetaSimulator
 from config import Keys, Settings
 from engine.messages import MetricSample
-from engine.ratelimit import Pacer
+from engine.pacing import Pacer
 from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.integrations import disconnect, mark_needs_reauth, upsert_integration

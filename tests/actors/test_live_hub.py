@@ -1,6 +1,6 @@
-"""The LiveHub's per-connection Outbox and its fan-out, without sockets: a full backlog marks only its own
-connection too slow, counts snapshots are conflated to the newest per track, and each subscriber gets an
-event at most once whatever it already received (a resume replay racing the live feed).
+"""The LiveHub's fan-out to the connections' frame queues, without sockets: a full backlog marks only its
+own connection too slow, and each subscriber gets an event at most once whatever it already received (a
+resume replay racing the live feed).
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ import uuid
 from datetime import UTC, datetime
 
 import msgspec
-import trio
 
 from actors.live_hub import _Feed
-from actors.live_outbox import Outbox
-from engine.store.stream_events import StoredEvent, TrackHead
+from engine.store.live_feed import StoredEvent, TrackHead
+from http_api.live.frames import FrameQueue
 
 TRACK = uuid.uuid4()
 AT = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -30,7 +29,7 @@ def _seqs(frames: list[str]) -> list[int]:
 
 async def test_a_full_backlog_marks_only_that_connection_slow() -> None:
     feed = _Feed(TrackHead(track_id=TRACK, organization_id=uuid.uuid4(), epoch="e", last_seq=0))
-    slow, fast = Outbox(backlog=10), Outbox(backlog=10)
+    slow, fast = FrameQueue(backlog=10), FrameQueue(backlog=10)
     feed.subscribers.update({slow: 0, fast: 0})
     received: list[int] = []
     for start in range(1, 40, 4):
@@ -43,7 +42,7 @@ async def test_a_full_backlog_marks_only_that_connection_slow() -> None:
 
 async def test_each_subscriber_gets_only_events_after_what_it_already_has() -> None:
     feed = _Feed(TrackHead(track_id=TRACK, organization_id=uuid.uuid4(), epoch="e", last_seq=5))
-    live, resumed = Outbox(backlog=100), Outbox(backlog=100)
+    live, resumed = FrameQueue(backlog=100), FrameQueue(backlog=100)
     feed.subscribers.update({live: 5, resumed: 8})  # the resumed one's replay already reached seq 8
     feed.publish(_events(6, 10))
     assert _seqs(await live.take()) == [6, 7, 8, 9, 10]
@@ -51,31 +50,3 @@ async def test_each_subscriber_gets_only_events_after_what_it_already_has() -> N
     feed.publish(_events(9, 12))  # a page read again after a fallback poll
     assert _seqs(await live.take()) == [11, 12]
     assert feed.published == 12
-
-
-async def test_counts_are_conflated_and_sent_after_the_events_they_include() -> None:
-    outbox = Outbox(backlog=100)
-    outbox.counts(TRACK, '{"event":"counts","seq":1}')
-    outbox.events(['{"event":"stream","seq":2}'])
-    outbox.counts(TRACK, '{"event":"counts","seq":2}')
-    outbox.reply('{"event":"subscribed"}')
-    assert await outbox.take() == ['{"event":"subscribed"}', '{"event":"stream","seq":2}',
-                                   '{"event":"counts","seq":2}']
-
-
-async def test_take_waits_for_something_to_send_and_wakes_on_close() -> None:
-    outbox = Outbox(backlog=100)
-    async with trio.open_nursery() as nursery:
-        taken: list[list[str]] = []
-
-        async def writer() -> None:
-            taken.append(await outbox.take())
-            taken.append(await outbox.take())
-
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
-        assert taken == []
-        outbox.reply("a")
-        await trio.testing.wait_all_tasks_blocked()
-        outbox.close(1001, "restarting")
-    assert taken == [["a"], []] and outbox.closed == (1001, "restarting")

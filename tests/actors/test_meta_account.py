@@ -32,7 +32,7 @@ from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, Simula
 from adapters.meta.simulator.clock import parse_start
 from config import Settings
 from engine.messages import MetricSample
-from engine.ratelimit import Pacer, RetryPolicy
+from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.campaign_meta import link_meta

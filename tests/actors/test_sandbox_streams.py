@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from actors.sandbox_streams import CHUNK, SandboxStreams, Timeline, day_timeline, event_id, listens
 from engine.store import Database, campaigns, tracks
-from engine.store.stream_events import events_after
+from engine.store.live_feed import events_after
 
 
 def _first(seed: int | str, rate: float, n: int) -> list[tuple[float, str, str]]:

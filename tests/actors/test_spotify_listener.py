@@ -28,7 +28,7 @@ from adapters.spotify.provider import SpotifyProviders
 from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
 from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
-from engine.ratelimit import Pacer
+from engine.pacing import Pacer
 from engine.registry import Registry
 from engine.store import accounts, campaigns, tracks
 from engine.store import listeners as listener_store

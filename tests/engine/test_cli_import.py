@@ -16,7 +16,7 @@ import trio
 from engine.store import tracks
 from engine.store.database import open_database
 
-GOLDEN = Path(__file__).parents[1] / "adapters" / "reports" / "golden"
+GOLDEN = Path(__file__).parents[1] / "adapters" / "stream_reports" / "golden"
 
 
 async def _songtrack(dsn: str, *args: str) -> subprocess.CompletedProcess[bytes]:

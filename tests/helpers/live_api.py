@@ -22,9 +22,8 @@ from engine.passwords import hash_password
 from engine.store import accounts, sessions
 from engine.store.database import open_database
 from engine.store.migrate import discover
-from http_api import create_app
 from http_api.context import ApiContext
-from http_api.server import serve_http
+from songtrack.api import build_api
 from songtrack.runtime import start_simulators, wall_clock
 
 __all__ = ["LiveApi", "serve_in_thread"]
@@ -68,7 +67,7 @@ async def _serve(dsn: str, settings: Settings, data_dir: Path, started: queue.Qu
                 db, user_id=user.id, org_id=org.id, refresh_ttl=timedelta(days=1), user_agent=None, ip=None)
             token = ctx.tokens.mint(user_id=user.id, org_id=org.id, role="owner", session_id=session.id)
             async with trio.open_nursery() as nursery:
-                urls = await nursery.start(serve_http, create_app(ctx), "127.0.0.1:0", _wait_for(stop))
+                urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", _wait_for(stop))
                 started.put(LiveApi(urls[0], token, org.id))
             simulators.cancel_scope.cancel()
     except BaseException as exc:  # hand any start-up failure to the waiting test

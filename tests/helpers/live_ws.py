@@ -17,9 +17,8 @@ from engine.passwords import hash_password
 from engine.store import Database, accounts, sessions
 from engine.store import stream_events as store
 from engine.store.migrate import discover
-from http_api import create_app
 from http_api.context import ApiContext
-from http_api.server import serve_http
+from songtrack.api import build_api
 
 __all__ = ["PASSWORD", "Label", "Server", "ingest", "label", "serve", "settings"]
 
@@ -56,9 +55,9 @@ def settings(**live: str) -> Settings:
 
 
 async def serve(nursery: trio.Nursery, db: Database, keys: Keys, settings: Settings) -> Server:
-    """The API (LiveHub included) serving in ``nursery`` until it is cancelled."""
+    """The API (its LiveHub and job runner included) serving in ``nursery`` until it is cancelled."""
     ctx = ApiContext(lambda: db, discover(), settings, keys)
-    urls = await nursery.start(serve_http, create_app(ctx), "127.0.0.1:0", trio.sleep_forever)
+    urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", trio.sleep_forever)
     return Server(urls[0].replace("http://", "ws://"), ctx)
 
 

@@ -1,7 +1,8 @@
 """The service wired in the test's own trio run, as ``songtrack run`` wires it, on the test's database: the
-Meta simulator served by hypercorn, the API served by hypercorn, and the engine's actors (the accounts
-supervisor with its real Meta actors, the aggregator, the webhook dispatcher). Everything talks real HTTP
-on 127.0.0.1. Real time (the database and MockClock do not mix); the caller bounds every wait.
+Meta simulator served by hypercorn, the API served by hypercorn with its LiveHub and job runner, and the
+engine's actors (the accounts supervisor with its real Meta actors, the aggregator, the webhook
+dispatcher). Everything talks real HTTP on 127.0.0.1. Real time (the database and MockClock do not mix);
+the caller bounds every wait.
 
 The Meta simulator runs ``meta_speed`` times faster than the wall clock (so a campaign spends in seconds)
 and the Meta actors read its clock, as they do in the sandbox; the aggregator sweeps every half second.
@@ -29,13 +30,12 @@ from adapters.meta import meta_window
 from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import ServedSimulator, SimulatorConfig, serve_meta_simulator
 from config import Keys, Settings, load
-from engine.ratelimit import Pacer
+from engine.pacing import Pacer
 from engine.registry import Registry
 from engine.store import Database
 from engine.store.migrate import discover
-from http_api import create_app
 from http_api.context import ApiContext
-from http_api.server import serve_http
+from songtrack.api import build_api
 
 __all__ = ["Service", "running_service"]
 
@@ -103,7 +103,7 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         meta: ServedSimulator = await nursery.start(serve_meta_simulator, config)
         settings = _settings(meta)
         ctx = ApiContext(lambda: db, discover(), settings, keys)
-        urls = await nursery.start(serve_http, create_app(ctx), "127.0.0.1:0", trio.sleep_forever)
+        urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", trio.sleep_forever)
         aggregator = Aggregator(db, settings.alerts, sweep_every=0.5)
         dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                        secret_key=keys.token_encryption_key)

@@ -8,13 +8,17 @@ brute-force limit is raised here; the tests of that limit set their own.
 Meta and Spotify are the real simulators, reached over HTTP semantics through
 ``httpx.ASGITransport`` at META_URL and SPOTIFY_URL (the ``simulators`` fixture),
 configured as ``songtrack run`` configures them in sandbox mode.
+
+The app is built as every process that serves the API builds it (``songtrack.api.build_api``: a real
+LiveHub and a real job runner); ``serving(api)`` runs it as that process does.
 """
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,9 +39,9 @@ from engine.passwords import hash_password
 from engine.store import accounts, invitations, sessions
 from engine.store.database import Database
 from engine.store.migrate import discover
-from http_api import create_app
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
+from songtrack.api import Api, build_api
 
 # One real argon2id hash, made once: hashing per fixture user would make the suite crawl.
 PASSWORD = "correct horse battery staple"
@@ -110,8 +114,22 @@ def ctx(db: Database, settings: Settings, keys: Keys, mock_clock: trio.testing.M
 
 
 @pytest.fixture
-def app(ctx: ApiContext) -> QuartTrio:
-    return create_app(ctx)
+def api(ctx: ApiContext) -> Api:
+    return build_api(ctx)
+
+
+@pytest.fixture
+def app(api: Api) -> QuartTrio:
+    return api.app
+
+
+@asynccontextmanager
+async def serving(api: Api) -> AsyncIterator[None]:
+    """The app's lifespan with its services running, as a process that serves the API runs them (routes that
+    start jobs need it). Leaving the block ends serving, then stops the services: it waits for the running
+    jobs (``actors.jobs.GRACE`` on the trio clock, which MockClock does not move)."""
+    async with api.services.running(), api.app.test_app():
+        yield
 
 
 @pytest.fixture

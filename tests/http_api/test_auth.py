@@ -14,8 +14,8 @@ import trio.testing
 from config import load
 from engine.store import mail
 from engine.store.database import Database
-from http_api import create_app
 from http_api.context import ApiContext
+from songtrack.api import build_api
 from tests.http_api.conftest import PASSWORD, Client, MakeMember
 from tests.http_api.paging import assert_paged
 
@@ -181,7 +181,7 @@ def strict_ctx(ctx: ApiContext) -> ApiContext:
 async def test_login_attempts_are_limited_per_email_and_recover_after_the_window(
     strict_ctx: ApiContext, mock_clock: trio.testing.MockClock
 ) -> None:
-    client = create_app(strict_ctx).test_client()
+    client = build_api(strict_ctx).app.test_client()
     attempt = {"email": "target@label.example", "password": "guess-guess"}
     responses = [await client.post("/v1/auth/login", json=attempt) for _ in range(6)]
     assert [r.status_code for r in responses] == [401] * 5 + [429]
@@ -196,7 +196,7 @@ async def test_login_attempts_are_limited_per_email_and_recover_after_the_window
 
 async def test_the_limits_are_shared_by_every_api_process(strict_ctx: ApiContext) -> None:
     # Two apps on one database stand for two API processes: attempts add up across them.
-    one, two = create_app(strict_ctx).test_client(), create_app(dataclasses.replace(strict_ctx)).test_client()
+    one, two = build_api(strict_ctx).app.test_client(), build_api(dataclasses.replace(strict_ctx)).app.test_client()
     attempt = {"email": "target@label.example", "password": "guess-guess"}
     statuses = [(await (one if i % 2 else two).post("/v1/auth/login", json=attempt)).status_code
                 for i in range(6)]

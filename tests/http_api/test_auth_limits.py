@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config import load
-from http_api import create_app
 from http_api.context import ApiContext
-from http_api.ratelimit import sliding_verdict
+from http_api.quotas import sliding_verdict
+from songtrack.api import build_api
 from tests.http_api.conftest import PASSWORD, Client, MakeMember
 
 OFFICE = {"client": ("198.51.100.7", 40000)}
@@ -24,7 +24,7 @@ OFFICE = {"client": ("198.51.100.7", 40000)}
 
 @pytest.fixture
 def strict(ctx: ApiContext) -> Client:
-    return create_app(dataclasses.replace(ctx, settings=load({}))).test_client()
+    return build_api(dataclasses.replace(ctx, settings=load({}))).app.test_client()
 
 
 async def _login(client: Client, email: str, password: str, where: dict[str, object] = OFFICE) -> int:
@@ -80,7 +80,7 @@ async def test_asking_for_reset_links_never_locks_anyone_out_of_logging_in(
                                                         ({"SONGTRACK_API_DEFAULT_TIER": "free"}, "free", "100")])
 async def test_a_new_organization_starts_on_the_configured_tier(
         ctx: ApiContext, environ: dict[str, str], tier: str, limit: str) -> None:
-    client = create_app(dataclasses.replace(ctx, settings=load(environ))).test_client()
+    client = build_api(dataclasses.replace(ctx, settings=load(environ))).app.test_client()
     registered = await client.post("/v1/auth/register", json={
         "email": "ana@label.example", "password": "s3cret-enough", "name": "Ana", "organizationName": "Ana Records"})
     token = (await registered.get_json())["tokens"]["accessToken"]

@@ -13,13 +13,13 @@ from engine.registry import ActorState, Registry
 from engine.store import nodes
 from engine.store.database import Database
 from engine.store.migrate import Migration, discover
-from http_api import create_app
 from http_api.context import ApiContext
+from songtrack.api import build_api
 from tests.http_api.conftest import MakeMember
 
 
 async def test_live_answers_while_the_database_is_still_starting(ctx: ApiContext) -> None:
-    client = create_app(dataclasses.replace(ctx, database=lambda: None)).test_client()
+    client = build_api(dataclasses.replace(ctx, database=lambda: None)).app.test_client()
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 503
@@ -40,7 +40,7 @@ async def test_ready_once_the_database_is_migrated(client: Client) -> None:
 
 async def test_ready_names_pending_migrations(ctx: ApiContext) -> None:
     extra = Migration(version=9999, name="later", sql="SELECT 1", checksum="x")
-    client = create_app(dataclasses.replace(ctx, migrations=[*discover(), extra])).test_client()
+    client = build_api(dataclasses.replace(ctx, migrations=[*discover(), extra])).app.test_client()
     ready = await client.get("/health/ready")
     assert ready.status_code == 503
     assert (await ready.get_json())["checks"]["migrations"] == {

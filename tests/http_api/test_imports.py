@@ -1,9 +1,9 @@
-"""`/v1/imports`: stream reports uploaded as a person would (multipart), their rows written in the app's
-background, bad rows reported by line and column while the good ones land, and the same file twice
+"""`/v1/imports`: stream reports uploaded as a person would (multipart), their rows written by the API's
+job runner, bad rows reported by line and column while the good ones land, and the same file twice
 imported once. What was imported is read back through the analytics routes.
 
-Rules: each test runs inside ``async with app.test_app()`` (once: it starts the app's nursery, which runs
-the background writes), on real time, polling an import until it ends. The files are the parser's golden
+Rules: each test runs inside ``async with serving(api)`` (once: it runs the job runner, which writes the
+rows), on real time, polling an import until it ends. The files are the parser's golden
 files.
 """
 
@@ -16,14 +16,14 @@ from typing import Any
 
 import trio
 from quart.datastructures import FileStorage
-from quart_trio import QuartTrio
 
 from engine.store import imports, tracks
 from engine.store.database import Database
-from tests.http_api.conftest import Client, MakeMember, Member
+from songtrack.api import Api
+from tests.http_api.conftest import Client, MakeMember, Member, serving
 from tests.http_api.paging import assert_paged
 
-GOLDEN = Path(__file__).parents[1] / "adapters" / "reports" / "golden"
+GOLDEN = Path(__file__).parents[1] / "adapters" / "stream_reports" / "golden"
 
 
 def _file(name: str, data: bytes | None = None) -> dict[str, FileStorage]:
@@ -64,9 +64,9 @@ async def _track_analytics(client: Client, member: Member, track: uuid.UUID, que
 
 
 async def test_a_song_timeline_with_broken_rows_imports_the_good_ones_and_names_the_bad(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             track = await _track(db, owner, "Broken Song")  # the file name's title finds it
             started = await _upload(client, owner, "Broken Song_timeline.csv")
@@ -85,9 +85,9 @@ async def test_a_song_timeline_with_broken_rows_imports_the_good_ones_and_names_
 
 
 async def test_a_songs_table_lands_on_the_tracks_it_names_and_reports_the_songs_we_do_not_have(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             neon = await _track(db, owner, "Neon Lights")
             cafe = await _track(db, owner, "café noir")  # titles match whatever their case
@@ -105,9 +105,9 @@ async def test_a_songs_table_lands_on_the_tracks_it_names_and_reports_the_songs_
 
 
 async def test_a_distributor_report_in_latin_1_is_matched_to_tracks_by_isrc(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             neon = await _track(db, owner, "Neon Lights", isrc="QZES72500001")
             body = await _upload(client, owner, "distrokid_old.tsv")
@@ -123,9 +123,9 @@ async def test_a_distributor_report_in_latin_1_is_matched_to_tracks_by_isrc(
 
 
 async def test_files_that_cannot_be_imported_are_refused_with_a_reason(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             viewer = await make_member(org_id=owner.org_id, role="viewer")
             garbage = await _upload(client, owner, "x.csv", data=b"\x00\x01\x02", status=400)
@@ -157,9 +157,9 @@ async def test_imports_are_listed_newest_first_and_paged(db: Database, client: C
 
 
 async def test_an_audience_timeline_shows_on_its_artist_s_tracks(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             neon = await _track(db, owner, "Neon Lights")  # by Zoé Marchand
             body = await _upload(client, owner, "s4a_audience_utf8_bom.csv", artist="zoé marchand")
@@ -176,13 +176,13 @@ async def test_an_audience_timeline_shows_on_its_artist_s_tracks(
 
 
 async def test_uploads_may_be_bigger_than_the_api_s_1_mb_bodies(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     header, line = (GOLDEN / "distrokid_new.tsv").read_bytes().split(b"\n")[:2]
     lines = [line.replace(b"\t2025-", b"\t%d-" % (1000 + n // 12), 1) for n in range(20_000)]  # distinct lines
     data = b"\n".join([header, *lines]) + b"\n"
     assert len(data) > 2 * 1024 * 1024
     with trio.fail_after(60):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             body = await _upload(client, owner, "big.tsv", data=data)
             done = await _import(client, owner, body["id"])

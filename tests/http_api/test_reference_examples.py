@@ -29,7 +29,6 @@ from urllib.parse import urlencode
 import pytest
 import trio
 from quart.typing import TestClientProtocol as Client
-from quart_trio import QuartTrio
 
 from adapters.meta.simulator import MetaSimulator
 from adapters.meta.simulator import SimulatorConfig as MetaConfig
@@ -40,7 +39,8 @@ from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
-from tests.http_api.conftest import PUBLIC_URL, MakeMember, Member, Simulators
+from songtrack.api import Api
+from tests.http_api.conftest import PUBLIC_URL, MakeMember, Member, Simulators, serving
 from tests.http_api.connect import connect
 
 REFERENCE = Path(__file__).parents[2] / "docs" / "songtrackpro-api.md"
@@ -183,11 +183,11 @@ def _order(found: list[Example]) -> list[Example]:
 
 
 async def test_every_example_request_of_the_reference_is_accepted(
-    app: QuartTrio, client: Client, simulators: Simulators, make_member: MakeMember,
+    api: Api, client: Client, simulators: Simulators, make_member: MakeMember,
 ) -> None:
     refused = []
     with trio.fail_after(60):
-        async with app.test_app():  # routes that start background work need the app's nursery
+        async with serving(api):  # routes that start jobs need the job runner running
             refused = await _replay(client, await _world(client, simulators, make_member))
     assert refused == [], "\n".join(map(str, refused))
 

@@ -1,8 +1,8 @@
 """Exports: `POST /v1/analytics/campaigns/{id}/export` answers with a signed, expiring link at once; the
-file is made in the app's background; the link downloads it without a login, and a changed or expired
+file is made by the API's job runner; the link downloads it without a login, and a changed or expired
 link does not. Every file is read back (csv, openpyxl, pypdf) and checked against the analytics route.
 
-Rules: each test runs inside one ``async with app.test_app()`` (the app's nursery makes the files), on
+Rules: each test runs inside one ``async with serving(api)`` (the job runner makes the files), on
 real time, polling the link until the file is ready.
 """
 
@@ -20,14 +20,14 @@ import openpyxl
 import pypdf
 import trio
 from quart.datastructures import Headers
-from quart_trio import QuartTrio
 
 from engine import report_links
 from engine.messages import MetricSample
 from engine.store import facts, imports, report_exports, tracks
 from engine.store.database import Database
 from http_api.context import ApiContext
-from tests.http_api.conftest import Client, MakeMember, Member
+from songtrack.api import Api
+from tests.http_api.conftest import Client, MakeMember, Member, serving
 
 START = date(2027, 1, 5)
 START_AT = datetime(2027, 1, 15, tzinfo=UTC)
@@ -72,9 +72,9 @@ async def _analytics(client: Client, member: Member, campaign: str) -> Any:
 
 
 async def test_each_format_downloads_through_its_link_and_reads_back_as_the_analytics(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember, ctx: ApiContext) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember, ctx: ApiContext) -> None:
     with trio.fail_after(60):
-        async with app.test_app():
+        async with serving(api):
             owner = await make_member()
             viewer = await make_member(org_id=owner.org_id, role="viewer")  # reading is enough to export
             campaign = await _campaign(db, client, owner)
@@ -107,9 +107,9 @@ async def test_each_format_downloads_through_its_link_and_reads_back_as_the_anal
 
 
 async def test_a_changed_expired_or_foreign_link_does_not_download(
-        app: QuartTrio, db: Database, client: Client, make_member: MakeMember, ctx: ApiContext) -> None:
+        api: Api, db: Database, client: Client, make_member: MakeMember, ctx: ApiContext) -> None:
     with trio.fail_after(60):
-        async with app.test_app():
+        async with serving(api):
             owner, stranger = await make_member(), await make_member()
             campaign = await _campaign(db, client, owner)
             started = await _export(client, owner, campaign, format="csv")

@@ -16,8 +16,8 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from http_api import create_app
 from http_api.context import ApiContext
+from songtrack.api import build_api
 from tests.http_api.conftest import EPOCH, Client, MakeMember, Member
 
 # EPOCH is 08:00:00 UTC on a day; the fixture clock is moved on to NOW in every test.
@@ -258,7 +258,7 @@ async def test_the_document_explains_partial_batches(client: Client) -> None:
 async def test_a_sandbox_checks_and_buckets_events_on_its_simulated_clock(
         ctx: ApiContext, make_member: MakeMember, clock: MockClock) -> None:
     ahead = timedelta(days=30)  # a sandbox's domain clock, a month past the real one
-    client = create_app(dataclasses.replace(ctx, wall=lambda: NOW + ahead)).test_client()
+    client = build_api(dataclasses.replace(ctx, wall=lambda: NOW + ahead)).app.test_client()
     with trio.fail_after(10):
         owner = await make_member()
         track = await _track(client, owner)

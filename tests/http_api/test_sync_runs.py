@@ -1,9 +1,9 @@
-"""Sync runs end to end: the POST answers 202 at once, the work runs in the app's nursery against the
+"""Sync runs end to end: the POST answers 202 at once, the work runs in the API's job runner against the
 simulators, and the status route reports how it went.
 
-Rules: a POST that starts work is made inside ``async with app.test_app()``, which runs the ASGI lifespan
-and so gives the app its nursery; leaving the block waits for the background work (Quart lets it finish
-within BACKGROUND_TASK_SHUTDOWN_TIMEOUT on the trio clock, which MockClock does not move). Every test
+Rules: a POST that starts work is made inside ``async with serving(api)``, which runs the app's lifespan
+and its job runner; leaving the block waits for the running jobs (the runner lets them finish within
+``actors.jobs.GRACE`` on the trio clock, which MockClock does not move). Every test
 runs under a deadline on the trio clock.
 """
 
@@ -16,17 +16,17 @@ from typing import Any
 import msgspec
 import trio
 from quart.typing import TestClientProtocol as Client
-from quart_trio import QuartTrio
 
 from adapters.spotify.simulator.config import FaultConfig
 from engine.store import campaigns, tracks
 from engine.store.database import Database
-from tests.http_api.conftest import MakeMember, Member, Simulators
+from songtrack.api import Api
+from tests.http_api.conftest import MakeMember, Member, Simulators, serving
 from tests.http_api.connect import connect
 
 
-async def _sync(app: QuartTrio, client: Client, member: Member, provider: str) -> dict[str, Any]:
-    async with app.test_app():
+async def _sync(api: Api, client: Client, member: Member, provider: str) -> dict[str, Any]:
+    async with serving(api):
         started = await client.post(f"/v1/integrations/{provider}/sync", headers=member.headers)
         assert started.status_code == 202, await started.get_data()
         assert started.headers["Location"] == f"/v1/integrations/{provider}/sync/status"
@@ -59,13 +59,13 @@ async def _tracks(db: Database, sims: Simulators, org_id: uuid.UUID, count: int)
 
 
 async def test_a_spotify_sync_refreshes_the_catalogue(
-    app: QuartTrio, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
+    api: Api, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
 ) -> None:
     with trio.fail_after(30):
         owner = await make_member()
         await connect(client, simulators, "spotify", owner)
         spotify_ids = await _tracks(db, simulators, owner.org_id, 3)
-        started = await _sync(app, client, owner, "spotify")
+        started = await _sync(api, client, owner, "spotify")
         run = await _status(client, owner, "spotify")
         assert run["id"] == started["id"]
         assert (run["status"], run["total"], run["done"], run["progress"], run["error"]) == ("succeeded", 3, 3,
@@ -80,7 +80,7 @@ async def test_a_spotify_sync_refreshes_the_catalogue(
 
 
 async def test_a_meta_sync_reads_the_effective_status_of_linked_campaigns(
-    app: QuartTrio, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
+    api: Api, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
 ) -> None:
     with trio.fail_after(30):
         owner = await make_member()
@@ -91,7 +91,7 @@ async def test_a_meta_sync_reads_the_effective_status_of_linked_campaigns(
             await db.execute("UPDATE campaigns SET meta_ad_account_id = $2, meta_campaign_id = $3 WHERE id = $1",
                              campaign_id, f"act_{meta_campaign.account_id}", meta_campaign.id)
         await _campaign(db, owner.org_id, name="not on Meta")
-        await _sync(app, client, owner, "meta")
+        await _sync(api, client, owner, "meta")
         run = await _status(client, owner, "meta")
         assert (run["status"], run["total"], run["done"]) == ("succeeded", 2, 2)
         stored = await db.fetch("SELECT meta_campaign_id, meta_effective_status FROM campaigns"
@@ -101,18 +101,18 @@ async def test_a_meta_sync_reads_the_effective_status_of_linked_campaigns(
 
 
 async def test_a_sync_with_nothing_to_do_succeeds(
-    app: QuartTrio, client: Client, simulators: Simulators, make_member: MakeMember,
+    api: Api, client: Client, simulators: Simulators, make_member: MakeMember,
 ) -> None:
     with trio.fail_after(30):
         owner = await make_member()
         await connect(client, simulators, "meta", owner)
-        await _sync(app, client, owner, "meta")
+        await _sync(api, client, owner, "meta")
         run = await _status(client, owner, "meta")
         assert (run["status"], run["total"], run["done"], run["progress"]) == ("succeeded", 0, 0, 1.0)
 
 
 async def test_a_provider_fault_fails_the_run_with_its_message(
-    app: QuartTrio, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
+    api: Api, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
 ) -> None:
     with trio.fail_after(30):
         owner = await make_member()
@@ -120,7 +120,7 @@ async def test_a_provider_fault_fails_the_run_with_its_message(
         await _tracks(db, simulators, owner.org_id, 2)
         sim = simulators.spotify
         sim.config = msgspec.structs.replace(sim.config, faults=FaultConfig(error_rate=1.0))
-        await _sync(app, client, owner, "spotify")
+        await _sync(api, client, owner, "spotify")
         run = await _status(client, owner, "spotify")
         assert (run["status"], run["total"], run["done"]) == ("failed", 2, 0)
         assert run["error"].startswith("Spotify: spotify HTTP 50"), run["error"]
@@ -129,7 +129,7 @@ async def test_a_provider_fault_fails_the_run_with_its_message(
 
 
 async def test_a_stale_running_run_is_reported_interrupted(
-    app: QuartTrio, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
+    api: Api, client: Client, simulators: Simulators, db: Database, make_member: MakeMember,
 ) -> None:
     with trio.fail_after(30):
         owner = await make_member()
@@ -141,7 +141,7 @@ async def test_a_stale_running_run_is_reported_interrupted(
         assert (run["id"], run["status"], run["error"], run["progress"]) == (str(stale), "failed", "interrupted",
                                                                               0.25)
         assert await db.fetchval("SELECT status FROM sync_runs WHERE id = $1", stale) == "failed"
-        fresh = await _sync(app, client, owner, "spotify")  # the dead run no longer blocks a new one
+        fresh = await _sync(api, client, owner, "spotify")  # the dead run no longer blocks a new one
         assert fresh["id"] != str(stale)
 
 

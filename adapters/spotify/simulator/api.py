@@ -27,6 +27,8 @@ from adapters.spotify.simulator.wire import (
     json_response,
 )
 
+__all__ = ["CatalogApi", "Handler", "Route", "page_params", "route"]
+
 Handler = Callable[[Request, Grant, "re.Match[str]"], Response]
 _ID = r"([^/]+)"
 _BASE62_ID = re.compile(r"[0-9A-Za-z]{22}")

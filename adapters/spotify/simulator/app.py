@@ -30,6 +30,17 @@ from adapters.spotify.simulator.wire import ApiFailure, Request, Response, api_e
 from adapters.spotify.simulator.world import World
 from engine.clock import WallClock
 
+__all__ = [
+    "ALLOWLIST_MAX",
+    "NOT_REGISTERED",
+    "QUOTA_BODY",
+    "Receive",
+    "RequestRecord",
+    "Scope",
+    "Send",
+    "SpotifySimulator",
+]
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]

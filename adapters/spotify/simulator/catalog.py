@@ -14,6 +14,8 @@ import msgspec
 
 from adapters.spotify.simulator.config import SimulatorConfig
 
+__all__ = ["LABEL_NAME", "Album", "Artist", "Catalog", "Playlist", "Track", "User", "spotify_id"]
+
 _BASE62 = string.digits + string.ascii_letters
 _ADJECTIVES = ("Neon", "Silent", "Golden", "Broken", "Electric", "Velvet", "Midnight", "Paper", "Crystal", "Wild",
                "Hollow", "Lunar", "Amber", "Static", "Faded", "Endless")

@@ -15,6 +15,17 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+__all__ = [
+    "DEFAULT_START",
+    "ClientApp",
+    "FaultConfig",
+    "ManualTime",
+    "Mode",
+    "RateLimitConfig",
+    "SimClock",
+    "SimulatorConfig",
+]
+
 Mode = Literal["development", "extended"]
 
 DEFAULT_START = datetime(2026, 9, 1, tzinfo=UTC)

@@ -15,6 +15,8 @@ from adapters.spotify.simulator.render import Renderer, iso, paging
 from adapters.spotify.simulator.wire import ApiFailure, JsonObject, Request, Response, json_response
 from adapters.spotify.simulator.world import TIME_RANGES, Play, World
 
+__all__ = ["RECENT_MAX", "LibraryApi"]
+
 RECENT_MAX = 50
 _MS_MAX = 2**63 - 1
 

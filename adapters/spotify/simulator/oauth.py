@@ -30,6 +30,8 @@ import msgspec
 from adapters.spotify.simulator.config import ClientApp, SimulatorConfig
 from adapters.spotify.simulator.wire import Request, Response, json_response, oauth_error, redirect, text_response
 
+__all__ = ["ACCESS_TOKEN_TTL", "CODE_TTL", "REFRESH_TOKEN_LIFETIME", "AuthServer", "Grant", "redirect_allowed", "s256"]
+
 ACCESS_TOKEN_TTL = 3600
 CODE_TTL = 600
 REFRESH_TOKEN_LIFETIME = 182 * 86_400  # "6 months after the original authorization" [SP-RTEXP]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
+__all__ = ["DAY_S", "DailyQuota", "RollingWindow"]
+
 DAY_S = 86_400.0
 
 

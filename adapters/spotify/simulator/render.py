@@ -13,6 +13,8 @@ from adapters.spotify.simulator.catalog import Album, Artist, Catalog, Playlist,
 from adapters.spotify.simulator.config import Mode
 from adapters.spotify.simulator.wire import JsonObject, Request
 
+__all__ = ["MARKETS", "Renderer", "iso", "paging"]
+
 MARKETS = ["BR", "CA", "DE", "FR", "GB", "MX", "SE", "US"]
 _DEV_TRACK = ("available_markets", "linked_from", "popularity")
 _DEV_ALBUM = ("album_group", "available_markets", "external_ids", "label", "popularity")

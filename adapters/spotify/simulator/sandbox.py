@@ -17,6 +17,8 @@ import msgspec
 
 from adapters.spotify.simulator.config import ClientApp
 
+__all__ = ["ALL_SCOPES", "LoginError", "TokenSet", "pkce_login", "pkce_pair"]
+
 ALL_SCOPES = "user-read-private user-read-email user-top-read user-library-read user-read-recently-played"
 
 

@@ -16,6 +16,8 @@ from hypercorn.typing import ASGIFramework
 from adapters.spotify.simulator.app import SpotifySimulator
 from adapters.spotify.simulator.config import SimulatorConfig
 
+__all__ = ["serve_spotify_simulator"]
+
 
 async def serve_spotify_simulator(config: SimulatorConfig | SpotifySimulator, host: str = "127.0.0.1",
                                   port: int = 0, *,

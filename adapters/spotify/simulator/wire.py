@@ -11,6 +11,19 @@ from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 
+__all__ = [
+    "ApiFailure",
+    "JsonObject",
+    "Request",
+    "Response",
+    "api_error",
+    "int_param",
+    "json_response",
+    "oauth_error",
+    "redirect",
+    "text_response",
+]
+
 _encoder = msgspec.json.Encoder()
 JsonObject = dict[str, Any]
 

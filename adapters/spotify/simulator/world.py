@@ -20,6 +20,8 @@ import msgspec
 from adapters.spotify.simulator.catalog import Catalog, Track
 from adapters.spotify.simulator.config import SimulatorConfig
 
+__all__ = ["TIME_RANGES", "Context", "Play", "World", "utc_day"]
+
 _DAY = 86_400.0
 _HISTORY_DAYS = 60  # how far back we look for a listener's 50 most recent plays
 TIME_RANGES = {"short_term": 0.25, "medium_term": 0.15, "long_term": 0.05}  # rank noise per range

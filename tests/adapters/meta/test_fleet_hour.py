@@ -30,8 +30,8 @@ from trio.testing import MockClock
 from adapters.meta import APP_DOMAIN, MetaClient, account_domain
 from adapters.meta.simulator import MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
+from engine.pacing import Pacer
 from engine.provider import RateLimitedError
-from engine.ratelimit import Pacer
 from tests.adapters.meta.sim import TOKEN
 
 HOUR = 3600.0
@@ -49,7 +49,7 @@ async def poll(client: MetaClient, pacer: Pacer, act: str, rng: random.Random,
     domains = (APP_DOMAIN, account_domain(act, "score"), account_domain(act, "ads_management"))
     while True:
         rand = rng.random()
-        # A time to sleep until, not an event: we ask again after waking (engine.ratelimit).
+        # A time to sleep until, not an event: we ask again after waking (engine.pacing).
         while (at := pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:  # noqa: ASYNC110
             await trio.sleep_until(at)
         pacer.record_call(domains, now)

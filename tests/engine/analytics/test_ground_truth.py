@@ -42,7 +42,7 @@ from adapters.meta.simulator.clock import parse_start
 from config.sections import AlertsSettings, MetaSettings
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.analytics.model import CampaignAnalytics, Point
-from engine.ratelimit import Pacer, RetryPolicy
+from engine.pacing import Pacer, RetryPolicy
 from engine.registry import Registry
 from engine.store import Database, open_database
 from engine.store.campaign_meta import link_meta

@@ -327,3 +327,24 @@ async def test_a_campaign_links_to_one_meta_campaign_once(db: Database) -> None:
         assert await set_meta_effective_status(db, other, "120", "ACTIVE") is None
         found = await get_campaign_by_meta(db, org, "120")
         assert found is not None and found.id == first.id and await get_campaign_by_meta(db, other, "120") is None
+
+
+async def test_the_meta_status_changes_only_by_its_rule(db: Database) -> None:
+    """``set_meta_effective_status``: a new status is written, an equal one writes nothing, ``None`` (Meta did
+    not say) keeps what we knew; never ``updated_at``, never a webhook event."""
+    with trio.fail_after(10):
+        org = await _org(db)
+        ours = await create_campaign(db, org, _new())
+        linked = await link_meta(db, org, ours.id, ad_account_id="act_1", meta_campaign_id="120",
+                                 effective_status="PAUSED")
+        assert linked is not None
+        version = "SELECT xmin::text FROM campaigns WHERE id = $1"
+        before = await db.fetchval(version, ours.id)
+        same = await set_meta_effective_status(db, org, "120", "PAUSED")
+        assert same == linked and await db.fetchval(version, ours.id) == before
+        moved = await set_meta_effective_status(db, org, "120", "ACTIVE")
+        assert moved is not None and moved.meta_effective_status == "ACTIVE" and moved.updated_at == linked.updated_at
+        kept = await set_meta_effective_status(db, org, "120", None)
+        assert kept == moved and await db.fetchval(version, ours.id) != before
+        events = await db.fetch("SELECT type FROM webhook_events WHERE organization_id = $1", org)
+        assert [row["type"] for row in events] == ["campaign.created"]

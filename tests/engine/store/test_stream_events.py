@@ -12,7 +12,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.store import Database, open_database
+from engine.store import Database, live_feed, open_database
 from engine.store import stream_events as store
 from engine.store.catalog_common import NotFound
 
@@ -39,13 +39,13 @@ async def test_seqs_follow_event_time_and_a_resent_id_is_a_no_op(db: Database) -
     assert (first.accepted, first.duplicates) == (2, 1)
     again = await store.ingest(db, org, [_event("a", track, 1), _event("c", track, 3)], received_at=T0)
     assert (again.accepted, again.duplicates) == (1, 1)
-    events = await store.events_after(db, track, 0, limit=10)
+    events = await live_feed.events_after(db, track, 0, limit=10)
     assert [(e.seq, e.occurred_at.minute) for e in events] == [(1, 1), (2, 2), (3, 3)]
-    head = (await store.heads(db, [track]))[track]
+    head = (await live_feed.heads(db, [track]))[track]
     assert head.last_seq == 3 and len(head.epoch) == 12
-    assert [e.seq for e in await store.events_after(db, track, 2, limit=10)] == [3]
-    counts = await store.counts(db, [track], since=T0)
-    assert counts == [store.Counts(track_id=track, seq=3, streams=3, countries={"US": 3})]
+    assert [e.seq for e in await live_feed.events_after(db, track, 2, limit=10)] == [3]
+    counts = await live_feed.counts(db, [track], since=T0)
+    assert counts == [live_feed.Counts(track_id=track, seq=3, streams=3, countries={"US": 3})]
 
 
 async def test_a_track_of_another_organization_stores_nothing(db: Database) -> None:
@@ -53,7 +53,7 @@ async def test_a_track_of_another_organization_stores_nothing(db: Database) -> N
     _, theirs = await _org_and_track(db, "other")
     with pytest.raises(NotFound):
         await store.ingest(db, org, [_event("a", track), _event("b", theirs)], received_at=T0)
-    assert await store.events_after(db, track, 0, limit=10) == []
+    assert await live_feed.events_after(db, track, 0, limit=10) == []
     assert await store.known_tracks(db, org, [track, theirs]) == {track}
 
 
@@ -80,7 +80,7 @@ async def test_concurrent_batches_on_one_track_get_distinct_contiguous_seqs(db: 
     async with trio.open_nursery() as nursery:
         for prefix in "abcd":
             nursery.start_soon(send, prefix)
-    events = await store.events_after(db, track, 0, limit=1000)
+    events = await live_feed.events_after(db, track, 0, limit=1000)
     assert [e.seq for e in events] == list(range(1, 141))
 
 
@@ -90,7 +90,7 @@ async def test_prune_keeps_recent_events_and_every_daily_total(db: Database) -> 
     await store.ingest(db, org, [_event("new", track, 1)], received_at=T0 + store.HISTORY)
     removed = await store.prune(db, now=T0 + store.HISTORY + timedelta(minutes=1))
     assert removed == 2  # the old event, and the five-minute bucket of both (it is of their event time)
-    assert [e.seq for e in await store.events_after(db, track, 0, limit=10)] == [2]
+    assert [e.seq for e in await live_feed.events_after(db, track, 0, limit=10)] == [2]
     changed = await store.changed_days(db, since=T0 - timedelta(days=1))
     assert [c.streams for c in changed] == [2]
 
@@ -120,7 +120,7 @@ async def _replay(dsn: str, batches: list[list[tuple[int, int, str]]]) -> tuple[
             for batch in batches:
                 await store.ingest(db, org, [_event(str(i), track, minute, country) for i, minute, country in batch],
                                    received_at=T0)
-            events = await store.events_after(db, track, 0, limit=1000)
+            events = await live_feed.events_after(db, track, 0, limit=1000)
             buckets = await store.realtime(db, track, width=timedelta(hours=1), since=T0,
                                            until=T0 + timedelta(hours=4))
             return [e.seq for e in events], buckets

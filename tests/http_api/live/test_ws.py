@@ -18,14 +18,13 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url, wrap_client_stream
 
 from config import Keys
-from engine.store import Database, sessions
+from engine.store import Database, live_feed, sessions
 from engine.store import alerts as alert_store
-from engine.store import stream_events as store
 from engine.store.migrate import discover
-from http_api import create_app, live_ws
 from http_api.context import ApiContext
-from http_api.server import serve_http
+from http_api.live import ws as live_ws
 from http_api.tokens import TokenService
+from songtrack.api import build_api
 from tests.helpers.live_ws import Label, Server, serve, settings
 from tests.helpers.live_ws import ingest as _ingest
 from tests.helpers.live_ws import label as _label
@@ -132,7 +131,7 @@ async def test_a_client_that_reconnects_with_resume_gets_every_event_exactly_onc
 async def test_the_per_track_route_takes_the_token_and_resume_in_its_query(server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
     await _ingest(db, label, 12)
-    head = (await store.heads(db, [label.track_id]))[label.track_id]
+    head = (await live_feed.heads(db, [label.track_id]))[label.track_id]
     url = f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}&epoch={head.epoch}&after=10"
     async with _websocket(url) as ws:
         assert (await _json(ws))["event"] == "authenticated"
@@ -305,7 +304,7 @@ async def test_a_graceful_stop_tells_live_clients_to_reconnect(nursery: trio.Nur
                                                                keys: Keys) -> None:
     ctx = ApiContext(lambda: db, discover(), settings(), keys)
     stop = trio.Event()
-    urls = await nursery.start(serve_http, create_app(ctx), "127.0.0.1:0", stop.wait)
+    urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", stop.wait)
     label = await _label(db, ctx)
     async with _connected(urls[0].replace("http://", "ws://") + "/v1/streaming/ws", label.token) as ws:
         await _subscribe(ws, label.track_id)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from adapters.reports.model import DistributorRow
-from adapters.reports.table import (
+from adapters.stream_reports.model import DistributorRow
+from adapters.stream_reports.table import (
     REQUIRED,
     Field,
     Schema,

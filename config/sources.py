@@ -11,8 +11,10 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from config._schema import FieldSpec, unknown
 from config.errors import ConfigProblem
+from config.schema import FieldSpec, unknown
+
+__all__ = ["Found", "Provided", "from_environ", "from_file", "from_overrides"]
 
 
 class Provided(NamedTuple):

@@ -2,7 +2,7 @@
 the same run.
 
 - **Import**: a generated DistroKid TSV of ``--rows`` lines through the real import path
-  (``adapters.reports.importer``: parse, then 1,000-row transactions with progress) against the same
+  (``adapters.stream_reports.importer``: parse, then 1,000-row transactions with progress) against the same
   parsed rows inserted by a bare ``unnest`` INSERT into a copy of the table (keys of the same length, no
   conflict check, no import bookkeeping), 1,000 per statement, on one connection: what any import must at
   least do. Parsing alone is timed too.
@@ -10,7 +10,7 @@ the same run.
   against the two bare SELECTs that read the same rows (the least a route must do).
 - **Exports**: rendering that year's report as CSV, XLSX and PDF (no baseline: the files are the work).
 
-Usage: .venv/bin/python bench/reports.py [--rows N] [--dsn DSN]
+Usage: .venv/bin/python bench/stream_reports.py [--rows N] [--dsn DSN]
 
 Without --dsn it starts a throwaway embedded PostgreSQL (fsync off) and applies the migrations.
 """
@@ -32,8 +32,8 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
-from adapters.reports import parse_report
-from adapters.reports.importer import load, prepare
+from adapters.stream_reports import parse_report
+from adapters.stream_reports.importer import load, prepare
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.exports import render
 from engine.messages import MetricSample

@@ -15,6 +15,8 @@ from typing import NamedTuple, TypeGuard
 import msgspec
 import msgspec.inspect as mi
 
+__all__ = ["FieldSpec", "env_names", "explain", "flatten", "is_section", "specs_in", "unknown"]
+
 
 class FieldSpec(NamedTuple):
     """One configurable value. ``key`` is dotted (``server.port``), or bare for a top-level field."""

@@ -9,9 +9,9 @@ nothing else, whatever the bytes; bad rows and cells come back as ``RowError``s 
 
 from __future__ import annotations
 
-from adapters.reports import distrokid, s4a
-from adapters.reports.decode import decode
-from adapters.reports.model import (
+from adapters.stream_reports import distrokid, s4a
+from adapters.stream_reports.decode import decode
+from adapters.stream_reports.model import (
     AudienceDay,
     DistributorRow,
     ParsedReport,
@@ -21,7 +21,7 @@ from adapters.reports.model import (
     SongDay,
     SongTotal,
 )
-from adapters.reports.table import Table, convert, normalize, read_table
+from adapters.stream_reports.table import Table, convert, normalize, read_table
 
 __all__ = [
     "AudienceDay",

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import msgspec
 import trio
 
-from adapters.reports import parse_report
-from adapters.reports.model import (
+from adapters.stream_reports import parse_report
+from adapters.stream_reports.model import (
     AudienceDay,
     DistributorRow,
     ParsedReport,

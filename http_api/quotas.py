@@ -1,9 +1,10 @@
-"""Request budgets, counted in PostgreSQL so every API process shares them.
+"""The API's request quotas, counted in PostgreSQL so every API process shares them.
 
-Two kinds: each organization's hourly budget by tier (a fixed window: one counter
+Two kinds: each organization's hourly quota by tier (a fixed window: one counter
 row per organization and hour, bumped atomically), and the brute-force limit on
 the auth endpoints (``http_api.attempts``), a sliding window over per-minute
-counter rows (``sliding_verdict``).
+counter rows (``sliding_verdict``). How fast we call providers is another matter
+(``engine.pacing``).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-import adapters.reports
-from adapters.reports import (
+import adapters.stream_reports
+from adapters.stream_reports import (
     AudienceDay,
     ReportError,
     ReportKind,
@@ -23,8 +23,8 @@ from adapters.reports import (
     detect_kind,
     parse_report,
 )
-from adapters.reports.decode import decode
-from adapters.reports.s4a import song_title
+from adapters.stream_reports.decode import decode
+from adapters.stream_reports.s4a import song_title
 
 DK_NEW = (
     "Reporting Date\tSale Month\tStore\tArtist\tTitle\tISRC\tUPC\tQuantity\tTeam Percentage\tSource Type\t"
@@ -33,7 +33,7 @@ DK_NEW = (
 
 
 def test_public_names_are_pinned() -> None:
-    assert adapters.reports.__all__ == [
+    assert adapters.stream_reports.__all__ == [
         "AudienceDay",
         "DistributorRow",
         "ParsedReport",

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from adapters.reports import parse_report
+from adapters.stream_reports import parse_report
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = sorted(path for path in GOLDEN.iterdir() if not path.name.endswith(".expected.json"))

@@ -18,7 +18,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 import msgspec
 
-from adapters.reports.model import ReportError, RowError
+from adapters.stream_reports.model import ReportError, RowError
 
 __all__ = [
     "REQUIRED", "CellError", "Field", "Schema", "Table", "amount", "convert", "country", "integer", "iso_date",

@@ -19,7 +19,7 @@ import msgspec
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from adapters.reports import (
+from adapters.stream_reports import (
     AudienceDay,
     DistributorRow,
     ParsedReport,

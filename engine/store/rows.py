@@ -1,7 +1,7 @@
-"""Row and token helpers shared by the account modules (``accounts``, ``sessions``, ``invitations``).
+"""Row and token helpers shared by the store's modules and the analytics queries (``Queries``).
 
 It knows no table: converting records into Structs, reading status tags, and minting token secrets
-whose SHA-256 digest is all we store. The module is private to ``engine.store``.
+whose SHA-256 digest is all we store.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``actors.rules``: pure alert rules, tested with hypothesis.
+"""``engine.alert_rules``: pure alert rules, tested with hypothesis.
 
 Rules: no I/O and no clock; "already fired" is simulated the way the store does it, by keeping the dedupe
 keys of what fired and passing them back in.
@@ -10,11 +10,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.rules import CampaignState, evaluate, projected_spend
 from config.sections import AlertsSettings
+from engine.alert_rules import CampaignState, evaluate, projected_spend
 
 CONFIG = AlertsSettings()
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -38,6 +39,15 @@ def _run(states: list[CampaignState], now: datetime = NOW, config: AlertsSetting
 
 
 _cents = st.integers(0, 250_000).map(lambda c: Decimal(c) / 100)
+_moments = st.integers(-2 * 24, 40 * 24).map(lambda hours: START + timedelta(hours=hours))
+_counts = st.dictionaries(st.sampled_from(["streams", "clicks", "impressions"]), st.integers(0, 2000))
+
+
+@st.composite
+def _states(draw: st.DrawFn) -> CampaignState:
+    """Any campaign the aggregator could hand over: spend, budget, status, totals, goals and change flag."""
+    return _state(draw(_cents), budget=draw(st.integers(0, 2000)), totals=draw(_counts), goals=draw(_counts),
+                  changed=draw(st.booleans()), status=draw(st.sampled_from(["draft", "active", "paused"])))
 
 
 @given(st.lists(_cents, min_size=1, max_size=30))
@@ -130,3 +140,30 @@ def test_pacing_is_once_a_day_and_quiet_outside_the_campaign() -> None:
 def test_projection_is_never_below_spend(spent: Decimal, hours: int) -> None:
     projected = projected_spend(_state(spent), START + timedelta(hours=hours))
     assert projected is not None and projected >= spent
+
+
+@given(_states(), _moments)
+def test_what_fired_never_fires_again(state: CampaignState, now: datetime) -> None:
+    """Keys are unique per evaluation, each names its type and campaign, and once passed back as fired the
+    same evaluation fires nothing: the store's dedupe is all the hysteresis the rules need."""
+    keys = [firing.dedupe_key for firing in evaluate(state, now, CONFIG)]
+    assert len(keys) == len(set(keys))
+    assert all(key.startswith(f"{key.split(':')[0]}:{CAMPAIGN}") for key in keys)
+    assert evaluate(state, now, CONFIG, frozenset(keys)) == []
+
+
+@given(_states(), _cents, _moments)
+def test_budget_alerts_are_monotone_in_spend(state: CampaignState, more: Decimal, now: datetime) -> None:
+    """Spending more never silences a budget alert that less spend fired (at the same moment)."""
+    def budget_keys(spent: Decimal) -> set[str]:
+        firings = evaluate(msgspec.structs.replace(state, budget_spent=spent), now, CONFIG)
+        return {firing.dedupe_key for firing in firings if firing.type.startswith("budget.")}
+
+    assert budget_keys(state.budget_spent) <= budget_keys(state.budget_spent + more)
+
+
+@given(_cents, _cents, st.integers(1, 29 * 24))
+def test_projection_grows_with_spend(spent: Decimal, more: Decimal, hours: int) -> None:
+    now = START + timedelta(hours=hours)
+    lower, higher = projected_spend(_state(spent), now), projected_spend(_state(spent + more), now)
+    assert lower is not None and higher is not None and lower <= higher

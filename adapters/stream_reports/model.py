@@ -1,6 +1,6 @@
 """The Structs a parsed stream-report file becomes, and the one error that rejects a whole file.
 
-These are plain values: bytes go in through ``adapters.reports.parse_report`` and these come out. Storing
+These are plain values: bytes go in through ``adapters.stream_reports.parse_report`` and these come out. Storing
 them, and mapping songs to tracks, is someone else's job.
 
 Errors: a file we cannot use at all raises ``ReportError``; a bad row or cell never raises, it becomes a
@@ -28,7 +28,7 @@ __all__ = [
 
 
 class ReportKind(enum.StrEnum):
-    """Which export a file is; ``adapters.reports.detect_kind`` tells them apart by their header row."""
+    """Which export a file is; ``adapters.stream_reports.detect_kind`` tells them apart by their header row."""
 
     S4A_AUDIENCE = "s4a_audience"
     S4A_SONG_TIMELINE = "s4a_song_timeline"

@@ -1,11 +1,12 @@
 """The live stream WebSockets: ``/v1/streaming/ws`` (any number of tracks) and ``/v1/streaming/ws/{trackId}``
 (subscribed to its track at once). The protocol, its messages and close codes are in docs/live-streams.md;
-the fan-out itself is the LiveHub's (``actors.live_hub``).
+the fan-out itself is the process's ``LiveFeed`` (``engine.live``), which the app is handed.
 
 Each connection runs four tasks: a reader (commands, liveness), a writer (the only task that sends, taking
-from the connection's Outbox), a heartbeat (pings; closes a silent connection) and an expiry watch (closes
+from the connection's FrameQueue), a heartbeat (pings; closes a silent connection) and an expiry watch (closes
 it when the access token expires without a fresh ``auth``). The first task that decides to close records the
-code and cancels the others.
+code and cancels the others. When a graceful stop begins, every connection is closed with "reconnect"
+(``GOING_AWAY``): they would hold the stop until its deadline.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import msgspec
 import trio
 from quart import Blueprint, Response, websocket
 
-from actors.live_hub import LiveHub
-from actors.live_outbox import Outbox, encode
+from engine.live import LiveFeed
 from engine.store.sessions import check_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.live.frames import FrameQueue, error_frame, frame
+from http_api.server import ON_SHUTDOWN
 
 __all__ = ["AUTH_TIMEOUT", "CloseCode", "live_blueprint"]
 
@@ -78,15 +80,6 @@ class Pong(msgspec.Struct, tag="pong", tag_field="type"):
 
 
 _decoder = msgspec.json.Decoder(Auth | Subscribe | Unsubscribe | Ping | Pong)
-def _frame(event: str, data: object = None) -> str:
-    return encode({"event": event} if data is None else {"event": event, "data": data})
-
-
-def _error(code: str, message: str, track_id: uuid.UUID | None = None) -> str:
-    data: dict[str, object] = {"code": code, "message": message}
-    if track_id is not None:
-        data["trackId"] = track_id
-    return _frame("error", data)
 
 
 class _Closing(Exception):
@@ -105,9 +98,9 @@ def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
 
 
 class _Connection:
-    def __init__(self, ctx: ApiContext, hub: LiveHub) -> None:
-        self.ctx, self.hub = ctx, hub
-        self.outbox = Outbox(ctx.settings.live.backlog)
+    def __init__(self, ctx: ApiContext, hub: LiveFeed, open_queues: set[FrameQueue]) -> None:
+        self.ctx, self.hub, self.open_queues = ctx, hub, open_queues
+        self.queue = FrameQueue(ctx.settings.live.backlog)
         self.organization_id: uuid.UUID | None = None
         self.pending: set[uuid.UUID] = set()  # tracks whose subscribe (and replay) is under way
         self.batch = False
@@ -121,7 +114,7 @@ class _Connection:
             auth = await self._first_auth(track_id)
             self.batch = auth.batch
             await self._authenticate(auth.token)
-            self.hub.attach(self.outbox)
+            self.open_queues.add(self.queue)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._guard, self._write, nursery)
                 nursery.start_soon(self._guard, self._heartbeat, nursery)
@@ -133,7 +126,8 @@ class _Connection:
         except _Closing as closing:
             self.close = (closing.code, closing.reason)
         finally:
-            self.hub.detach(self.outbox)
+            self.open_queues.discard(self.queue)
+            self.hub.detach(self.queue)
         return self.close
 
     async def _guard(self, task: object, nursery: trio.Nursery) -> None:
@@ -178,13 +172,13 @@ class _Connection:
         self.expiry.deadline = trio.current_time() + max(0.0, self.expires_at - self.ctx.now())
         expires = datetime.fromtimestamp(self.expires_at, UTC)
         interval = self.ctx.settings.live.ping_interval
-        self.outbox.reply(_frame("authenticated", {"expiresAt": expires, "pingInterval": interval,
+        self.queue.reply(frame("authenticated", {"expiresAt": expires, "pingInterval": interval,
                                                    "pongTimeout": interval + SILENCE_GRACE}))
 
     def _refused(self, why: str) -> None:
         if self.organization_id is None:
             raise _Closing(CloseCode.UNAUTHORIZED, why)
-        self.outbox.reply(_error("UNAUTHORIZED", f"{why}; the current token still holds until it expires"))
+        self.queue.reply(error_frame("UNAUTHORIZED", f"{why}; the current token still holds until it expires"))
 
     async def _read(self, nursery: trio.Nursery) -> None:
         while True:
@@ -193,7 +187,7 @@ class _Connection:
             try:
                 message = _decoder.decode(raw)
             except msgspec.DecodeError as exc:
-                self.outbox.reply(_error("BAD_MESSAGE", str(exc)))
+                self.queue.reply(error_frame("BAD_MESSAGE", str(exc)))
                 continue
             if isinstance(message, Auth):
                 await self._authenticate(message.token)
@@ -203,69 +197,70 @@ class _Connection:
             elif isinstance(message, Unsubscribe):
                 self._unsubscribe(message)
             elif isinstance(message, Ping):
-                self.outbox.reply(_frame("pong"))
+                self.queue.reply(frame("pong"))
 
     async def _subscribe(self, message: Subscribe) -> None:
         if (message.track_id is None) == (message.channel is None):
-            self.outbox.reply(_error("BAD_MESSAGE", 'subscribe takes a trackId or "channel": "alerts"'))
+            self.queue.reply(error_frame("BAD_MESSAGE", 'subscribe takes a trackId or "channel": "alerts"'))
             return
         assert self.organization_id is not None
         if message.channel == "alerts":
-            if self.hub.subscribe_alerts(self.outbox, self.organization_id):
-                self.outbox.reply(_frame("subscribed", {"channel": "alerts"}))
+            if self.hub.subscribe_alerts(self.queue, self.organization_id):
+                self.queue.reply(frame("subscribed", {"channel": "alerts"}))
             else:
-                self.outbox.reply(_error("ALREADY_SUBSCRIBED", "this connection already gets alerts"))
+                self.queue.reply(error_frame("ALREADY_SUBSCRIBED", "this connection already gets alerts"))
             return
         track_id = message.track_id
         assert track_id is not None
-        if track_id in self.pending or self.hub.subscribed(self.outbox, track_id):
-            self.outbox.reply(_error("ALREADY_SUBSCRIBED", "unsubscribe first to resume from another seq", track_id))
+        if track_id in self.pending or self.hub.subscribed(self.queue, track_id):
+            self.queue.reply(error_frame("ALREADY_SUBSCRIBED", "unsubscribe first to resume from another seq",
+                                         track_id))
             return
-        if self.hub.subscriptions(self.outbox) + len(self.pending) >= MAX_SUBSCRIPTIONS:
-            self.outbox.reply(_error("TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} tracks per connection",
+        if self.hub.subscriptions(self.queue) + len(self.pending) >= MAX_SUBSCRIPTIONS:
+            self.queue.reply(error_frame("TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} tracks per connection",
                                      track_id))
             return
         self.pending.add(track_id)
         try:
-            reply = await self.hub.subscribe(self.outbox, self.organization_id, track_id, epoch=message.epoch,
+            reply = await self.hub.subscribe(self.queue, self.organization_id, track_id, epoch=message.epoch,
                                              after=message.after)
         finally:
             self.pending.discard(track_id)
         if reply is None:
-            self.outbox.reply(_error("NOT_FOUND", "no such track in this organization", track_id))
+            self.queue.reply(error_frame("NOT_FOUND", "no such track in this organization", track_id))
 
     def _unsubscribe(self, message: Unsubscribe) -> None:
         if message.channel == "alerts" and message.track_id is None:
-            if self.hub.unsubscribe_alerts(self.outbox):
-                self.outbox.reply(_frame("unsubscribed", {"channel": "alerts"}))
+            if self.hub.unsubscribe_alerts(self.queue):
+                self.queue.reply(frame("unsubscribed", {"channel": "alerts"}))
             else:
-                self.outbox.reply(_error("NOT_SUBSCRIBED", "this connection does not get alerts"))
+                self.queue.reply(error_frame("NOT_SUBSCRIBED", "this connection does not get alerts"))
         elif message.track_id is not None and message.channel is None:
-            if self.hub.unsubscribe(self.outbox, message.track_id):
-                self.outbox.reply(_frame("unsubscribed", {"trackId": message.track_id}))
+            if self.hub.unsubscribe(self.queue, message.track_id):
+                self.queue.reply(frame("unsubscribed", {"trackId": message.track_id}))
             else:
-                self.outbox.reply(_error("NOT_SUBSCRIBED", "not subscribed to this track", message.track_id))
+                self.queue.reply(error_frame("NOT_SUBSCRIBED", "not subscribed to this track", message.track_id))
         else:
-            self.outbox.reply(_error("BAD_MESSAGE", 'unsubscribe takes a trackId or "channel": "alerts"'))
+            self.queue.reply(error_frame("BAD_MESSAGE", 'unsubscribe takes a trackId or "channel": "alerts"'))
 
     async def _write(self) -> None:
         while True:
-            frames = await self.outbox.take()
+            frames = await self.queue.take()
             if not self.batch:
                 for frame in frames:
                     await websocket.send(frame)
             elif frames:
                 await websocket.send("\n".join(frames))
-            if self.outbox.overflowed:
+            if self.queue.overflowed:
                 raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
-            if self.outbox.closed:
-                raise _Closing(*self.outbox.closed)
+            if self.queue.closed:
+                raise _Closing(*self.queue.closed)
 
     async def _watch_overflow(self) -> None:
         """A client that stopped reading leaves the writer stuck on a full socket, where it never sees the
         overflow: give it ``STUCK_GRACE`` to get through (a slow reader then gets a clean 4429 from the
         writer), then close without it. The client sees the connection drop and resumes all the same."""
-        await self.outbox.overflow.wait()
+        await self.queue.overflow.wait()
         await trio.sleep(STUCK_GRACE)
         raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
 
@@ -275,7 +270,7 @@ class _Connection:
             await trio.sleep(interval)
             if trio.current_time() - self.heard > interval + SILENCE_GRACE:
                 raise _Closing(CloseCode.NO_PONG, "no pong: reconnect and resume")
-            self.outbox.reply(_frame("ping"))
+            self.queue.reply(frame("ping"))
 
     async def _watch_expiry(self) -> None:
         while True:
@@ -287,14 +282,23 @@ class _Connection:
                 raise _Closing(CloseCode.UNAUTHORIZED, "the access token expired: send a fresh one with auth")
 
 
-def live_blueprint(ctx: ApiContext, hub: LiveHub) -> Blueprint:
+def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
+    """The live stream routes, fed by ``hub``; registered on an app, they close their connections with
+    ``GOING_AWAY`` the moment its graceful stop begins (``ON_SHUTDOWN``)."""
     blueprint = Blueprint("live", __name__)
+    open_queues: set[FrameQueue] = set()
+
+    def going_away() -> None:
+        for queue in list(open_queues):
+            queue.close(CloseCode.GOING_AWAY, "server restarting: reconnect and resume")
+
+    blueprint.record_once(lambda state: state.app.extensions.setdefault(ON_SHUTDOWN, []).append(going_away))
 
     async def serve(track_id: uuid.UUID | None) -> Response | None:
         if not origin_allowed(ctx, websocket.headers.get("Origin")):
             return Response("this Origin may not open live streams (live.allowed_origins)", status=403)
         await websocket.accept()
-        code, reason = await _Connection(ctx, hub).serve(track_id)
+        code, reason = await _Connection(ctx, hub, open_queues).serve(track_id)
         with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
             await websocket.close(code, reason)
         return None

@@ -1,8 +1,8 @@
 """Pacing for one rate domain: a provider's usage signals in, the earliest time of the next call out.
 
 It owns the per-domain model (``Governor``). It never sleeps, retries, reads a clock or draws a random
-number: ``now`` and ``rand`` come in and a trio time goes out. ``engine.ratelimit`` holds the set of
-governors a caller uses (``Pacer``) and the retry waits that tenacity drives.
+number: ``now`` and ``rand`` come in and a trio time goes out. ``pacer.Pacer`` holds the set of
+governors a caller uses, and ``retry.RetryPolicy`` the retry waits that tenacity drives.
 
 The model. A domain has an allowance over an accounting ``window`` (a rolling hour for Meta's BUC and
 app counters, 300 s for the ad-account score, 30 s for Spotify). Providers report *utilization*, the

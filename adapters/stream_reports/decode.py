@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 
-from adapters.reports.model import ReportError
+from adapters.stream_reports.model import ReportError
 
 __all__ = ["decode"]
 

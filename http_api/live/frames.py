@@ -1,7 +1,8 @@
-"""What one live connection is sent: the frames of stream events and counts snapshots, and the ``Outbox``
-that queues them for the connection's writer (``http_api.live_ws``), filled by the LiveHub.
+"""What one live connection is sent: its own frames (replies, errors), and the ``FrameQueue`` that holds
+them with the hub's (``engine.live``: stream events, counts snapshots) for the connection's writer
+(``http_api.live.ws``).
 
-An Outbox has three lanes: replies (and alerts), small and sent first; stream events, bounded by
+A FrameQueue has three lanes: replies (and alerts), small and sent first; stream events, bounded by
 ``backlog`` (overflowing marks the connection too slow: it is closed and resumes from its seq, so nothing
 stale is sent); counts snapshots, conflated to the newest per track. Appending never waits, so a slow
 client delays nobody else.
@@ -12,68 +13,33 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
-import msgspec
 import trio
 
-from engine.store import stream_events as store
+from engine.live import encode
 
-__all__ = ["Outbox", "counts_frame", "encode", "stream_frame"]
-
-
-class _StreamData(msgspec.Struct, frozen=True, rename="camel"):
-    track_id: uuid.UUID
-    platform: str
-    country: str
-    timestamp: datetime
+__all__ = ["FrameQueue", "error_frame", "frame"]
 
 
-class _StreamFrame(msgspec.Struct, frozen=True):
-    seq: int
-    data: _StreamData
-    event: str = "stream"
+def frame(event: str, data: object = None) -> str:
+    return encode({"event": event} if data is None else {"event": event, "data": data})
 
 
-class _CountsData(msgspec.Struct, frozen=True, rename="camel"):
-    track_id: uuid.UUID
-    window: str
-    streams: int
-    countries: dict[str, int]
+def error_frame(code: str, message: str, track_id: uuid.UUID | None = None) -> str:
+    data: dict[str, object] = {"code": code, "message": message}
+    if track_id is not None:
+        data["trackId"] = track_id
+    return frame("error", data)
 
 
-class _CountsFrame(msgspec.Struct, frozen=True):
-    seq: int
-    data: _CountsData
-    event: str = "counts"
-
-
-_encoder = msgspec.json.Encoder()
-
-
-def encode(message: object) -> str:
-    return _encoder.encode(message).decode()
-
-
-def stream_frame(event: store.StoredEvent) -> str:
-    data = _StreamData(track_id=event.track_id, platform=event.platform, country=event.country,
-                       timestamp=event.occurred_at.astimezone(UTC))
-    return _encoder.encode(_StreamFrame(seq=event.seq, data=data)).decode()
-
-
-def counts_frame(counts: store.Counts) -> str:
-    data = _CountsData(track_id=counts.track_id, window="1h", streams=counts.streams, countries=counts.countries)
-    return _encoder.encode(_CountsFrame(seq=counts.seq, data=data)).decode()
-
-
-class Outbox:
+class FrameQueue:
     """What waits to be sent on one connection; its writer calls ``take()`` in a loop."""
 
     def __init__(self, backlog: int) -> None:
         self.backlog = backlog
         self.overflowed = False
         self.overflow = trio.Event()  # set once, when the backlog overflows
-        self.closed: tuple[int, str] | None = None  # set by the hub: close with this code and reason
+        self.closed: tuple[int, str] | None = None  # set at a graceful stop: close with this code and reason
         self._replies: deque[str] = deque()
         self._events: deque[str] = deque()
         self._counts: dict[uuid.UUID, str] = {}
@@ -102,7 +68,7 @@ class Outbox:
 
     async def take(self) -> list[str]:
         """Everything queued, replies first, then events, then counts; waits while there is nothing.
-        Returns an empty list once the outbox overflowed or was closed (see ``overflowed``/``closed``)."""
+        Returns an empty list once the queue overflowed or was closed (see ``overflowed``/``closed``)."""
         while not (self._replies or self._events or self._counts or self.overflowed or self.closed):
             await self._doorbell.wait()
             self._doorbell = trio.Event()

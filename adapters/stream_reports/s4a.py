@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from adapters.reports.model import AudienceDay, ReportKind, SongDay, SongTotal
-from adapters.reports.table import REQUIRED, Field, Schema, iso_date, text, whole
+from adapters.stream_reports.model import AudienceDay, ReportKind, SongDay, SongTotal
+from adapters.stream_reports.table import REQUIRED, Field, Schema, iso_date, text, whole
 
 __all__ = ["AUDIENCE", "HEADERS", "SONGS", "SONG_TIMELINE", "song_title"]
 

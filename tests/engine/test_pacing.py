@@ -1,4 +1,4 @@
-"""engine.pacing and engine.ratelimit: the per-domain governor, the pacer over domains, the retry waits.
+"""engine.pacing (provider pacing): the per-domain governor, the pacer over domains, the retry waits.
 
 Rules: the pure core is checked with hypothesis properties over replayed histories (calls, usage signals,
 blocks at non-decreasing times), comparing twin governors that differ in one input only; expected
@@ -27,10 +27,11 @@ from hypothesis import strategies as st
 from trio.testing import MockClock
 
 import engine.pacing
-import engine.ratelimit
-from engine.pacing import Governor
+from engine.pacing import Governor, Pacer, RetryPolicy
+from engine.pacing import governor as governor_module
+from engine.pacing import pacer as pacer_module
+from engine.pacing import retry as retry_module
 from engine.provider import FatalProviderError, RateLimitedError, RetryableError, UsageSignal
-from engine.ratelimit import Pacer, RetryPolicy
 
 # ---- histories ---------------------------------------------------------------------------------------
 
@@ -518,8 +519,8 @@ async def test_tenacity_waits_at_least_what_the_pacer_asks(autojump_clock: MockC
 
 def test_the_pacing_core_imports_nothing_with_io() -> None:
     allowed = {"__future__", "collections", "collections.abc", "dataclasses", "math", "random", "typing",
-               "engine.pacing", "engine.provider"}
-    for module in (engine.pacing, engine.ratelimit):
+               "engine.pacing.governor", "engine.pacing.pacer", "engine.pacing.retry", "engine.provider"}
+    for module in (engine.pacing, governor_module, pacer_module, retry_module):
         assert module.__file__ is not None
         tree = ast.parse(Path(module.__file__).read_text())
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
@@ -528,5 +529,6 @@ def test_the_pacing_core_imports_nothing_with_io() -> None:
 
 
 def test_exports() -> None:
-    assert engine.pacing.__all__ == ["Governor"]
-    assert sorted(engine.ratelimit.__all__) == ["Governor", "Pacer", "RetryPolicy", "RetryState", "RetryWait"]
+    assert engine.pacing.__all__ == ["Governor", "Pacer", "RetryPolicy", "RetryState", "RetryWait"]
+    assert (governor_module.__all__, pacer_module.__all__) == (["Governor"], ["Pacer"])
+    assert retry_module.__all__ == ["RetryPolicy", "RetryState", "RetryWait"]
