@@ -3,7 +3,8 @@
 It owns the reconciliation between what the store says should run (each *actor kind* lists its accounts)
 and the children of one ``engine.supervisor.Supervisor``, woken by ``LISTEN`` on the kinds' channels with a
 fallback poll. It does not poll any provider itself and knows no provider: a kind is one ``ActorKind``
-entry (how to list its accounts, how to build an actor for one); ``meta_kind`` is the Meta one.
+entry (how to list its accounts, how to build an actor for one), and the composition root says which
+kinds run (``meta_kind`` in ``meta_account.py``, the Spotify ones beside their actors).
 
 How a kind plugs in::
 
@@ -35,28 +36,15 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
 
-import httpx
 import trio
 
-from actors.http import HttpFactory
-from actors.meta_account import MetaAccountActor
-from actors.meta_schedule import MetaSchedule, meta_window
-from actors.samples import MetricSample
 from engine.backoff import Backoff, Intensity
-from engine.clock import utc_now
-from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
-from engine.store import integrations as integration_store
 from engine.store.database import Database
 from engine.supervisor import ChildSpec, Restart, Supervisor
 
-if TYPE_CHECKING:
-    from config import Keys, Settings
-
-__all__ = ["Account", "AccountsSupervisor", "ActorKind", "meta_kind"]
+__all__ = ["Account", "AccountsSupervisor", "ActorKind"]
 
 log = logging.getLogger(__name__)
 
@@ -94,34 +82,21 @@ class ActorKind:
 
 
 class AccountsSupervisor:
-    """Runs one actor per connected account of every kind (Meta by default, plus ``kinds``).
+    """Runs one actor per connected account of every kind in ``kinds``, in that order.
 
-    ``samples_send_channel`` is where the actors send their ``MetricSample``s; each actor sends on its own
-    clone, and we never close it (the wiring code owns it). ``http_factory`` makes each actor's
-    ``httpx.AsyncClient``. ``poll_interval`` is the fallback reconciliation period in seconds (LISTEN is
+    The kinds' actors send their samples wherever their kind says; we never touch those channels (the
+    wiring code owns them). ``poll_interval`` is the fallback reconciliation period in seconds (LISTEN is
     only a wake-up). The constructor does no I/O.
     """
 
     def __init__(
-        self, db: Database, settings: Settings, keys: Keys,
-        samples_send_channel: trio.MemorySendChannel[MetricSample],
-        http_factory: HttpFactory = httpx.AsyncClient, *,
-        registry: Registry, kinds: Sequence[ActorKind] = (), meta: bool = True, poll_interval: float = 60.0,
+        self, db: Database, *, registry: Registry, kinds: Sequence[ActorKind], poll_interval: float = 60.0,
         backoff: Backoff = Backoff(base=2.0, factor=2.0, cap=600.0),  # noqa: B008 -- frozen
         intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
-        meta_schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
-        meta_retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
-        pacer: Pacer | None = None, wall: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None, name: str = "accounts",
     ) -> None:
         self._db, self._registry, self._poll_interval = db, registry, poll_interval
-        builtin: list[ActorKind] = []
-        if meta:
-            builtin.append(meta_kind(
-                db, settings, keys, registry, samples_send_channel, http_factory,
-                pacer=pacer if pacer is not None else Pacer(meta_window), schedule=meta_schedule, retry=meta_retry,
-                wall=wall, rng=rng))
-        self._kinds = (*builtin, *kinds)
+        self._kinds = tuple(kinds)
         names = [kind.name for kind in self._kinds]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate actor kinds in {names!r}")
@@ -212,29 +187,3 @@ class AccountsSupervisor:
             self._children[name] = (kind.name, account.version)
             await self._supervisor.start_child(ChildSpec(name, kind.build(account, name), restart=kind.restart))
 
-
-def meta_kind(
-    db: Database, settings: Settings, keys: Keys, registry: Registry,
-    samples: trio.MemorySendChannel[MetricSample], http_factory: HttpFactory, *,
-    pacer: Pacer, schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
-    retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
-    wall: Callable[[], datetime] = utc_now, rng: random.Random | None = None,
-) -> ActorKind:
-    """The Meta kind: one ``MetaAccountActor`` per Meta integration (one user token), all sharing ``pacer``."""
-    seeds = rng if rng is not None else random.Random()
-
-    async def accounts() -> list[Account]:
-        rows = await integration_store.accounts_of(db, "meta")
-        return [Account(key=str(row.id), organization_id=row.organization_id, runnable=row.status == "connected",
-                        version=row.updated_at if row.status == "connected" else None, row=row) for row in rows]
-
-    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
-        assert isinstance(account.row, integration_store.Integration)
-        actor = MetaAccountActor(
-            db, account.row, key=keys.token_encryption_key, name=name, registry=registry, samples=samples,
-            pacer=pacer, http_factory=http_factory, graph_url=settings.meta.graph_url,
-            api_version=settings.meta.api_version, schedule=schedule, retry=retry,
-            rng=random.Random(seeds.random()), wall=wall)
-        return actor.run
-
-    return ActorKind("meta", accounts, build, channels=(integration_store.INTEGRATIONS_CHANNEL,))

@@ -17,10 +17,10 @@ from datetime import datetime
 
 import trio
 
-from actors.samples import MetricSample
 from config.sections import AlertsSettings
 from engine import alert_rules
 from engine.clock import utc_now
+from engine.messages import MetricSample
 from engine.store import alerts as alert_store
 from engine.store import campaigns, facts
 from engine.store.database import Connection, Database

@@ -1,7 +1,9 @@
 """``MetaAccountActor``: one connected Meta integration (one user token) polled for insights and statuses.
 
 It owns the polling schedule, the pacing and retry waits of its calls (``engine.pacing``), the turning
-of insights rows into ``MetricSample``s and the ``needs_reauth`` hand-off. It does not store facts (the
+of campaign figures into ``MetricSample``s and the ``needs_reauth`` hand-off. It reaches Meta only through
+an ``engine.providers.AdsProvider`` that the composition root's factory builds for the token (Meta's rows,
+rate domains and currency units are ``adapters/meta/provider.py``'s). It does not store facts (the
 aggregator does), restart itself (the supervisor does) or decide which integrations run (``accounts.py``).
 
 The schedule, per ad account that the organization's polled campaigns use (``meta_poll_targets``: linked,
@@ -13,7 +15,7 @@ active or paused, or ended within the 28-day restatement window) and that the to
   refreshes ``effective_status``;
 * every ``restatement_every`` (6 h), and at the first cycle, the same insights call spans the 28-day
   restatement window instead (Meta stops restating a day 28 days after it); a window too big for one
-  synchronous call (``ReduceDataError``) is split in halves;
+  synchronous call (``RequestTooLargeError``) is split in halves;
 * the reachable ad accounts (currency, timezone) are read at start and again every ``restatement_every``.
 
 One insights call per account per cycle, whatever the number of campaigns: Meta budgets calls, not rows.
@@ -39,47 +41,42 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
+import httpx
 import trio
 
+from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
 from actors.meta_schedule import MetaSchedule, days_back
-from actors.samples import Metric, MetricSample
-
-# STYLE keeps adapters out of actors/. The Meta poller is the one actor whose whole job is Meta's wire
-# format (rows, domains, currency offsets), and a Protocol restating MetaClient's surface would only
-# duplicate it; the supervisor (accounts.py) stays provider-neutral.
-from adapters.meta import (
-    APP_DOMAIN,
-    INSIGHTS_APP_DOMAIN,
-    AdAccount,
-    InsightRow,
-    MetaClient,
-    ReduceDataError,
-    account_domain,
-    currency_offset,
-    normalize_account_id,
-)
 from engine.clock import utc_now
+from engine.messages import MetricSample
 from engine.pacing import Pacer, RetryPolicy
-from engine.provider import AuthExpiredError, FatalProviderError, ProviderError, RateLimitedError, RetryableError
+from engine.provider import (
+    AuthExpiredError,
+    FatalProviderError,
+    ProviderError,
+    RateLimitedError,
+    RequestTooLargeError,
+    Result,
+    RetryableError,
+)
+from engine.providers import AdAccount, AdsProvider, CampaignFigure
 from engine.registry import Detail, Registry, format_error
 from engine.store import campaign_meta
 from engine.store import integrations as integration_store
 
 if TYPE_CHECKING:
-
-    from adapters.meta import Result
+    from config import Keys
     from engine.store.database import Database
 
-__all__ = ["MetaAccountActor"]
+__all__ = ["AdsProviderFactory", "MetaAccountActor", "meta_kind"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+AdsProviderFactory = Callable[[httpx.AsyncClient, str], AdsProvider]  # (the actor's client, an access token)
 _OVER = frozenset({"completed", "archived"})  # our campaigns that must not spend on Meta any more
 
 
@@ -103,9 +100,9 @@ class MetaAccountActor:
     """Polls every ad account of one Meta integration and sends ``MetricSample``s on ``samples``.
 
     ``name`` is the actor's name in ``registry`` (its supervisor's child name). ``http_factory`` makes the
-    actor's own ``httpx.AsyncClient`` for each run; ``pacer`` is shared by every Meta actor of the process
-    (the app's budget is shared too). ``wall`` is the wall clock for days and displayed times; trio's
-    clock paces. The constructor does no I/O.
+    actor's own ``httpx.AsyncClient`` for each run, and ``provider`` the provider over it for the token;
+    ``pacer`` is shared by every Meta actor of the process (the app's budget is shared too). ``wall`` is
+    the wall clock for days and displayed times; trio's clock paces. The constructor does no I/O.
 
     ``run`` sends on a clone of ``samples`` and closes it on every exit; ``send`` blocks when the channel
     is full, which pauses polling (nothing is dropped). It reports started once the token is read.
@@ -114,14 +111,14 @@ class MetaAccountActor:
     def __init__(
         self, db: Database, integration: integration_store.Integration, *, key: bytes, name: str,
         registry: Registry, samples: trio.MemorySendChannel[MetricSample], pacer: Pacer,
-        http_factory: HttpFactory, graph_url: str = "https://graph.facebook.com",
-        api_version: str = "v25.0", schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
+        http_factory: HttpFactory, provider: AdsProviderFactory,
+        schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
         rng: random.Random | None = None, wall: Callable[[], datetime] = utc_now,
     ) -> None:
         self._db, self._integration, self._key, self._name = db, integration, key, name
         self._registry, self._samples, self._pacer, self._http_factory = registry, samples, pacer, http_factory
-        self._graph_url, self._api_version, self._schedule, self._retry = graph_url, api_version, schedule, retry
+        self._provider, self._schedule, self._retry = provider, schedule, retry
         self._rng = rng if rng is not None else random.Random()
         self._wall = wall
         self._accounts: dict[str, AdAccount] = {}
@@ -141,22 +138,22 @@ class MetaAccountActor:
                 task_status.started()
                 return
             async with self._http_factory() as http:
-                client = MetaClient(http, tokens.access_token, base_url=self._graph_url, version=self._api_version)
-                del tokens  # the client holds the token; nothing else here should
+                provider = self._provider(http, tokens.access_token)
+                del tokens  # the provider holds the token; nothing else here should
                 self._report("starting")
                 task_status.started()
                 try:
-                    await self._poll_forever(client, outbox)
+                    await self._poll_forever(provider, outbox)
                 except AuthExpiredError as exc:
                     await self._needs_reauth(exc)
 
     # ---- the schedule --------------------------------------------------------------------------------
 
-    async def _poll_forever(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample]) -> None:
+    async def _poll_forever(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
         while True:
             began = trio.current_time()
             try:
-                await self._cycle(client, outbox)
+                await self._cycle(provider, outbox)
                 next_at = began + self._schedule.interval
             except _Parked as parked:  # the token's accounts list: nothing can be polled without it
                 next_at = max(parked.until, began + self._schedule.interval)
@@ -169,31 +166,32 @@ class MetaAccountActor:
                 self._report("waiting", next_poll_at=next_at, parked_until=max(ends, default=None))
             await trio.sleep_until(next_at)
 
-    async def _cycle(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample]) -> None:
+    async def _cycle(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
         self._report("polling")
         window_start = self._wall() - timedelta(days=self._schedule.restatement_days)
         targets = await campaign_meta.meta_poll_targets(
             self._db, self._integration.organization_id, ended_after=window_start)
         by_account: dict[str, list[campaign_meta.MetaPollTarget]] = {}
         for target in targets:
-            by_account.setdefault(normalize_account_id(target.meta_ad_account_id), []).append(target)
+            by_account.setdefault(provider.account_id(target.meta_ad_account_id), []).append(target)
         if not by_account:
             return
         if trio.current_time() >= self._accounts_due or not by_account.keys() <= self._accounts.keys():
-            await self._load_accounts(client)
+            await self._load_accounts(provider)
         for act, links in by_account.items():
-            await self._poll_account(client, outbox, act, links)
+            await self._poll_account(provider, outbox, act, links)
 
-    async def _load_accounts(self, client: MetaClient) -> None:
-        result = await self._call(self._states.setdefault("", _AccountState()), (APP_DOMAIN,), client.ad_accounts)
-        self._accounts = {normalize_account_id(account.id): account for account in result.data}
+    async def _load_accounts(self, provider: AdsProvider) -> None:
+        result = await self._call(self._states.setdefault("", _AccountState()), provider.accounts_domains(),
+                                  provider.ad_accounts)
+        self._accounts = {account.id: account for account in result.data}
         await campaign_meta.record_ad_accounts(self._db, self._integration.organization_id, [
             campaign_meta.AdAccountInfo(account_id=act, name=account.name, currency=account.currency,
                                         timezone_name=account.timezone_name)
             for act, account in self._accounts.items()])
         self._accounts_due = trio.current_time() + self._schedule.restatement_every
 
-    async def _poll_account(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample], act: str,
+    async def _poll_account(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample], act: str,
                             links: Sequence[campaign_meta.MetaPollTarget]) -> None:
         state = self._states.setdefault(act, _AccountState())
         account = self._accounts.get(act)
@@ -205,81 +203,70 @@ class MetaAccountActor:
             return
         state.parked_until = None
         try:
-            await self._poll_reachable(client, outbox, account, links, state)
+            await self._poll_reachable(provider, outbox, account, links, state)
         except _Parked as parked:
             state.parked_until = parked.until
             self._report("parked", parked_until=parked.until)
             log.warning("%s: %s parked for %.0fs", self._name, act, parked.until - trio.current_time())
-        except (FatalProviderError, RetryableError) as exc:  # a ReduceDataError even for one day
+        except (FatalProviderError, RetryableError) as exc:  # a RequestTooLargeError even for one day
             self._failed(exc)
             log.warning("%s: %s skipped this cycle: %s", self._name, act, format_error(exc))
 
-    async def _poll_reachable(self, client: MetaClient, outbox: trio.MemorySendChannel[MetricSample],
+    async def _poll_reachable(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample],
                               account: AdAccount, links: Sequence[campaign_meta.MetaPollTarget],
                               state: _AccountState) -> None:
-        act = normalize_account_id(account.id)
+        act = account.id
         tz = ZoneInfo(account.timezone_name or "UTC")
         today = self._wall().astimezone(tz).date()
         began = trio.current_time()
         sweep = began >= state.next_sweep
         days = self._schedule.restatement_days if sweep else days_back(state.polled_day, today,
                                                                         self._schedule.restatement_days)
-        rows = await self._insights(client, act, today - timedelta(days=days), today, state)
-        await self._send(outbox, rows, links, account.currency)
+        campaigns = {link.meta_campaign_id for link in links}
+        figures = await self._figures(provider, account, campaigns, today - timedelta(days=days), today, state)
+        await self._send(outbox, figures, links)
         state.polled_day = today
         if sweep:
             state.next_sweep = began + self._schedule.restatement_every
-        domains = (APP_DOMAIN, account_domain(act, "score"), account_domain(act, "ads_management"))
-        campaigns = await self._call(state, domains, lambda: client.campaigns(act))
-        statuses = {c.id: c.effective_status for c in campaigns.data}
+        domains = provider.campaigns_domains(act)
+        statuses = (await self._call(state, domains, functools.partial(provider.campaign_statuses, act))).data
         for link in links:
-            if link.status in _OVER and statuses.get(link.meta_campaign_id) == "ACTIVE":
-                await self._call(state, domains, functools.partial(
-                    client.update_campaign, link.meta_campaign_id, status="PAUSED", act_id=act))
-                statuses[link.meta_campaign_id] = "PAUSED"
+            if link.status in _OVER and provider.spending(statuses.get(link.meta_campaign_id)):
+                paused = await self._call(state, domains, functools.partial(
+                    provider.pause_campaign, act, link.meta_campaign_id))
+                statuses[link.meta_campaign_id] = paused.data
         await self._store_statuses(links, statuses)
 
-    # ---- insights into samples -----------------------------------------------------------------------
+    # ---- figures into samples ------------------------------------------------------------------------
 
-    async def _insights(self, client: MetaClient, act: str, since: date, until: date,
-                        state: _AccountState) -> list[InsightRow]:
-        domains = (APP_DOMAIN, INSIGHTS_APP_DOMAIN, account_domain(act, "score"),
-                   account_domain(act, "ads_insights"), account_domain(act, "insights"))
+    async def _figures(self, provider: AdsProvider, account: AdAccount, campaigns: set[str], since: date,
+                       until: date, state: _AccountState) -> list[CampaignFigure]:
         try:
-            result = await self._call(state, domains, lambda: client.campaign_insights(
-                act, since, until, level="campaign", time_increment=1))
-        except ReduceDataError:
+            result = await self._call(state, provider.figures_domains(account.id), functools.partial(
+                provider.daily_figures, account, since, until, campaigns))
+        except RequestTooLargeError:
             if since >= until:
                 raise
             middle = since + (until - since) // 2
-            first = await self._insights(client, act, since, middle, state)
-            return first + await self._insights(client, act, middle + timedelta(days=1), until, state)
+            first = await self._figures(provider, account, campaigns, since, middle, state)
+            return first + await self._figures(provider, account, campaigns, middle + timedelta(days=1), until, state)
         return result.data
 
-    async def _send(self, outbox: trio.MemorySendChannel[MetricSample], rows: Sequence[InsightRow],
-                    links: Sequence[campaign_meta.MetaPollTarget], currency: str | None) -> None:
+    async def _send(self, outbox: trio.MemorySendChannel[MetricSample], figures: Sequence[CampaignFigure],
+                    links: Sequence[campaign_meta.MetaPollTarget]) -> None:
         by_meta = {link.meta_campaign_id: link for link in links}
         observed = self._wall()
-        for row in rows:
-            link = by_meta.get(row.campaign_id or "")
-            if link is None:  # a campaign of the account that no campaign of ours is linked to
-                continue
-            row_currency = currency or row.account_currency or "USD"
-            values: tuple[tuple[Metric, int, str | None], ...] = (
-                ("spend_minor", _minor(row.spend, row_currency), row_currency),
-                ("impressions", row.impressions, None),
-                ("clicks", row.clicks, None),
-            )
-            for metric, value, unit in values:
-                sample = MetricSample(organization_id=self._integration.organization_id,
-                                      campaign_id=link.campaign_id, day=row.date_start, metric=metric, value=value,
-                                      source=f"meta:{link.meta_campaign_id}", observed_at=observed, currency=unit)
-                try:
-                    outbox.send_nowait(sample)
-                except trio.WouldBlock:  # the aggregator is behind: we wait for it, and say so
-                    self._report("waiting_for_aggregator")
-                    await outbox.send(sample)
-                    self._report("polling")
+        for figure in figures:
+            sample = MetricSample(organization_id=self._integration.organization_id,
+                                  campaign_id=by_meta[figure.campaign].campaign_id, day=figure.day,
+                                  metric=figure.metric, value=figure.value, source=figure.source,
+                                  observed_at=observed, currency=figure.currency)
+            try:
+                outbox.send_nowait(sample)
+            except trio.WouldBlock:  # the aggregator is behind: we wait for it, and say so
+                self._report("waiting_for_aggregator")
+                await outbox.send(sample)
+                self._report("polling")
 
     async def _store_statuses(self, links: Sequence[campaign_meta.MetaPollTarget],
                               statuses: dict[str, str | None]) -> None:
@@ -302,7 +289,7 @@ class MetaAccountActor:
             self._pacer.record_call(domains, now)
             try:
                 result = await fn()
-            except ReduceDataError as exc:
+            except RequestTooLargeError as exc:
                 self._pacer.observe(exc.signals, trio.current_time(), sent_at=now)
                 raise
             except RateLimitedError as exc:
@@ -372,11 +359,28 @@ class MetaAccountActor:
         return (self._wall() + timedelta(seconds=trio_time - trio.current_time())).isoformat()
 
 
-def _minor(spend: Decimal, currency: str) -> int:
-    """Insights ``spend`` (major units) in minor units. Meta rounds spend to the minor unit; should a row
-    ever carry more digits, we round half-even and say so rather than crash the poller on one row."""
-    minor = spend * currency_offset(currency)
-    whole = minor.to_integral_value(rounding=ROUND_HALF_EVEN)
-    if whole != minor:
-        log.warning("spend %s %s is finer than the minor unit; rounded", spend, currency)
-    return int(whole)
+def meta_kind(
+    db: Database, keys: Keys, registry: Registry, samples: trio.MemorySendChannel[MetricSample],
+    http_factory: HttpFactory, provider: AdsProviderFactory, *, pacer: Pacer,
+    schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
+    retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
+    wall: Callable[[], datetime] = utc_now, rng: random.Random | None = None,
+) -> ActorKind:
+    """The Meta kind of ``AccountsSupervisor``: one ``MetaAccountActor`` per Meta integration (one user
+    token), named ``meta:<integration id>``, all sharing ``pacer`` and reaching Meta through ``provider``."""
+    seeds = rng if rng is not None else random.Random()
+
+    async def accounts() -> list[Account]:
+        rows = await integration_store.accounts_of(db, "meta")
+        return [Account(key=str(row.id), organization_id=row.organization_id, runnable=row.status == "connected",
+                        version=row.updated_at if row.status == "connected" else None, row=row) for row in rows]
+
+    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+        assert isinstance(account.row, integration_store.Integration)
+        actor = MetaAccountActor(
+            db, account.row, key=keys.token_encryption_key, name=name, registry=registry, samples=samples,
+            pacer=pacer, http_factory=http_factory, provider=provider, schedule=schedule, retry=retry,
+            rng=random.Random(seeds.random()), wall=wall)
+        return actor.run
+
+    return ActorKind("meta", accounts, build, channels=(integration_store.INTEGRATIONS_CHANNEL,))

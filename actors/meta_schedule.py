@@ -1,5 +1,6 @@
-"""When the Meta poller calls and how far back it asks: ``MetaSchedule``, the accounting window of each
-Meta rate domain (``meta_window``) and the span of an ordinary insights call (``days_back``).
+"""When the Meta poller calls and how far back it asks: ``MetaSchedule`` and the span of an ordinary
+insights call (``days_back``). The accounting window of each Meta rate domain is the adapter's
+(``adapters.meta.usage.meta_window``).
 
 Pure rules, no I/O; the poller that follows them is ``actors/meta_account.py``.
 """
@@ -9,14 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["MetaSchedule", "days_back", "meta_window"]
-
-_SCORE_WINDOW = 300.0  # the ad-account score leaks out over 300 s; every other Meta budget is hourly (A4)
-
-
-def meta_window(domain: str) -> float:
-    """The accounting window of a Meta rate domain, for the ``Pacer`` shared by every Meta actor."""
-    return _SCORE_WINDOW if domain.endswith(":score") else 3600.0
+__all__ = ["MetaSchedule", "days_back"]
 
 
 @dataclass(frozen=True)

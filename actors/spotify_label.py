@@ -1,9 +1,11 @@
 """The actor of one organization's connected Spotify (label) account: it reads Spotify's figures of each
 catalogue track (the track's popularity, its first artist's followers) and stores them per UTC day.
 
-It owns the schedule, the pacing and retry waits of its calls and the ``needs_reauth`` hand-off. It does
-not decide which integrations run (``accounts.py`` does), does not own the pacer (one per Spotify app,
-passed in) and never decides restarts.
+It owns the schedule, the pacing and retry waits of its calls and the ``needs_reauth`` hand-off. It reaches
+Spotify only through an ``engine.providers.TrackFiguresProvider`` built by the composition root's factory
+(``adapters/spotify/provider.py``: the client, the stored token and its refresh). It does not decide
+which integrations run (``accounts.py`` does), does not own the pacer (one per Spotify app, passed in)
+and never decides restarts.
 
 How often: every ``POLL_INTERVAL`` (6 h). Spotify recomputes a track's popularity from recent plays and
 publishes it with a lag of a day or more, and an artist's followers move slowly, so polling more often
@@ -34,29 +36,29 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
+import httpx
 import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
-
-# Breaking the "actors never import adapters" rule on purpose, as the listener actor does: the
-# supervisor builds this actor from (db, settings, keys, integration, http, pacer) alone.
-from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError
-from adapters.spotify.client import SpotifyClient
-from adapters.spotify.session import StoredSpotifyToken
 from engine.pacing import Pacer, RetryPolicy
-from engine.provider import AuthExpiredError, FatalProviderError, RateLimitedError, RetryableError
+from engine.provider import (
+    AuthExpiredError,
+    FatalProviderError,
+    RateLimitedError,
+    ReauthRequiredError,
+    RetryableError,
+)
+from engine.providers import TrackFiguresProvider
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store
 
 if TYPE_CHECKING:
-    import httpx
-
-    from config import Keys, Settings
+    from config import Keys
     from engine.store.database import Database
 
-__all__ = ["MAX_FAILURES", "POLL_INTERVAL", "SpotifyLabelActor", "spotify_label_kind"]
+__all__ = ["MAX_FAILURES", "POLL_INTERVAL", "SpotifyLabelActor", "TrackFiguresFactory", "spotify_label_kind"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,7 +66,8 @@ T = TypeVar("T")
 POLL_INTERVAL = 6 * 3600.0  # seconds; see the module docstring
 MAX_FAILURES = 8  # retryable failures in a row before we give the cycle up
 _RETRY = RetryPolicy()  # 1 s doubling to 60 s, 10 % jitter
-_DOMAINS = (APP_DOMAIN,)
+# (the actor's client, the integration): the integration's provider, its token read from the store
+TrackFiguresFactory = Callable[[httpx.AsyncClient, integration_store.Integration], TrackFiguresProvider]
 
 
 class _GiveUp(Exception):
@@ -74,20 +77,21 @@ class _GiveUp(Exception):
 class SpotifyLabelActor:
     """Polls one Spotify label integration's track figures into ``track_figures``.
 
-    ``now`` is the wall clock (Unix seconds) for token expiry and the stored ``observed_at``; sleeps and
-    pacing use trio's clock. ``registry`` gets our status as the ``detail`` of ``name`` (the supervisor's
-    child name, ``spotify:<integration id>``). The constructor does no I/O.
+    ``provider`` builds the integration's provider over ``http`` when ``run`` starts. ``now`` is the wall
+    clock (Unix seconds) for the stored ``observed_at``; sleeps and pacing use trio's clock. ``registry``
+    gets our status as the ``detail`` of ``name`` (the supervisor's child name, ``spotify:<integration
+    id>``). The constructor does no I/O.
 
     ``run`` reports ``task_status.started()`` once the tokens are found; it returns at once if the
     integration is gone, and after ``needs_reauth``. See the module docstring for errors.
     """
 
     def __init__(self, db: Database, integration: integration_store.Integration, http: httpx.AsyncClient,
-                 pacer: Pacer, *, settings: Settings, key: bytes, registry: Registry, name: str | None = None,
-                 interval: float = POLL_INTERVAL, retry: RetryPolicy = _RETRY, rng: random.Random | None = None,
-                 now: Callable[[], float] = time.time) -> None:
+                 pacer: Pacer, provider: TrackFiguresFactory, *, key: bytes, registry: Registry,
+                 name: str | None = None, interval: float = POLL_INTERVAL, retry: RetryPolicy = _RETRY,
+                 rng: random.Random | None = None, now: Callable[[], float] = time.time) -> None:
         self._db, self._integration, self._http, self._pacer = db, integration, http, pacer
-        self._settings, self._key, self._registry = settings, key, registry
+        self._provider, self._key, self._registry = provider, key, registry
         self.name = name or f"spotify:{integration.id}"
         self._interval, self._retry, self._rng, self._now = interval, retry, rng or random.Random(), now
         self._failures = 0
@@ -102,11 +106,11 @@ class SpotifyLabelActor:
             self._report("disconnected")
             task_status.started()
             return
-        client = SpotifyClient(self._http, self._token(), base_url=f"{self._settings.spotify.api_url}/v1")
+        provider = self._provider(self._http, row)
         self._report("starting")
         task_status.started()
         try:
-            await self._poll_forever(client)
+            await self._poll_forever(provider)
         except AuthExpiredError as exc:
             self._last_error = format_error(exc)
             if not isinstance(exc, ReauthRequiredError):  # the refresh marked that one
@@ -118,12 +122,12 @@ class SpotifyLabelActor:
 
     # -- the schedule ---------------------------------------------------------------------------------
 
-    async def _poll_forever(self, client: SpotifyClient) -> None:
+    async def _poll_forever(self, provider: TrackFiguresProvider) -> None:
         await self._sleep_until(await self._resume_at(), "waiting")
         while True:
             began = trio.current_time()
             try:
-                await self._cycle(client)
+                await self._cycle(provider)
             except _GiveUp:
                 logger.warning("%s: %d failures in a row; trying again next cycle", self.name, self._failures)
             await self._sleep_until(began + self._interval, "waiting")
@@ -136,20 +140,20 @@ class SpotifyLabelActor:
         left = last.timestamp() + self._interval - self._now()
         return trio.current_time() + max(0.0, min(left, self._interval))
 
-    async def _cycle(self, client: SpotifyClient) -> None:
+    async def _cycle(self, provider: TrackFiguresProvider) -> None:
         org, self._cycle_failures = self._integration.organization_id, 0
         catalogue = await figures_store.tracks_to_observe(self._db, org)
         self._tracks = len(catalogue)
         self._report("polling")
         followers: dict[str, int | None] = {}  # artist id → followers (None: Spotify did not say), once a cycle
         for track in catalogue:
-            found = await self._skip_fatal(partial(client.track, track.spotify_id))
+            found = await self._skip_fatal(provider.domains, partial(provider.track, track.spotify_id))
             if found is None:
                 continue
-            artist = found.artists[0].id if found.artists else None
+            artist = found.artist
             if artist is not None and artist not in followers:
-                read = await self._skip_fatal(partial(client.artist, artist))
-                followers[artist] = None if read is None or read.followers is None else read.followers.total
+                followers[artist] = await self._skip_fatal(provider.domains,
+                                                           partial(provider.artist_followers, artist))
             await figures_store.record_figures(
                 self._db, org, track.id, popularity=found.popularity,
                 artist_followers=None if artist is None else followers[artist], observed_at=self._wall())
@@ -157,23 +161,23 @@ class SpotifyLabelActor:
 
     # -- one paced, retried call ----------------------------------------------------------------------
 
-    async def _skip_fatal(self, fetch: Callable[[], Awaitable[T]]) -> T | None:
+    async def _skip_fatal(self, domains: tuple[str, ...], fetch: Callable[[], Awaitable[T]]) -> T | None:
         """``_call(fetch)``, or None when Spotify refuses this one object for good (logged, kept as ``last_error``)."""
         try:
-            return await self._call(fetch)
+            return await self._call(domains, fetch)
         except FatalProviderError as exc:
             self._last_error = format_error(exc)
             logger.warning("%s: skipped one object: %s", self.name, self._last_error)
             return None
 
-    async def _call(self, fetch: Callable[[], Awaitable[T]]) -> T:
-        """``fetch()`` when the pacer allows; waits out rate limits and retries ``RetryableError``s."""
+    async def _call(self, domains: tuple[str, ...], fetch: Callable[[], Awaitable[T]]) -> T:
+        """``fetch()`` when the pacer allows ``domains``; waits out rate limits and retries ``RetryableError``s."""
         while True:
             rand = self._rng.random()
-            while (at := self._pacer.next_allowed(_DOMAINS, now := trio.current_time(), rand)) > now:
-                parked = self._pacer.parked_until(_DOMAINS, now)
+            while (at := self._pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:
+                parked = self._pacer.parked_until(domains, now)
                 await self._sleep_until(at, "parked" if parked is not None else "waiting", parked_until=parked)
-            self._pacer.record_call(_DOMAINS, now)
+            self._pacer.record_call(domains, now)
             self._report("polling")
             try:
                 result = await fetch()
@@ -194,14 +198,6 @@ class SpotifyLabelActor:
         delay = self._retry.wait(exc, self._failures, self._rng.random())  # never less than Retry-After
         logger.info("%s: %s; retrying in %.0f s", self.name, format_error(exc), delay)
         await self._sleep_until(trio.current_time() + delay, "backing_off")
-
-    def _token(self) -> StoredSpotifyToken:
-        spotify = self._settings.spotify
-        if spotify.client_id is None:
-            raise RuntimeError("spotify.client_id is not configured (the sandbox sets the simulator's)")
-        return StoredSpotifyToken(self._db, self._key, self._integration, self._http,
-                                  client_id=spotify.client_id, token_url=f"{spotify.accounts_url}/api/token",
-                                  now=self._now)
 
     # -- status ---------------------------------------------------------------------------------------
 
@@ -230,20 +226,18 @@ class SpotifyLabelActor:
         return datetime.fromtimestamp(self._now(), UTC)
 
 
-def spotify_label_kind(db: Database, settings: Settings, keys: Keys, registry: Registry,
-                       http_factory: HttpFactory, *, interval: float = POLL_INTERVAL,
-                       pacer: Pacer | None = None, rng: random.Random | None = None,
-                       now: Callable[[], float] = time.time) -> ActorKind:
+def spotify_label_kind(db: Database, keys: Keys, registry: Registry, http_factory: HttpFactory,
+                       provider: TrackFiguresFactory, *, pacer: Pacer, interval: float = POLL_INTERVAL,
+                       rng: random.Random | None = None, now: Callable[[], float] = time.time) -> ActorKind:
     """The connected Spotify integrations as an ``AccountsSupervisor`` kind named ``spotify`` (children
-    ``spotify:<integration id>``), all sharing ``pacer`` (Spotify's limit is per app, over a rolling
-    30 s window; by default a pacer of their own) and woken by ``INTEGRATIONS_CHANNEL``. ``now`` is the
-    actors' wall clock (Unix seconds).
+    ``spotify:<integration id>``), all sharing ``pacer`` (Spotify's limit is per app: pass the Pacer the
+    other Spotify actors use) and woken by ``INTEGRATIONS_CHANNEL``. ``now`` is the actors' wall clock
+    (Unix seconds).
 
     A re-connect does not restart a running actor (``version`` is constant): its token provider re-reads
     the row whenever its access token runs out, and the row's ``updated_at`` moves on every refresh, so
     it cannot tell a re-connect apart. A re-connect after ``needs_reauth`` starts a new actor.
     """
-    shared = pacer if pacer is not None else Pacer(lambda _domain: 30.0)
     seeds = rng if rng is not None else random.Random()
 
     async def accounts() -> list[Account]:
@@ -257,9 +251,8 @@ def spotify_label_kind(db: Database, settings: Settings, keys: Keys, registry: R
 
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
-                actor = SpotifyLabelActor(db, row, http, shared, settings=settings, key=keys.token_encryption_key,
-                                          registry=registry, name=name, interval=interval, rng=actor_rng,
-                                          now=now)
+                actor = SpotifyLabelActor(db, row, http, pacer, provider, key=keys.token_encryption_key,
+                                          registry=registry, name=name, interval=interval, rng=actor_rng, now=now)
                 await actor.run(task_status=task_status)
         return run
 

@@ -2,9 +2,11 @@
 play once, and turns each new play that counts for one of the listener's campaigns into a stream event
 (the stream counter makes those the campaigns' ``streams``, as it does every other stream event).
 
-It owns the listener's cursor and status. It does not start itself (the accounts supervisor runs one per
-row of ``listener_accounts_to_run``), does not own the pacer (one per app rate domain, shared by every
-listener) and never decides restarts.
+It owns the listener's cursor and status. It reaches Spotify only through an
+``engine.providers.RecentPlaysProvider`` built by the composition root's factory
+(``adapters/spotify/provider.py``: the client, the stored token and its refresh). It does not start
+itself (the accounts supervisor runs one per row of ``listener_accounts_to_run``), does not own the
+pacer (one per app rate domain, shared by every listener) and never decides restarts.
 
 How often. Spotify keeps only the 50 most recent plays reachable (PROVIDERS.md B2), and a play counts
 after 30 s. An active listener plays about 20 tracks an hour (3-minute tracks), so 50 plays are about
@@ -27,20 +29,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+import httpx
 import msgspec
 import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
-
-# Breaking the "actors never import adapters" rule on purpose: the supervisor builds this actor from
-# (db, settings, keys, listener id, http, pacer) alone, so the actor assembles its own client and token.
-from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError
-from adapters.spotify.client import SpotifyClient
-from adapters.spotify.schemas import PlayHistory
-from adapters.spotify.session import StoredSpotifyToken
 from engine.pacing import Pacer, RetryPolicy
-from engine.provider import AuthExpiredError, RateLimitedError, RetryableError
+from engine.provider import AuthExpiredError, RateLimitedError, ReauthRequiredError, RetryableError
+from engine.providers import Played, RecentPlaysProvider
 from engine.registry import Detail, Registry, format_error
 from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store
@@ -48,16 +45,15 @@ from engine.store import stream_events
 from engine.store.listener_plays import CountedPlay, ListenerRef, Play, to_ms
 
 if TYPE_CHECKING:
-    import httpx
-
-    from config import Keys, Settings
     from engine.store.database import Connection, Database
 
-__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "POLL_INTERVAL", "ListenerStatus", "SpotifyListenerActor",
-           "listener_accounts_to_run", "listener_kind"]
+__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "POLL_INTERVAL", "ListenerStatus", "RecentPlaysFactory",
+           "SpotifyListenerActor", "listener_accounts_to_run", "listener_kind"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# (the actor's client, the organization, the listener): the listener's provider, its token read from the store
+RecentPlaysFactory = Callable[[httpx.AsyncClient, uuid.UUID, uuid.UUID], RecentPlaysProvider]
 
 POLL_INTERVAL = 1800.0  # seconds; see the module docstring
 MIN_INTERVAL = 600.0
@@ -88,9 +84,10 @@ class SpotifyListenerActor:
     """Polls one listener's recently played and stores the plays, and the stream events of those that count
     (event id ``listener:<listener id>:<played_at in Unix ms>``, platform ``spotify``, country ``ZZ``).
 
-    ``now`` is the wall clock (Unix seconds) for token expiry and stored times; sleeps and pacing use
-    trio's clock. ``registry`` (optional) gets ``status`` as the ``detail`` of ``name`` (the supervisor's
-    child name; the supervisor keeps the entry's state).
+    ``provider`` builds the listener's provider over ``http`` when ``run`` starts. ``now`` is the wall
+    clock (Unix seconds) for stored times; sleeps and pacing use trio's clock. ``registry`` (optional)
+    gets ``status`` as the ``detail`` of ``name`` (the supervisor's child name; the supervisor keeps the
+    entry's state).
 
     ``run`` reports ``task_status.started()`` once the listener's state is read, and returns (without
     polling) when the account is gone, on no campaign, or not ``connected``, and after a refused refresh
@@ -102,11 +99,11 @@ class SpotifyListenerActor:
     errors propagate to the supervisor.
     """
 
-    def __init__(self, db: Database, settings: Settings, keys: Keys, listener_id: uuid.UUID,
-                 http: httpx.AsyncClient, pacer: Pacer, *,
-                 now: Callable[[], float] = time.time, registry: Registry | None = None, name: str | None = None,
-                 retry: RetryPolicy = _RETRY, rng: random.Random | None = None) -> None:
-        self._db, self._settings, self._keys, self._id = db, settings, keys, listener_id
+    def __init__(self, db: Database, listener_id: uuid.UUID, http: httpx.AsyncClient, pacer: Pacer,
+                 provider: RecentPlaysFactory, *, now: Callable[[], float] = time.time,
+                 registry: Registry | None = None, name: str | None = None, retry: RetryPolicy = _RETRY,
+                 rng: random.Random | None = None) -> None:
+        self._db, self._id, self._provider = db, listener_id, provider
         self._http, self._pacer, self._now = http, pacer, now
         self._registry, self.name = registry, name or f"spotify-listener:{listener_id}"
         self._retry, self._rng = retry, rng or random.Random()
@@ -120,20 +117,19 @@ class SpotifyListenerActor:
         if state is None or state.status != "connected" or state.first_opt_in is None:
             self._set("needs_reauth" if state is not None and state.status == "needs_reauth" else "stopped")
             return
-        self._restore(state)
-        client = SpotifyClient(self._http, self._token(state.organization_id),
-                               base_url=f"{self._settings.spotify.api_url}/v1")
+        provider = self._provider(self._http, state.organization_id, self._id)
+        self._restore(state, provider.domains)
         try:
-            await self._loop(client)
+            await self._loop(provider)
         except AuthExpiredError as exc:
-            if not isinstance(exc, ReauthRequiredError):  # StoredSpotifyToken marked that one itself
+            if not isinstance(exc, ReauthRequiredError):  # the provider's token marked that one itself
                 await self._mark_needs_reauth(state.organization_id)
             self._set("needs_reauth", error=exc)
             logger.info("listener %s needs re-auth: %s", self._id, exc)
 
     # -- the loop -------------------------------------------------------------------------------------
 
-    async def _loop(self, client: SpotifyClient) -> None:
+    async def _loop(self, provider: RecentPlaysProvider) -> None:
         interval, previous = POLL_INTERVAL, None
         while True:
             state = await plays_store.poll_state(self._db, self._id)
@@ -142,7 +138,7 @@ class SpotifyListenerActor:
                 return
             started = trio.current_time()
             try:
-                added = await self._poll(client)
+                added = await self._poll(provider)
             except RetryableError as exc:
                 await self._back_off(exc)
                 continue
@@ -152,11 +148,11 @@ class SpotifyListenerActor:
             previous = started
             await self._sleep_until(started + interval, "waiting")
 
-    async def _poll(self, client: SpotifyClient) -> int:
+    async def _poll(self, provider: RecentPlaysProvider) -> int:
         """Fetch and store every play after the cursor, page by page; returns how many came back."""
         seen = 0
         while True:
-            items = await self._call(lambda: client.recently_played(after_ms=self._cursor, limit=PAGE))
+            items = await self._call(provider.domains, lambda: provider.plays_after(self._cursor, PAGE))
             if items:
                 self._cursor = max(self._cursor or 0, *(to_ms(item.played_at) for item in items))
             # One transaction: a re-poll stores a play no more, so its event must commit with it or never.
@@ -168,9 +164,8 @@ class SpotifyListenerActor:
             if len(items) < PAGE:
                 return seen
 
-    async def _call(self, fetch: Callable[[], Awaitable[tuple[list[PlayHistory], object]]]) -> list[PlayHistory]:
-        """One paced call: wait for the app's domain, call, and feed a 429 back to the pacer (then retry)."""
-        domains = (APP_DOMAIN,)
+    async def _call(self, domains: tuple[str, ...], fetch: Callable[[], Awaitable[list[Played]]]) -> list[Played]:
+        """One paced call: wait for ``domains``, call, and feed a 429 back to the pacer (then retry)."""
         while True:
             rand = self._rng.random()
             while (at := self._pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:
@@ -180,7 +175,7 @@ class SpotifyListenerActor:
             self._pacer.record_call(domains, sent)
             self._set("polling")
             try:
-                items, _ = await fetch()
+                items = await fetch()
             except RateLimitedError as exc:
                 self._pacer.limited(exc, trio.current_time(), sent_at=sent)
                 self._fail(exc)
@@ -214,25 +209,18 @@ class SpotifyListenerActor:
         if until is not None:
             await plays_store.park_polls(self._db, self._id, self._wall() + timedelta(seconds=until - now))
 
-    def _restore(self, state: plays_store.PollState) -> None:
+    def _restore(self, state: plays_store.PollState, domains: tuple[str, ...]) -> None:
         self._org, self._cursor = state.organization_id, state.plays_cursor_ms
         if self._cursor is None and state.first_opt_in is not None:
             self._cursor = to_ms(state.first_opt_in) - 1  # `after` is exclusive; nothing before opting in
         if state.polls_parked_until is not None:
             left = (state.polls_parked_until - self._wall()).total_seconds()
             if left > 0:
-                self._pacer.governor(APP_DOMAIN).limited(left, trio.current_time())
+                for domain in domains:
+                    self._pacer.governor(domain).limited(left, trio.current_time())
 
     async def _mark_needs_reauth(self, org_id: uuid.UUID) -> None:
         await listener_store.mark_listener_needs_reauth(self._db, org_id, self._id)
-
-    def _token(self, org_id: uuid.UUID) -> StoredSpotifyToken:
-        spotify = self._settings.spotify
-        if spotify.client_id is None:
-            raise RuntimeError("spotify.client_id is not configured (the sandbox sets the simulator's)")
-        return StoredSpotifyToken.for_listener(
-            self._db, self._keys.token_encryption_key, org_id, self._id, self._http, client_id=spotify.client_id,
-            token_url=f"{spotify.accounts_url}/api/token", now=self._now)
 
     # -- status ---------------------------------------------------------------------------------------
 
@@ -275,19 +263,17 @@ def _detail(status: ListenerStatus) -> Detail:
             "consecutive_failures": status.consecutive_failures}
 
 
-def _plays(items: list[PlayHistory]) -> list[Play]:
+def _plays(items: list[Played]) -> list[Play]:
     # Local files have no track id: no campaign tracks them, and the cursor already moved past them.
-    return [Play(played_at=item.played_at, spotify_track_id=item.track.id,
-                 context_uri=item.context.uri if item.context is not None else None)
-            for item in items if item.track.id is not None]
+    return [Play(played_at=item.played_at, spotify_track_id=item.track, context_uri=item.context)
+            for item in items if item.track is not None]
 
 
-def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Registry, http_factory: HttpFactory, *,
-                  pacer: Pacer | None = None, now: Callable[[], float] = time.time) -> ActorKind:
+def listener_kind(db: Database, registry: Registry, http_factory: HttpFactory, provider: RecentPlaysFactory, *,
+                  pacer: Pacer, now: Callable[[], float] = time.time) -> ActorKind:
     """The opted-in listeners as an ``AccountsSupervisor`` kind: one actor each, all sharing ``pacer``
-    (Spotify's limit is per app, over a rolling 30 s window: pass the Pacer the other Spotify actors use),
-    woken by opt-ins (``LISTENERS_CHANNEL``). ``now`` is the actors' wall clock (Unix seconds)."""
-    pacer = pacer if pacer is not None else Pacer(lambda _domain: 30.0)
+    (Spotify's limit is per app: pass the Pacer the other Spotify actors use), woken by opt-ins
+    (``LISTENERS_CHANNEL``). ``now`` is the actors' wall clock (Unix seconds)."""
 
     async def accounts() -> list[Account]:
         return [Account(key=str(ref.id), organization_id=ref.organization_id)
@@ -296,8 +282,8 @@ def listener_kind(db: Database, settings: Settings, keys: Keys, registry: Regist
     def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
-                actor = SpotifyListenerActor(db, settings, keys, uuid.UUID(account.key), http, pacer,
-                                             now=now, registry=registry, name=name)
+                actor = SpotifyListenerActor(db, uuid.UUID(account.key), http, pacer, provider, now=now,
+                                             registry=registry, name=name)
                 await actor.run(task_status=task_status)
         return run
 

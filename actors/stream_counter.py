@@ -22,8 +22,8 @@ from typing import NoReturn
 
 import trio
 
-from actors.samples import MetricSample
 from engine.clock import utc_now
+from engine.messages import MetricSample
 from engine.store import facts
 from engine.store import imports as imports_store
 from engine.store import stream_events as events_store

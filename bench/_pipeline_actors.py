@@ -28,8 +28,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from actors.meta_schedule import meta_window
-from adapters.meta import APP_DOMAIN, MetaClient, account_domain
+from adapters.meta import APP_DOMAIN, MetaClient, account_domain, meta_window
 from engine.pacing import Pacer
 from engine.provider import ProviderError, RateLimitedError
 

@@ -19,10 +19,10 @@ import msgspec
 import trio
 
 from actors.aggregator import Aggregator
-from actors.samples import Metric, MetricSample
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from bench._pipeline_receiver import Receiver
 from config.sections import AlertsSettings
+from engine.messages import Metric, MetricSample
 from engine.store.database import Database
 from engine.store.outbox import enqueue_event
 from engine.store.webhooks import NewEndpoint, create_endpoint

@@ -32,11 +32,11 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
-from actors.samples import MetricSample
 from adapters.stream_reports import parse_report
 from adapters.stream_reports.importer import load, prepare
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.exports import render
+from engine.messages import MetricSample
 from engine.store import EmbeddedPostgres, apply_migrations, facts, imports, open_database, tracks
 from engine.store.campaigns import NewCampaign, create_campaign
 from engine.store.database import Database

@@ -163,7 +163,7 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     # Real Unix seconds where simulated time meets real time; None: the start of ``songtrack run``, which
     # hands its own to its API workers.
     epoch: float | None = None
-    demo: bool = True  # set up the demo label and campaign (actors/sandbox_demo.py)
+    demo: bool = True  # set up the demo label and campaign (songtrack/sandbox_demo.py)
     demo_webhook_url: _Url | None = None  # the demo label's webhook endpoint
     # Simulated listens a real second per demo track (actors/sandbox_streams.py), spread over simulated
     # time (``stream_rate * 86,400 / speed`` a simulated day); 0 turns them off. The cap keeps one batch a

@@ -26,8 +26,8 @@ from quart import Response
 
 from adapters.meta import oauth as meta_oauth
 from adapters.spotify import oauth as spotify_oauth
-from adapters.spotify.classify import ReauthRequiredError, classify, transport_errors
-from engine.provider import ProviderError
+from adapters.spotify.classify import classify, transport_errors
+from engine.provider import ProviderError, ReauthRequiredError
 from engine.store import integrations as store
 from engine.store import nodes
 from http_api.context import ApiContext

@@ -20,8 +20,8 @@ import msgspec
 from quart import Response
 
 from adapters.spotify import oauth as spotify_oauth
-from adapters.spotify.classify import ReauthRequiredError, classify, transport_errors
-from engine.provider import ProviderError
+from adapters.spotify.classify import classify, transport_errors
+from engine.provider import ProviderError, ReauthRequiredError
 from engine.store import integrations as states
 from engine.store import listeners as store
 from http_api.catalog_schemas import PageQuery

@@ -20,10 +20,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from adapters.meta.client import MetaClient
-from adapters.spotify.classify import ReauthRequiredError
 from adapters.spotify.client import SpotifyClient
 from adapters.spotify.session import StoredSpotifyToken
-from engine.provider import AuthExpiredError, ProviderError, RateLimitedError, RetryableError
+from engine.provider import AuthExpiredError, ProviderError, RateLimitedError, ReauthRequiredError, RetryableError
 from engine.registry import format_error
 from engine.store import integrations as store
 from engine.store.database import Database

@@ -24,12 +24,7 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
-from actors.meta_schedule import MetaSchedule
-from actors.sandbox_demo import DemoLabel, set_up_demo
 from actors.sandbox_streams import SandboxStreams
-from actors.spotify_label import POLL_INTERVAL as SPOTIFY_LABEL_INTERVAL
-from actors.spotify_label import spotify_label_kind
-from actors.spotify_listener import listener_kind
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
@@ -39,7 +34,6 @@ from adapters.stream_reports.model import ReportKind
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
-from engine.pacing import Pacer
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
 from engine.report_links import link_key
@@ -50,9 +44,11 @@ from engine.supervisor import ChildSpec, Escalation, Supervisor
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
 from http_api.listeners import listener_callback_url
+from songtrack.accounts import account_kinds
 from songtrack.api import Api, build_api
 from songtrack.ports import naming_port
 from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
+from songtrack.sandbox_demo import DemoLabel, set_up_demo
 from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 from songtrack.startup import DatabaseSlot, connect, database_server, open_store
 from songtrack.workers import bind_socket, run_workers, worker_env
@@ -236,34 +232,22 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     """The root supervisor until shutdown; it drains children in reverse start order: the account actors
     stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
 
-    Every actor reads domain time from ``clock``. Its ``speed`` (the sandbox's simulated clock) divides the
-    Meta and Spotify label polling intervals, which are trio (real) seconds, so the pollers keep their
-    cadence in simulated time, with floors that keep a fast sandbox from flooding the simulators; a Meta
-    poll spans every day since the previous one, so no simulated day is skipped at any speed. With
-    ``demo`` (sandbox mode) a last child makes up listens of the demo label's tracks in simulated time,
-    unless ``simulators.stream_rate`` is 0."""
+    Every actor reads domain time from ``clock``; its ``speed`` (the sandbox's simulated clock) also scales
+    the account pollers' intervals (``account_kinds``), and a Meta poll spans every day since the previous
+    one, so no simulated day is skipped at any speed. With ``demo`` (sandbox mode) a last child makes up
+    listens of the demo label's tracks in simulated time, unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
     aggregator = Aggregator(db, settings.alerts, wall=clock)
-    poll_speedup = clock.speed
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
-    # One connection pool for every account actor (closed after they stop), and one Pacer for everything
-    # that spends the Spotify app's rate limit.
+    # One connection pool for every account actor, closed after they stop.
     http = httpx.AsyncClient(timeout=30.0)
-    spotify_pacer = Pacer(lambda _domain: 30.0)
-    listeners = listener_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer, now=clock.now)
-    label = spotify_label_kind(db, settings, keys, registry, lend(http), pacer=spotify_pacer,
-                               interval=max(60.0, SPOTIFY_LABEL_INTERVAL / poll_speedup), now=clock.now)
-    standard = MetaSchedule()
-    schedule = MetaSchedule(interval=max(5.0, standard.interval / poll_speedup),
-                            restatement_every=max(60.0, standard.restatement_every / poll_speedup))
-    accounts = AccountsSupervisor(db, settings, keys, samples, lend(http), registry=registry,
-                                  kinds=[listeners, label], meta=settings.meta.app_id is not None,
-                                  meta_schedule=schedule, wall=clock)
+    accounts = AccountsSupervisor(db, registry=registry,
+                                  kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock))
 
     def stop_accounts() -> None:
         accounts.stop()

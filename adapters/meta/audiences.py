@@ -18,8 +18,8 @@ from typing import Final, Literal
 from adapters.meta import schemas
 from adapters.meta.conversions import hash_field
 from adapters.meta.schemas import CustomAudience, UsersReceived
-from adapters.meta.transport import GraphTransport, Result, merge_signals
-from engine.provider import UsageSignal
+from adapters.meta.transport import GraphTransport, merge_signals
+from engine.provider import Result, UsageSignal
 
 __all__ = [
     "AUDIENCE_FIELDS",

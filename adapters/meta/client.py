@@ -20,7 +20,8 @@ from adapters.meta.audiences import AudienceMethods
 from adapters.meta.conversions import ConversionsMethods
 from adapters.meta.insights import InsightsMethods
 from adapters.meta.schemas import AdAccount, Campaign
-from adapters.meta.transport import GraphTransport, Result, TokenSource
+from adapters.meta.transport import GraphTransport, TokenSource
+from engine.provider import Result
 
 __all__ = ["ACCOUNT_FIELDS", "CAMPAIGN_FIELDS", "MetaClient"]
 

@@ -22,8 +22,8 @@ from typing import Final, Literal, get_args
 import msgspec
 
 from adapters.meta import schemas
-from adapters.meta.transport import GraphTransport, Result, merge_signals
-from engine.provider import UsageSignal
+from adapters.meta.transport import GraphTransport, merge_signals
+from engine.provider import Result, UsageSignal
 
 __all__ = [
     "ACTION_SOURCES",

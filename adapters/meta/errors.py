@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.provider import RetryableError
+from engine.provider import RequestTooLargeError
 
 __all__ = ["GraphError", "ReduceDataError", "decode_graph_error"]
 
@@ -47,8 +47,8 @@ def decode_graph_error(content: bytes) -> GraphError | None:
         return None
 
 
-class ReduceDataError(RetryableError):
-    """The query asked for too much data at once; retry it smaller.
+class ReduceDataError(RequestTooLargeError):
+    """Meta's ``RequestTooLargeError``: the query asked for too much data at once; retry it smaller.
 
     Meta answers HTTP 500 "Please reduce the amount of data you're asking for, then retry your
     request" (code 1), 100/1487534 (too much data per call), or a synchronous insights timeout

@@ -14,7 +14,8 @@ from datetime import date
 
 from adapters.meta import schemas
 from adapters.meta.schemas import InsightRow, ReportRun
-from adapters.meta.transport import GraphTransport, Result
+from adapters.meta.transport import GraphTransport
+from engine.provider import Result
 
 __all__ = ["INSIGHT_FIELDS", "InsightsMethods", "insights_params"]
 

@@ -23,7 +23,8 @@ import httpx
 
 from adapters.meta import schemas
 from adapters.meta.schemas import DebugToken, TokenGrant
-from adapters.meta.transport import GraphTransport, Result
+from adapters.meta.transport import GraphTransport
+from engine.provider import Result
 
 __all__ = ["InvalidState", "MetaOAuth", "StateSigner", "login_url"]
 

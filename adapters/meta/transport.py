@@ -5,7 +5,7 @@ It owns the URL (``{base_url}/{version}/{path}``), the Bearer token, transport-e
 retries: a failure is raised as an ``engine.provider`` error and the caller (the poller actor)
 decides when to try again.
 
-How usage signals come back: every public method returns a ``Result(data, signals)``. ``signals``
+How usage signals come back: every public method returns an ``engine.provider.Result(data, signals)``. ``signals``
 are the ``UsageSignal``s the response headers carried; for a call that read several pages we keep
 the latest signal of each domain. A failed call raises, and the error carries them in ``.signals``.
 """
@@ -13,8 +13,7 @@ the latest signal of each domain. A failed call raises, and the error carries th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,22 +21,14 @@ import msgspec
 
 from adapters.meta.classify import classify, transport_errors
 from adapters.meta.schemas import Page
-from engine.provider import FatalProviderError, RetryableError, UsageSignal
+from engine.provider import FatalProviderError, Result, RetryableError, UsageSignal
 
-__all__ = ["GraphTransport", "Result", "TokenSource", "merge_signals"]
+__all__ = ["GraphTransport", "TokenSource", "merge_signals"]
 
 T = TypeVar("T")
 TokenSource = str | Callable[[], Awaitable[str]]
 Params = Mapping[str, str]
 _MAX_PAGES = 10_000  # a server that never stops sending ``next`` is a bug, not data
-
-
-@dataclass(frozen=True, slots=True)
-class Result(Generic[T]):
-    """What a client call returns: the decoded ``data`` and the usage ``signals`` its responses carried."""
-
-    data: T
-    signals: tuple[UsageSignal, ...] = ()
 
 
 def merge_signals(*groups: tuple[UsageSignal, ...]) -> tuple[UsageSignal, ...]:

@@ -42,6 +42,7 @@ __all__ = [
     "BucUsage",
     "MetaUsage",
     "account_domain",
+    "meta_window",
     "normalize_account_id",
     "read_usage",
     "usage_signals",
@@ -52,6 +53,7 @@ logger = logging.getLogger(__name__)
 APP_DOMAIN = "meta:app"
 INSIGHTS_APP_DOMAIN = "meta:insights:app"
 
+_SCORE_WINDOW = 300.0  # the ad-account score leaks out over 300 s; every other Meta budget is hourly (A4)
 _APP_USAGE = "x-app-usage"
 _ACCOUNT_USAGE = "x-ad-account-usage"
 _BUC_USAGE = "x-business-use-case-usage"
@@ -131,6 +133,11 @@ def normalize_account_id(account_id: str) -> str:
 def account_domain(account_id: str, scope: str) -> str:
     """The domain ``meta:<act>:<scope>``, e.g. ``account_domain("123", "score") == "meta:act_123:score"``."""
     return f"meta:{normalize_account_id(account_id)}:{scope}"
+
+
+def meta_window(domain: str) -> float:
+    """The accounting window of a Meta rate domain, for the ``Pacer`` shared by every Meta account actor."""
+    return _SCORE_WINDOW if domain.endswith(":score") else 3600.0
 
 
 def usage_signals(headers: Mapping[str, str], account_id: str | None = None) -> tuple[UsageSignal, ...]:

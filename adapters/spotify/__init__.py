@@ -1,6 +1,7 @@
-"""The Spotify Web API adapter: response classification, OAuth (PKCE), schemas and the typed client."""
+"""The Spotify Web API adapter: response classification, OAuth (PKCE), schemas and the typed client. The
+account actors' providers are ``adapters.spotify.provider`` (it reaches the store, so it is not loaded here)."""
 
-from adapters.spotify.classify import APP_DOMAIN, ReauthRequiredError, classify, transport_errors
+from adapters.spotify.classify import APP_DOMAIN, classify, spotify_window, transport_errors
 from adapters.spotify.client import PagedEndpoint, SpotifyClient, TokenProvider
 from adapters.spotify.oauth import AuthorizationDenied, TokenSet
 
@@ -8,10 +9,10 @@ __all__ = [
     "APP_DOMAIN",
     "AuthorizationDenied",
     "PagedEndpoint",
-    "ReauthRequiredError",
     "SpotifyClient",
     "TokenProvider",
     "TokenSet",
     "classify",
+    "spotify_window",
     "transport_errors",
 ]

@@ -40,15 +40,17 @@ from engine.provider import (
     FatalProviderError,
     ProviderError,
     RateLimitedError,
+    ReauthRequiredError,
     RetryableError,
     UsageSignal,
 )
 
-__all__ = ["APP_DOMAIN", "ReauthRequiredError", "classify", "transport_errors"]
+__all__ = ["APP_DOMAIN", "classify", "spotify_window", "transport_errors"]
 
 logger = logging.getLogger(__name__)
 
 APP_DOMAIN = "spotify:app"
+_WINDOW = 30.0  # seconds: the app's rolling rate-limit window
 
 _DEFAULT_RETRY_AFTER = 5.0
 _DEFAULT_QUOTA_RESET = 3600.0
@@ -73,15 +75,6 @@ class _ErrorBody(msgspec.Struct):
 _body_decoder = msgspec.json.Decoder(_ErrorBody, strict=False)
 
 
-class ReauthRequiredError(AuthExpiredError):
-    """The refresh token is dead (``invalid_grant``: revoked, rotated away, or past its 6 months).
-
-    Refreshing again cannot help: the integration must be re-connected by the user.
-    """
-
-    needs_reauth = True
-
-
 def classify(response: httpx.Response) -> tuple[UsageSignal, ...]:
     """Return ``()`` for a 2xx response (Spotify reports no usage); raise a ``ProviderError`` otherwise.
 
@@ -92,6 +85,12 @@ def classify(response: httpx.Response) -> tuple[UsageSignal, ...]:
     if response.is_success:
         return ()
     raise _error(response)
+
+
+def spotify_window(domain: str) -> float:
+    """The accounting window of a Spotify rate domain, for the ``Pacer`` every Spotify actor shares: the
+    app's rolling 30 seconds (the only domain, ``spotify:app``)."""
+    return _WINDOW
 
 
 def transport_errors() -> AbstractContextManager[None]:

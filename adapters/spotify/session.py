@@ -19,7 +19,7 @@ from typing import Protocol
 import httpx
 
 from adapters.spotify import oauth
-from adapters.spotify.classify import ReauthRequiredError
+from engine.provider import ReauthRequiredError
 from engine.store import integrations as store
 from engine.store import listeners
 from engine.store.database import Connection, Database

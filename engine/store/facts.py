@@ -13,18 +13,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
 
 import asyncpg
 import msgspec
 
+from engine.messages import MetricSample
 from engine.money import ZERO_DECIMAL_CURRENCIES
 from engine.store.catalog_common import Executor
 
 __all__ = [
     "CampaignTotals",
     "DailyFact",
-    "Sample",
     "daily_facts",
     "ended_running",
     "last_observed",
@@ -33,28 +32,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-
-class Sample(Protocol):
-    """What we store of a sample (``actors.samples.MetricSample`` has these attributes)."""
-
-    @property
-    def organization_id(self) -> uuid.UUID: ...
-    @property
-    def campaign_id(self) -> uuid.UUID: ...
-    @property
-    def day(self) -> date: ...
-    @property
-    def metric(self) -> str: ...
-    @property
-    def value(self) -> int: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def observed_at(self) -> datetime: ...
-    @property
-    def currency(self) -> str | None: ...
 
 
 class CampaignTotals(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,14 +86,14 @@ RETURNING f.campaign_id
 """
 
 
-async def upsert_samples(q: Executor, samples: Iterable[Sample]) -> set[uuid.UUID]:
+async def upsert_samples(q: Executor, samples: Iterable[MetricSample]) -> set[uuid.UUID]:
     """Store ``samples``, each replacing the stored fact of its key unless that one was observed later.
 
     Within ``samples`` the latest ``observed_at`` of a key wins (the later one in the batch on a tie).
     Returns the campaigns whose facts changed. Samples of a campaign that is missing or not in the
     sample's organization are skipped and logged. Runs in ``q``'s transaction when ``q`` is a connection.
     """
-    latest: dict[_Key, Sample] = {}
+    latest: dict[_Key, MetricSample] = {}
     for sample in samples:
         key = (sample.campaign_id, sample.day, sample.metric, sample.source)
         kept = latest.get(key)

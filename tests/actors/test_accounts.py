@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import trio
 from trio.testing import MockClock
 
 from actors.accounts import Account, AccountsSupervisor, ActorKind
-from actors.samples import MetricSample
+from actors.meta_account import meta_kind
+from adapters.meta import meta_window
+from adapters.meta.provider import meta_ads
+from adapters.meta.simulator import MetaSimulator
 from config import Keys, Settings
+from engine.messages import MetricSample
+from engine.pacing import Pacer
 from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.integrations import disconnect, mark_needs_reauth, upsert_integration
@@ -36,12 +41,15 @@ async def until(condition: Callable[[], bool]) -> None:
             await trio.sleep(1)
 
 
-def supervisor(db: Database, sim: object, registry: Registry, send: trio.MemorySendChannel[MetricSample],
-               **kwargs: object) -> AccountsSupervisor:
+def supervisor(db: Database, sim: MetaSimulator, registry: Registry, send: trio.MemorySendChannel[MetricSample],
+               *, kinds: Sequence[ActorKind] | None = None) -> AccountsSupervisor:
+    """The supervisor of the Meta kind, wired as the root wires it but to the simulator, or of ``kinds``."""
     keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=KEY)
-    return AccountsSupervisor(db, Settings(), keys, send, http_factory(sim), registry=registry,  # type: ignore[arg-type]
-                              poll_interval=NEVER, wall=wall_of(sim), rng=random.Random(1),  # type: ignore[arg-type]
-                              **kwargs)  # type: ignore[arg-type]
+    rng = random.Random(1)  # the supervisor's jitter and the actors' seeds draw from one generator
+    if kinds is None:
+        kinds = [meta_kind(db, keys, registry, send, http_factory(sim), meta_ads(Settings().meta),
+                           pacer=Pacer(meta_window), wall=wall_of(sim), rng=rng)]
+    return AccountsSupervisor(db, registry=registry, kinds=kinds, poll_interval=NEVER, rng=rng)
 
 
 @asynccontextmanager
@@ -134,7 +142,7 @@ async def test_another_kind_plugs_in_and_one_crashing_account_does_not_stop_the_
     registry = Registry()
     send, receive = trio.open_memory_channel[MetricSample](1)
     kind = ActorKind("fake", listed, build)
-    accounts = supervisor(db, sim, registry, send, kinds=[kind], meta=False)
+    accounts = supervisor(db, sim, registry, send, kinds=[kind])
     async with running(accounts, send, receive):
         await trio.sleep(3 * 3600)  # hours of crash loop
         good, bad = registry.get("fake:good"), registry.get("fake:bad")

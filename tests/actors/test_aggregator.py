@@ -16,8 +16,8 @@ import trio
 import trio.testing
 
 from actors.aggregator import AGGREGATOR, Aggregator
-from actors.samples import MetricSample
 from config.sections import AlertsSettings
+from engine.messages import MetricSample
 from engine.store import Database
 from engine.store.alerts import ALERTS_CHANNEL
 from engine.store.campaigns import Goal, NewCampaign, create_campaign, get_campaign

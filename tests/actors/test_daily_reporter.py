@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from actors.daily_reporter import DailyReporter
-from actors.samples import MetricSample
 from engine import report_links
 from engine.analytics.campaign import AnalyticsRules
+from engine.messages import MetricSample
 from engine.store import facts, imports, report_exports, tracks
 from engine.store.campaigns import NewCampaign, create_campaign
 from engine.store.database import Database

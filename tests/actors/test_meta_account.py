@@ -25,11 +25,13 @@ import trio
 from trio.testing import MockClock
 
 from actors.meta_account import MetaAccountActor
-from actors.meta_schedule import MetaSchedule, meta_window
-from actors.samples import MetricSample
+from actors.meta_schedule import MetaSchedule
+from adapters.meta import meta_window
+from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Settings
+from engine.messages import MetricSample
 from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database
@@ -90,7 +92,8 @@ def make_actor(db: Database, sim: MetaSimulator, integration: Integration, regis
                samples: trio.MemorySendChannel[MetricSample], *, pacer: Pacer | None = None,
                schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test") -> MetaAccountActor:  # noqa: B008
     return MetaAccountActor(db, integration, key=KEY, name=name, registry=registry, samples=samples,
-                            pacer=pacer or Pacer(meta_window), http_factory=http_factory(sim), schedule=schedule,
+                            pacer=pacer or Pacer(meta_window), http_factory=http_factory(sim),
+                            provider=meta_ads(Settings().meta), schedule=schedule,
                             retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0), rng=random.Random(7),
                             wall=wall_of(sim))
 

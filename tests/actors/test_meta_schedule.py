@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.meta_schedule import days_back, meta_window
+from actors.meta_schedule import days_back
 
 _DAYS = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31))
 
@@ -23,8 +23,3 @@ def test_an_insights_call_reaches_back_to_the_previous_calls_day_within_the_wind
 @given(today=_DAYS, most=st.integers(1, 90))
 def test_the_first_call_asks_for_yesterday_and_today(today: date, most: int) -> None:
     assert days_back(None, today, most) == 1
-
-
-def test_the_ad_account_score_leaks_out_over_five_minutes_and_the_rest_hourly() -> None:
-    assert meta_window("act_1:score") == 300.0
-    assert meta_window("app") == meta_window("act_1:insights") == 3600.0

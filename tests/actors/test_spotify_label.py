@@ -21,6 +21,8 @@ import trio
 import trio.testing
 
 from actors.spotify_label import POLL_INTERVAL, SpotifyLabelActor, spotify_label_kind
+from adapters.spotify import spotify_window
+from adapters.spotify.provider import SpotifyProviders
 from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
 from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
@@ -80,10 +82,14 @@ async def _world(db: Database, tmp_path: Path, **config: object) -> World:
 async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,
                registry: Registry | None = None, interval: float = POLL_INTERVAL) -> bool:
     """Run one actor until ``until``; returns whether ``run`` returned by itself."""
-    actor = SpotifyLabelActor(db, w.integration, w.http, Pacer(lambda _domain: 30.0), settings=w.settings,
+    actor = SpotifyLabelActor(db, w.integration, w.http, Pacer(spotify_window), _providers(db, w).track_figures,
                               key=w.keys.token_encryption_key, registry=registry or Registry(), name="label",
                               interval=interval, now=w.sim.clock.now)
     return await run_until(clock, actor.run, _at(until))
+
+
+def _providers(db: Database, w: World) -> SpotifyProviders:
+    return SpotifyProviders(db, w.keys.token_encryption_key, w.settings.spotify, now=w.sim.clock.now)
 
 
 async def _stored(db: Database, w: World) -> dict[str, figures.Figures]:
@@ -206,8 +212,9 @@ async def test_the_kind_runs_one_actor_per_connected_integration_named_after_it(
 ) -> None:
     w = await _world(db, tmp_path)
     registry = Registry()
-    kind = spotify_label_kind(db, w.settings, w.keys, registry, lambda: httpx.AsyncClient(
-        transport=httpx.ASGITransport(w.sim), base_url=URL), now=w.sim.clock.now)
+    kind = spotify_label_kind(db, w.keys, registry, lambda: httpx.AsyncClient(
+        transport=httpx.ASGITransport(w.sim), base_url=URL), _providers(db, w).track_figures,
+        pacer=Pacer(spotify_window), now=w.sim.clock.now)
     [account] = await kind.accounts()
     assert (kind.name, account.key, account.runnable) == ("spotify", str(w.integration.id), True)
     name = f"spotify:{w.integration.id}"

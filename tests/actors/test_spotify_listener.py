@@ -23,6 +23,8 @@ import trio
 import trio.testing
 
 from actors.spotify_listener import SpotifyListenerActor, listener_accounts_to_run
+from adapters.spotify import spotify_window
+from adapters.spotify.provider import SpotifyProviders
 from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
 from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
@@ -85,12 +87,13 @@ async def _world(db: Database, tmp_path: Path, clock: trio.testing.MockClock, **
 
 
 def _actor(db: Database, w: World, pacer: Pacer, registry: Registry | None) -> SpotifyListenerActor:
-    return SpotifyListenerActor(db, w.settings, w.keys, w.listener_id, w.http, pacer, now=w.sim.clock.now,
+    providers = SpotifyProviders(db, w.keys.token_encryption_key, w.settings.spotify, now=w.sim.clock.now)
+    return SpotifyListenerActor(db, w.listener_id, w.http, pacer, providers.recent_plays, now=w.sim.clock.now,
                                 registry=registry, name="listener")
 
 
 def _pacer() -> Pacer:
-    return Pacer(lambda _domain: 30.0)  # Spotify's rolling 30-second window, shared by every listener
+    return Pacer(spotify_window)  # Spotify's rolling 30-second window, shared by every listener
 
 
 async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,

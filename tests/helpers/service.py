@@ -23,10 +23,14 @@ import trio
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.http import lend
-from actors.meta_account import MetaSchedule
+from actors.meta_account import meta_kind
+from actors.meta_schedule import MetaSchedule
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
+from adapters.meta import meta_window
+from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import ServedSimulator, SimulatorConfig, serve_meta_simulator
 from config import Keys, Settings, load
+from engine.pacing import Pacer
 from engine.registry import Registry
 from engine.store import Database
 from engine.store.migrate import discover
@@ -103,10 +107,11 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         aggregator = Aggregator(db, settings.alerts, sweep_every=0.5)
         dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                        secret_key=keys.token_encryption_key)
-        accounts = AccountsSupervisor(
-            db, settings, keys, aggregator.sender(), lend(http), registry=Registry(), poll_interval=1.0,
-            meta_schedule=MetaSchedule(interval=1.0, restatement_every=3600.0),
-            wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC))
+        registry = Registry()
+        kind = meta_kind(db, keys, registry, aggregator.sender(), lend(http), meta_ads(settings.meta),
+                         pacer=Pacer(meta_window), schedule=MetaSchedule(interval=1.0, restatement_every=3600.0),
+                         wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC))
+        accounts = AccountsSupervisor(db, registry=registry, kinds=[kind], poll_interval=1.0)
         for run in (dispatcher.run, aggregator.run, accounts.run):
             await nursery.start(run)
         yield Service(urls[0], ctx, meta, settings)

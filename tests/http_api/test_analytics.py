@@ -18,9 +18,9 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors.samples import MetricSample
 from config import Settings
 from config.sections import AnalyticsSettings
+from engine.messages import MetricSample
 from engine.store import campaign_meta, facts, imports, tracks
 from engine.store.database import Database
 from tests.http_api.conftest import EPOCH, Client, MakeMember, Member

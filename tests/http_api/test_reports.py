@@ -21,8 +21,8 @@ import pypdf
 import trio
 from quart.datastructures import Headers
 
-from actors.samples import MetricSample
 from engine import report_links
+from engine.messages import MetricSample
 from engine.store import facts, imports, report_exports, tracks
 from engine.store.database import Database
 from http_api.context import ApiContext

@@ -316,8 +316,8 @@ async def test_timeouts_become_retryable() -> None:
 def test_the_package_exports() -> None:
     assert sorted(adapters.meta.__all__) == [
         "APP_DOMAIN", "AdAccount", "BucUsage", "Campaign", "DebugToken", "INSIGHTS_APP_DOMAIN", "InsightRow",
-        "InvalidState", "MetaClient", "MetaOAuth", "MetaUsage", "ReduceDataError", "ReportRun", "Result",
-        "StateSigner", "TokenGrant", "account_domain", "classify", "currency_offset", "login_url",
+        "InvalidState", "MetaClient", "MetaOAuth", "MetaUsage", "ReduceDataError", "ReportRun", "StateSigner",
+        "TokenGrant", "account_domain", "classify", "currency_offset", "login_url", "meta_window",
         "normalize_account_id", "read_usage", "to_major", "to_minor", "transport_errors", "usage_signals",
     ]
 

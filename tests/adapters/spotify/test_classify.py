@@ -18,12 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import adapters.spotify
-from adapters.spotify import ReauthRequiredError, classify, transport_errors
+from adapters.spotify import classify, transport_errors
 from engine.provider import (
     AuthExpiredError,
     FatalProviderError,
     ProviderError,
     RateLimitedError,
+    ReauthRequiredError,
     RetryableError,
 )
 
@@ -143,8 +144,8 @@ async def test_timeouts_become_retryable() -> None:
 
 def test_the_package_exports() -> None:
     assert sorted(adapters.spotify.__all__) == ["APP_DOMAIN", "AuthorizationDenied", "PagedEndpoint",
-                                                "ReauthRequiredError", "SpotifyClient", "TokenProvider", "TokenSet",
-                                                "classify", "transport_errors"]
+                                                "SpotifyClient", "TokenProvider", "TokenSet", "classify",
+                                                "spotify_window", "transport_errors"]
 
 
 json_values = st.recursive(

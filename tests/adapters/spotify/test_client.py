@@ -14,7 +14,6 @@ import httpx
 import pytest
 import trio
 
-from adapters.spotify import ReauthRequiredError
 from adapters.spotify.client import SAVED_TRACKS, SpotifyClient
 from adapters.spotify.oauth import authorize_url, code_from_callback, exchange_code, pkce_pair
 from adapters.spotify.schemas import Page, Track
@@ -29,7 +28,7 @@ from adapters.spotify.simulator import (
     serve_spotify_simulator,
 )
 from adapters.spotify.simulator.sandbox import ALL_SCOPES
-from engine.provider import AuthExpiredError, FatalProviderError, RateLimitedError, RetryableError
+from engine.provider import AuthExpiredError, FatalProviderError, RateLimitedError, ReauthRequiredError, RetryableError
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 BASE = "http://sim.test"

@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.spotify import ReauthRequiredError
 from adapters.spotify.oauth import (
     AuthorizationDenied,
     TokenSet,
@@ -29,7 +28,7 @@ from adapters.spotify.oauth import (
     refresh,
 )
 from adapters.spotify.simulator import ClientApp, ManualTime, SimClock, SimulatorConfig, SpotifySimulator
-from engine.provider import AuthExpiredError, FatalProviderError
+from engine.provider import AuthExpiredError, FatalProviderError, ReauthRequiredError
 
 APP = ClientApp()
 REDIRECT = APP.redirect_uris[0]

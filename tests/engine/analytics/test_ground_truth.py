@@ -34,10 +34,12 @@ from trio.testing import MockClock
 
 from actors.aggregator import Aggregator
 from actors.meta_account import MetaAccountActor
-from actors.meta_schedule import MetaSchedule, meta_window
+from actors.meta_schedule import MetaSchedule
+from adapters.meta import meta_window
+from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import Account, DayMetrics, FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
-from config.sections import AlertsSettings
+from config.sections import AlertsSettings, MetaSettings
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.analytics.model import CampaignAnalytics, Point
 from engine.pacing import Pacer, RetryPolicy
@@ -247,7 +249,7 @@ async def _poll_until(db: Database, sim: MetaSimulator, integration: Integration
         pacer=Pacer(meta_window), schedule=SCHEDULE, retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0),
         http_factory=lambda: httpx.AsyncClient(transport=httpx.ASGITransport(watch),
                                                base_url="https://graph.facebook.com"),
-        rng=random.Random(7), wall=_wall(sim))
+        provider=meta_ads(MetaSettings()), rng=random.Random(7), wall=_wall(sim))
     async with trio.open_nursery() as nursery:
         await nursery.start(aggregator.run)
         with trio.fail_after(48 * HOUR):

@@ -18,7 +18,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.samples import MetricSample
+from engine.messages import MetricSample
 from engine.store import Database, facts, open_database
 from engine.store.campaigns import NewCampaign, create_campaign, get_campaign
 

@@ -1,4 +1,4 @@
-"""``actors.sandbox_demo.set_up_demo`` against the Meta simulator (in-process, through
+"""``songtrack.sandbox_demo.set_up_demo`` against the Meta simulator (in-process, through
 ``httpx.ASGITransport``) and a real PostgreSQL, on the real clock: the demo track it links each fresh
 demo campaign to, the Spotify for Artists history it imports, what it prints, and the lift the demo
 campaign's analytics show once ``SandboxStreams`` has stored the day's listens.
@@ -20,13 +20,13 @@ import httpx
 import pytest
 import trio
 
-from actors.sandbox_demo import HISTORY_DAYS, HISTORY_SHARE, DemoLabel, history_csv, set_up_demo
 from actors.sandbox_streams import SandboxStreams
 from adapters.meta.simulator import MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Keys, load
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
 from engine.store import Database, accounts, campaigns, tracks
+from songtrack.sandbox_demo import HISTORY_DAYS, HISTORY_SHARE, DemoLabel, history_csv, set_up_demo
 
 DAY = date(2026, 3, 10)
 NOW = datetime.combine(DAY, time(2), UTC)  # two hours into the campaign's first day

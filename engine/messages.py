@@ -1,4 +1,6 @@
-"""What account actors tell the aggregator: one daily figure of one campaign from one source.
+"""The actor messages: what the account actors and the stream counter tell the aggregator, one daily figure
+of one campaign from one source (``MetricSample``). Pure data; the store keeps it as a fact
+(``engine.store.facts``) and nothing here does I/O.
 
 A sample is absolute, not a delta: "campaign C spent 1,234 minor units on day D, as source S sees it now".
 The aggregator stores it under (campaign, day, metric, source), replacing what that source said before,

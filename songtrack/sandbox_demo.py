@@ -1,4 +1,6 @@
-"""Sandbox only: a demo label to watch the pipeline work, set up at each start of ``songtrack run``.
+"""Sandbox only: a demo label to watch the pipeline work, set up at each start of ``songtrack run``. It is
+composition, not an actor: it runs once before the engine starts, with the Meta client and the report
+importer, so it lives in the root.
 
 At the first start it creates the organization "Demo Records", owned by ``DEMO_EMAIL`` with a random
 password kept in ``<data_dir>/sandbox-demo-login`` (0600) and printed at every start. At every start,
@@ -208,7 +210,7 @@ def history_csv(seed: int, rate: float, today: date) -> bytes:
 async def _import_history(db: Database, org_id: uuid.UUID, track_id: uuid.UUID, seed: int, rate: float,
                           today: date) -> str:
     """Import the track's history (``history_csv``) the way a person uploads one; returns the line to
-    print. The importer lives in ``adapters/``: the demo is the one actor that stands in for a person."""
+    print. The demo stands in for a person, so it takes the path a person's upload takes."""
     data = history_csv(seed, rate, today)
     prepared = await importer.prepare(db, org_id, data, f"{DEMO_TRACK.title}-timeline.csv", track_id=track_id)
     if prepared.started:
