@@ -1,3 +1,4 @@
-"""The runtime core: actors, supervision, the store, logging. Knows nothing of Meta or Spotify."""
+"""The core: the actor messages, pure rules and math, the provider Protocols, the store (the only SQL), the
+supervisor, logging. Imports none of adapters, actors, http_api or songtrack; knows nothing of Meta or Spotify."""
 
 __all__: list[str] = []
