@@ -254,7 +254,9 @@ async def _poll_until(db: Database, sim: MetaSimulator, integration: Integration
         await nursery.start(aggregator.run)
         with trio.fail_after(48 * HOUR):
             async with trio.open_nursery() as polling:
-                await polling.start(actor.run)
+                # start_soon, not start: waiting for "started" (its token read) would leave only the fail_after
+                # as the next deadline, and a slow database would jump the clock to it.
+                polling.start_soon(actor.run)
                 tick = trio.current_time()
                 while not watch.swept.is_set():
                     tick += SCHEDULE.interval
