@@ -12,6 +12,7 @@ import smtplib
 import ssl
 import uuid
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
@@ -98,7 +99,11 @@ def compose_message(*, to: str, subject: str, body: str, smtp: SmtpConfig | None
         domain = parseaddr(smtp.from_address)[1].rpartition("@")[2] or "localhost"
         # An explicit domain: make_msgid() would otherwise resolve our FQDN, which can block on DNS.
         message["Message-ID"] = make_msgid(domain=domain)
-    message["To"] = to
+    # As an Address, not a string: the header parser breaks on some local parts our pattern lets in
+    # ("a.:@x.y" raised AttributeError inside Python's email package, a 500 at registration); an Address
+    # quotes such a local part as RFC 5322 says ("a.:"@x.y), and leaves an ordinary address as it is.
+    local, _, domain = to.rpartition("@")
+    message["To"] = Address(username=local, domain=domain)
     message["Subject"] = subject
     message["Date"] = formatdate(usegmt=True)
     message.set_content(body)
