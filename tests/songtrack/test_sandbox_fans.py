@@ -17,8 +17,8 @@ import httpx
 import pytest
 import trio
 
-from tests.engine.test_cli_run import _connect, _register
 from tests.helpers.process import SongtrackProcess, free_port
+from tests.songtrack.test_cli_run import _connect, _register
 
 
 @pytest.fixture
