@@ -78,12 +78,11 @@ async def create_track(db: Database, org_id: uuid.UUID, *, title: str = "Song", 
 async def create_campaign(db: Database, org_id: uuid.UUID, *, name: str = "Summer", budget: float = 100.0,
                           currency: str = "USD", start: datetime = CAMPAIGN_START, end: datetime | None = None,
                           track_id: uuid.UUID | None = None, status: str | None = None,
-                          goals: Sequence[campaigns.Goal] = (), **fields: object) -> uuid.UUID:
+                          goals: Sequence[campaigns.Goal] = ()) -> uuid.UUID:
     """A ``streams`` campaign of ``org_id`` from ``start`` to ``end`` (30 days on by default), a draft unless
-    ``status`` is given: then it is set as is, with no transition checked (as the engine's own writes do)."""
+    ``status`` is given: then it is written as is, without the lifecycle's transition check."""
     new = campaigns.NewCampaign(name=name, objective="streams", budget=budget, currency=currency,
-                                start_date=start, end_date=end or start + timedelta(days=30), track_id=track_id,
-                                **fields)  # type: ignore[arg-type]
+                                start_date=start, end_date=end or start + timedelta(days=30), track_id=track_id)
     campaign_id = (await campaigns.create_campaign(db, org_id, new, goals)).id
     if status is not None:
         await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", campaign_id, status)
@@ -102,11 +101,10 @@ async def create_endpoint(db: Database, org_id: uuid.UUID, *types: str, url: str
 async def connect_integration(db: Database, org_id: uuid.UUID, *, provider: Provider = "meta",
                               account: str | None = None, key: bytes = KEY, access_token: str = "token",
                               display_name: str = "Label", scopes: Sequence[str] = (),
-                              connected_by: uuid.UUID | None = None, **fields: object) -> Integration:
-    """``org_id`` connected to ``provider``'s ``account`` (a fresh one unless given), as the OAuth callback
-    stores it; ``fields`` are ``refresh_token`` and ``token_expires_at`` (None unless given)."""
-    tokens: dict[str, object] = {"refresh_token": None, "token_expires_at": None} | fields
+                              connected_by: uuid.UUID | None = None) -> Integration:
+    """``org_id`` connected to ``provider``'s ``account`` (a fresh one unless given) as the OAuth callback
+    stores it, with a token that does not expire and no refresh token."""
     return await integrations.upsert_integration(
         db, key, org_id=org_id, provider=provider, external_account_id=account or f"user-{uuid.uuid4().hex[:8]}",
-        display_name=display_name, access_token=access_token, scopes=list(scopes), connected_by=connected_by,
-        **tokens)  # type: ignore[arg-type]
+        display_name=display_name, access_token=access_token, refresh_token=None, token_expires_at=None,
+        scopes=list(scopes), connected_by=connected_by)
