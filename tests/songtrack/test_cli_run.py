@@ -27,25 +27,27 @@ def _run(data_dir: Path, port: int, *extra: str) -> SongtrackProcess:
     return SongtrackProcess(args, data_dir.parent / "songtrack.log", env)
 
 
+async def _started(data_dir: Path, processes: list[SongtrackProcess], port: int,
+                   *extra: str) -> tuple[SongtrackProcess, httpx.Response]:
+    """``songtrack run`` on ``port``, once ready; its first 200 from /health/ready."""
+    proc = _run(data_dir, port, *extra)
+    processes.append(proc)
+    await proc.start()
+    return proc, await proc.wait_ready(f"http://127.0.0.1:{port}")
+
+
 async def test_run_serves_ready_and_stops_cleanly_then_reuses_its_data(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    first = _run(data_dir, port)
-    processes.append(first)
-    await first.start()
-    ready = await first.wait_ready(base)
+    first, ready = await _started(data_dir, processes, port)
     assert ready.json()["checks"] == {"database": {"status": "ok"}, "migrations": {"status": "ok"}}
     keys = {p.name: p.read_bytes() for p in (data_dir / "keys").iterdir()}
     assert await first.stop(signal.SIGTERM) == 0
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "embedded PostgreSQL left running"
     pg_version_mtime = (data_dir / "postgres" / "PG_VERSION").stat().st_mtime
 
-    second = _run(data_dir, port)
-    processes.append(second)
-    await second.start()
-    await second.wait_ready(base)
+    second, _ = await _started(data_dir, processes, port)
     assert await second.stop(signal.SIGINT) == 0
     assert (data_dir / "postgres" / "PG_VERSION").stat().st_mtime == pg_version_mtime
     assert {p.name: p.read_bytes() for p in (data_dir / "keys").iterdir()} == keys
@@ -56,10 +58,7 @@ async def test_engine_status_lists_the_running_engine(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
-    proc = _run(data_dir, port)
-    processes.append(proc)
-    await proc.start()
-    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    proc, _ = await _started(data_dir, processes, port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         headers = await register(client)
         # Ready means the API can serve; the engine's actors may still be starting for a moment.
@@ -86,10 +85,7 @@ async def test_without_credentials_the_sandbox_simulators_stand_in(
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _run(data_dir, port)
-    processes.append(proc)
-    await proc.start()
-    await proc.wait_ready(base)
+    proc, _ = await _started(data_dir, processes, port)
     assert "Sandbox mode: no credentials for meta or spotify" in proc.output
     async with httpx.AsyncClient(base_url=base) as client:
         headers = await register(client)
@@ -104,10 +100,7 @@ async def test_workers_share_the_port_and_stop_with_the_parent(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
-    proc = _run(data_dir, port, "--workers", "2")
-    processes.append(proc)
-    await proc.start()
-    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    proc, _ = await _started(data_dir, processes, port, "--workers", "2")
     # Two processes serve the inherited socket; the second may still be importing when the first answers.
     await proc.wait_for_output("serving fd://", count=2)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
