@@ -20,7 +20,8 @@ from config.sections import AlertsSettings
 from engine.messages import MetricSample
 from engine.store import Database
 from engine.store.alerts import ALERTS_CHANNEL
-from engine.store.campaigns import Goal, NewCampaign, create_campaign, get_campaign
+from engine.store.campaigns import Goal, get_campaign
+from tests.helpers.factories import create_campaign, create_endpoint, create_org
 
 START = datetime(2024, 6, 1, tzinfo=UTC)
 NOW = START + timedelta(days=1)  # day 1 of 30: spend crossing 50 % already paces far too fast
@@ -28,14 +29,10 @@ DAY = date(2024, 6, 1)
 
 
 async def _setup(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
-    assert isinstance(org, uuid.UUID)
-    fields = NewCampaign(name="Summer", objective="streams", budget=100.0, currency="USD", start_date=START,
-                         end_date=START + timedelta(days=30))
-    campaign = await create_campaign(db, org, fields, goals=[Goal(metric="streams", target=50)])
-    await db.execute("INSERT INTO webhook_endpoints (organization_id, url, event_types, secret_sealed)"
-                     " VALUES ($1, 'https://hooks.example.com/x', '{budget.warning}', 'sealed:dummy')", org)
-    return org, campaign.id
+    org = await create_org(db)
+    campaign = await create_campaign(db, org, start=START, goals=[Goal(metric="streams", target=50)])
+    await create_endpoint(db, org, "budget.warning", url="https://hooks.example.com/x")
+    return org, campaign
 
 
 def _spend(org: uuid.UUID, campaign: uuid.UUID, cents: int, seen: int, metric: str = "spend_minor") -> MetricSample:

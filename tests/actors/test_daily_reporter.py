@@ -15,9 +15,9 @@ from actors.daily_reporter import DailyReporter
 from engine import report_links
 from engine.analytics.campaign import AnalyticsRules
 from engine.messages import MetricSample
-from engine.store import facts, imports, report_exports, tracks
-from engine.store.campaigns import NewCampaign, create_campaign
+from engine.store import facts, imports, report_exports
 from engine.store.database import Database
+from tests.helpers.factories import create_campaign, create_endpoint, create_org, create_track
 
 NOW = datetime(2027, 1, 15, 6, tzinfo=UTC)
 DAY = date(2027, 1, 14)  # yesterday
@@ -25,27 +25,27 @@ KEY = report_links.link_key(b"k" * 32)
 
 
 async def _label(db: Database, name: str) -> uuid.UUID:
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
-    assert isinstance(org, uuid.UUID)
-    await db.execute("INSERT INTO webhook_endpoints (organization_id, url, secret_sealed, event_types)"
-                     " VALUES ($1, 'https://hooks.example.com/in', 'sealed', '{report.daily.ready}')", org)
+    """An organization subscribed to daily reports."""
+    org = await create_org(db, name)
+    await create_endpoint(db, org, "report.daily.ready")
     return org
 
 
-async def _campaign(db: Database, org: uuid.UUID, start: date, end: date, status: str = "active") -> uuid.UUID:
-    track = await tracks.create_track(db, org, tracks.NewTrack(title="Frost", artist="Ana"))
-    campaign = await create_campaign(db, org, NewCampaign(
-        name="Winter, Single", objective="streams", budget=500.0, currency="USD", track_id=track.id,
-        start_date=datetime.combine(start, datetime.min.time(), UTC),
-        end_date=datetime.combine(end, datetime.max.time(), UTC)))
-    await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", campaign.id, status)
+async def _campaign_with_figures(db: Database, org: uuid.UUID, start: date, end: date,
+                                 status: str = "active") -> uuid.UUID:
+    """A campaign from ``start`` to ``end`` whose track has streams from 10 days before it, and spend and
+    clicks on DAY."""
+    track = await create_track(db, org, title="Frost", artist="Ana")
+    campaign = await create_campaign(db, org, name="Winter, Single", budget=500.0, track_id=track, status=status,
+                                     start=datetime.combine(start, datetime.min.time(), UTC),
+                                     end=datetime.combine(end, datetime.max.time(), UTC))
     await imports.upsert_track_days(db, org, None, "s4a", [
-        imports.TrackDay(track_id=track.id, day=start + timedelta(days=n), streams=50 + n) for n in range(-10, 3)])
+        imports.TrackDay(track_id=track, day=start + timedelta(days=n), streams=50 + n) for n in range(-10, 3)])
     await facts.upsert_samples(db, [MetricSample(
-        organization_id=org, campaign_id=campaign.id, day=DAY, metric=metric, value=value, source="meta:1",
+        organization_id=org, campaign_id=campaign, day=DAY, metric=metric, value=value, source="meta:1",
         observed_at=NOW, currency=currency) for metric, value, currency in (("spend_minor", 4250, "USD"),
                                                                             ("clicks", 7, None))])
-    return campaign.id
+    return campaign
 
 
 def _reporter(db: Database) -> DailyReporter:
@@ -55,10 +55,10 @@ def _reporter(db: Database) -> DailyReporter:
 
 async def test_yesterday_s_report_is_made_once_and_announced_with_a_signed_link(db: Database) -> None:
     org = await _label(db, "Nightshift")
-    campaign = await _campaign(db, org, DAY - timedelta(days=2), DAY + timedelta(days=5))
+    campaign = await _campaign_with_figures(db, org, DAY - timedelta(days=2), DAY + timedelta(days=5))
     quiet = await _label(db, "Quiet")
-    await _campaign(db, quiet, DAY + timedelta(days=1), DAY + timedelta(days=5))  # starts today
-    await _campaign(db, quiet, DAY - timedelta(days=5), DAY + timedelta(days=5), status="draft")
+    await _campaign_with_figures(db, quiet, DAY + timedelta(days=1), DAY + timedelta(days=5))  # starts today
+    await _campaign_with_figures(db, quiet, DAY - timedelta(days=5), DAY + timedelta(days=5), status="draft")
     reporter = _reporter(db)
     await reporter.report(DAY)
     await reporter.report(DAY)  # nothing twice

@@ -3,7 +3,6 @@ live ones."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import trio
@@ -12,6 +11,7 @@ from actors import Housekeeper
 from engine.store import report_exports, stream_events
 from engine.store.accounts import hit_counter
 from engine.store.database import Database
+from tests.helpers.factories import create_org, create_track
 
 
 async def test_old_windows_go_and_current_ones_stay(db: Database) -> None:
@@ -26,10 +26,8 @@ async def test_old_windows_go_and_current_ones_stay(db: Database) -> None:
 
 async def test_stream_events_past_their_history_go_in_batches_and_the_daily_rollup_stays(db: Database) -> None:
     now = datetime(2026, 11, 22, 12, tzinfo=UTC)
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
-    track = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
-                              " RETURNING id", org)
-    assert isinstance(org, uuid.UUID) and isinstance(track, uuid.UUID)
+    org = await create_org(db)
+    track = await create_track(db, org)
 
     def events(prefix: str, n: int, at: datetime) -> list[stream_events.NewEvent]:
         return [stream_events.NewEvent(event_id=f"{prefix}{i}", track_id=track, platform="spotify", country="SE",
@@ -49,7 +47,7 @@ async def test_stream_events_past_their_history_go_in_batches_and_the_daily_roll
 
 async def test_exports_whose_links_expired_are_deleted(db: Database) -> None:
     now = datetime(2026, 11, 22, 12, tzinfo=UTC)
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
+    org = await create_org(db)
     for day, expires in ((1, now - timedelta(seconds=1)), (2, now + timedelta(hours=1))):
         made = await report_exports.create_export(db, org, report_exports.NewExport(
             kind="daily", campaign_id=None, format="csv", granularity="day", period_start=date(2026, 11, day),

@@ -36,8 +36,8 @@ from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.campaign_meta import link_meta
-from engine.store.campaigns import NewCampaign, create_campaign
-from engine.store.integrations import Integration, upsert_integration
+from engine.store.integrations import Integration
+from tests.helpers.factories import connect_integration, create_campaign, create_org
 
 TOKEN = "SIMULATOR_TOKEN"
 KEY = os.urandom(32)
@@ -68,23 +68,16 @@ async def connect(db: Database, sim: MetaSimulator, *, token: str = TOKEN,
     """A new organization (unless given) with every simulator campaign linked to an active campaign of
     ours, and its Meta integration; returns it and Meta campaign id → our campaign id."""
     if org_id is None:
-        found = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
-        assert isinstance(found, uuid.UUID)
-        org_id = found
+        org_id = await create_org(db)
     now = wall_of(sim)()
     links: dict[str, uuid.UUID] = {}
     for meta_id, campaign in sim.world.campaigns.items():
-        ours = await create_campaign(db, org_id, NewCampaign(
-            name=campaign.name, objective="streams", budget=1000.0, currency="USD",
-            start_date=now - timedelta(days=60), end_date=now + timedelta(days=30)))
-        await db.execute("UPDATE campaigns SET status = 'active' WHERE id = $1", ours.id)
-        await link_meta(db, org_id, ours.id, ad_account_id=f"act_{campaign.account_id}", meta_campaign_id=meta_id,
+        ours = await create_campaign(db, org_id, name=campaign.name, budget=1000.0, start=now - timedelta(days=60),
+                                     end=now + timedelta(days=30), status="active")
+        await link_meta(db, org_id, ours, ad_account_id=f"act_{campaign.account_id}", meta_campaign_id=meta_id,
                         effective_status=None)
-        links[meta_id] = ours.id
-    integration = await upsert_integration(
-        db, KEY, org_id=org_id, provider="meta", external_account_id=f"user-{uuid.uuid4().hex[:8]}",
-        display_name="Label", access_token=token, refresh_token=None, token_expires_at=None, scopes=["ads_read"],
-        connected_by=None)
+        links[meta_id] = ours
+    integration = await connect_integration(db, org_id, key=KEY, access_token=token, scopes=["ads_read"])
     return integration, links
 
 

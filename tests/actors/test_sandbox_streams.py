@@ -23,8 +23,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.sandbox_streams import CHUNK, SandboxStreams, Timeline, day_timeline, event_id, listens
-from engine.store import Database, campaigns, tracks
+from engine.store import Database, campaigns
 from engine.store.live_feed import events_after
+from tests.helpers.factories import create_campaign, create_org, create_track
 
 
 def _first(seed: int | str, rate: float, n: int) -> list[tuple[float, str, str]]:
@@ -94,21 +95,14 @@ def _wall(at: datetime, speed: float = 1.0) -> Callable[[], datetime]:
     return lambda: at + timedelta(seconds=speed * (trio.current_time() - origin))
 
 
-async def _org(db: Database, name: str) -> uuid.UUID:
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
-    assert isinstance(org, uuid.UUID)
-    return org
-
-
-async def _track(db: Database, org: uuid.UUID, *, campaign: str | None) -> uuid.UUID:
+async def _promoted_track(db: Database, org: uuid.UUID, *, campaign: str | None) -> uuid.UUID:
     """A track, promoted by a campaign in status ``campaign`` (none: not promoted)."""
-    track = (await tracks.create_track(db, org, tracks.NewTrack(title="Song", artist="Band"))).id
+    track = await create_track(db, org)
     if campaign is not None:
-        made = await campaigns.create_campaign(db, org, campaigns.NewCampaign(
-            name="c", objective="streams", budget=100, currency="USD", track_id=track,
-            start_date=MIDNIGHT, end_date=MIDNIGHT + timedelta(days=1)))
+        made = await create_campaign(db, org, name="c", track_id=track, start=MIDNIGHT,
+                                     end=MIDNIGHT + timedelta(days=1))
         if campaign != "draft":
-            await campaigns.set_campaign_status(db, org, made.id, expected_from=("draft",), to=campaign)
+            await campaigns.set_campaign_status(db, org, made, expected_from=("draft",), to=campaign)
     return track
 
 
@@ -138,10 +132,10 @@ def _is_the_timeline_s_start(stored: list[tuple[str, datetime, datetime]], track
 
 
 async def test_the_actor_stores_listens_of_promoted_tracks_only(db: Database) -> None:
-    demo, other = await _org(db, "Demo Records"), await _org(db, "Other")
-    promoted = await _track(db, demo, campaign="active")
-    drafted, idle = await _track(db, demo, campaign="draft"), await _track(db, demo, campaign=None)
-    theirs = await _track(db, other, campaign="active")
+    demo, other = await create_org(db, "Demo Records"), await create_org(db, "Other")
+    promoted = await _promoted_track(db, demo, campaign="active")
+    drafted, idle = await _promoted_track(db, demo, campaign="draft"), await _promoted_track(db, demo, campaign=None)
+    theirs = await _promoted_track(db, other, campaign="active")
     await _run(db, demo, 1.6, rate=200, wall=_wall(MIDNIGHT))  # at midnight: nothing to backfill
     events = await events_after(db, promoted, 0, limit=10_000)
     assert 100 < len(events) < 500  # one whole second of listens at 200 a second, maybe two
@@ -153,8 +147,8 @@ async def test_the_actor_stores_listens_of_promoted_tracks_only(db: Database) ->
 
 
 async def test_the_start_backfills_the_day_from_midnight(db: Database) -> None:
-    demo = await _org(db, "Demo Records")
-    track = await _track(db, demo, campaign="active")
+    demo = await create_org(db, "Demo Records")
+    track = await _promoted_track(db, demo, campaign="active")
     started = MIDNIGHT + timedelta(hours=1)
     await _run(db, demo, 1.5, rate=0.5, wall=_wall(started))
     stored = await _stored(db, track, DAY)
@@ -165,8 +159,8 @@ async def test_the_start_backfills_the_day_from_midnight(db: Database) -> None:
 
 
 async def test_a_restart_on_the_same_day_stores_nothing_twice(db: Database) -> None:
-    demo = await _org(db, "Demo Records")
-    track = await _track(db, demo, campaign="active")
+    demo = await create_org(db, "Demo Records")
+    track = await _promoted_track(db, demo, campaign="active")
     await _run(db, demo, 1.2, rate=2, wall=_wall(MIDNIGHT + timedelta(minutes=5)))
     first = len(await _stored(db, track, DAY))  # about 600 listens
     # The second run replays the day from midnight: the same ids, so ``ingest`` takes them as duplicates.
@@ -179,8 +173,8 @@ async def test_a_restart_on_the_same_day_stores_nothing_twice(db: Database) -> N
 
 
 async def test_a_day_change_finishes_the_old_day_and_goes_on_with_the_new_one(db: Database) -> None:
-    demo = await _org(db, "Demo Records")
-    track = await _track(db, demo, campaign="active")
+    demo = await create_org(db, "Demo Records")
+    track = await _promoted_track(db, demo, campaign="active")
     # Two minutes before midnight, the wall clock 600 times as fast: midnight passes before the first tick.
     await _run(db, demo, 3.0, rate=0.05, wall=_wall(MIDNIGHT + timedelta(days=1, minutes=-2), speed=600))
     old, new = await _stored(db, track, DAY), await _stored(db, track, DAY + timedelta(days=1))
@@ -192,8 +186,8 @@ async def test_a_day_change_finishes_the_old_day_and_goes_on_with_the_new_one(db
 
 
 async def test_no_ingest_stores_more_than_a_chunk(db: Database) -> None:
-    demo = await _org(db, "Demo Records")
-    track = await _track(db, demo, campaign="active")
+    demo = await create_org(db, "Demo Records")
+    track = await _promoted_track(db, demo, campaign="active")
     await _run(db, demo, 1.5, rate=2, wall=_wall(MIDNIGHT + timedelta(hours=1)))  # about 7,200 to backfill
     # One ingest call is one transaction with one ``received_at`` (our wall clock moves between calls).
     per_call = await db.fetch("SELECT received_at, count(*) AS n FROM stream_events WHERE track_id = $1"
@@ -203,11 +197,11 @@ async def test_no_ingest_stores_more_than_a_chunk(db: Database) -> None:
 
 
 async def test_a_campaign_started_later_is_picked_up_at_the_next_read(db: Database) -> None:
-    demo = await _org(db, "Demo Records")
+    demo = await create_org(db, "Demo Records")
     async with trio.open_nursery() as nursery:
         streams = SandboxStreams(db, demo, rate=100, seed=1, refresh=1.0, wall=_wall(MIDNIGHT))
         await nursery.start(streams.run)
-        track = await _track(db, demo, campaign="active")
+        track = await _promoted_track(db, demo, campaign="active")
         with trio.fail_after(10):
             while True:  # the database is polled: its NOTIFY is for the WebSocket side, not for us
                 if await events_after(db, track, 0, limit=1):

@@ -28,11 +28,11 @@ from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
 from engine.pacing import Pacer
 from engine.registry import Registry
-from engine.store import accounts, tracks
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures
 from engine.store.database import Database
 from tests.helpers.clock import advance, run_until
+from tests.helpers.factories import create_owner, create_track
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # midnight UTC: four 6-hour polls fall on the same UTC day
 URL = "http://spotify.test"
@@ -61,15 +61,13 @@ async def _world(db: Database, tmp_path: Path, **config: object) -> World:
     settings = load({"SONGTRACK_SPOTIFY_CLIENT_ID": ClientApp().client_id, "SONGTRACK_SPOTIFY_ACCOUNTS_URL": URL,
                      "SONGTRACK_SPOTIFY_API_URL": URL})
     keys = load_or_create_keys(tmp_path / "data")
-    org, _ = await accounts.create_organization_with_owner(db, org_name="Label", email=f"{uuid.uuid4()}@ex.com",
-                                                           name="Owner", password_hash="x")
+    org, _ = await create_owner(db)
     catalog = sim.world.catalog
     other = next(t.id for t in catalog.tracks.values() if t.artist_id != catalog.label_artist.id)
     songs: dict[uuid.UUID, str] = {}
     for spotify_id in (*catalog.campaign_track_ids, other):  # three of the label's artist, one of another
-        song = await tracks.create_track(db, org.id, tracks.NewTrack(title="Song", artist="A", spotify_id=spotify_id))
-        songs[song.id] = spotify_id
-    await tracks.create_track(db, org.id, tracks.NewTrack(title="Unreleased", artist="A"))  # no Spotify id
+        songs[await create_track(db, org.id, artist="A", spotify_id=spotify_id)] = spotify_id
+    await create_track(db, org.id, title="Unreleased", artist="A")  # no Spotify id
     tokens = await pkce_login(http)  # the label user
     assert tokens.refresh_token is not None
     integration = await integration_store.upsert_integration(
@@ -167,8 +165,7 @@ async def test_a_later_observation_of_the_day_replaces_an_earlier_one_and_never_
         (START.date(), 42, None, evening), (tomorrow.date(), 43, 1001, tomorrow)]
     assert [f.day for f in await figures.figures_of(db, w.org_id, track_id, since=tomorrow.date())] == [
         tomorrow.date()]
-    stranger, _ = await accounts.create_organization_with_owner(db, org_name="Other", email=f"{uuid.uuid4()}@ex.com",
-                                                                name="Other", password_hash="x")
+    stranger, _ = await create_owner(db, org_name="Other", name="Other")
     assert await figures.figures_of(db, stranger.id, track_id) == []
     assert not await figures.record_figures(db, stranger.id, track_id, popularity=1, artist_followers=1,
                                             observed_at=tomorrow + timedelta(hours=1))

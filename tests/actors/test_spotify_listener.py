@@ -30,11 +30,11 @@ from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
 from engine.pacing import Pacer
 from engine.registry import Registry
-from engine.store import accounts, campaigns, tracks
 from engine.store import listeners as listener_store
 from engine.store.database import Database
 from engine.store.listener_plays import to_ms
 from tests.helpers.clock import run_until
+from tests.helpers.factories import create_campaign, create_owner, create_track
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # the simulator's (and the wall clock's) time at trio time 0
 OPT_IN = START + timedelta(hours=6)
@@ -70,20 +70,17 @@ async def _world(db: Database, tmp_path: Path, clock: trio.testing.MockClock, **
                      "SONGTRACK_SPOTIFY_API_URL": URL})
     keys = load_or_create_keys(tmp_path / "data")
     track = sim.world.catalog.campaign_track_ids[0]
-    org, _ = await accounts.create_organization_with_owner(db, org_name="Label", email=f"{uuid.uuid4()}@ex.com",
-                                                           name="Owner", password_hash="x")
-    song = await tracks.create_track(db, org.id, tracks.NewTrack(title="Single", artist="Label", spotify_id=track))
-    campaign = await campaigns.create_campaign(db, org.id, campaigns.NewCampaign(
-        name="Summer single", objective="streams", budget=100.0, currency="USD", start_date=START,
-        end_date=START + timedelta(days=30), track_id=song.id))
+    org, _ = await create_owner(db)
+    song = await create_track(db, org.id, title="Single", artist="Label", spotify_id=track)
+    campaign = await create_campaign(db, org.id, name="Summer single", start=START, track_id=song)
     tokens = await pkce_login(http, FAN, scope="user-read-recently-played")
     assert tokens.refresh_token is not None
     fan, _ = await listener_store.opt_in(
-        db, keys.token_encryption_key, org_id=org.id, campaign_id=campaign.id, spotify_user_id=FAN,
+        db, keys.token_encryption_key, org_id=org.id, campaign_id=campaign, spotify_user_id=FAN,
         display_name="Fan 1", access_token=tokens.access_token, refresh_token=tokens.refresh_token,
         token_expires_at=OPT_IN + timedelta(seconds=tokens.expires_in))
     await db.execute("UPDATE campaign_listeners SET opted_in_at = $1", OPT_IN)  # the simulated moment
-    return World(sim, http, settings, keys, org.id, campaign.id, track, song.id, fan.id, tokens.refresh_token)
+    return World(sim, http, settings, keys, org.id, campaign, track, song, fan.id, tokens.refresh_token)
 
 
 def _actor(db: Database, w: World, pacer: Pacer, registry: Registry | None) -> SpotifyListenerActor:
@@ -189,19 +186,17 @@ async def test_a_play_counts_once_and_only_after_opting_in_to_a_campaign_of_its_
     # A second campaign of the same track (one event per play, not two), and one of another track that
     # the fan joins later: that track's plays before then are stored but are not streams of anyone's.
     other_spotify = w.sim.world.catalog.campaign_track_ids[1]
-    other = await tracks.create_track(db, w.org_id, tracks.NewTrack(title="B-side", artist="Label",
-                                                                    spotify_id=other_spotify))
+    other = await create_track(db, w.org_id, title="B-side", artist="Label", spotify_id=other_spotify)
     later = OPT_IN + timedelta(hours=8)
-    for track_id, opted_in_at in ((w.track_id, OPT_IN), (other.id, later)):
-        campaign = await campaigns.create_campaign(db, w.org_id, campaigns.NewCampaign(
-            name=f"Push {track_id}", objective="streams", budget=10.0, currency="USD", start_date=START,
-            end_date=START + timedelta(days=30), track_id=track_id))
+    for track_id, opted_in_at in ((w.track_id, OPT_IN), (other, later)):
+        campaign = await create_campaign(db, w.org_id, name=f"Push {track_id}", budget=10.0, start=START,
+                                         track_id=track_id)
         await db.execute("INSERT INTO campaign_listeners (campaign_id, listener_id, opted_in_at)"
-                         " VALUES ($1, $2, $3)", campaign.id, w.listener_id, opted_in_at)
+                         " VALUES ($1, $2, $3)", campaign, w.listener_id, opted_in_at)
     await _run(db, w, mock_clock, START + timedelta(hours=23, minutes=59))
     day0 = START.date()
     assert _per_day(await _events(db, w.track_id))[day0] == _truth(w, day0)
-    others = await _events(db, other.id)
+    others = await _events(db, other)
     assert len(others) == _truth(w, day0, after=later, track=other_spotify) > 0
     assert min(e.occurred_at for e in others) >= later
     assert _truth(w, day0, track=other_spotify) > len(others)  # the fan played it before joining its campaign

@@ -21,7 +21,7 @@ from config.sections import AlertsSettings
 from engine.store import Database
 from engine.store import imports as imports_store
 from engine.store import stream_events as events_store
-from engine.store.campaigns import NewCampaign, create_campaign
+from tests.helpers.factories import create_campaign, create_org, create_track
 
 D1 = date(2026, 9, 1)
 Facts = dict[tuple[uuid.UUID, date], int]
@@ -33,20 +33,6 @@ def _day(n: int) -> date:
 
 def _at(day: date, hour: int = 12) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-
-
-async def _org_and_tracks(db: Database, n: int = 1) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
-    assert isinstance(org, uuid.UUID)
-    rows = await db.fetch("INSERT INTO tracks (organization_id, title, artist) SELECT $1, 'Song ' || g, 'Band'"
-                          " FROM generate_series(1, $2) g RETURNING id", org, n)
-    return org, [row["id"] for row in rows]
-
-
-async def _campaign(db: Database, org: uuid.UUID, track: uuid.UUID, start: datetime, end: datetime) -> uuid.UUID:
-    fields = NewCampaign(name="Push", objective="streams", budget=100.0, currency="USD", start_date=start,
-                         end_date=end, track_id=track)
-    return (await create_campaign(db, org, fields)).id
 
 
 async def _ingest(db: Database, org: uuid.UUID, track: uuid.UUID, day: date, n: int, *, hour: int = 12) -> None:
@@ -96,13 +82,14 @@ async def _running(db: Database, **options: float) -> AsyncIterator[StreamCounte
 
 
 async def test_events_count_for_the_campaigns_of_their_track_on_the_days_they_run(db: Database) -> None:
-    org, (single, other) = await _org_and_tracks(db, 2)
-    theirs, (their_track,) = await _org_and_tracks(db)
+    org, theirs = await create_org(db), await create_org(db)
+    single, other, their_track = [await create_track(db, owner) for owner in (org, org, theirs)]
     # Dates are compared as UTC days: 10:00 on day 1 to 10:00 on day 3 runs on days 1, 2 and 3.
-    first = await _campaign(db, org, single, _at(_day(1), 10), _at(_day(3), 10))
-    second = await _campaign(db, org, single, _at(_day(3)), _at(_day(9)))  # the same track, later
-    b_side = await _campaign(db, org, other, _at(_day(1)), _at(_day(30)))
-    foreign = await _campaign(db, theirs, their_track, _at(_day(1)), _at(_day(30)))
+    first = await create_campaign(db, org, track_id=single, start=_at(_day(1), 10), end=_at(_day(3), 10))
+    # The same track, later:
+    second = await create_campaign(db, org, track_id=single, start=_at(_day(3)), end=_at(_day(9)))
+    b_side = await create_campaign(db, org, track_id=other, start=_at(_day(1)), end=_at(_day(30)))
+    foreign = await create_campaign(db, theirs, track_id=their_track, start=_at(_day(1)), end=_at(_day(30)))
     async with _running(db, page=2):  # small pages: the counter must page through them
         await _ingest(db, org, single, _day(0), 2)  # before both campaigns of the track
         await _ingest(db, org, single, _day(1), 3, hour=8)  # before the start time, on the start day
@@ -121,8 +108,9 @@ async def test_events_count_for_the_campaigns_of_their_track_on_the_days_they_ru
 
 
 async def test_more_events_on_a_day_replace_its_figure(db: Database) -> None:
-    org, (track,) = await _org_and_tracks(db)
-    campaign = await _campaign(db, org, track, _at(_day(1)), _at(_day(30)))
+    org = await create_org(db)
+    track = await create_track(db, org)
+    campaign = await create_campaign(db, org, track_id=track, start=_at(_day(1)), end=_at(_day(30)))
     async with _running(db):
         await _ingest(db, org, track, _day(1), 3)
         await _settled(db, {(campaign, _day(1)): 3})
@@ -133,8 +121,9 @@ async def test_more_events_on_a_day_replace_its_figure(db: Database) -> None:
 
 
 async def test_a_restarted_counter_counts_what_came_while_it_was_stopped(db: Database) -> None:
-    org, (track,) = await _org_and_tracks(db)
-    campaign = await _campaign(db, org, track, _at(_day(1)), _at(_day(30)))
+    org = await create_org(db)
+    track = await create_track(db, org)
+    campaign = await create_campaign(db, org, track_id=track, start=_at(_day(1)), end=_at(_day(30)))
     async with _running(db):
         await _ingest(db, org, track, _day(1), 2)
         await _settled(db, {(campaign, _day(1)): 2})
@@ -148,8 +137,10 @@ async def test_a_restarted_counter_counts_what_came_while_it_was_stopped(db: Dat
 
 
 async def test_a_first_start_reads_back_the_event_history_and_never_loops_on_one_instant(db: Database) -> None:
-    org, tracks = await _org_and_tracks(db, 4)
-    campaigns = [await _campaign(db, org, track, _at(_day(1)), _at(_day(30))) for track in tracks]
+    org = await create_org(db)
+    tracks = [await create_track(db, org) for _ in range(4)]
+    campaigns = [await create_campaign(db, org, track_id=track, start=_at(_day(1)), end=_at(_day(30)))
+                 for track in tracks]
     for track in tracks:
         await _ingest(db, org, track, _day(1), 1)
     now = datetime.now(UTC)
@@ -163,8 +154,9 @@ async def test_a_first_start_reads_back_the_event_history_and_never_loops_on_one
 
 
 async def test_a_report_day_replaces_the_events_of_its_day_and_wakes_the_counter(db: Database) -> None:
-    org, (track,) = await _org_and_tracks(db)
-    campaign = await _campaign(db, org, track, _at(_day(1)), _at(_day(30)))
+    org = await create_org(db)
+    track = await create_track(db, org)
+    campaign = await create_campaign(db, org, track_id=track, start=_at(_day(1)), end=_at(_day(30)))
     async with _running(db):  # polls every 60 s: what arrives sooner came through a NOTIFY
         await _ingest(db, org, track, _day(1), 3)
         await _ingest(db, org, track, _day(2), 4)

@@ -21,13 +21,13 @@ import standardwebhooks
 import trio
 
 from actors.webhook_dispatcher import DispatcherConfig, GuardedTransport, WebhookDispatcher
-from engine.store import accounts
 from engine.store import webhook_deliveries as deliveries
 from engine.store import webhooks as store
 from engine.store.database import Database
 from engine.store.outbox import enqueue_event
 from engine.webhooks.schedule import Decision, Schedule
 from engine.webhooks.ssrf import UnsafeTarget, parse_subnets
+from tests.helpers.factories import create_owner
 from tests.helpers.receiver import Receiver, serve_receiver
 
 KEY = os.urandom(32)
@@ -42,8 +42,7 @@ async def receiver(nursery: trio.Nursery) -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def org(db: Database) -> uuid.UUID:
-    organization, _ = await accounts.create_organization_with_owner(
-        db, org_name="Label", email=f"o-{uuid.uuid4().hex[:8]}@example.com", name="Owner", password_hash="x")
+    organization, _ = await create_owner(db)
     return organization.id
 
 

@@ -24,6 +24,7 @@ import trio
 
 from config import Keys, load_or_create_keys
 from engine.store import Database
+from tests.helpers.factories import create_track
 from tests.helpers.live_ws import PASSWORD, Label, Server, ingest, label, serve, settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "clients"
@@ -163,9 +164,7 @@ async def test_the_client_prints_every_event_once_across_a_cut_and_a_silent_link
         nursery: trio.Nursery, server: Server, db: Database,
         command: Callable[[str, str, list[uuid.UUID]], list[str]]) -> None:
     owner = await label(db, server.ctx)
-    second = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'B-side', 'Band')"
-                               " RETURNING id", owner.org_id)
-    assert isinstance(second, uuid.UUID)
+    second = await create_track(db, owner.org_id, title="B-side")
     proxy = Proxy(int(server.http_url.rsplit(":", 1)[1]))
     await nursery.start(proxy.run)
     process = await trio.lowlevel.open_process(command(f"http://127.0.0.1:{proxy.port}", owner.email,

@@ -14,7 +14,6 @@ import logging
 import socket
 import socketserver
 import threading
-import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
 
@@ -24,6 +23,7 @@ import trio
 from engine.mailer import Mailer, SmtpConfig
 from engine.store import Database
 from engine.store.mail import list_emails
+from tests.helpers.factories import create_org
 
 
 class _SmtpServer(socketserver.ThreadingTCPServer):
@@ -133,8 +133,7 @@ async def test_an_email_is_recorded_then_delivered_over_smtp(db: Database, smtp_
 async def test_without_smtp_an_email_is_recorded_and_logged_not_sent(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    org_id = await db.fetchval("INSERT INTO organizations (name) VALUES ('Label') RETURNING id")
-    assert isinstance(org_id, uuid.UUID)
+    org_id = await create_org(db, "Label")
     with trio.fail_after(10), caplog.at_level(logging.INFO, logger="engine.mailer"):
         await Mailer(db, None).send(to="ada@example.com", subject="Reset", body="https://st.test/r/x",
                                     org_id=org_id)

@@ -19,12 +19,13 @@ import trio
 
 from config import Settings, load_or_create_keys
 from engine.passwords import hash_password
-from engine.store import accounts, sessions
+from engine.store import accounts
 from engine.store.database import open_database
 from engine.store.migrate import discover
 from http_api.context import ApiContext
 from songtrack.api import build_api
 from songtrack.runtime import start_simulators, wall_clock
+from tests.helpers.factories import create_owner, create_session
 
 __all__ = ["LiveApi", "serve_in_thread"]
 
@@ -59,12 +60,10 @@ async def _serve(dsn: str, settings: Settings, data_dir: Path, started: queue.Qu
             clock = wall_clock(settings)
             settings = await start_simulators(simulators, settings, clock)
             ctx = ApiContext(lambda: db, discover(), settings, load_or_create_keys(data_dir), wall=clock)
-            org, user = await accounts.create_organization_with_owner(
-                db, org_name="Fuzz Records", email="owner@fuzz.example", name="Owner",
-                password_hash=await hash_password("fuzz-password"))
+            org, user = await create_owner(db, "owner@fuzz.example", org_name="Fuzz Records",
+                                           password_hash=await hash_password("fuzz-password"))
             await accounts.update_organization(db, org.id, tier="enterprise")
-            session, _ = await sessions.create_session(
-                db, user_id=user.id, org_id=org.id, refresh_ttl=timedelta(days=1), user_agent=None, ip=None)
+            session, _ = await create_session(db, user, ttl=timedelta(days=1), user_agent=None, ip=None)
             token = ctx.tokens.mint(user_id=user.id, org_id=org.id, role="owner", session_id=session.id)
             async with trio.open_nursery() as nursery:
                 urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", _wait_for(stop))

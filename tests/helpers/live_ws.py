@@ -14,11 +14,12 @@ import trio
 
 from config import Keys, Settings, load
 from engine.passwords import hash_password
-from engine.store import Database, accounts, sessions
+from engine.store import Database
 from engine.store import stream_events as store
 from engine.store.migrate import discover
 from http_api.context import ApiContext
 from songtrack.api import build_api
+from tests.helpers.factories import create_owner, create_session, create_track
 
 __all__ = ["PASSWORD", "Label", "Server", "ingest", "label", "serve", "settings"]
 
@@ -65,13 +66,9 @@ async def label(db: Database, ctx: ApiContext) -> Label:
     """A new organization whose owner has a session, a track and an access token for it."""
     n = next(_ids)
     email = f"live{n}-{uuid.uuid4().hex[:6]}@example.com"
-    org, user = await accounts.create_organization_with_owner(
-        db, org_name=f"Label {n}", email=email, name="Owner", password_hash=await hash_password(PASSWORD))
-    session, _ = await sessions.create_session(db, user_id=user.id, org_id=org.id, refresh_ttl=timedelta(days=1),
-                                               user_agent=None, ip=None)
-    track = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
-                              " RETURNING id", org.id)
-    assert isinstance(track, uuid.UUID)
+    org, user = await create_owner(db, email, org_name=f"Label {n}", password_hash=await hash_password(PASSWORD))
+    session, _ = await create_session(db, user, ttl=timedelta(days=1), user_agent=None, ip=None)
+    track = await create_track(db, org.id)
     token = ctx.tokens.mint(user_id=user.id, org_id=org.id, role="owner", session_id=session.id)
     return Label(org.id, track, token, user.id, session.id, email)
 

@@ -36,12 +36,13 @@ from adapters.spotify.simulator import ClientApp, SpotifySimulator
 from adapters.spotify.simulator import SimulatorConfig as SpotifyConfig
 from config import Keys, Settings, load, load_or_create_keys
 from engine.passwords import hash_password
-from engine.store import accounts, invitations, sessions
+from engine.store import accounts
 from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api.context import ApiContext
 from http_api.integrations import spotify_redirect_uris
 from songtrack.api import Api, build_api
+from tests.helpers.factories import create_member, create_owner, create_session
 
 # One real argon2id hash, made once: hashing per fixture user would make the suite crawl.
 PASSWORD = "correct horse battery staple"
@@ -165,18 +166,16 @@ def make_member(db: Database, ctx: ApiContext) -> MakeMember:
             _HASH.append(await hash_password(PASSWORD))
         email = f"user{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com"
         if org_id is None:
-            org, user = await accounts.create_organization_with_owner(
-                db, org_name=f"Label {email}", email=email, name="Test User", password_hash=_HASH[0])
+            org, user = await create_owner(db, email, org_name=f"Label {email}", name="Test User",
+                                           password_hash=_HASH[0])
             org_id = org.id
         else:
-            _, raw = await invitations.create_invitation(
-                db, org_id, email=email, role="member" if role == "owner" else role,  # type: ignore[arg-type]
-                invited_by=None, ttl=timedelta(days=1))
-            user = await invitations.accept_invitation(db, raw, name="Test User", password_hash=_HASH[0])
+            user = await create_member(db, org_id, email, "member" if role == "owner" else role,  # type: ignore[arg-type]
+                                       name="Test User", password_hash=_HASH[0])
             if role == "owner":
                 await accounts.set_member_role(db, org_id, user.id, "owner")
-        session, refresh = await sessions.create_session(
-            db, user_id=user.id, org_id=org_id, refresh_ttl=timedelta(days=7), user_agent="tests", ip=None)
+        session, refresh = await create_session(db, user, org_id=org_id, ttl=timedelta(days=7), user_agent="tests",
+                                                ip=None)
         token = ctx.tokens.mint(user_id=user.id, org_id=org_id, role=role, session_id=session.id)
         return Member(user.id, org_id, email, role, session.id, refresh, token)
 

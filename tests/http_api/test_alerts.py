@@ -15,7 +15,7 @@ from quart.typing import TestClientProtocol as Client
 
 from engine.store import Database
 from engine.store.alerts import NewAlert, insert_alerts, insert_notifications
-from engine.store.campaigns import NewCampaign, create_campaign
+from tests.helpers.factories import create_campaign
 from tests.http_api.conftest import MakeMember
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -23,13 +23,11 @@ T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 async def _seed(db: Database, org: uuid.UUID, n: int = 3, kind: str = "budget.warning") -> list[uuid.UUID]:
     """``n`` alerts of one new campaign, a minute apart, each with its notification; returns alert ids."""
-    campaign = await create_campaign(db, org, NewCampaign(
-        name="Summer", objective="streams", budget=100.0, currency="USD", start_date=T0,
-        end_date=T0 + timedelta(days=30)))
+    campaign = await create_campaign(db, org, start=T0)
     ids = []
     for i in range(n):
-        alert = NewAlert(organization_id=org, campaign_id=campaign.id, type=kind,
-                         dedupe_key=f"{kind}:{campaign.id}:{i}", title=f"alert {i}", data={"i": i})
+        alert = NewAlert(organization_id=org, campaign_id=campaign, type=kind,
+                         dedupe_key=f"{kind}:{campaign}:{i}", title=f"alert {i}", data={"i": i})
         [inserted] = await insert_alerts(db, [alert], fired_at=T0 + timedelta(minutes=i))
         await insert_notifications(db, [(inserted, f"alert {i}")], created_at=T0 + timedelta(minutes=i))
         ids.append(inserted.id)

@@ -21,9 +21,11 @@ from trio.testing import MockClock
 from config import Settings
 from config.sections import AnalyticsSettings
 from engine.messages import MetricSample
-from engine.store import campaign_meta, facts, imports, tracks
+from engine.store import campaign_meta, facts, imports
 from engine.store.database import Database
+from tests.helpers.factories import create_track
 from tests.http_api.conftest import EPOCH, Client, MakeMember, Member
+from tests.http_api.post import post_created
 
 TODAY = datetime.fromtimestamp(EPOCH, UTC).date()  # 2027-01-15
 START = date(2027, 1, 5)
@@ -39,18 +41,16 @@ async def _campaign(client: Client, member: Member, track_id: uuid.UUID | None, 
     body = {"name": "Winter Single", "budget": 500, "currency": "USD", "objective": "streams",
             "startDate": "2027-01-05T00:00:00Z", "endDate": "2027-01-20T23:59:59Z",
             **({"trackId": str(track_id)} if track_id else {}), **fields}
-    response = await client.post("/v1/campaigns", headers=member.headers, json=body)
-    assert response.status_code == 201, await response.get_json()
-    return str((await response.get_json())["id"])
+    return str((await post_created(client, member.headers, "/v1/campaigns", body))["id"])
 
 
 async def _world(db: Database, client: Client, member: Member) -> tuple[uuid.UUID, str]:
-    track = await tracks.create_track(db, member.org_id, tracks.NewTrack(title="Frost", artist="Ana"))
-    campaign = await _campaign(client, member, track.id)
-    days = [imports.TrackDay(track_id=track.id, day=START - timedelta(days=n), streams=90 if n % 2 else 110)
+    track = await create_track(db, member.org_id, title="Frost", artist="Ana")
+    campaign = await _campaign(client, member, track)
+    days = [imports.TrackDay(track_id=track, day=START - timedelta(days=n), streams=90 if n % 2 else 110)
             for n in range(1, 29)]
-    days += [imports.TrackDay(track_id=track.id, day=START + timedelta(days=n), streams=150) for n in range(10)]
-    days.append(imports.TrackDay(track_id=track.id, day=TODAY, streams=60))
+    days += [imports.TrackDay(track_id=track, day=START + timedelta(days=n), streams=150) for n in range(10)]
+    days.append(imports.TrackDay(track_id=track, day=TODAY, streams=60))
     await imports.upsert_track_days(db, member.org_id, None, "s4a", days)
     observed = datetime.fromtimestamp(EPOCH, UTC)
     samples = [MetricSample(organization_id=member.org_id, campaign_id=uuid.UUID(campaign), day=START + timedelta(n),
@@ -59,7 +59,7 @@ async def _world(db: Database, client: Client, member: Member) -> tuple[uuid.UUI
                for metric, value, currency in (("spend_minor", 1000, "USD"), ("impressions", 1000, None),
                                                ("clicks", 20, None))]
     await facts.upsert_samples(db, samples)
-    return track.id, campaign
+    return track, campaign
 
 
 async def _get(client: Client, member: Member, path: str, status: int = 200) -> Any:
@@ -117,10 +117,10 @@ async def test_a_short_baseline_is_low_confidence_and_none_without_one(
         db: Database, client: Client, make_member: MakeMember, mock_clock: MockClock) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        track = await tracks.create_track(db, owner.org_id, tracks.NewTrack(title="New", artist="Ana"))
-        short = await _campaign(client, owner, track.id)
+        track = await create_track(db, owner.org_id, title="New", artist="Ana")
+        short = await _campaign(client, owner, track)
         await imports.upsert_track_days(db, owner.org_id, None, "s4a", [
-            imports.TrackDay(track_id=track.id, day=START - timedelta(days=n), streams=n) for n in (1, 2, 3)])
+            imports.TrackDay(track_id=track, day=START - timedelta(days=n), streams=n) for n in (1, 2, 3)])
         low = (await _get(client, owner, f"/v1/analytics/campaigns/{short}"))["attribution"]
         trackless = await _campaign(client, owner, None)
         none = (await _get(client, owner, f"/v1/analytics/campaigns/{trackless}"))["attribution"]

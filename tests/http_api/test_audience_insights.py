@@ -23,6 +23,7 @@ from engine.store.database import Database
 from http_api.context import ApiContext
 from tests.http_api.conftest import MakeMember, Member, Simulators
 from tests.http_api.connect import connect
+from tests.http_api.post import post_created
 
 CAMPAIGN = {"name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
             "startDate": "2026-06-01T00:00:00Z", "endDate": "2026-12-31T23:59:59Z"}
@@ -37,16 +38,12 @@ def _path(audience_id: str, query: str = f"?startDate={SINCE}&endDate={UNTIL}") 
 
 
 async def _audience(client: Client, member: Member) -> str:
-    response = await client.post("/v1/audiences", headers=member.headers, json={"name": "Fans", "criteria": {}})
-    assert response.status_code == 201, await response.get_data()
-    return str((await response.get_json())["id"])
+    return str((await post_created(client, member.headers, "/v1/audiences", {"name": "Fans", "criteria": {}}))["id"])
 
 
 async def _campaign(client: Client, member: Member, audience_id: str | None) -> str:
     body = CAMPAIGN | {"targetAudience": {"ageMin": 18, "audienceId": audience_id}}
-    response = await client.post("/v1/campaigns", headers=member.headers, json=body)
-    assert response.status_code == 201, await response.get_data()
-    created: dict[str, Any] = await response.get_json()
+    created = await post_created(client, member.headers, "/v1/campaigns", body)
     assert created["targetAudience"]["audienceId"] == audience_id
     return str(created["id"])
 

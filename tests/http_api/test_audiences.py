@@ -14,6 +14,7 @@ from typing import Any
 from quart.typing import TestClientProtocol as Client
 
 from tests.http_api.conftest import MakeMember, Member
+from tests.http_api.post import post_created
 
 CRITERIA = {
     "ageMin": 18, "ageMax": 35, "genders": ["all"], "interests": ["electronic music", "festivals"],
@@ -23,10 +24,8 @@ LOOKALIKE = {"name": "Lookalike - EDM Fans", "countries": ["US"], "ratio": 0.01}
 
 
 async def _create(client: Client, member: Member, name: str = "EDM Fans 18-35") -> Any:
-    response = await client.post("/v1/audiences", headers=member.headers,
-                                 json={"name": name, "description": "Young adults", "criteria": CRITERIA})
-    assert response.status_code == 201, await response.get_json()
-    return await response.get_json()
+    return await post_created(client, member.headers, "/v1/audiences",
+                              {"name": name, "description": "Young adults", "criteria": CRITERIA})
 
 
 async def _lookalike(client: Client, member: Member, source_id: object) -> Any:

@@ -11,13 +11,12 @@ import trio
 from adapters.meta.simulator import FaultConfig
 from tests.http_api.conftest import Client, MakeMember, Member, Simulators, meta_simulator
 from tests.http_api.connect import connect
+from tests.http_api.post import post_created
 
 
 async def _audience(client: Client, owner: Member) -> str:
-    created = await client.post("/v1/audiences", headers=owner.headers,
-                                json={"name": "Newsletter fans", "description": "Signed up at shows"})
-    assert created.status_code == 201
-    return str((await created.get_json())["id"])
+    body = {"name": "Newsletter fans", "description": "Signed up at shows"}
+    return str((await post_created(client, owner.headers, "/v1/audiences", body))["id"])
 
 
 def _act(sims: Simulators) -> str:

@@ -15,7 +15,6 @@ from typing import Any, get_args
 import trio
 from quart.typing import TestClientProtocol as Client
 
-from engine.store import tracks
 from engine.store.campaigns import SORT_KEYS
 from engine.store.database import Database
 from http_api.audiences import audiences_router
@@ -24,7 +23,9 @@ from http_api.campaigns_schemas import SortKey
 from http_api.context import ApiContext
 from http_api.openapi import build_openapi
 from http_api.tracks import tracks_router
+from tests.helpers.factories import create_track
 from tests.http_api.conftest import MakeMember, Member
+from tests.http_api.post import post_created
 
 BODY = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
@@ -34,15 +35,8 @@ BODY = {
 RUNNING = {"startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}
 
 
-async def _track(db: Database, member: Member, title: str = "Summer Vibes") -> str:
-    track = await tracks.create_track(db, member.org_id, tracks.NewTrack(title=title, artist="Ana"))
-    return str(track.id)
-
-
 async def _create(client: Client, member: Member, **fields: object) -> Any:
-    response = await client.post("/v1/campaigns", headers=member.headers, json=BODY | fields)
-    assert response.status_code == 201, await response.get_json()
-    return await response.get_json()
+    return await post_created(client, member.headers, "/v1/campaigns", BODY | fields)
 
 
 async def _post(client: Client, member: Member, path: str) -> tuple[int, Any]:
@@ -59,7 +53,7 @@ async def test_a_member_creates_a_draft_with_everything_the_reference_lists(
 ) -> None:
     owner = await make_member()
     member = await make_member(org_id=owner.org_id, role="member")
-    track_id = await _track(db, owner)
+    track_id = str(await create_track(db, owner.org_id, title="Summer Vibes", artist="Ana"))
     audience = {
         "ageMin": 18, "ageMax": 35, "genders": ["all"], "locations": ["US", "GB"], "interests": ["music"],
     }  # fmt: skip
@@ -120,7 +114,7 @@ async def test_a_track_of_another_organization_is_not_found(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner, stranger = await make_member(), await make_member()
-    theirs = await _track(db, stranger)
+    theirs = str(await create_track(db, stranger.org_id))
     for track_id in (theirs, str(uuid.uuid4())):
         response = await client.post("/v1/campaigns", headers=owner.headers,
                                      json=BODY | {"trackId": track_id})
@@ -140,7 +134,7 @@ async def test_patch_changes_only_what_it_names(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    track_id = await _track(db, owner)
+    track_id = str(await create_track(db, owner.org_id))
     campaign = await _create(client, owner, description="Old", trackId=track_id,
                              goals=[{"metric": "streams", "target": 100}])
     path = f"/v1/campaigns/{campaign['id']}"
@@ -219,7 +213,7 @@ async def test_the_lifecycle_through_its_routes(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=str(await create_track(db, owner.org_id)))
     path = f"/v1/campaigns/{campaign['id']}"
     for action, status in (("launch", "active"), ("pause", "paused"), ("launch", "active"),
                            ("pause", "paused"), ("archive", "archived")):
@@ -252,7 +246,7 @@ async def test_each_change_is_announced_once_with_what_really_changed(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    track = await _track(db, owner)
+    track = str(await create_track(db, owner.org_id))
     campaign = await _create(client, owner, **RUNNING, trackId=track)
     path, base = f"/v1/campaigns/{campaign['id']}", {"campaignId": campaign["id"], "campaignName": "Summer Release"}
     for change in ({"name": "Summer Release", "budget": 6000}, {"budget": 6000}):  # the second changes nothing
@@ -280,7 +274,7 @@ async def test_a_campaign_past_its_end_date_cannot_launch(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))  # ended 2024-08-31
+    campaign = await _create(client, owner, trackId=str(await create_track(db, owner.org_id)))  # ended 2024-08-31
     code, body = await _post(client, owner, f"/v1/campaigns/{campaign['id']}/launch")
     assert (code, body["error"]["code"]) == (409, "CONFLICT")
     assert "2024-08-31T23:59:59" in body["error"]["message"] and _fields(body) == ["endDate"]
@@ -312,7 +306,7 @@ async def test_illegal_transitions_say_what_is_allowed(
     assert (unchanged["status"], unchanged["name"]) == ("draft", "Summer Release")  # rolled back together
 
     # A track and a launch in one PATCH; then the same status again changes nothing.
-    track_id = await _track(db, owner)
+    track_id = str(await create_track(db, owner.org_id))
     launched = await client.patch(path, headers=owner.headers, json={"trackId": track_id, "status": "active"})
     assert (await launched.get_json())["status"] == "active"
     again = await client.patch(path, headers=owner.headers, json={"status": "active"})
@@ -330,7 +324,7 @@ async def test_concurrent_launches_have_one_winner(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=str(await create_track(db, owner.org_id)))
     codes: list[int] = []
 
     async def launch() -> None:
@@ -346,7 +340,7 @@ async def test_an_active_campaign_is_paused_before_it_is_deleted(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner = await make_member()
-    campaign = await _create(client, owner, **RUNNING, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, **RUNNING, trackId=str(await create_track(db, owner.org_id)))
     path = f"/v1/campaigns/{campaign['id']}"
     await _post(client, owner, f"{path}/launch")
     refused = await client.delete(path, headers=owner.headers)
@@ -381,7 +375,7 @@ async def test_another_organization_sees_404_and_changes_nothing(
     client: Client, db: Database, make_member: MakeMember
 ) -> None:
     owner, stranger = await make_member(), await make_member()
-    campaign = await _create(client, owner, trackId=await _track(db, owner))
+    campaign = await _create(client, owner, trackId=str(await create_track(db, owner.org_id)))
     await _create(client, stranger, name="Theirs")
     path = f"/v1/campaigns/{campaign['id']}"
     calls = [("GET", path, None), ("PATCH", path, {"name": "Stolen", "status": "active"}),

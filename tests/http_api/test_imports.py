@@ -17,12 +17,14 @@ from typing import Any
 import trio
 from quart.datastructures import FileStorage
 
-from engine.store import imports, tracks
+from engine.store import imports
 from engine.store.database import Database
 from songtrack.api import Api
+from tests.helpers.factories import create_track
 from tests.http_api.conftest import Client, MakeMember, Member, serving
 from tests.http_api.paging import assert_paged
 
+ARTIST = "Zoé Marchand"  # the artist the golden reports name
 GOLDEN = Path(__file__).parents[1] / "adapters" / "stream_reports" / "golden"
 
 
@@ -52,11 +54,6 @@ async def _import(client: Client, member: Member, import_id: str) -> Any:
         await trio.sleep(0.02)
 
 
-async def _track(db: Database, member: Member, title: str, isrc: str | None = None) -> uuid.UUID:
-    return (await tracks.create_track(db, member.org_id, tracks.NewTrack(title=title, artist="Zoé Marchand",
-                                                                          isrc=isrc))).id
-
-
 async def _track_analytics(client: Client, member: Member, track: uuid.UUID, query: str = "") -> Any:
     response = await client.get(f"/v1/analytics/tracks/{track}{query}", headers=member.headers)
     assert response.status_code == 200
@@ -68,7 +65,8 @@ async def test_a_song_timeline_with_broken_rows_imports_the_good_ones_and_names_
     with trio.fail_after(30):
         async with serving(api):
             owner = await make_member()
-            track = await _track(db, owner, "Broken Song")  # the file name's title finds it
+            # The file name's title finds it:
+            track = await create_track(db, owner.org_id, title="Broken Song", artist=ARTIST)
             started = await _upload(client, owner, "Broken Song_timeline.csv")
             done = await _import(client, owner, started["id"])
             again = await _upload(client, owner, "Broken Song_timeline.csv", status=200)
@@ -89,8 +87,8 @@ async def test_a_songs_table_lands_on_the_tracks_it_names_and_reports_the_songs_
     with trio.fail_after(30):
         async with serving(api):
             owner = await make_member()
-            neon = await _track(db, owner, "Neon Lights")
-            cafe = await _track(db, owner, "café noir")  # titles match whatever their case
+            neon = await create_track(db, owner.org_id, title="Neon Lights", artist=ARTIST)
+            cafe = await create_track(db, owner.org_id, title="café noir", artist=ARTIST)  # titles match in any case
             body = await _upload(client, owner, "s4a_songs.csv")
             done = await _import(client, owner, body["id"])
             neon_figures = (await _track_analytics(client, owner, neon))["listeners"]["spotifyForArtists"]
@@ -109,7 +107,7 @@ async def test_a_distributor_report_in_latin_1_is_matched_to_tracks_by_isrc(
     with trio.fail_after(30):
         async with serving(api):
             owner = await make_member()
-            neon = await _track(db, owner, "Neon Lights", isrc="QZES72500001")
+            neon = await create_track(db, owner.org_id, title="Neon Lights", artist=ARTIST, isrc="QZES72500001")
             body = await _upload(client, owner, "distrokid_old.tsv")
             done = await _import(client, owner, body["id"])
             sales = (await _track_analytics(client, owner, neon))["distributorSales"]
@@ -161,7 +159,7 @@ async def test_an_audience_timeline_shows_on_its_artist_s_tracks(
     with trio.fail_after(30):
         async with serving(api):
             owner = await make_member()
-            neon = await _track(db, owner, "Neon Lights")  # by Zoé Marchand
+            neon = await create_track(db, owner.org_id, title="Neon Lights", artist=ARTIST)  # by Zoé Marchand
             body = await _upload(client, owner, "s4a_audience_utf8_bom.csv", artist="zoé marchand")
             done = await _import(client, owner, body["id"])
             audience = (await _track_analytics(client, owner, neon, "?startDate=2026-03-01&endDate=2026-03-31"))[

@@ -16,6 +16,7 @@ from engine.store import integrations as store
 from engine.store import nodes
 from engine.store.database import Database
 from http_api.context import ApiContext
+from tests.helpers.factories import connect_integration
 from tests.http_api.conftest import MakeMember, Simulators, spotify_simulator
 from tests.http_api.connect import callback_for
 
@@ -112,10 +113,9 @@ async def test_each_integration_shows_its_poller_as_its_actor_published_it(
         owner = await make_member()
 
         async def connect(provider: store.Provider) -> store.Integration:
-            return await store.upsert_integration(
-                db, ctx.keys.token_encryption_key, org_id=owner.org_id, provider=provider, external_account_id="1",
-                display_name=provider, access_token=f"{provider}-ACCESS-SECRET", refresh_token=None,
-                token_expires_at=None, scopes=[], connected_by=None)
+            return await connect_integration(db, owner.org_id, provider=provider, account="1",
+                                             key=ctx.keys.token_encryption_key, display_name=provider,
+                                             access_token=f"{provider}-ACCESS-SECRET")
 
         meta, _ = await connect("meta"), await connect("spotify")
 
@@ -157,10 +157,8 @@ async def test_a_spotify_label_account_shows_its_poller(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        spotify = await store.upsert_integration(
-            db, ctx.keys.token_encryption_key, org_id=owner.org_id, provider="spotify", external_account_id="label",
-            display_name="Label", access_token="SPOTIFY-ACCESS-SECRET", refresh_token=None, token_expires_at=None,
-            scopes=[], connected_by=None)
+        spotify = await connect_integration(db, owner.org_id, provider="spotify", account="label",
+                                            key=ctx.keys.token_encryption_key, access_token="SPOTIFY-ACCESS-SECRET")
         registry = Registry()
         registry.set_detail(f"spotify:{spotify.id}", {
             "state": "needs_reauth", "next_poll_at": None, "parked_until": None,

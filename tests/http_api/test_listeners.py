@@ -9,26 +9,21 @@ Every test runs under a deadline on the trio clock.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import trio
 from quart.typing import TestClientProtocol as Client
 
-from engine.store import campaigns
 from engine.store import listeners as store
 from engine.store.database import Database
 from http_api.context import ApiContext
+from tests.helpers.factories import create_campaign
 from tests.http_api.conftest import PUBLIC_URL, MakeMember, Member, Simulators, spotify_simulator
 from tests.http_api.connect import local
 
-
-async def _campaign(db: Database, org_id: uuid.UUID, name: str = "Summer single") -> uuid.UUID:
-    start = datetime(2027, 1, 1, tzinfo=UTC)
-    fields = campaigns.NewCampaign(name=name, objective="streams", budget=100.0, currency="USD", start_date=start,
-                                   end_date=start + timedelta(days=30))
-    return (await campaigns.create_campaign(db, org_id, fields)).id
+RUNNING = datetime(2027, 1, 1, tzinfo=UTC)  # a campaign running at the API's clock (EPOCH)
 
 
 async def _link(client: Client, member: Member, campaign_id: uuid.UUID) -> dict[str, Any]:
@@ -63,7 +58,7 @@ async def test_a_fan_opts_in_and_is_listed_once(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        campaign_id = await _campaign(db, owner.org_id, name="<Summer> & single")
+        campaign_id = await create_campaign(db, owner.org_id, name="<Summer> & single", start=RUNNING)
         link = await _link(client, owner, campaign_id)
         assert link["url"] == f"{PUBLIC_URL}/v1/listen/{link['token']}" and link["createdAt"]
         again = await client.post(f"/v1/campaigns/{campaign_id}/listen-link", headers=owner.headers)
@@ -94,7 +89,7 @@ async def test_a_revoked_link_is_gone_and_a_new_one_has_a_new_token(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        campaign_id = await _campaign(db, owner.org_id)
+        campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
         link = await _link(client, owner, campaign_id)
         path = f"/v1/campaigns/{campaign_id}/listen-link"
         assert (await client.delete(path, headers=owner.headers)).status_code == 204
@@ -110,7 +105,7 @@ async def test_a_revoked_link_is_gone_and_a_new_one_has_a_new_token(
 async def test_an_ended_campaign_takes_no_more_fans(client: Client, db: Database, make_member: MakeMember) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        campaign_id = await _campaign(db, owner.org_id)
+        campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
         link = await _link(client, owner, campaign_id)
         await db.execute("UPDATE campaigns SET status = 'completed' WHERE id = $1", campaign_id)
         ended = await client.get(local(link["url"]))
@@ -122,7 +117,7 @@ async def test_denied_consent_and_a_reused_state_connect_nothing(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        campaign_id = await _campaign(db, owner.org_id)
+        campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
         link = await _link(client, owner, campaign_id)
         callback = await _fan_callback(client, simulators, link, "fan0002")
         assert (await client.get(callback)).status_code == 200
@@ -142,7 +137,7 @@ async def test_states_do_not_cross_between_connect_and_opt_in(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        link = await _link(client, owner, await _campaign(db, owner.org_id))
+        link = await _link(client, owner, await create_campaign(db, owner.org_id, start=RUNNING))
         fan_back = await _fan_callback(client, simulators, link, "fan0003")
         # A fan's state at the members' connect callback would connect the fan as the label's account.
         hijack = await client.get(fan_back.replace("/v1/listen/callback", "/v1/auth/spotify/callback"))
@@ -157,7 +152,7 @@ async def test_a_fan_outside_the_development_allowlist_is_told_why(
     with trio.fail_after(20):
         simulators.spotify = spotify_simulator(mode="development")
         owner = await make_member()
-        campaign_id = await _campaign(db, owner.org_id)
+        campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
         link = await _link(client, owner, campaign_id)
         refused = await client.get(await _fan_callback(client, simulators, link, "fan0009"))
         assert refused.status_code == 403 and "development mode" in await _page(refused)
@@ -172,7 +167,7 @@ async def test_listeners_are_scoped_to_the_organization_and_roles(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        campaign_id = await _campaign(db, owner.org_id)
+        campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
         link = await _link(client, owner, campaign_id)
         assert (await client.get(await _fan_callback(client, simulators, link, "fan0001"))).status_code == 200
         listeners_path = f"/v1/campaigns/{campaign_id}/listeners"

@@ -18,11 +18,12 @@ import trio.testing
 from quart.typing import TestClientProtocol as Client
 
 from adapters.meta.simulator import Account, MetaSimulator, format_spend
-from engine.store import tracks
 from engine.store.database import Database
+from tests.helpers.factories import create_track
 from tests.http_api.conftest import EPOCH, MakeMember, Member, Simulators, meta_simulator
 from tests.http_api.connect import connect
 from tests.http_api.paging import assert_paged
+from tests.http_api.post import post_created
 
 OURS = {
     "name": "Summer Release", "budget": 5000, "currency": "USD", "objective": "streams",
@@ -51,12 +52,8 @@ async def _connected(client: Client, sims: Simulators, make_member: MakeMember) 
 async def _ours(client: Client, member: Member, db: Database | None = None) -> dict[str, Any]:
     fields: dict[str, object] = {}
     if db is not None:  # a track, so that it can launch
-        track = await tracks.create_track(db, member.org_id, tracks.NewTrack(title="Summer Vibes", artist="Ana"))
-        fields["trackId"] = str(track.id)
-    response = await client.post("/v1/campaigns", headers=member.headers, json=OURS | fields)
-    assert response.status_code == 201, await response.get_json()
-    body: dict[str, Any] = await response.get_json()
-    return body
+        fields["trackId"] = str(await create_track(db, member.org_id, title="Summer Vibes", artist="Ana"))
+    return await post_created(client, member.headers, "/v1/campaigns", OURS | fields)
 
 
 async def _link(client: Client, member: Member, ours: dict[str, Any], account: Account, **extra: object

@@ -42,6 +42,7 @@ from http_api.integrations import spotify_redirect_uris
 from songtrack.api import Api
 from tests.http_api.conftest import PUBLIC_URL, MakeMember, Member, Simulators, serving
 from tests.http_api.connect import connect
+from tests.http_api.post import post_created, post_track
 
 REFERENCE = Path(__file__).parents[2] / "docs" / "songtrackpro-api.md"
 BROWSER_ONLY = {"/auth/spotify/connect", "/auth/spotify/callback", "/auth/meta/connect", "/auth/meta/callback",
@@ -128,22 +129,16 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
 
-async def _created(client: Client, owner: Member, path: str, body: dict[str, Any]) -> str:
-    response = await client.post(path, headers=owner.headers, json=body)
-    assert response.status_code == 201, await response.get_json()
-    return str((await response.get_json())["id"])
-
-
 async def _world(client: Client, sims: Simulators, make_member: MakeMember) -> World:
     owner = await make_member()
     for provider in ("meta", "spotify"):
         await connect(client, sims, provider, owner)
     world = World(owner)
-    world.ids["track"] = await _created(client, owner, "/v1/tracks", {"title": "Summer Vibes", "artist": "Ana"})
-    world.ids["campaign"] = await _created(client, owner, "/v1/campaigns", {
+    world.ids["track"] = await post_track(client, owner.headers, title="Summer Vibes", artist="Ana")
+    world.ids["campaign"] = str((await post_created(client, owner.headers, "/v1/campaigns", {
         "name": "Summer", "budget": 5000, "currency": "USD", "objective": "streams",
-        "trackId": world.ids["track"], "startDate": "2024-06-01T00:00:00Z", "endDate": "2024-08-31T23:59:59Z"})
-    world.ids["audience"] = await _created(client, owner, "/v1/audiences", {"name": "Fans"})
+        "trackId": world.ids["track"], "startDate": "2024-06-01T00:00:00Z", "endDate": "2024-08-31T23:59:59Z"}))["id"])
+    world.ids["audience"] = str((await post_created(client, owner.headers, "/v1/audiences", {"name": "Fans"}))["id"])
     world.ids["act"] = "act_" + next(iter(sims.meta.world.accounts))
     world.ids["metaCampaign"] = next(iter(sims.meta.world.campaigns))
     world.ids["spotifyTrack"] = next(iter(sims.spotify.world.catalog.tracks))

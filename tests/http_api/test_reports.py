@@ -23,11 +23,13 @@ from quart.datastructures import Headers
 
 from engine import report_links
 from engine.messages import MetricSample
-from engine.store import facts, imports, report_exports, tracks
+from engine.store import facts, imports, report_exports
 from engine.store.database import Database
 from http_api.context import ApiContext
 from songtrack.api import Api
+from tests.helpers.factories import create_track
 from tests.http_api.conftest import Client, MakeMember, Member, serving
+from tests.http_api.post import post_created
 
 START = date(2027, 1, 5)
 START_AT = datetime(2027, 1, 15, tzinfo=UTC)
@@ -36,11 +38,11 @@ CAMPAIGN = {"name": "Winter Single", "budget": 500, "currency": "USD", "objectiv
 
 
 async def _campaign(db: Database, client: Client, owner: Member) -> str:
-    track = await tracks.create_track(db, owner.org_id, tracks.NewTrack(title="Frost", artist="Ana"))
-    response = await client.post("/v1/campaigns", headers=owner.headers, json={**CAMPAIGN, "trackId": str(track.id)})
-    campaign = str((await response.get_json())["id"])
+    track = await create_track(db, owner.org_id, title="Frost", artist="Ana")
+    created = await post_created(client, owner.headers, "/v1/campaigns", {**CAMPAIGN, "trackId": str(track)})
+    campaign = str(created["id"])
     await imports.upsert_track_days(db, owner.org_id, None, "s4a", [
-        imports.TrackDay(track_id=track.id, day=START + timedelta(days=n), streams=100 + n) for n in range(-28, 10)])
+        imports.TrackDay(track_id=track, day=START + timedelta(days=n), streams=100 + n) for n in range(-28, 10)])
     await facts.upsert_samples(db, [
         MetricSample(organization_id=owner.org_id, campaign_id=uuid.UUID(campaign), day=START + timedelta(days=n),
                      metric=metric, value=value, source="meta:1", observed_at=START_AT, currency=currency)

@@ -19,6 +19,7 @@ from trio.testing import MockClock
 from http_api.context import ApiContext
 from songtrack.api import build_api
 from tests.http_api.conftest import EPOCH, Client, MakeMember, Member
+from tests.http_api.post import post_track
 
 # EPOCH is 08:00:00 UTC on a day; the fixture clock is moved on to NOW in every test.
 NOW = datetime.fromtimestamp(EPOCH, UTC) + timedelta(minutes=47, seconds=30)
@@ -43,12 +44,6 @@ def _event(event_id: str, track: str, *, ago: timedelta = timedelta(minutes=1), 
     return {**event, **changes}
 
 
-async def _track(client: Client, owner: Member) -> str:
-    response = await client.post("/v1/tracks", headers=owner.headers, json={"title": "Summer", "artist": "Ana"})
-    assert response.status_code == 201
-    return str((await response.get_json())["id"])
-
-
 async def _streams(client: Client, member: Member, track: str) -> int:
     """Every stream of ``track`` in the last hour, as the realtime route reports them."""
     response = await client.get(f"/v1/streaming/realtime/{track}?interval=1h&buckets=2", headers=member.headers)
@@ -60,7 +55,7 @@ async def test_new_and_repeated_ids_are_counted_and_resending_stores_nothing(
         client: Client, make_member: MakeMember, clock: MockClock) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event("a", track), _event("b", track), _event("a", track, country="SE")]
         first = await client.post(EVENTS, headers=owner.headers, json={"events": batch})
         assert first.status_code == 200 and await first.get_json() == {"accepted": 2, "duplicates": 1}
@@ -75,7 +70,7 @@ async def test_a_bad_event_is_rejected_by_index_and_the_good_ones_are_stored(
         client: Client, make_member: MakeMember, clock: MockClock) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event(f"e{i}", track) for i in range(10)]
         batch[3] = _event("e3", track, country="USA")
         batch[7] = _event("e7", str(uuid.uuid4()))
@@ -118,7 +113,7 @@ async def test_each_rule_rejects_only_the_event_that_breaks_it(
         says: str) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event("good", track), _event("bad", track, **changes)]
         response = await client.post(EVENTS, headers=owner.headers, json={"events": batch})
         body = await response.get_json()
@@ -132,7 +127,7 @@ async def test_each_rule_rejects_only_the_event_that_breaks_it(
 async def test_a_missing_field_is_named(client: Client, make_member: MakeMember, clock: MockClock) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        event = _event("e", await _track(client, owner))
+        event = _event("e", await post_track(client, owner.headers, title="Summer", artist="Ana"))
         del event["country"]
         body = await (await client.post(EVENTS, headers=owner.headers, json={"events": [event]})).get_json()
         assert body["error"]["details"] == [{"field": "events[0].country", "message": "is required"}]
@@ -143,7 +138,7 @@ async def test_limits_are_inclusive_and_countries_are_stored_uppercase(
         client: Client, make_member: MakeMember, clock: MockClock) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event("old", track, ago=timedelta(days=7)), _event("ahead", track, ago=-timedelta(minutes=5)),
                  _event("local", track, country="se", timestamp="2027-01-15T09:46:00+01:00")]
         response = await client.post(EVENTS, headers=owner.headers, json={"events": batch})
@@ -161,7 +156,7 @@ async def test_a_malformed_batch_is_refused_whole(client: Client, make_member: M
                                                  body: str) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         good = json.dumps(_event("good", track))
         headers = {**owner.headers, "Content-Type": "application/json"}
         response = await client.post(EVENTS, headers=headers, data=body.replace("GOOD", good).encode())
@@ -174,7 +169,7 @@ async def test_more_than_1000_events_stores_nothing(client: Client, make_member:
                                                    clock: MockClock) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event(f"e{i}", track) for i in range(1001)]
         response = await client.post(EVENTS, headers=owner.headers, json={"events": batch})
         body = await response.get_json()
@@ -188,7 +183,7 @@ async def test_a_viewer_reads_but_cannot_send(client: Client, make_member: MakeM
     with trio.fail_after(10):
         owner = await make_member()
         viewer = await make_member(org_id=owner.org_id, role="viewer")
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         response = await client.post(EVENTS, headers=viewer.headers, json={"events": [_event("e", track)]})
         assert response.status_code == 403
         assert await _streams(client, viewer, track) == 0
@@ -221,7 +216,7 @@ async def test_realtime_buckets_with_countries_for_each_interval(
         data: list[dict[str, object]]) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event(f"e{i}", track, ago=ago, country=country) for i, (ago, country) in enumerate(SPREAD)]
         assert (await client.post(EVENTS, headers=owner.headers, json={"events": batch})).status_code == 200
         response = await client.get(f"/v1/streaming/realtime/{track}{query}", headers=owner.headers)
@@ -233,7 +228,7 @@ async def test_realtime_of_an_unknown_track_or_a_bad_query(client: Client, make_
                                                            clock: MockClock) -> None:
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         missing = await client.get(f"/v1/streaming/realtime/{uuid.uuid4()}", headers=owner.headers)
         assert missing.status_code == 404 and (await missing.get_json())["error"]["code"] == "NOT_FOUND"
         for query in ("interval=1d", "buckets=0", "buckets=289", "buckets=many"):
@@ -261,7 +256,7 @@ async def test_a_sandbox_checks_and_buckets_events_on_its_simulated_clock(
     client = build_api(dataclasses.replace(ctx, wall=lambda: NOW + ahead)).app.test_client()
     with trio.fail_after(10):
         owner = await make_member()
-        track = await _track(client, owner)
+        track = await post_track(client, owner.headers, title="Summer", artist="Ana")
         batch = [_event("sim", track, ago=timedelta(minutes=1) - ahead),
                  _event("soon", track, ago=-timedelta(minutes=4) - ahead)]
         simulated = await client.post(EVENTS, headers=owner.headers, json={"events": batch})

@@ -10,7 +10,7 @@ runs under a deadline on the trio clock.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -18,11 +18,13 @@ import trio
 from quart.typing import TestClientProtocol as Client
 
 from adapters.spotify.simulator.config import FaultConfig
-from engine.store import campaigns, tracks
 from engine.store.database import Database
 from songtrack.api import Api
+from tests.helpers.factories import create_campaign, create_track
 from tests.http_api.conftest import MakeMember, Member, Simulators, serving
 from tests.http_api.connect import connect
+
+RUNNING = datetime(2027, 1, 1, tzinfo=UTC)  # a campaign running at the API's clock (EPOCH)
 
 
 async def _sync(api: Api, client: Client, member: Member, provider: str) -> dict[str, Any]:
@@ -42,19 +44,11 @@ async def _status(client: Client, member: Member, provider: str) -> dict[str, An
     return run
 
 
-async def _campaign(db: Database, org_id: uuid.UUID, name: str = "Release push") -> uuid.UUID:
-    start = datetime(2027, 1, 1, tzinfo=UTC)
-    fields = campaigns.NewCampaign(name=name, objective="streams", budget=100.0, currency="USD", start_date=start,
-                                   end_date=start + timedelta(days=30))
-    return (await campaigns.create_campaign(db, org_id, fields)).id
-
-
 async def _tracks(db: Database, sims: Simulators, org_id: uuid.UUID, count: int) -> list[str]:
     spotify_ids = list(sims.spotify.world.catalog.tracks)[:count]
     for spotify_id in spotify_ids:
-        await tracks.create_track(db, org_id, tracks.NewTrack(title="old title", artist="old artist",
-                                                              spotify_id=spotify_id))
-    await tracks.create_track(db, org_id, tracks.NewTrack(title="not on Spotify", artist="nobody"))
+        await create_track(db, org_id, title="old title", artist="old artist", spotify_id=spotify_id)
+    await create_track(db, org_id, title="not on Spotify", artist="nobody")
     return spotify_ids
 
 
@@ -87,10 +81,10 @@ async def test_a_meta_sync_reads_the_effective_status_of_linked_campaigns(
         await connect(client, simulators, "meta", owner)
         remote = list(simulators.meta.world.campaigns.values())[:2]
         for meta_campaign in remote:
-            campaign_id = await _campaign(db, owner.org_id)
+            campaign_id = await create_campaign(db, owner.org_id, name="Release push", start=RUNNING)
             await db.execute("UPDATE campaigns SET meta_ad_account_id = $2, meta_campaign_id = $3 WHERE id = $1",
                              campaign_id, f"act_{meta_campaign.account_id}", meta_campaign.id)
-        await _campaign(db, owner.org_id, name="not on Meta")
+        await create_campaign(db, owner.org_id, name="not on Meta", start=RUNNING)
         await _sync(api, client, owner, "meta")
         run = await _status(client, owner, "meta")
         assert (run["status"], run["total"], run["done"]) == ("succeeded", 2, 2)

@@ -13,15 +13,13 @@ from typing import Any
 from quart.typing import TestClientProtocol as Client
 
 from tests.http_api.conftest import MakeMember
+from tests.http_api.post import post_created
 
 SPOTIFY_ID = "4uLU6hMCjMI75M1A2tKUQC"
 
 
 async def _create(client: Client, headers: dict[str, str], **fields: object) -> Any:
-    body = {"title": "Song", "artist": "Band"} | fields
-    response = await client.post("/v1/tracks", headers=headers, json=body)
-    assert response.status_code == 201, await response.get_json()
-    return await response.get_json()
+    return await post_created(client, headers, "/v1/tracks", {"title": "Song", "artist": "Band"} | fields)
 
 
 def _fields(body: Any) -> list[str]:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import trio.testing
 from quart.typing import TestClientProtocol as Client
@@ -20,14 +21,13 @@ from engine.store.database import Database
 from engine.webhooks.schedule import Decision
 from engine.webhooks.signing import seed_signature
 from tests.http_api.conftest import EPOCH, MakeMember, Member
+from tests.http_api.post import post_created
 
 URL = "https://hooks.example.com/in"
 
 
-async def _create(client: Client, member: Member, **body: object) -> dict:  # type: ignore[type-arg]
-    response = await client.post("/v1/webhooks", json={"url": URL, **body}, headers=member.headers)
-    assert response.status_code == 201, await response.get_json()
-    return await response.get_json()  # type: ignore[no-any-return]
+async def _create(client: Client, member: Member, **body: object) -> dict[str, Any]:
+    return await post_created(client, member.headers, "/v1/webhooks", {"url": URL, **body})
 
 
 async def test_create_shows_the_secret_once(client: Client, make_member: MakeMember) -> None:

@@ -46,9 +46,9 @@ from engine.pacing import Pacer, RetryPolicy
 from engine.registry import Registry
 from engine.store import Database, open_database
 from engine.store.campaign_meta import link_meta
-from engine.store.campaigns import NewCampaign, create_campaign
 from engine.store.imports import TrackDay, upsert_track_days
-from engine.store.integrations import Integration, upsert_integration
+from engine.store.integrations import Integration
+from tests.helpers.factories import connect_integration, create_campaign, create_org, create_track
 
 TOKEN = "SIMULATOR_TOKEN"
 KEY = os.urandom(32)
@@ -193,13 +193,8 @@ async def _observe(dsn: str, spec: Spec) -> Observed:
 
 
 async def _organization(db: Database) -> tuple[uuid.UUID, Integration]:
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
-    assert isinstance(org, uuid.UUID)
-    integration = await upsert_integration(
-        db, KEY, org_id=org, provider="meta", external_account_id=f"user-{uuid.uuid4().hex[:8]}",
-        display_name="Label", access_token=TOKEN, refresh_token=None, token_expires_at=None, scopes=["ads_read"],
-        connected_by=None)
-    return org, integration
+    org = await create_org(db)
+    return org, await connect_integration(db, org, key=KEY, access_token=TOKEN, scopes=["ads_read"])
 
 
 async def _link(db: Database, org: uuid.UUID, sim: MetaSimulator, spec: Spec, meta_ids: list[str],
@@ -207,12 +202,7 @@ async def _link(db: Database, org: uuid.UUID, sim: MetaSimulator, spec: Spec, me
     """One active campaign of ours per simulator campaign, linked to it, in the account's currency (the
     last one in the other currency when ``spec.foreign``); with a track and ``spec.windows`` when given."""
     now = _wall(sim)()
-    track = None
-    if spec.windows:
-        found = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
-                                  " RETURNING id", org)
-        assert isinstance(found, uuid.UUID)
-        track = found
+    track = await create_track(db, org) if spec.windows else None
     ours: dict[str, uuid.UUID] = {}
     windows: dict[str, tuple[datetime, datetime]] = {}
     for index, meta_id in enumerate(meta_ids):
@@ -224,13 +214,11 @@ async def _link(db: Database, org: uuid.UUID, sim: MetaSimulator, spec: Spec, me
             end = start + timedelta(days=window.days)
             windows[meta_id] = (start, end)
         currency = spec.currency if index < spec.campaigns else {"JPY": "USD"}.get(spec.currency, "JPY")
-        created = await create_campaign(db, org, NewCampaign(
-            name=campaign.name, objective="streams", budget=1000.0, currency=currency, start_date=start,
-            end_date=end, track_id=track))
-        await db.execute("UPDATE campaigns SET status = 'active' WHERE id = $1", created.id)
-        await link_meta(db, org, created.id, ad_account_id=f"act_{campaign.account_id}", meta_campaign_id=meta_id,
+        created = await create_campaign(db, org, name=campaign.name, budget=1000.0, currency=currency, start=start,
+                                        end=end, track_id=track, status="active")
+        await link_meta(db, org, created, ad_account_id=f"act_{campaign.account_id}", meta_campaign_id=meta_id,
                         effective_status=None)
-        ours[meta_id] = created.id
+        ours[meta_id] = created
     return ours, windows
 
 

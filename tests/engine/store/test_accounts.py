@@ -15,14 +15,14 @@ import trio
 
 from engine.store import Database
 from engine.store import accounts as acc
-from tests.engine.store.account_helpers import EXPIRED, TTL, make_member, make_org
+from tests.helpers.factories import EXPIRED, TTL, create_member, create_owner
 
 # --- organizations and users --------------------------------------------------------------------------
 
 
 async def test_an_organization_is_created_with_its_owner(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db, "Owner@Example.com")
+        org, owner = await create_owner(db, "Owner@Example.com")
         assert (org.name, org.tier) == ("Label", "free")
         assert (owner.organization_id, owner.role, owner.email_verified) == (org.id, "owner", False)
         creds = await acc.get_credentials_by_email(db, "OWNER@example.COM")
@@ -34,17 +34,17 @@ async def test_an_organization_is_created_with_its_owner(db: Database) -> None:
 
 async def test_a_taken_email_in_any_case_is_refused_and_leaves_no_organization(db: Database) -> None:
     with trio.fail_after(10):
-        await make_org(db, "owner@example.com")
+        await create_owner(db, "owner@example.com")
         assert not await acc.email_available(db, "OWNER@example.com")
         assert await acc.email_available(db, "other@example.com")
         with pytest.raises(acc.EmailTaken):
-            await make_org(db, "Owner@EXAMPLE.com")
+            await create_owner(db, "Owner@EXAMPLE.com")
         assert await db.fetchval("SELECT count(*) FROM organizations") == 1
 
 
 async def test_a_new_email_is_unverified_and_voids_old_links(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
+        org, owner = await create_owner(db, "owner@example.com")
         await acc.mark_email_verified(db, owner.id)
         user = await acc.update_user_profile(db, org.id, owner.id, email="OWNER@example.com", name="O")
         assert user is not None and user.email_verified and user.name == "O"  # only the case changed
@@ -52,14 +52,14 @@ async def test_a_new_email_is_unverified_and_voids_old_links(db: Database) -> No
         user = await acc.update_user_profile(db, org.id, owner.id, email="new@example.com")
         assert user is not None and not user.email_verified and user.name == "O"
         assert await acc.consume_email_token(db, token, "verify_email") is None
-        await make_org(db, "taken@example.com")
+        await create_owner(db, "taken@example.com")
         with pytest.raises(acc.EmailTaken):
             await acc.update_user_profile(db, org.id, owner.id, email="Taken@example.com")
 
 
 async def test_passwords_and_organizations_can_change(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
+        org, owner = await create_owner(db)
         assert await acc.set_password(db, owner.id, "hash-2")
         assert not await acc.set_password(db, uuid.uuid4(), "hash-2")
         creds = await acc.get_credentials_by_email(db, owner.email)
@@ -74,12 +74,12 @@ async def test_passwords_and_organizations_can_change(db: Database) -> None:
 
 async def test_an_organization_never_loses_its_last_owner(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
+        org, owner = await create_owner(db)
         with pytest.raises(acc.LastOwner):
             await acc.set_member_role(db, org.id, owner.id, "admin")
         with pytest.raises(acc.LastOwner):
             await acc.remove_member(db, org.id, owner.id)
-        member = await make_member(db, org, "m@example.com", "member")
+        member = await create_member(db, org.id, "m@example.com", "member")
         promoted = await acc.set_member_role(db, org.id, member.id, "owner")
         assert promoted is not None and promoted.role == "owner"
         demoted = await acc.set_member_role(db, org.id, owner.id, "viewer")
@@ -90,8 +90,8 @@ async def test_an_organization_never_loses_its_last_owner(db: Database) -> None:
 
 async def test_two_owners_demoting_each_other_at_once_leave_one(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
-        other = await make_member(db, org, "m@example.com", "admin")
+        org, owner = await create_owner(db)
+        other = await create_member(db, org.id, "m@example.com", "admin")
         await acc.set_member_role(db, org.id, other.id, "owner")
         refused: list[uuid.UUID] = []
 
@@ -110,8 +110,8 @@ async def test_two_owners_demoting_each_other_at_once_leave_one(db: Database) ->
 
 async def test_another_organizations_members_are_not_found(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, owner_a = await make_org(db, "a@example.com")
-        org_b, _ = await make_org(db, "b@example.com")
+        org_a, owner_a = await create_owner(db, "a@example.com")
+        org_b, _ = await create_owner(db, "b@example.com")
         assert await acc.get_user(db, org_b.id, owner_a.id) is None
         assert await acc.update_user_profile(db, org_b.id, owner_a.id, name="Mallory") is None
         assert await acc.set_member_role(db, org_b.id, owner_a.id, "viewer") is None
@@ -125,7 +125,7 @@ async def test_another_organizations_members_are_not_found(db: Database) -> None
 
 async def test_an_email_token_works_once_for_its_purpose(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
+        _, owner = await create_owner(db)
         token = await acc.create_email_token(db, owner.id, "verify_email", TTL)
         assert await acc.consume_email_token(db, token, "reset_password") is None
         assert await acc.consume_email_token(db, token, "verify_email") == owner.id
@@ -134,7 +134,7 @@ async def test_an_email_token_works_once_for_its_purpose(db: Database) -> None:
 
 async def test_expired_and_superseded_email_tokens_fail(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
+        _, owner = await create_owner(db)
         expired = await acc.create_email_token(db, owner.id, "reset_password", EXPIRED)
         assert await acc.consume_email_token(db, expired, "reset_password") is None
         older = await acc.create_email_token(db, owner.id, "reset_password", TTL)

@@ -25,19 +25,14 @@ from engine.store.audiences import (
     update_audience,
 )
 from engine.store.catalog_common import Conflict
+from tests.helpers.factories import create_org
 
 CRITERIA: dict[str, object] = {"ageMin": 18, "interests": ["electronic music"], "locations": ["US"]}
 
 
-async def _org(db: Database, name: str = "label") -> uuid.UUID:
-    org_id = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
-    assert isinstance(org_id, uuid.UUID)
-    return org_id
-
-
 async def test_create_get_update_delete_round_trip(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await create_org(db)
         new = NewAudience(name="EDM Fans", description="young", criteria=CRITERIA)
         created = await create_audience(db, org, new)
         assert (created.type, created.criteria, created.lookalike, created.source_audience_id) == (
@@ -62,7 +57,7 @@ async def test_create_get_update_delete_round_trip(db: Database) -> None:
 
 async def test_another_organizations_audience_is_not_found(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, org_b = await _org(db, "a"), await _org(db, "b")
+        org_a, org_b = await create_org(db, "a"), await create_org(db, "b")
         audience = await create_audience(db, org_a, NewAudience(name="Fans"))
         assert await get_audience(db, org_b, audience.id) is None
         assert await update_audience(db, org_b, audience.id, {"name": "stolen"}) is None
@@ -76,7 +71,7 @@ async def test_another_organizations_audience_is_not_found(db: Database) -> None
 
 async def test_lookalikes_come_from_custom_audiences_and_go_with_them(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await create_org(db)
         source = await create_audience(db, org, NewAudience(name="EDM Fans", criteria=CRITERIA))
         lookalike = await create_lookalike(db, org, source.id, name="Lookalike", countries=["US"], ratio=0.01)
         assert lookalike is not None
@@ -96,7 +91,7 @@ async def test_lookalikes_come_from_custom_audiences_and_go_with_them(db: Databa
 
 async def test_search_is_literal_and_pages_are_stable(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await create_org(db)
         for name in ("10% fans", "100 fans", "a_b", "axb", "Other"):
             await create_audience(db, org, NewAudience(name=name))
         await db.execute("UPDATE audiences SET created_at = '2024-01-01T00:00:00Z'")  # all tie

@@ -30,22 +30,12 @@ from engine.store.campaigns import (
     update_campaign,
 )
 from engine.store.catalog_common import Conflict, NotFound
-from engine.store.tracks import NewTrack, create_track
+from tests.helpers import factories
 
 _WAITING_ON_LOCKS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
 )
 START, END = datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 8, 31, 23, 59, 59, tzinfo=UTC)
-
-
-async def _org(db: Database, name: str = "label") -> uuid.UUID:
-    org_id = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
-    assert isinstance(org_id, uuid.UUID)
-    return org_id
-
-
-async def _track(db: Database, org_id: uuid.UUID) -> uuid.UUID:
-    return (await create_track(db, org_id, NewTrack(title="Summer Vibes", artist="Artist"))).id
 
 
 def _new(name: str = "Summer Release", **fields: object) -> NewCampaign:
@@ -56,8 +46,8 @@ def _new(name: str = "Summer Release", **fields: object) -> NewCampaign:
 
 async def test_create_get_round_trip_with_track_and_goals(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        track_id = await _track(db, org)
+        org = await factories.create_org(db)
+        track_id = await factories.create_track(db, org, title="Summer Vibes", artist="Artist")
         goals = [Goal(metric="streams", target=10_000), Goal(metric="clicks", target=500)]
         created = await create_campaign(db, org, _new(
             track_id=track_id, budget=1234.5, target_audience={"ageMin": 18, "locations": ["US"]},
@@ -73,8 +63,9 @@ async def test_create_get_round_trip_with_track_and_goals(db: Database) -> None:
 
 async def test_encodes_as_the_apis_camel_case_json(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        campaign = await create_campaign(db, org, _new(track_id=await _track(db, org)))
+        org = await factories.create_org(db)
+        track_id = await factories.create_track(db, org)
+        campaign = await create_campaign(db, org, _new(track_id=track_id))
         await db.execute("UPDATE campaigns SET budget_spent = 1250.50, impressions = 150000, streams = 12")
         wire = msgspec.json.decode(msgspec.json.encode(await get_campaign(db, org, campaign.id)))
         assert {"trackId", "budgetSpent", "startDate", "targetAudience", "creativeAssets"} <= set(wire)
@@ -85,8 +76,8 @@ async def test_encodes_as_the_apis_camel_case_json(db: Database) -> None:
 
 async def test_tracks_of_another_organization_cannot_be_attached(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, org_b = await _org(db, "a"), await _org(db, "b")
-        track_a = await _track(db, org_a)
+        org_a, org_b = await factories.create_org(db, "a"), await factories.create_org(db, "b")
+        track_a = await factories.create_track(db, org_a)
         for track_id in (track_a, uuid.uuid4()):
             with pytest.raises(NotFound) as info:
                 await create_campaign(db, org_b, _new(track_id=track_id))
@@ -100,7 +91,7 @@ async def test_tracks_of_another_organization_cannot_be_attached(db: Database) -
 
 async def test_another_organizations_campaign_is_not_found(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, org_b = await _org(db, "a"), await _org(db, "b")
+        org_a, org_b = await factories.create_org(db, "a"), await factories.create_org(db, "b")
         campaign = await create_campaign(db, org_a, _new(), [Goal(metric="streams", target=1)])
         assert await get_campaign(db, org_b, campaign.id) is None
         assert await update_campaign(db, org_b, campaign.id, {"name": "x"}, goals=[]) is None
@@ -112,8 +103,8 @@ async def test_another_organizations_campaign_is_not_found(db: Database) -> None
 
 async def test_update_sets_only_given_fields_and_replaces_goals(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        track_id = await _track(db, org)
+        org = await factories.create_org(db)
+        track_id = await factories.create_track(db, org)
         goals = [Goal(metric="streams", target=10), Goal(metric="clicks", target=5)]
         campaign = await create_campaign(db, org, _new(track_id=track_id), goals)
         updated = await update_campaign(db, org, campaign.id, {"budget": 99.99, "creative_assets": {"a": 1}})
@@ -133,7 +124,7 @@ async def test_update_sets_only_given_fields_and_replaces_goals(db: Database) ->
 
 async def test_duplicate_goal_metrics_conflict_and_change_nothing(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         twice = [Goal(metric="streams", target=1), Goal(metric="streams", target=2)]
         with pytest.raises(Conflict, match="goals"):
             await create_campaign(db, org, _new(), twice)
@@ -146,7 +137,7 @@ async def test_duplicate_goal_metrics_conflict_and_change_nothing(db: Database) 
 
 async def test_list_filters_by_status_and_searches_names_literally(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         for name in ("50% off", "500 off", "a_b", "axb"):
             await create_campaign(db, org, _new(name))
         active = await create_campaign(db, org, _new("Launch"))
@@ -164,7 +155,7 @@ async def test_list_filters_by_status_and_searches_names_literally(db: Database)
 
 async def test_list_pages_are_stable_with_ties_in_either_order(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         ids = set()
         for i, budget in enumerate([10.0, 20.0, 20.0, 20.0, 30.0]):
             ids.add((await create_campaign(db, org, _new(f"c{i}", budget=budget))).id)
@@ -181,7 +172,7 @@ async def test_list_pages_are_stable_with_ties_in_either_order(db: Database) -> 
 
 async def test_list_refuses_sort_keys_outside_the_whitelist(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         for sort, order in [("organization_id", "asc"), ("created_at", "asc"), ("name; DROP", "asc"),
                             ("name", "sideways")]:  # fmt: skip
             with pytest.raises(ValueError):
@@ -192,7 +183,7 @@ async def test_list_refuses_sort_keys_outside_the_whitelist(db: Database) -> Non
 
 async def test_a_page_of_a_large_organization_reads_through_the_index(db: Database) -> None:
     with trio.fail_after(20):
-        org, other = await _org(db, "big"), await _org(db, "other")
+        org, other = await factories.create_org(db, "big"), await factories.create_org(db, "other")
         await db.execute(
             "INSERT INTO campaigns (organization_id, name, objective, budget, currency, start_date,"
             " end_date, created_at) SELECT CASE WHEN i % 10 = 0 THEN $2::uuid ELSE $1::uuid END, 'c' || i,"
@@ -216,7 +207,7 @@ async def test_a_page_of_a_large_organization_reads_through_the_index(db: Databa
 
 async def test_status_compare_and_set(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         campaign = await create_campaign(db, org, _new())
         launched = await set_campaign_status(db, org, campaign.id, expected_from={"draft"}, to="active")
         assert launched is not None and launched.status == "active" and launched.launched_at is not None
@@ -236,7 +227,7 @@ async def test_status_compare_and_set(db: Database) -> None:
 
 async def test_of_two_concurrent_transitions_exactly_one_wins(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         campaign = await create_campaign(db, org, _new())
         outcomes: dict[str, str] = {}
 
@@ -265,8 +256,8 @@ async def test_of_two_concurrent_transitions_exactly_one_wins(db: Database) -> N
 
 async def test_delete_removes_campaign_and_goals_and_keeps_the_track(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        track_id = await _track(db, org)
+        org = await factories.create_org(db)
+        track_id = await factories.create_track(db, org)
         campaign = await create_campaign(db, org, _new(track_id=track_id), [Goal(metric="streams", target=1)])
         assert await delete_campaign(db, org, campaign.id) is True
         assert await get_campaign(db, org, campaign.id) is None
@@ -305,7 +296,7 @@ def _nodes(plan: dict[str, object]):  # type: ignore[no-untyped-def]
 
 async def test_a_campaign_links_to_one_meta_campaign_once(db: Database) -> None:
     with trio.fail_after(10):
-        org, other = await _org(db), await _org(db, "other")
+        org, other = await factories.create_org(db), await factories.create_org(db, "other")
         first, second = await create_campaign(db, org, _new()), await create_campaign(db, org, _new("B"))
         assert (first.meta_campaign_id, first.meta_ad_account_id, first.meta_effective_status) == (None, None, None)
         linked = await link_meta(db, org, first.id, ad_account_id="act_1", meta_campaign_id="120",
@@ -333,7 +324,7 @@ async def test_the_meta_status_changes_only_by_its_rule(db: Database) -> None:
     """``set_meta_effective_status``: a new status is written, an equal one writes nothing, ``None`` (Meta did
     not say) keeps what we knew; never ``updated_at``, never a webhook event."""
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         ours = await create_campaign(db, org, _new())
         linked = await link_meta(db, org, ours.id, ad_account_id="act_1", meta_campaign_id="120",
                                  effective_status="PAUSED")

@@ -20,23 +20,12 @@ from hypothesis import strategies as st
 
 from engine.messages import MetricSample
 from engine.store import Database, facts, open_database
-from engine.store.campaigns import NewCampaign, create_campaign, get_campaign
+from engine.store.campaigns import get_campaign
+from tests.helpers.factories import create_campaign, create_org
 
 START, END = datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 8, 31, tzinfo=UTC)
 DAY0 = date(2024, 7, 28)
 SEEN = datetime(2024, 7, 28, 12, tzinfo=UTC)
-
-
-async def _org(db: Database) -> uuid.UUID:
-    org_id = await db.fetchval("INSERT INTO organizations (name) VALUES ('label') RETURNING id")
-    assert isinstance(org_id, uuid.UUID)
-    return org_id
-
-
-async def _campaign(db: Database, org_id: uuid.UUID, currency: str = "USD") -> uuid.UUID:
-    fields = NewCampaign(name="Summer", objective="streams", budget=1000.0, currency=currency,
-                         start_date=START, end_date=END)
-    return (await create_campaign(db, org_id, fields)).id
 
 
 def _sample(org: uuid.UUID, campaign: uuid.UUID, metric: str = "spend_minor", value: int = 0, *, day: int = 0,
@@ -54,8 +43,8 @@ async def _write(db: Database, samples: Sequence[MetricSample]) -> list[facts.Ca
 
 async def test_repoll_replaces_and_sources_add(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        c = await _campaign(db, org)
+        org = await create_org(db)
+        c = await create_campaign(db, org, budget=1000.0, start=START, end=END)
         await _write(db, [_sample(org, c, value=1000), _sample(org, c, "clicks", 5)])
         [totals] = await _write(db, [_sample(org, c, value=1500, seen=60),
                                      _sample(org, c, value=250, source="import:x", seen=60),
@@ -67,8 +56,8 @@ async def test_repoll_replaces_and_sources_add(db: Database) -> None:
 
 async def test_an_older_observation_never_overwrites_a_newer_one(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        c = await _campaign(db, org)
+        org = await create_org(db)
+        c = await create_campaign(db, org, budget=1000.0, start=START, end=END)
         await _write(db, [_sample(org, c, value=900, seen=100)])
         assert await _write(db, [_sample(org, c, value=100, seen=50)]) == []  # nothing changed: untouched
         [totals] = await _write(db, [_sample(org, c, value=800, seen=100)])  # same instant: the later wins
@@ -77,8 +66,8 @@ async def test_an_older_observation_never_overwrites_a_newer_one(db: Database) -
 
 async def test_zero_decimal_currency_and_foreign_spend(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        c = await _campaign(db, org, currency="JPY")
+        org = await create_org(db)
+        c = await create_campaign(db, org, budget=1000.0, currency="JPY", start=START, end=END)
         [totals] = await _write(db, [_sample(org, c, value=3000, currency="jpy"),
                                      _sample(org, c, value=999, source="meta:2", currency="USD")])
         assert (totals.budget_spent, totals.currency, totals.foreign_currencies) == (Decimal(3000), "JPY", ["USD"])
@@ -86,16 +75,16 @@ async def test_zero_decimal_currency_and_foreign_spend(db: Database) -> None:
 
 async def test_samples_of_another_organization_or_a_missing_campaign_are_skipped(db: Database) -> None:
     with trio.fail_after(10):
-        org, other = await _org(db), await _org(db)
-        c = await _campaign(db, org)
+        org, other = await create_org(db), await create_org(db)
+        c = await create_campaign(db, org, budget=1000.0, start=START, end=END)
         assert await _write(db, [_sample(other, c, value=5), _sample(org, uuid.uuid4(), value=5)]) == []
         assert await db.fetchval("SELECT count(*) FROM campaign_daily_facts") == 0
 
 
 async def test_daily_facts_are_org_scoped_and_summed_over_sources(db: Database) -> None:
     with trio.fail_after(10):
-        org, other = await _org(db), await _org(db)
-        c = await _campaign(db, org)
+        org, other = await create_org(db), await create_org(db)
+        c = await create_campaign(db, org, budget=1000.0, start=START, end=END)
         await _write(db, [_sample(org, c, "streams", 3, source="listener:a"),
                           _sample(org, c, "streams", 4, source="listener:b"),
                           _sample(org, c, "streams", 1, day=1)])
@@ -146,8 +135,8 @@ def test_restatements_never_double_count(property_dsn: str, observations: list[O
 async def _replay(dsn: str, observations: list[Observation], cuts: list[int]) -> facts.CampaignTotals:
     with trio.fail_after(30):
         async with open_database(dsn, max_size=1) as db:
-            org = await _org(db)
-            c = await _campaign(db, org)
+            org = await create_org(db)
+            c = await create_campaign(db, org, budget=1000.0, start=START, end=END)
             samples = [_sample(org, c, m, v, day=d, source=s, seen=60 * t) for d, m, s, v, t in observations]
             bounds = sorted({0, len(samples), *(cut for cut in cuts if cut < len(samples))})
             for lo, hi in itertools.pairwise(bounds):
@@ -164,7 +153,7 @@ async def _recompute(db: Database, campaign_id: uuid.UUID) -> list[facts.Campaig
 @pytest.mark.parametrize("currency", ["USD", "EUR"])
 async def test_totals_of_a_campaign_without_facts_are_zero(db: Database, currency: str) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
-        c = await _campaign(db, org, currency=currency)
+        org = await create_org(db)
+        c = await create_campaign(db, org, budget=1000.0, currency=currency, start=START, end=END)
         [totals] = await _recompute(db, c)
         assert (totals.budget_spent, totals.impressions, totals.changed, totals.goals) == (Decimal(0), 0, False, {})

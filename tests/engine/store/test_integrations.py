@@ -16,7 +16,7 @@ import trio
 from engine.secrets_box import SealError
 from engine.store import Database
 from engine.store import integrations as integ
-from tests.engine.store.account_helpers import make_org
+from tests.helpers.factories import create_owner
 
 KEY = os.urandom(32)
 EXPIRES = datetime(2027, 1, 1, tzinfo=UTC)
@@ -32,7 +32,7 @@ async def _connect(db: Database, org_id: uuid.UUID, account: str = "acct-1",
 
 async def test_tokens_are_sealed_at_rest_and_open_for_their_row(db: Database) -> None:
     with trio.fail_after(10):
-        org, _ = await make_org(db)
+        org, _ = await create_owner(db)
         made = await _connect(db, org.id)
         assert (made.status, made.scopes, made.token_expires_at) == ("connected", ["user-read-private"], EXPIRES)
         raw = await db.fetchrow("SELECT access_token_sealed, refresh_token_sealed FROM integrations")
@@ -51,7 +51,7 @@ async def test_tokens_are_sealed_at_rest_and_open_for_their_row(db: Database) ->
 
 async def test_needs_reauth_is_announced_once_per_transition_and_a_reconnect_is_announced(db: Database) -> None:
     with trio.fail_after(10):
-        org, _ = await make_org(db, "a@example.com")
+        org, _ = await create_owner(db, "a@example.com")
         first = await _connect(db, org.id)
         marks = [await integ.mark_needs_reauth(db, org.id, first.id, reason=f"try {n}") for n in range(3)]
         await _connect(db, org.id, token="NEW")
@@ -66,8 +66,8 @@ async def test_needs_reauth_is_announced_once_per_transition_and_a_reconnect_is_
 
 async def test_reconnecting_updates_and_functions_are_scoped_by_org(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, _ = await make_org(db, "a@example.com")
-        org_b, _ = await make_org(db, "b@example.com")
+        org_a, _ = await create_owner(db, "a@example.com")
+        org_b, _ = await create_owner(db, "b@example.com")
         first = await _connect(db, org_a.id)
         assert await integ.mark_needs_reauth(db, org_b.id, first.id, reason="190") is False
         assert await integ.mark_needs_reauth(db, org_a.id, first.id, reason="190") is True
@@ -84,7 +84,7 @@ async def test_reconnecting_updates_and_functions_are_scoped_by_org(db: Database
 
 async def test_an_oauth_state_is_used_once_and_not_after_expiry(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
+        org, owner = await create_owner(db)
         common = {"org_id": org.id, "user_id": owner.id, "provider": "spotify", "redirect_uri": "https://x/cb"}
         await integ.save_oauth_state(db, KEY, state="s1", code_verifier="VERIFIER", ttl=timedelta(minutes=10),
                                      **common)  # type: ignore[arg-type]

@@ -12,12 +12,12 @@ import trio
 
 from engine.store import Database, accounts
 from engine.store import invitations as inv
-from tests.engine.store.account_helpers import EXPIRED, TTL, make_org
+from tests.helpers.factories import EXPIRED, TTL, create_owner
 
 
 async def test_an_accepted_invitation_creates_a_verified_member(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
+        org, owner = await create_owner(db)
         invitation, token = await inv.create_invitation(
             db, org.id, email="New@example.com", role="admin", invited_by=owner.id, ttl=TTL
         )
@@ -32,7 +32,7 @@ async def test_an_accepted_invitation_creates_a_verified_member(db: Database) ->
 
 async def test_expired_revoked_and_superseded_invitations_fail(db: Database) -> None:
     with trio.fail_after(10):
-        org, _ = await make_org(db)
+        org, _ = await create_owner(db)
         _, expired = await inv.create_invitation(
             db, org.id, email="e@example.com", role="viewer", invited_by=None, ttl=EXPIRED
         )
@@ -56,14 +56,14 @@ async def test_expired_revoked_and_superseded_invitations_fail(db: Database) -> 
 
 async def test_an_invitation_to_a_taken_email_is_refused(db: Database) -> None:
     with trio.fail_after(10):
-        org, _ = await make_org(db)
+        org, _ = await create_owner(db, "owner@example.com")
         with pytest.raises(accounts.EmailTaken):
             await inv.create_invitation(db, org.id, email="OWNER@example.com", role="viewer",
                                         invited_by=None, ttl=TTL)
         invitation, token = await inv.create_invitation(
             db, org.id, email="late@example.com", role="viewer", invited_by=None, ttl=TTL
         )
-        await make_org(db, "Late@example.com")  # the address registered on its own in the meantime
+        await create_owner(db, "Late@example.com")  # the address registered on its own in the meantime
         with pytest.raises(accounts.EmailTaken):
             await inv.accept_invitation(db, token, name="L", password_hash="hash-l")
         assert [i.status for i in (await inv.list_invitations(db, org.id)).items] == ["pending"]
@@ -72,8 +72,8 @@ async def test_an_invitation_to_a_taken_email_is_refused(db: Database) -> None:
 
 async def test_another_organizations_invitations_are_not_found(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, owner_a = await make_org(db, "a@example.com")
-        org_b, _ = await make_org(db, "b@example.com")
+        org_a, owner_a = await create_owner(db, "a@example.com")
+        org_b, _ = await create_owner(db, "b@example.com")
         invitation, _ = await inv.create_invitation(
             db, org_a.id, email="i@example.com", role="viewer", invited_by=owner_a.id, ttl=TTL
         )

@@ -6,14 +6,14 @@ Rows are written through the store functions (or the publisher), never by hand.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import trio
 
 from engine.publisher import StatusPublisher
 from engine.registry import ActorState, Detail, Registry
-from engine.store import Database, accounts, integrations, nodes
+from engine.store import Database, nodes
+from tests.helpers.factories import connect_integration, create_owner
 
 DETAIL: Detail = {
     "state": "waiting", "next_poll_at": "2026-11-22T19:10:00+00:00", "parked_until": None,
@@ -24,20 +24,15 @@ DETAIL: Detail = {
 
 async def _org_with_meta(db: Database, email: str) -> tuple[uuid.UUID, str]:
     """An organization with a Meta integration, and the name its account actor runs under."""
-    org, owner = await accounts.create_organization_with_owner(db, org_name=email, email=email, name="Owner",
-                                                               password_hash="not-a-real-hash")
-    row = await integrations.upsert_integration(
-        db, os.urandom(32), org_id=org.id, provider="meta", external_account_id="1", display_name="Meta",
-        access_token="token", refresh_token=None, token_expires_at=None, scopes=[], connected_by=owner.id)
+    org, owner = await create_owner(db, email, org_name=email)
+    row = await connect_integration(db, org.id, account="1", display_name="Meta", connected_by=owner.id)
     return org.id, f"meta:{row.id}"
 
 
 async def test_a_published_detail_reads_back_as_written_to_its_organization_only(db: Database) -> None:
     with trio.fail_after(10):
         (org, name), (other, _) = await _org_with_meta(db, "a@x.example"), await _org_with_meta(db, "b@x.example")
-        label = await integrations.upsert_integration(
-            db, os.urandom(32), org_id=org, provider="spotify", external_account_id="label", display_name="Label",
-            access_token="token", refresh_token=None, token_expires_at=None, scopes=[], connected_by=None)
+        label = await connect_integration(db, org, provider="spotify", account="label")
         registry = Registry()
         registry.set_detail(name, DETAIL)
         registry.set_detail(f"spotify:{label.id}", {"state": "waiting"})

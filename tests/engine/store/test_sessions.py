@@ -14,13 +14,13 @@ import trio
 
 from engine.store import Database, accounts
 from engine.store import sessions as ses
-from tests.engine.store.account_helpers import EXPIRED, TTL, make_member, make_org, make_session
+from tests.helpers.factories import EXPIRED, TTL, create_member, create_owner, create_session
 
 
 async def test_a_refresh_token_rotates_into_a_new_one(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
-        session, first = await make_session(db, owner)
+        _, owner = await create_owner(db)
+        session, first = await create_session(db, owner)
         result = await ses.rotate_refresh_token(db, first, TTL)
         assert isinstance(result, ses.Rotated)
         assert (result.session.id, result.user, result.session.ip) == (session.id, owner, "::1")
@@ -32,8 +32,8 @@ async def test_a_refresh_token_rotates_into_a_new_one(db: Database) -> None:
 
 async def test_reusing_a_rotated_token_revokes_the_session(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
-        session, first = await make_session(db, owner)
+        _, owner = await create_owner(db)
+        session, first = await create_session(db, owner)
         rotated = await ses.rotate_refresh_token(db, first, TTL)
         assert isinstance(rotated, ses.Rotated)
         assert await ses.rotate_refresh_token(db, first, TTL) == ses.Reused(
@@ -48,8 +48,8 @@ async def test_reusing_a_rotated_token_revokes_the_session(db: Database) -> None
 
 async def test_of_two_concurrent_rotations_exactly_one_wins(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
-        _, token = await make_session(db, owner)
+        _, owner = await create_owner(db)
+        _, token = await create_session(db, owner)
         results: list[ses.RotationResult] = []
 
         async def rotate() -> None:
@@ -63,8 +63,8 @@ async def test_of_two_concurrent_rotations_exactly_one_wins(db: Database) -> Non
 
 async def test_expired_tokens_and_sessions_are_invalid(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
-        session, first = await make_session(db, owner)
+        _, owner = await create_owner(db)
+        session, first = await create_session(db, owner)
         short = await ses.rotate_refresh_token(db, first, EXPIRED)  # the session keeps its own expiry
         assert isinstance(short, ses.Rotated) and short.session.expires_at == session.expires_at
         assert isinstance(await ses.rotate_refresh_token(db, short.refresh_token, TTL), ses.Invalid)
@@ -78,9 +78,9 @@ async def test_expired_tokens_and_sessions_are_invalid(db: Database) -> None:
 
 async def test_check_session_follows_role_changes_and_revocation(db: Database) -> None:
     with trio.fail_after(10):
-        org, _ = await make_org(db)
-        member = await make_member(db, org, "m@example.com", "member")
-        session, _ = await make_session(db, member)
+        org, _ = await create_owner(db)
+        member = await create_member(db, org.id, "m@example.com", "member")
+        session, _ = await create_session(db, member)
         assert await ses.check_session(db, session.id, member.id) == ses.SessionCheck(
             session_id=session.id, user_id=member.id, organization_id=org.id, role="member", tier="free",
             email_verified=True, live=True,
@@ -100,8 +100,8 @@ async def test_check_session_follows_role_changes_and_revocation(db: Database) -
 
 async def test_check_session_records_use_at_most_once_a_minute(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner = await make_org(db)
-        session, _ = await make_session(db, owner)
+        _, owner = await create_owner(db)
+        session, _ = await create_session(db, owner)
         last_used = "SELECT last_used_at FROM sessions WHERE id = $1"
         await ses.check_session(db, session.id, owner.id)
         assert await db.fetchval(last_used, session.id) == session.last_used_at  # used seconds ago
@@ -114,10 +114,10 @@ async def test_check_session_records_use_at_most_once_a_minute(db: Database) -> 
 
 async def test_listing_and_revoking_all_sessions(db: Database) -> None:
     with trio.fail_after(10):
-        org, owner = await make_org(db)
-        keep, _ = await make_session(db, owner)
+        org, owner = await create_owner(db)
+        keep, _ = await create_session(db, owner)
         for _ in range(2):
-            await make_session(db, owner)
+            await create_session(db, owner)
         assert len(await ses.list_sessions(db, org.id, owner.id)) == 3
         assert await ses.revoke_all_sessions(db, owner.id, "password_changed", except_session=keep.id) == 2
         assert [s.id for s in await ses.list_sessions(db, org.id, owner.id)] == [keep.id]
@@ -126,9 +126,9 @@ async def test_listing_and_revoking_all_sessions(db: Database) -> None:
 
 async def test_another_organizations_sessions_are_not_found(db: Database) -> None:
     with trio.fail_after(10):
-        _, owner_a = await make_org(db, "a@example.com")
-        org_b, _ = await make_org(db, "b@example.com")
-        session, _ = await make_session(db, owner_a)
+        _, owner_a = await create_owner(db, "a@example.com")
+        org_b, _ = await create_owner(db, "b@example.com")
+        session, _ = await create_session(db, owner_a)
         assert await ses.list_sessions(db, org_b.id, owner_a.id) == []
         assert not await ses.revoke_session(db, org_b.id, owner_a.id, session.id, "x")
         check = await ses.check_session(db, session.id, owner_a.id)

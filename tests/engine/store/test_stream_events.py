@@ -15,15 +15,9 @@ from hypothesis import strategies as st
 from engine.store import Database, live_feed, open_database
 from engine.store import stream_events as store
 from engine.store.catalog_common import NotFound
+from tests.helpers.factories import create_org, create_track
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-async def _org_and_track(db: Database, name: str = "label") -> tuple[uuid.UUID, uuid.UUID]:
-    org = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
-    track = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
-                              " RETURNING id", org)
-    return org, track
 
 
 def _event(event_id: str, track: uuid.UUID, minute: float = 0, country: str = "US",
@@ -33,7 +27,8 @@ def _event(event_id: str, track: uuid.UUID, minute: float = 0, country: str = "U
 
 
 async def test_seqs_follow_event_time_and_a_resent_id_is_a_no_op(db: Database) -> None:
-    org, track = await _org_and_track(db)
+    org = await create_org(db)
+    track = await create_track(db, org)
     first = await store.ingest(db, org, [_event("b", track, 2), _event("a", track, 1), _event("a", track, 9)],
                                received_at=T0)
     assert (first.accepted, first.duplicates) == (2, 1)
@@ -49,8 +44,9 @@ async def test_seqs_follow_event_time_and_a_resent_id_is_a_no_op(db: Database) -
 
 
 async def test_a_track_of_another_organization_stores_nothing(db: Database) -> None:
-    org, track = await _org_and_track(db)
-    _, theirs = await _org_and_track(db, "other")
+    org = await create_org(db)
+    track = await create_track(db, org)
+    theirs = await create_track(db, await create_org(db, "other"))
     with pytest.raises(NotFound):
         await store.ingest(db, org, [_event("a", track), _event("b", theirs)], received_at=T0)
     assert await live_feed.events_after(db, track, 0, limit=10) == []
@@ -58,7 +54,8 @@ async def test_a_track_of_another_organization_stores_nothing(db: Database) -> N
 
 
 async def test_realtime_buckets_and_changed_days(db: Database) -> None:
-    org, track = await _org_and_track(db)
+    org = await create_org(db)
+    track = await create_track(db, org)
     batch = [_event(f"e{i}", track, minute=i * 4, country="SE" if i % 3 else "US") for i in range(20)]
     await store.ingest(db, org, batch, received_at=T0 + timedelta(hours=2))
     buckets = await store.realtime(db, track, width=timedelta(minutes=15), since=T0, until=T0 + timedelta(hours=1))
@@ -71,7 +68,8 @@ async def test_realtime_buckets_and_changed_days(db: Database) -> None:
 
 
 async def test_concurrent_batches_on_one_track_get_distinct_contiguous_seqs(db: Database) -> None:
-    org, track = await _org_and_track(db)
+    org = await create_org(db)
+    track = await create_track(db, org)
 
     async def send(prefix: str) -> None:
         for n in range(5):
@@ -85,7 +83,8 @@ async def test_concurrent_batches_on_one_track_get_distinct_contiguous_seqs(db: 
 
 
 async def test_prune_keeps_recent_events_and_every_daily_total(db: Database) -> None:
-    org, track = await _org_and_track(db)
+    org = await create_org(db)
+    track = await create_track(db, org)
     await store.ingest(db, org, [_event("old", track)], received_at=T0)
     await store.ingest(db, org, [_event("new", track, 1)], received_at=T0 + store.HISTORY)
     removed = await store.prune(db, now=T0 + store.HISTORY + timedelta(minutes=1))
@@ -116,7 +115,8 @@ def test_rollups_equal_the_distinct_events_however_they_are_resent(
 async def _replay(dsn: str, batches: list[list[tuple[int, int, str]]]) -> tuple[list[int], list[store.Bucket]]:
     with trio.fail_after(30):
         async with open_database(dsn, max_size=1) as db:
-            org, track = await _org_and_track(db)
+            org = await create_org(db)
+            track = await create_track(db, org)
             for batch in batches:
                 await store.ingest(db, org, [_event(str(i), track, minute, country) for i, minute, country in batch],
                                    received_at=T0)

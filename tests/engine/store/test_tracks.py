@@ -23,12 +23,7 @@ from engine.store.tracks import (
     list_tracks,
     update_track,
 )
-
-
-async def _org(db: Database, name: str = "label") -> uuid.UUID:
-    org_id = await db.fetchval("INSERT INTO organizations (name) VALUES ($1) RETURNING id", name)
-    assert isinstance(org_id, uuid.UUID)
-    return org_id
+from tests.helpers import factories
 
 
 def _new(title: str = "Summer Vibes", artist: str = "Artist", **fields: object) -> NewTrack:
@@ -37,7 +32,7 @@ def _new(title: str = "Summer Vibes", artist: str = "Artist", **fields: object) 
 
 async def test_create_get_update_delete_round_trip(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         created = await create_track(db, org, _new(
             album="Album", release_date=date(2024, 6, 1), duration=210, spotify_id="sp1", isrc="USRC1",
             cover_art_url="https://img/1", genres=["pop", "electronic"],
@@ -59,7 +54,7 @@ async def test_create_get_update_delete_round_trip(db: Database) -> None:
 
 async def test_encodes_as_the_apis_camel_case_json(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         track = await create_track(db, org, _new(release_date=date(2024, 6, 1), duration=210, spotify_id="s"))
         wire = msgspec.json.decode(msgspec.json.encode(track))
         assert set(wire) == {
@@ -71,7 +66,7 @@ async def test_encodes_as_the_apis_camel_case_json(db: Database) -> None:
 
 async def test_another_organizations_track_is_not_found(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, org_b = await _org(db, "a"), await _org(db, "b")
+        org_a, org_b = await factories.create_org(db, "a"), await factories.create_org(db, "b")
         track = await create_track(db, org_a, _new())
         assert await get_track(db, org_b, track.id) is None
         assert await update_track(db, org_b, track.id, {"title": "stolen"}) is None
@@ -82,7 +77,7 @@ async def test_another_organizations_track_is_not_found(db: Database) -> None:
 
 async def test_spotify_id_is_unique_per_organization(db: Database) -> None:
     with trio.fail_after(10):
-        org_a, org_b = await _org(db, "a"), await _org(db, "b")
+        org_a, org_b = await factories.create_org(db, "a"), await factories.create_org(db, "b")
         await create_track(db, org_a, _new(spotify_id="sp1"))
         with pytest.raises(Conflict) as info:
             await create_track(db, org_a, _new(spotify_id="sp1"))
@@ -97,7 +92,7 @@ async def test_spotify_id_is_unique_per_organization(db: Database) -> None:
 
 async def test_update_refuses_unknown_fields(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         track = await create_track(db, org, _new())
         for key in ("organization_id", "id", "duration_seconds", "title = 'x', artist"):
             with pytest.raises(ValueError, match="cannot update"):
@@ -107,7 +102,7 @@ async def test_update_refuses_unknown_fields(db: Database) -> None:
 
 async def test_search_matches_title_or_artist_literally_and_ignoring_case(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         for title, artist in [("100% Pure", "A"), ("1000 Pure", "B"), ("a_b", "C"), ("axb", "D"),
                               ("Back\\slash", "E"), ("Other", "The 100% Band")]:  # fmt: skip
             await create_track(db, org, _new(title, artist))
@@ -125,7 +120,7 @@ async def test_search_matches_title_or_artist_literally_and_ignoring_case(db: Da
 
 async def test_pages_are_stable_when_creation_times_tie(db: Database) -> None:
     with trio.fail_after(10):
-        org = await _org(db)
+        org = await factories.create_org(db)
         ids = {(await create_track(db, org, _new(f"t{i}"))).id for i in range(5)}
         await db.execute("UPDATE tracks SET created_at = '2024-01-01T00:00:00Z'")
         seen: list[uuid.UUID] = []

@@ -25,6 +25,7 @@ from http_api.context import ApiContext
 from http_api.live import ws as live_ws
 from http_api.tokens import TokenService
 from songtrack.api import build_api
+from tests.helpers.factories import create_track
 from tests.helpers.live_ws import Label, Server, serve, settings
 from tests.helpers.live_ws import ingest as _ingest
 from tests.helpers.live_ws import label as _label
@@ -148,8 +149,7 @@ async def test_the_per_track_route_takes_the_token_and_resume_in_its_query(serve
 
 async def test_several_tracks_on_one_connection_and_no_track_of_another_label(server: Server, db: Database) -> None:
     label, other = await _label(db, server.ctx), await _label(db, server.ctx)
-    second = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'B-side', 'Band')"
-                               " RETURNING id", label.org_id)
+    second = await create_track(db, label.org_id, title="B-side")
     async with _connected(f"{server.ws_url}/v1/streaming/ws", label.token) as ws:
         await _subscribe(ws, label.track_id)
         await _subscribe(ws, second)

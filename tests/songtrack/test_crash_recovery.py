@@ -39,6 +39,9 @@ import trio
 
 from tests.helpers.process import SongtrackProcess, free_port
 from tests.helpers.receiver import Received, Receiver, serve_receiver
+from tests.helpers.signup import connect, log_in, register
+
+EMAIL, PASSWORD = "ana@label.example", "a long password"
 
 TIMEOUT = 3  # SONGTRACK_WEBHOOKS_TIMEOUT: a claim lasts this + 30 s
 
@@ -85,22 +88,11 @@ async def _ok(answer: httpx.Response) -> Any:
     return answer.json()
 
 
-async def _login(client: httpx.AsyncClient) -> dict[str, str]:
-    body = await _ok(await client.post("/v1/auth/login", json={"email": "ana@label.example",
-                                                                "password": "a long password"}))
-    return {"Authorization": f"Bearer {body['tokens']['accessToken']}"}
-
-
 async def _set_up(client: httpx.AsyncClient, receiver: PhasedReceiver) -> tuple[dict[str, str], str, str]:
     """Ana's label, connected to the Meta simulator, with an endpoint for ``budget.warning`` and a
     campaign (budget 20 USD, 2000 USD a simulated day on Meta) launched; (headers, endpoint id, campaign id)."""
-    registered = await _ok(await client.post("/v1/auth/register", json={
-        "email": "ana@label.example", "password": "a long password", "name": "Ana", "organizationName": "Ana"}))
-    headers = {"Authorization": f"Bearer {registered['tokens']['accessToken']}"}
-    started = await client.get("/v1/auth/meta/connect", headers=headers)
-    async with httpx.AsyncClient() as browser:
-        dialog = await browser.get(started.headers["location"])
-        await _ok(await browser.get(dialog.headers["location"]))
+    headers = await register(client, email=EMAIL, password=PASSWORD, name="Ana", organization="Ana")
+    await connect(client, headers, "meta")
     hook = await _ok(await client.post("/v1/webhooks", headers=headers, json={
         "url": f"{receiver.url}/hook", "events": ["budget.warning"], "maxInFlight": 8}))
     receiver.secrets["/hook"] = [hook["secret"]]
@@ -193,7 +185,7 @@ async def test_sigkill_with_deliveries_pending_then_a_restart_delivers_every_one
                 await second.start()
                 await second.wait_ready(base)
                 async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                    headers = await _login(client)
+                    headers = await log_in(client, EMAIL, PASSWORD)
 
                     async def settled() -> dict[str, Any]:
                         """Once every event seen (and every test event) has had its 200, until the stats

@@ -23,21 +23,9 @@ import trio
 
 from tests.helpers.process import SongtrackProcess, free_port
 from tests.helpers.receiver import Received, serve_receiver
+from tests.helpers.signup import connect, register
 
-
-async def _register(client: httpx.AsyncClient) -> dict[str, str]:
-    registered = await client.post("/v1/auth/register", json={
-        "email": "ana@label.example", "password": "a long password", "name": "Ana", "organizationName": "Ana"})
-    assert registered.status_code == 201, registered.text
-    return {"Authorization": f"Bearer {registered.json()['tokens']['accessToken']}"}
-
-
-async def _connect_meta(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    started = await client.get("/v1/auth/meta/connect", headers=headers)
-    async with httpx.AsyncClient() as browser:
-        dialog = await browser.get(started.headers["location"])
-        done = await browser.get(dialog.headers["location"])
-    assert done.status_code == 200, done.text
+EMAIL, PASSWORD = "ana@label.example", "a long password"
 
 
 async def _post(client: httpx.AsyncClient, headers: dict[str, str], path: str, body: object) -> Any:
@@ -71,8 +59,8 @@ async def test_spend_crossing_80_percent_reaches_a_consumer_as_one_signed_budget
             await proc.start()
             await proc.wait_ready(base)
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                headers = await _register(client)
-                await _connect_meta(client, headers)
+                headers = await register(client, email=EMAIL, password=PASSWORD, name="Ana", organization="Ana")
+                await connect(client, headers, "meta")
                 hook = await _post(client, headers, "/v1/webhooks",
                                    {"url": f"{receiver.url}/hook", "events": ["budget.warning"]})
                 receiver.secrets["/hook"] = [hook["secret"]]

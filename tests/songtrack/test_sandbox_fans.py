@@ -17,14 +17,8 @@ import httpx
 import pytest
 import trio
 
-from tests.engine.test_cli_run import _connect, _register
 from tests.helpers.process import SongtrackProcess, free_port
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    tmp_path.chmod(0o755)  # the embedded cluster runs as an unprivileged account when we are root
-    return tmp_path / "var"
+from tests.helpers.signup import connect, register
 
 
 @pytest.fixture
@@ -50,8 +44,8 @@ async def _fan_opens(link: str) -> httpx.Response:
 
 async def test_fans_are_new_listeners_and_the_labels_connection_is_untouched(sandbox: str) -> None:
     async with httpx.AsyncClient(base_url=sandbox, timeout=10) as client:
-        headers = await _register(client)
-        label = await _connect(client, headers, "spotify")
+        headers = await register(client)
+        label = await connect(client, headers, "spotify")
         assert label["externalAccountId"] == "songtrack-label"
         campaign = (await client.post("/v1/campaigns", headers=headers, json={
             "name": "Fan drive", "objective": "streams", "budget": 100, "currency": "USD",

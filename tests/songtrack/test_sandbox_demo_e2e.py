@@ -28,6 +28,7 @@ import trio
 from engine.store import EmbeddedPostgres, open_database
 from tests.helpers.process import SongtrackProcess, free_port
 from tests.helpers.receiver import Receiver, seed_ok, serve_receiver, standard_ok
+from tests.helpers.signup import log_in
 
 
 async def _warned_within(receiver: Receiver, seconds: float, already: int = 0) -> float:
@@ -128,9 +129,7 @@ async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_
             login = re.search(r"log in as (\S+) / (\S+);", first.output)
             assert login is not None
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                answer = await client.post("/v1/auth/login", json={"email": login[1], "password": login[2]})
-                assert answer.status_code == 200, answer.text
-                headers = {"Authorization": f"Bearer {answer.json()['tokens']['accessToken']}"}
+                headers = await log_in(client, login[1], login[2])
                 alerts = (await client.get("/v1/alerts?type=budget.warning", headers=headers)).json()["alerts"]
                 analytics = await _demo_analytics(client, headers)
                 attribution = analytics["attribution"]

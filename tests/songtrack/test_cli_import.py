@@ -8,13 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import trio
 
-from engine.store import tracks
 from engine.store.database import open_database
+from tests.helpers.factories import create_org, create_track
 
 GOLDEN = Path(__file__).parents[1] / "adapters" / "stream_reports" / "golden"
 
@@ -28,15 +27,14 @@ async def _songtrack(dsn: str, *args: str) -> subprocess.CompletedProcess[bytes]
 async def test_an_import_from_the_command_line_reports_progress_and_bad_rows(
         property_dsn: str, tmp_path: Path) -> None:
     async with open_database(property_dsn, max_size=2) as db:
-        org = await db.fetchval("INSERT INTO organizations (name) VALUES ('Nightshift Records') RETURNING id")
-        assert isinstance(org, uuid.UUID)
-        track = await tracks.create_track(db, org, tracks.NewTrack(title="Broken Song", artist="Ana"))
+        org = await create_org(db, "Nightshift Records")
+        track = await create_track(db, org, title="Broken Song", artist="Ana")
         report = tmp_path / "Broken Song_timeline.csv"
         shutil.copy(GOLDEN / report.name, report)
         with trio.fail_after(60):
             first = await _songtrack(property_dsn, str(report))  # the only organization
             second = await _songtrack(property_dsn, str(report), "--organization", "nightshift records")
-        days = await db.fetch("SELECT day, streams FROM track_report_days WHERE track_id = $1 ORDER BY day", track.id)
+        days = await db.fetch("SELECT day, streams FROM track_report_days WHERE track_id = $1 ORDER BY day", track)
     output = first.stdout.decode()
     assert first.returncode == 0, first.stderr.decode()
     assert "importing Broken Song_timeline.csv (s4a_song_timeline, utf-8, 10 rows)" in output

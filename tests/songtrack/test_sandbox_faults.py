@@ -25,6 +25,7 @@ from config import load
 from config.sections import SimulatorSettings
 from songtrack.sandbox import meta_with_faults, spotify_with_faults
 from tests.helpers.process import SongtrackProcess, free_port
+from tests.helpers.signup import log_in
 
 CALLS = 120
 FAULTS = {"SONGTRACK_SIMULATORS_FAULTS_ERROR_RATE": "0.3", "SONGTRACK_SIMULATORS_FAULTS_THROTTLE_RATE": "0.2",
@@ -100,12 +101,6 @@ async def test_a_scheduled_storm_throttles_every_call_until_it_ends(provider: st
     assert later == ["ok"] * CALLS
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    tmp_path.chmod(0o755)  # the embedded cluster runs as an unprivileged account when we are root
-    return tmp_path / "var"
-
-
 async def test_run_rides_out_the_faults(data_dir: Path) -> None:
     port = free_port()
     env = {**os.environ, "SONGTRACK_SIMULATORS_STREAM_RATE": "0", "SONGTRACK_SIMULATORS_SPEED": "600"}
@@ -125,8 +120,7 @@ async def test_run_rides_out_the_faults(data_dir: Path) -> None:
         found = re.search(r"log in as (\S+) / (\S+);", proc.output)
         assert found is not None
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            login = await client.post("/v1/auth/login", json={"email": found[1], "password": found[2]})
-            headers = {"Authorization": f"Bearer {login.json()['tokens']['accessToken']}"}
+            headers = await log_in(client, found[1], found[2])
             with trio.fail_after(60):
                 while True:  # the Meta poller gets the demo campaign's spend through the faults
                     campaigns = (await client.get("/v1/campaigns", headers=headers)).json()["campaigns"]

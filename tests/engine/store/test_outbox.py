@@ -3,39 +3,24 @@ organization, in the caller's transaction, and a NOTIFY on commit."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import msgspec
 import trio
 
-from engine.store import accounts
 from engine.store import webhooks as store
 from engine.store.database import Database
 from engine.store.outbox import OUTBOX_CHANNEL, enqueue_event
-
-KEY = os.urandom(32)
-
-
-async def _org(db: Database) -> uuid.UUID:
-    org, _ = await accounts.create_organization_with_owner(
-        db, org_name="L", email=f"{uuid.uuid4().hex[:8]}@example.com", name="O", password_hash="x")
-    return org.id
-
-
-async def _endpoint(db: Database, org: uuid.UUID, *types: str) -> uuid.UUID:
-    endpoint, _ = await store.create_endpoint(db, KEY, org, store.NewEndpoint(url="https://example.com/h",
-                                                                              event_types=list(types)))
-    return endpoint.id
+from tests.helpers.factories import create_endpoint, create_org
 
 
 async def test_one_delivery_per_subscribed_enabled_endpoint_of_the_org(db: Database) -> None:
-    org, other = await _org(db), await _org(db)
-    everything, budget = await _endpoint(db, org), await _endpoint(db, org, "budget.warning")
-    goal = await _endpoint(db, org, "goal.reached")
-    off = await _endpoint(db, org)
+    org, other = await create_org(db), await create_org(db)
+    everything, budget = await create_endpoint(db, org), await create_endpoint(db, org, "budget.warning")
+    goal = await create_endpoint(db, org, "goal.reached")
+    off = await create_endpoint(db, org)
     await store.update_endpoint(db, org, off, {"enabled": False})
-    await _endpoint(db, other)
+    await create_endpoint(db, other)
     event_id = await enqueue_event(db, org, "budget.warning", {"campaignId": uuid.UUID(int=1)})
     rows = await db.fetch("SELECT endpoint_id, status FROM webhook_deliveries WHERE event_id = $1", event_id)
     assert {row["endpoint_id"] for row in rows} == {everything, budget}
@@ -48,8 +33,8 @@ async def test_one_delivery_per_subscribed_enabled_endpoint_of_the_org(db: Datab
 
 
 async def test_only_and_exclude(db: Database) -> None:
-    org = await _org(db)
-    first, second = await _endpoint(db, org, "goal.reached"), await _endpoint(db, org)
+    org = await create_org(db)
+    first, second = await create_endpoint(db, org, "goal.reached"), await create_endpoint(db, org)
     only = await enqueue_event(db, org, "webhook.test", {}, only_endpoint=first)
     others = await enqueue_event(db, org, "endpoint.disabled", {}, exclude_endpoint=first)
     assert await db.fetchval("SELECT array_agg(endpoint_id) FROM webhook_deliveries WHERE event_id = $1",
@@ -59,8 +44,8 @@ async def test_only_and_exclude(db: Database) -> None:
 
 
 async def test_a_rolled_back_transaction_leaves_nothing_and_a_commit_notifies(db: Database) -> None:
-    org = await _org(db)
-    await _endpoint(db, org)
+    org = await create_org(db)
+    await create_endpoint(db, org)
     async with db.listen(OUTBOX_CHANNEL) as notes:
         try:
             async with db.transaction() as tx:

@@ -8,44 +8,32 @@ Real processes, real clock, every wait bounded; the children are killed if the t
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import msgspec
-import pytest
 import trio
 from trio_websocket import open_websocket_url
 
 from config import load_or_create_keys
 from engine.passwords import hash_password
-from engine.store import accounts, open_database, sessions
+from engine.store import accounts, open_database
 from http_api.tokens import TokenService
+from tests.helpers.factories import create_owner, create_session, create_track
 from tests.helpers.process import SongtrackProcess, free_port
 
 
-@pytest.fixture
-async def api_processes() -> AsyncIterator[list[SongtrackProcess]]:
-    started: list[SongtrackProcess] = []
-    yield started
-    for proc in started:
-        await proc.kill()
-
-
 async def test_an_event_posted_to_one_api_process_reaches_a_client_of_another(
-        property_dsn: str, tmp_path: Path, api_processes: list[SongtrackProcess]) -> None:
+        property_dsn: str, tmp_path: Path, processes: list[SongtrackProcess]) -> None:
     data_dir = tmp_path / "var"
     keys = load_or_create_keys(data_dir)  # both processes sign and verify with these
     async with open_database(property_dsn, max_size=2) as db:
-        org, user = await accounts.create_organization_with_owner(
-            db, org_name="Scaled Records", email="owner@scaled.example", name="Owner",
-            password_hash=await hash_password("scaled-password"))
+        org, user = await create_owner(db, "owner@scaled.example", org_name="Scaled Records",
+                                       password_hash=await hash_password("scaled-password"))
         await accounts.update_organization(db, org.id, tier="enterprise")
-        session, _ = await sessions.create_session(db, user_id=user.id, org_id=org.id,
-                                                   refresh_ttl=timedelta(days=1), user_agent=None, ip=None)
-        track = await db.fetchval("INSERT INTO tracks (organization_id, title, artist) VALUES ($1, 'Song', 'Band')"
-                                  " RETURNING id", org.id)
+        session, _ = await create_session(db, user, ttl=timedelta(days=1), user_agent=None, ip=None)
+        track = await create_track(db, org.id)
     token = TokenService(keys.jwt_signing_key, 900, lambda: datetime.now(UTC).timestamp()).mint(
         user_id=user.id, org_id=org.id, role="owner", session_id=session.id)
     env = {**os.environ, "SONGTRACK_DATABASE_URL": property_dsn, "SONGTRACK_SANDBOX": "off"}
@@ -53,9 +41,9 @@ async def test_an_event_posted_to_one_api_process_reaches_a_client_of_another(
     for n, port in enumerate(ports):
         proc = SongtrackProcess(["api", "--data-dir", str(data_dir), "--port", str(port)],
                                 tmp_path / f"api{n}.log", env)
-        api_processes.append(proc)
+        processes.append(proc)
         await proc.start()
-    for proc, port in zip(api_processes, ports, strict=True):
+    for proc, port in zip(processes, ports, strict=True):
         await proc.wait_ready(f"http://127.0.0.1:{port}")
 
     async with open_websocket_url(f"ws://127.0.0.1:{ports[1]}/v1/streaming/ws/{track}?token={token}") as ws:

@@ -28,12 +28,6 @@ def held_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    tmp_path.chmod(0o755)  # `run --workers` starts the embedded cluster, as an unprivileged account
-    return tmp_path / "var"
-
-
 def _argv(command: str, port: int, data_dir: Path) -> list[str]:
     data = ["--data-dir", str(data_dir)]
     return {

@@ -24,6 +24,7 @@ import httpx
 import trio
 
 from tests.helpers.process import SongtrackProcess, free_port
+from tests.helpers.signup import log_in
 
 SPEED = 3600
 DAYS = 4  # simulated days with spend before we compare
@@ -104,8 +105,7 @@ async def test_analytics_budget_spent_and_streams_follow_the_simulated_days(tmp_
         assert meta_url is not None and login is not None, process.output
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as api, \
                 httpx.AsyncClient(base_url=meta_url[1], timeout=10) as meta:
-            answer = await api.post("/v1/auth/login", json={"email": login[1], "password": login[2]})
-            headers = {"Authorization": f"Bearer {answer.json()['tokens']['accessToken']}"}
+            headers = await log_in(api, login[1], login[2])
             ours = await _demo_campaign(api, headers)
             act = await _ad_account_of(meta, ours["metaCampaignId"])
             track = ours["trackId"]

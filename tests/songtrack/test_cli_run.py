@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,20 +16,7 @@ import pytest
 import trio
 
 from tests.helpers.process import SongtrackProcess, free_port
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    tmp_path.chmod(0o755)  # the embedded cluster runs as an unprivileged account when we are root
-    return tmp_path / "var"
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[SongtrackProcess]]:
-    started: list[SongtrackProcess] = []
-    yield started
-    for proc in started:
-        await proc.kill()
+from tests.helpers.signup import connect, register
 
 
 def _run(data_dir: Path, port: int, *extra: str) -> SongtrackProcess:
@@ -41,25 +27,27 @@ def _run(data_dir: Path, port: int, *extra: str) -> SongtrackProcess:
     return SongtrackProcess(args, data_dir.parent / "songtrack.log", env)
 
 
+async def _started(data_dir: Path, processes: list[SongtrackProcess], port: int,
+                   *extra: str) -> tuple[SongtrackProcess, httpx.Response]:
+    """``songtrack run`` on ``port``, once ready; its first 200 from /health/ready."""
+    proc = _run(data_dir, port, *extra)
+    processes.append(proc)
+    await proc.start()
+    return proc, await proc.wait_ready(f"http://127.0.0.1:{port}")
+
+
 async def test_run_serves_ready_and_stops_cleanly_then_reuses_its_data(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    first = _run(data_dir, port)
-    processes.append(first)
-    await first.start()
-    ready = await first.wait_ready(base)
+    first, ready = await _started(data_dir, processes, port)
     assert ready.json()["checks"] == {"database": {"status": "ok"}, "migrations": {"status": "ok"}}
     keys = {p.name: p.read_bytes() for p in (data_dir / "keys").iterdir()}
     assert await first.stop(signal.SIGTERM) == 0
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "embedded PostgreSQL left running"
     pg_version_mtime = (data_dir / "postgres" / "PG_VERSION").stat().st_mtime
 
-    second = _run(data_dir, port)
-    processes.append(second)
-    await second.start()
-    await second.wait_ready(base)
+    second, _ = await _started(data_dir, processes, port)
     assert await second.stop(signal.SIGINT) == 0
     assert (data_dir / "postgres" / "PG_VERSION").stat().st_mtime == pg_version_mtime
     assert {p.name: p.read_bytes() for p in (data_dir / "keys").iterdir()} == keys
@@ -70,12 +58,9 @@ async def test_engine_status_lists_the_running_engine(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
-    proc = _run(data_dir, port)
-    processes.append(proc)
-    await proc.start()
-    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    proc, _ = await _started(data_dir, processes, port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        headers = await _register(client)
+        headers = await register(client)
         # Ready means the API can serve; the engine's actors may still be starting for a moment.
         with trio.move_on_after(15):
             while True:
@@ -95,40 +80,17 @@ async def test_engine_status_lists_the_running_engine(
     assert await proc.stop() == 0
 
 
-async def _register(client: httpx.AsyncClient) -> dict[str, str]:
-    registered = await client.post("/v1/auth/register", json={
-        "email": "op@label.example", "password": "long-enough", "name": "Op", "organizationName": "Label"})
-    assert registered.status_code == 201, registered.text
-    return {"Authorization": f"Bearer {registered.json()['tokens']['accessToken']}"}
-
-
-async def _connect(client: httpx.AsyncClient, headers: dict[str, str], provider: str) -> dict[str, object]:
-    """Connect through the sandbox's simulator as a browser would: our 302, its login dialog's 302, our callback."""
-    started = await client.get(f"/v1/auth/{provider}/connect", headers=headers)
-    assert started.status_code == 302, started.text
-    async with httpx.AsyncClient() as browser:
-        dialog = await browser.get(started.headers["location"])
-        assert dialog.status_code == 302, dialog.text
-        done = await browser.get(dialog.headers["location"])
-    assert done.status_code == 200, done.text
-    integration: dict[str, object] = done.json()["integration"]
-    return integration
-
-
 async def test_without_credentials_the_sandbox_simulators_stand_in(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _run(data_dir, port)
-    processes.append(proc)
-    await proc.start()
-    await proc.wait_ready(base)
+    proc, _ = await _started(data_dir, processes, port)
     assert "Sandbox mode: no credentials for meta or spotify" in proc.output
     async with httpx.AsyncClient(base_url=base) as client:
-        headers = await _register(client)
+        headers = await register(client)
         for provider in ("spotify", "meta"):
-            assert (await _connect(client, headers, provider))["status"] == "connected"
+            assert (await connect(client, headers, provider))["status"] == "connected"
         listed = (await client.get("/v1/integrations", headers=headers)).json()["integrations"]
     assert sorted(i["provider"] for i in listed) == ["meta", "spotify"]
     assert await proc.stop() == 0
@@ -138,16 +100,13 @@ async def test_workers_share_the_port_and_stop_with_the_parent(
     data_dir: Path, processes: list[SongtrackProcess]
 ) -> None:
     port = free_port()
-    proc = _run(data_dir, port, "--workers", "2")
-    processes.append(proc)
-    await proc.start()
-    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    proc, _ = await _started(data_dir, processes, port, "--workers", "2")
     # Two processes serve the inherited socket; the second may still be importing when the first answers.
     await proc.wait_for_output("serving fd://", count=2)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        headers = await _register(client)
+        headers = await register(client)
         # The workers reach the simulators the parent serves, whichever worker answers each hop.
-        assert (await _connect(client, headers, "spotify"))["status"] == "connected"
+        assert (await connect(client, headers, "spotify"))["status"] == "connected"
     assert await proc.stop() == 0
     async with httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,7 @@ import trio
 
 from engine.store import EmbeddedPostgres, open_database
 from tests.helpers.cluster import own_cluster
-from tests.helpers.process import SongtrackProcess, free_port, killed_at_end
+from tests.helpers.process import SongtrackProcess, free_port
 
 PASSWORD = "s3cret-startup"
 UP_WITHIN = 10.0  # the wait retries at most 5 s apart; migrations of an empty database take the rest
@@ -43,12 +43,6 @@ async def _require_password(server: EmbeddedPostgres) -> None:
 
 def _dsn(server: EmbeddedPostgres, password: str) -> str:
     return server.dsn().replace("postgres@", f"app:{password}@", 1)
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[SongtrackProcess]]:
-    async with killed_at_end() as started:
-        yield started
 
 
 async def _songtrack(processes: list[SongtrackProcess], tmp_path: Path, dsn: str, *args: str) -> SongtrackProcess:
