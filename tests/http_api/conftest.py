@@ -40,7 +40,7 @@ from engine.store import accounts, invitations, sessions
 from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api.context import ApiContext
-from http_api.integrations import spotify_redirect_uris
+from http_api.providers.integrations import spotify_redirect_uris
 from songtrack.api import Api, build_api
 
 # One real argon2id hash, made once: hashing per fixture user would make the suite crawl.
