@@ -148,7 +148,7 @@ class Fixture:
     campaign_id: str
 
     def counter_keys(self) -> list[str]:
-        """The rate-limit counters our requests bump (http_api/routing.py, http_api/credentials.py)."""
+        """The rate-limit counters our requests bump (http_api/routing.py, http_api/auth/credentials.py)."""
         return [f"org:{self.organization_id}", "auth:ip:127.0.0.1", f"auth:email:{self.email.lower()}"]
 
 

@@ -64,7 +64,7 @@ from bench._live_servers import settings_for
 from config import data_path, load_or_create_keys
 from engine.passwords import hash_password
 from engine.store import EmbeddedPostgres, accounts, apply_migrations, open_database, sessions
-from http_api.tokens import TokenService
+from http_api.auth.tokens import TokenService
 
 TOKEN_TTL = 86_400
 

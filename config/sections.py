@@ -107,7 +107,7 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
     email_token_ttl: Annotated[int, Meta(ge=600, le=7 * 86_400)] = 24 * 3_600
     invitation_ttl: Annotated[int, Meta(ge=3_600, le=30 * 86_400)] = 7 * 86_400
     # At most ``attempts`` failures per sliding ``attempt_window`` on the auth routes, counted per client
-    # IP and per email address (http_api/attempts.py).
+    # IP and per email address (http_api/auth/attempts.py).
     attempts: Annotated[int, Meta(ge=1, le=100_000)] = 5
     attempt_window: Annotated[int, Meta(ge=60, le=86_400)] = 15 * 60
 

@@ -14,35 +14,35 @@ from quart_trio import QuartTrio
 
 from engine.jobs import Jobs
 from engine.live import LiveFeed
-from http_api.alerts import alerts_router
-from http_api.analytics import analytics_router
-from http_api.audiences import audiences_router
-from http_api.auth import auth_router
-from http_api.auth_email import auth_email_router
-from http_api.campaigns import campaigns_router
+from http_api.analytics.analytics import analytics_router
+from http_api.analytics.exports import reports_router
+from http_api.analytics.imports import UploadRequest, imports_router
+from http_api.auth.auth import auth_router
+from http_api.auth.email import auth_email_router
+from http_api.auth.sessions import sessions_router
+from http_api.catalog.audiences import audiences_router
+from http_api.catalog.campaigns import campaigns_router
+from http_api.catalog.tracks import tracks_router
 from http_api.context import ApiContext
-from http_api.dev import dev_router
-from http_api.engine_status import engine_status_router
 from http_api.errors import install_error_handlers
 from http_api.forwarded import forwarded_client
-from http_api.health import health_router
-from http_api.imports import UploadRequest, imports_router
-from http_api.integrations import integrations_router
-from http_api.listeners import listeners_router
-from http_api.live import live_blueprint
-from http_api.meta import meta_router
-from http_api.meta_conversions import meta_conversions_router
-from http_api.meta_pixels import meta_pixels_router
+from http_api.live.streaming import streaming_router
+from http_api.live.ws import live_blueprint
 from http_api.openapi import build_openapi, docs_blueprint
-from http_api.organizations import organizations_router
-from http_api.reports import reports_router
+from http_api.ops.dev import dev_router
+from http_api.ops.engine_status import engine_status_router
+from http_api.ops.health import health_router
+from http_api.organizations.organizations import organizations_router
+from http_api.providers.integrations import integrations_router
+from http_api.providers.listeners import listeners_router
+from http_api.providers.meta import meta_router
+from http_api.providers.meta_conversions import meta_conversions_router
+from http_api.providers.meta_pixels import meta_pixels_router
+from http_api.providers.spotify import SpotifyIdText, spotify_router
+from http_api.providers.sync_runs import sync_runs_router
 from http_api.routing import Router
-from http_api.sessions import sessions_router
-from http_api.spotify import SpotifyIdText, spotify_router
-from http_api.streaming import streaming_router
-from http_api.sync_runs import sync_runs_router
-from http_api.tracks import tracks_router
-from http_api.webhooks import webhooks_router
+from http_api.webhooks.alerts import alerts_router
+from http_api.webhooks.webhooks import webhooks_router
 
 __all__ = ["create_app"]
 

@@ -16,8 +16,8 @@ from config import Keys, Settings, simulated_providers
 from engine.mailer import Mailer, SmtpConfig
 from engine.store.database import Database
 from engine.store.migrate import Migration
+from http_api.auth.tokens import TokenService
 from http_api.errors import ApiError
-from http_api.tokens import TokenService
 
 __all__ = ["ApiContext"]
 

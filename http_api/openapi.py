@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 from quart import Blueprint, Response
 
-from http_api.catalog_schemas import NO_NUL
+from http_api.catalog.schemas import NO_NUL
 from http_api.errors import ApiError, ErrorEnvelope
+from http_api.providers.spotify_schemas import SPOTIFY_ID
 from http_api.routing import Access, Endpoint
-from http_api.spotify_schemas import SPOTIFY_ID
 
 __all__ = ["build_openapi", "docs_blueprint"]
 
@@ -113,7 +113,7 @@ def _path(rule: str) -> tuple[str, list[dict[str, object]]]:
             schema["format"] = "uuid"
         elif match["conv"] == "int":
             schema = {"type": "integer"}
-        elif match["conv"] == "spotify_id":  # http_api.spotify.SpotifyIdText
+        elif match["conv"] == "spotify_id":  # http_api.providers.spotify.SpotifyIdText
             schema["pattern"] = f"^{SPOTIFY_ID.pattern}$"
         params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
         return "{" + match["name"] + "}"

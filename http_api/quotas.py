@@ -2,7 +2,7 @@
 
 Two kinds: each organization's hourly quota by tier (a fixed window: one counter
 row per organization and hour, bumped atomically), and the brute-force limit on
-the auth endpoints (``http_api.attempts``), a sliding window over per-minute
+the auth endpoints (``http_api.auth.attempts``), a sliding window over per-minute
 counter rows (``sliding_verdict``). How fast we call providers is another matter
 (``engine.pacing``).
 """

@@ -18,9 +18,9 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from engine.store.database import Database
+from http_api.auth.principal import Principal, authenticate
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
-from http_api.principal import Principal, authenticate
 from http_api.quotas import HOUR, TIER_LIMITS, verdict
 from http_api.responses import json_response
 from http_api.validation import decode_json, validate

@@ -42,8 +42,8 @@ from engine.store.database import Database
 from engine.store.migrate import Migration, apply_migrations, discover
 from engine.supervisor import ChildSpec, Escalation, Supervisor
 from http_api.context import ApiContext
-from http_api.integrations import spotify_redirect_uris
-from http_api.listeners import listener_callback_url
+from http_api.providers.integrations import spotify_redirect_uris
+from http_api.providers.listeners import listener_callback_url
 from songtrack.accounts import account_kinds
 from songtrack.api import Api, build_api
 from songtrack.ports import naming_port

@@ -1,5 +1,4 @@
-"""The live stream API: the WebSocket routes (``ws``) and what a connection is sent (``frames``)."""
+"""Live stream events: taken in and read back over REST (``streaming``), and fed to WebSocket clients
+(``ws``, with what a connection is sent in ``frames``)."""
 
-from http_api.live.ws import CloseCode, live_blueprint
-
-__all__ = ["CloseCode", "live_blueprint"]
+__all__: list[str] = []  # importers name the module

@@ -40,7 +40,7 @@ from engine.store import accounts
 from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api.context import ApiContext
-from http_api.integrations import spotify_redirect_uris
+from http_api.providers.integrations import spotify_redirect_uris
 from songtrack.api import Api, build_api
 from tests.helpers.factories import create_member, create_owner, create_session
 

@@ -38,7 +38,7 @@ from config import Keys, Settings
 from engine.store.database import Database
 from engine.store.migrate import discover
 from http_api.context import ApiContext
-from http_api.integrations import spotify_redirect_uris
+from http_api.providers.integrations import spotify_redirect_uris
 from songtrack.api import Api
 from tests.http_api.conftest import PUBLIC_URL, MakeMember, Member, Simulators, serving
 from tests.http_api.connect import connect

@@ -19,7 +19,7 @@ from trio_websocket import open_websocket_url
 from config import load_or_create_keys
 from engine.passwords import hash_password
 from engine.store import accounts, open_database
-from http_api.tokens import TokenService
+from http_api.auth.tokens import TokenService
 from tests.helpers.factories import create_owner, create_session, create_track
 from tests.helpers.process import SongtrackProcess, free_port
 

@@ -21,9 +21,9 @@ from config import Keys
 from engine.store import Database, live_feed, sessions
 from engine.store import alerts as alert_store
 from engine.store.migrate import discover
+from http_api.auth.tokens import TokenService
 from http_api.context import ApiContext
 from http_api.live import ws as live_ws
-from http_api.tokens import TokenService
 from songtrack.api import build_api
 from tests.helpers.factories import create_track
 from tests.helpers.live_ws import Label, Server, serve, settings

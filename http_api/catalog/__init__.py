@@ -1,0 +1,3 @@
+"""What an organization markets: its tracks, campaigns and audiences, and the field types they share."""
+
+__all__: list[str] = []  # importers name the module

@@ -1,0 +1,47 @@
+"""`GET /v1/engine/status` carries each actor's own ``detail``, as published through
+``engine.store.nodes`` (the access rules and the rest of the shape are in test_health.py).
+"""
+
+from __future__ import annotations
+
+from quart.typing import TestClientProtocol as Client
+
+from engine.registry import ActorState, Registry
+from engine.store import nodes
+from engine.store.database import Database
+from http_api.catalog.schemas import NO_NUL
+from tests.http_api.conftest import MakeMember, Simulators
+from tests.http_api.connect import connect
+
+
+async def test_each_actor_carries_its_detail_or_null_and_account_actors_stay_in_their_organization(
+    db: Database, client: Client, simulators: Simulators, make_member: MakeMember
+) -> None:
+    owner, stranger = await make_member(), await make_member()
+    await connect(client, simulators, "meta", owner)
+    name = f"meta:{await db.fetchval('SELECT id FROM integrations WHERE organization_id = $1', owner.org_id)}"
+    registry = Registry()
+    registry.update("aggregator", ActorState.RUNNING)
+    registry.set_detail(name, {"state": "parked", "parked_until": "2026-11-22T20:00:00+00:00",
+                               "consecutive_failures": 4, "last_error": "RateLimitedError: slow down"})
+    await nodes.publish_actors(db, await nodes.register_node(db), registry.snapshot())
+    body = await (await client.get("/v1/engine/status", headers=owner.headers)).get_json()
+    by_name = {a["name"]: a for a in body["actors"]}
+    assert by_name["aggregator"]["detail"] is None
+    assert by_name[name]["state"] == "running"
+    theirs = await (await client.get("/v1/engine/status", headers=stranger.headers)).get_json()
+    assert [a["name"] for a in theirs["actors"]] == ["aggregator"]
+    assert by_name[name]["detail"] == {
+        "state": "parked", "parked_until": "2026-11-22T20:00:00+00:00",
+        "consecutive_failures": 4, "last_error": "RateLimitedError: slow down",
+    }
+
+
+async def test_the_schema_types_detail_as_an_object_of_scalars_or_null(client: Client) -> None:
+    doc = await (await client.get("/openapi.json")).get_json()
+    detail = doc["components"]["schemas"]["ActorRow"]["properties"]["detail"]
+    scalars = [{"type": "string", "pattern": NO_NUL}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"},
+               {"type": "null"}]
+    assert {"type": "null"} in detail["anyOf"]
+    (obj,) = [s for s in detail["anyOf"] if s.get("type") == "object"]
+    assert obj["additionalProperties"] == {"anyOf": scalars}
