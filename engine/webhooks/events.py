@@ -1,6 +1,6 @@
 """The event types an endpoint can subscribe to (WEBHOOKS.md "Webhook deliveries"), as one Literal the
 API validates against and one tuple the docs and tests iterate. Every type listed here is sent by the
-engine (``tests/engine/test_every_event.py`` provokes each one): a type nothing sends is dropped, not
+engine (``tests/songtrack/test_every_event.py`` provokes each one): a type nothing sends is dropped, not
 listed. ``docs/webhooks.md`` documents each type's ``data``."""
 
 from __future__ import annotations

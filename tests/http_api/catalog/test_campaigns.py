@@ -23,7 +23,6 @@ from http_api.catalog.campaigns_schemas import SortKey
 from http_api.catalog.tracks import tracks_router
 from http_api.context import ApiContext
 from http_api.openapi import build_openapi
-from http_api.catalog.tracks import tracks_router
 from tests.helpers.factories import create_track
 from tests.http_api.conftest import MakeMember, Member
 from tests.http_api.post import post_created
