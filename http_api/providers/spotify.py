@@ -26,9 +26,9 @@ from http_api.providers.spotify_schemas import (
     SpotifyPlaylistList,
     SpotifyProfile,
     SpotifySearch,
+    SpotifyTrackAnalytics,
     SpotifyTrackList,
     SpotifyTrackSync,
-    TrackAnalytics,
     album_out,
     artist_out,
     new_track,
@@ -105,13 +105,13 @@ def _account_routes(router: Router) -> None:
 
 def _catalog_routes(router: Router) -> None:
     @router.route("GET", "/v1/spotify/tracks/<spotify_id:spotify_id>/analytics",
-                  summary="What Spotify says about a track", access=Access.VIEWER, response=TrackAnalytics,
+                  summary="What Spotify says about a track", access=Access.VIEWER, response=SpotifyTrackAnalytics,
                   errors=PROVIDER_ERRORS,
                   description=_READ + " Spotify's popularity of the track and its artists' followers and"
                   " popularity (null for development-mode apps), and, when the track is in the catalogue"
                   " (by `spotifyId`), its id and the campaigns promoting it. There are no stream counts:"
                   " Spotify's Web API has none; streams come from the stream pipeline, per campaign.")
-    async def spotify_track_analytics(call: Call, spotify_id: str) -> TrackAnalytics:
+    async def spotify_track_analytics(call: Call, spotify_id: str) -> SpotifyTrackAnalytics:
         track_id = _checked_id(spotify_id, "spotifyId")
         artists: list[Artist] = []
         async with spotify_client(call) as client:
@@ -121,7 +121,7 @@ def _catalog_routes(router: Router) -> None:
         org_id = call.caller.organization_id
         ours = await store.get_track_by_spotify_id(call.db, org_id, track_id)
         campaigns = [] if ours is None else await store.campaigns_of_track(call.db, org_id, ours.id)
-        return TrackAnalytics(spotify_id=track.id or track_id, name=track.name, popularity=track.popularity,
+        return SpotifyTrackAnalytics(spotify_id=track.id or track_id, name=track.name, popularity=track.popularity,
                               artists=[artist_out(a) for a in artists],
                               catalog_track_id=None if ours is None else ours.id, campaigns=campaigns)
 

@@ -33,9 +33,9 @@ __all__ = [
     "SpotifyProfile",
     "SpotifySearch",
     "SpotifyTrack",
+    "SpotifyTrackAnalytics",
     "SpotifyTrackList",
     "SpotifyTrackSync",
-    "TrackAnalytics",
     "album_out",
     "artist_out",
     "largest_image",
@@ -186,7 +186,7 @@ class SpotifySearch(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     pagination: Pagination
 
 
-class TrackAnalytics(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class SpotifyTrackAnalytics(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """What Spotify says about a track, and where it sits in our catalogue. No stream counts: Spotify's
     Web API has none; they come from the stream pipeline (S4A exports, aggregators) later."""
 
