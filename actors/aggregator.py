@@ -2,8 +2,9 @@
 
 It owns its inbox, a bounded trio channel: pollers each get a clone of the send side (``sender()``), and a
 full inbox makes them wait, so a slow database slows polling instead of dropping samples. Each batch is
-one transaction: facts, totals, alerts, their notifications and their webhook events (the outbox) commit
-together or not at all. It does not deliver webhooks (the dispatcher does) nor talk to WebSockets: each
+one transaction: facts, totals, alerts, their notifications, their webhook events (the outbox) and the
+status changes they call for (completed at the end date; paused by the budget guardrail) commit together
+or not at all. It does not deliver webhooks (the dispatcher does) nor talk to WebSockets: each
 inserted alert is NOTIFYed at commit (``alerts.ALERTS_CHANNEL``), and every API process's LiveHub pushes it
 to the live connections that asked for alerts.
 """
@@ -17,8 +18,8 @@ from datetime import datetime
 
 import trio
 
-from config.sections import AlertsSettings
-from engine import alert_rules
+from config.sections import AlertsSettings, RulesSettings
+from engine import alert_rules, guardrail
 from engine.clock import utc_now
 from engine.messages import MetricSample
 from engine.store import alerts as alert_store
@@ -50,12 +51,13 @@ class Aggregator:
 
     A batch is what is already waiting in the inbox, up to ``max_batch`` samples, plus what arrives
     within ``linger`` seconds of the first one. ``capacity`` bounds the inbox (samples, not batches).
-    ``wall`` is the wall clock for rules and stored timestamps.
+    ``wall`` is the wall clock for rules and stored timestamps; ``rules`` holds the guardrail's default percent.
     """
 
     def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
-                 linger: float = 0.01, wall: Callable[[], datetime] = utc_now, sweep_every: float = 300.0) -> None:
-        self._db, self._config, self._wall = db, config, wall
+                 linger: float = 0.01, wall: Callable[[], datetime] = utc_now, sweep_every: float = 300.0,
+                 rules: RulesSettings = RulesSettings()) -> None:  # noqa: B008 -- frozen
+        self._db, self._config, self._wall, self._rules = db, config, wall, rules
         self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
@@ -145,9 +147,8 @@ class Aggregator:
     async def _fire(self, tx: Connection, totals: Sequence[facts.CampaignTotals],
                     now: datetime) -> list[alert_store.Alert]:
         """Evaluate the rules on ``totals`` and record what fires: alerts, notifications, webhook events
-        (each alert's own type, and ``alert.fired`` for those people are notified of). Completed and
-        archived campaigns fire nothing; running ones past their end date are completed here, the one
-        place that moves a campaign to ``completed`` by the calendar."""
+        (each alert's own type, and ``alert.fired`` for those people are notified of), then the status
+        changes (``_move``). Completed and archived campaigns fire nothing."""
         running = [campaign for campaign in totals if campaign.status not in _FINISHED]
         candidates = [alert for campaign in running for alert in self._evaluate(campaign, now)]
         inserted = await alert_store.insert_alerts(tx, [new for new, _ in candidates], fired_at=now)
@@ -161,13 +162,30 @@ class Aggregator:
                 await enqueue_event(tx, alert.organization_id, "alert.fired",
                                     _fired(alert, titles[alert.dedupe_key]), now=now, live=False)
         for campaign in running:
-            # recompute_totals locked the row, so the status we read holds. Not announced: the
-            # campaign.completed alert fired above (or earlier) is its event.
-            if campaign.end_date <= now and campaign.status in alert_rules.COMPLETABLE:
-                await campaigns.set_campaign_status(tx, campaign.organization_id, campaign.campaign_id,
-                                                    expected_from=alert_rules.COMPLETABLE, to="completed",
-                                                    announce=False)
+            await self._move(tx, campaign, now)
         return inserted
+
+    async def _move(self, tx: Connection, campaign: facts.CampaignTotals, now: datetime) -> None:
+        """Complete a running campaign past its end date (the one place that does it by the calendar), or
+        pause an active one whose spend reached its budget guardrail (``engine.guardrail``), with the
+        trip as its ``pausedReason`` and ``campaign.paused``'s cause; the Meta account actor then pauses
+        its Meta campaign. recompute_totals locked the row, so the status we read holds until we commit: a
+        member's concurrent launch or pause waits for us and then meets the new status."""
+        org_id, campaign_id = campaign.organization_id, campaign.campaign_id
+        if campaign.end_date <= now and campaign.status in alert_rules.COMPLETABLE:
+            # Not announced: the campaign.completed alert fired in this batch (or earlier) is its event.
+            await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=alert_rules.COMPLETABLE,
+                                                to="completed", announce=False)
+            return
+        trip = guardrail.tripped(campaign.guardrail, self._rules.guardrail_percent, budget=campaign.budget,
+                                 budget_spent=campaign.budget_spent, currency=campaign.currency)
+        if campaign.status != "active" or trip is None:
+            return
+        reason = guardrail.PausedReason(cause=guardrail.PauseCause(guardrail=trip), at=now)
+        await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=("active",), to="paused",
+                                            reason=reason)
+        log.info("campaign %s paused by its budget guardrail: %s of %s %s spent (%d %%)", campaign_id,
+                 trip.budget_spent, trip.budget, trip.currency, trip.percent)
 
     def _evaluate(self, campaign: facts.CampaignTotals, now: datetime) -> list[tuple[alert_store.NewAlert, str]]:
         self._log_foreign(campaign)

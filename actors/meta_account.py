@@ -19,9 +19,16 @@ active or paused, or ended within the 28-day restatement window) and that the to
 * the reachable ad accounts (currency, timezone) are read at start and again every ``restatement_every``.
 
 One insights call per account per cycle, whatever the number of campaigns: Meta budgets calls, not rows.
-A campaign of ours that is over (completed by the calendar, or archived) while Meta still runs it is
-paused on Meta in the same cycle, so it stops spending.
 At the development tier that is about 5 of the 600 insights calls an account may make per hour.
+
+A campaign of ours that must not spend (paused, by a member or by its budget guardrail; completed by the
+calendar; archived) while Meta still runs it is paused on Meta in the same cycle, so it stops spending. Our
+statuses are read after the cycle's figures were sent and Meta's statuses read, so when the aggregator has
+already committed the figures that tripped a guardrail, Meta stops in the cycle that brought them;
+otherwise in the next, one ``interval`` later (15 min in production; the sandbox scales it to its clock,
+15 s at speed 60). That interval's spend is what a guardrail may let through. A member's pause has
+already set Meta PAUSED through the API; this catches what nothing pushes (the engine's own moves) and a
+Meta campaign started again behind our back.
 
 Error handling: a ``RetryableError`` is retried after ``RetryPolicy.wait`` (exponential, jittered, growing
 with the account's failures in a row); after ``park_after_failures`` failures in a row the account parks
@@ -65,6 +72,7 @@ from engine.provider import (
 from engine.providers import AdAccount, AdsProvider, CampaignFigure
 from engine.registry import Detail, Registry, format_error
 from engine.store import campaign_meta
+from engine.store import campaigns as campaign_store
 from engine.store import integrations as integration_store
 
 if TYPE_CHECKING:
@@ -77,7 +85,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 AdsProviderFactory = Callable[[httpx.AsyncClient, str], AdsProvider]  # (the actor's client, an access token)
-_OVER = frozenset({"completed", "archived"})  # our campaigns that must not spend on Meta any more
+_STOPPED = frozenset({"paused", "completed", "archived"})  # our campaigns that must not spend on Meta
 
 
 class _Parked(Exception):
@@ -230,8 +238,11 @@ class MetaAccountActor:
             state.next_sweep = began + self._schedule.restatement_every
         domains = provider.campaigns_domains(act)
         statuses = (await self._call(state, domains, functools.partial(provider.campaign_statuses, act))).data
+        # Read now, not at the cycle's start: the figures just sent may have paused a campaign (guardrail).
+        ours = await campaign_store.statuses_of(self._db, self._integration.organization_id,
+                                           [link.campaign_id for link in links])
         for link in links:
-            if link.status in _OVER and provider.spending(statuses.get(link.meta_campaign_id)):
+            if ours.get(link.campaign_id) in _STOPPED and provider.spending(statuses.get(link.meta_campaign_id)):
                 paused = await self._call(state, domains, functools.partial(
                     provider.pause_campaign, act, link.meta_campaign_id))
                 statuses[link.meta_campaign_id] = paused.data

@@ -32,7 +32,8 @@ __all__ = ["ALERTS", "RULES", "Rate", "deliveries", "latency", "raw_inserts", "r
 
 # 10 rules per campaign: budget.warning at 4 fractions, pacing, 3 goals, campaign.completed, metrics.updated.
 ALERTS = AlertsSettings(budget_thresholds="0.25, 0.5, 0.8, 1.0")
-RULES = "budget.warning at 25/50/80/100 %, pacing, streams/clicks/impressions goals, completed, metrics.updated"
+RULES = ("budget.warning at 25/50/80/100 %, pacing, streams/clicks/impressions goals, completed, metrics.updated;"
+         " the budget guardrail pauses each campaign once, at 100 %")
 METRICS: tuple[Metric, ...] = ("spend_minor", "impressions", "clicks", "streams")
 BATCH = 256  # the aggregator's max_batch: the raw baseline inserts batches of this size
 WARMUP = 0.5

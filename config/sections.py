@@ -25,6 +25,7 @@ __all__ = [
     "LiveSettings",
     "LogSettings",
     "MetaSettings",
+    "RulesSettings",
     "ServerSettings",
     "SimulatorSettings",
     "SpotifySettings",
@@ -231,6 +232,14 @@ class AlertsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
         given = self.budget_thresholds
         values = [float(part) for part in given.split(",")] if isinstance(given, str) else given
         return tuple(sorted(set(values)))
+
+
+class RulesSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The rules that act on campaigns. ``guardrail_percent``: the share of its budget (in %) at which an
+    active campaign whose own ``budgetGuardrail.percent`` is null is paused, here and on Meta (1 to 1000;
+    above 100 lets it overspend by that much)."""
+
+    guardrail_percent: Annotated[int, Meta(ge=1, le=1000)] = 100
 
 
 class WebhooksSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -27,6 +27,7 @@ from config.sections import (
     LiveSettings,
     LogSettings,
     MetaSettings,
+    RulesSettings,
     ServerSettings,
     SimulatorSettings,
     SpotifySettings,
@@ -63,6 +64,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     spotify: SpotifySettings = msgspec.field(default_factory=SpotifySettings)
     simulators: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    rules: RulesSettings = msgspec.field(default_factory=RulesSettings)
     webhooks: WebhooksSettings = msgspec.field(default_factory=WebhooksSettings)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)

@@ -240,7 +240,7 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
-    aggregator = Aggregator(db, settings.alerts, wall=clock)
+    aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules)
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()

@@ -8,7 +8,9 @@ since the Meta simulator's world is new each time, it connects the organization 
 pre-issued token), archives the previous demo campaigns, and creates a fresh one: a Meta campaign in a
 USD ad account spending ``META_DAILY_BUDGET`` a simulated day, linked to our "Demo campaign" whose budget
 is sized so that spend reaches 80 % about ``WARN_AFTER`` real seconds after start at the configured
-simulator speed; both are launched. Each demo campaign promotes the organization's "Demo Track" (created
+simulator speed; both are launched. Its budget guardrail is on (the default), so once the spend reaches
+the budget the aggregator pauses it and the Meta account actor pauses its Meta campaign: the demo stops
+near its budget. Each demo campaign promotes the organization's "Demo Track" (created
 at the first start, reused after), for which ``actors/sandbox_streams.py`` makes up listens at
 ``stream_rate`` a real second, spread over simulated time: ``DemoLabel.listen_rate`` (``stream_rate /
 speed``) a simulated second, so a faster clock gives fewer listens a simulated day, not more load. The
@@ -24,7 +26,8 @@ the same start day gives the same file (the importer then answers "imported befo
 ``[simulators] demo_webhook_url`` set, the organization has a webhook endpoint there (every event type),
 whose secret is printed once, when it is created.
 
-So ``make run`` with a webhook URL configured shows a signed ``budget.warning`` within a minute.
+So ``make run`` with a webhook URL configured shows a signed ``budget.warning`` within a minute, then
+``campaign.paused`` with the guardrail as its cause.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import trio
 from adapters.meta.client import MetaClient
 from adapters.stream_reports import importer
 from config import Keys, Settings
+from engine.guardrail import PauseCause, PausedReason
 from engine.pacing import RetryPolicy
 from engine.passwords import hash_password
 from engine.provider import RateLimitedError, RetryableError
@@ -86,7 +90,8 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
     """Set the demo up (see the module docstring) as of ``now`` (None: the wall clock), on a clock that
     runs ``speed`` times as fast as the real one (the service's ``WallClock``). ``settings`` must point at
     the Meta simulator (``songtrack.runtime.start_simulators``)."""
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    at = now or datetime.now(UTC)
+    today = at.astimezone(UTC).date()
     password = _password(data_dir)
     found = await accounts.get_credentials_by_email(db, DEMO_EMAIL)
     if found is None:
@@ -102,7 +107,7 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
         db, keys.token_encryption_key, org_id=org_id, provider="meta", external_account_id="sandbox",
         display_name="Meta simulator", access_token=_TOKEN, refresh_token=None, token_expires_at=None,
         scopes=["ads_read", "ads_management", "business_management"], connected_by=owner_id)
-    await _archive_previous(db, org_id)
+    await _archive_previous(db, org_id, PausedReason(cause=PauseCause(user_id=owner_id), at=at))
     track_id = await _demo_track(db, org_id)
     budget = await _launch_campaign(db, settings, org_id, track_id, http_factory, today, speed)
     lines = [f"Demo label: log in as {DEMO_EMAIL} / {password}; \"{DEMO_CAMPAIGN}\" (budget {budget} USD) is"
@@ -130,15 +135,17 @@ def _password(data_dir: Path) -> str:
     return password
 
 
-async def _archive_previous(db: Database, org_id: uuid.UUID) -> None:
+async def _archive_previous(db: Database, org_id: uuid.UUID, reason: PausedReason) -> None:
     """Archive the earlier demo campaigns and drop their links: their Meta campaigns lived in a simulator
-    that is gone, and the new one (same seed) hands out the same ids again."""
+    that is gone, and the new one (same seed) hands out the same ids again. An active one is paused first,
+    as its owner would (``reason``)."""
     page = await campaigns.list_campaigns(db, org_id, search=DEMO_CAMPAIGN, limit=100)
     for old in page.items:
         if old.name != DEMO_CAMPAIGN:
             continue
         if old.status == "active":
-            await campaigns.set_campaign_status(db, org_id, old.id, expected_from=("active",), to="paused")
+            await campaigns.set_campaign_status(db, org_id, old.id, expected_from=("active",), to="paused",
+                                                reason=reason)
         if old.status in ("draft", "active", "paused"):
             await campaigns.set_campaign_status(db, org_id, old.id, expected_from=("draft", "paused"),
                                                 to="archived")

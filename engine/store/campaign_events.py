@@ -1,5 +1,6 @@
 """The campaign events of the webhook outbox: what ``campaign.created``, ``campaign.updated``,
-``campaign.launched``, ``campaign.paused`` and a member's ``campaign.completed`` carry. The campaign store
+``campaign.launched``, ``campaign.paused`` (with its ``cause``: a member or the budget guardrail) and a
+member's ``campaign.completed`` carry. The campaign store
 enqueues them in the transaction of the change; nothing else does.
 
 A campaign that reaches its end date is completed by the aggregator, whose ``campaign.completed`` is the
@@ -23,7 +24,7 @@ __all__ = ["announce_created", "announce_moved", "announce_updated"]
 # What ``campaign.updated`` reports when it changes (the API's names); totals, timestamps and the Meta link
 # change without a member editing the campaign, and a status change has an event of its own.
 _EDITABLE = ("name", "description", "objective", "trackId", "budget", "currency", "startDate", "endDate",
-             "targetAudience", "creativeAssets", "goals")
+             "targetAudience", "creativeAssets", "goals", "budgetGuardrail")
 _MOVED = {"active": "campaign.launched", "paused": "campaign.paused", "completed": "campaign.completed"}
 
 
@@ -55,6 +56,9 @@ async def announce_moved(q: Executor, org_id: uuid.UUID, previous: str, campaign
                               budget_spent=campaign.budget_spent, currency=campaign.currency, metrics=metrics)
     elif kind is not None:
         data = {**_base(campaign), "status": campaign.status, "previousStatus": previous}
+        if kind == "campaign.paused":  # who paused it: a member or the guardrail (null when not recorded)
+            reason = campaign.paused_reason
+            data["cause"] = None if reason is None else msgspec.to_builtins(reason.cause)
     else:
         kind, data = "campaign.updated", {**_base(campaign), "changes": {"status": campaign.status}}
     await enqueue_event(q, org_id, kind, data)

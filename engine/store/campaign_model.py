@@ -9,6 +9,8 @@ from datetime import datetime
 
 import msgspec
 
+from engine.guardrail import Guardrail, PausedReason
+
 __all__ = ["Campaign", "CampaignMetrics", "Goal", "NewCampaign", "TrackSummary"]
 
 
@@ -57,6 +59,8 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     meta_ad_account_id: str | None = None
     meta_campaign_id: str | None = None
     meta_effective_status: str | None = None
+    budget_guardrail: Guardrail = Guardrail()
+    paused_reason: PausedReason | None = None  # set while it is paused, with why
 
 
 class NewCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -72,3 +76,5 @@ class NewCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     track_id: uuid.UUID | None = None
     target_audience: dict[str, object] = {}
     creative_assets: dict[str, object] = {}
+    guardrail_enabled: bool = True
+    guardrail_percent: int | None = None  # None: the [rules] default

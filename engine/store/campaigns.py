@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 import asyncpg
 import msgspec
 
+from engine.guardrail import Guardrail, PausedReason
 from engine.store import campaign_events
 from engine.store.campaign_model import Campaign, CampaignMetrics, Goal, NewCampaign, TrackSummary
 from engine.store.catalog_common import (
@@ -52,6 +53,7 @@ __all__ = [
     "get_campaign",
     "list_campaigns",
     "set_campaign_status",
+    "statuses_of",
     "update_campaign",
 ]
 
@@ -69,7 +71,7 @@ class IllegalTransition(Conflict):
 _COLUMNS = {
     name: name
     for name in ("name", "description", "objective", "track_id", "budget", "currency", "start_date",
-                 "end_date", "target_audience", "creative_assets")
+                 "end_date", "target_audience", "creative_assets", "guardrail_enabled", "guardrail_percent")
 }  # fmt: skip
 UPDATABLE_FIELDS = frozenset(_COLUMNS)
 _SORTS = {
@@ -90,25 +92,27 @@ FROM {source} c LEFT JOIN tracks t ON t.id = c.track_id AND t.organization_id = 
 # The track check is in the INSERT itself, so the check and the insert see the same tracks.
 _INSERT = """
 INSERT INTO campaigns (organization_id, track_id, name, description, objective, budget, currency,
-                       start_date, end_date, target_audience, creative_assets)
+                       start_date, end_date, target_audience, creative_assets, guardrail_enabled, guardrail_percent)
 SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::numeric, $7::text, $8::timestamptz,
-       $9::timestamptz, $10::jsonb, $11::jsonb
+       $9::timestamptz, $10::jsonb, $11::jsonb, $12::boolean, $13::smallint
 WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM tracks WHERE organization_id = $1 AND id = $2)
 RETURNING id
 """
 # The compare-and-set: one UPDATE, so a concurrent transition makes us re-check its committed row.
-# ``o`` is the row as it was, for the event's ``previousStatus``.
+# ``o`` is the row as it was, for the event's ``previousStatus``. ``paused_reason`` lives as long as the pause.
 _SET_STATUS = """
 WITH changed AS (
     UPDATE campaigns c
     SET status = $3::text, updated_at = now(),
-        launched_at = CASE WHEN $3::text = 'active' THEN coalesce(c.launched_at, now()) ELSE c.launched_at END
+        launched_at = CASE WHEN $3::text = 'active' THEN coalesce(c.launched_at, now()) ELSE c.launched_at END,
+        paused_reason = CASE WHEN $3::text = 'paused' THEN $5::jsonb END
     FROM campaigns o
     WHERE o.id = c.id AND c.organization_id = $1 AND c.id = $2 AND c.status = ANY($4::text[])
     RETURNING c.*, o.status AS previous_status
 )""" + CAMPAIGN_SELECT.format(source="changed")
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
 _goals_decoder = msgspec.json.Decoder(list[Goal])
+_reason_decoder = msgspec.json.Decoder(PausedReason)
 # After this many lost races between the compare-and-set and the status read we give up (see below).
 _CAS_ATTEMPTS = 3
 
@@ -128,6 +132,7 @@ async def create_campaign(
                 org_id, fields.track_id, fields.name, fields.description, fields.objective,
                 to_decimal(fields.budget), fields.currency, fields.start_date, fields.end_date,
                 encode_json(fields.target_audience), encode_json(fields.creative_assets),
+                fields.guardrail_enabled, fields.guardrail_percent,
             )  # fmt: skip
         if campaign_id is None:
             raise NotFound("trackId", _TRACK_MISSING)
@@ -228,12 +233,14 @@ async def update_campaign(
 
 async def set_campaign_status(
     db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, expected_from: Collection[str], to: str,
-    announce: bool = True,
+    announce: bool = True, reason: PausedReason | None = None,
 ) -> Campaign | None:
     """Move the campaign to status ``to`` if, and only if, its status is one of ``expected_from`` at that
     instant, and return it; ``launched_at`` is set the first time it becomes ``active``. Returns ``None``
     when the organization has no such campaign. The change's event (``campaign_events.announce_moved``)
-    is enqueued with it unless ``announce`` is False (the caller sends its own).
+    is enqueued with it unless ``announce`` is False (the caller sends its own). A move to ``paused``
+    records ``reason`` as the campaign's ``pausedReason`` (and its cause in ``campaign.paused``); any other
+    move clears it.
 
     Error handling: raises ``IllegalTransition`` (a ``Conflict``) carrying the ``current`` status when
     that status is not in ``expected_from``; nothing is changed then. Of two concurrent calls that both
@@ -241,7 +248,7 @@ async def set_campaign_status(
     re-check happens on the winner's committed row.
     """
     async with atomic(db) as conn:
-        row = await _compare_and_set(conn, org_id, campaign_id, expected_from, to)
+        row = await _compare_and_set(conn, org_id, campaign_id, expected_from, to, reason)
         if row is None:
             return None
         campaign = campaign_from_row(row)
@@ -251,10 +258,10 @@ async def set_campaign_status(
 
 
 async def _compare_and_set(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, expected_from: Collection[str],
-                           to: str) -> asyncpg.Record | None:
-    current = ""
+                           to: str, reason: PausedReason | None) -> asyncpg.Record | None:
+    current, recorded = "", None if reason is None else encode_json(reason)
     for _ in range(_CAS_ATTEMPTS):
-        row = await db.fetchrow(_SET_STATUS, org_id, campaign_id, to, list(expected_from))
+        row = await db.fetchrow(_SET_STATUS, org_id, campaign_id, to, list(expected_from), recorded)
         if row is not None:
             return row
         found = await db.fetchval(
@@ -268,6 +275,13 @@ async def _compare_and_set(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UU
         if current not in expected_from:
             break
     raise IllegalTransition(current)
+
+
+async def statuses_of(db: Executor, org_id: uuid.UUID, campaign_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The status of each of the organization's campaigns among ``campaign_ids`` (others are left out)."""
+    rows = await db.fetch("SELECT id, status FROM campaigns WHERE organization_id = $1 AND id = ANY($2::uuid[])",
+                          org_id, list(campaign_ids))
+    return {row["id"]: str(row["status"]) for row in rows}
 
 
 async def delete_campaign(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
@@ -293,6 +307,8 @@ def campaign_from_row(row: asyncpg.Record) -> Campaign:
         launched_at=row["launched_at"], created_at=row["created_at"], updated_at=row["updated_at"],
         meta_ad_account_id=row["meta_ad_account_id"], meta_campaign_id=row["meta_campaign_id"],
         meta_effective_status=row["meta_effective_status"],
+        budget_guardrail=Guardrail(enabled=row["guardrail_enabled"], percent=row["guardrail_percent"]),
+        paused_reason=None if row["paused_reason"] is None else _reason_decoder.decode(row["paused_reason"]),
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
+from engine.guardrail import Guardrail
 from engine.messages import MetricSample
 from engine.money import ZERO_DECIMAL_CURRENCIES
 from engine.store.catalog_common import Executor
@@ -38,7 +39,7 @@ class CampaignTotals(msgspec.Struct, frozen=True, kw_only=True):
     """A campaign after its totals were recomputed: what the rules need. Money is in major units.
 
     ``changed`` says whether any total differs from before; ``foreign_currencies`` lists the currencies of
-    spend facts left out because they are not the campaign's.
+    spend facts left out because they are not the campaign's; ``guardrail`` is the campaign's own.
     """
 
     campaign_id: uuid.UUID
@@ -56,6 +57,7 @@ class CampaignTotals(msgspec.Struct, frozen=True, kw_only=True):
     goals: dict[str, int]
     changed: bool
     foreign_currencies: list[str]
+    guardrail: Guardrail = Guardrail()
 
 
 class DailyFact(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,7 +148,7 @@ RETURNING c.id AS campaign_id, c.organization_id, c.name, c.status, c.currency::
           c.budget_spent, c.impressions, c.clicks, c.streams, c.start_date, c.end_date,
           (o.budget_spent, o.impressions, o.clicks, o.streams)
               IS DISTINCT FROM (c.budget_spent, c.impressions, c.clicks, c.streams) AS changed,
-          s.foreign_currencies,
+          s.foreign_currencies, c.guardrail_enabled, c.guardrail_percent,
           COALESCE((SELECT jsonb_object_agg(g.metric, g.target) FROM campaign_goals g
                     WHERE g.campaign_id = c.id), '{}')::text AS goals
 """
@@ -191,6 +193,7 @@ def _totals(r: asyncpg.Record) -> CampaignTotals:
         impressions=r["impressions"], clicks=r["clicks"], streams=r["streams"], start_date=r["start_date"],
         end_date=r["end_date"], goals=_goals.decode(r["goals"]), changed=r["changed"],
         foreign_currencies=sorted(r["foreign_currencies"]),
+        guardrail=Guardrail(enabled=r["guardrail_enabled"], percent=r["guardrail_percent"]),
     )  # fmt: skip
 
 

@@ -5,18 +5,22 @@ Every status change is the store's compare-and-set, so two concurrent launches c
 that depend on the row (launch needs a track, delete refuses an active campaign) run in the same
 transaction as the write, on the row it locked. Another organization's campaign answers 404. Launch and
 pause of a campaign linked to a Meta campaign (``POST /v1/meta/campaigns``) set the Meta campaign ACTIVE or
-PAUSED first; creating and changing Meta campaigns is ``http_api.providers.meta``'s.
+PAUSED first; creating and changing Meta campaigns is ``http_api.providers.meta``'s. A campaign at its
+budget guardrail (``engine.guardrail``) does not launch: resuming it would only spend past the limit until
+the next batch of figures paused it again.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 from msgspec import UnsetType
 
 from engine.campaign_status import TRANSITIONS, Action, action_to, allowed_actions, launch_blockers
+from engine.guardrail import PauseCause, PausedReason, tripped
 from engine.store import audiences, campaign_meta
 from engine.store import campaigns as store
 from engine.store.catalog_common import Executor, atomic
@@ -65,6 +69,20 @@ _META_PUSH = (
 _WINDOW_CHECK = "campaigns_check"  # PostgreSQL's name for the table's unnamed CHECK (end_date > start_date)
 
 
+@dataclass(frozen=True)
+class _Member:
+    """What a status change needs of the call: who acts (the pause's cause), when, and the server's
+    guardrail default (launch refuses a campaign at its guardrail)."""
+
+    user_id: uuid.UUID
+    now: datetime
+    guardrail_percent: int
+
+    @classmethod
+    def of(cls, call: Call) -> _Member:
+        return cls(call.caller.user_id, now_of(call), call.ctx.settings.rules.guardrail_percent)
+
+
 def campaigns_router(ctx: ApiContext) -> Router:
     router = Router("campaigns", ctx, tag="Campaigns")
 
@@ -110,7 +128,7 @@ def campaigns_router(ctx: ApiContext) -> Router:
     )
     async def update_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
         async with atomic(call.db) as conn:
-            row = await _update(conn, call.caller.organization_id, campaign_id, call.body, now_of(call))
+            row = await _update(conn, call.caller.organization_id, campaign_id, call.body, _Member.of(call))
         return Campaign.of(row)
 
     @router.route(
@@ -128,8 +146,11 @@ def campaigns_router(ctx: ApiContext) -> Router:
 
 
 def _transition_route(router: Router, action: Action, summary: str) -> None:
-    extra = (" Launch also needs a track, a budget above 0 and an end date still ahead (409, with a detail per"
-             " missing field; the message names a passed end date).")
+    extra = (" Launch also needs a track, a budget above 0, an end date still ahead, and `budgetSpent` below the"
+             " campaign's budget guardrail (409, with a detail per missing field; the message names a passed end"
+             " date, and the spend and the guardrail). So a campaign its guardrail paused resumes only once its"
+             " budget or `budgetGuardrail.percent` is raised or its guardrail turned off (PATCH, which may carry"
+             " `status: active` too); otherwise it would spend on Meta until the next figures paused it again.")
     description = _LIFECYCLE + " " + _CONFLICTS + (extra if action == "launch" else "")
     errors: tuple[int, ...] = (409,)
     if action in _META_STATUS:
@@ -140,7 +161,7 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
         org_id = call.caller.organization_id
         pushed = await _push_to_meta(call, campaign_id, action) if action in _META_STATUS else None
         async with atomic(call.db) as conn:
-            row = await _transition(conn, org_id, campaign_id, action, now_of(call))
+            row = await _transition(conn, org_id, campaign_id, action, _Member.of(call))
             if pushed is not None and row.meta_campaign_id is not None:
                 row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
         return Campaign.of(row)
@@ -167,23 +188,30 @@ async def _push_to_meta(call: Call, campaign_id: uuid.UUID, action: Action) -> s
     if current.status not in TRANSITIONS[action].sources:
         raise _illegal(current.status, f"cannot {action} a campaign that is {current.status}")
     if action == "launch":
-        _check_launchable(current, now_of(call))
+        _check_launchable(current, _Member.of(call))
     status = _META_STATUS[action]
     async with meta_client(call) as (client, _):
         await client.update_campaign(current.meta_campaign_id, status=status, act_id=current.meta_ad_account_id)
     return status
 
 
-def _check_launchable(campaign: store.Campaign, now: datetime) -> None:
+def _check_launchable(campaign: store.Campaign, member: _Member) -> None:
     blockers = launch_blockers(has_track=campaign.track_id is not None, budget=campaign.budget,
-                               end_date=campaign.end_date, now=now)
+                               end_date=campaign.end_date, now=member.now)
+    trip = tripped(campaign.budget_guardrail, member.guardrail_percent, budget=campaign.budget,
+                   budget_spent=campaign.budget_spent, currency=campaign.currency)
+    if trip is not None:
+        blockers.append(("budgetGuardrail", (
+            f"it has spent {trip.budget_spent:.2f} of its {trip.budget:.2f} {trip.currency} budget, at its guardrail"
+            f" ({trip.percent} %): raise the budget or budgetGuardrail.percent, or set budgetGuardrail.enabled"
+            " to false, to launch it")))
     if blockers:
         raise ApiError(409, "CONFLICT", "the campaign is not ready to launch: " + "; ".join(r for _, r in blockers),
                        [ErrorDetail(field, reason) for field, reason in blockers])
 
 
 async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, body: CampaignPatch,
-                  now: datetime) -> store.Campaign:
+                  member: _Member) -> store.Campaign:
     current = await store.get_campaign(conn, org_id, campaign_id)
     if current is None:
         raise not_found("campaign")
@@ -211,7 +239,7 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
         action = action_to(campaign.status, target)
         if action is None:
             raise _illegal(campaign.status, f"cannot move a campaign that is {campaign.status} to {target}")
-        campaign = await _transition(conn, org_id, campaign_id, action, now)
+        campaign = await _transition(conn, org_id, campaign_id, action, member)
     return campaign
 
 
@@ -230,20 +258,22 @@ async def _check_audience(db: Executor, org_id: uuid.UUID, targeting: Targeting 
 
 
 async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, action: Action,
-                      now: datetime) -> store.Campaign:
-    """Apply ``action`` with the store's compare-and-set. ``conn`` is a transaction: a launch whose row
-    turns out to lack a track or a budget raises, and the caller's rollback undoes the status change."""
+                      member: _Member) -> store.Campaign:
+    """Apply ``action`` with the store's compare-and-set; a pause records the member as its cause. ``conn``
+    is a transaction: a launch whose row turns out to lack a track or a budget, or to be at its guardrail,
+    raises, and the caller's rollback undoes the status change."""
     move = TRANSITIONS[action]
+    reason = PausedReason(cause=PauseCause(user_id=member.user_id), at=member.now)
     try:
         campaign = await store.set_campaign_status(
-            conn, org_id, campaign_id, expected_from=move.sources, to=move.target
+            conn, org_id, campaign_id, expected_from=move.sources, to=move.target, reason=reason
         )
     except store.IllegalTransition as exc:
         raise _illegal(exc.current, f"cannot {action} a campaign that is {exc.current}") from exc
     if campaign is None:
         raise not_found("campaign")
     if action == "launch":
-        _check_launchable(campaign, now)
+        _check_launchable(campaign, member)
     return campaign
 
 

@@ -14,6 +14,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from engine.campaign_status import Status
+from engine.guardrail import Guardrail, PausedReason
 from engine.store import campaigns as store
 from http_api.catalog.schemas import (
     NO_NUL,
@@ -35,6 +36,8 @@ __all__ = [
     "CampaignQuery",
     "CreativeAssets",
     "GoalSpec",
+    "GuardrailPatch",
+    "GuardrailSpec",
     "window_problem",
 ]
 
@@ -84,6 +87,31 @@ class GoalSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 Goals = Annotated[list[GoalSpec], Meta(max_length=3, description="At most one goal per metric")]
+GuardrailPercent = Annotated[int, Meta(ge=1, le=1000, description=(
+    "The share of the budget, in %, at which the campaign is paused (1 to 1000); null: the server's "
+    "`[rules] guardrail_percent`, 100 unless configured"))]
+
+
+class GuardrailSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The budget guardrail (an extension of the reference): once `budgetSpent` reaches `percent` % of the
+    budget, an active campaign is paused, here and on its linked Meta campaign, and may not be launched
+    again until the budget or the percent is raised or the guardrail is turned off. On by default."""
+
+    enabled: bool = True
+    percent: GuardrailPercent | None = None
+
+
+class GuardrailPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The guardrail's fields to change; an absent one stays as it is, a null `percent` goes back to the
+    server's default."""
+
+    enabled: bool | UnsetType = UNSET
+    percent: GuardrailPercent | UnsetType | None = UNSET
+
+    def changes(self) -> dict[str, object]:
+        """The stored columns to set."""
+        return {column: value for column, value in (("guardrail_enabled", self.enabled),
+                                                    ("guardrail_percent", self.percent)) if value is not UNSET}
 
 
 class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -101,6 +129,7 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel",
     target_audience: Targeting = msgspec.field(default_factory=Targeting)
     creative_assets: CreativeAssets = msgspec.field(default_factory=CreativeAssets)
     goals: Goals = []
+    budget_guardrail: GuardrailSpec = msgspec.field(default_factory=GuardrailSpec)
 
     def __post_init__(self) -> None:
         problem = (
@@ -118,6 +147,7 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel",
             start_date=self.start_date, end_date=self.end_date, description=self.description,
             track_id=self.track_id, target_audience=msgspec.to_builtins(self.target_audience),
             creative_assets=msgspec.to_builtins(self.creative_assets),
+            guardrail_enabled=self.budget_guardrail.enabled, guardrail_percent=self.budget_guardrail.percent,
         )  # fmt: skip
 
     def goal_rows(self) -> list[store.Goal]:
@@ -126,9 +156,10 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True, rename="camel",
 
 class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
     """The fields to change; absent fields stay as they are, ``null`` clears ``description`` or
-    ``trackId``. ``goals`` replaces every goal. ``status`` moves the campaign through the same lifecycle
-    as the launch, pause and archive routes (``completed`` is reached only this way); the current status
-    is accepted and changes nothing."""
+    ``trackId``. ``goals`` replaces every goal; ``budgetGuardrail`` changes the fields it gives. ``status``
+    moves the campaign through the same lifecycle as the launch, pause and archive routes (``completed`` is
+    reached only this way); the current status is accepted and changes nothing. Fields change before the
+    status, so one PATCH may raise the budget and resume a campaign its guardrail paused."""
 
     name: Name | UnsetType = UNSET
     description: Description | UnsetType | None = UNSET
@@ -141,6 +172,7 @@ class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", 
     target_audience: Targeting | UnsetType = UNSET
     creative_assets: CreativeAssets | UnsetType = UNSET
     goals: Goals | UnsetType = UNSET
+    budget_guardrail: GuardrailPatch | UnsetType = UNSET
     status: Status | UnsetType = UNSET
 
     def __post_init__(self) -> None:
@@ -155,7 +187,8 @@ class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, rename="camel", 
 
     def changes(self) -> dict[str, object]:
         """The stored fields to set (the store's names and JSON shapes); not ``goals``, not ``status``."""
-        return patch_changes(self, store.UPDATABLE_FIELDS)
+        guardrail = {} if isinstance(self.budget_guardrail, UnsetType) else self.budget_guardrail.changes()
+        return patch_changes(self, store.UPDATABLE_FIELDS) | guardrail
 
     def goal_rows(self) -> list[store.Goal] | None:
         if isinstance(self.goals, UnsetType):
@@ -203,6 +236,14 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
                                                                "`metaCampaignId`; null when unlinked")] = None
     meta_effective_status: Annotated[str | None, Meta(description=(
         "The Meta campaign's `effective_status` as we last set or read it; null when unlinked"))] = None
+    budget_guardrail: Annotated[Guardrail, Meta(description=(
+        "An extension: the budget guardrail. Once `budgetSpent` reaches `percent` % of `budget` (null: the "
+        "server's default, 100), an active campaign is paused here and, within one Meta poll, on Meta; it "
+        "cannot be launched again until the budget or the percent is raised or `enabled` is false."))] = Guardrail()
+    paused_reason: Annotated[PausedReason | None, Meta(description=(
+        "An extension: why the campaign is paused and since when; `cause` is `{\"userId\": ...}` (a member "
+        "paused it) or `{\"guardrail\": {percent, budget, budgetSpent, currency}}` (its budget guardrail). "
+        "Null unless paused."))] = None
 
     @classmethod
     def of(cls, row: store.Campaign) -> Campaign:

@@ -11,16 +11,18 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+import msgspec
 import pytest
 import trio
 import trio.testing
 
 from actors.aggregator import AGGREGATOR, Aggregator
-from config.sections import AlertsSettings
+from config.sections import AlertsSettings, RulesSettings
+from engine.guardrail import GuardrailTrip, PauseCause, PausedReason
 from engine.messages import MetricSample
 from engine.store import Database
 from engine.store.alerts import ALERTS_CHANNEL
-from engine.store.campaigns import Goal, get_campaign
+from engine.store.campaigns import Goal, get_campaign, set_campaign_status
 from tests.helpers.factories import create_campaign, create_endpoint, create_org
 
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -165,10 +167,11 @@ async def test_a_campaign_that_ends_without_a_sample_is_announced_once_by_the_sw
         assert await db.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign) == "completed"
 
 
-async def _run_batches(db: Database, wall: list[datetime], *batches: list[MetricSample]) -> None:
+async def _run_batches(db: Database, wall: list[datetime], *batches: list[MetricSample],
+                       rules: RulesSettings = RulesSettings()) -> None:  # noqa: B008 -- frozen
     """The aggregator fed ``batches`` one after the other, the wall clock two minutes on for each (so a
     campaign still running would fire ``metrics.updated`` again), then stopped."""
-    aggregator = Aggregator(db, AlertsSettings(), wall=lambda: wall[0], sweep_every=3600)
+    aggregator = Aggregator(db, AlertsSettings(), wall=lambda: wall[0], sweep_every=3600, rules=rules)
     async with trio.open_nursery() as nursery:
         await nursery.start(aggregator.run)
         async with aggregator.sender() as outbox:
@@ -226,3 +229,53 @@ async def test_a_finished_campaign_counts_late_facts_and_fires_nothing(db: Datab
         assert stored.budget_spent == 90.0 and stored.metrics.streams == 60
         assert await _events_of(db, campaign) == []
         assert await _count(db, "SELECT count(*) FROM alerts") == 0
+
+
+async def _paused_events(db: Database) -> list[dict[str, object]]:
+    rows = await db.fetch("SELECT payload FROM webhook_events WHERE type = 'campaign.paused' ORDER BY created_at")
+    return [msgspec.json.decode(row["payload"])["data"] for row in rows]
+
+
+async def test_an_active_campaign_reaching_its_guardrail_is_paused_once_with_the_trip_as_cause(db: Database) -> None:
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)  # a budget of 100 USD
+        await db.execute("UPDATE campaigns SET status = 'active' WHERE id = $1", campaign)
+        wall = [NOW]
+        await _run_batches(db, wall, [_spend(org, campaign, 9_999, 0)], [_spend(org, campaign, 10_050, 1)],
+                           [_spend(org, campaign, 12_000, 2)])
+        stored = await get_campaign(db, org, campaign)
+        assert stored is not None and (stored.status, stored.budget_spent) == ("paused", 120.0)  # facts still count
+        trip = GuardrailTrip(percent=100, budget=100.0, budget_spent=100.5, currency="USD")
+        assert stored.paused_reason == PausedReason(cause=PauseCause(guardrail=trip),
+                                                    at=NOW + timedelta(minutes=2))  # the batch that reached it
+        assert await _paused_events(db) == [{
+            "campaignId": str(campaign), "campaignName": "Summer", "status": "paused", "previousStatus": "active",
+            "cause": {"guardrail": {"percent": 100, "budget": 100.0, "budgetSpent": 100.5, "currency": "USD"}}}]
+
+
+async def test_the_campaign_percent_wins_over_the_rules_default_and_off_is_off(db: Database) -> None:
+    with trio.fail_after(20):
+        org = await create_org(db)
+        default, own, off = [await create_campaign(db, org, name=name, start=START, status="active")
+                             for name in ("default", "own", "off")]
+        await db.execute("UPDATE campaigns SET guardrail_percent = 110 WHERE id = $1", own)
+        await db.execute("UPDATE campaigns SET guardrail_enabled = false WHERE id = $1", off)
+        spend = [_spend(org, campaign, 12_000, 0) for campaign in (default, own, off)]  # 120 % of 100 USD
+        await _run_batches(db, [NOW], spend, rules=RulesSettings(guardrail_percent=150))
+        statuses = {row["id"]: row["status"] for row in await db.fetch("SELECT id, status FROM campaigns")}
+        assert [statuses[c] for c in (default, own, off)] == ["active", "paused", "active"]
+        assert [event["campaignName"] for event in await _paused_events(db)] == ["own"]
+
+
+async def test_a_member_pause_keeps_its_cause_and_an_ended_campaign_completes_instead(db: Database) -> None:
+    with trio.fail_after(20):
+        org = await create_org(db)
+        member, user = await create_campaign(db, org, name="member", start=START, status="active"), uuid.uuid4()
+        ended = await create_campaign(db, org, name="ended", start=START, end=NOW, status="active")
+        await set_campaign_status(db, org, member, expected_from=("active",), to="paused",
+                                  reason=PausedReason(cause=PauseCause(user_id=user), at=NOW))
+        await _run_batches(db, [NOW], [_spend(org, campaign, 50_000, 0) for campaign in (member, ended)])
+        stored = await get_campaign(db, org, member)
+        assert stored is not None and stored.paused_reason == PausedReason(cause=PauseCause(user_id=user), at=NOW)
+        assert await db.fetchval("SELECT status FROM campaigns WHERE id = $1", ended) == "completed"
+        assert [event["cause"] for event in await _paused_events(db)] == [{"userId": str(user)}]  # the member's

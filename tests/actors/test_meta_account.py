@@ -232,11 +232,12 @@ async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Databa
         await receive.receive()
 
 
-async def test_a_campaign_of_ours_that_is_over_is_paused_on_meta(db: Database, clock: MockClock) -> None:
-    sim = simulator(campaigns=3)
+async def test_a_campaign_of_ours_that_must_not_spend_is_paused_on_meta(db: Database, clock: MockClock) -> None:
+    # Paused covers the budget guardrail's pause, which nothing pushes to Meta but this actor.
+    sim = simulator(campaigns=4)
     integration, links = await connect(db, sim)
-    running, completed, archived = links
-    for meta_id, status in ((completed, "completed"), (archived, "archived")):
+    _, paused, completed, archived = links  # the first stays active
+    for meta_id, status in ((paused, "paused"), (completed, "completed"), (archived, "archived")):
         await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", links[meta_id], status)
     send, receive = trio.open_memory_channel[MetricSample](64)
     with trio.move_on_after(HOUR):
@@ -246,8 +247,29 @@ async def test_a_campaign_of_ours_that_is_over_is_paused_on_meta(db: Database, c
     async with http_factory(sim)() as graph:  # what Meta itself now says, over its Graph API
         answers = [await graph.get(f"/{Settings().meta.api_version}/{meta_id}",
                                    params={"fields": "effective_status", "access_token": TOKEN})
-                   for meta_id in (running, completed, archived)]
-    assert [answer.json()["effective_status"] for answer in answers] == ["ACTIVE", "PAUSED", "PAUSED"]
+                   for meta_id in links]
+    assert [answer.json()["effective_status"] for answer in answers] == ["ACTIVE", "PAUSED", "PAUSED", "PAUSED"]
     stored = {row["id"]: row["meta_effective_status"] for row in await db.fetch(
         "SELECT id, meta_effective_status FROM campaigns")}
-    assert [stored[links[meta_id]] for meta_id in (running, completed, archived)] == ["ACTIVE", "PAUSED", "PAUSED"]
+    assert [stored[links[meta_id]] for meta_id in links] == ["ACTIVE", "PAUSED", "PAUSED", "PAUSED"]
+
+
+async def test_a_campaign_paused_while_its_figures_were_sent_is_paused_on_meta_in_that_cycle(
+        db: Database, clock: MockClock) -> None:
+    # As the aggregator's guardrail does: our status changes after the cycle began, before Meta is asked.
+    sim = simulator(campaigns=1)
+    integration, links = await connect(db, sim)
+    (meta_id, ours), = links.items()
+    send, receive = trio.open_memory_channel[MetricSample](0)  # the actor's next send waits for our UPDATE
+
+    async def pause_on_first_sample() -> None:
+        await receive.receive()
+        await db.execute("UPDATE campaigns SET status = 'paused' WHERE id = $1", ours)
+        await _drain(receive)
+
+    with trio.move_on_after(600):  # the first cycle only: the next is 15 minutes after it
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pause_on_first_sample)
+            await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+    assert sim.world.campaigns[meta_id].status == "PAUSED"
+    assert await db.fetchval("SELECT meta_effective_status FROM campaigns WHERE id = $1", ours) == "PAUSED"

@@ -104,7 +104,7 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         settings = _settings(meta)
         ctx = ApiContext(lambda: db, discover(), settings, keys)
         urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", trio.sleep_forever)
-        aggregator = Aggregator(db, settings.alerts, sweep_every=0.5)
+        aggregator = Aggregator(db, settings.alerts, sweep_every=0.5, rules=settings.rules)
         dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                        secret_key=keys.token_encryption_key)
         registry = Registry()

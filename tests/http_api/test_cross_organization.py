@@ -24,7 +24,7 @@ CAMPAIGN = {"name": "Summer", "budget": 5000, "currency": "USD", "objective": "s
 # A body that would succeed if the id were the caller's, so a 404 can only mean "not yours".
 BODIES: dict[tuple[str, str], object] = {
     ("PATCH", "/v1/tracks/{track_id}"): {"title": "Hijacked"},
-    ("PATCH", "/v1/campaigns/{campaign_id}"): {"name": "Hijacked"},
+    ("PATCH", "/v1/campaigns/{campaign_id}"): {"name": "Hijacked", "budgetGuardrail": {"enabled": False}},
     ("PATCH", "/v1/audiences/{audience_id}"): {"name": "Hijacked"},
     ("POST", "/v1/audiences/{audience_id}/lookalike"): {"name": "Stolen", "countries": ["US"], "ratio": 0.05},
     ("POST", "/v1/audiences/{audience_id}/sync/meta"): {"adAccountId": "act_1"},

@@ -106,24 +106,31 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
             hook = await _hook(api, receiver, "/hook", list(EVENT_TYPES))
             gone = await _hook(api, receiver, "/gone", ["webhook.test"])
             await service.connect_meta(api)  # integration.connected
-            # Campaigns spending far beyond their budget of 5 on Meta: the Meta actor polls the simulator's
-            # spend into the aggregator, whose rules fire the budget, goal and metrics events.
+            # A campaign spending far beyond its budget of 5 on Meta: the Meta actor polls the simulator's spend
+            # into the aggregator, whose rules fire the budget, goal and metrics events, and whose guardrail
+            # pauses it (campaign.paused); the Meta actor then pauses it on Meta.
             spring = await _campaign(api, owner, "Spring push", datetime.now(UTC) + timedelta(days=30),
                                      goals=[{"metric": "impressions", "target": 100}])  # campaign.created
             _ok(await api.patch(f"/v1/campaigns/{spring}", json={"name": "Spring push (EU)"}))
-            await _on_meta(api, spring)
+            spring_on_meta = await _on_meta(api, spring)
             _ok(await api.post(f"/v1/campaigns/{spring}/launch"))
-            # One that ends in a few seconds: the aggregator completes it, the Meta actor pauses it on Meta.
-            flash = await _campaign(api, owner, "Flash", datetime.now(UTC) + timedelta(seconds=3))
+            # One that ends in a few seconds (its budget out of reach by then): the aggregator completes it,
+            # the Meta actor pauses it on Meta.
+            flash = await _campaign(api, owner, "Flash", datetime.now(UTC) + timedelta(seconds=3), budget=1000)
             flash_on_meta = await _on_meta(api, flash)
             _ok(await api.post(f"/v1/campaigns/{flash}/launch"))
             await _until(receiver, lambda got: {e["data"].get("campaignId") for e in _of(got, "campaign.completed")}
                          == {flash}, "campaign.completed")
-            await _until(receiver, lambda got: {"budget.warning", "budget.pacing", "goal.reached"}
-                         <= {e["type"] for e in got}, "spend alerts")
-            with trio.fail_after(10):  # Meta says so over its Graph API: polled, there is nothing to wait on
-                while (await service.meta_campaign(flash_on_meta))["effective_status"] != "PAUSED":  # noqa: ASYNC110
-                    await trio.sleep(0.2)
+            await _until(receiver, lambda got: {"budget.warning", "budget.pacing", "goal.reached", "campaign.paused"}
+                         <= {e["type"] for e in got}, "spend alerts and the guardrail")
+            for on_meta in (flash_on_meta, spring_on_meta):
+                with trio.fail_after(10):  # Meta says so over its Graph API: polled, there is nothing to wait on
+                    while (await service.meta_campaign(on_meta))["effective_status"] != "PAUSED":  # noqa: ASYNC110
+                        await trio.sleep(0.2)
+            # At its guardrail it does not resume; with the guardrail off it does, and a member pauses it.
+            assert (await api.post(f"/v1/campaigns/{spring}/launch")).status_code == 409
+            _ok(await api.patch(f"/v1/campaigns/{spring}", json={"budgetGuardrail": {"enabled": False}}))
+            _ok(await api.post(f"/v1/campaigns/{spring}/launch"))
             _ok(await api.post(f"/v1/campaigns/{spring}/pause"))
             await nursery.start(_reporter(db, keys, service).run)  # report.daily.ready
             _ok(await api.post(f"/v1/webhooks/{hook}/test"), 202)
@@ -131,7 +138,7 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
             service.revoke_meta_logins()  # the Meta actor's next poll is refused: integration.needs_reauth
             await _until(receiver, lambda got: set(EVENT_TYPES) <= {e["type"] for e in got}, "full set")
             _ok(await api.post(f"/v1/campaigns/{spring}/archive"))
-            events = await _until(receiver, lambda got: len(_of(got, "campaign.updated")) == 2, "the archive")
+            events = await _until(receiver, lambda got: len(_of(got, "campaign.updated")) == 3, "the archive")
         nursery.cancel_scope.cancel()
 
     assert all(item.verified_standard and item.verified_seed for item in receiver.received)
@@ -139,9 +146,15 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
     moves = sorted((e["type"], e["data"]["campaignName"], e["data"]["previousStatus"])
                    for e in events if e["type"] in ("campaign.launched", "campaign.paused"))
     assert moves == [("campaign.launched", "Flash", "draft"), ("campaign.launched", "Spring push (EU)", "draft"),
-                     ("campaign.paused", "Spring push (EU)", "active")]
-    assert [e["data"]["changes"] for e in _of(events, "campaign.updated")] == [{"name": "Spring push (EU)"},
-                                                                               {"status": "archived"}]
+                     ("campaign.launched", "Spring push (EU)", "paused"),  # resumed with the guardrail off
+                     ("campaign.paused", "Spring push (EU)", "active"),  # by the guardrail
+                     ("campaign.paused", "Spring push (EU)", "active")]  # by a member
+    by_guardrail, by_member = [e["data"]["cause"] for e in _of(events, "campaign.paused")]
+    assert by_member == {"userId": str(owner.user_id)}
+    assert by_guardrail["guardrail"]["percent"] == 100 and by_guardrail["guardrail"]["budget"] == 5.0
+    assert by_guardrail["guardrail"]["budgetSpent"] >= 5.0 and by_guardrail["guardrail"]["currency"] == "USD"
+    assert [e["data"]["changes"] for e in _of(events, "campaign.updated")] == [
+        {"name": "Spring push (EU)"}, {"budgetGuardrail": {"enabled": False, "percent": None}}, {"status": "archived"}]
     assert spring in {e["data"]["campaignId"] for e in _of(events, "budget.warning")} <= {spring, flash}
     fired = {(e["data"]["type"], e["data"]["campaignId"]) for e in _of(events, "alert.fired")}
     assert {("budget.pacing", spring), ("goal.reached", spring), ("campaign.completed", flash)} <= fired

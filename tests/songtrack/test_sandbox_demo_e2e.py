@@ -1,6 +1,8 @@
 """The sandbox demo as a person meets it: ``songtrack run`` with no provider credentials and a webhook URL
 for the demo label, nothing else. Within a minute of start the demo campaign's spend on the Meta simulator
-crosses its thresholds and a signed ``budget.warning`` reaches the consumer; the printed demo login works,
+crosses its thresholds and a signed ``budget.warning`` reaches the consumer, then, at its budget, its guardrail
+pauses it (a signed ``campaign.paused`` with the guardrail as cause) and the Meta simulator's campaign with
+it, so it stops near its budget instead of spending on; the printed demo login works,
 simulated stream events arrive for the printed demo track (today's so far, from midnight UTC on), the
 demo campaign's analytics rest on 28 days of imported history (confidence "high"), and a second start
 sets up a fresh campaign that warns again. The person then downloads the campaign's PDF and XLSX through
@@ -40,6 +42,36 @@ async def _warned_within(receiver: Receiver, seconds: float, already: int = 0) -
             await trio.sleep(0.2)
 
 
+async def _paused_by_guardrail_within(receiver: Receiver, seconds: float) -> dict[str, Any]:
+    """The data of the first ``campaign.paused`` whose cause is the guardrail."""
+    with trio.fail_after(seconds):
+        while True:
+            for item in receiver.received:
+                event = json.loads(item.body)
+                if event["type"] == "campaign.paused" and "guardrail" in (event["data"]["cause"] or {}):
+                    return dict(event["data"])
+            await trio.sleep(0.2)
+
+
+async def _stopped_near_its_budget(client: httpx.AsyncClient, headers: dict[str, str],
+                                   paused: dict[str, Any]) -> None:
+    """The guardrail saw the spend of the Meta poll that crossed the budget (15 s of spend at speed 60, about
+    10 USD on 26.05), and the Meta account actor paused the Meta campaign within a poll (its answer is
+    metaEffectiveStatus), so the spend stopped short of twice the budget."""
+    trip = paused["cause"]["guardrail"]
+    assert trip["percent"] == 100 and trip["budget"] <= trip["budgetSpent"] < 2 * trip["budget"], trip
+    with trio.fail_after(60):
+        while True:
+            campaign = (await client.get(f"/v1/campaigns/{paused['campaignId']}", headers=headers)).json()
+            if campaign["metaEffectiveStatus"] == "PAUSED":
+                break
+            await trio.sleep(0.5)
+    assert (campaign["status"], campaign["pausedReason"]["cause"]) == ("paused", paused["cause"])
+    # Meta stopped within one poll of that: before the guardrail the demo spent 12 times its budget.
+    assert campaign["budgetSpent"] < 2 * campaign["budget"], campaign
+    assert (await client.post(f"/v1/campaigns/{paused['campaignId']}/launch", headers=headers)).status_code == 409
+
+
 async def _stored_streams_of(data: Path, track: str) -> tuple[int, list[int]]:
     """How many stream events the running process has stored for ``track``, and the track's report days'
     streams: we attach to its embedded cluster as a second client (the owner lock is the process's, so
@@ -59,7 +91,8 @@ async def _stored_streams_of(data: Path, track: str) -> tuple[int, list[int]]:
 async def _demo_analytics(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
     """The demo campaign's analytics; its spend is checked against the campaign's running total, read
     just before and just after (the pollers keep adding)."""
-    found = (await client.get("/v1/campaigns?status=active", headers=headers)).json()["campaigns"]
+    listed = (await client.get("/v1/campaigns", headers=headers)).json()["campaigns"]
+    found = [c for c in listed if c["status"] in ("active", "paused")]  # paused once its guardrail stops it
     assert [c["name"] for c in found] == ["Demo campaign"]
     answer = await client.get(f"/v1/analytics/campaigns/{found[0]['id']}", headers=headers)
     assert answer.status_code == 200, answer.text
@@ -144,6 +177,7 @@ async def test_make_run_in_sandbox_warns_a_webhook_consumer_within_a_minute(tmp_
                 attribution["streamsDuring"] - mean * attribution["elapsedDays"])
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 await _exports_and_a_broken_import(client, headers, analytics)
+                await _stopped_near_its_budget(client, headers, await _paused_by_guardrail_within(receiver, 60))
             assert alerts and alerts[0]["data"]["threshold"] in (0.5, 0.8, 1.0)
             assert await first.stop() == 0
             seen = len(receiver.received)
