@@ -15,7 +15,15 @@ import asyncpg
 import msgspec
 
 from engine.store import campaign_events
-from engine.store.campaign_model import Campaign, CampaignMetrics, Goal, NewCampaign, TrackSummary
+from engine.store.campaign_model import (
+    Campaign,
+    CampaignMetaRefusal,
+    CampaignMetaSync,
+    CampaignMetrics,
+    Goal,
+    NewCampaign,
+    TrackSummary,
+)
 from engine.store.catalog_common import (
     Conflict,
     Executor,
@@ -109,6 +117,7 @@ WITH changed AS (
 )""" + CAMPAIGN_SELECT.format(source="changed")
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
 _goals_decoder = msgspec.json.Decoder(list[Goal])
+_sync_error_decoder = msgspec.json.Decoder(CampaignMetaRefusal)
 # After this many lost races between the compare-and-set and the status read we give up (see below).
 _CAS_ATTEMPTS = 3
 
@@ -292,8 +301,17 @@ def campaign_from_row(row: asyncpg.Record) -> Campaign:
         metrics=CampaignMetrics(impressions=row["impressions"], clicks=row["clicks"], streams=row["streams"]),
         launched_at=row["launched_at"], created_at=row["created_at"], updated_at=row["updated_at"],
         meta_ad_account_id=row["meta_ad_account_id"], meta_campaign_id=row["meta_campaign_id"],
-        meta_effective_status=row["meta_effective_status"],
+        meta_effective_status=row["meta_effective_status"], meta_sync=_meta_sync(row),
     )  # fmt: skip
+
+
+def _meta_sync(row: asyncpg.Record) -> CampaignMetaSync | None:
+    error = row["meta_sync_error"]
+    if row["meta_synced_at"] is None and error is None:
+        return None
+    return CampaignMetaSync(budget_minor=row["meta_budget_minor"], currency=row["meta_budget_currency"],
+                            synced_at=row["meta_synced_at"],
+                            error=None if error is None else _sync_error_decoder.decode(error))
 
 
 def _encode(field: str, value: object) -> object:
