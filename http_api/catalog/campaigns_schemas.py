@@ -15,6 +15,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from engine.campaign_status import Status
 from engine.store import campaigns as store
+from engine.store.campaign_model import CampaignMetaSync
 from http_api.catalog.schemas import (
     NO_NUL,
     Description,
@@ -203,6 +204,12 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
                                                                "`metaCampaignId`; null when unlinked")] = None
     meta_effective_status: Annotated[str | None, Meta(description=(
         "The Meta campaign's `effective_status` as we last set or read it; null when unlinked"))] = None
+    meta_sync: Annotated[CampaignMetaSync | None, Meta(description=(
+        "Read-only: our pushes to the linked Meta campaign. `budgetMinor` is the lifetime budget Meta last"
+        " accepted from us, in minor units of `currency` (the ad account's; 8000 USD is 80.00), at `syncedAt`;"
+        " `error` is the last push refused (by Meta, or by us: another currency, a daily budget), with its"
+        " `action` (`set_budget` at link or on a budget change, `launch` with the status), `code`, `message`"
+        " and `at`, cleared by the next success. Null when unlinked or nothing was pushed yet."))] = None
 
     @classmethod
     def of(cls, row: store.Campaign) -> Campaign:
