@@ -12,17 +12,22 @@ from datetime import datetime
 
 import msgspec
 
+from engine.store.campaign_model import CampaignMetaRefusal
 from engine.store.campaigns import CAMPAIGN_SELECT, Campaign, campaign_from_row, get_campaign
-from engine.store.catalog_common import Conflict, Executor, raise_conflict_on
+from engine.store.catalog_common import Conflict, Executor, atomic, raise_conflict_on
+from engine.store.outbox import enqueue_event
 from engine.store.rows import as_struct
 
 __all__ = [
-    "AdAccountInfo", "MetaLink", "MetaPollTarget", "campaigns_targeting_audience", "get_campaign_by_meta",
-    "link_meta", "linked_campaigns", "meta_links", "meta_poll_targets", "record_ad_accounts",
-    "set_meta_effective_status", "unlink_meta",
+    "SYNC_FAILED", "AdAccountInfo", "MetaLink", "MetaPollTarget", "ad_account_currency",
+    "campaigns_targeting_audience", "get_campaign_by_meta", "link_meta", "linked_campaigns", "meta_links",
+    "meta_poll_targets", "record_ad_accounts", "record_meta_sync", "set_meta_effective_status", "unlink_meta",
 ]  # fmt: skip
 
 _META_KEY = "campaigns_meta_campaign_key"
+SYNC_FAILED = "campaign.meta_sync_failed"  # the event of a refused push (``record_meta_sync``)
+# A link starts and ends with nothing pushed: the previous Meta campaign's budget is not the new one's.
+_NO_SYNC = "meta_budget_minor = NULL, meta_budget_currency = NULL, meta_synced_at = NULL, meta_sync_error = NULL"
 
 
 async def link_meta(
@@ -38,7 +43,7 @@ async def link_meta(
     """
     sql = (
         "WITH changed AS (UPDATE campaigns SET meta_ad_account_id = $3, meta_campaign_id = $4,"
-        " meta_effective_status = $5, updated_at = now()"
+        f" meta_effective_status = $5, {_NO_SYNC}, updated_at = now()"
         " WHERE organization_id = $1 AND id = $2 AND meta_campaign_id IS NULL RETURNING *)"
         + CAMPAIGN_SELECT.format(source="changed")
     )
@@ -57,7 +62,7 @@ async def unlink_meta(db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID) -
     campaign."""
     status = await db.execute(
         "UPDATE campaigns SET meta_ad_account_id = NULL, meta_campaign_id = NULL, meta_effective_status = NULL,"
-        " updated_at = now() WHERE organization_id = $1 AND id = $2", org_id, campaign_id)
+        f" {_NO_SYNC}, updated_at = now() WHERE organization_id = $1 AND id = $2", org_id, campaign_id)
     return status == "UPDATE 1"
 
 
@@ -176,3 +181,42 @@ async def record_ad_accounts(db: Executor, org_id: uuid.UUID, accounts: list[AdA
         " IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.currency, EXCLUDED.timezone_name)",
         org_id, [a.account_id for a in accounts], [a.name for a in accounts], [a.currency for a in accounts],
         [a.timezone_name for a in accounts])
+
+
+async def ad_account_currency(db: Executor, org_id: uuid.UUID, account_id: str) -> str | None:
+    """The currency recorded for the organization's ad account ``account_id`` (``act_<digits>``), or ``None``."""
+    currency = await db.fetchval("SELECT currency FROM meta_ad_accounts WHERE organization_id = $1"
+                                 " AND account_id = $2", org_id, account_id)
+    return None if currency is None else str(currency)
+
+
+_SYNCED = (
+    "UPDATE campaigns SET meta_budget_minor = coalesce($3, meta_budget_minor),"
+    " meta_budget_currency = coalesce($4, meta_budget_currency), meta_synced_at = $5, meta_sync_error = NULL"
+    " WHERE organization_id = $1 AND id = $2 AND meta_campaign_id IS NOT NULL"
+)
+_REFUSED = ("UPDATE campaigns SET meta_sync_error = $3::jsonb WHERE organization_id = $1 AND id = $2"
+            " AND meta_campaign_id IS NOT NULL RETURNING name")
+
+
+async def record_meta_sync(
+    db: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, *, now: datetime,
+    budget_minor: int | None = None, currency: str | None = None, error: CampaignMetaRefusal | None = None,
+) -> None:
+    """Record the outcome of a push to the campaign's linked Meta campaign: the one writer of ``metaSync``.
+
+    Without ``error`` the push succeeded: ``budget_minor`` (in ``currency``), when given, is the lifetime
+    budget Meta now has from us, and any earlier refusal is cleared. With ``error`` it was refused: the
+    refusal is kept on the campaign (the budget Meta has stays what it was) and ``campaign.meta_sync_failed``
+    is enqueued in the same transaction. An unlinked campaign (unlinked meanwhile) records nothing. Like
+    ``set_meta_effective_status`` it touches neither ``updated_at`` nor ``campaign.updated``.
+    """
+    if error is None:
+        await db.execute(_SYNCED, org_id, campaign_id, budget_minor, currency, now)
+        return
+    async with atomic(db) as tx:
+        name = await tx.fetchval(_REFUSED, org_id, campaign_id, msgspec.json.encode(error).decode())
+        if name is not None:
+            await enqueue_event(tx, org_id, SYNC_FAILED, {
+                "campaignId": campaign_id, "campaignName": name, "action": error.action,
+                "error": {"code": error.code, "message": error.message}}, now=now)

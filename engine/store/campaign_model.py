@@ -11,7 +11,8 @@ import msgspec
 
 from engine.guardrail import Guardrail, PausedReason
 
-__all__ = ["Campaign", "CampaignMetrics", "Goal", "NewCampaign", "TrackSummary"]
+__all__ = ["Campaign", "CampaignMetaRefusal", "CampaignMetaSync", "CampaignMetrics", "Goal", "NewCampaign",
+           "TrackSummary"]
 
 
 class TrackSummary(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -31,6 +32,29 @@ class CampaignMetrics(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     impressions: int
     clicks: int
     streams: int
+
+
+class CampaignMetaRefusal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A push to the linked Meta campaign that was refused: ``action`` is what we pushed (``set_budget`` at
+    link or on a budget change, ``launch`` with the status), ``code`` the API error code of the refusal
+    (``INTEGRATION_ERROR``: Meta refused or could not be reached; ``CONFLICT``: we did not push, see the
+    message), ``at`` when."""
+
+    action: str
+    code: str
+    message: str
+    at: datetime
+
+
+class CampaignMetaSync(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What the linked Meta campaign has from us: ``budget_minor`` is the lifetime budget Meta last accepted
+    (minor units of ``currency``, the ad account's), ``synced_at`` when; ``error`` the last refused push,
+    cleared by the next success."""
+
+    budget_minor: int | None
+    currency: str | None
+    synced_at: datetime | None
+    error: CampaignMetaRefusal | None
 
 
 class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -61,6 +85,8 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     meta_effective_status: str | None = None
     budget_guardrail: Guardrail = Guardrail()
     paused_reason: PausedReason | None = None  # set while it is paused, with why
+    # Our pushes to that Meta campaign (``campaign_meta.record_meta_sync``); None before the first.
+    meta_sync: CampaignMetaSync | None = None
 
 
 class NewCampaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -16,7 +16,15 @@ import msgspec
 
 from engine.guardrail import Guardrail, PausedReason
 from engine.store import campaign_events
-from engine.store.campaign_model import Campaign, CampaignMetrics, Goal, NewCampaign, TrackSummary
+from engine.store.campaign_model import (
+    Campaign,
+    CampaignMetaRefusal,
+    CampaignMetaSync,
+    CampaignMetrics,
+    Goal,
+    NewCampaign,
+    TrackSummary,
+)
 from engine.store.catalog_common import (
     Conflict,
     Executor,
@@ -113,6 +121,7 @@ WITH changed AS (
 _TRACK_FK, _TRACK_MISSING = "campaigns_track_id_fkey", "the organization has no such track"
 _goals_decoder = msgspec.json.Decoder(list[Goal])
 _reason_decoder = msgspec.json.Decoder(PausedReason)
+_sync_error_decoder = msgspec.json.Decoder(CampaignMetaRefusal)
 # After this many lost races between the compare-and-set and the status read we give up (see below).
 _CAS_ATTEMPTS = 3
 
@@ -309,7 +318,17 @@ def campaign_from_row(row: asyncpg.Record) -> Campaign:
         meta_effective_status=row["meta_effective_status"],
         budget_guardrail=Guardrail(enabled=row["guardrail_enabled"], percent=row["guardrail_percent"]),
         paused_reason=None if row["paused_reason"] is None else _reason_decoder.decode(row["paused_reason"]),
+        meta_sync=_meta_sync(row),
     )  # fmt: skip
+
+
+def _meta_sync(row: asyncpg.Record) -> CampaignMetaSync | None:
+    error = row["meta_sync_error"]
+    if row["meta_synced_at"] is None and error is None:
+        return None
+    return CampaignMetaSync(budget_minor=row["meta_budget_minor"], currency=row["meta_budget_currency"],
+                            synced_at=row["meta_synced_at"],
+                            error=None if error is None else _sync_error_decoder.decode(error))
 
 
 def _encode(field: str, value: object) -> object:

@@ -11,6 +11,7 @@ __all__ = ["EVENT_TYPES", "EventType"]
 
 EventType = Literal[
     "campaign.created", "campaign.updated", "campaign.launched", "campaign.paused", "campaign.completed",
+    "campaign.meta_sync_failed",
     "metrics.updated", "report.daily.ready", "integration.connected", "integration.needs_reauth",
     "budget.warning", "budget.pacing", "goal.reached", "alert.fired", "webhook.test", "endpoint.disabled",
 ]

@@ -5,9 +5,10 @@ Every status change is the store's compare-and-set, so two concurrent launches c
 that depend on the row (launch needs a track, delete refuses an active campaign) run in the same
 transaction as the write, on the row it locked. Another organization's campaign answers 404. Launch and
 pause of a campaign linked to a Meta campaign (``POST /v1/meta/campaigns``) set the Meta campaign ACTIVE or
-PAUSED first; creating and changing Meta campaigns is ``http_api.providers.meta``'s. A campaign at its
-budget guardrail (``engine.guardrail``) does not launch: resuming it would only spend past the limit until
-the next batch of figures paused it again.
+PAUSED first, a launch with our budget in the same write, and a PATCH of the budget or currency pushes the
+budget first (``http_api.providers.meta_budget``); creating and changing Meta campaigns is
+``http_api.providers.meta``'s. A campaign at its budget guardrail (``engine.guardrail``) does not launch:
+resuming it would only spend past the limit until the next batch of figures paused it again.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found, store_errors
 from http_api.pagination import Pagination
 from http_api.providers.clients import PROVIDER_ERRORS, meta_client
+from http_api.providers.meta_budget import push_budget
 from http_api.routing import Access, Call, Router
 
 __all__ = ["campaigns_router"]
@@ -63,8 +65,17 @@ _ROUTED = frozenset(action for action, _ in _ACTION_ROUTES)
 _META_STATUS: dict[Action, str] = {"launch": "ACTIVE", "pause": "PAUSED"}
 _META_PUSH = (
     " When the campaign is linked to a Meta campaign (`metaCampaignId`), that campaign is set {status} on Meta"
-    " first; if Meta refuses or fails, its error is the answer (502 INTEGRATION_ERROR with Meta's message; 409"
-    " INTEGRATION_ERROR when Meta must be connected again) and the campaign's status does not change."
+    " first ({budget}); if Meta refuses or fails, its error is the answer (502 INTEGRATION_ERROR with Meta's"
+    " message; 409 INTEGRATION_ERROR when Meta must be connected again) and the campaign's status does not"
+    " change."
+)
+_BUDGET_PUSH = (
+    " A change of `budget` or `currency` of a campaign linked to a Meta campaign is pushed to Meta first, as its"
+    " lifetime budget in the ad account's currency; if Meta refuses or fails, its error is the answer (502"
+    " INTEGRATION_ERROR with Meta's message; 409 INTEGRATION_ERROR when Meta must be connected again), and 409"
+    " CONFLICT (field `budget`) when we cannot push it (the currency is not the ad account's: we do not convert;"
+    " the Meta campaign has a daily budget). Then nothing of the campaign changes, and the refusal is kept in"
+    " `metaSync.error` and sent as `campaign.meta_sync_failed`."
 )
 _WINDOW_CHECK = "campaigns_check"  # PostgreSQL's name for the table's unnamed CHECK (end_date > start_date)
 
@@ -121,12 +132,13 @@ def campaigns_router(ctx: ApiContext) -> Router:
 
     @router.route(
         "PATCH", "/v1/campaigns/<uuid:campaign_id>", summary="Change some of a campaign's fields",
-        access=Access.MEMBER, body=CampaignPatch, response=Campaign, errors=(409,),
+        access=Access.MEMBER, body=CampaignPatch, response=Campaign, errors=tuple(sorted({409, *PROVIDER_ERRORS})),
         description="A `status` follows the lifecycle: " + _LIFECYCLE + " " + _CONFLICTS + " 400 names "
                     "`endDate` when the change would put it at or before the start date, stored or sent, and "
-                    "`targetAudience.audienceId` when the organization has no such audience.",
+                    "`targetAudience.audienceId` when the organization has no such audience." + _BUDGET_PUSH,
     )
     async def update_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
+        await _push_budget_change(call, campaign_id, call.body)
         async with atomic(call.db) as conn:
             row = await _update(conn, call.caller.organization_id, campaign_id, call.body, _Member.of(call))
         return Campaign.of(row)
@@ -154,7 +166,10 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
     description = _LIFECYCLE + " " + _CONFLICTS + (extra if action == "launch" else "")
     errors: tuple[int, ...] = (409,)
     if action in _META_STATUS:
-        description += _META_PUSH.format(status=_META_STATUS[action])
+        budget = ("in the same write as our budget, as its lifetime budget; a budget we cannot push (another"
+                  " currency than the ad account's, a daily budget) does not stop the launch and is kept in"
+                  " `metaSync.error`" if action == "launch" else "its budget is left as it is")
+        description += _META_PUSH.format(status=_META_STATUS[action], budget=budget)
         errors = tuple(sorted({409, *PROVIDER_ERRORS}))
 
     async def transition(call: Call, campaign_id: uuid.UUID) -> Campaign:
@@ -190,9 +205,31 @@ async def _push_to_meta(call: Call, campaign_id: uuid.UUID, action: Action) -> s
     if action == "launch":
         _check_launchable(current, _Member.of(call))
     status = _META_STATUS[action]
+    if action == "launch":  # the status and our budget in one write
+        await push_budget(call, current, action="launch", status=status)
+        return status
     async with meta_client(call) as (client, _):
         await client.update_campaign(current.meta_campaign_id, status=status, act_id=current.meta_ad_account_id)
     return status
+
+
+async def _push_budget_change(call: Call, campaign_id: uuid.UUID, body: CampaignPatch) -> None:
+    """Push the PATCH's new budget or currency to the linked Meta campaign, if it changes either.
+
+    The checks that do not need the row locked run first, so that Meta is not changed for a PATCH we would
+    refuse; one that a concurrent change makes fail after the push (a status the campaign no longer allows)
+    leaves Meta with the new budget, which ``metaSync`` then shows and the next push puts right.
+    """
+    org_id = call.caller.organization_id
+    current = await store.get_campaign(call.db, org_id, campaign_id)
+    if current is None or current.meta_campaign_id is None:
+        return
+    budget = current.budget if isinstance(body.budget, UnsetType) else body.budget
+    currency = current.currency if isinstance(body.currency, UnsetType) else body.currency
+    if (budget, currency) == (current.budget, current.currency):
+        return
+    await _check_patch(call.db, org_id, current, body)
+    await push_budget(call, current, action="set_budget", budget=budget, currency=currency)
 
 
 def _check_launchable(campaign: store.Campaign, member: _Member) -> None:
@@ -215,12 +252,7 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
     current = await store.get_campaign(conn, org_id, campaign_id)
     if current is None:
         raise not_found("campaign")
-    start = current.start_date if isinstance(body.start_date, UnsetType) else body.start_date
-    end = current.end_date if isinstance(body.end_date, UnsetType) else body.end_date
-    problem = window_problem(start, end)
-    if problem:
-        raise _bad_window(problem)
-    await _check_audience(conn, org_id, body.target_audience)
+    await _check_patch(conn, org_id, current, body)
     with store_errors():
         try:
             # The UPDATE also locks the row until we commit, so the status we decide on below is final.
@@ -241,6 +273,17 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
             raise _illegal(campaign.status, f"cannot move a campaign that is {campaign.status} to {target}")
         campaign = await _transition(conn, org_id, campaign_id, action, member)
     return campaign
+
+
+async def _check_patch(db: Executor, org_id: uuid.UUID, current: store.Campaign, body: CampaignPatch) -> None:
+    """400 for a PATCH whose dates, stored or sent, are out of order, or whose audience is not the
+    organization's."""
+    start = current.start_date if isinstance(body.start_date, UnsetType) else body.start_date
+    end = current.end_date if isinstance(body.end_date, UnsetType) else body.end_date
+    problem = window_problem(start, end)
+    if problem:
+        raise _bad_window(problem)
+    await _check_audience(db, org_id, body.target_audience)
 
 
 async def _check_audience(db: Executor, org_id: uuid.UUID, targeting: Targeting | UnsetType) -> None:

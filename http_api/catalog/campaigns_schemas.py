@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, UnsetType
 from engine.campaign_status import Status
 from engine.guardrail import Guardrail, PausedReason
 from engine.store import campaigns as store
+from engine.store.campaign_model import CampaignMetaSync
 from http_api.catalog.schemas import (
     NO_NUL,
     Description,
@@ -244,6 +245,12 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         "An extension: why the campaign is paused and since when; `cause` is `{\"userId\": ...}` (a member "
         "paused it) or `{\"guardrail\": {percent, budget, budgetSpent, currency}}` (its budget guardrail). "
         "Null unless paused."))] = None
+    meta_sync: Annotated[CampaignMetaSync | None, Meta(description=(
+        "Read-only: our pushes to the linked Meta campaign. `budgetMinor` is the lifetime budget Meta last"
+        " accepted from us, in minor units of `currency` (the ad account's; 8000 USD is 80.00), at `syncedAt`;"
+        " `error` is the last push refused (by Meta, or by us: another currency, a daily budget), with its"
+        " `action` (`set_budget` at link or on a budget change, `launch` with the status), `code`, `message`"
+        " and `at`, cleared by the next success. Null when unlinked or nothing was pushed yet."))] = None
 
     @classmethod
     def of(cls, row: store.Campaign) -> Campaign:

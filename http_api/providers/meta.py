@@ -20,6 +20,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+import msgspec
 import trio
 from msgspec import UnsetType
 from quart import Response
@@ -35,6 +36,7 @@ from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
 from http_api.pagination import ListQuery, paginate
 from http_api.providers.clients import PROVIDER_ERRORS, meta_client
+from http_api.providers.meta_budget import push_budget, remember_account
 from http_api.providers.meta_schemas import (
     INSIGHTS_DEFAULT_DAYS,
     InsightRowOut,
@@ -112,7 +114,10 @@ def meta_router(ctx: ApiContext) -> Router:
         errors=(404, *PROVIDER_ERRORS),
         description="Creates the campaign on Meta PAUSED, with `budget` (major units of the AD ACCOUNT's"
                     " currency) as its lifetime or daily budget, and links our campaign `campaignId` to it;"
-                    " our launch and pause routes then start and stop it on Meta. 404 NOT_FOUND when the"
+                    " our launch and pause routes then start and stop it on Meta. Our campaign's budget is then"
+                    " pushed as the Meta campaign's lifetime budget (and kept so on every change); when it"
+                    " cannot be (another currency than the account's, a daily budget, Meta's refusal) the link"
+                    " still succeeds and the campaign's `metaSync.error` says why. 404 NOT_FOUND when the"
                     " organization has no such campaign; 409 CONFLICT when it is archived or completed, or"
                     " already linked; 400 names `budget` when it has more decimals than the currency (JPY has"
                     " none) and `bidStrategy` for a capped strategy (they need bid amounts on ad sets).",
@@ -139,6 +144,11 @@ def meta_router(ctx: ApiContext) -> Router:
             raise ApiError(409, "CONFLICT", exc.message, [ErrorDetail(exc.field, exc.message)]) from exc
         if linked is None:  # deleted while we were on Meta
             raise not_found("campaign")
+        # Our budget is the Meta campaign's from now on; a refusal is recorded and the link stands.
+        await remember_account(call, account)
+        pushed = await push_budget(call, linked, action="set_budget", meta=created, raise_refusal=False)
+        if pushed is not None:
+            created = msgspec.structs.replace(created, lifetime_budget=pushed)
         result = MetaCampaignLinked(campaign_id=linked.id,
                                     meta_campaign=MetaCampaign.of(created, account.currency, linked.id))
         return json_response(result, status=201)

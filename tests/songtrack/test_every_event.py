@@ -83,7 +83,8 @@ async def _campaign(api: httpx.AsyncClient, owner: Label, name: str, ends: datet
 
 async def _on_meta(api: httpx.AsyncClient, campaign: str) -> str:
     """Give the campaign a Meta campaign spending 5,000 USD a day (created paused; our launch starts it);
-    returns its Meta id."""
+    returns its Meta id. Our lifetime budget cannot go on a daily budget: the link and the launch each
+    record that refusal (campaign.meta_sync_failed), and the Meta campaign keeps spending its 5,000."""
     account = (_ok(await api.get("/v1/meta/accounts")))["accounts"][0]
     linked = _ok(await api.post("/v1/meta/campaigns", json={
         "campaignId": campaign, "adAccountId": account["id"], "objective": "OUTCOME_AWARENESS", "budget": "5000",
@@ -160,4 +161,8 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
     assert {("budget.pacing", spring), ("goal.reached", spring), ("campaign.completed", flash)} <= fired
     assert [e["data"]["endpointId"] for e in _of(events, "endpoint.disabled")] == [gone]
     assert [e["data"]["provider"] for e in _of(events, "integration.needs_reauth")] == ["meta"]
+    refused = sorted((e["data"]["campaignName"], e["data"]["action"], e["data"]["error"]["code"])
+                     for e in _of(events, "campaign.meta_sync_failed"))
+    assert refused == [("Flash", "launch", "CONFLICT"), ("Flash", "set_budget", "CONFLICT"),
+                       ("Spring push (EU)", "launch", "CONFLICT"), ("Spring push (EU)", "set_budget", "CONFLICT")]
     assert [e["data"]["campaigns"] for e in _of(events, "report.daily.ready")] == [2]

@@ -1,5 +1,6 @@
-"""One owner per lifecycle: the SQL that moves a linked campaign's Meta status and the SQL that moves an
-integration to ``needs_reauth`` each live in one store function, so every caller goes through its rule.
+"""One owner per lifecycle: the SQL that moves a linked campaign's Meta status, the SQL that records what Meta
+has from us (``metaSync``) and the SQL that moves an integration to ``needs_reauth`` each live in one store
+module or function, so every caller goes through its rule.
 
 Rules: a source walk over the product packages (no database); a string constant that writes the column
 or status counts as a write.
@@ -39,6 +40,11 @@ def test_only_the_campaign_meta_store_writes_the_meta_status() -> None:
     # <module> is set_meta_effective_status's statement; link and unlink own the link's first and last status.
     assert writers == {"engine/store/campaign_meta:<module>", "engine/store/campaign_meta:link_meta",
                        "engine/store/campaign_meta:unlink_meta"}
+
+
+def test_only_the_campaign_meta_store_writes_what_meta_has_from_us() -> None:
+    # <module> holds record_meta_sync's statements and the reset a new link or an unlink makes.
+    assert _writers(r"meta_(budget_minor|sync_error)\s*=") == {"engine/store/campaign_meta:<module>"}
 
 
 def test_only_mark_needs_reauth_moves_an_integration_to_needs_reauth() -> None:

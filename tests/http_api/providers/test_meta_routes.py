@@ -143,9 +143,10 @@ async def test_create_in_usd_and_jpy_links_our_campaign(client: Client, simulato
     status, created = await _link(client, member, first, usd, budget="50.25", specialAdCategories=["HOUSING"])
     assert status == 201, created
     meta = simulators.meta.world.campaigns[created["metaCampaign"]["id"]]
+    # Created with the body's 50.25, then given our campaign's budget (test_meta_budget.py has the rules).
     assert (meta.lifetime_budget, meta.daily_budget, meta.status, meta.special_ad_categories) == (
-        5025, None, "PAUSED", ["HOUSING"])
-    assert (created["campaignId"], created["metaCampaign"]["lifetimeBudget"]) == (first["id"], "50.25")
+        OURS["budget"] * 100, None, "PAUSED", ["HOUSING"])
+    assert (created["campaignId"], created["metaCampaign"]["lifetimeBudget"]) == (first["id"], "5000.00")
 
     refused = await _link(client, member, second, jpy, budget="3000.5")
     assert refused[0] == 400 and refused[1]["error"]["details"][0]["field"] == "budget"
