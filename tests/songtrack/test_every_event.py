@@ -164,5 +164,7 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
     refused = sorted((e["data"]["campaignName"], e["data"]["action"], e["data"]["error"]["code"])
                      for e in _of(events, "campaign.meta_sync_failed"))
     assert refused == [("Flash", "launch", "CONFLICT"), ("Flash", "set_budget", "CONFLICT"),
-                       ("Spring push (EU)", "launch", "CONFLICT"), ("Spring push (EU)", "set_budget", "CONFLICT")]
+                       ("Spring push (EU)", "launch", "CONFLICT"),  # its launch
+                       ("Spring push (EU)", "launch", "CONFLICT"),  # its resume once the guardrail is off
+                       ("Spring push (EU)", "set_budget", "CONFLICT")]
     assert [e["data"]["campaigns"] for e in _of(events, "report.daily.ready")] == [2]
