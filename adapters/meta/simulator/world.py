@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from .clock import Clock
 from .config import SimulatorConfig
 from .delivery import BudgetHistory, StatusHistory, day_spend
-from .metrics import DayMetrics, day_draws, from_spend, restatement_factor, split
+from .metrics import DayDraws, DayMetrics, day_draws, from_spend, restatement_factor, split
 
 __all__ = ["CURRENCY_OFFSETS", "Account", "Campaign", "World", "per_usd"]
 
@@ -217,9 +217,9 @@ class World:
     def _cpm(self, account: Account) -> float:
         return 800 * per_usd(account.currency) * account.offset / 100  # minor units per mille
 
-    def _spend(self, campaign: Campaign, account: Account, day: date) -> int:
+    def _spend(self, campaign: Campaign, account: Account, day: date, draws: DayDraws | None = None) -> int:
         """What ``campaign`` delivered on ``day`` as of now, before any restatement (``delivery``)."""
-        pacing = day_draws(self.config.seed, campaign.id, day.isoformat()).pacing
+        pacing = (draws or day_draws(self.config.seed, campaign.id, day.isoformat())).pacing
         spent_before = self._spent_before(campaign, account, day) if self._has_lifetime(campaign) else 0
         return day_spend(campaign.history, campaign.budgets, self._day_bounds(account, day), self.clock.now(),
                          pacing, spent_before)
@@ -252,10 +252,11 @@ class World:
     def day_metrics(self, campaign: Campaign, day: date) -> DayMetrics:
         """What ``campaign`` delivered on the local ``day`` of its account, as of now."""
         account = self.accounts[campaign.account_id]
-        spend = self._spend(campaign, account, day)
+        draws = day_draws(self.config.seed, campaign.id, day.isoformat())
+        spend = self._spend(campaign, account, day, draws)
         if spend <= 0:
             return DayMetrics(0, 0, 0)
-        metrics = from_spend(spend, self._cpm(account), day_draws(self.config.seed, campaign.id, day.isoformat()))
+        metrics = from_spend(spend, self._cpm(account), draws)
         factor = restatement_factor(
             self.config.seed,
             campaign.id,
