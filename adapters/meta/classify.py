@@ -32,6 +32,9 @@ and never by ``is_transient``, which Meta sets inconsistently on the same thrott
     other, WWW-Authenticate "invalid_token"     AuthExpiredError
     any other non-2xx                           FatalProviderError
 
+A failure's message carries Meta's words for a person (``error_user_title``, ``error_user_msg``) when the
+body has them: a refused budget (code 100, "Budget Is Too Low: ...") says what to change.
+
 Why 600 s when a BUC error comes without ``estimated_time_to_regain_access``: BUC quotas are a rolling
 hour, so capacity returns gradually and parking for the whole hour wastes most of it; 10 minutes is
 Airbyte's floor at ≥ 95 % usage, long enough that we stop feeding the block ("calls while blocked keep
@@ -214,7 +217,11 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 
 def _describe(status: int, error: GraphError) -> str:
-    message = (error.message or "")[:_SNIPPET_CHARS]
+    message = error.message or ""
+    if error.error_user_msg:  # Meta's words for a person: "Budget Is Too Low: ... at least 1.00 USD."
+        title = f"{error.error_user_title}: " if error.error_user_title else ""
+        message += f" ({title}{error.error_user_msg})"
+    message = message[:_SNIPPET_CHARS]
     subcode = f"/{error.error_subcode}" if error.error_subcode is not None else ""
     trace = f" [fbtrace_id={error.fbtrace_id}]" if error.fbtrace_id else ""
     return f"meta HTTP {status} (#{error.code}{subcode}): {message}{trace}"

@@ -19,7 +19,7 @@ from adapters.meta import schemas
 from adapters.meta.audiences import AudienceMethods
 from adapters.meta.conversions import ConversionsMethods
 from adapters.meta.insights import InsightsMethods
-from adapters.meta.schemas import AdAccount, Campaign
+from adapters.meta.schemas import AdAccount, Campaign, MinimumBudget
 from adapters.meta.transport import GraphTransport, TokenSource
 from engine.provider import Result
 
@@ -89,18 +89,32 @@ class MetaClient(InsightsMethods, ConversionsMethods, AudienceMethods):
         result = await self._graph.post(f"{act_id}/campaigns", schemas.CREATED, data, account_id=act_id)
         return Result(result.data.id, result.signals)
 
+    async def minimum_budgets(self, act_id: str) -> Result[MinimumBudget]:
+        """The account's daily budget minimums (minor units), Meta's floor for a budget we set.
+
+        A lifetime budget's minimum is the daily one times the days it runs. An answer without a node
+        gives an empty ``MinimumBudget`` (every field None).
+        """
+        result = await self._graph.get(f"{act_id}/minimum_budgets", schemas.MINIMUM_BUDGET_PAGE, account_id=act_id)
+        return Result(result.data.data[0] if result.data.data else MinimumBudget(), result.signals)
+
     async def update_campaign(self, campaign_id: str, *, status: str | None = None, name: str | None = None,
                               daily_budget_minor: int | None = None, lifetime_budget_minor: int | None = None,
-                              act_id: str | None = None) -> Result[bool]:
+                              act_id: str | None = None, validate_only: bool = False) -> Result[bool]:
         """Change the given fields of a campaign; returns Meta's ``success``.
 
-        Pass ``act_id`` so that a throttle names the right account (a campaign path does not say).
-        Raises ValueError when nothing is to change.
+        Each change is an idempotent "set to X". Pass ``act_id`` so that a throttle names the right account
+        (a campaign path does not say). ``validate_only`` asks Meta to check the write and apply nothing
+        (``execution_options=["validate_only"]``): a refusal raises as the write would. Raises ValueError
+        when nothing is to change. A budget Meta refuses (under the account's minimum, over 1M USD, under
+        what the campaign has spent, code 100) raises ``FatalProviderError`` with Meta's words for a person.
         """
         changes = {"status": status, "name": name, "daily_budget": daily_budget_minor,
                    "lifetime_budget": lifetime_budget_minor}
         data = {key: str(value) for key, value in changes.items() if value is not None}
         if not data:
             raise ValueError("update_campaign needs at least one change")
+        if validate_only:
+            data["execution_options"] = json.dumps(["validate_only"])
         result = await self._graph.post(campaign_id, schemas.SUCCESS, data, account_id=act_id)
         return Result(result.data.success, result.signals)

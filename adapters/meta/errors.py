@@ -25,6 +25,8 @@ class GraphError(msgspec.Struct, kw_only=True):
     type: str | None = None
     code: int | None = None
     error_subcode: int | None = None
+    error_user_title: str | None = None  # what Ads Manager would show a person, e.g. "Budget Is Too Low"
+    error_user_msg: str | None = None
     fbtrace_id: str | None = None
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "EventsReceived",
     "InsightRow",
     "LookalikeSpec",
+    "MinimumBudget",
     "Page",
     "Paging",
     "ReportRun",
@@ -143,6 +144,18 @@ class Success(msgspec.Struct):
     """The answer to an update or delete: ``{"success": true}``."""
 
     success: bool = False
+
+
+class MinimumBudget(msgspec.Struct, kw_only=True):
+    """One node of ``GET /act_<id>/minimum_budgets``: daily minimums in the account currency's minor units,
+    one per kind of optimization (frequent events like clicks, rare ones like app installs, impressions,
+    video views)."""
+
+    currency: str | None = None
+    min_daily_budget_high_freq: int | None = None
+    min_daily_budget_low_freq: int | None = None
+    min_daily_budget_imp: int | None = None
+    min_daily_budget_video_views: int | None = None
 
 
 class ReportStarted(msgspec.Struct):
@@ -291,6 +304,7 @@ INSIGHTS_PAGE = msgspec.json.Decoder(Page[InsightRow], strict=False)
 ACCOUNT = msgspec.json.Decoder(AdAccount, strict=False)
 CREATED = msgspec.json.Decoder(CreatedObject, strict=False)
 SUCCESS = msgspec.json.Decoder(Success, strict=False)
+MINIMUM_BUDGET_PAGE = msgspec.json.Decoder(Page[MinimumBudget], strict=False)
 REPORT_STARTED = msgspec.json.Decoder(ReportStarted, strict=False)
 REPORT_RUN = msgspec.json.Decoder(ReportRun, strict=False)
 TOKEN_GRANT = msgspec.json.Decoder(TokenGrant, strict=False)

@@ -24,7 +24,7 @@ from .graph import GraphError, Request, Response, json_response
 from .oauth import OAuth, Token
 from .quota import QuotaModel, Throttle
 from .reports import Reports
-from .routes import Handler, Objects, Route, resolve
+from .routes import Objects, Route, resolve
 from .world import World
 
 __all__ = ["LoggedRequest", "MetaSimulator"]
@@ -71,6 +71,8 @@ class MetaSimulator:
         self._objects = Objects(self.world, self.reports, self.audiences, self.conversions)
         self.requests: list[LoggedRequest] = []
         self._faults = random.Random(f"{self.config.seed}:faults")
+        self._write_faults = random.Random(f"{self.config.seed}:write-faults")
+        self._writes = 0  # campaign writes so far, for ``faults.refused_writes``
         self._traces = random.Random(f"{self.config.seed}:traces")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,7 +144,7 @@ class MetaSimulator:
             route = resolve(self._objects, request)
             _check_scopes(token, route)
             usage = self._charge(route)
-            response = self._faulty(route.handler, request)
+            response = self._faulty(route, request)
         except GraphError as exc:
             if exc.code == 100 and route is not None and route.account is not None:
                 self.quota.record_user_error(route.account.account_id)
@@ -179,18 +181,39 @@ class MetaSimulator:
             headers += self.quota.account_headers(route.account.account_id, route.buc, now, insights=route.insights)
         return headers
 
-    def _faulty(self, handler: Handler, request: Request) -> Response:
-        """Run ``handler`` unless a configured fault answers instead (500 code 1/99, 503, code 2, a bad body)."""
+    def _faulty(self, route: Route, request: Request) -> Response:
+        """Run the route's handler unless a configured fault answers instead (500 code 1/99, 503, code 2,
+        a bad body, a refused write)."""
         faults, draw = self.config.faults, self._faults.random()
         if draw < faults.error_500_rate:
             raise GraphError("An unknown error occurred", code=1, subcode=99, status=500, is_transient=True)
         if draw < faults.error_500_rate + faults.error_503_rate:
             return Response(503, b"Service Unavailable", content_type="text/html; charset=utf-8")
         if draw < faults.error_500_rate + faults.error_503_rate + faults.error_2_rate:
-            message = "An unexpected error has occurred. Please retry your request later."
-            raise GraphError(message, code=2, status=500, is_transient=True)
+            raise _unexpected()
         request.empty_page = self._faults.random() < faults.empty_page_rate
-        response = handler(request)
+        if route.mutation:
+            self._refuse_write()
+        response = route.handler(request)
         if draw < faults.error_500_rate + faults.error_503_rate + faults.error_2_rate + faults.malformed_rate:
             response.body = response.body[: len(response.body) // 2]
         return response
+
+    def _refuse_write(self) -> None:
+        """Raise the configured write refusal for this campaign write, if it is one to refuse."""
+        faults = self.config.faults
+        self._writes += 1
+        refused = self._writes <= faults.refused_writes or (
+            faults.write_error_rate > 0 and self._write_faults.random() < faults.write_error_rate)
+        if not refused:
+            return
+        if faults.write_error_code == 2:
+            raise _unexpected()
+        raise GraphError("Invalid parameter", code=100, user_title="Write refused",
+                         user_msg="The simulator was told to refuse this write (faults.write_error_code 100).")
+
+
+def _unexpected() -> GraphError:
+    """Meta's code 2: a transient service error, HTTP 500, to retry."""
+    message = "An unexpected error has occurred. Please retry your request later."
+    return GraphError(message, code=2, status=500, is_transient=True)

@@ -24,6 +24,11 @@ class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
 
     ``throttle_rate`` forces a 17/2446079 block answer (Meta's 429-like storm); ``restatement_rate`` is the
     chance that a past day (within 28 days) is restated in each simulated hour.
+
+    Refused writes: the first ``refused_writes`` campaign writes (creates and edits: a pause, a budget), then
+    a ``write_error_rate`` share of the others drawn from a stream of their own (so turning them on moves no
+    other fault), are answered with ``write_error_code``: 2 is Meta's transient "unexpected error" (HTTP 500,
+    retry it), 100 a permanent "Invalid parameter" (HTTP 400). A refused write changes nothing.
     """
 
     latency_s: Annotated[float, Meta(ge=0.0)] = 0.0
@@ -36,6 +41,9 @@ class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
     restatement_rate: _Rate = 0.0
     report_failure_rate: _Rate = 0.0  # async report runs that end in "Job Failed"
     throttle_is_transient: bool = False  # 2026 production said false; 2017 said true
+    refused_writes: Annotated[int, Meta(ge=0)] = 0
+    write_error_rate: _Rate = 0.0
+    write_error_code: Literal[2, 100] = 2
     # Scheduled storms, (start, end) in simulated Unix seconds: every call inside one is throttled.
     storms: tuple[tuple[float, float], ...] = ()
 

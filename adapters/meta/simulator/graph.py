@@ -121,15 +121,20 @@ class GraphError(Exception):
         status: int = 400,
         is_transient: bool = False,
         headers: Sequence[tuple[str, str]] = (),
+        user_title: str | None = None,
+        user_msg: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message, self.code, self.subcode, self.type = message, code, subcode, type
         self.status, self.is_transient, self.headers = status, is_transient, list(headers)
+        self.user_title, self.user_msg = user_title, user_msg  # what Ads Manager would show a person
 
     def response(self, fbtrace_id: str) -> Response:
         error: Json = {"message": self.message, "type": self.type, "code": self.code}
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
+        if self.user_title is not None:
+            error.update(error_user_title=self.user_title, error_user_msg=self.user_msg or "")
         error.update(is_transient=self.is_transient, fbtrace_id=fbtrace_id)
         return json_response({"error": error}, self.status, self.headers)
 

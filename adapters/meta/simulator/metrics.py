@@ -1,7 +1,8 @@
 """The simulated delivery numbers: what one campaign spent, showed and got clicked on one local day.
 
-Pure and deterministic: every number is a function of (seed, campaign, day, active fraction, restatement
-version), so the world and the insights endpoint can never disagree. It knows nothing of HTTP.
+Pure and deterministic: every number is a function of (seed, campaign, day, spend, restatement version),
+so the world and the insights endpoint can never disagree. What a day spends is ``delivery``'s business;
+this module turns that spend into impressions and clicks. It knows nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["BREAKDOWN_VALUES", "DayMetrics", "full_day", "restatement_factor", "split", "unit_float"]
+__all__ = [
+    "BREAKDOWN_VALUES",
+    "DayDraws",
+    "DayMetrics",
+    "day_draws",
+    "from_spend",
+    "restatement_factor",
+    "split",
+    "unit_float",
+]
 
 BREAKDOWN_VALUES: dict[str, tuple[str, ...]] = {
     "age": ("18-24", "25-34", "35-44", "45-54", "55-64", "65+"),
@@ -51,14 +61,28 @@ def unit_float(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def full_day(seed: int, campaign_id: str, day: str, budget_minor: int, cpm_minor: float, fraction: float) -> DayMetrics:
-    """The day's numbers when the campaign was active for ``fraction`` of the day (0..1)."""
-    pacing = 0.6 + 0.38 * unit_float(seed, "pace", campaign_id, day)
-    ctr = 0.005 + 0.025 * unit_float(seed, "ctr", campaign_id, day)
-    cpm = cpm_minor * (0.8 + 0.4 * unit_float(seed, "cpm", campaign_id, day))
-    spend = math.floor(budget_minor * pacing * fraction)
-    impressions = math.floor(spend * 1000 / cpm) if cpm > 0 else 0
-    return DayMetrics(spend, impressions, math.floor(impressions * ctr))
+@dataclass(frozen=True, slots=True)
+class DayDraws:
+    """The seeded draws of one (campaign, day): the share of the budget it paces to, its CTR and CPM factor."""
+
+    pacing: float  # 0.6 to 0.98: below 1, so a day never spends its whole daily budget at a steady budget
+    ctr: float
+    cpm_factor: float
+
+
+def day_draws(seed: int, campaign_id: str, day: str) -> DayDraws:
+    return DayDraws(
+        0.6 + 0.38 * unit_float(seed, "pace", campaign_id, day),
+        0.005 + 0.025 * unit_float(seed, "ctr", campaign_id, day),
+        0.8 + 0.4 * unit_float(seed, "cpm", campaign_id, day),
+    )
+
+
+def from_spend(spend_minor: int, cpm_minor: float, draws: DayDraws) -> DayMetrics:
+    """The day's impressions and clicks follow from what it spent, at the day's CPM and CTR."""
+    cpm = cpm_minor * draws.cpm_factor
+    impressions = math.floor(spend_minor * 1000 / cpm) if cpm > 0 else 0
+    return DayMetrics(spend_minor, impressions, math.floor(impressions * draws.ctr))
 
 
 def restatement_factor(seed: int, campaign_id: str, day_index: int, today_index: int, rate: float) -> float:

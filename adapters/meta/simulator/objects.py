@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from .budgets import check_budgets, minimum_budgets
 from .graph import GraphError, Request, Response, invalid_param, json_response, page, select
 from .world import Account, Campaign, World
 
@@ -19,6 +20,7 @@ __all__ = [
     "delete_campaign",
     "list_accounts",
     "list_campaigns",
+    "list_minimum_budgets",
     "list_pixels",
     "read_account",
     "read_campaign",
@@ -93,6 +95,8 @@ def campaign_json(world: World, campaign: Campaign, fields: list[str]) -> Json:
         obj["budget_remaining"] = str(max(0, campaign.daily_budget - spent))
     if campaign.lifetime_budget is not None:
         obj["lifetime_budget"] = str(campaign.lifetime_budget)
+        if "budget_remaining" in fields:  # costly under a lifetime budget (every day so far): only when asked
+            obj["budget_remaining"] = str(max(0, campaign.lifetime_budget - world.spent(campaign)))
     return select(obj, fields)
 
 
@@ -107,6 +111,11 @@ def list_pixels(world: World, account: Account, request: Request) -> Response:
     pixels = [{"id": pixel, "name": f"{account.name} Pixel", "owner_ad_account": {"id": f"act_{account.account_id}"}}
               for pixel, owner in world.pixels.items() if owner == account.account_id]
     return json_response(page([select(pixel, fields) for pixel in pixels], request))
+
+
+def list_minimum_budgets(world: World, account: Account, request: Request) -> Response:
+    """``GET /act_<id>/minimum_budgets``: one MinimumBudget node, its daily minimums in minor units."""
+    return json_response(page([minimum_budgets(account)], request))
 
 
 def read_account(world: World, account: Account, request: Request) -> Response:
@@ -138,6 +147,10 @@ def read_campaign(world: World, campaign: Campaign, request: Request) -> Respons
 
 
 def _budget(request: Request, name: str) -> int | None:
+    """A budget parameter in minor units; Meta sends and takes them as numeric strings.
+
+    A non-positive one is code 100 without a subcode: which subcode Meta uses is UNVERIFIED.
+    """
     raw = request.params.get(name)
     if raw is None or raw == "":
         return None
@@ -146,8 +159,19 @@ def _budget(request: Request, name: str) -> int | None:
     except ValueError:
         raise invalid_param(f"Param {name} must be an integer") from None
     if value <= 0:
-        raise invalid_param(f"Invalid parameter: {name} must be positive", 1885272)
+        raise invalid_param(f"Param {name} must be a positive integer")
     return value
+
+
+def _budgets(request: Request) -> tuple[int | None, int | None]:
+    daily, lifetime = _budget(request, "daily_budget"), _budget(request, "lifetime_budget")
+    if daily is not None and lifetime is not None:
+        raise invalid_param("Only one of daily_budget or lifetime_budget can be set", 1885621)
+    return daily, lifetime
+
+
+def _validate_only(request: Request) -> bool:
+    return "validate_only" in request.params.get("execution_options", "")
 
 
 def _categories(request: Request) -> list[str]:
@@ -171,10 +195,9 @@ def create_campaign(world: World, account: Account, request: Request) -> Respons
     status = params.get("status", "ACTIVE")
     if status not in ("ACTIVE", "PAUSED"):
         raise invalid_param("Param status must be one of {ACTIVE, PAUSED}")
-    daily, lifetime = _budget(request, "daily_budget"), _budget(request, "lifetime_budget")
-    if daily is not None and lifetime is not None:
-        raise invalid_param("Only one of daily_budget or lifetime_budget can be set", 1885621)
-    if "validate_only" in params.get("execution_options", ""):
+    daily, lifetime = _budgets(request)
+    check_budgets(world, account, objective, daily=daily, lifetime=lifetime)
+    if _validate_only(request):
         return json_response({"success": True})
     campaign = world.create_campaign(
         account,
@@ -189,17 +212,20 @@ def create_campaign(world: World, account: Account, request: Request) -> Respons
 
 
 def update_campaign(world: World, campaign: Campaign, request: Request) -> Response:
+    """Apply a status, name or budget write from now on (``world.update_campaign``), after Meta's checks;
+    ``execution_options=["validate_only"]`` runs the checks and changes nothing."""
     status = request.params.get("status")
     if status is not None and status not in _UPDATE_STATUSES:
         raise invalid_param("Param status must be one of {ACTIVE, PAUSED, ARCHIVED, DELETED}")
     if campaign.status == "DELETED":
         raise GraphError("(#300) Edit failure: the campaign is deleted", code=300)
+    daily, lifetime = _budgets(request)
+    account = world.accounts[campaign.account_id]
+    check_budgets(world, account, campaign.objective, daily=daily, lifetime=lifetime, campaign=campaign)
+    if _validate_only(request):
+        return json_response({"success": True})
     world.update_campaign(
-        campaign,
-        status=status,
-        name=request.params.get("name"),
-        daily_budget=_budget(request, "daily_budget"),
-        lifetime_budget=_budget(request, "lifetime_budget"),
+        campaign, status=status, name=request.params.get("name"), daily_budget=daily, lifetime_budget=lifetime
     )
     return json_response({"success": True})
 

@@ -23,7 +23,8 @@ __all__ = ["Handler", "Objects", "Route", "resolve"]
 
 Handler = Callable[[Request], Response]
 Table = dict[tuple[str | None, str], Handler]
-_PATH = re.compile(r"^/(act_)?(\d+)(/campaigns|/insights|/ads_volume|/customaudiences|/users|/events|/adspixels)?$")
+_EDGES = ("campaigns", "insights", "ads_volume", "customaudiences", "users", "events", "adspixels", "minimum_budgets")
+_PATH = re.compile(rf"^/(act_)?(\d+)(/(?:{'|'.join(_EDGES)}))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ def _account_table(objs: Objects, account: Account) -> Table:
         ("/customaudiences", "GET"): partial(audiences.list, account.account_id),
         ("/customaudiences", "POST"): partial(audiences.create, account.account_id),
         ("/adspixels", "GET"): partial(objects.list_pixels, world, account),
+        ("/minimum_budgets", "GET"): partial(objects.list_minimum_budgets, world, account),
     }
 
 

@@ -7,7 +7,6 @@ seed and the same calls are identical.
 
 from __future__ import annotations
 
-import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -15,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from .clock import Clock
 from .config import SimulatorConfig
-from .metrics import DayMetrics, full_day, restatement_factor, split
+from .delivery import BudgetHistory, StatusHistory, day_spend
+from .metrics import DayDraws, DayMetrics, day_draws, from_spend, restatement_factor, split
 
-__all__ = ["CURRENCY_OFFSETS", "Account", "Campaign", "World"]
+__all__ = ["CURRENCY_OFFSETS", "Account", "Campaign", "World", "per_usd"]
 
 # Minor units per major unit (PROVIDERS.md A3): 1 for the currencies without cents.
 CURRENCY_OFFSETS = {c: 1 for c in ("CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND")}
@@ -35,6 +35,11 @@ _OBJECTIVES = ("OUTCOME_AWARENESS", "OUTCOME_TRAFFIC", "OUTCOME_ENGAGEMENT", "OU
 
 def offset_of(currency: str) -> int:
     return CURRENCY_OFFSETS.get(currency, 100)
+
+
+def per_usd(currency: str) -> float:
+    """Units of ``currency`` to one US dollar; a currency without a rate is priced like USD."""
+    return _PER_USD.get(currency, 1.0)
 
 
 @dataclass(slots=True)
@@ -56,20 +61,29 @@ class Account:
 
 @dataclass(slots=True)
 class Campaign:
+    """A campaign and its two histories, appended at the simulated moment of each write (``delivery``)."""
+
     id: str
     account_id: str
     name: str
     objective: str
-    daily_budget: int | None
-    lifetime_budget: int | None
     special_ad_categories: list[str]
     created_time: float
     updated_time: float
-    history: list[tuple[float, str]] = field(default_factory=list)  # (time, status), oldest first
+    history: StatusHistory = field(default_factory=list)
+    budgets: BudgetHistory = field(default_factory=list)
 
     @property
     def status(self) -> str:
         return self.history[-1][1]
+
+    @property
+    def daily_budget(self) -> int | None:
+        return self.budgets[-1][1]
+
+    @property
+    def lifetime_budget(self) -> int | None:
+        return self.budgets[-1][2]
 
 
 class World:
@@ -81,6 +95,7 @@ class World:
         self.accounts: dict[str, Account] = {}
         self.campaigns: dict[str, Campaign] = {}
         self.pixels: dict[str, str] = {}  # pixel id → ad account id (digits)
+        self._settled: dict[str, dict[int, int]] = {}  # campaign id → day ordinal → delivered spend
         self._build()
 
     def _new_id(self, prefix: str) -> str:
@@ -98,7 +113,7 @@ class World:
             self.accounts[account.account_id] = account
             for n in range(self.config.campaigns_per_account):
                 usd = self._rng.randint(20, 200)
-                budget = round(usd * _PER_USD.get(currency, 1.0)) * account.offset
+                budget = round(usd * per_usd(currency)) * account.offset
                 created = origin + self._rng.uniform(0, 86400 * 3)
                 campaign = self._add(
                     account,
@@ -131,12 +146,11 @@ class World:
             account.account_id,
             name,
             objective,
-            daily_budget,
-            lifetime_budget,
             categories,
             created,
             created,
             [(created, status)],
+            [(created, daily_budget, lifetime_budget)],
         )
         self.campaigns[campaign.id] = campaign
         return campaign
@@ -172,12 +186,17 @@ class World:
         daily_budget: int | None = None,
         lifetime_budget: int | None = None,
     ) -> None:
+        """Apply a write from now on. A budget of one kind replaces the other: a campaign has one budget
+        (whether Meta lets a published campaign switch kinds is UNVERIFIED; we let it, so that our own
+        lifetime budget can be pushed to a campaign made with a daily one)."""
         now = self.clock.now()
         if status is not None and status != campaign.status:
             campaign.history.append((now, status))
+        if daily_budget is not None or lifetime_budget is not None:
+            changed = (now, daily_budget, lifetime_budget)
+            if changed[1:] != (campaign.daily_budget, campaign.lifetime_budget):
+                campaign.budgets.append(changed)
         campaign.name = name if name is not None else campaign.name
-        campaign.daily_budget = daily_budget if daily_budget is not None else campaign.daily_budget
-        campaign.lifetime_budget = lifetime_budget if lifetime_budget is not None else campaign.lifetime_budget
         campaign.updated_time = now
 
     def campaigns_of(self, account: Account) -> list[Campaign]:
@@ -193,26 +212,51 @@ class World:
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=account.tz)
         return start.timestamp(), end.timestamp()
 
-    def _active_seconds(self, campaign: Campaign, start: float, end: float) -> float:
-        total = 0.0
-        bounds = [*campaign.history, (float("inf"), "")]
-        for (since, status), (until, _) in itertools.pairwise(bounds):
-            if status == "ACTIVE":
-                total += max(0.0, min(until, end) - max(since, start))
+    # ---- ground truth ----------------------------------------------------------------------------
+
+    def _cpm(self, account: Account) -> float:
+        return 800 * per_usd(account.currency) * account.offset / 100  # minor units per mille
+
+    def _spend(self, campaign: Campaign, account: Account, day: date, draws: DayDraws | None = None) -> int:
+        """What ``campaign`` delivered on ``day`` as of now, before any restatement (``delivery``)."""
+        pacing = (draws or day_draws(self.config.seed, campaign.id, day.isoformat())).pacing
+        spent_before = self._spent_before(campaign, account, day) if self._has_lifetime(campaign) else 0
+        return day_spend(campaign.history, campaign.budgets, self._day_bounds(account, day), self.clock.now(),
+                         pacing, spent_before)
+
+    @staticmethod
+    def _has_lifetime(campaign: Campaign) -> bool:
+        return any(lifetime is not None for _, _, lifetime in campaign.budgets)
+
+    def _spent_before(self, campaign: Campaign, account: Account, day: date) -> int:
+        """The campaign's delivered spend on its days before ``day``; a day that is over never changes,
+        so it is kept once computed."""
+        settled = self._settled.setdefault(campaign.id, {})
+        total, each, now = 0, self.local_date(account, campaign.created_time), self.clock.now()
+        while each < day:
+            spend = settled.get(each.toordinal())
+            if spend is None:
+                spend = self._spend(campaign, account, each)
+                if self._day_bounds(account, each)[1] <= now:
+                    settled[each.toordinal()] = spend
+            total += spend
+            each += timedelta(days=1)
         return total
 
-    # ---- ground truth ----------------------------------------------------------------------------
+    def spent(self, campaign: Campaign) -> int:
+        """Everything ``campaign`` delivered up to now, in minor units (what a lifetime budget counts)."""
+        account = self.accounts[campaign.account_id]
+        today = self.local_date(account)
+        return self._spent_before(campaign, account, today) + self._spend(campaign, account, today)
 
     def day_metrics(self, campaign: Campaign, day: date) -> DayMetrics:
         """What ``campaign`` delivered on the local ``day`` of its account, as of now."""
         account = self.accounts[campaign.account_id]
-        start, end = self._day_bounds(account, day)
-        fraction = self._active_seconds(campaign, start, min(end, self.clock.now())) / (end - start)
-        if fraction <= 0.0:
+        draws = day_draws(self.config.seed, campaign.id, day.isoformat())
+        spend = self._spend(campaign, account, day, draws)
+        if spend <= 0:
             return DayMetrics(0, 0, 0)
-        budget = campaign.daily_budget or (campaign.lifetime_budget or 0) // 30
-        cpm = 800 * _PER_USD.get(account.currency, 1.0) * account.offset / 100  # minor units per mille
-        metrics = full_day(self.config.seed, campaign.id, day.isoformat(), budget, cpm, fraction)
+        metrics = from_spend(spend, self._cpm(account), draws)
         factor = restatement_factor(
             self.config.seed,
             campaign.id,

@@ -7,6 +7,8 @@ never from the client; each test builds its own simulator.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 import pytest
 import trio
@@ -210,3 +212,47 @@ async def test_against_a_served_simulator(nursery: trio.Nursery) -> None:
             campaigns = await client.campaigns(accounts.data[0].id)
     assert len(accounts.data) == 6 and len(campaigns.data) == 4
     nursery.cancel_scope.cancel()
+
+
+async def test_minimum_budgets_of_an_account() -> None:
+    sim, _ = make()
+    jpy = next(a for a in sim.world.accounts.values() if a.currency == "JPY")
+    async with http_for(sim) as http:
+        minimums = (await MetaClient(http, TOKEN, base_url=BASE).minimum_budgets(act(jpy))).data
+    assert (minimums.currency, minimums.min_daily_budget_high_freq, minimums.min_daily_budget_low_freq,
+            minimums.min_daily_budget_imp, minimums.min_daily_budget_video_views) == ("JPY", 750, 6000, 150, 150)
+
+
+async def test_refused_budgets_are_fatal_with_metas_words_and_change_nothing() -> None:
+    sim, _ = make()
+    account = next(a for a in sim.world.accounts.values() if a.currency == "USD")
+    seeded = next(c for c in sim.world.campaigns_of(account) if c.status == "ACTIVE")
+    budget = seeded.daily_budget
+    async with http_for(sim) as http:
+        client = MetaClient(http, TOKEN, base_url=BASE)
+        with pytest.raises(FatalProviderError, match=r"\(#100\): Invalid parameter \(Budget Is Too Low: The daily"
+                                                     r" budget for this campaign must be at least \d\.00 USD\.\)"):
+            await client.update_campaign(seeded.id, daily_budget_minor=99, act_id=act(account))
+        with pytest.raises(FatalProviderError, match=r"\(#100/1885261\): Invalid parameter \(Budget Too High"):
+            await client.update_campaign(seeded.id, lifetime_budget_minor=10**8 + 1, act_id=act(account))
+        with pytest.raises(FatalProviderError, match="already spent"):
+            await client.update_campaign(seeded.id, lifetime_budget_minor=60_000, act_id=act(account),
+                                         validate_only=True)
+        checked = await client.update_campaign(seeded.id, status="PAUSED", act_id=act(account), validate_only=True)
+    assert checked.data is True
+    assert (seeded.daily_budget, seeded.lifetime_budget, seeded.status) == (budget, None, "ACTIVE")
+
+
+@pytest.mark.parametrize(("code", "error"), [(2, RetryableError), (100, FatalProviderError)])
+async def test_a_refused_write_is_classified_by_its_code(code: Literal[2, 100], error: type[Exception]) -> None:
+    sim, _ = make(faults=FaultConfig(refused_writes=1, write_error_code=code))
+    account = first_account(sim)
+    seeded = next(c for c in sim.world.campaigns_of(account) if c.status == "ACTIVE")
+    async with http_for(sim) as http:
+        client = MetaClient(http, TOKEN, base_url=BASE)
+        with pytest.raises(error) as refused:
+            await client.update_campaign(seeded.id, status="PAUSED", act_id=act(account))
+        assert seeded.status == "ACTIVE"
+        again = await client.update_campaign(seeded.id, status="PAUSED", act_id=act(account))
+    assert type(refused.value) is error and f"(#{code})" in str(refused.value)
+    assert again.data is True and seeded.status == "PAUSED"
