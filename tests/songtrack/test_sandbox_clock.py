@@ -48,10 +48,22 @@ async def _simulator_days(meta: httpx.AsyncClient, act: str, campaign: str) -> d
 
 
 async def _demo_campaign(api: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
-    found = (await api.get("/v1/campaigns?status=active", headers=headers)).json()["campaigns"]
+    listed = (await api.get("/v1/campaigns", headers=headers)).json()["campaigns"]
+    found = [c for c in listed if c["status"] in ("active", "paused")]  # paused once its guardrail stops it
     assert [c["name"] for c in found] == ["Demo campaign"]
     campaign: dict[str, Any] = (await api.get(f"/v1/campaigns/{found[0]['id']}", headers=headers)).json()
     return campaign
+
+
+async def _let_it_spend(api: httpx.AsyncClient, headers: dict[str, str], campaign_id: str) -> None:
+    """We follow spend for days, past the demo's budget: its guardrail, which pauses it at the budget within
+    the first simulated day, is turned off as a label would, and the campaign resumed if it already did."""
+    patched = await api.patch(f"/v1/campaigns/{campaign_id}", json={"budgetGuardrail": {"enabled": False}},
+                              headers=headers)
+    assert patched.status_code == 200, patched.text
+    if patched.json()["status"] == "paused":
+        launched = await api.post(f"/v1/campaigns/{campaign_id}/launch", headers=headers)
+        assert launched.status_code == 200, launched.text
 
 
 async def _ad_account_of(meta: httpx.AsyncClient, campaign: str) -> str:
@@ -107,6 +119,7 @@ async def test_analytics_budget_spent_and_streams_follow_the_simulated_days(tmp_
                 httpx.AsyncClient(base_url=meta_url[1], timeout=10) as meta:
             headers = await log_in(api, login[1], login[2])
             ours = await _demo_campaign(api, headers)
+            await _let_it_spend(api, headers, ours["id"])
             act = await _ad_account_of(meta, ours["metaCampaignId"])
             track = ours["trackId"]
             with trio.fail_after(DAYS * 86_400 / SPEED + 60):
