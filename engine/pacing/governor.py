@@ -108,7 +108,9 @@ class Governor:
         self._learned_at = -math.inf
         self._residual = 0.0
         self._residual_until = -math.inf
-        self._block: tuple[float, float] | None = None  # (since, until) of the block that ends last
+        # (since, until) of each block that another neither outlasts nor out-waits: a wait after a block is
+        # jittered by its length, so a later but shorter block must not shorten the wait a longer one set.
+        self._blocks: list[tuple[float, float]] = []
         # The plan depends only on the model and the last call, not on ``now``: a poller asks again after
         # every wake, and a Pacer asks every domain of every call, so we keep it until the model changes.
         self._changes = 0
@@ -197,15 +199,15 @@ class Governor:
         else:
             floor_ref = now
         best = max(best, floor + self.jitter * rand * min(max(0.0, floor - floor_ref), self.window))
-        if self._block is not None:  # kept after it ended, so that asking again gives the same answer
-            at, until = self._block
+        for at, until in self._blocks:  # kept after they end, so that asking again gives the same answer
             best = max(best, until + self.jitter * rand * (until - at))
         return best
 
     def parked_until(self, now: float) -> float | None:
         """The end of the current block if it lies more than ``park_after`` seconds past ``now``, else None."""
-        if self._block is not None and self._block[1] - now > self.park_after:
-            return self._block[1]
+        until = max((until for _, until in self._blocks), default=None)
+        if until is not None and until - now > self.park_after:
+            return until
         return None
 
     def usage(self, now: float) -> float:
@@ -216,8 +218,13 @@ class Governor:
 
     def _block_for(self, now: float, length: float) -> None:
         self._changes += 1
-        if self._block is None or now + length > self._block[1]:
-            self._block = (now, now + length)
+        new = (now, now + length)
+        if any(until >= new[1] and until - at >= length for at, until in self._blocks):
+            return  # an earlier block ends no sooner and is no shorter: it already sets every wait
+        # Blocks that the new one outlasts and out-waits go; so do those whose longest wait has passed.
+        self._blocks = [(at, until) for at, until in self._blocks
+                        if (until > new[1] or until - at > length) and until + self.jitter * (until - at) > now]
+        self._blocks.append(new)
 
     def _learn(self, utilization: float, now: float, sent_at: float | None, horizon: float) -> None:
         self._changes += 1
