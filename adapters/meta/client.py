@@ -59,6 +59,12 @@ class MetaClient(InsightsMethods, ConversionsMethods, AudienceMethods):
         return await self._graph.get(act_id, schemas.ACCOUNT, {"fields": ",".join(ACCOUNT_FIELDS)},
                                      account_id=act_id)
 
+    async def campaign(self, campaign_id: str, *, act_id: str | None = None) -> Result[Campaign]:
+        """One campaign (a deleted one reads with ``status`` DELETED). Pass ``act_id`` so that a throttle
+        names the right account."""
+        return await self._graph.get(campaign_id, schemas.CAMPAIGN, {"fields": ",".join(CAMPAIGN_FIELDS)},
+                                     account_id=act_id)
+
     async def campaigns(self, act_id: str, effective_status: Sequence[str] | None = None) -> Result[list[Campaign]]:
         """Every campaign of the account, optionally only those whose ``effective_status`` is listed."""
         params = {"fields": ",".join(CAMPAIGN_FIELDS), "limit": _PAGE_LIMIT}

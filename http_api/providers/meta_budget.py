@@ -120,10 +120,6 @@ async def remember_account(call: Call, account: AdAccount) -> None:
     await campaign_meta.record_ad_accounts(call.db, call.caller.organization_id, [info])
 
 
-async def _read(client: MetaClient, act_id: str, meta_id: str) -> MetaCampaign | None:
-    """The Meta campaign as Meta has it now; ``None`` when the account no longer lists it (deleted on Meta:
-    the write then gets Meta's own refusal)."""
-    for listed in (await client.campaigns(act_id)).data:
-        if listed.id == meta_id:
-            return listed
-    return None
+async def _read(client: MetaClient, act_id: str, meta_id: str) -> MetaCampaign:
+    """The Meta campaign as Meta has it now: one read of that campaign, not the account's whole listing."""
+    return (await client.campaign(meta_id, act_id=act_id)).data
