@@ -118,9 +118,9 @@ def encode(message: object) -> str:
 def stream_frame(event: StoredEvent) -> str:
     data = _StreamData(track_id=event.track_id, platform=event.platform, country=event.country,
                        timestamp=event.occurred_at.astimezone(UTC))
-    return _encoder.encode(_StreamFrame(seq=event.seq, data=data)).decode()
+    return encode(_StreamFrame(seq=event.seq, data=data))
 
 
 def counts_frame(counts: Counts) -> str:
     data = _CountsData(track_id=counts.track_id, window="1h", streams=counts.streams, countries=counts.countries)
-    return _encoder.encode(_CountsFrame(seq=counts.seq, data=data)).decode()
+    return encode(_CountsFrame(seq=counts.seq, data=data))
