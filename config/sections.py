@@ -235,11 +235,16 @@ class AlertsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
 
 
 class RulesSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """The rules that act on campaigns. ``guardrail_percent``: the share of its budget (in %) at which an
-    active campaign whose own ``budgetGuardrail.percent`` is null is paused, here and on Meta (1 to 1000;
-    above 100 lets it overspend by that much)."""
+    """The rules that act on campaigns (docs/rules.md). ``guardrail_percent``: the share of its budget (in %)
+    at which an active campaign whose own ``budgetGuardrail.percent`` is null is paused, here and on Meta
+    (1 to 1000; above 100 lets it overspend by that much). ``max_budget_step``: the largest budget change
+    (in % of the budget) one ``adjust_budget`` action makes unless the rule sets its own
+    ``maxStepPercent``. ``evaluate_every``: seconds between the scheduled evaluations of every active rule
+    (rules are also evaluated whenever the figures of a campaign change)."""
 
     guardrail_percent: Annotated[int, Meta(ge=1, le=1000)] = 100
+    max_budget_step: Annotated[int, Meta(ge=1, le=1000)] = 20
+    evaluate_every: Annotated[float, Meta(ge=1, le=86400)] = 1800.0
 
 
 class WebhooksSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

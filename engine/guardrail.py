@@ -36,10 +36,12 @@ class GuardrailTrip(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class PauseCause(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
-    """Who paused a campaign: a member (``userId``) or the guardrail (``guardrail``); exactly one is set.
-    Encoded without the other, so a consumer sees ``{"userId": ...}`` or ``{"guardrail": {...}}``."""
+    """Who changed a campaign's status or budget: a member (``userId``), a rule (``ruleId``) or the
+    guardrail (``guardrail``); exactly one is set. Encoded without the others, so a consumer sees
+    ``{"userId": ...}``, ``{"ruleId": ...}`` or ``{"guardrail": {...}}``."""
 
     user_id: uuid.UUID | None = None
+    rule_id: uuid.UUID | None = None
     guardrail: GuardrailTrip | None = None
 
 

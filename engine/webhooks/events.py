@@ -10,8 +10,9 @@ from typing import Literal, get_args
 __all__ = ["EVENT_TYPES", "EventType"]
 
 EventType = Literal[
-    "campaign.created", "campaign.updated", "campaign.launched", "campaign.paused", "campaign.completed",
-    "campaign.meta_sync_failed",
+    "campaign.created", "campaign.updated", "campaign.launched", "campaign.paused", "campaign.resumed",
+    "campaign.completed", "campaign.budget_changed", "campaign.meta_sync_failed",
+    "rule.triggered", "rule.action_failed",
     "metrics.updated", "report.daily.ready", "integration.connected", "integration.needs_reauth",
     "budget.warning", "budget.pacing", "goal.reached", "alert.fired", "webhook.test", "endpoint.disabled",
 ]

@@ -1,0 +1,210 @@
+"""A campaign's figures over a window, pure: what a rule's condition reads (``model.FIELDS``).
+
+The input is the campaign's stored history (``CampaignHistory``: its ad days, its track's stream days, its
+fans' plays) and the instant of the evaluation; nothing after that instant is read, so evaluating at a past
+instant (a preview) sees what a live evaluation saw then. Providers report days, so a window of ``hours``
+is the last ``ceil(hours / 24)`` days up to the instant's day, each source in its own days (the ad
+account's for Meta, UTC for streams, as in the analytics), cut to the campaign's own days.
+
+A figure the engine does not trust is returned with the reason (``Figure.untrusted``) and a rule does not
+act on it: the window reaches back before the campaign started (it is not full yet), the baseline behind
+an incremental figure is missing, short or noisy (``engine.analytics.attribution``), or a ratio has
+nothing to divide by.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from engine.analytics.attribution import BaselineRule, baseline_of
+from engine.analytics.model import Baseline
+from engine.money import currency_offset
+from engine.rules.model import CAMPAIGN_FIELDS
+
+__all__ = ["AdDay", "CampaignHistory", "Figure", "ListenerDay", "figure", "utc_day"]
+
+_RATIO = Decimal("0.000001")
+
+
+class AdDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    spend_minor: int
+    impressions: int
+    clicks: int
+
+
+class ListenerDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """Fans who opted in that UTC day, and their plays of the track that day (after opting in)."""
+
+    opted_in: int
+    plays: int
+
+
+class CampaignHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """What the figures of one campaign are computed from. ``stream_days`` are the track's UTC days (the
+    baseline's days before the campaign included); ``first_stream_day`` is the track's first day with data."""
+
+    campaign_id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    status: str
+    currency: str
+    budget: Decimal
+    start_date: datetime
+    end_date: datetime
+    track_id: uuid.UUID | None = None
+    ads_timezone: str | None = None
+    ad_days: dict[date, AdDay] = {}
+    stream_days: dict[date, int] = {}
+    first_stream_day: date | None = None
+    listener_days: dict[date, ListenerDay] = {}
+
+
+class Figure(msgspec.Struct, frozen=True, kw_only=True):
+    """A figure's value (``None``: it has none, e.g. a ratio over 0) and, when the engine does not trust it,
+    why (``untrusted``)."""
+
+    value: Decimal | str | None
+    untrusted: str | None = None
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _ads_day(moment: datetime, timezone: str | None) -> date:
+    try:
+        return moment.astimezone(ZoneInfo(timezone)).date() if timezone else utc_day(moment)
+    except (ZoneInfoNotFoundError, ValueError):
+        return utc_day(moment)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal | int, scale: int = 1) -> Decimal | None:
+    return None if denominator <= 0 else (numerator * scale / Decimal(denominator)).quantize(_RATIO)
+
+
+class _Window:
+    """The days of one source a window covers, and whether it reaches back before the campaign."""
+
+    def __init__(self, today: date, first: date, last: date, hours: int | None) -> None:
+        self.start = first if hours is None else max(first, today - timedelta(days=math.ceil(hours / 24) - 1))
+        self.end = min(today, last)
+        self.partial = hours is not None and today - timedelta(days=math.ceil(hours / 24) - 1) < first
+        self.days = max(0, (self.end - self.start).days + 1)
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def figure(history: CampaignHistory, field: str, hours: int | None, now: datetime,
+           baseline: BaselineRule) -> Figure:
+    """``field`` of the campaign over the last ``hours`` (``None``: the campaign so far) as of ``now``."""
+    if field == "status":
+        return Figure(value=history.status)
+    if field == "name":
+        return Figure(value=history.name)
+    unit = Decimal(currency_offset(history.currency))
+    ads_today = _ads_day(now, history.ads_timezone)
+    if field in ("budget", "budgetSpent", "budgetUsed"):
+        spent = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today)) / unit
+        value = {"budget": history.budget, "budgetSpent": spent,
+                 "budgetUsed": _ratio(spent, history.budget, 100)}[field]
+        return Figure(value=value, untrusted=None if value is not None else "the budget is 0")
+    window_hours = None if field in CAMPAIGN_FIELDS else hours
+    ads = _Window(ads_today, _ads_day(history.start_date, history.ads_timezone),
+                  _ads_day(history.end_date, history.ads_timezone), window_hours)
+    streams = _Window(utc_day(now), utc_day(history.start_date), utc_day(history.end_date), window_hours)
+    partial = _partial(ads if field in _AD_FIELDS else streams, hours)
+    spend = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day in ads)) / unit
+    impressions = sum(d.impressions for day, d in history.ad_days.items() if day in ads)
+    clicks = sum(d.clicks for day, d in history.ad_days.items() if day in ads)
+    streamed = sum(v for day, v in history.stream_days.items() if day in streams)
+    if field in _AD_FIELDS:
+        value = {
+            "spend": spend, "impressions": Decimal(impressions), "clicks": Decimal(clicks),
+            "dailySpend": _ratio(spend, ads.days), "ctr": _ratio(Decimal(clicks), impressions, 100),
+            "cpc": _ratio(spend, clicks), "cpm": _ratio(spend, impressions, 1000),
+        }[field]
+        return _checked(value, partial, field)
+    if field == "pacing":
+        return _pacing(history, spend, ads, ads_today, unit, partial)
+    if field in ("streams", "dailyStreams", "streamsPerMille", "costPerStream"):
+        value = {"streams": Decimal(streamed), "dailyStreams": _ratio(Decimal(streamed), streams.days),
+                 "streamsPerMille": _ratio(Decimal(streamed), impressions, 1000),
+                 "costPerStream": _ratio(spend, streamed)}[field]
+        return _checked(value, partial, field)
+    if field in ("listenersOptedIn", "listenerPlays"):
+        if field == "listenersOptedIn":
+            fans = sum(d.opted_in for day, d in history.listener_days.items() if day <= utc_day(now))
+            return Figure(value=Decimal(fans))
+        return _checked(Decimal(sum(d.plays for day, d in history.listener_days.items() if day in streams)),
+                        partial, field)
+    return _incremental(history, field, now, streams, streamed, spend, baseline, partial)
+
+
+_AD_FIELDS = frozenset({"spend", "dailySpend", "impressions", "clicks", "ctr", "cpc", "cpm"})
+
+
+def _partial(window: _Window, hours: int | None) -> str | None:
+    if not window.partial:
+        return None
+    return f"the window of {hours} h reaches back before the campaign started: it is not full yet"
+
+
+def _checked(value: Decimal | None, partial: str | None, field: str) -> Figure:
+    if value is None:
+        return Figure(value=None, untrusted=f"{field} has no value: nothing to divide by in the window")
+    return Figure(value=value, untrusted=partial)
+
+
+def _pacing(history: CampaignHistory, spend: Decimal, ads: _Window, ads_today: date, unit: Decimal,
+            partial: str | None) -> Figure:
+    """Projected spend at the end date, as a percent of the budget: spent so far plus the window's daily
+    spend over the days left after today."""
+    if history.budget <= 0:
+        return Figure(value=None, untrusted="the budget is 0")
+    if ads.days == 0:
+        return Figure(value=None, untrusted="the campaign has not started")
+    spent = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today)) / unit
+    left = max(0, (_ads_day(history.end_date, history.ads_timezone) - ads_today).days)
+    projected = spent + spend / ads.days * left
+    return Figure(value=_ratio(projected, history.budget, 100), untrusted=partial)
+
+
+def _incremental(history: CampaignHistory, field: str, now: datetime, streams: _Window, streamed: int,
+                 spend: Decimal, rule: BaselineRule, partial: str | None) -> Figure:
+    if history.track_id is None:
+        return Figure(value=None, untrusted="the campaign has no track, so it has no streams")
+    first = utc_day(history.start_date)
+    known = {day: v for day, v in history.stream_days.items() if day < first}
+    seen = history.first_stream_day
+    seen_first = seen if seen is not None and seen <= utc_day(now) else None
+    base = baseline_of(first, known, seen_first, rule)
+    if base.observed_days == 0 or base.daily_mean is None:
+        return Figure(value=None, untrusted=f"no stream data in the {base.days} days before the campaign")
+    if field == "baselineDailyStreams":
+        return Figure(value=Decimal(repr(base.daily_mean)).quantize(_RATIO), untrusted=_thin(base, rule))
+    midnight = datetime.combine(utc_day(now), time(), UTC)
+    elapsed = streams.days - (0 if streams.end < utc_day(now) else 1 - (now - midnight) / timedelta(days=1))
+    incremental = Decimal(round(streamed - base.daily_mean * max(0.0, elapsed)))
+    untrusted = _thin(base, rule) or partial
+    if field == "incrementalStreams":
+        return Figure(value=incremental, untrusted=untrusted)
+    value = _ratio(spend, incremental) if incremental > 0 else None
+    if value is None:
+        return Figure(value=None, untrusted="no incremental streams in the window: nothing to divide by")
+    return Figure(value=value, untrusted=untrusted)
+
+
+def _thin(base: Baseline, rule: BaselineRule) -> str | None:
+    observed, mean, stddev = base.observed_days, base.daily_mean or 0.0, base.daily_stddev or 0.0
+    if observed < rule.min_days:
+        return f"the baseline has {observed} observed days, fewer than the minimum of {rule.min_days}"
+    if mean > 0 and stddev / mean > rule.max_noise:
+        return f"the baseline is too noisy: its standard deviation is {stddev / mean:.2f} times its mean"
+    return None
