@@ -121,7 +121,9 @@ def preview_router(ctx: ApiContext) -> Router:
 
 def _period(start: str | UnsetType, end: str | UnsetType, today: date) -> tuple[date, date]:
     last = today if isinstance(end, UnsetType) else day_of(end)
-    first = last - timedelta(days=DEFAULT_DAYS - 1) if isinstance(start, UnsetType) else day_of(start)
+    # The first days of year 1 have no 30 days before them: the period starts on the first day there is.
+    default_first = last - min(timedelta(days=DEFAULT_DAYS - 1), last - date.min)
+    first = default_first if isinstance(start, UnsetType) else day_of(start)
     if last < first:
         raise invalid("endDate", "must not be before startDate")
     if (last - first).days + 1 > MAX_DAYS:

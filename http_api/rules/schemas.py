@@ -59,12 +59,16 @@ _ACTION = {
     "description": "What the rule does when it fires. `adjust_budget` takes `config.adjustmentType` (percent or"
                    " amount), `config.value` (signed, not 0), optional `floor`, `cap` and `maxStepPercent`;"
                    " `send_alert` an optional `config.message`; the others no config.",
-    "properties": {"type": {"enum": list(ACTION_TYPES)}, "config": {"type": "object"}},
+    "properties": {"type": {"enum": list(ACTION_TYPES)}, "config": {
+        "type": ["object", "null"], "additionalProperties": False,
+        "properties": {"adjustmentType": {"enum": ["percent", "amount"]}, "value": _NUMBER, "floor": _NUMBER,
+                       "cap": _NUMBER, "maxStepPercent": _NUMBER, "message": {"type": "string", "maxLength": 500}}}},
+    "additionalProperties": False,
 }
 _IDS = {"type": ["array", "null"], "items": {"type": "string", "format": "uuid"}}
 _APPLIES = {"type": ["object", "null"], "description": "The campaigns listed, those of the tracks listed, or all"
                                                        " (both null or absent); ids of your organization",
-            "properties": {"campaigns": _IDS, "tracks": _IDS}}
+            "properties": {"campaigns": _IDS, "tracks": _IDS}, "additionalProperties": False}
 
 
 # The members parse_spec checks: any JSON here, described exactly in the document.
