@@ -35,13 +35,15 @@ def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "VALIDATION_ERROR", "Validation failed", [ErrorDetail(field, message)])
 
 
-async def checked_spec(db: Executor, org_id: uuid.UUID, members: dict[str, Any]) -> RuleSpec:
-    """The spec of ``members`` (the API's JSON), its ``appliesTo`` ids the organization's; raises the 422."""
+async def checked_spec(db: Executor, org_id: uuid.UUID, members: dict[str, Any], *, scope: bool = True) -> RuleSpec:
+    """The spec of ``members`` (the API's JSON), its ``appliesTo`` ids the organization's unless ``scope`` is
+    False (a stored scope, whose campaign may have been deleted since: that is no fault of the change); raises
+    the 422."""
     try:
         spec = parse_spec(members)
     except RuleSpecError as exc:
         raise invalid(exc.field, exc.message) from None
-    foreign = await store.foreign_targets(db, org_id, spec.applies_to)
+    foreign = await store.foreign_targets(db, org_id, spec.applies_to) if scope else []
     if foreign:
         raise ApiError(422, "VALIDATION_ERROR", "Validation failed",
                        [ErrorDetail(path, "no such campaign or track in your organization") for path in foreign])
@@ -96,7 +98,7 @@ def rules_router(ctx: ApiContext) -> Router:
             stored = spec_json(current.spec)
             if "condition" in members:
                 del stored["conditions"]
-            changes["spec"] = await checked_spec(call.db, org_id, stored | members)
+            changes["spec"] = await checked_spec(call.db, org_id, stored | members, scope="appliesTo" in members)
         return await _update(call, rule_id, changes)
 
     @router.route("DELETE", "/v1/rules/<uuid:rule_id>", summary="Delete a rule", access=Access.MEMBER, status=204,

@@ -147,6 +147,12 @@ async def test_applies_to_takes_the_organizations_campaigns_and_tracks(client: C
             assert (code, answer["error"]["details"]) == (422, [
                 {"field": field, "message": "no such campaign or track in your organization"}]), method
             assert str(theirs) not in answer["error"]["message"]
+    # A campaign deleted since is no fault of a change that leaves the scope as it is.
+    assert (await _send(client, owner, "DELETE", f"/v1/campaigns/{mine}"))[0] == 204
+    code, changed = await _send(client, owner, "PATCH", f"/v1/rules/{rule['id']}", {"condition": CONDITION})
+    assert (code, changed["appliesTo"]) == (200, scope)
+    code, answer = await _send(client, owner, "PATCH", f"/v1/rules/{rule['id']}", {"appliesTo": scope})
+    assert (code, answer["error"]["details"][0]["field"]) == (422, "appliesTo.campaigns[0]")
 
 
 async def test_viewers_read_and_preview_but_every_write_is_403(client: Client, make_member: MakeMember) -> None:
