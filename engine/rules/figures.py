@@ -84,6 +84,11 @@ def _ads_day(moment: datetime, timezone: str | None) -> date:
         return utc_day(moment)
 
 
+def _money(minor: int, unit: Decimal) -> Decimal:
+    """Minor units as major ones, with the currency's places (``10.00`` USD, ``1000`` JPY)."""
+    return (Decimal(minor) / unit).quantize(1 / unit)
+
+
 def _ratio(numerator: Decimal, denominator: Decimal | int, scale: int = 1) -> Decimal | None:
     return None if denominator <= 0 else (numerator * scale / Decimal(denominator)).quantize(_RATIO)
 
@@ -108,10 +113,10 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
         return Figure(value=history.status)
     if field == "name":
         return Figure(value=history.name)
-    unit = Decimal(currency_offset(history.currency))
+    unit = Decimal(currency_offset(history.currency))  # money: minor units / unit, to the minor unit
     ads_today = _ads_day(now, history.ads_timezone)
     if field in ("budget", "budgetSpent", "budgetUsed"):
-        spent = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today)) / unit
+        spent = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today), unit)
         value = {"budget": history.budget, "budgetSpent": spent,
                  "budgetUsed": _ratio(spent, history.budget, 100)}[field]
         return Figure(value=value, untrusted=None if value is not None else "the budget is 0")
@@ -120,7 +125,7 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
                   _ads_day(history.end_date, history.ads_timezone), window_hours)
     streams = _Window(utc_day(now), utc_day(history.start_date), utc_day(history.end_date), window_hours)
     partial = _partial(ads if field in _AD_FIELDS else streams, hours)
-    spend = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day in ads)) / unit
+    spend = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day in ads), unit)
     impressions = sum(d.impressions for day, d in history.ad_days.items() if day in ads)
     clicks = sum(d.clicks for day, d in history.ad_days.items() if day in ads)
     streamed = sum(v for day, v in history.stream_days.items() if day in streams)
@@ -170,7 +175,7 @@ def _pacing(history: CampaignHistory, spend: Decimal, ads: _Window, ads_today: d
         return Figure(value=None, untrusted="the budget is 0")
     if ads.days == 0:
         return Figure(value=None, untrusted="the campaign has not started")
-    spent = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today)) / unit
+    spent = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today), unit)
     left = max(0, (_ads_day(history.end_date, history.ads_timezone) - ads_today).days)
     projected = spent + spend / ads.days * left
     return Figure(value=_ratio(projected, history.budget, 100), untrusted=partial)
