@@ -163,3 +163,24 @@ async def test_the_pending_writes_of_unlinked_campaigns(db: Database) -> None:
             await enqueue_write(db, org, campaign, field="status", value=PAUSED, cause=cause, run_id=None, now=NOW)
         assert [w.campaign_id for w in await pending_unlinked(db, org)] == [unlinked]
         assert await pending_unlinked(db, await factories.create_org(db, "other")) == []
+
+
+async def test_two_actions_at_once_on_one_campaign_leave_one_pending_write(db: Database) -> None:
+    with trio.fail_after(10):
+        org = await factories.create_org(db)
+        campaign = await linked_campaign(db, org)
+        cause = PauseCause(user_id=uuid.uuid4())
+        ids: list[int] = []
+
+        async def second() -> None:  # waits for the first transaction's lock on the campaign
+            ids.append(await enqueue_write(db, org, campaign, field="status", value=ACTIVE, cause=cause, run_id=None,
+                                           now=NOW))
+
+        async with trio.open_nursery() as nursery, db.transaction() as tx:  # the nursery outlives the commit
+            ids.append(await enqueue_write(tx, org, campaign, field="status", value=PAUSED, cause=cause,
+                                           run_id=None, now=NOW))
+            nursery.start_soon(second)
+            await trio.sleep(0.2)
+            assert len(ids) == 1
+        rows = await db.fetch("SELECT id, state FROM meta_writes ORDER BY id")
+        assert [(row["id"], row["state"]) for row in rows] == [(ids[0], "superseded"), (ids[1], "pending")]
