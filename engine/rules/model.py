@@ -193,6 +193,9 @@ def _value(path: str, field: str, operator: str, raw: object) -> str | list[str]
             raise RuleSpecError(path, f"{field} is a text; it is compared with a text, not another field")
         if operator == "contains":
             raise RuleSpecError(path, "contains compares texts, not figures")
+        unknown = set(raw) - {"field", "multiplier", "durationHours"}
+        if unknown:  # a misspelt multiplier would otherwise compare with 1 * the figure
+            raise RuleSpecError(f"{path}.{sorted(unknown)[0]}", "unknown member of a compared figure")
         other = _field(f"{path}.field", raw.get("field"))
         if other in TEXT_FIELDS:
             raise RuleSpecError(f"{path}.field", f"{other} is a text, not a figure")
