@@ -1,7 +1,8 @@
 """``engine.rules.model.parse_spec``: the API's JSON of a rule becomes a ``RuleSpec``, or a ``RuleSpecError``
 whose ``field`` is the JSON path of the fault, as the API shows it to the user.
 
-Rules: pure, no I/O; every fault is checked by the path it names, not only by its type.
+Rules: pure, no I/O; every fault is checked by the path it names, not only by its type; junk never crashes
+the parser, and the extreme numbers it accepts never crash an evaluation.
 """
 
 from __future__ import annotations
@@ -13,8 +14,25 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engine.rules.model import Action, AppliesTo, Comparison, Condition, RuleSpec, RuleSpecError, parse_spec
+from engine.rules.actions import CampaignState, plan
+from engine.rules.evaluate import evaluate
+from engine.rules.model import (
+    ACTION_TYPES,
+    FIELDS,
+    OPERATORS,
+    TEXT_FIELDS,
+    Action,
+    AppliesTo,
+    Comparison,
+    Condition,
+    RuleSpec,
+    RuleSpecError,
+    parse_spec,
+)
+from tests.engine.rules.histories import BASELINE, NOW, history
 
 # The issue's example, verbatim.
 EXAMPLE: dict[str, Any] = {
@@ -113,6 +131,9 @@ def test_ids_scope_the_rule() -> None:
     (_cond(value={"field": "spend", "multiplier": "x"}), "condition.value.multiplier"),
     (_cond(value={"field": "spend", "durationHours": 0}), "condition.value.durationHours"),
     (_cond(value={"field": "budget", "multiplyer": 2}), "condition.value.multiplyer"),
+    (_cond(value={"field": "budget", "multiplier": 0}), "condition.value.multiplier"),
+    (_cond(value={"field": "budget", "multiplier": "-2"}), "condition.value.multiplier"),
+    (_cond(value={"field": "budget", "multiplier": "1e30"}), "condition.value.multiplier"),
     (_cond(value="abc"), "condition.value"),
     (_cond(value="NaN"), "condition.value"),
     (_cond(value=True), "condition.value"),
@@ -138,6 +159,7 @@ def test_ids_scope_the_rule() -> None:
     (_budget(adjustmentType="ratio"), "action.config.adjustmentType"),
     (_budget(value=0), "action.config.value"),
     (_budget(value=-100), "action.config.value"),
+    (_budget(value="9e999999"), "action.config.value"),
     (_budget(value=None), "action.config.value"),
     (_budget(floor=0), "action.config.floor"),
     (_budget(cap=-5), "action.config.cap"),
@@ -158,3 +180,46 @@ def test_each_fault_names_its_json_path(raw: dict[str, Any], path: str) -> None:
         parse_spec(raw)
     assert caught.value.field == path
     assert caught.value.message
+
+
+_KEYS = ["condition", "conditions", "match", "action", "appliesTo", "cooldownHours", "field", "operator", "value",
+         "durationHours", "multiplier", "type", "config", "adjustmentType", "floor", "cap", "maxStepPercent",
+         "campaigns", "tracks", "message"]
+_WORDS = [*FIELDS, *OPERATORS, *ACTION_TYPES, "all", "any", "percent", "amount", "1e30", "9e999999", "-1e-9", "NaN",
+          str(uuid.UUID(int=7))]
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.sampled_from(_WORDS),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5),
+    max_leaves=20)
+
+
+@given(st.dictionaries(st.sampled_from(_KEYS), _JSON, max_size=6) | st.builds(
+    lambda condition, action: {"condition": condition, "action": action},
+    st.fixed_dictionaries({"field": st.sampled_from(list(FIELDS)), "operator": st.sampled_from(OPERATORS)},
+                          optional={"value": _JSON, "durationHours": _JSON}),
+    st.fixed_dictionaries({"type": st.sampled_from(ACTION_TYPES)}, optional={"config": _JSON})))
+def test_junk_is_refused_with_a_path(raw: dict[str, Any]) -> None:
+    try:
+        parse_spec(raw)
+    except RuleSpecError as error:
+        assert error.field and error.message
+
+
+_FIGURES = sorted(set(FIELDS) - TEXT_FIELDS)
+_EXTREMES = st.sampled_from(["0", "0.5", "-99.99", "1000", "1e30", "-1e30", "9e999999", "1e-999999"])
+
+
+@given(st.sampled_from(_FIGURES), st.sampled_from(["gte", "lte", "equals"]),
+       _EXTREMES | st.fixed_dictionaries({"field": st.sampled_from(_FIGURES), "multiplier": _EXTREMES}),
+       st.fixed_dictionaries({"adjustmentType": st.sampled_from(["percent", "amount"]), "value": _EXTREMES},
+                             optional={"floor": _EXTREMES, "cap": _EXTREMES, "maxStepPercent": _EXTREMES}))
+def test_a_rule_with_extreme_numbers_is_refused_or_evaluates(
+        field: str, operator: str, value: object, config: dict[str, Any]) -> None:
+    try:
+        spec = parse_spec({"condition": {"field": field, "operator": operator, "value": value},
+                           "action": {"type": "adjust_budget", "config": config}})
+    except RuleSpecError:
+        return
+    evaluate(spec, history(), NOW, last_fired=None, baseline=BASELINE)
+    plan(spec.action, CampaignState(status="active", budget=Decimal(100), currency="USD"), max_step_percent=20,
+         guardrail_holds=False)
