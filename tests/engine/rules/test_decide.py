@@ -170,6 +170,17 @@ def test_a_rule_never_fires_again_within_its_cooldown(
     assert all(gap >= timedelta(hours=spec.cooldown_hours) for gap in gaps)
 
 
+def _assert_step_in_bounds(before: Decimal, after_: Decimal, currency: str, config: dict[str, Any],
+                           default_step: int) -> None:
+    assert after_ > 0
+    assert abs(after_ - before) <= before * Decimal(config.get("maxStepPercent", default_step)) / 100
+    assert after_ == after_.quantize(Decimal(1 if currency in ("JPY", "KRW") else "0.01"))
+    if after_ < before:
+        assert Decimal(config["value"]) < 0 and after_ >= Decimal(config.get("floor", 0))
+    else:
+        assert Decimal(config["value"]) > 0 and after_ <= Decimal(config.get("cap", "Infinity"))
+
+
 @given(st.integers(1, 10**8), st.sampled_from(["USD", "JPY", "EUR", "KRW"]), budget_configs, st.integers(1, 50))
 def test_a_budget_step_stays_above_0_within_its_floor_or_cap_and_its_limit(
         minor: int, currency: str, config: dict[str, Any], default_step: int) -> None:
@@ -178,15 +189,21 @@ def test_a_budget_step_stays_above_0_within_its_floor_or_cap_and_its_limit(
                          "action": {"type": "adjust_budget", "config": config}}).action
     planned = plan(action, CampaignState(status="active", budget=budget, currency=currency),
                    max_step_percent=default_step, guardrail_holds=False)
-    if planned.outcome != "applied":
-        return
-    assert planned.budget is not None and planned.budget > 0
-    assert abs(planned.budget - budget) <= budget * Decimal(config.get("maxStepPercent", default_step)) / 100
-    assert planned.budget == planned.budget.quantize(Decimal(1 if currency in ("JPY", "KRW") else "0.01"))
-    if planned.budget < budget:
-        assert Decimal(config["value"]) < 0 and planned.budget >= Decimal(config.get("floor", 0))
-    else:
-        assert Decimal(config["value"]) > 0 and planned.budget <= Decimal(config.get("cap", "Infinity"))
+    if planned.outcome == "applied":
+        assert planned.budget is not None
+        _assert_step_in_bounds(budget, planned.budget, currency, config, default_step)
+
+
+@given(st.data(), histories(), budget_configs, instants, limits)
+def test_each_budget_step_of_a_preview_stays_in_bounds(
+        data: st.DataObject, history: CampaignHistory, config: dict[str, Any], moments: list[datetime],
+        limits: Limits) -> None:
+    spec = parse_spec({"condition": data.draw(conditions()), "action": {"type": "adjust_budget", "config": config},
+                       "cooldownHours": 0})
+    for firing in preview(spec, history, data.draw(states(history)), moments, limits=limits):
+        if firing.outcome == "applied":
+            _assert_step_in_bounds(Decimal(firing.before["budget"]), Decimal(firing.after["budget"]),
+                                   history.currency, config, limits.max_budget_step)
 
 
 def _fold(specs_: Sequence[RuleSpec], history: CampaignHistory, state: CampaignState, now: datetime,
