@@ -52,12 +52,17 @@ class Aggregator:
     A batch is what is already waiting in the inbox, up to ``max_batch`` samples, plus what arrives
     within ``linger`` seconds of the first one. ``capacity`` bounds the inbox (samples, not batches).
     ``wall`` is the wall clock for rules and stored timestamps; ``rules`` holds the guardrail's default percent.
+    ``on_changed`` hears, after each commit, which (organization, campaign) totals changed: the rule
+    evaluator's ``changed``.
     """
 
     def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
                  linger: float = 0.01, wall: Callable[[], datetime] = utc_now, sweep_every: float = 300.0,
-                 rules: RulesSettings = RulesSettings()) -> None:  # noqa: B008 -- frozen
+                 rules: RulesSettings = RulesSettings(),  # noqa: B008 -- frozen
+                 on_changed: Callable[[list[tuple[uuid.UUID, uuid.UUID]]], None] | None = None) -> None:
         self._db, self._config, self._wall, self._rules = db, config, wall, rules
+        self._on_changed = on_changed
+        self._touched: list[tuple[uuid.UUID, uuid.UUID]] = []  # changed in the open transaction
         self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
@@ -124,11 +129,13 @@ class Aggregator:
 
     async def _write(self) -> None:
         now = self._wall()
+        self._touched = []
         async with self._db.transaction() as tx:
             fired = await self.write_batch(tx, self._pending, now)
         self.samples_written += len(self._pending)
         self._pending = []
         self.alerts_fired += len(fired)
+        self._announce()
 
     async def write_batch(self, tx: Connection, samples: Sequence[MetricSample],
                           now: datetime) -> list[alert_store.Alert]:
@@ -139,10 +146,18 @@ class Aggregator:
 
     async def _sweep(self) -> None:
         now = self._wall()
+        self._touched = []
         async with self._db.transaction() as tx:
             ended = await facts.ended_running(tx, now)
             fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
         self.alerts_fired += len(fired)
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell ``on_changed`` what the committed transaction changed."""
+        if self._on_changed is not None and self._touched:
+            self._on_changed(self._touched)
+        self._touched = []
 
     async def _fire(self, tx: Connection, totals: Sequence[facts.CampaignTotals],
                     now: datetime) -> list[alert_store.Alert]:
@@ -150,6 +165,7 @@ class Aggregator:
         (each alert's own type, and ``alert.fired`` for those people are notified of), then the status
         changes (``_move``). Completed and archived campaigns fire nothing."""
         running = [campaign for campaign in totals if campaign.status not in _FINISHED]
+        self._touched += [(c.organization_id, c.campaign_id) for c in running if c.changed]
         candidates = [alert for campaign in running for alert in self._evaluate(campaign, now)]
         inserted = await alert_store.insert_alerts(tx, [new for new, _ in candidates], fired_at=now)
         titles = {new.dedupe_key: title for new, title in candidates}

@@ -21,6 +21,11 @@ active or paused, or ended within the 28-day restatement window) and that the to
 One insights call per account per cycle, whatever the number of campaigns: Meta budgets calls, not rows.
 At the development tier that is about 5 of the 600 insights calls an account may make per hour.
 
+The writes that actions queued for the linked campaigns (``engine.store.meta_writes``: a rule's pause,
+resume or budget, the guardrail's pause) are applied in each cycle once Meta's statuses are read, in the
+order they were queued, through the same pacing (``actors/meta_writes.py``: which are refused, which are
+tried again next cycle and for how long); a write that Meta already has costs no call.
+
 A campaign of ours that must not spend (paused, by a member or by its budget guardrail; completed by the
 calendar; archived) while Meta still runs it is paused on Meta in the same cycle, so it stops spending. Our
 statuses are read after the cycle's figures were sent and Meta's statuses read, so when the aggregator has
@@ -57,6 +62,7 @@ import trio
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
 from actors.meta_schedule import MetaSchedule, days_back
+from actors.meta_writes import STOPPED, AccountWrites, PacedCall, fail_writes, refuse_unlinked
 from engine.clock import utc_now
 from engine.messages import MetricSample
 from engine.pacing import Pacer, RetryPolicy
@@ -85,7 +91,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 AdsProviderFactory = Callable[[httpx.AsyncClient, str], AdsProvider]  # (the actor's client, an access token)
-_STOPPED = frozenset({"paused", "completed", "archived"})  # our campaigns that must not spend on Meta
 
 
 class _Parked(Exception):
@@ -177,8 +182,9 @@ class MetaAccountActor:
     async def _cycle(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
         self._report("polling")
         window_start = self._wall() - timedelta(days=self._schedule.restatement_days)
-        targets = await campaign_meta.meta_poll_targets(
-            self._db, self._integration.organization_id, ended_after=window_start)
+        org_id = self._integration.organization_id
+        await refuse_unlinked(self._db, org_id, now=self._wall())
+        targets = await campaign_meta.meta_poll_targets(self._db, org_id, ended_after=window_start)
         by_account: dict[str, list[campaign_meta.MetaPollTarget]] = {}
         for target in targets:
             by_account.setdefault(provider.account_id(target.meta_ad_account_id), []).append(target)
@@ -205,6 +211,8 @@ class MetaAccountActor:
         account = self._accounts.get(act)
         if account is None:
             self._last_error = f"ad account {act} is not reachable with this token"
+            await fail_writes(self._db, self._integration.organization_id, [link.campaign_id for link in links],
+                              self._last_error, now=self._wall())
             return
         now = trio.current_time()
         if state.parked_until is not None and now < state.parked_until:
@@ -239,10 +247,12 @@ class MetaAccountActor:
         domains = provider.campaigns_domains(act)
         statuses = (await self._call(state, domains, functools.partial(provider.campaign_statuses, act))).data
         # Read now, not at the cycle's start: the figures just sent may have paused a campaign (guardrail).
-        ours = await campaign_store.statuses_of(self._db, self._integration.organization_id,
-                                           [link.campaign_id for link in links])
+        org_id = self._integration.organization_id
+        ours = await campaign_store.statuses_of(self._db, org_id, [link.campaign_id for link in links])
+        writes = AccountWrites(self._db, provider, account, call=self._paced_once(state, domains), wall=self._wall)
+        await writes.apply(org_id, links, statuses=statuses, ours=ours)  # sets what it wrote in statuses
         for link in links:
-            if ours.get(link.campaign_id) in _STOPPED and provider.spending(statuses.get(link.meta_campaign_id)):
+            if ours.get(link.campaign_id) in STOPPED and provider.spending(statuses.get(link.meta_campaign_id)):
                 paused = await self._call(state, domains, functools.partial(
                     provider.pause_campaign, act, link.meta_campaign_id))
                 statuses[link.meta_campaign_id] = paused.data
@@ -287,9 +297,11 @@ class MetaAccountActor:
 
     # ---- one paced, retried call ---------------------------------------------------------------------
 
-    async def _call(self, state: _AccountState, domains: tuple[str, ...],
-                    fn: Callable[[], Awaitable[Result[T]]]) -> Result[T]:
-        """``fn()`` when the Pacer allows, retried on ``RetryableError``; raises ``_Parked`` to give up for now."""
+    async def _call(self, state: _AccountState, domains: tuple[str, ...], fn: Callable[[], Awaitable[Result[T]]],
+                    *, retry: bool = True) -> Result[T]:
+        """``fn()`` when the Pacer allows, retried on ``RetryableError``; raises ``_Parked`` to give up for now.
+        Without ``retry`` (a write, tried again next cycle) a ``RetryableError`` or ``RateLimitedError`` is
+        recorded as usual, then raised."""
         while True:
             rand = self._rng.random()
             # A time to sleep until, not an event: we ask again after waking (engine.pacing).
@@ -304,28 +316,41 @@ class MetaAccountActor:
                 self._pacer.observe(exc.signals, trio.current_time(), sent_at=now)
                 raise
             except RateLimitedError as exc:
-                self._rate_limited(exc, state, domains, sent_at=now)
+                self._rate_limited(exc, state, domains, sent_at=now, park=retry)
+                if not retry:
+                    raise
             except RetryableError as exc:
-                await self._back_off(exc, state, sent_at=now)
+                self._note_failure(exc, state, sent_at=now)
+                if not retry:
+                    raise
+                await self._back_off(exc, state)
             else:
                 self._pacer.observe(result.signals, trio.current_time(), sent_at=now)
                 self._succeeded(state)
                 return result
 
+    def _paced_once(self, state: _AccountState, domains: tuple[str, ...]) -> PacedCall:
+        async def call(fn: Callable[[], Awaitable[Result[T]]]) -> Result[T]:
+            return await self._call(state, domains, fn, retry=False)
+
+        return call
+
     def _rate_limited(self, exc: RateLimitedError, state: _AccountState, domains: tuple[str, ...], *,
-                      sent_at: float) -> None:
+                      sent_at: float, park: bool) -> None:
         now = trio.current_time()
         self._pacer.limited(exc, now, sent_at=sent_at)
         state.failures += 1
         self._failed(exc)
-        if (until := self._pacer.parked_until((*domains, exc.domain), now)) is not None:
+        if park and (until := self._pacer.parked_until((*domains, exc.domain), now)) is not None:
             raise _Parked(until)
 
-    async def _back_off(self, exc: RetryableError, state: _AccountState, *, sent_at: float) -> None:
-        now = trio.current_time()
-        self._pacer.observe(exc.signals, now, sent_at=sent_at)
+    def _note_failure(self, exc: RetryableError, state: _AccountState, *, sent_at: float) -> None:
+        self._pacer.observe(exc.signals, trio.current_time(), sent_at=sent_at)
         state.failures += 1
         self._failed(exc)
+
+    async def _back_off(self, exc: RetryableError, state: _AccountState) -> None:
+        now = trio.current_time()
         if state.failures >= self._schedule.park_after_failures:
             raise _Parked(now + self._schedule.park_for)
         if not self._retry.retries(exc):  # a Retry-After longer than the policy waits

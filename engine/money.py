@@ -1,16 +1,22 @@
 """Currencies' minor units, the one copy: Meta counts budgets and spend in minor units with an offset of 1
 (zero-decimal currencies) or 100 (every other), and so do our facts, totals and exports (PROVIDERS.md A3:
 offset 1 for these; VND per (3rd-party) mureo PR #372). ``lifetime_budget_minor`` turns our campaign's
-budget into the lifetime budget its linked Meta campaign gets."""
+budget into the lifetime budget its linked Meta campaign gets, and ``NOT_PUSHABLE`` and ``DAILY_BUDGET`` are
+how we say that we will not push it."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["ZERO_DECIMAL_CURRENCIES", "BudgetNotPushable", "currency_offset", "currency_places",
-           "lifetime_budget_minor"]
+__all__ = ["DAILY_BUDGET", "NOT_PUSHABLE", "ZERO_DECIMAL_CURRENCIES", "BudgetNotPushable", "currency_offset",
+           "currency_places", "lifetime_budget_minor"]
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
+# What a refusal of ours starts with, then the ``BudgetNotPushable`` message.
+NOT_PUSHABLE = "the budget cannot be pushed to the linked Meta campaign"
+# Why we do not push a lifetime budget to a Meta campaign that has a daily one.
+DAILY_BUDGET = ("the Meta campaign has a daily budget, and Meta does not switch a campaign to a lifetime budget:"
+                " link the campaign to a Meta campaign created with budgetType lifetime")
 
 
 class BudgetNotPushable(ValueError):

@@ -9,7 +9,8 @@ strings the adapter names: the actor asks which domains a call is paced in and h
 adapter's business: an actor never sees it. We do not describe the OAuth flows here (``http_api`` does).
 
     Protocol               its actor                     what the actor asks of it
-    AdsProvider            actors/meta_account.py        ad accounts, daily campaign figures, statuses, a pause
+    AdsProvider            actors/meta_account.py        ad accounts, daily campaign figures, statuses, a pause,
+                           actors/meta_writes.py         a campaign's budget, a status or budget write
     TrackFiguresProvider   actors/spotify_label.py       a catalogue track's figures, an artist's followers
     RecentPlaysProvider    actors/spotify_listener.py    a listener's plays after a cursor
 """
@@ -28,6 +29,7 @@ from engine.provider import Result
 __all__ = [
     "AdAccount",
     "AdsProvider",
+    "CampaignBudget",
     "CampaignFigure",
     "Played",
     "RecentPlaysProvider",
@@ -61,6 +63,14 @@ class CampaignFigure(msgspec.Struct, frozen=True, kw_only=True):
     currency: str | None = None
 
 
+class CampaignBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider campaign's budget as the provider has it now, in minor units of its ad account's currency:
+    a ``daily_minor`` or a ``lifetime_minor`` one, or neither (the budgets are on its ad sets)."""
+
+    daily_minor: int | None = None
+    lifetime_minor: int | None = None
+
+
 class AdsProvider(Protocol):
     """One token's ad accounts, as the ad-account poller needs them. Every call returns a ``Result`` with the
     usage signals its responses carried, or raises an ``engine.provider`` error that carries them."""
@@ -88,7 +98,8 @@ class AdsProvider(Protocol):
         ...
 
     def campaigns_domains(self, account_id: str) -> tuple[str, ...]:
-        """The rate domains ``campaign_statuses`` and ``pause_campaign`` of the account are paced in."""
+        """The rate domains the account's campaign calls (``campaign_statuses``, ``campaign_budget``,
+        ``set_campaign``, ``pause_campaign``) are paced in."""
         ...
 
     async def campaign_statuses(self, account_id: str) -> Result[dict[str, str | None]]:
@@ -101,6 +112,18 @@ class AdsProvider(Protocol):
 
     async def pause_campaign(self, account_id: str, campaign: str) -> Result[str]:
         """Stop ``campaign`` (a provider id) spending; returns its status now."""
+        ...
+
+    async def campaign_budget(self, account_id: str, campaign: str) -> Result[CampaignBudget]:
+        """The budget ``campaign`` (a provider id) has now."""
+        ...
+
+    async def set_campaign(self, account_id: str, campaign: str, *, status: str | None = None,
+                           lifetime_budget_minor: int | None = None, validate_only: bool = False) -> Result[None]:
+        """Set ``campaign``'s status (in the provider's words, as ``campaign_statuses`` says them) and/or its
+        lifetime budget (minor units of the ad account's currency): an idempotent "set to X". With
+        ``validate_only`` the provider checks the write and applies nothing; a refusal raises as the write
+        would (``FatalProviderError`` for a value the provider will not take)."""
         ...
 
 

@@ -22,6 +22,7 @@ import trio
 from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
+from actors.rule_evaluator import RuleEvaluator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
 from actors.sandbox_streams import SandboxStreams
@@ -240,7 +241,8 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
-    aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules)
+    evaluator = RuleEvaluator(db, settings.rules, settings.analytics, wall=clock, speed=clock.speed)
+    aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules, on_changed=evaluator.changed)
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
@@ -257,6 +259,7 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
         ChildSpec("housekeeper", Housekeeper(db, wall=clock).run),
         ChildSpec("webhook-dispatcher", dispatcher.run),
+        evaluator.child_spec(),
         aggregator.child_spec(),
         # After the aggregator: it stops before the aggregator drains.
         StreamCounter(db, samples, wall=clock).child_spec(),

@@ -1,9 +1,10 @@
 """``MetaAds``: ``engine.providers.AdsProvider`` for one Meta user token, over a ``MetaClient``.
 
 It owns what the Meta account poller must not know: Meta's rate domains for each call, its account ids
-(``act_<digits>``), its ``effective_status`` words, and the turning of insights rows into
-``CampaignFigure``s (spend from major to minor units with the currency's offset). Like the client, it
-never sleeps and never retries; the schedule, the pacing and the samples are the actor's.
+(``act_<digits>``), its ``effective_status`` words, a campaign's budgets and the writes to it
+(``validate_only`` is Meta's ``execution_options``), and the turning of insights rows into
+``CampaignFigure``s (spend from major to minor units with the currency's offset). Like the client, it never
+sleeps and never retries; the schedule, the pacing and the samples are the actor's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from adapters.meta.client import MetaClient
 from adapters.meta.money import currency_offset
 from adapters.meta.usage import APP_DOMAIN, INSIGHTS_APP_DOMAIN, account_domain, normalize_account_id
 from engine.provider import Result
-from engine.providers import AdAccount, CampaignFigure
+from engine.providers import AdAccount, CampaignBudget, CampaignFigure
 
 if TYPE_CHECKING:
     import httpx
@@ -77,8 +78,20 @@ class MetaAds:
         return status == _SPENDING
 
     async def pause_campaign(self, account_id: str, campaign: str) -> Result[str]:
-        result = await self._client.update_campaign(campaign, status=_PAUSED, act_id=account_id)
+        result = await self.set_campaign(account_id, campaign, status=_PAUSED)
         return Result(_PAUSED, result.signals)
+
+    async def campaign_budget(self, account_id: str, campaign: str) -> Result[CampaignBudget]:
+        result = await self._client.campaign(campaign, act_id=account_id)
+        budget = CampaignBudget(daily_minor=result.data.daily_budget, lifetime_minor=result.data.lifetime_budget)
+        return Result(budget, result.signals)
+
+    async def set_campaign(self, account_id: str, campaign: str, *, status: str | None = None,
+                           lifetime_budget_minor: int | None = None, validate_only: bool = False) -> Result[None]:
+        result = await self._client.update_campaign(
+            campaign, status=status, lifetime_budget_minor=lifetime_budget_minor, act_id=account_id,
+            validate_only=validate_only)
+        return Result(None, result.signals)
 
 
 def meta_ads(meta: MetaSettings) -> Callable[[httpx.AsyncClient, str], MetaAds]:

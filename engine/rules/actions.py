@@ -5,7 +5,7 @@ does not fire then) or ``refused`` (and why). The evaluator applies the plan; th
 Budget steps (``adjust_budget``): ``value`` percent of the budget, or an ``amount`` in its currency; each
 step at most ``maxStepPercent`` of the budget (default ``[rules] max_budget_step``, 20 %: budget changes
 beyond that restart Meta's learning phase, by the community's guidance), then kept within ``floor`` and
-``cap``, rounded to the currency's minor unit.
+``cap``, rounded to the currency's minor unit toward the budget.
 
 A resume undoes only a machine's pause: a campaign a member paused stays paused until a member resumes
 it, and one the budget guardrail holds (its spend still at the guardrail) stays paused too.
@@ -13,7 +13,7 @@ it, and one the budget guardrail holds (its spend still at the guardrail) stays 
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
 import msgspec
@@ -85,9 +85,15 @@ def _budget(action: Action, state: CampaignState, default_step: int) -> Plan:
         target = max(target, min(budget, Decimal(config["floor"])))
     if "cap" in config and step > 0:
         target = min(target, max(budget, Decimal(config["cap"])))
-    target = target.quantize(Decimal(1).scaleb(-currency_places(state.currency)), rounding=ROUND_HALF_UP)
+    # Rounded toward the budget, so the step stays within its limit and the target within its floor or cap.
+    unit = Decimal(1).scaleb(-currency_places(state.currency))
+    if step < 0:
+        target = min(budget, target.quantize(unit, rounding=ROUND_CEILING))
+    else:
+        target = max(budget, target.quantize(unit, rounding=ROUND_FLOOR))
     if target <= 0:
         return Plan(outcome="refused", detail="the step would take the budget to 0 or below")
     if target == budget:
-        return Plan(outcome="unchanged", detail="the budget is at the rule's floor or cap already")
+        return Plan(outcome="unchanged", detail="the budget is at the rule's floor or cap already, or the step is"
+                                                 " less than the currency's smallest unit")
     return Plan(outcome="applied", budget=target, before={"budget": str(budget)}, after={"budget": str(target)})

@@ -7,9 +7,9 @@ is the last ``ceil(hours / 24)`` days up to the instant's day, each source in it
 account's for Meta, UTC for streams, as in the analytics), cut to the campaign's own days.
 
 A figure the engine does not trust is returned with the reason (``Figure.untrusted``) and a rule does not
-act on it: the window reaches back before the campaign started (it is not full yet), the baseline behind
-an incremental figure is missing, short or noisy (``engine.analytics.attribution``), or a ratio has
-nothing to divide by.
+act on it: the campaign has not started, the window reaches back before it started (it is not full yet), the
+baseline behind an incremental figure is missing, short or noisy (``engine.analytics.attribution``), or a
+ratio has nothing to divide by.
 """
 
 from __future__ import annotations
@@ -84,17 +84,23 @@ def _ads_day(moment: datetime, timezone: str | None) -> date:
         return utc_day(moment)
 
 
+def _money(minor: int, unit: Decimal) -> Decimal:
+    """Minor units as major ones, with the currency's places (``10.00`` USD, ``1000`` JPY)."""
+    return (Decimal(minor) / unit).quantize(1 / unit)
+
+
 def _ratio(numerator: Decimal, denominator: Decimal | int, scale: int = 1) -> Decimal | None:
     return None if denominator <= 0 else (numerator * scale / Decimal(denominator)).quantize(_RATIO)
 
 
 class _Window:
-    """The days of one source a window covers, and whether it reaches back before the campaign."""
+    """The days of one source a window covers, whether the campaign has started by ``today``, and whether
+    the window reaches back before the campaign."""
 
     def __init__(self, today: date, first: date, last: date, hours: int | None) -> None:
-        self.start = first if hours is None else max(first, today - timedelta(days=math.ceil(hours / 24) - 1))
-        self.end = min(today, last)
-        self.partial = hours is not None and today - timedelta(days=math.ceil(hours / 24) - 1) < first
+        back = first if hours is None else today - timedelta(days=math.ceil(hours / 24) - 1)
+        self.start, self.end = max(first, back), min(today, last)
+        self.started, self.partial = today >= first, back < first
         self.days = max(0, (self.end - self.start).days + 1)
 
     def __contains__(self, day: date) -> bool:
@@ -108,10 +114,10 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
         return Figure(value=history.status)
     if field == "name":
         return Figure(value=history.name)
-    unit = Decimal(currency_offset(history.currency))
+    unit = Decimal(currency_offset(history.currency))  # money: minor units / unit, to the minor unit
     ads_today = _ads_day(now, history.ads_timezone)
     if field in ("budget", "budgetSpent", "budgetUsed"):
-        spent = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today)) / unit
+        spent = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today), unit)
         value = {"budget": history.budget, "budgetSpent": spent,
                  "budgetUsed": _ratio(spent, history.budget, 100)}[field]
         return Figure(value=value, untrusted=None if value is not None else "the budget is 0")
@@ -119,8 +125,10 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
     ads = _Window(ads_today, _ads_day(history.start_date, history.ads_timezone),
                   _ads_day(history.end_date, history.ads_timezone), window_hours)
     streams = _Window(utc_day(now), utc_day(history.start_date), utc_day(history.end_date), window_hours)
-    partial = _partial(ads if field in _AD_FIELDS else streams, hours)
-    spend = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day in ads)) / unit
+    # A figure that reads both sources is whole only when both of its windows are.
+    partial = _partial([ads] if field in _META_FIELDS else [streams] if field in _STREAM_FIELDS else [ads, streams],
+                       hours)
+    spend = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day in ads), unit)
     impressions = sum(d.impressions for day, d in history.ad_days.items() if day in ads)
     clicks = sum(d.clicks for day, d in history.ad_days.items() if day in ads)
     streamed = sum(v for day, v in history.stream_days.items() if day in streams)
@@ -148,10 +156,14 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
 
 
 _AD_FIELDS = frozenset({"spend", "dailySpend", "impressions", "clicks", "ctr", "cpc", "cpm"})
+_META_FIELDS = _AD_FIELDS | {"pacing"}
+_STREAM_FIELDS = frozenset({"streams", "dailyStreams", "incrementalStreams", "listenerPlays"})
 
 
-def _partial(window: _Window, hours: int | None) -> str | None:
-    if not window.partial:
+def _partial(windows: list[_Window], hours: int | None) -> str | None:
+    if not all(window.started for window in windows):
+        return "the campaign has not started: its figures are not counted yet"
+    if not any(window.partial for window in windows):
         return None
     return f"the window of {hours} h reaches back before the campaign started: it is not full yet"
 
@@ -168,11 +180,10 @@ def _pacing(history: CampaignHistory, spend: Decimal, ads: _Window, ads_today: d
     spend over the days left after today."""
     if history.budget <= 0:
         return Figure(value=None, untrusted="the budget is 0")
-    if ads.days == 0:
-        return Figure(value=None, untrusted="the campaign has not started")
-    spent = Decimal(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today)) / unit
+    spent = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today), unit)
     left = max(0, (_ads_day(history.end_date, history.ads_timezone) - ads_today).days)
-    projected = spent + spend / ads.days * left
+    # A window past the end date has no days, and nothing is left to spend then either.
+    projected = spent + (spend / ads.days * left if ads.days else 0)
     return Figure(value=_ratio(projected, history.budget, 100), untrusted=partial)
 
 
@@ -181,6 +192,8 @@ def _incremental(history: CampaignHistory, field: str, now: datetime, streams: _
     if history.track_id is None:
         return Figure(value=None, untrusted="the campaign has no track, so it has no streams")
     first = utc_day(history.start_date)
+    if utc_day(now) < first:  # the baseline's last days are still to come: reading them would look ahead
+        return Figure(value=None, untrusted="the campaign has not started: its baseline is not complete yet")
     known = {day: v for day, v in history.stream_days.items() if day < first}
     seen = history.first_stream_day
     seen_first = seen if seen is not None and seen <= utc_day(now) else None

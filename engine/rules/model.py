@@ -193,10 +193,15 @@ def _value(path: str, field: str, operator: str, raw: object) -> str | list[str]
             raise RuleSpecError(path, f"{field} is a text; it is compared with a text, not another field")
         if operator == "contains":
             raise RuleSpecError(path, "contains compares texts, not figures")
+        unknown = set(raw) - {"field", "multiplier", "durationHours"}
+        if unknown:  # a misspelt multiplier would otherwise compare with 1 * the figure
+            raise RuleSpecError(f"{path}.{sorted(unknown)[0]}", "unknown member of a compared figure")
         other = _field(f"{path}.field", raw.get("field"))
         if other in TEXT_FIELDS:
             raise RuleSpecError(f"{path}.field", f"{other} is a text, not a figure")
         multiplier = _number(f"{path}.multiplier", raw.get("multiplier", 1))
+        if not 0 < multiplier <= 1000:  # figures are not negative, and a huge product overflows the evaluation
+            raise RuleSpecError(f"{path}.multiplier", "must be above 0 and at most 1000")
         hours = _hours(f"{path}.durationHours", raw.get("durationHours"))
         return Comparison(field=other, multiplier=multiplier, duration_hours=hours)
     if text:
@@ -237,6 +242,8 @@ def _budget_config(config: dict[str, Any]) -> dict[str, Any]:
         raise RuleSpecError("action.config.value", "must not be 0: negative lowers the budget, positive raises it")
     if kind == "percent" and value <= -100:
         raise RuleSpecError("action.config.value", "a budget cannot be lowered by 100 % or more")
+    if kind == "percent" and value > 1000:  # no step exceeds 1000 % (maxStepPercent), and huge ones overflow
+        raise RuleSpecError("action.config.value", "a budget cannot be raised by more than 1000 %")
     out: dict[str, Any] = {"adjustmentType": kind, "value": str(value)}
     for bound in ("floor", "cap"):
         if config.get(bound) is not None:

@@ -10,7 +10,7 @@ which alerts fire (``engine.alert_rules``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "Notification",
     "get_alert",
     "insert_alerts",
+    "insert_notification",
     "insert_notifications",
     "list_alerts",
     "list_notifications",
@@ -126,6 +127,13 @@ async def insert_notifications(q: Executor, items: Sequence[tuple[Alert, str]], 
         [a.organization_id for a, _ in items], [a.id for a, _ in items], [a.type for a, _ in items],
         [title for _, title in items], [encode_json(a.data) for a, _ in items], created_at,
     )  # fmt: skip
+
+
+async def insert_notification(q: Executor, org_id: uuid.UUID, *, type: str, title: str,
+                              data: Mapping[str, object], created_at: datetime) -> None:
+    """A notification of no alert (a rule's ``send_alert``)."""
+    await q.execute("INSERT INTO notifications (organization_id, type, title, data, created_at)"
+                    " VALUES ($1, $2, $3, $4::jsonb, $5)", org_id, type, title, encode_json(data), created_at)
 
 
 async def list_alerts(q: Executor, org_id: uuid.UUID, *, type: str | None = None,

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 import asyncpg
 import msgspec
 
-from engine.guardrail import Guardrail, PausedReason
+from engine.guardrail import Guardrail, PauseCause, PausedReason
 from engine.store import campaign_events
 from engine.store.campaign_model import (
     Campaign,
@@ -207,10 +207,12 @@ async def update_campaign(
     campaign_id: uuid.UUID,
     changes: Mapping[str, object],
     goals: Sequence[Goal] | None = None,
+    cause: PauseCause | None = None,
 ) -> Campaign | None:
     """Set the fields in ``changes`` (keys from ``UPDATABLE_FIELDS``; not ``status``) and, when ``goals``
     is given, replace all the goals with it. Returns the campaign, or ``None`` when the organization has
-    no such campaign. ``campaign.updated`` is enqueued with the fields that changed, if any did.
+    no such campaign. ``campaign.updated`` is enqueued with the fields that changed, if any did, and
+    ``campaign.budget_changed`` with ``cause`` (who changed it) when the budget did.
 
     Raises ``ValueError`` for an unknown key, ``NotFound("trackId", ...)`` for a track that is not the
     organization's, and ``Conflict("goals", ...)`` for two goals on one metric. A change that breaks
@@ -237,6 +239,7 @@ async def update_campaign(
         after = await get_campaign(conn, org_id, campaign_id)
         assert after is not None  # the UPDATE above found it and holds its lock
         await campaign_events.announce_updated(conn, org_id, before, after)
+        await campaign_events.announce_budget_changed(conn, org_id, before, after, cause)
         return after
 
 
@@ -249,7 +252,7 @@ async def set_campaign_status(
     when the organization has no such campaign. The change's event (``campaign_events.announce_moved``)
     is enqueued with it unless ``announce`` is False (the caller sends its own). A move to ``paused``
     records ``reason`` as the campaign's ``pausedReason`` (and its cause in ``campaign.paused``); any other
-    move clears it.
+    move clears it, and a move from paused to active announces ``campaign.resumed`` with ``reason``'s cause.
 
     Error handling: raises ``IllegalTransition`` (a ``Conflict``) carrying the ``current`` status when
     that status is not in ``expected_from``; nothing is changed then. Of two concurrent calls that both
@@ -262,7 +265,8 @@ async def set_campaign_status(
             return None
         campaign = campaign_from_row(row)
         if announce:
-            await campaign_events.announce_moved(conn, org_id, row["previous_status"], campaign)
+            cause = None if reason is None else reason.cause
+            await campaign_events.announce_moved(conn, org_id, row["previous_status"], campaign, cause)
     return campaign
 
 

@@ -23,7 +23,7 @@ from engine.rules.actions import CampaignState, PausedBy
 from engine.rules.figures import AdDay, CampaignHistory, ListenerDay
 from engine.store.rows import Queries
 
-__all__ = ["campaign_states", "load_histories", "rule_campaign_ids"]
+__all__ = ["LockedCampaign", "campaign_states", "load_histories", "lock_campaign", "rule_campaign_ids"]
 
 _CAMPAIGNS = (
     "SELECT c.id, c.organization_id, c.name, c.status, c.currency::text AS currency, c.budget, c.start_date,"
@@ -65,6 +65,25 @@ _LISTENER_DAYS = (
     " AND p.played_at >= cl.opted_in_at"
     " WHERE c.organization_id = $1 AND cl.campaign_id = ANY($2::uuid[]) GROUP BY 1, 2"
 )
+
+
+class LockedCampaign(msgspec.Struct, frozen=True, kw_only=True):
+    """A campaign's status and budget as they are now, locked until the caller commits, and whether it is
+    linked to a Meta campaign (so an action has a Meta campaign to write to)."""
+
+    name: str
+    status: str
+    budget: Decimal
+    linked: bool
+
+
+async def lock_campaign(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) -> LockedCampaign | None:
+    """The campaign's row, locked (``FOR UPDATE``) so an action decides on values no one else changes before
+    it commits; ``None`` when the organization has no such campaign."""
+    row = await q.fetchrow("SELECT name, status, budget, meta_campaign_id IS NOT NULL AS linked FROM campaigns"
+                           " WHERE organization_id = $1 AND id = $2 FOR UPDATE", org_id, campaign_id)
+    return None if row is None else LockedCampaign(name=row["name"], status=row["status"],
+                                                   budget=Decimal(row["budget"]), linked=row["linked"])
 
 
 def _paused_by(raw: Any) -> PausedBy | None:

@@ -264,7 +264,7 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
         try:
             # The UPDATE also locks the row until we commit, so the status we decide on below is final.
             campaign = await store.update_campaign(
-                conn, org_id, campaign_id, body.changes(), body.goal_rows()
+                conn, org_id, campaign_id, body.changes(), body.goal_rows(), PauseCause(user_id=member.user_id)
             )
         except asyncpg.CheckViolationError as exc:
             # A concurrent PATCH moved the other date after we read it; other checks stay loud.

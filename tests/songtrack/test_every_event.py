@@ -145,11 +145,12 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
     assert all(item.verified_standard and item.verified_seed for item in receiver.received)
     assert {e["type"] for e in events} == set(EVENT_TYPES)
     moves = sorted((e["type"], e["data"]["campaignName"], e["data"]["previousStatus"])
-                   for e in events if e["type"] in ("campaign.launched", "campaign.paused"))
+                   for e in events if e["type"] in ("campaign.launched", "campaign.paused", "campaign.resumed"))
     assert moves == [("campaign.launched", "Flash", "draft"), ("campaign.launched", "Spring push (EU)", "draft"),
-                     ("campaign.launched", "Spring push (EU)", "paused"),  # resumed with the guardrail off
                      ("campaign.paused", "Spring push (EU)", "active"),  # by the guardrail
-                     ("campaign.paused", "Spring push (EU)", "active")]  # by a member
+                     ("campaign.paused", "Spring push (EU)", "active"),  # by a member
+                     ("campaign.resumed", "Spring push (EU)", "paused")]  # with the guardrail off
+
     by_guardrail, by_member = [e["data"]["cause"] for e in _of(events, "campaign.paused")]
     assert by_member == {"userId": str(owner.user_id)}
     assert by_guardrail["guardrail"]["percent"] == 100 and by_guardrail["guardrail"]["budget"] == 5.0

@@ -36,6 +36,8 @@ CREATE TABLE rule_cooldowns (
 -- action changed; ``meta`` what Meta answered (pending until the Meta account actor writes it).
 CREATE TABLE rule_runs (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    -- The order of insertion: two runs of one instant (two rules in one batch) list in the order they acted.
+    seq bigint GENERATED ALWAYS AS IDENTITY,
     organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     rule_id uuid REFERENCES rules (id) ON DELETE CASCADE,
     rule_name text,
@@ -52,8 +54,8 @@ CREATE TABLE rule_runs (
     after jsonb NOT NULL DEFAULT '{}',
     meta jsonb
 );
-CREATE INDEX rule_runs_rule_idx ON rule_runs (organization_id, rule_id, at DESC, id);
-CREATE INDEX rule_runs_campaign_idx ON rule_runs (organization_id, campaign_id, at DESC, id);
+CREATE INDEX rule_runs_rule_idx ON rule_runs (organization_id, rule_id, at DESC, seq DESC);
+CREATE INDEX rule_runs_campaign_idx ON rule_runs (organization_id, campaign_id, at DESC, seq DESC);
 
 -- Writes to a linked Meta campaign that an action (a rule's, or the guardrail's) calls for: idempotent "set
 -- to X" values, so applying one twice is harmless. At most one pending write per campaign and field: a

@@ -18,7 +18,7 @@ import pytest
 from adapters.meta import meta_window
 from adapters.meta.provider import meta_ads
 from config import MetaSettings
-from engine.providers import AdAccount, CampaignFigure
+from engine.providers import AdAccount, CampaignBudget, CampaignFigure
 
 DAY = date(2026, 9, 1)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -102,6 +102,25 @@ async def test_accounts_ids_statuses_and_a_pause_in_metas_words() -> None:
     assert seen[-1].method == "POST" and seen[-1].url.path == "/v25.0/11"
     assert dict(httpx.QueryParams(seen[-1].content.decode())) == {"status": "PAUSED"}
     assert ads.account_id("7") == ads.account_id("act_7") == "act_7"
+
+
+async def test_a_campaigns_budget_and_a_checked_write_in_metas_words() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "GET":
+            return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[1], "daily_budget": "5000"})
+        return httpx.Response(200, json={"success": True})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        ads = meta_ads(MetaSettings())(http, "TOKEN")
+        assert (await ads.campaign_budget("act_7", "11")).data == CampaignBudget(daily_minor=5000)
+        await ads.set_campaign("act_7", "11", lifetime_budget_minor=8000, validate_only=True)
+        await ads.set_campaign("act_7", "11", status="ACTIVE")
+    assert seen[0].url.path == "/v25.0/11" and "lifetime_budget" in seen[0].url.params["fields"]
+    assert [dict(httpx.QueryParams(request.content.decode())) for request in seen[1:]] == [
+        {"lifetime_budget": "8000", "execution_options": '["validate_only"]'}, {"status": "ACTIVE"}]
 
 
 async def test_each_call_is_paced_in_its_meta_domains() -> None:
