@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+import msgspec
 import trio
 
 from config.sections import AlertsSettings, RulesSettings
@@ -23,7 +24,7 @@ from engine import alert_rules, guardrail
 from engine.clock import utc_now
 from engine.messages import MetricSample
 from engine.store import alerts as alert_store
-from engine.store import campaigns, facts
+from engine.store import campaigns, facts, meta_writes, rule_inputs, rule_runs
 from engine.store.database import Connection, Database
 from engine.store.outbox import enqueue_event
 from engine.supervisor import ChildSpec, Restart
@@ -197,11 +198,30 @@ class Aggregator:
                                  budget_spent=campaign.budget_spent, currency=campaign.currency)
         if campaign.status != "active" or trip is None:
             return
-        reason = guardrail.PausedReason(cause=guardrail.PauseCause(guardrail=trip), at=now)
+        cause = guardrail.PauseCause(guardrail=trip)
         await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=("active",), to="paused",
-                                            reason=reason)
+                                            reason=guardrail.PausedReason(cause=cause, at=now))
+        await self._record_trip(tx, campaign, cause, now)
         log.info("campaign %s paused by its budget guardrail: %s of %s %s spent (%d %%)", campaign_id,
                  trip.budget_spent, trip.budget, trip.currency, trip.percent)
+
+    @staticmethod
+    async def _record_trip(tx: Connection, campaign: facts.CampaignTotals, cause: guardrail.PauseCause,
+                           now: datetime) -> None:
+        """The guardrail's pause in the campaign's history (``GET /v1/campaigns/{id}/history``) and, for a
+        campaign linked to Meta, as a queued PAUSED write whose answer the history shows."""
+        org_id, campaign_id = campaign.organization_id, campaign.campaign_id
+        locked = await rule_inputs.lock_campaign(tx, org_id, campaign_id)
+        linked = locked is not None and locked.linked
+        run_id = await rule_runs.insert_run(
+            tx, org_id, rule_id=None, rule_name=None, campaign_id=campaign_id, manual=False, user_id=None,
+            dry_run=False, at=now, inputs={"guardrail": msgspec.to_builtins(cause.guardrail)},
+            action={"type": "pause_campaign", "config": {}}, outcome="applied",
+            detail="the budget guardrail: spend reached its percent of the budget",
+            before={"status": "active"}, after={"status": "paused"}, meta=None)  # fmt: skip
+        if linked:
+            await meta_writes.enqueue_write(tx, org_id, campaign_id, field="status", value={"status": "PAUSED"},
+                                            cause=cause, run_id=run_id, now=now)
 
     def _evaluate(self, campaign: facts.CampaignTotals, now: datetime) -> list[tuple[alert_store.NewAlert, str]]:
         self._log_foreign(campaign)

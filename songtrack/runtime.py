@@ -22,9 +22,9 @@ import trio
 from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
-from actors.rule_evaluator import RuleEvaluator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
+from actors.rule_evaluator import RuleEvaluator
 from actors.sandbox_streams import SandboxStreams
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher

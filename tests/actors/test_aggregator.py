@@ -23,6 +23,7 @@ from engine.messages import MetricSample
 from engine.store import Database
 from engine.store.alerts import ALERTS_CHANNEL
 from engine.store.campaigns import Goal, get_campaign, set_campaign_status
+from engine.store.rule_runs import list_runs
 from tests.helpers.factories import create_campaign, create_endpoint, create_org
 
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -251,6 +252,12 @@ async def test_an_active_campaign_reaching_its_guardrail_is_paused_once_with_the
         assert await _paused_events(db) == [{
             "campaignId": str(campaign), "campaignName": "Summer", "status": "paused", "previousStatus": "active",
             "cause": {"guardrail": {"percent": 100, "budget": 100.0, "budgetSpent": 100.5, "currency": "USD"}}}]
+        # The campaign's history says so too (not linked to Meta: no write queued).
+        history = await list_runs(db, org, campaign_id=campaign)
+        assert [(run.rule_id, run.manual, run.action["type"], run.after, run.inputs) for run in history.items] == [
+            (None, False, "pause_campaign", {"status": "paused"},
+             {"guardrail": {"percent": 100, "budget": 100.0, "budgetSpent": 100.5, "currency": "USD"}})]
+        assert await db.fetchval("SELECT count(*) FROM meta_writes") == 0
 
 
 async def test_the_campaign_percent_wins_over_the_rules_default_and_off_is_off(db: Database) -> None:
