@@ -16,16 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from engine.rules.model import (
-    ACTION_TYPES,
-    FIELDS,
-    OPERATORS,
-    TEXT_FIELDS,
-    Action,
-    AppliesTo,
-    Condition,
-    RuleSpec,
-)
+from engine.rules.model import ACTION_TYPES, FIELDS, OPERATORS, TEXT_FIELDS, Action, AppliesTo, Condition, RuleSpec
 from engine.rules.model import Rule as StoredRule
 from http_api.catalog.schemas import Description, Name
 from http_api.pagination import ListQuery, Pagination
