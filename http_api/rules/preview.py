@@ -31,7 +31,7 @@ from http_api.errors import not_found
 from http_api.fields import Day, day_of
 from http_api.routing import Access, Call, Router
 from http_api.rules.rules import RULE_FAULTS, checked_spec, invalid
-from http_api.rules.schemas import RuleSpecMembers
+from http_api.rules.schemas import RulePatch
 
 __all__ = ["Firing", "Preview", "PreviewWindow", "RulePreview", "preview_router"]
 
@@ -56,8 +56,9 @@ class PreviewWindow(msgspec.Struct, forbid_unknown_fields=True, rename="camel", 
     end_date: Day | UnsetType = UNSET
 
 
-class RulePreview(RuleSpecMembers, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """A rule's members, as for creating one, and which campaigns and days to run it over."""
+class RulePreview(RulePatch, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """A rule's body, as for creating one (its ``name``, ``description``, ``status`` and ``dryRun`` may be
+    sent, and change nothing), and which campaigns and days to run it over."""
 
     campaign_ids: CampaignIds | UnsetType = UNSET
     start_date: Day | UnsetType = UNSET

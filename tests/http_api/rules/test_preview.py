@@ -65,8 +65,7 @@ async def test_the_issues_example_would_have_paused_the_campaign_once(
         client: Client, db: Database, make_member: MakeMember, mock_clock: MockClock) -> None:
     owner = await make_member()
     campaign = await _world(db, client, owner)
-    spec = {key: value for key, value in EXAMPLE.items() if key != "name"}
-    answer = await _preview(client, owner, "/v1/rules/preview", spec)
+    answer = await _preview(client, owner, "/v1/rules/preview", EXAMPLE)  # a create body, as it is
     # From the first day its 48 h window is full: $20.00 over 2 * 150 - 2 * 100 = 100 incremental streams.
     (firing,) = answer["firings"]
     assert firing | {"conditions": None} == {

@@ -55,8 +55,7 @@ async def test_another_organizations_rules_and_campaigns_are_not_found(client: C
                            ({"appliesTo": {"tracks": [ids["track"]]}}, "appliesTo.tracks[0]")):
         for method, path, body in (("POST", "/v1/rules", EXAMPLE | members),
                                    ("PATCH", f"/v1/rules/{own['id']}", members),
-                                   ("POST", "/v1/rules/preview", {k: v for k, v in (EXAMPLE | members).items()
-                                                                  if k != "name"})):
+                                   ("POST", "/v1/rules/preview", EXAMPLE | members)):
             response = await client.open(path, method=method, headers=intruder.headers, json=body)
             answer = await response.get_json()
             assert (response.status_code, [d["field"] for d in answer["error"]["details"]]) == (422, [field]), path
