@@ -82,9 +82,7 @@ async def test_a_rule_made_through_the_api_pauses_a_campaign_here_and_on_meta_an
             ours = _ok(await api.get(f"/v1/campaigns/{campaign}"))
             assert ours["status"] == "paused" and ours["pausedReason"]["cause"] == {"ruleId": rule["id"]}
             with trio.fail_after(30):  # the history's Meta answer lands once the Meta actor applied the write
-                while (history := _ok(await api.get(f"/v1/rules/{rule['id']}/history")))["data"][0]["meta"][
-                        "state"] != "applied":  # noqa: ASYNC110 -- polled over HTTP, nothing to wait on
-                    await trio.sleep(0.2)
+                history = await _history_once_applied(api, rule["id"])
             [run] = history["data"]
             assert run["campaignId"] == campaign and run["outcome"] == "applied" and not run["manual"]
             assert run["before"] == {"status": "active"} and run["after"] == {"status": "paused"}
@@ -104,6 +102,14 @@ async def test_a_rule_made_through_the_api_pauses_a_campaign_here_and_on_meta_an
             assert fired == [(campaign, {"status": "paused"})]
             assert preview["firings"][0]["at"].startswith(today.isoformat())
         nursery.cancel_scope.cancel()
+
+
+async def _history_once_applied(api: httpx.AsyncClient, rule_id: str) -> Any:
+    while True:
+        history = _ok(await api.get(f"/v1/rules/{rule_id}/history"))
+        if history["data"][0]["meta"]["state"] == "applied":
+            return history
+        await trio.sleep(0.2)
 
 
 def _received(receiver: Any) -> list[dict[str, Any]]:
