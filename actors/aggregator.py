@@ -208,8 +208,9 @@ class Aggregator:
     @staticmethod
     async def _record_trip(tx: Connection, campaign: facts.CampaignTotals, cause: guardrail.PauseCause,
                            now: datetime) -> None:
-        """The guardrail's pause in the campaign's history (``GET /v1/campaigns/{id}/history``) and, for a
-        campaign linked to Meta, as a queued PAUSED write whose answer the history shows."""
+        """The guardrail's pause in the campaign's history (``GET /v1/campaigns/{id}/history``), as a
+        notification members read, and, for a campaign linked to Meta, as a queued PAUSED write whose answer
+        the history shows."""
         org_id, campaign_id = campaign.organization_id, campaign.campaign_id
         locked = await rule_inputs.lock_campaign(tx, org_id, campaign_id)
         linked = locked is not None and locked.linked
@@ -219,6 +220,10 @@ class Aggregator:
             action={"type": "pause_campaign", "config": {}}, outcome="applied",
             detail="the budget guardrail: spend reached its percent of the budget",
             before={"status": "active"}, after={"status": "paused"}, meta=None)  # fmt: skip
+        await alert_store.insert_notification(
+            tx, org_id, type="campaign.paused", created_at=now, data={"campaignId": campaign_id, "runId": run_id},
+            title=f"“{campaign.name}” paused at its budget guardrail: {campaign.budget_spent:.2f} of its"
+                  f" {campaign.budget:.2f} {campaign.currency} budget spent")
         if linked:
             await meta_writes.enqueue_write(tx, org_id, campaign_id, field="status", value={"status": "PAUSED"},
                                             cause=cause, run_id=run_id, now=now)

@@ -26,6 +26,9 @@ the same start day gives the same file (the importer then answers "imported befo
 ``[simulators] demo_webhook_url`` set, the organization has a webhook endpoint there (every event type),
 whose secret is printed once, when it is created.
 
+At the first start it also creates a rule, the first worked example of docs/rules.md, as a dry run: its
+history shows when it would have paused the demo campaign, without pausing it.
+
 So ``make run`` with a webhook URL configured shows a signed ``budget.warning`` within a minute, then
 ``campaign.paused`` with the guardrail as its cause.
 """
@@ -41,7 +44,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -54,10 +57,11 @@ from engine.guardrail import PauseCause, PausedReason
 from engine.pacing import RetryPolicy
 from engine.passwords import hash_password
 from engine.provider import RateLimitedError, RetryableError
-from engine.store import accounts, campaign_meta, campaigns, integrations, tracks, webhooks
+from engine.rules.model import parse_spec
+from engine.store import accounts, campaign_meta, campaigns, integrations, rules, tracks, webhooks
 from engine.store.database import Database
 
-__all__ = ["DEMO_EMAIL", "HISTORY_DAYS", "HISTORY_SHARE", "DemoLabel", "history_csv", "set_up_demo"]
+__all__ = ["DEMO_EMAIL", "DEMO_RULE", "HISTORY_DAYS", "HISTORY_SHARE", "DemoLabel", "history_csv", "set_up_demo"]
 
 DEMO_EMAIL = "demo@songtrack.example"
 DEMO_CAMPAIGN = "Demo campaign"
@@ -70,6 +74,13 @@ HISTORY_SHARE = 0.6  # a history day's mean, as a share of a day of simulated li
 _HISTORY_NOISE = 0.05  # a history day's standard deviation, as a share of its mean
 _ATTEMPTS = 12  # of each Meta call while setting up, through the configured faults
 _T = TypeVar("_T")
+DEMO_RULE: dict[str, Any] = {
+    "name": "Too expensive per new stream", "description": "Pause when an incremental stream costs more than"
+    " 5 cents over two days (docs/rules.md, example 1)",
+    "condition": {"field": "costPerIncrementalStream", "operator": "greater_than", "value": "0.05",
+                  "durationHours": 48},
+    "action": {"type": "pause_campaign", "config": {}}, "appliesTo": {"campaigns": None}, "cooldownHours": 24,
+}
 DEMO_TRACK = tracks.NewTrack(title="Demo Track", artist="Demo Artist", album="Demo Sessions", duration=214,
                              genres=["indie pop"])
 
@@ -108,6 +119,7 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
         display_name="Meta simulator", access_token=_TOKEN, refresh_token=None, token_expires_at=None,
         scopes=["ads_read", "ads_management", "business_management"], connected_by=owner_id)
     await _archive_previous(db, org_id, PausedReason(cause=PauseCause(user_id=owner_id), at=at))
+    await _demo_rule(db, org_id, owner_id, at)
     track_id = await _demo_track(db, org_id)
     budget = await _launch_campaign(db, settings, org_id, track_id, http_factory, today, speed)
     lines = [f"Demo label: log in as {DEMO_EMAIL} / {password}; \"{DEMO_CAMPAIGN}\" (budget {budget} USD) is"
@@ -122,6 +134,16 @@ async def set_up_demo(db: Database, settings: Settings, keys: Keys, data_dir: Pa
     if url is not None:
         lines.append(await _webhook(db, keys, org_id, url))
     return DemoLabel(organization_id=org_id, track_id=track_id, listen_rate=listen_rate, lines=lines)
+
+
+async def _demo_rule(db: Database, org_id: uuid.UUID, owner_id: uuid.UUID, at: datetime) -> None:
+    """At the first start (the organization has no rule yet), the first worked example of docs/rules.md as a
+    dry run: its history (``GET /v1/rules/{id}/history``) shows when it would have paused the demo campaign,
+    and a label switches it on with ``PATCH /v1/rules/{id} {"dryRun": false}``."""
+    if (await rules.list_rules(db, org_id, limit=1)).total:
+        return
+    await rules.create_rule(db, org_id, name=DEMO_RULE["name"], description=DEMO_RULE["description"],
+                            status="active", dry_run=True, spec=parse_spec(DEMO_RULE), created_by=owner_id, now=at)
 
 
 def _password(data_dir: Path) -> str:

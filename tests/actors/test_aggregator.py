@@ -258,6 +258,9 @@ async def test_an_active_campaign_reaching_its_guardrail_is_paused_once_with_the
             (None, False, "pause_campaign", {"status": "paused"},
              {"guardrail": {"percent": 100, "budget": 100.0, "budgetSpent": 100.5, "currency": "USD"}})]
         assert await db.fetchval("SELECT count(*) FROM meta_writes") == 0
+        titles = await db.fetch("SELECT title FROM notifications WHERE type = 'campaign.paused'")
+        assert [row["title"] for row in titles] == [
+            "“Summer” paused at its budget guardrail: 100.50 of its 100.00 USD budget spent"]
 
 
 async def test_the_campaign_percent_wins_over_the_rules_default_and_off_is_off(db: Database) -> None:

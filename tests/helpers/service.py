@@ -1,6 +1,6 @@
 """The service wired in the test's own trio run, as ``songtrack run`` wires it, on the test's database: the
 Meta simulator served by hypercorn, the API served by hypercorn with its LiveHub and job runner, and the
-engine's actors (the accounts supervisor with its real Meta actors, the aggregator, the webhook
+engine's actors (the accounts supervisor with its real Meta actors, the aggregator, the rule evaluator, the webhook
 dispatcher). Everything talks real HTTP on 127.0.0.1. Real time (the database and MockClock do not mix);
 the caller bounds every wait.
 
@@ -25,6 +25,7 @@ from actors.aggregator import Aggregator
 from actors.http import lend
 from actors.meta_account import meta_kind
 from actors.meta_schedule import MetaSchedule
+from actors.rule_evaluator import RuleEvaluator
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import meta_window
 from adapters.meta.provider import meta_ads
@@ -104,7 +105,9 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         settings = _settings(meta)
         ctx = ApiContext(lambda: db, discover(), settings, keys)
         urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", trio.sleep_forever)
-        aggregator = Aggregator(db, settings.alerts, sweep_every=0.5, rules=settings.rules)
+        evaluator = RuleEvaluator(db, settings.rules, settings.analytics)
+        aggregator = Aggregator(db, settings.alerts, sweep_every=0.5, rules=settings.rules,
+                                on_changed=evaluator.changed)
         dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                        secret_key=keys.token_encryption_key)
         registry = Registry()
@@ -112,7 +115,7 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
                          pacer=Pacer(meta_window), schedule=MetaSchedule(interval=1.0, restatement_every=3600.0),
                          wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC))
         accounts = AccountsSupervisor(db, registry=registry, kinds=[kind], poll_interval=1.0)
-        for run in (dispatcher.run, aggregator.run, accounts.run):
+        for run in (dispatcher.run, evaluator.run, aggregator.run, accounts.run):
             await nursery.start(run)
         yield Service(urls[0], ctx, meta, settings)
         nursery.cancel_scope.cancel()

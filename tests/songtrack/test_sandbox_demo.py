@@ -25,8 +25,8 @@ from adapters.meta.simulator import MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Keys, load
 from engine.analytics.campaign import AnalyticsRules, campaign_analytics
-from engine.store import Database, accounts, campaigns, tracks
-from songtrack.sandbox_demo import HISTORY_DAYS, HISTORY_SHARE, DemoLabel, history_csv, set_up_demo
+from engine.store import Database, accounts, campaigns, rules, tracks
+from songtrack.sandbox_demo import DEMO_RULE, HISTORY_DAYS, HISTORY_SHARE, DemoLabel, history_csv, set_up_demo
 
 DAY = date(2026, 3, 10)
 NOW = datetime.combine(DAY, time(2), UTC)  # two hours into the campaign's first day
@@ -66,6 +66,10 @@ async def test_each_start_links_a_fresh_demo_campaign_to_the_same_demo_track(db:
     assert "Demo history: 28 days of Spotify for Artists streams before the campaign (imported)" in "\n".join(
         first.lines)
     assert "(imported before)" in printed  # the same day, the same file
+    # One demo rule, made at the first start only, a dry run of docs/rules.md's first example.
+    [rule] = (await rules.list_rules(db, org)).items
+    assert (rule.name, rule.dry_run, rule.status) == (DEMO_RULE["name"], True, "active")
+    assert rule.spec.conditions[0].field == "costPerIncrementalStream"
 
 
 @pytest.mark.parametrize("tier", ["free", "starter"])
