@@ -33,7 +33,7 @@ from http_api.routing import Access, Call, Router
 from http_api.rules.rules import RULE_FAULTS, checked_spec, invalid
 from http_api.rules.schemas import RulePatch
 
-__all__ = ["Firing", "Preview", "PreviewWindow", "RulePreview", "preview_router"]
+__all__ = ["Firing", "Preview", "PreviewAnswer", "PreviewWindow", "RulePreview", "preview_router"]
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -90,27 +90,33 @@ class Preview(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     firings: list[Firing]
 
 
+class PreviewAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The preview under ``data``: a report, not a list, so it has no resource name of its own."""
+
+    data: Preview
+
+
 def preview_router(ctx: ApiContext) -> Router:
     router = Router("rule_preview", ctx, tag="Rules")
     limits = Limits(baseline=analytics_rules(ctx).rule(), max_budget_step=ctx.settings.rules.max_budget_step,
                     guardrail_percent=ctx.settings.rules.guardrail_percent)
 
     @router.route("POST", "/v1/rules/preview", summary="Preview a rule over past days", access=Access.VIEWER,
-                  body=RulePreview, response=Preview, errors=(422,),
+                  body=RulePreview, response=PreviewAnswer, errors=(422,),
                   description="When the rule would have fired, and what it would have done." + _WINDOW
                               + RULE_FAULTS + " 422 also names `campaignIds[i]` that are not your organization's"
                               " campaigns, and an `endDate` before `startDate` or too far from it.")
-    async def preview_spec(call: Call) -> Preview:
+    async def preview_spec(call: Call) -> PreviewAnswer:
         body: RulePreview = call.body
         spec = await checked_spec(call.db, call.caller.organization_id, body.spec_members())
         return await _run(call, spec, body.campaign_ids, body.start_date, body.end_date, limits)
 
     @router.route("POST", "/v1/rules/<uuid:rule_id>/preview", summary="Preview a rule over past days",
-                  access=Access.VIEWER, body=PreviewWindow, response=Preview, errors=(422,),
+                  access=Access.VIEWER, body=PreviewWindow, response=PreviewAnswer, errors=(422,),
                   description="As `POST /v1/rules/preview`, for a stored rule (whatever its status)." + _WINDOW
                               + " 422 names `campaignIds[i]` that are not your organization's campaigns, and an"
                                 " `endDate` before `startDate` or too far from it.")
-    async def preview_rule(call: Call, rule_id: uuid.UUID) -> Preview:
+    async def preview_rule(call: Call, rule_id: uuid.UUID) -> PreviewAnswer:
         body: PreviewWindow = call.body
         rule = await store.get_rule(call.db, call.caller.organization_id, rule_id)
         if rule is None:
@@ -133,7 +139,7 @@ def _period(start: str | UnsetType, end: str | UnsetType, today: date) -> tuple[
 
 
 async def _run(call: Call, spec: RuleSpec, chosen: list[uuid.UUID] | UnsetType, start: str | UnsetType,
-               end: str | UnsetType, limits: Limits) -> Preview:
+               end: str | UnsetType, limits: Limits) -> PreviewAnswer:
     org_id, now = call.caller.organization_id, call.ctx.domain_now()
     first, last = _period(start, end, utc_day(now))
     if isinstance(chosen, UnsetType):
@@ -151,8 +157,8 @@ async def _run(call: Call, spec: RuleSpec, chosen: list[uuid.UUID] | UnsetType, 
     runs = [run for run in runs if run[2] and applies(spec, run[0])]
     # Pure and CPU-bound over many campaigns: off the event loop, so other requests go on meanwhile.
     firings = await trio.to_thread.run_sync(_fire, spec, runs, limits)
-    return Preview(start_date=first, end_date=last, action=spec.action, campaigns=len(runs),
-                   evaluations=sum(len(run[2]) for run in runs), firings=firings)
+    return PreviewAnswer(data=Preview(start_date=first, end_date=last, action=spec.action, campaigns=len(runs),
+                                      evaluations=sum(len(run[2]) for run in runs), firings=firings))
 
 
 def _instants(history: CampaignHistory, first: date, last: date, now: datetime) -> list[datetime]:

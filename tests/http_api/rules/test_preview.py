@@ -51,10 +51,11 @@ async def _world(db: Database, client: Client, member: Member) -> str:
 
 
 async def _preview(client: Client, member: Member, path: str, body: dict[str, Any], status: int = 200) -> Any:
+    """The preview (under ``data``), or the error's answer when ``status`` is not 200."""
     response = await client.post(path, headers=member.headers, json=body)
     answer = await response.get_json()
     assert response.status_code == status, answer
-    return answer
+    return answer["data"] if status == 200 else answer
 
 
 def _end_of(day: int) -> str:
