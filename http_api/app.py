@@ -41,6 +41,9 @@ from http_api.providers.meta_pixels import meta_pixels_router
 from http_api.providers.spotify import SpotifyIdText, spotify_router
 from http_api.providers.sync_runs import sync_runs_router
 from http_api.routing import Router
+from http_api.rules.history import history_router
+from http_api.rules.preview import preview_router
+from http_api.rules.rules import rules_router
 from http_api.webhooks.alerts import alerts_router
 from http_api.webhooks.webhooks import webhooks_router
 
@@ -66,7 +69,7 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
         engine_status_router(ctx), dev_router(ctx),
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx, jobs),
         webhooks_router(ctx),
-        alerts_router(ctx),
+        alerts_router(ctx), rules_router(ctx), preview_router(ctx), history_router(ctx),
         streaming_router(ctx), analytics_router(ctx), imports_router(ctx, jobs),
         reports_router(ctx, jobs),
     ]

@@ -31,6 +31,7 @@ _ERROR_TEXT = {
     404: "No such resource in the caller's organization",
     409: "Conflicts with the resource's current state",
     413: "The body is larger than the API accepts",
+    422: "Well-formed input that is not valid (a rule that is not one): the details name each bad member",
     429: "Rate limit exceeded; see Retry-After",
     502: "The provider returned an error",
     503: "The service is starting or a dependency is unavailable",

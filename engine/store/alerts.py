@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from engine.store.catalog_common import Executor, Page, Where, check_window, count_rows, encode_json, page
+from engine.store.catalog_common import Executor, Page, Where, check_window, count_rows, encode_json, fetch_page, page
 
 __all__ = [
     "ALERTS_CHANNEL",
@@ -139,18 +139,12 @@ async def insert_notification(q: Executor, org_id: uuid.UUID, *, type: str, titl
 async def list_alerts(q: Executor, org_id: uuid.UUID, *, type: str | None = None,
                       campaign_id: uuid.UUID | None = None, limit: int = 20, offset: int = 0) -> Page[Alert]:
     """The organization's alerts, newest first (``id`` breaks ties), optionally of one type or campaign."""
-    check_window(limit, offset)
     where = Where(org_id)
     where.add("organization_id = $1")
-    if type is not None:
-        where.add(f"type = {where.param(type)}")
-    if campaign_id is not None:
-        where.add(f"campaign_id = {where.param(campaign_id)}")
-    total = await count_rows(q, f"SELECT count(*) FROM alerts WHERE {where.sql()}", *where.args)
-    rows = await q.fetch(
-        f"SELECT {_ALERT_FIELDS} FROM alerts WHERE {where.sql()} ORDER BY fired_at DESC, id DESC"
-        f" LIMIT {where.param(limit)} OFFSET {where.param(offset)}", *where.args)
-    return page([_alert(row) for row in rows], total, limit, offset)
+    where.equal("type", type)
+    where.equal("campaign_id", campaign_id)
+    return await fetch_page(q, "alerts", _ALERT_FIELDS, where, "fired_at DESC, id DESC", limit=limit, offset=offset,
+                            row=_alert)
 
 
 async def list_notifications(q: Executor, org_id: uuid.UUID, *, unread: bool = False, limit: int = 20,

@@ -12,7 +12,7 @@ missing *target* row is not an error: the functions return ``None`` or ``False``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -34,6 +34,7 @@ __all__ = [
     "count_rows",
     "decode_object",
     "encode_json",
+    "fetch_page",
     "like_pattern",
     "money",
     "page",
@@ -129,6 +130,11 @@ class Where:
     def add(self, condition: str) -> None:
         self.conditions.append(condition)
 
+    def equal(self, column: str, value: object | None) -> None:
+        """Keep rows whose ``column`` (our SQL text) is ``value``; no condition when ``value`` is None."""
+        if value is not None:
+            self.add(f"{column} = {self.param(value)}")
+
     def sql(self) -> str:
         return " AND ".join(self.conditions) if self.conditions else "TRUE"
 
@@ -189,6 +195,18 @@ async def count_rows(db: Executor, sql: str, *args: object) -> int:
     total = await db.fetchval(sql, *args)
     assert isinstance(total, int), total
     return total
+
+
+async def fetch_page(q: Executor, table: str, fields: str, where: Where, order: str, *, limit: int, offset: int,
+                     row: Callable[[asyncpg.Record], T]) -> Page[T]:
+    """The ``Page`` at ``offset`` of ``table``'s rows that ``where`` keeps, sorted by ``order``, each read by
+    ``row``. ``table``, ``fields`` and ``order`` are our SQL text, never a caller's. Raises ``ValueError``
+    for a negative ``limit`` or ``offset``."""
+    check_window(limit, offset)
+    total = await count_rows(q, f"SELECT count(*) FROM {table} WHERE {where.sql()}", *where.args)
+    rows = await q.fetch(f"SELECT {fields} FROM {table} WHERE {where.sql()} ORDER BY {order}"
+                         f" LIMIT {where.param(limit)} OFFSET {where.param(offset)}", *where.args)
+    return page([row(record) for record in rows], total, limit, offset)
 
 
 def check_window(limit: int, offset: int) -> None:

@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 from msgspec import Meta
 
-from engine.store.catalog_common import Executor, Page, Where, check_window, count_rows, encode_json, page
+from engine.store.catalog_common import Executor, Page, Where, encode_json, fetch_page
 from engine.store.rows import fetch_one
 
 __all__ = ["Outcome", "Run", "RunRecord", "insert_run", "list_runs"]
@@ -94,15 +94,8 @@ async def list_runs(q: Executor, org_id: uuid.UUID, *, rule_id: uuid.UUID | None
                     campaign_id: uuid.UUID | None = None, limit: int = 20, offset: int = 0) -> Page[Run]:
     """One page of the organization's history, newest first (then by id), of one rule or one campaign or
     both. Raises ``ValueError`` for a negative ``limit`` or ``offset``."""
-    check_window(limit, offset)
     where = Where(org_id)
     where.add("organization_id = $1")
-    if rule_id is not None:
-        where.add(f"rule_id = {where.param(rule_id)}")
-    if campaign_id is not None:
-        where.add(f"campaign_id = {where.param(campaign_id)}")
-    total = await count_rows(q, f"SELECT count(*) FROM rule_runs WHERE {where.sql()}", *where.args)
-    rows = await q.fetch(
-        f"SELECT {_FIELDS} FROM rule_runs WHERE {where.sql()} ORDER BY at DESC, id DESC"
-        f" LIMIT {where.param(limit)} OFFSET {where.param(offset)}", *where.args)
-    return page([_run(row) for row in rows], total, limit, offset)
+    where.equal("rule_id", rule_id)
+    where.equal("campaign_id", campaign_id)
+    return await fetch_page(q, "rule_runs", _FIELDS, where, "at DESC, id DESC", limit=limit, offset=offset, row=_run)

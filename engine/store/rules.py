@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from engine.rules.model import AppliesTo, Rule, RuleSpec
-from engine.store.catalog_common import Executor, Page, Where, check_window, count_rows, page
+from engine.store.catalog_common import Executor, Page, Where, fetch_page
 from engine.store.rows import fetch_one
 
 __all__ = [
@@ -77,16 +77,10 @@ async def list_rules(q: Executor, org_id: uuid.UUID, *, status: str | None = Non
                      offset: int = 0) -> Page[Rule]:
     """One page of the organization's rules in their evaluation order (created first, then by id); ``status``
     keeps one status. Raises ``ValueError`` for a negative ``limit`` or ``offset``."""
-    check_window(limit, offset)
     where = Where(org_id)
     where.add("organization_id = $1")
-    if status is not None:
-        where.add(f"status = {where.param(status)}")
-    total = await count_rows(q, f"SELECT count(*) FROM rules WHERE {where.sql()}", *where.args)
-    rows = await q.fetch(
-        f"SELECT {_FIELDS} FROM rules WHERE {where.sql()} ORDER BY created_at, id"
-        f" LIMIT {where.param(limit)} OFFSET {where.param(offset)}", *where.args)
-    return page([_rule(row) for row in rows], total, limit, offset)
+    where.equal("status", status)
+    return await fetch_page(q, "rules", _FIELDS, where, "created_at, id", limit=limit, offset=offset, row=_rule)
 
 
 async def update_rule(q: Executor, org_id: uuid.UUID, rule_id: uuid.UUID, changes: Mapping[str, object], *,

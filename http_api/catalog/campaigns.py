@@ -8,7 +8,9 @@ pause of a campaign linked to a Meta campaign (``POST /v1/meta/campaigns``) set 
 PAUSED first, a launch with our budget in the same write, and a PATCH of the budget or currency pushes the
 budget first (``http_api.providers.meta_budget``); creating and changing Meta campaigns is
 ``http_api.providers.meta``'s. A campaign at its budget guardrail (``engine.guardrail``) does not launch:
-resuming it would only spend past the limit until the next batch of figures paused it again.
+resuming it would only spend past the limit until the next batch of figures paused it again. A member's
+pause, launch, resume and budget change also go into the rules' history (``manual_actions``), in the
+change's transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from engine.store import audiences, campaign_meta
 from engine.store import campaigns as store
 from engine.store.catalog_common import Executor, atomic
 from http_api.analytics.analytics import now_of
+from http_api.catalog import manual_actions
 from http_api.catalog.campaigns_schemas import (
     Campaign,
     CampaignCreate,
@@ -176,7 +179,11 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
         org_id = call.caller.organization_id
         pushed = await _push_to_meta(call, campaign_id, action) if action in _META_STATUS else None
         async with atomic(call.db) as conn:
-            row = await _transition(conn, org_id, campaign_id, action, _Member.of(call))
+            # An empty update locks the row: the status we record as the one before is the one we changed.
+            locked = await store.update_campaign(conn, org_id, campaign_id, {})
+            if locked is None:
+                raise not_found("campaign")
+            row = await _transition(conn, org_id, campaign_id, action, _Member.of(call), locked.status)
             if pushed is not None and row.meta_campaign_id is not None:
                 row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
         return Campaign.of(row)
@@ -266,12 +273,14 @@ async def _update(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, bod
             raise _bad_window("endDate: must be after startDate") from exc
     if campaign is None:
         raise not_found("campaign")
+    await manual_actions.record_budget(conn, org_id, campaign_id, before=current.budget, after=campaign.budget,
+                                       user_id=member.user_id, at=member.now)
     target = body.status
     if isinstance(target, str) and target != campaign.status:
         action = action_to(campaign.status, target)
         if action is None:
             raise _illegal(campaign.status, f"cannot move a campaign that is {campaign.status} to {target}")
-        campaign = await _transition(conn, org_id, campaign_id, action, member)
+        campaign = await _transition(conn, org_id, campaign_id, action, member, campaign.status)
     return campaign
 
 
@@ -301,9 +310,10 @@ async def _check_audience(db: Executor, org_id: uuid.UUID, targeting: Targeting 
 
 
 async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID, action: Action,
-                      member: _Member) -> store.Campaign:
-    """Apply ``action`` with the store's compare-and-set; a pause records the member as its cause. ``conn``
-    is a transaction: a launch whose row turns out to lack a track or a budget, or to be at its guardrail,
+                      member: _Member, previous: str) -> store.Campaign:
+    """Apply ``action`` with the store's compare-and-set; a pause records the member as its cause, and the
+    rules' history the move from ``previous`` (the status the caller read with the row locked). ``conn`` is
+    a transaction: a launch whose row turns out to lack a track or a budget, or to be at its guardrail,
     raises, and the caller's rollback undoes the status change."""
     move = TRANSITIONS[action]
     reason = PausedReason(cause=PauseCause(user_id=member.user_id), at=member.now)
@@ -317,6 +327,8 @@ async def _transition(conn: Executor, org_id: uuid.UUID, campaign_id: uuid.UUID,
         raise not_found("campaign")
     if action == "launch":
         _check_launchable(campaign, member)
+    await manual_actions.record_status(conn, org_id, campaign_id, before=previous, after=campaign.status,
+                                       user_id=member.user_id, at=member.now)
     return campaign
 
 

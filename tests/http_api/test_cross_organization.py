@@ -33,6 +33,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Hijacked"},
     ("POST", "/v1/webhooks/{webhook_id}/recover"): {"since": "2020-01-01T00:00:00Z"},
     ("POST", "/v1/analytics/campaigns/{campaign_id}/export"): {"format": "csv"},
+    ("PATCH", "/v1/rules/{rule_id}"): {"name": "Hijacked", "cooldownHours": 0},
+    ("POST", "/v1/rules/{rule_id}/preview"): {},
 }
 # Query strings a route needs to get past validation.
 QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=2027-01-01&until=2027-01-07",
@@ -51,7 +53,7 @@ PROVIDER_OBJECTS = {
 # What the owner of the first organization sees; none of it may change.
 READS = ["/v1/tracks", "/v1/campaigns", "/v1/audiences", "/v1/organization", "/v1/organization/members",
          "/v1/organization/invitations", "/v1/sessions", "/v1/auth/profile", "/v1/integrations", "/v1/webhooks",
-         "/v1/alerts", "/v1/notifications", "/v1/imports"]
+         "/v1/alerts", "/v1/notifications", "/v1/imports", "/v1/rules"]
 
 
 async def _notification(db: Database, org_id: uuid.UUID) -> str:
@@ -118,6 +120,8 @@ async def _seed(client: Client, sims: Simulators, db: Database, make_member: Mak
         "track_id": track, "campaign_id": await post("/v1/campaigns", {**CAMPAIGN, "trackId": track}),
         "audience_id": audience, "invitation_id": invitation, "user_id": str(member.user_id),
         "session_id": str(owner.session_id),
+        "rule_id": await post("/v1/rules", {"name": "Guard", "action": {"type": "pause_campaign"},
+                                            "condition": {"field": "spend", "operator": "gte", "value": 100}}),
     }
 
 

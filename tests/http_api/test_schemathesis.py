@@ -10,8 +10,8 @@ Left out of the run, and why:
   100 requests/hour; test_organizations.py covers it.
 
 positive_data_acceptance holds the document to what the validators take: a
-request the schema allows is not refused with 400, except for the rules listed
-in UNSAYABLE, which JSON Schema cannot express.
+request the schema allows is not refused with 400 or 422, except for the rules
+listed in UNSAYABLE, which JSON Schema cannot express.
 """
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ _CAMPAIGN = [r"endDate: must be after startDate", r"goals: at most one goal per 
 _EVENT_AGE = r"eventTime: .*event_time \d+ is (more than \d+ days old|in the future)"
 _OAUTH_CALLBACK = [r"state: unknown, expired or already used", r"code: missing", r"error: "]
 _WEBHOOK_URL = r"url: (.* is not a public address|not a valid URL: .* does not appear to be an IPv4 or IPv6 address)"
+# A rule's members across each other (a value that suits its field and operator, an action's config, condition
+# or conditions) and ids of the caller's organization: parse_spec's faults, answered 422 (http_api.rules).
+_RULE = [r"(condition|conditions)(\[\d+\])?(\.[\w.\[\]]+)?: ", r"action\.(type|config)(\.\w+)?: ",
+         r"appliesTo\.(campaigns|tracks)\[\d+\]: no such campaign or track in your organization"]
+_PREVIEW = [r"campaignIds\[\d+\]: no such campaign in your organization",
+            r"endDate: (must not be before startDate|a period may span at most \d+ days)"]
 
-# The 400s a schema-valid request may still get, as regular expressions over "field: message" (the <title>
+# The 400s (and 422s) a schema-valid request may still get, as regular expressions over "field: message" (the <title>
 # of an HTML page), by operation, and why the schema cannot say the rule. Any other 400 fails the check.
 UNSAYABLE: dict[str, list[str]] = {
     # across fields (endDate after startDate, a period's length, one goal per metric, one budget kind)
@@ -74,6 +80,10 @@ UNSAYABLE: dict[str, list[str]] = {
     "POST /v1/imports": [r"file: "],
     "POST /v1/webhooks": [_WEBHOOK_URL, r"secret: a chosen secret has"],
     "PATCH /v1/webhooks/{webhook_id}": [_WEBHOOK_URL, r"secret: a chosen secret has"],
+    "POST /v1/rules": _RULE,
+    "PATCH /v1/rules/{rule_id}": _RULE,
+    "POST /v1/rules/preview": _RULE + _PREVIEW,
+    "POST /v1/rules/{rule_id}/preview": _PREVIEW,
 }
 
 
@@ -94,7 +104,7 @@ def schema_valid_accepted(ctx: schemathesis.CheckContext, response: schemathesis
         return checks.positive_data_acceptance(ctx, response, case)
     except RejectedPositiveData:
         allowed = UNSAYABLE.get(case.operation.label, [])
-        if response.status_code == 400 and all(
+        if response.status_code in (400, 422) and all(
                 any(re.match(rule, reason) for rule in allowed) for reason in _reasons(response.text)):
             return None
         raise

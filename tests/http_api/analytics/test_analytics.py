@@ -44,14 +44,19 @@ async def _campaign(client: Client, member: Member, track_id: uuid.UUID | None, 
     return str((await post_created(client, member.headers, "/v1/campaigns", body))["id"])
 
 
-async def _world(db: Database, client: Client, member: Member) -> tuple[uuid.UUID, str]:
-    track = await create_track(db, member.org_id, title="Frost", artist="Ana")
-    campaign = await _campaign(client, member, track)
+def track_days(track: uuid.UUID) -> list[imports.TrackDay]:
+    """The track's stream days: 90 and 110 on alternate days for the 28 days before START, 150 a day for 10
+    days from START, 60 so far TODAY."""
     days = [imports.TrackDay(track_id=track, day=START - timedelta(days=n), streams=90 if n % 2 else 110)
             for n in range(1, 29)]
     days += [imports.TrackDay(track_id=track, day=START + timedelta(days=n), streams=150) for n in range(10)]
-    days.append(imports.TrackDay(track_id=track, day=TODAY, streams=60))
-    await imports.upsert_track_days(db, member.org_id, None, "s4a", days)
+    return [*days, imports.TrackDay(track_id=track, day=TODAY, streams=60)]
+
+
+async def _world(db: Database, client: Client, member: Member) -> tuple[uuid.UUID, str]:
+    track = await create_track(db, member.org_id, title="Frost", artist="Ana")
+    campaign = await _campaign(client, member, track)
+    await imports.upsert_track_days(db, member.org_id, None, "s4a", track_days(track))
     observed = datetime.fromtimestamp(EPOCH, UTC)
     samples = [MetricSample(organization_id=member.org_id, campaign_id=uuid.UUID(campaign), day=START + timedelta(n),
                             metric=metric, value=value, source="meta:1", observed_at=observed, currency=currency)
