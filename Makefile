@@ -35,4 +35,5 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/providers.py
 	$(VENV)/bin/python bench/pipeline.py
+	$(VENV)/bin/python bench/rules.py
 	$(VENV)/bin/python bench/live.py

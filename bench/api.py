@@ -26,10 +26,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import shutil
 import sys
-import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +39,11 @@ from quart import Response, abort
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
 from bench._load import LoadResult, Target, open_clients, run_load
+from bench._scratch import scratch
 from bench._server import ServerProcess
 from config import Settings, data_path, load, load_or_create_keys
 from engine.logs import configure_logging, current_actor
-from engine.store import EmbeddedPostgres, apply_migrations, discover, open_database
+from engine.store import apply_migrations, discover, open_database
 from http_api.context import ApiContext
 from songtrack.api import build_api
 from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
@@ -290,21 +288,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         sys.exit(serve(args.data_dir, args.bodies, args.ready))
-    root = Path(tempfile.mkdtemp(prefix="songtrack-bench-api-"))
-    root.chmod(0o755)  # as root, PostgreSQL runs as another account, which must reach its data
-    (root / "bodies").mkdir()
-    started = time.monotonic()
-    postgres = None if args.dsn else EmbeddedPostgres(root / "pg", database="bench", fsync=False)
-    try:
-        measure(args.dsn if postgres is None else postgres.start(), root, args)
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
-    print(f"done in {time.monotonic() - started:.0f} s")
+    with scratch("songtrack-bench-api-", args.dsn) as run:
+        (run.root / "bodies").mkdir()
+        measure(run.dsn(), run.root, args)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import trio
@@ -50,7 +47,8 @@ from bench import _pipeline_flow as flow
 from bench._args import count_list
 from bench._pipeline_actors import DRAIN, ActorsRow, child_main, client_cost, row_in_child
 from bench._pipeline_receiver import Receiver, serve_receiver
-from engine.store import EmbeddedPostgres, apply_migrations, open_database
+from bench._scratch import scratch
+from engine.store import apply_migrations, open_database
 from engine.store.database import Database
 
 CAMPAIGNS = 100
@@ -164,22 +162,10 @@ def main() -> None:
     if args.row:
         child_main(args.row, args.row_kind, args.row_url, args.row_accounts, args.seconds, args.poll_interval)
         return
-    root = Path(tempfile.mkdtemp(prefix="songtrack-bench-pipeline-"))
-    root.chmod(0o755)  # as root, PostgreSQL runs as another account, which must reach its data
-    started = time.monotonic()
-    postgres = None if args.dsn or args.skip_db else EmbeddedPostgres(root / "pg", database="bench", fsync=False)
-    try:
+    with scratch("songtrack-bench-pipeline-", args.dsn) as run:
         if not args.skip_db:
-            trio.run(_flow, args.dsn if postgres is None else postgres.start(), args)
-        _actors(args, root)
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
-    print(f"done in {time.monotonic() - started:.0f} s")
+            trio.run(_flow, run.dsn(), args)
+        _actors(args, run.root)
 
 
 if __name__ == "__main__":
