@@ -261,6 +261,8 @@ async def test_each_change_is_announced_once_with_what_really_changed(
         ("campaign.created", {**base, "status": "draft", "trackId": track, "budget": 5000.0, "currency": "USD",
                               "startDate": "2027-01-01T00:00:00Z", "endDate": "2027-03-31T23:59:59Z"}),
         ("campaign.updated", {**base, "changes": {"budget": 6000.0}}),
+        ("campaign.budget_changed", {**base, "budget": 6000.0, "previousBudget": 5000.0, "currency": "USD",
+                                     "cause": {"userId": str(owner.user_id)}}),
         ("campaign.launched", {**base, "status": "active", "previousStatus": "draft"}),
         ("campaign.paused", {**base, "status": "paused", "previousStatus": "active",
                              "cause": {"userId": str(owner.user_id)}}),
