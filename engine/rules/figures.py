@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,9 +104,6 @@ class _Window:
         self.started, self.partial = today >= first, back < first
         self.days = max(0, (self.end - self.start).days + 1)
 
-    def __contains__(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 def figure(history: CampaignHistory, field: str, hours: int | None, now: datetime,
            baseline: BaselineRule) -> Figure:
@@ -128,10 +126,12 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
     # A figure that reads both sources is whole only when both of its windows are.
     partial = _partial([ads] if field in _META_FIELDS else [streams] if field in _STREAM_FIELDS else [ads, streams],
                        hours)
-    spend = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day in ads), unit)
-    impressions = sum(d.impressions for day, d in history.ad_days.items() if day in ads)
-    clicks = sum(d.clicks for day, d in history.ad_days.items() if day in ads)
-    streamed = sum(v for day, v in history.stream_days.items() if day in streams)
+    if history.track_id is None and field in _TRACK_FIELDS:
+        return Figure(value=None, untrusted="the campaign has no track, so it has no streams")
+    # Only what the field reads, over the window's own days (a few, where the history holds months).
+    spend_minor, impressions, clicks = _ad_sums(history, ads) if field in _READS_ADS else (0, 0, 0)
+    spend = _money(spend_minor, unit)
+    streamed = sum(history.stream_days.get(day, 0) for day in _days(streams)) if field in _READS_STREAMS else 0
     if field in _AD_FIELDS:
         value = {
             "spend": spend, "impressions": Decimal(impressions), "clicks": Decimal(clicks),
@@ -150,14 +150,35 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
         if field == "listenersOptedIn":
             fans = sum(d.opted_in for day, d in history.listener_days.items() if day <= utc_day(now))
             return Figure(value=Decimal(fans))
-        return _checked(Decimal(sum(d.plays for day, d in history.listener_days.items() if day in streams)),
-                        partial, field)
+        plays = sum(d.plays for d in (history.listener_days.get(day) for day in _days(streams)) if d)
+        return _checked(Decimal(plays), partial, field)
     return _incremental(history, field, now, streams, streamed, spend, baseline, partial)
 
 
 _AD_FIELDS = frozenset({"spend", "dailySpend", "impressions", "clicks", "ctr", "cpc", "cpm"})
 _META_FIELDS = _AD_FIELDS | {"pacing"}
 _STREAM_FIELDS = frozenset({"streams", "dailyStreams", "incrementalStreams", "listenerPlays"})
+_READS_ADS = _META_FIELDS | {"streamsPerMille", "costPerStream", "costPerIncrementalStream"}
+_READS_STREAMS = frozenset({"streams", "dailyStreams", "streamsPerMille", "costPerStream", "incrementalStreams",
+                            "costPerIncrementalStream"})
+# Figures of the track's streams or plays: a campaign without a track has none (not 0).
+_TRACK_FIELDS = frozenset({"streams", "dailyStreams", "streamsPerMille", "costPerStream", "listenerPlays"})
+
+
+def _days(window: _Window) -> Iterator[date]:
+    """The days of ``window``, oldest first."""
+    for offset in range(window.days):
+        yield window.start + timedelta(days=offset)
+
+
+def _ad_sums(history: CampaignHistory, window: _Window) -> tuple[int, int, int]:
+    spend = impressions = clicks = 0
+    for day in _days(window):
+        figures = history.ad_days.get(day)
+        if figures is not None:
+            spend, impressions, clicks = (spend + figures.spend_minor, impressions + figures.impressions,
+                                          clicks + figures.clicks)
+    return spend, impressions, clicks
 
 
 def _partial(windows: list[_Window], hours: int | None) -> str | None:

@@ -81,7 +81,15 @@ def test_a_thin_noisy_or_missing_baseline_makes_incremental_figures_untrusted(
         changes: dict[str, object], why: str, field: str) -> None:
     seen = _at(field, of=history(**changes))
     assert seen.untrusted is not None and why in seen.untrusted
-    assert _at("streams", of=history(**changes)).untrusted is None  # streams themselves are still counted
+    streams = _at("streams", of=history(**changes)).untrusted  # streams themselves are still counted...
+    assert streams is None or "no track" in why  # ...when there is a track to count them of
+
+
+@pytest.mark.parametrize("field", ["streams", "dailyStreams", "streamsPerMille", "costPerStream", "listenerPlays"])
+def test_a_campaign_without_a_track_has_no_stream_figures_rather_than_zero(field: str) -> None:
+    seen = _at(field, of=history(track_id=None))
+    assert seen.value is None and seen.untrusted == "the campaign has no track, so it has no streams"
+    assert _at("listenersOptedIn", of=history(track_id=None)).value is not None  # fans join through the link
 
 
 @pytest.mark.parametrize(("field", "changes"), [
