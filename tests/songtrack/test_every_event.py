@@ -115,6 +115,12 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
             _ok(await api.patch(f"/v1/campaigns/{spring}", json={"name": "Spring push (EU)"}))
             spring_on_meta = await _on_meta(api, spring)
             _ok(await api.post(f"/v1/campaigns/{spring}/launch"))
+            # A rule raising its budget by 10 % once it spends (rule.triggered, campaign.budget_changed); the
+            # Meta campaign has a daily budget, so the Meta actor refuses the write (rule.action_failed).
+            rule = _ok(await api.post("/v1/rules", json={
+                "name": "More for spring", "condition": {"field": "spend", "operator": "greater_than", "value": 0},
+                "action": {"type": "adjust_budget", "config": {"adjustmentType": "percent", "value": 10}},
+                "appliesTo": {"campaigns": [spring]}, "cooldownHours": 24}), 201)
             # One that ends in a few seconds (its budget out of reach by then): the aggregator completes it,
             # the Meta actor pauses it on Meta.
             flash = await _campaign(api, owner, "Flash", datetime.now(UTC) + timedelta(seconds=3), budget=1000)
@@ -139,7 +145,7 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
             service.revoke_meta_logins()  # the Meta actor's next poll is refused: integration.needs_reauth
             await _until(receiver, lambda got: set(EVENT_TYPES) <= {e["type"] for e in got}, "full set")
             _ok(await api.post(f"/v1/campaigns/{spring}/archive"))
-            events = await _until(receiver, lambda got: len(_of(got, "campaign.updated")) == 3, "the archive")
+            events = await _until(receiver, lambda got: len(_of(got, "campaign.updated")) == 4, "the archive")
         nursery.cancel_scope.cancel()
 
     assert all(item.verified_standard and item.verified_seed for item in receiver.received)
@@ -153,10 +159,18 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
 
     by_guardrail, by_member = [e["data"]["cause"] for e in _of(events, "campaign.paused")]
     assert by_member == {"userId": str(owner.user_id)}
-    assert by_guardrail["guardrail"]["percent"] == 100 and by_guardrail["guardrail"]["budget"] == 5.0
+    # 5.5 once the rule raised it (its first batch of spend), 5 should a batch reach the guardrail first.
+    assert by_guardrail["guardrail"]["percent"] == 100 and by_guardrail["guardrail"]["budget"] in (5.0, 5.5)
     assert by_guardrail["guardrail"]["budgetSpent"] >= 5.0 and by_guardrail["guardrail"]["currency"] == "USD"
     assert [e["data"]["changes"] for e in _of(events, "campaign.updated")] == [
-        {"name": "Spring push (EU)"}, {"budgetGuardrail": {"enabled": False, "percent": None}}, {"status": "archived"}]
+        {"name": "Spring push (EU)"}, {"budget": 5.5}, {"budgetGuardrail": {"enabled": False, "percent": None}},
+        {"status": "archived"}]
+    [raised] = _of(events, "campaign.budget_changed")
+    assert raised["data"] | {"cause": {"ruleId": rule["id"]}, "budget": 5.5, "previousBudget": 5.0} == raised["data"]
+    [triggered] = _of(events, "rule.triggered")
+    assert triggered["data"]["ruleId"] == rule["id"] and triggered["data"]["after"] == {"budget": "5.50"}
+    [failed] = _of(events, "rule.action_failed")
+    assert failed["data"]["runId"] == triggered["data"]["runId"] and failed["data"]["error"]["code"] == "CONFLICT"
     assert spring in {e["data"]["campaignId"] for e in _of(events, "budget.warning")} <= {spring, flash}
     fired = {(e["data"]["type"], e["data"]["campaignId"]) for e in _of(events, "alert.fired")}
     assert {("budget.pacing", spring), ("goal.reached", spring), ("campaign.completed", flash)} <= fired
@@ -167,5 +181,6 @@ async def test_a_consumer_subscribed_to_every_type_receives_each_one_signed(db: 
     assert refused == [("Flash", "launch", "CONFLICT"), ("Flash", "set_budget", "CONFLICT"),
                        ("Spring push (EU)", "launch", "CONFLICT"),  # its launch
                        ("Spring push (EU)", "launch", "CONFLICT"),  # its resume once the guardrail is off
-                       ("Spring push (EU)", "set_budget", "CONFLICT")]
+                       ("Spring push (EU)", "set_budget", "CONFLICT"),  # its link
+                       ("Spring push (EU)", "set_budget", "CONFLICT")]  # the rule's budget
     assert [e["data"]["campaigns"] for e in _of(events, "report.daily.ready")] == [2]
