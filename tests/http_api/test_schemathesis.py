@@ -37,6 +37,8 @@ from tests.helpers.live_api import LiveApi, serve_in_thread
 _PERIOD = r"endDate: (endDate must not be before startDate|a period may span at most \d+ days)"
 _CAMPAIGN = [r"endDate: must be after startDate", r"goals: at most one goal per metric"]
 _EVENT_AGE = r"eventTime: .*event_time \d+ is (more than \d+ days old|in the future)"
+# across fields: an event whose actionSource is "website" needs its eventSourceUrl (Meta's rule)
+_WEBSITE_EVENT = r"eventSourceUrl: .*website events need event_source_url"
 _OAUTH_CALLBACK = [r"state: unknown, expired or already used", r"code: missing", r"error: "]
 _WEBHOOK_URL = r"url: (.* is not a public address|not a valid URL: .* does not appear to be an IPv4 or IPv6 address)"
 # A rule's members across each other (a value that suits its field and operator, an action's config, condition
@@ -64,8 +66,8 @@ UNSAYABLE: dict[str, list[str]] = {
     # relative to the clock: how far back Meta keeps insights and takes events, our live window
     "GET /v1/meta/campaigns/{meta_campaign_id}/insights": [
         r"since: Meta keeps \d+ months of insights", r"until: must not be before since"],
-    "POST /v1/meta/conversions": [_EVENT_AGE],
-    "POST /v1/meta/conversions/batch": [_EVENT_AGE],
+    "POST /v1/meta/conversions": [_EVENT_AGE, _WEBSITE_EVENT],
+    "POST /v1/meta/conversions/batch": [_EVENT_AGE, _WEBSITE_EVENT],
     "POST /v1/streaming/events": [r"events\[\d+\]\.timestamp: is more than (7 days old|5 minutes in the future)"],
     # state: a token or OAuth state we issued (or not), the provider's refusal, the registered redirect URI
     "GET /v1/auth/verify-email/{token}": [r"token: invalid, used or expired"],

@@ -73,7 +73,7 @@ async def test_engine_status_lists_the_running_engine(
     assert [n["pid"] for n in status["nodes"]] == [proc.process.pid]  # type: ignore[union-attr]
     # The shared actors (in sandbox mode, the demo label's listens too); the demo label's Meta account actor
     # runs as well, but it is not our organization's.
-    assert states == dict.fromkeys(("status-publisher", "housekeeper", "webhook-dispatcher", "aggregator",
+    assert states == dict.fromkeys(("status-publisher", "housekeeper", "webhook-dispatcher", "rules", "aggregator",
                                     "stream-counter", "accounts", "daily-reporter", "sandbox-streams"), "running")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
