@@ -249,8 +249,9 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         "Read-only: our pushes to the linked Meta campaign. `budgetMinor` is the lifetime budget Meta last"
         " accepted from us, in minor units of `currency` (the ad account's; 8000 USD is 80.00), at `syncedAt`;"
         " `error` is the last push refused (by Meta, or by us: another currency, a daily budget), with its"
-        " `action` (`set_budget` at link or on a budget change, `launch` with the status), `code`, `message`"
-        " and `at`, cleared by the next success. Null when unlinked or nothing was pushed yet."))] = None
+        " `action` (`set_budget` at link, on a budget change or a rule's, `launch` with the status,"
+        " `set_status` a rule's or the guardrail's pause or resume), `code`, `message` and `at`, cleared by the"
+        " next success. Null when unlinked or nothing was pushed yet."))] = None
 
     @classmethod
     def of(cls, row: store.Campaign) -> Campaign:

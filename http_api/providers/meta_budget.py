@@ -24,7 +24,7 @@ from typing import Literal
 from adapters.meta.client import MetaClient
 from adapters.meta.schemas import AdAccount
 from adapters.meta.schemas import Campaign as MetaCampaign
-from engine.money import BudgetNotPushable, lifetime_budget_minor
+from engine.money import DAILY_BUDGET, NOT_PUSHABLE, BudgetNotPushable, lifetime_budget_minor
 from engine.store import campaign_meta
 from engine.store.campaign_model import Campaign, CampaignMetaRefusal
 from http_api.errors import ApiError, ErrorDetail
@@ -38,7 +38,7 @@ SyncAction = Literal["set_budget", "launch"]
 
 def unpushable(message: str) -> ApiError:
     """Our own refusal to push (``BudgetNotPushable``) as the API answers it."""
-    return ApiError(409, "CONFLICT", f"the budget cannot be pushed to the linked Meta campaign: {message}",
+    return ApiError(409, "CONFLICT", f"{NOT_PUSHABLE}: {message}",
                     [ErrorDetail("budget", message)])
 
 
@@ -96,9 +96,7 @@ async def push_budget(call: Call, campaign: Campaign, *, action: SyncAction, sta
 def _target(amount: Decimal, currency: str, account_currency: str | None, meta: MetaCampaign | None) -> int:
     minor = lifetime_budget_minor(amount, currency, account_currency)
     if meta is not None and meta.daily_budget is not None:
-        raise BudgetNotPushable("the Meta campaign has a daily budget, and Meta does not switch a campaign to a"
-                                " lifetime budget: link the campaign to a Meta campaign created with"
-                                " budgetType lifetime")
+        raise BudgetNotPushable(DAILY_BUDGET)
     return minor
 
 
