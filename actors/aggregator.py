@@ -19,6 +19,7 @@ from datetime import datetime
 import msgspec
 import trio
 
+from actors.meta_signals import MetaWriteSignals
 from config.sections import AlertsSettings, RulesSettings
 from engine import alert_rules, guardrail
 from engine.clock import utc_now
@@ -54,16 +55,19 @@ class Aggregator:
     within ``linger`` seconds of the first one. ``capacity`` bounds the inbox (samples, not batches).
     ``wall`` is the wall clock for rules and stored timestamps; ``rules`` holds the guardrail's default percent.
     ``on_changed`` hears, after each commit, which (organization, campaign) totals changed: the rule
-    evaluator's ``changed``.
+    evaluator's ``changed``; ``signals`` wakes the Meta account actors of the organizations whose campaigns
+    the guardrail paused, so the pause reaches Meta at once.
     """
 
     def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
                  linger: float = 0.01, wall: Callable[[], datetime] = utc_now, sweep_every: float = 300.0,
                  rules: RulesSettings = RulesSettings(),  # noqa: B008 -- frozen
-                 on_changed: Callable[[list[tuple[uuid.UUID, uuid.UUID]]], None] | None = None) -> None:
+                 on_changed: Callable[[list[tuple[uuid.UUID, uuid.UUID]]], None] | None = None,
+                 signals: MetaWriteSignals | None = None) -> None:
         self._db, self._config, self._wall, self._rules = db, config, wall, rules
-        self._on_changed = on_changed
+        self._on_changed, self._signals = on_changed, signals
         self._touched: list[tuple[uuid.UUID, uuid.UUID]] = []  # changed in the open transaction
+        self._tripped: list[uuid.UUID] = []  # organizations whose campaigns it paused at their guardrail
         self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
@@ -130,7 +134,7 @@ class Aggregator:
 
     async def _write(self) -> None:
         now = self._wall()
-        self._touched = []
+        self._touched, self._tripped = [], []
         async with self._db.transaction() as tx:
             fired = await self.write_batch(tx, self._pending, now)
         self.samples_written += len(self._pending)
@@ -147,7 +151,7 @@ class Aggregator:
 
     async def _sweep(self) -> None:
         now = self._wall()
-        self._touched = []
+        self._touched, self._tripped = [], []
         async with self._db.transaction() as tx:
             ended = await facts.ended_running(tx, now)
             fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
@@ -155,10 +159,12 @@ class Aggregator:
         self._announce()
 
     def _announce(self) -> None:
-        """Tell ``on_changed`` what the committed transaction changed."""
+        """Tell ``on_changed`` what the committed transaction changed, and ``signals`` whom it paused."""
         if self._on_changed is not None and self._touched:
             self._on_changed(self._touched)
-        self._touched = []
+        if self._signals is not None and self._tripped:
+            self._signals.wake(self._tripped)
+        self._touched, self._tripped = [], []
 
     async def _fire(self, tx: Connection, totals: Sequence[facts.CampaignTotals],
                     now: datetime) -> list[alert_store.Alert]:
@@ -202,6 +208,7 @@ class Aggregator:
         await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=("active",), to="paused",
                                             reason=guardrail.PausedReason(cause=cause, at=now))
         await self._record_trip(tx, campaign, cause, now)
+        self._tripped.append(org_id)
         log.info("campaign %s paused by its budget guardrail: %s of %s %s spent (%d %%)", campaign_id,
                  trip.budget_spent, trip.budget, trip.currency, trip.percent)
 

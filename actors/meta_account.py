@@ -47,6 +47,7 @@ stops the others, and every state change is in the registry's ``detail`` of this
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -62,6 +63,7 @@ import trio
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
 from actors.meta_schedule import MetaSchedule, days_back
+from actors.meta_signals import MetaWriteSignals
 from actors.meta_writes import STOPPED, AccountWrites, PacedCall, fail_writes, refuse_unlinked
 from engine.clock import utc_now
 from engine.messages import MetricSample
@@ -80,6 +82,7 @@ from engine.registry import Detail, Registry, format_error
 from engine.store import campaign_meta
 from engine.store import campaigns as campaign_store
 from engine.store import integrations as integration_store
+from engine.store.meta_writes import pending_writes
 
 if TYPE_CHECKING:
     from config import Keys
@@ -118,7 +121,9 @@ class MetaAccountActor:
     the wall clock for days and displayed times; trio's clock paces. The constructor does no I/O.
 
     ``run`` sends on a clone of ``samples`` and closes it on every exit; ``send`` blocks when the channel
-    is full, which pauses polling (nothing is dropped). It reports started once the token is read.
+    is full, which pauses polling (nothing is dropped). It reports started once the token is read. Between
+    cycles, a wake-up from ``signals`` (a write to Meta queued for our organization) applies the pending
+    writes at once, without polling figures.
     """
 
     def __init__(
@@ -128,8 +133,10 @@ class MetaAccountActor:
         schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
         rng: random.Random | None = None, wall: Callable[[], datetime] = utc_now,
+        signals: MetaWriteSignals | None = None,
     ) -> None:
         self._db, self._integration, self._key, self._name = db, integration, key, name
+        self._signals = signals
         self._registry, self._samples, self._pacer, self._http_factory = registry, samples, pacer, http_factory
         self._provider, self._schedule, self._retry = provider, schedule, retry
         self._rng = rng if rng is not None else random.Random()
@@ -177,14 +184,38 @@ class MetaAccountActor:
                 now = trio.current_time()
                 ends = [s.parked_until for s in self._states.values() if s.parked_until and s.parked_until > now]
                 self._report("waiting", next_poll_at=next_at, parked_until=max(ends, default=None))
-            await trio.sleep_until(next_at)
+            await self._rest(provider, next_at)
 
-    async def _cycle(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
-        self._report("polling")
-        window_start = self._wall() - timedelta(days=self._schedule.restatement_days)
+    async def _rest(self, provider: AdsProvider, next_at: float) -> None:
+        """Until ``next_at``, applying the pending writes each time ``signals`` says some were queued."""
+        if self._signals is None:
+            await trio.sleep_until(next_at)
+            return
+        while trio.current_time() < next_at:
+            woken = False
+            with trio.move_on_at(next_at):
+                await self._signals.wait(self._integration.organization_id)
+                woken = True
+            if woken:
+                with contextlib.suppress(_Parked):  # the token's accounts list failed: the next cycle reports it
+                    await self._cycle(provider, None)
+
+    async def _cycle(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None) -> None:
+        """One cycle over every linked campaign's ad account; without ``outbox``, the writes only (no figures),
+        and only when some are pending."""
         org_id = self._integration.organization_id
-        await refuse_unlinked(self._db, org_id, now=self._wall())
-        targets = await campaign_meta.meta_poll_targets(self._db, org_id, ended_after=window_start)
+        window_start = self._wall() - timedelta(days=self._schedule.restatement_days)
+        if outbox is None:
+            targets = await campaign_meta.meta_poll_targets(self._db, org_id, ended_after=window_start)
+            pending = await pending_writes(self._db, org_id, [target.campaign_id for target in targets])
+            if not pending:
+                return
+            queued = {write.campaign_id for write in pending}
+            targets = [target for target in targets if target.campaign_id in queued]
+        else:
+            self._report("polling")
+            await refuse_unlinked(self._db, org_id, now=self._wall())
+            targets = await campaign_meta.meta_poll_targets(self._db, org_id, ended_after=window_start)
         by_account: dict[str, list[campaign_meta.MetaPollTarget]] = {}
         for target in targets:
             by_account.setdefault(provider.account_id(target.meta_ad_account_id), []).append(target)
@@ -205,8 +236,8 @@ class MetaAccountActor:
             for act, account in self._accounts.items()])
         self._accounts_due = trio.current_time() + self._schedule.restatement_every
 
-    async def _poll_account(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample], act: str,
-                            links: Sequence[campaign_meta.MetaPollTarget]) -> None:
+    async def _poll_account(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None,
+                            act: str, links: Sequence[campaign_meta.MetaPollTarget]) -> None:
         state = self._states.setdefault(act, _AccountState())
         account = self._accounts.get(act)
         if account is None:
@@ -228,22 +259,12 @@ class MetaAccountActor:
             self._failed(exc)
             log.warning("%s: %s skipped this cycle: %s", self._name, act, format_error(exc))
 
-    async def _poll_reachable(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample],
+    async def _poll_reachable(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None,
                               account: AdAccount, links: Sequence[campaign_meta.MetaPollTarget],
                               state: _AccountState) -> None:
         act = account.id
-        tz = ZoneInfo(account.timezone_name or "UTC")
-        today = self._wall().astimezone(tz).date()
-        began = trio.current_time()
-        sweep = began >= state.next_sweep
-        days = self._schedule.restatement_days if sweep else days_back(state.polled_day, today,
-                                                                        self._schedule.restatement_days)
-        campaigns = {link.meta_campaign_id for link in links}
-        figures = await self._figures(provider, account, campaigns, today - timedelta(days=days), today, state)
-        await self._send(outbox, figures, links)
-        state.polled_day = today
-        if sweep:
-            state.next_sweep = began + self._schedule.restatement_every
+        if outbox is not None:
+            await self._poll_figures(provider, outbox, account, links, state)
         domains = provider.campaigns_domains(act)
         statuses = (await self._call(state, domains, functools.partial(provider.campaign_statuses, act))).data
         # Read now, not at the cycle's start: the figures just sent may have paused a campaign (guardrail).
@@ -259,6 +280,22 @@ class MetaAccountActor:
         await self._store_statuses(links, statuses)
 
     # ---- figures into samples ------------------------------------------------------------------------
+
+    async def _poll_figures(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample],
+                            account: AdAccount, links: Sequence[campaign_meta.MetaPollTarget],
+                            state: _AccountState) -> None:
+        tz = ZoneInfo(account.timezone_name or "UTC")
+        today = self._wall().astimezone(tz).date()
+        began = trio.current_time()
+        sweep = began >= state.next_sweep
+        days = self._schedule.restatement_days if sweep else days_back(state.polled_day, today,
+                                                                        self._schedule.restatement_days)
+        campaigns = {link.meta_campaign_id for link in links}
+        figures = await self._figures(provider, account, campaigns, today - timedelta(days=days), today, state)
+        await self._send(outbox, figures, links)
+        state.polled_day = today
+        if sweep:
+            state.next_sweep = began + self._schedule.restatement_every
 
     async def _figures(self, provider: AdsProvider, account: AdAccount, campaigns: set[str], since: date,
                        until: date, state: _AccountState) -> list[CampaignFigure]:
@@ -401,9 +438,11 @@ def meta_kind(
     schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
     retry: RetryPolicy = RetryPolicy(),  # noqa: B008 -- frozen
     wall: Callable[[], datetime] = utc_now, rng: random.Random | None = None,
+    signals: MetaWriteSignals | None = None,
 ) -> ActorKind:
     """The Meta kind of ``AccountsSupervisor``: one ``MetaAccountActor`` per Meta integration (one user
-    token), named ``meta:<integration id>``, all sharing ``pacer`` and reaching Meta through ``provider``."""
+    token), named ``meta:<integration id>``, all sharing ``pacer`` and reaching Meta through ``provider``, and
+    woken by ``signals`` when writes to Meta are queued."""
     seeds = rng if rng is not None else random.Random()
 
     async def accounts() -> list[Account]:
@@ -416,7 +455,7 @@ def meta_kind(
         actor = MetaAccountActor(
             db, account.row, key=keys.token_encryption_key, name=name, registry=registry, samples=samples,
             pacer=pacer, http_factory=http_factory, provider=provider, schedule=schedule, retry=retry,
-            rng=random.Random(seeds.random()), wall=wall)
+            rng=random.Random(seeds.random()), wall=wall, signals=signals)
         return actor.run
 
     return ActorKind("meta", accounts, build, channels=(integration_store.INTEGRATIONS_CHANNEL,))

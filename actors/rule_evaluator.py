@@ -25,6 +25,7 @@ from datetime import datetime
 
 import trio
 
+from actors.meta_signals import MetaWriteSignals
 from actors.rule_firing import fire
 from config.sections import AnalyticsSettings, RulesSettings
 from engine.analytics.attribution import BaselineRule
@@ -48,11 +49,14 @@ _WATCHED = ("active", "paused")
 class RuleEvaluator:
     """Evaluates rules on changed campaigns as they are reported, and on all of them on a schedule.
     ``chunk`` bounds the campaigns of one transaction; ``speed`` is the domain clock's (the sandbox's
-    simulated time), which shortens the schedule's real interval to the same domain interval."""
+    simulated time), which shortens the schedule's real interval to the same domain interval. ``signals``
+    wakes the organization's Meta account actors after a transaction in which a rule fired, so what it
+    queued for Meta is written at once."""
 
     def __init__(self, db: Database, settings: RulesSettings, analytics: AnalyticsSettings, *,
-                 wall: Callable[[], datetime] = utc_now, chunk: int = 200, speed: float = 1.0) -> None:
-        self._db, self._wall, self._chunk = db, wall, chunk
+                 wall: Callable[[], datetime] = utc_now, chunk: int = 200, speed: float = 1.0,
+                 signals: MetaWriteSignals | None = None) -> None:
+        self._db, self._wall, self._chunk, self._signals = db, wall, chunk, signals
         self._every = settings.evaluate_every / speed
         self._baseline_days = analytics.baseline_days
         self._limits = Limits(
@@ -117,7 +121,7 @@ class RuleEvaluator:
     async def _evaluate(self, org_id: uuid.UUID, campaign_ids: Sequence[uuid.UUID], rules: Sequence[Rule]) -> None:
         for start in range(0, len(campaign_ids), self._chunk):
             chunk = campaign_ids[start:start + self._chunk]
-            now = self._wall()
+            now, fired_before = self._wall(), self.firings
             async with self._db.transaction() as tx:
                 loaded = await rule_inputs.load_histories(tx, org_id, chunk, baseline_days=self._baseline_days)
                 fired = await rule_store.last_fired(tx, [rule.id for rule in rules], chunk)
@@ -137,3 +141,5 @@ class RuleEvaluator:
                             self.firings += 1
                             state = await fire(tx, rule, history, state, decision, now)
                 await rule_store.mark_evaluated(tx, sorted(evaluated), now)
+            if self._signals is not None and self.firings > fired_before:
+                self._signals.wake([org_id])

@@ -26,6 +26,7 @@ from engine.messages import MetricSample
 from engine.pacing import Pacer
 
 if TYPE_CHECKING:
+    from actors.meta_signals import MetaWriteSignals
     from config import Keys, Settings
     from engine.clock import WallClock
     from engine.registry import Registry
@@ -36,20 +37,21 @@ __all__ = ["account_kinds"]
 
 def account_kinds(db: Database, settings: Settings, keys: Keys, registry: Registry,
                   samples: trio.MemorySendChannel[MetricSample], http_factory: HttpFactory,
-                  clock: WallClock) -> list[ActorKind]:
+                  clock: WallClock, signals: MetaWriteSignals | None = None) -> list[ActorKind]:
     """Every kind of account actor, Meta's first when a Meta app is configured. One Pacer per provider app:
     every actor of a provider spends the app's rate limit.
 
-    ``clock`` is the actors' wall clock. Its ``speed`` (the sandbox's simulated clock) divides the Meta
-    and Spotify label polling intervals, which are trio (real) seconds, so the pollers keep their cadence
-    in simulated time, with floors that keep a fast sandbox from flooding the simulators."""
+    ``signals`` wakes the Meta actors when writes to Meta are queued. ``clock`` is the actors' wall clock.
+    Its ``speed`` (the sandbox's simulated clock) divides the Meta and Spotify label polling intervals, which
+    are trio (real) seconds, so the pollers keep their cadence in simulated time, with floors that keep a
+    fast sandbox from flooding the simulators."""
     spotify = SpotifyProviders(db, keys.token_encryption_key, settings.spotify, now=clock.now)
     spotify_pacer = Pacer(spotify_window)
     standard = MetaSchedule()
     schedule = MetaSchedule(interval=max(5.0, standard.interval / clock.speed),
                             restatement_every=max(60.0, standard.restatement_every / clock.speed))
     meta = [meta_kind(db, keys, registry, samples, http_factory, meta_ads(settings.meta), pacer=Pacer(meta_window),
-                      schedule=schedule, wall=clock)] if settings.meta.app_id is not None else []
+                      schedule=schedule, wall=clock, signals=signals)] if settings.meta.app_id is not None else []
     return [
         *meta,
         listener_kind(db, registry, http_factory, spotify.recent_plays, pacer=spotify_pacer, now=clock.now),

@@ -24,6 +24,7 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
+from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
 from actors.sandbox_streams import SandboxStreams
 from actors.stream_counter import StreamCounter
@@ -241,15 +242,18 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     publisher = StatusPublisher(db, registry)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
-    evaluator = RuleEvaluator(db, settings.rules, settings.analytics, wall=clock, speed=clock.speed)
-    aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules, on_changed=evaluator.changed)
+    signals = MetaWriteSignals()  # writes to Meta queued by the aggregator and the evaluator wake the Meta actors
+    evaluator = RuleEvaluator(db, settings.rules, settings.analytics, wall=clock, speed=clock.speed, signals=signals)
+    aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules, on_changed=evaluator.changed,
+                            signals=signals)
     # The account actors and the stream counter send on clones of this; closing it once the accounts have
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
     http = httpx.AsyncClient(timeout=30.0)
     accounts = AccountsSupervisor(db, registry=registry,
-                                  kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock))
+                                  kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,
+                                                      signals))
 
     def stop_accounts() -> None:
         accounts.stop()

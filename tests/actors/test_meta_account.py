@@ -26,6 +26,7 @@ from trio.testing import MockClock
 
 from actors.meta_account import MetaAccountActor
 from actors.meta_schedule import MetaSchedule
+from actors.meta_signals import MetaWriteSignals
 from adapters.meta import meta_window
 from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
@@ -83,12 +84,13 @@ async def connect(db: Database, sim: MetaSimulator, *, token: str = TOKEN,
 
 def make_actor(db: Database, sim: MetaSimulator, integration: Integration, registry: Registry,
                samples: trio.MemorySendChannel[MetricSample], *, pacer: Pacer | None = None,
-               schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test") -> MetaAccountActor:  # noqa: B008
+               schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test",  # noqa: B008
+               signals: MetaWriteSignals | None = None) -> MetaAccountActor:
     return MetaAccountActor(db, integration, key=KEY, name=name, registry=registry, samples=samples,
                             pacer=pacer or Pacer(meta_window), http_factory=http_factory(sim),
                             provider=meta_ads(Settings().meta), schedule=schedule,
                             retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0), rng=random.Random(7),
-                            wall=wall_of(sim))
+                            wall=wall_of(sim), signals=signals)
 
 
 def local_today(sim: MetaSimulator) -> date:

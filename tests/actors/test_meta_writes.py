@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import trio
 from trio.testing import MockClock
 
+from actors.meta_signals import MetaWriteSignals
 from adapters.meta.simulator import MetaSimulator
 from engine.guardrail import PauseCause
 from engine.messages import MetricSample
@@ -36,12 +37,13 @@ PAUSED, ACTIVE = {"status": "PAUSED"}, {"status": "ACTIVE"}
 
 
 @asynccontextmanager
-async def running(db: Database, sim: MetaSimulator, integration: Integration) -> AsyncIterator[None]:
+async def running(db: Database, sim: MetaSimulator, integration: Integration,
+                  signals: MetaWriteSignals | None = None) -> AsyncIterator[None]:
     """The actor, polling from the block's start until its end."""
     send, receive = trio.open_memory_channel[MetricSample](1024)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_drain, receive)
-        await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+        await nursery.start(make_actor(db, sim, integration, Registry(), send, signals=signals).run)
         yield
         nursery.cancel_scope.cancel()
 
@@ -107,6 +109,31 @@ async def test_a_budget_write_is_validated_then_made_and_once_there_costs_no_cal
         again = await enqueue(db, org, ours, "budget", {"budget": "90.00", "currency": "USD"}, sim=sim)
         await cycles(1)
         assert (await state_of(db, again))[0] == "applied" and len(writes_to(sim, meta_id)) == 2  # Meta had it
+
+
+async def test_a_signal_applies_a_queued_write_at_once_without_polling_figures(
+        db: Database, clock: MockClock) -> None:
+    sim = simulator(campaigns=1)
+    integration, links = await connect(db, sim)
+    org, [(meta_id, ours)] = integration.organization_id, list(links.items())
+    signals = MetaWriteSignals()
+    async with running(db, sim, integration, signals):
+        await cycles(0)
+        polls = len([r for r in sim.requests if r.path.endswith("/insights")])
+        await db.execute("UPDATE campaigns SET status = 'paused' WHERE id = $1", ours)
+        write = await enqueue(db, org, ours, "status", PAUSED, sim=sim)
+        signals.wake([uuid.uuid4()])  # another organization's: nothing happens
+        await trio.sleep(1)
+        assert (await state_of(db, write))[0] == "pending"
+        signals.wake([org])
+        await trio.sleep(1)  # a second, not the 15 minutes to the next poll
+        assert (await state_of(db, write))[0] == "applied"
+        assert sim.world.campaigns[meta_id].status == "PAUSED"
+        assert len([r for r in sim.requests if r.path.endswith("/insights")]) == polls  # no figures polled
+        signals.wake([org])  # nothing pending: no call to Meta at all
+        calls = len(sim.requests)
+        await trio.sleep(1)
+        assert len(sim.requests) == calls
 
 
 async def test_status_writes_resume_and_pause_and_the_reconcile_does_not_write_again(

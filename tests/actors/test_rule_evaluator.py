@@ -17,6 +17,7 @@ import pytest
 import trio
 import trio.testing
 
+from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
 from config.sections import AnalyticsSettings, RulesSettings
 from engine.guardrail import PauseCause, PausedReason
@@ -115,7 +116,19 @@ async def test_a_linked_campaign_gets_its_meta_write_queued_with_the_run(db: Dat
     campaign = await _campaign(db, org, budget=100.0)
     await link_meta(db, org, campaign, ad_account_id="act_1", meta_campaign_id="120001", effective_status="ACTIVE")
     await _rule(db, org, _body("Cut", "ctr", "gte", "0.5", "adjust_budget", adjustmentType="percent", value="-50"))
-    await _evaluator(db, _Wall(NOW)).evaluate(org, [campaign])
+    signals, woken = MetaWriteSignals(), trio.Event()
+
+    async def meta_actor() -> None:  # as the organization's Meta account actor waits between polls
+        await signals.wait(org)
+        woken.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(meta_actor)
+        await trio.sleep(0.01)
+        evaluator = RuleEvaluator(db, RulesSettings(), AnalyticsSettings(), wall=_Wall(NOW), signals=signals)
+        await evaluator.evaluate(org, [campaign])
+        with trio.fail_after(1):
+            await woken.wait()  # told once the firing committed
 
     stored = await get_campaign(db, org, campaign)
     assert stored is not None and stored.budget == 80.0  # -50 % asked, at most 20 % a step

@@ -25,6 +25,7 @@ from actors.aggregator import Aggregator
 from actors.http import lend
 from actors.meta_account import meta_kind
 from actors.meta_schedule import MetaSchedule
+from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import meta_window
@@ -105,15 +106,16 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         settings = _settings(meta)
         ctx = ApiContext(lambda: db, discover(), settings, keys)
         urls = await nursery.start(build_api(ctx).serve, "127.0.0.1:0", trio.sleep_forever)
-        evaluator = RuleEvaluator(db, settings.rules, settings.analytics)
+        signals = MetaWriteSignals()
+        evaluator = RuleEvaluator(db, settings.rules, settings.analytics, signals=signals)
         aggregator = Aggregator(db, settings.alerts, sweep_every=0.5, rules=settings.rules,
-                                on_changed=evaluator.changed)
+                                on_changed=evaluator.changed, signals=signals)
         dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                        secret_key=keys.token_encryption_key)
         registry = Registry()
         kind = meta_kind(db, keys, registry, aggregator.sender(), lend(http), meta_ads(settings.meta),
                          pacer=Pacer(meta_window), schedule=MetaSchedule(interval=1.0, restatement_every=3600.0),
-                         wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC))
+                         wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC), signals=signals)
         accounts = AccountsSupervisor(db, registry=registry, kinds=[kind], poll_interval=1.0)
         for run in (dispatcher.run, evaluator.run, aggregator.run, accounts.run):
             await nursery.start(run)
