@@ -24,16 +24,16 @@ At the development tier that is about 5 of the 600 insights calls an account may
 The writes that actions queued for the linked campaigns (``engine.store.meta_writes``: a rule's pause,
 resume or budget, the guardrail's pause) are applied in each cycle once Meta's statuses are read, in the
 order they were queued, through the same pacing (``actors/meta_writes.py``: which are refused, which are
-tried again next cycle and for how long); a write that Meta already has costs no call.
+tried again next cycle and for how long); a write that Meta already has costs no call. Between cycles, a
+wake-up from ``MetaWriteSignals`` (the aggregator or the rule evaluator queued writes for our organization)
+applies the pending writes at once, without polling figures: a guardrail's pause reaches Meta as it
+commits, not one ``interval`` later.
 
 A campaign of ours that must not spend (paused, by a member or by its budget guardrail; completed by the
-calendar; archived) while Meta still runs it is paused on Meta in the same cycle, so it stops spending. Our
-statuses are read after the cycle's figures were sent and Meta's statuses read, so when the aggregator has
-already committed the figures that tripped a guardrail, Meta stops in the cycle that brought them;
-otherwise in the next, one ``interval`` later (15 min in production; the sandbox scales it to its clock,
-15 s at speed 60). That interval's spend is what a guardrail may let through. A member's pause has
-already set Meta PAUSED through the API; this catches what nothing pushes (the engine's own moves) and a
-Meta campaign started again behind our back.
+calendar; archived) while Meta still runs it is paused on Meta in each cycle, so it stops spending: this
+catches what nothing queued (a move by the calendar) and a Meta campaign started again behind our back.
+What Meta spent since its last poll is only known at the next one: that is what a guardrail may let
+through.
 
 Error handling: a ``RetryableError`` is retried after ``RetryPolicy.wait`` (exponential, jittered, growing
 with the account's failures in a row); after ``park_after_failures`` failures in a row the account parks
