@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from config.sections import AnalyticsSettings
 from engine.analytics.attribution import BaselineRule, attribute, baseline_of
+from engine.analytics.days import account_day, utc_day
 from engine.analytics.model import (
     Attribution,
     CampaignAnalytics,
@@ -64,18 +64,6 @@ class PeriodError(ValueError):
         self.field = field
 
 
-def utc_day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
-
-
-def _ads_day(moment: datetime, timezone: str | None) -> date:
-    """The ad account's day at ``moment`` (UTC's when the zone is not known or not valid here)."""
-    try:
-        return moment.astimezone(ZoneInfo(timezone)).date() if timezone else utc_day(moment)
-    except (ZoneInfoNotFoundError, ValueError):
-        return utc_day(moment)
-
-
 def resolve_period(frame: store.CampaignFrame, start: date | None, end: date | None, today: date,
                    last_ad_day: date | None = None) -> Period:
     """The period asked for, or by default the days of the campaign's flight in both sources' days (an ad
@@ -83,8 +71,8 @@ def resolve_period(frame: store.CampaignFrame, start: date | None, end: date | N
     it runs, or up to its newest ad day when that is later (an ad account east of UTC is already in
     tomorrow). Raises PeriodError."""
     tz = frame.ads_timezone
-    first = min(utc_day(frame.start_date), _ads_day(frame.start_date, tz))
-    last = max(utc_day(frame.end_date), _ads_day(frame.end_date, tz))
+    first = min(utc_day(frame.start_date), account_day(frame.start_date, tz))
+    last = max(utc_day(frame.end_date), account_day(frame.end_date, tz))
     start = first if start is None else start
     latest = today if last_ad_day is None else max(today, last_ad_day)
     end = (max(start, min(last, latest)) if end is None else end)

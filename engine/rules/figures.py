@@ -19,16 +19,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from engine.analytics.attribution import BaselineRule, baseline_of
+from engine.analytics.days import account_day, utc_day
 from engine.analytics.model import Baseline
 from engine.money import currency_offset
 from engine.rules.model import CAMPAIGN_FIELDS
 
-__all__ = ["AdDay", "CampaignHistory", "Figure", "ListenerDay", "figure", "utc_day"]
+__all__ = ["AdDay", "CampaignHistory", "Figure", "ListenerDay", "figure"]
 
 _RATIO = Decimal("0.000001")
 
@@ -74,17 +74,6 @@ class Figure(msgspec.Struct, frozen=True, kw_only=True):
     untrusted: str | None = None
 
 
-def utc_day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
-
-
-def _ads_day(moment: datetime, timezone: str | None) -> date:
-    try:
-        return moment.astimezone(ZoneInfo(timezone)).date() if timezone else utc_day(moment)
-    except (ZoneInfoNotFoundError, ValueError):
-        return utc_day(moment)
-
-
 def _money(minor: int, unit: Decimal) -> Decimal:
     """Minor units as major ones, with the currency's places (``10.00`` USD, ``1000`` JPY)."""
     return (Decimal(minor) / unit).quantize(1 / unit)
@@ -113,15 +102,15 @@ def figure(history: CampaignHistory, field: str, hours: int | None, now: datetim
     if field == "name":
         return Figure(value=history.name)
     unit = Decimal(currency_offset(history.currency))  # money: minor units / unit, to the minor unit
-    ads_today = _ads_day(now, history.ads_timezone)
+    ads_today = account_day(now, history.ads_timezone)
     if field in ("budget", "budgetSpent", "budgetUsed"):
         spent = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today), unit)
         value = {"budget": history.budget, "budgetSpent": spent,
                  "budgetUsed": _ratio(spent, history.budget, 100)}[field]
         return Figure(value=value, untrusted=None if value is not None else "the budget is 0")
     window_hours = None if field in CAMPAIGN_FIELDS else hours
-    ads = _Window(ads_today, _ads_day(history.start_date, history.ads_timezone),
-                  _ads_day(history.end_date, history.ads_timezone), window_hours)
+    ads = _Window(ads_today, account_day(history.start_date, history.ads_timezone),
+                  account_day(history.end_date, history.ads_timezone), window_hours)
     streams = _Window(utc_day(now), utc_day(history.start_date), utc_day(history.end_date), window_hours)
     # A figure that reads both sources is whole only when both of its windows are.
     partial = _partial([ads] if field in _META_FIELDS else [streams] if field in _STREAM_FIELDS else [ads, streams],
@@ -202,7 +191,7 @@ def _pacing(history: CampaignHistory, spend: Decimal, ads: _Window, ads_today: d
     if history.budget <= 0:
         return Figure(value=None, untrusted="the budget is 0")
     spent = _money(sum(d.spend_minor for day, d in history.ad_days.items() if day <= ads_today), unit)
-    left = max(0, (_ads_day(history.end_date, history.ads_timezone) - ads_today).days)
+    left = max(0, (account_day(history.end_date, history.ads_timezone) - ads_today).days)
     # A window past the end date has no days, and nothing is left to spend then either.
     projected = spent + (spend / ads.days * left if ads.days else 0)
     return Figure(value=_ratio(projected, history.budget, 100), untrusted=partial)

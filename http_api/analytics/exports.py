@@ -18,7 +18,8 @@ from msgspec import UNSET, Meta, UnsetType
 from quart import Response
 
 from engine import report_links
-from engine.analytics.campaign import PeriodError, resolve_period, utc_day
+from engine.analytics.campaign import PeriodError, resolve_period
+from engine.analytics.days import utc_day
 from engine.analytics.model import Granularity
 from engine.exports import CONTENT_TYPES, FILE_EXTENSIONS
 from engine.exports.job import produce

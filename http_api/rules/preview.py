@@ -18,10 +18,11 @@ import msgspec
 import trio
 from msgspec import UNSET, Meta, UnsetType
 
+from engine.analytics.days import utc_day
 from engine.rules.actions import CampaignState
 from engine.rules.decide import Limits, preview
 from engine.rules.evaluate import ConditionResult, applies
-from engine.rules.figures import CampaignHistory, utc_day
+from engine.rules.figures import CampaignHistory
 from engine.rules.model import Action, RuleSpec
 from engine.store import campaigns, rule_inputs
 from engine.store import rules as store

@@ -27,11 +27,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.analytics.attribution import BaselineRule
+from engine.analytics.days import utc_day
 from engine.guardrail import Guardrail
 from engine.rules.actions import CampaignState, PausedBy, plan
 from engine.rules.decide import Limits, PreviewFiring, after, decide, preview
 from engine.rules.evaluate import applies
-from engine.rules.figures import AdDay, CampaignHistory, ListenerDay, utc_day
+from engine.rules.figures import AdDay, CampaignHistory, ListenerDay
 from engine.rules.model import FIELDS, TEXT_FIELDS, RuleSpec, parse_spec
 from tests.engine.rules.histories import BASELINE, NOW, history
 
