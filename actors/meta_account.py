@@ -35,14 +35,13 @@ catches what nothing queued (a move by the calendar) and a Meta campaign started
 What Meta spent since its last poll is only known at the next one: that is what a guardrail may let
 through.
 
-Error handling: a ``RetryableError`` is retried after ``RetryPolicy.wait`` (exponential, jittered, growing
-with the account's failures in a row); after ``park_after_failures`` failures in a row the account parks
-for ``park_for``. A ``RateLimitedError`` blocks its domain in the ``Pacer``; a block longer than the Pacer's
-``park_after`` parks the account until it ends. A ``FatalProviderError`` skips the account until the next
-cycle. An ``AuthExpiredError`` marks the integration ``needs_reauth`` (``integrations.mark_needs_reauth``,
-which enqueues ``integration.needs_reauth`` with it), and ``run`` returns: the actor restarts when the
-integration is connected again. Anything else crashes ``run`` for the supervisor. Parking one account never
-stops the others, and every state change is in the registry's ``detail`` of this actor.
+Error handling: each call is paced and retried by ``actors/meta_calls.py`` (``MetaCalls``), which parks an
+account after too many failures in a row or a long rate-limit block; parking one account never stops the
+others. A ``FatalProviderError`` skips the account until the next cycle. An ``AuthExpiredError`` marks the
+integration ``needs_reauth`` (``integrations.mark_needs_reauth``, which enqueues
+``integration.needs_reauth`` with it), and ``run`` returns: the actor restarts when the integration is
+connected again. Anything else crashes ``run`` for the supervisor. Every state change is in the registry's
+``detail`` of this actor.
 """
 
 from __future__ import annotations
@@ -52,7 +51,6 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
@@ -62,19 +60,17 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from actors.meta_calls import AccountState, MetaCalls, Parked
 from actors.meta_schedule import MetaSchedule, days_back
 from actors.meta_signals import MetaWriteSignals
-from actors.meta_writes import STOPPED, AccountWrites, PacedCall, fail_writes, refuse_unlinked
+from actors.meta_writes import STOPPED, AccountWrites, fail_writes, refuse_unlinked
 from engine.clock import utc_now
 from engine.messages import MetricSample
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
     AuthExpiredError,
     FatalProviderError,
-    ProviderError,
-    RateLimitedError,
     RequestTooLargeError,
-    Result,
     RetryableError,
 )
 from engine.providers import AdAccount, AdsProvider, CampaignFigure
@@ -94,22 +90,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 AdsProviderFactory = Callable[[httpx.AsyncClient, str], AdsProvider]  # (the actor's client, an access token)
-
-
-class _Parked(Exception):
-    """Internal: stop calling this account (or, from the accounts list, the whole token) until ``until``."""
-
-    def __init__(self, until: float) -> None:
-        super().__init__(until)
-        self.until = until
-
-
-@dataclass
-class _AccountState:
-    next_sweep: float = float("-inf")
-    polled_day: date | None = None  # the account's today at its last insights call
-    parked_until: float | None = None
-    failures: int = 0
 
 
 class MetaAccountActor:
@@ -137,16 +117,14 @@ class MetaAccountActor:
     ) -> None:
         self._db, self._integration, self._key, self._name = db, integration, key, name
         self._signals = signals
-        self._registry, self._samples, self._pacer, self._http_factory = registry, samples, pacer, http_factory
-        self._provider, self._schedule, self._retry = provider, schedule, retry
-        self._rng = rng if rng is not None else random.Random()
+        self._registry, self._samples, self._http_factory = registry, samples, http_factory
+        self._provider, self._schedule = provider, schedule
         self._wall = wall
         self._accounts: dict[str, AdAccount] = {}
         self._accounts_due = float("-inf")
-        self._states: dict[str, _AccountState] = {}
-        self._failures = 0
-        self._last_success: datetime | None = None
-        self._last_error: str | None = None
+        self._states: dict[str, AccountState] = {}
+        self._calls = MetaCalls(pacer, retry, schedule, rng if rng is not None else random.Random(), wall=wall,
+                                report=self._report)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Poll until the token dies (returns after ``needs_reauth``) or the integration is gone (returns)."""
@@ -175,11 +153,11 @@ class MetaAccountActor:
             try:
                 await self._cycle(provider, outbox)
                 next_at = began + self._schedule.interval
-            except _Parked as parked:  # the token's accounts list: nothing can be polled without it
+            except Parked as parked:  # the token's accounts list: nothing can be polled without it
                 next_at = max(parked.until, began + self._schedule.interval)
                 self._report("parked", parked_until=parked.until)
                 log.warning("%s: parked for %.0fs after %d failures", self._name, next_at - trio.current_time(),
-                            self._failures)
+                            self._calls.failures)
             else:
                 now = trio.current_time()
                 ends = [s.parked_until for s in self._states.values() if s.parked_until and s.parked_until > now]
@@ -197,7 +175,7 @@ class MetaAccountActor:
                 await self._signals.wait(self._integration.organization_id)
                 woken = True
             if woken:
-                with contextlib.suppress(_Parked):  # the token's accounts list failed: the next cycle reports it
+                with contextlib.suppress(Parked):  # the token's accounts list failed: the next cycle reports it
                     await self._cycle(provider, None)
 
     async def _cycle(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None) -> None:
@@ -227,7 +205,7 @@ class MetaAccountActor:
             await self._poll_account(provider, outbox, act, links)
 
     async def _load_accounts(self, provider: AdsProvider) -> None:
-        result = await self._call(self._states.setdefault("", _AccountState()), provider.accounts_domains(),
+        result = await self._calls.call(self._states.setdefault("", AccountState()), provider.accounts_domains(),
                                   provider.ad_accounts)
         self._accounts = {account.id: account for account in result.data}
         await campaign_meta.record_ad_accounts(self._db, self._integration.organization_id, [
@@ -238,12 +216,12 @@ class MetaAccountActor:
 
     async def _poll_account(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None,
                             act: str, links: Sequence[campaign_meta.MetaPollTarget]) -> None:
-        state = self._states.setdefault(act, _AccountState())
+        state = self._states.setdefault(act, AccountState())
         account = self._accounts.get(act)
         if account is None:
-            self._last_error = f"ad account {act} is not reachable with this token"
+            self._calls.last_error = f"ad account {act} is not reachable with this token"
             await fail_writes(self._db, self._integration.organization_id, [link.campaign_id for link in links],
-                              self._last_error, now=self._wall())
+                              self._calls.last_error, now=self._wall())
             return
         now = trio.current_time()
         if state.parked_until is not None and now < state.parked_until:
@@ -251,30 +229,31 @@ class MetaAccountActor:
         state.parked_until = None
         try:
             await self._poll_reachable(provider, outbox, account, links, state)
-        except _Parked as parked:
+        except Parked as parked:
             state.parked_until = parked.until
             self._report("parked", parked_until=parked.until)
             log.warning("%s: %s parked for %.0fs", self._name, act, parked.until - trio.current_time())
         except (FatalProviderError, RetryableError) as exc:  # a RequestTooLargeError even for one day
-            self._failed(exc)
+            self._calls.failed(exc)
             log.warning("%s: %s skipped this cycle: %s", self._name, act, format_error(exc))
 
     async def _poll_reachable(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None,
                               account: AdAccount, links: Sequence[campaign_meta.MetaPollTarget],
-                              state: _AccountState) -> None:
+                              state: AccountState) -> None:
         act = account.id
         if outbox is not None:
             await self._poll_figures(provider, outbox, account, links, state)
         domains = provider.campaigns_domains(act)
-        statuses = (await self._call(state, domains, functools.partial(provider.campaign_statuses, act))).data
+        statuses = (await self._calls.call(state, domains, functools.partial(provider.campaign_statuses, act))).data
         # Read now, not at the cycle's start: the figures just sent may have paused a campaign (guardrail).
         org_id = self._integration.organization_id
         ours = await campaign_store.statuses_of(self._db, org_id, [link.campaign_id for link in links])
-        writes = AccountWrites(self._db, provider, account, call=self._paced_once(state, domains), wall=self._wall)
+        writes = AccountWrites(self._db, provider, account, call=self._calls.paced_once(state, domains),
+                               wall=self._wall)
         await writes.apply(org_id, links, statuses=statuses, ours=ours)  # sets what it wrote in statuses
         for link in links:
             if ours.get(link.campaign_id) in STOPPED and provider.spending(statuses.get(link.meta_campaign_id)):
-                paused = await self._call(state, domains, functools.partial(
+                paused = await self._calls.call(state, domains, functools.partial(
                     provider.pause_campaign, act, link.meta_campaign_id))
                 statuses[link.meta_campaign_id] = paused.data
         await self._store_statuses(links, statuses)
@@ -283,7 +262,7 @@ class MetaAccountActor:
 
     async def _poll_figures(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample],
                             account: AdAccount, links: Sequence[campaign_meta.MetaPollTarget],
-                            state: _AccountState) -> None:
+                            state: AccountState) -> None:
         tz = ZoneInfo(account.timezone_name or "UTC")
         today = self._wall().astimezone(tz).date()
         began = trio.current_time()
@@ -298,9 +277,9 @@ class MetaAccountActor:
             state.next_sweep = began + self._schedule.restatement_every
 
     async def _figures(self, provider: AdsProvider, account: AdAccount, campaigns: set[str], since: date,
-                       until: date, state: _AccountState) -> list[CampaignFigure]:
+                       until: date, state: AccountState) -> list[CampaignFigure]:
         try:
-            result = await self._call(state, provider.figures_domains(account.id), functools.partial(
+            result = await self._calls.call(state, provider.figures_domains(account.id), functools.partial(
                 provider.daily_figures, account, since, until, campaigns))
         except RequestTooLargeError:
             if since >= until:
@@ -332,96 +311,24 @@ class MetaAccountActor:
             await campaign_meta.set_meta_effective_status(
                 self._db, self._integration.organization_id, link.meta_campaign_id, statuses.get(link.meta_campaign_id))
 
-    # ---- one paced, retried call ---------------------------------------------------------------------
-
-    async def _call(self, state: _AccountState, domains: tuple[str, ...], fn: Callable[[], Awaitable[Result[T]]],
-                    *, retry: bool = True) -> Result[T]:
-        """``fn()`` when the Pacer allows, retried on ``RetryableError``; raises ``_Parked`` to give up for now.
-        Without ``retry`` (a write, tried again next cycle) a ``RetryableError`` or ``RateLimitedError`` is
-        recorded as usual, then raised."""
-        while True:
-            rand = self._rng.random()
-            # A time to sleep until, not an event: we ask again after waking (engine.pacing).
-            while (at := self._pacer.next_allowed(domains, now := trio.current_time(), rand)) > now:
-                if (until := self._pacer.parked_until(domains, now)) is not None:
-                    raise _Parked(until)
-                await trio.sleep_until(at)
-            self._pacer.record_call(domains, now)
-            try:
-                result = await fn()
-            except RequestTooLargeError as exc:
-                self._pacer.observe(exc.signals, trio.current_time(), sent_at=now)
-                raise
-            except RateLimitedError as exc:
-                self._rate_limited(exc, state, domains, sent_at=now, park=retry)
-                if not retry:
-                    raise
-            except RetryableError as exc:
-                self._note_failure(exc, state, sent_at=now)
-                if not retry:
-                    raise
-                await self._back_off(exc, state)
-            else:
-                self._pacer.observe(result.signals, trio.current_time(), sent_at=now)
-                self._succeeded(state)
-                return result
-
-    def _paced_once(self, state: _AccountState, domains: tuple[str, ...]) -> PacedCall:
-        async def call(fn: Callable[[], Awaitable[Result[T]]]) -> Result[T]:
-            return await self._call(state, domains, fn, retry=False)
-
-        return call
-
-    def _rate_limited(self, exc: RateLimitedError, state: _AccountState, domains: tuple[str, ...], *,
-                      sent_at: float, park: bool) -> None:
-        now = trio.current_time()
-        self._pacer.limited(exc, now, sent_at=sent_at)
-        state.failures += 1
-        self._failed(exc)
-        if park and (until := self._pacer.parked_until((*domains, exc.domain), now)) is not None:
-            raise _Parked(until)
-
-    def _note_failure(self, exc: RetryableError, state: _AccountState, *, sent_at: float) -> None:
-        self._pacer.observe(exc.signals, trio.current_time(), sent_at=sent_at)
-        state.failures += 1
-        self._failed(exc)
-
-    async def _back_off(self, exc: RetryableError, state: _AccountState) -> None:
-        now = trio.current_time()
-        if state.failures >= self._schedule.park_after_failures:
-            raise _Parked(now + self._schedule.park_for)
-        if not self._retry.retries(exc):  # a Retry-After longer than the policy waits
-            raise _Parked(now + (exc.retry_after or self._schedule.park_for))
-        delay = self._retry.wait(exc, state.failures, self._rng.random())
-        self._report("backing_off", next_poll_at=now + delay)
-        await trio.sleep(delay)
-
     # ---- status --------------------------------------------------------------------------------------
 
-    def _succeeded(self, state: _AccountState) -> None:
-        state.failures = 0
-        self._failures = 0
-        self._last_success = self._wall()
-
-    def _failed(self, exc: ProviderError) -> None:
-        self._failures += 1
-        self._last_error = format_error(exc)
-
     async def _needs_reauth(self, exc: AuthExpiredError) -> None:
-        self._last_error = format_error(exc)
+        self._calls.last_error = format_error(exc)
         await integration_store.mark_needs_reauth(self._db, self._integration.organization_id, self._integration.id,
-                                                  reason=self._last_error)
+                                                  reason=self._calls.last_error)
         self._report("needs_reauth")
-        log.warning("%s: the Meta token was refused (%s); needs re-authentication", self._name, self._last_error)
+        log.warning("%s: the Meta token was refused (%s); needs re-authentication", self._name,
+                    self._calls.last_error)
 
     def _report(self, state: str, *, next_poll_at: float | None = None, parked_until: float | None = None) -> None:
         detail: Detail = {
             "state": state,
             "next_poll_at": self._at(next_poll_at),
             "parked_until": self._at(parked_until),
-            "last_success_at": None if self._last_success is None else self._last_success.isoformat(),
-            "last_error": self._last_error,
-            "consecutive_failures": self._failures,
+            "last_success_at": None if self._calls.last_success is None else self._calls.last_success.isoformat(),
+            "last_error": self._calls.last_error,
+            "consecutive_failures": self._calls.failures,
             "ad_accounts": len(self._accounts),
         }
         self._registry.set_detail(self._name, detail)
