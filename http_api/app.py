@@ -23,6 +23,7 @@ from http_api.auth.sessions import sessions_router
 from http_api.catalog.audiences import audiences_router
 from http_api.catalog.campaigns import campaigns_router
 from http_api.catalog.tracks import tracks_router
+from http_api.console.console import console_blueprint
 from http_api.context import ApiContext
 from http_api.errors import install_error_handlers
 from http_api.forwarded import forwarded_client
@@ -77,6 +78,7 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]
     app.register_blueprint(live_blueprint(ctx, live))
+    app.register_blueprint(console_blueprint(ctx))  # pages for people: not in the OpenAPI document
     document = build_openapi(endpoints, version=version("songtrackpro"))
     app.register_blueprint(docs_blueprint(msgspec.json.encode(document)))
     return app

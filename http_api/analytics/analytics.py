@@ -27,8 +27,9 @@ from http_api.fields import Day, day_of
 from http_api.providers.clients import PROVIDER_ERRORS
 from http_api.routing import Access, Call, Router
 
-__all__ = ["CampaignAnalyticsQuery", "PeriodQuery", "analytics_router", "analytics_rules", "now_of"]
+__all__ = ["CampaignAnalyticsQuery", "PeriodQuery", "analytics_router", "analytics_rules", "now_of", "overview_period"]
 
+OVERVIEW_DEFAULT_DAYS = 30
 TRACK_DEFAULT_DAYS = 90
 AUDIENCE_DEFAULT_DAYS = 30
 
@@ -81,6 +82,11 @@ def _period(query: PeriodQuery, today: date, default_days: int) -> Period:
     return Period(start=start, end=end)
 
 
+def overview_period(today: date) -> Period:
+    """The overview's default period: the last 30 days, ``today`` included."""
+    return _period(PeriodQuery(), today, OVERVIEW_DEFAULT_DAYS)
+
+
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "VALIDATION_ERROR", message, [ErrorDetail(field, message)])
 
@@ -117,7 +123,7 @@ def analytics_router(ctx: ApiContext) -> Router:
                               " previous period of the same length. Spend is per currency; streams are every"
                               " track's.")
     async def organization_overview(call: Call) -> Overview:
-        period = _period(call.query, now_of(call).date(), 30)
+        period = _period(call.query, now_of(call).date(), OVERVIEW_DEFAULT_DAYS)
         return await overview(call.db, call.caller.organization_id, period)
 
     @router.route("GET", "/v1/analytics/tracks/<uuid:track_id>", summary="Get a track's analytics",

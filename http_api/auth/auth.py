@@ -13,10 +13,18 @@ from typing import Annotated
 
 import msgspec
 
-from engine.passwords import burn_verify, hash_password, verify_password
+from engine.passwords import hash_password, verify_password
 from engine.store import accounts, sessions
 from http_api.auth.attempts import limit_failures
-from http_api.auth.credentials import AuthResult, TokenPair, UserOut, open_session, tokens_for, user_out
+from http_api.auth.credentials import (
+    AuthResult,
+    TokenPair,
+    UserOut,
+    check_password,
+    open_session,
+    tokens_for,
+    user_out,
+)
 from http_api.auth.email import send_verification
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
@@ -71,9 +79,6 @@ class Message(msgspec.Struct, frozen=True):
     message: str
 
 
-_BAD_LOGIN = "invalid email or password"
-
-
 def auth_router(ctx: ApiContext) -> Router:
     router = Router("auth", ctx, tag="Auth")
 
@@ -102,13 +107,8 @@ def auth_router(ctx: ApiContext) -> Router:
     async def login(call: Call) -> AuthResult:
         body: LoginBody = call.body
         async with limit_failures(call, body.email):
-            credentials = await accounts.get_credentials_by_email(call.db, body.email)
-            if credentials is None:
-                await burn_verify()  # the same work as a real check, so timing does not reveal the account
-                raise ApiError(401, "AUTHENTICATION_ERROR", _BAD_LOGIN)
-            if not await verify_password(credentials.password_hash, body.password):
-                raise ApiError(401, "AUTHENTICATION_ERROR", _BAD_LOGIN)
-        return await open_session(call, credentials.user)
+            user = await check_password(call, body.email, body.password)
+        return await open_session(call, user)
 
     @router.route("POST", "/v1/auth/refresh", summary="Trade a refresh token for new tokens",
                   access=Access.PUBLIC, body=RefreshBody, response=RefreshResult, errors=(401,),

@@ -1,0 +1,34 @@
+"""The console's Blueprint: its pages (sign-in, overview), templates and stylesheet, and the 403 page a
+failed CSRF check answers with. None of its routes is in the OpenAPI document: they are not the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quart import Blueprint, Response, render_template
+
+from http_api.console.guard import Refused
+from http_api.console.overview import add_overview_routes
+from http_api.console.responses import html_page
+from http_api.console.signin import add_signin_routes
+from http_api.context import ApiContext
+
+__all__ = ["console_blueprint"]
+
+_HERE = Path(__file__).parent
+
+
+def console_blueprint(ctx: ApiContext) -> Blueprint:
+    """``/``, ``/login``, ``/logout``, ``/app`` and the stylesheet under ``/console/static``."""
+    bp = Blueprint("console", __name__, template_folder=str(_HERE / "templates"),
+                   static_folder=str(_HERE / "static"), static_url_path="/console/static")
+    add_signin_routes(bp, ctx)
+    add_overview_routes(bp, ctx)
+
+    @bp.errorhandler(Refused)
+    async def refused(error: Refused) -> Response:
+        html = await render_template("console/refused.html", reason=error.reason)
+        return html_page(html, 403)
+
+    return bp
