@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench venv
+.PHONY: run test lint bench venv chromium
 
 venv: $(STAMP)
 
@@ -27,8 +27,19 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint
+test: lint chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) drive Debian's Chromium. When it is missing: as root with apt, install it;
+# otherwise one line names the package, and those tests skip saying the same.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's chromium package for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make: Chromium is missing: install the chromium package (apt-get install chromium); the browser tests skip"; \
+	  fi; }
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/db.py

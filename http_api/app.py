@@ -17,6 +17,7 @@ from engine.live import LiveFeed
 from http_api.analytics.analytics import analytics_router
 from http_api.analytics.exports import reports_router
 from http_api.analytics.imports import UploadRequest, imports_router
+from http_api.assets import STATIC, assets_blueprint
 from http_api.auth.auth import auth_router
 from http_api.auth.email import auth_email_router
 from http_api.auth.sessions import sessions_router
@@ -81,5 +82,8 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
     app.register_blueprint(console_blueprint(ctx))  # pages for people: not in the OpenAPI document
     document = build_openapi(endpoints, version=version("songtrackpro"))
     app.register_blueprint(docs_blueprint(msgspec.json.encode(document)))
+    # The console's scripts: each file name carries its version, so a browser may keep it for good.
+    app.register_blueprint(assets_blueprint("vendor", STATIC / "vendor", "/static/vendor",
+                                            "public, max-age=31536000, immutable"))
     return app
 

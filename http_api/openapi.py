@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from quart import Blueprint, Response
 
+from http_api.assets import STATIC, assets_blueprint
 from http_api.catalog.schemas import NO_NUL
-from http_api.errors import ApiError, ErrorEnvelope
+from http_api.errors import ErrorEnvelope
 from http_api.providers.spotify_schemas import SPOTIFY_ID
 from http_api.routing import Access, Endpoint
 
@@ -22,7 +22,6 @@ __all__ = ["build_openapi", "docs_blueprint"]
 
 _REF = "#/components/schemas/{name}"
 _PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
-_STATIC = Path(__file__).parent / "static" / "swagger-ui"
 
 _ERROR_TEXT = {
     400: "Invalid input: the details name each bad field",
@@ -195,15 +194,6 @@ _PAGE = """<!doctype html>
 """
 
 
-def _load_assets() -> dict[str, tuple[bytes, str]]:
-    # Held in memory (about 2 MB, read once): a handful of files, served to every docs visitor.
-    types = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
-    return {
-        path.name: (path.read_bytes(), types[path.suffix])
-        for path in _STATIC.iterdir() if path.suffix in types
-    }
-
-
 def docs_blueprint(document: bytes) -> Blueprint:
     """``/openapi.json`` (the document, encoded once) and Swagger UI at ``/api-docs``."""
     bp = Blueprint("docs", __name__)
@@ -216,13 +206,6 @@ def docs_blueprint(document: bytes) -> Blueprint:
     async def swagger_page() -> Response:
         return Response(_PAGE, content_type="text/html; charset=utf-8")
 
-    assets = _load_assets()
-
-    @bp.get("/api-docs/static/<name>")
-    async def swagger_static(name: str) -> Response:
-        if name not in assets:
-            raise ApiError(404, "NOT_FOUND", "no such asset")
-        content, content_type = assets[name]
-        return Response(content, content_type=content_type, headers={"Cache-Control": "public, max-age=86400"})
-
+    bp.register_blueprint(assets_blueprint("swagger_ui", STATIC / "swagger-ui", "/api-docs/static",
+                                           "public, max-age=86400"))
     return bp
