@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import trio
@@ -28,6 +29,7 @@ from tests.helpers.process import SongtrackProcess, free_port
 class Service:
     url: str
     process: SongtrackProcess
+    data_dir: Path
 
 
 @pytest.fixture(scope="package")
@@ -43,7 +45,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     try:
         trio.run(proc.start)
         trio.run(proc.wait_ready, url)
-        yield Service(url, proc)
+        yield Service(url, proc, root / "var")
         assert trio.run(proc.stop) == 0, proc.output
     finally:
         trio.run(proc.kill)
