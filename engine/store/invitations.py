@@ -26,7 +26,7 @@ from engine.store.rows import as_struct, fetch_one, new_token, row_count, token_
 
 __all__ = [
     "InvalidInvitation", "Invitation", "InvitationRole", "InvitationStatus", "accept_invitation",
-    "create_invitation", "list_invitations", "revoke_invitation",
+    "create_invitation", "find_pending_invitation", "list_invitations", "revoke_invitation",
 ]  # fmt: skip
 
 InvitationRole = Literal["admin", "member", "viewer"]
@@ -103,6 +103,19 @@ async def revoke_invitation(db: Database, org_id: uuid.UUID, invitation_id: uuid
         invitation_id, org_id,
     )
     return row_count(status) == 1
+
+
+async def find_pending_invitation(db: Database, raw_token: str) -> tuple[Invitation, str] | None:
+    """The pending invitation ``raw_token`` names and its organization's name, or None (unknown,
+    expired, accepted or revoked). It changes nothing: this is what a page shows before accepting."""
+    row = await db.fetchrow(
+        f"SELECT {_INVITATION_COLUMNS}, (SELECT name FROM organizations o WHERE o.id = organization_id)"
+        f" AS organization_name FROM invitations WHERE token_hash = $1 AND {_PENDING}",
+        token_digest(raw_token),
+    )
+    if row is None:
+        return None
+    return as_struct(row, Invitation), row["organization_name"]  # the Struct ignores the extra column
 
 
 async def accept_invitation(db: Database, raw_token: str, *, name: str, password_hash: str) -> User:

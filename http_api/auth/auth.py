@@ -31,7 +31,7 @@ from http_api.errors import ApiError, ErrorDetail
 from http_api.fields import Email, Password
 from http_api.routing import Access, Call, Router
 
-__all__ = ["auth_router"]
+__all__ = ["RegisterBody", "auth_router", "register_user"]
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -89,18 +89,7 @@ def auth_router(ctx: ApiContext) -> Router:
                               "server's `[api] default_tier` names. A verification "
                               "email is sent; the account works before it is verified.")
     async def register(call: Call) -> AuthResult:
-        body: RegisterBody = call.body
-        async with limit_failures(call, body.email):  # a taken email is a failure: it tells accounts apart
-            password_hash = await hash_password(body.password)
-            try:
-                _, user = await accounts.create_organization_with_owner(
-                    call.db, org_name=body.organization_name, email=body.email, name=body.name,
-                    password_hash=password_hash, tier=call.ctx.settings.api.default_tier)
-            except accounts.EmailTaken:
-                raise ApiError(409, "CONFLICT", "an account with this email exists",
-                               [ErrorDetail("email", "already registered")]) from None
-        await send_verification(call, user)
-        return await open_session(call, user)
+        return await open_session(call, await register_user(call, call.body))
 
     @router.route("POST", "/v1/auth/login", summary="Log in with email and password", access=Access.PUBLIC,
                   body=LoginBody, response=AuthResult, errors=(401, 429))
@@ -150,6 +139,23 @@ def auth_router(ctx: ApiContext) -> Router:
         return await _profile(call)
 
     return router
+
+
+async def register_user(call: Call, body: RegisterBody) -> accounts.User:
+    """A new organization with ``body``'s person as its owner, under the auth limit (429), and the
+    verification email sent; ApiError 409 when the email has an account. The API and the console's
+    sign-up both register through here."""
+    async with limit_failures(call, body.email):  # a taken email is a failure: it tells accounts apart
+        password_hash = await hash_password(body.password)
+        try:
+            _, user = await accounts.create_organization_with_owner(
+                call.db, org_name=body.organization_name, email=body.email, name=body.name,
+                password_hash=password_hash, tier=call.ctx.settings.api.default_tier)
+        except accounts.EmailTaken:
+            raise ApiError(409, "CONFLICT", "an account with this email exists",
+                           [ErrorDetail("email", "already registered")]) from None
+    await send_verification(call, user)
+    return user
 
 
 async def _profile(call: Call) -> Profile:

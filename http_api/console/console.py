@@ -8,10 +8,13 @@ from pathlib import Path
 
 from quart import Blueprint, Response, render_template
 
+from http_api.console.email_links import add_email_link_routes
 from http_api.console.guard import Refused
+from http_api.console.invitation import add_invitation_routes
 from http_api.console.overview import add_overview_routes
 from http_api.console.responses import html_page
 from http_api.console.signin import add_signin_routes
+from http_api.console.signup import add_signup_routes
 from http_api.context import ApiContext
 
 __all__ = ["console_blueprint"]
@@ -25,6 +28,9 @@ def console_blueprint(ctx: ApiContext) -> Blueprint:
                    static_folder=str(_HERE / "static"), static_url_path="/console/static")
     add_signin_routes(bp, ctx)
     add_overview_routes(bp, ctx)
+    add_signup_routes(bp, ctx)
+    add_email_link_routes(bp, ctx)
+    add_invitation_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

@@ -17,13 +17,14 @@ from engine.passwords import hash_password
 from engine.store import accounts, invitations
 from http_api.auth.attempts import limit_failures
 from http_api.auth.credentials import UserOut, user_out
+from http_api.auth.email import email_link
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.fields import Email, Password, normalize_email
 from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
-__all__ = ["organizations_router"]
+__all__ = ["AcceptBody", "accept_invitation", "organizations_router"]
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -204,18 +205,22 @@ def _invitation_routes(router: Router) -> None:
                   description="Creates the invited user, email verified, with the invited role. Then log "
                               "in with POST /v1/auth/login. Each token works once.")
     async def accept(call: Call) -> AcceptedInvitation:
-        body: AcceptBody = call.body
-        async with limit_failures(call, None):  # a wrong token is a guess
-            password_hash = await hash_password(body.password)
-            try:
-                user = await invitations.accept_invitation(call.db, body.token, name=body.name,
-                                                           password_hash=password_hash)
-            except invitations.InvalidInvitation:
-                raise ApiError(400, "VALIDATION_ERROR", "this invitation is invalid, used, revoked or expired",
-                               [ErrorDetail("token", "invalid, used, revoked or expired")]) from None
-            except accounts.EmailTaken:
-                raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
-        return AcceptedInvitation(user_out(user))
+        return AcceptedInvitation(user_out(await accept_invitation(call, call.body)))
+
+
+async def accept_invitation(call: Call, body: AcceptBody) -> accounts.User:
+    """The user the invitation creates; ApiError 400 for a bad token, 409 when the address has an account
+    since, under the auth limit (429). The API and the console's invitation page accept through here."""
+    async with limit_failures(call, None):  # a wrong token is a guess
+        password_hash = await hash_password(body.password)
+        try:
+            return await invitations.accept_invitation(call.db, body.token, name=body.name,
+                                                       password_hash=password_hash)
+        except invitations.InvalidInvitation:
+            raise ApiError(400, "VALIDATION_ERROR", "this invitation is invalid, used, revoked or expired",
+                           [ErrorDetail("token", "invalid, used, revoked or expired")]) from None
+        except accounts.EmailTaken:
+            raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
 
 
 async def _member_or_404(call: Call, user_id: uuid.UUID) -> accounts.User:
@@ -248,8 +253,7 @@ async def _send_invitation(call: Call, invitation: invitations.Invitation, token
         to=invitation.email, subject=f"You are invited to {org_name} on SongTrackPro",
         org_id=invitation.organization_id,
         body=f"Hello,\n\nYou are invited to join {org_name} on SongTrackPro as {invitation.role}.\n\n"
-             f"To accept, POST {call.ctx.public_url}/v1/auth/accept-invitation with your name, a password "
-             f"and this token (or use the API docs at {call.ctx.public_url}/api-docs):\n\n{token}\n\n"
+             f"To accept, open:\n{email_link(call, '/accept-invitation', token)}\n\n"
              f"The invitation works once and expires in {lifetime}.\n",
     )
 

@@ -46,7 +46,7 @@ async def test_register_then_use_the_tokens_and_verify_the_email(client: Client,
     assert body["user"]["role"] == "owner"
     profile = await client.get("/v1/auth/profile", headers=_bearer(body["tokens"]["accessToken"]))
     assert (await profile.get_json())["organization"]["name"] == "Ana Records"
-    token = await _mailed_token(db, NEW["email"], r"/v1/auth/verify-email/(\S+)")
+    token = await _mailed_token(db, NEW["email"], r"/verify-email\?token=(\S+)")
     assert (await client.get(f"/v1/auth/verify-email/{token}")).status_code == 200
     again = await client.get(f"/v1/auth/verify-email/{token}")
     assert again.status_code == 400  # single use
@@ -141,7 +141,7 @@ async def test_forgot_and_reset_password_ends_old_sessions(client: Client, db: D
     old = (await _register(client))["tokens"]
     assert (await client.post("/v1/auth/forgot-password", json={"email": NEW["email"]})).status_code == 202
     assert (await client.post("/v1/auth/forgot-password", json={"email": "no@one.example"})).status_code == 202
-    token = await _mailed_token(db, NEW["email"], r"reset-password:\n\n(\S+)")
+    token = await _mailed_token(db, NEW["email"], r"/reset-password\?token=(\S+)")
     reset = await client.post("/v1/auth/reset-password", json={"token": token, "password": "brand-new-pass"})
     assert reset.status_code == 200
     assert (await client.get("/v1/auth/profile", headers=_bearer(old["accessToken"]))).status_code == 401
