@@ -8,6 +8,8 @@ from pathlib import Path
 
 from quart import Blueprint, Response, render_template
 
+from http_api.console.campaign_actions import add_campaign_action_routes
+from http_api.console.campaigns import add_campaign_routes
 from http_api.console.guard import Refused
 from http_api.console.overview import add_overview_routes
 from http_api.console.responses import html_page
@@ -20,11 +22,13 @@ _HERE = Path(__file__).parent
 
 
 def console_blueprint(ctx: ApiContext) -> Blueprint:
-    """``/``, ``/login``, ``/logout``, ``/app`` and the stylesheet under ``/console/static``."""
+    """``/``, ``/login``, ``/logout``, ``/app``, ``/app/campaigns`` and the stylesheet under ``/console/static``."""
     bp = Blueprint("console", __name__, template_folder=str(_HERE / "templates"),
                    static_folder=str(_HERE / "static"), static_url_path="/console/static")
     add_signin_routes(bp, ctx)
     add_overview_routes(bp, ctx)
+    add_campaign_routes(bp, ctx)
+    add_campaign_action_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:
