@@ -23,14 +23,16 @@
 
   var chart = new window.uPlot({
     width: width(), height: 320,
-    scales: { x: { time: true }, spend: {}, streams: {} },
+    // Each day is the slot from its midnight to the next (UTC), so the last day and the window show.
+    scales: { x: { time: true, range: function () { return [d.days[0], d.days[d.days.length - 1] + DAY]; } },
+              spend: {}, streams: {} },
     series: [
       {},
       { label: "Spend (" + d.currency + ")", scale: "spend", stroke: "#0b57d0", width: 2 },
       { label: "Streams", scale: "streams", stroke: "#1a7f37", width: 2 },
       { label: "Baseline daily mean", scale: "streams", stroke: "#4a5360", dash: [6, 4], width: 1 },
     ],
-    axes: [{}, { scale: "spend", label: "Spend" }, { scale: "streams", side: 1, label: "Streams", grid: { show: false } }],
+    axes: [{ incrs: [DAY, 7 * DAY, 28 * DAY, 365 * DAY] }, { scale: "spend", label: "Spend" }, { scale: "streams", side: 1, label: "Streams", grid: { show: false } }],
     hooks: { drawClear: [shadeWindow] },
   }, [d.days, d.spend, d.streams, d.days.map(function () { return d.baseline; })], target);
 
