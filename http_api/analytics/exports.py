@@ -32,7 +32,7 @@ from http_api.errors import ApiError, ErrorDetail, not_found
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
-__all__ = ["ExportRequest", "ReportBody", "report_body", "reports_router"]
+__all__ = ["ExportRequest", "ReportBody", "export_filename", "report_body", "reports_router"]
 
 
 class ExportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename="camel"):
@@ -82,7 +82,7 @@ def report_body(ctx: ApiContext, export: store.ReportExport) -> ReportBody:
                       period_end=export.period_end, created_at=export.created_at)
 
 
-def _filename(name: str, start: date, end: date, fmt: str) -> str:
+def export_filename(name: str, start: date, end: date, fmt: str) -> str:
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name.strip())
     stem = "-".join(part for part in safe.split("-") if part)[:60] or "campaign"
     return f"{stem}_{start}_{end}{FILE_EXTENSIONS[fmt]}"
@@ -119,7 +119,7 @@ def reports_router(ctx: ApiContext, jobs: Jobs) -> Router:
         new = store.NewExport(
             kind="campaign", campaign_id=campaign_id, format=request.format, granularity=request.granularity,
             period_start=period.start, period_end=period.end,
-            filename=_filename(frame.name, period.start, period.end, request.format),
+            filename=export_filename(frame.name, period.start, period.end, request.format),
             expires_at=now.replace(microsecond=0) + timedelta(seconds=ctx.settings.analytics.export_ttl))
         created = await store.create_export(call.db, org, new, call.caller.user_id)
         assert created is not None  # only daily reports can collide

@@ -45,7 +45,7 @@ from http_api.providers.clients import PROVIDER_ERRORS, meta_client
 from http_api.providers.meta_budget import push_budget
 from http_api.routing import Access, Call, Router
 
-__all__ = ["campaigns_router"]
+__all__ = ["ROUTED_ACTIONS", "campaigns_router", "change_status"]
 
 _CONFLICTS = (
     "409 CONFLICT when the current status does not allow the action: the message names the status and "
@@ -63,7 +63,8 @@ _ACTION_ROUTES: tuple[tuple[Action, str], ...] = (
     ("pause", "Pause an active campaign"),
     ("archive", "Archive a draft, paused or completed campaign"),
 )
-_ROUTED = frozenset(action for action, _ in _ACTION_ROUTES)
+ROUTED_ACTIONS: tuple[Action, ...] = tuple(action for action, _ in _ACTION_ROUTES)
+_ROUTED = frozenset(ROUTED_ACTIONS)
 # The actions pushed to a linked Meta campaign, and the Meta status each sets.
 _META_STATUS: dict[Action, str] = {"launch": "ACTIVE", "pause": "PAUSED"}
 _META_PUSH = (
@@ -176,22 +177,30 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
         errors = tuple(sorted({409, *PROVIDER_ERRORS}))
 
     async def transition(call: Call, campaign_id: uuid.UUID) -> Campaign:
-        org_id = call.caller.organization_id
-        pushed = await _push_to_meta(call, campaign_id, action) if action in _META_STATUS else None
-        async with atomic(call.db) as conn:
-            # An empty update locks the row: the status we record as the one before is the one we changed.
-            locked = await store.update_campaign(conn, org_id, campaign_id, {})
-            if locked is None:
-                raise not_found("campaign")
-            row = await _transition(conn, org_id, campaign_id, action, _Member.of(call), locked.status)
-            if pushed is not None and row.meta_campaign_id is not None:
-                row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
-        return Campaign.of(row)
+        return Campaign.of(await change_status(call, campaign_id, action))
 
     transition.__name__ = f"{action}_campaign"  # the blueprint's endpoint name
     router.route("POST", f"/v1/campaigns/<uuid:campaign_id>/{action}", summary=summary,
                  access=Access.MEMBER, response=Campaign, errors=errors,
                  description=description)(transition)
+
+
+async def change_status(call: Call, campaign_id: uuid.UUID, action: Action) -> store.Campaign:
+    """Apply a routed lifecycle ``action`` (launch, pause, archive) for the caller: pushed to the linked Meta
+    campaign first, then the compare-and-set with the launch checks (the guardrail among them). The API's
+    action routes and the console's buttons both call it. Raises ``ApiError`` (404, 409, Meta's errors)
+    with nothing changed."""
+    org_id = call.caller.organization_id
+    pushed = await _push_to_meta(call, campaign_id, action) if action in _META_STATUS else None
+    async with atomic(call.db) as conn:
+        # An empty update locks the row: the status we record as the one before is the one we changed.
+        locked = await store.update_campaign(conn, org_id, campaign_id, {})
+        if locked is None:
+            raise not_found("campaign")
+        row = await _transition(conn, org_id, campaign_id, action, _Member.of(call), locked.status)
+        if pushed is not None and row.meta_campaign_id is not None:
+            row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
+    return row
 
 
 async def _push_to_meta(call: Call, campaign_id: uuid.UUID, action: Action) -> str | None:

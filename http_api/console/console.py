@@ -8,6 +8,8 @@ from pathlib import Path
 
 from quart import Blueprint, Response, render_template
 
+from http_api.console.campaign_actions import add_campaign_action_routes
+from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
 from http_api.console.guard import Refused
 from http_api.console.invitation import add_invitation_routes
@@ -23,7 +25,7 @@ _HERE = Path(__file__).parent
 
 
 def console_blueprint(ctx: ApiContext) -> Blueprint:
-    """``/``, ``/login``, ``/logout``, ``/app`` and the stylesheet under ``/console/static``."""
+    """``/``, ``/login``, ``/logout``, ``/app``, ``/app/campaigns`` and the stylesheet under ``/console/static``."""
     bp = Blueprint("console", __name__, template_folder=str(_HERE / "templates"),
                    static_folder=str(_HERE / "static"), static_url_path="/console/static")
     add_signin_routes(bp, ctx)
@@ -31,6 +33,8 @@ def console_blueprint(ctx: ApiContext) -> Blueprint:
     add_signup_routes(bp, ctx)
     add_email_link_routes(bp, ctx)
     add_invitation_routes(bp, ctx)
+    add_campaign_routes(bp, ctx)
+    add_campaign_action_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

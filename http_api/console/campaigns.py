@@ -1,0 +1,158 @@
+"""The console's campaign pages: ``GET /app/campaigns`` lists them as ``GET /v1/campaigns`` does (the same
+query, limits and store call), and ``GET /app/campaigns/<id>`` shows one: its budget and dates, its spend and
+streams per day with the baseline and its window (the engine's ``campaign_analytics``, as
+``GET /v1/analytics/campaigns/{id}`` answers), the attribution, its latest alerts and the rules' history on
+it, with the lifecycle buttons (``campaign_actions``). They read; they change nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from urllib.parse import quote, urlencode
+
+import msgspec
+from quart import Blueprint, Response, render_template, request
+
+from engine.analytics.campaign import PeriodError, campaign_analytics
+from engine.analytics.model import CampaignAnalytics
+from engine.campaign_status import allowed_actions
+from engine.store import accounts, rule_runs
+from engine.store import campaigns as store
+from engine.store.alerts import list_alerts
+from engine.store.sessions import SessionCheck
+from http_api.analytics.analytics import analytics_rules
+from http_api.catalog.campaigns import ROUTED_ACTIONS
+from http_api.catalog.campaigns_schemas import CampaignQuery, SortKey
+from http_api.console.cookies import csrf_token
+from http_api.console.guard import signed_in
+from http_api.console.responses import html_page, redirect_to
+from http_api.context import ApiContext
+from http_api.errors import ApiError
+from http_api.routing import ROLE_RANK, Access
+from http_api.validation import validate
+
+__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page", "layout", "missing_page"]
+
+_HISTORY_SHOWN, _ALERTS_SHOWN = 20, 10
+_SORTS: tuple[tuple[SortKey, str], ...] = (
+    ("createdAt", "Created"), ("updatedAt", "Updated"), ("name", "Name"), ("startDate", "Start date"),
+    ("endDate", "End date"), ("budget", "Budget"), ("status", "Status"))
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One entry of the rules' history as the page shows it: who acted, and the values it changed."""
+
+    at: datetime
+    by: str
+    action: str
+    outcome: str
+    change: str
+
+    @classmethod
+    def of(cls, run: rule_runs.Run) -> HistoryRow:
+        by = "by hand" if run.manual else f"rule {run.rule_name or '(deleted)'}"
+        before = ", ".join(f"{key} {value}" for key, value in run.before.items())
+        after = ", ".join(f"{key} {value}" for key, value in run.after.items())
+        change = f"{before} → {after}" if before or after else (run.detail or "")
+        return cls(run.at, by + (" (dry run)" if run.dry_run else ""), str(run.action.get("type", "")),
+                   run.outcome, change)
+
+
+def add_campaign_routes(bp: Blueprint, ctx: ApiContext) -> None:
+    @bp.get("/app/campaigns")
+    async def campaign_list() -> Response:
+        session = await signed_in(ctx)
+        if session is None:
+            return redirect_to(f"/login?next={quote(request.path)}")
+        return await _list_page(ctx, session)
+
+    @bp.get("/app/campaigns/<uuid:campaign_id>")
+    async def campaign_detail(campaign_id: uuid.UUID) -> Response:
+        session = await signed_in(ctx)
+        if session is None:
+            return redirect_to(f"/login?next={quote(request.path)}")
+        return await campaign_page(ctx, session, campaign_id)
+
+
+async def layout(ctx: ApiContext, session: SessionCheck) -> dict[str, object]:
+    """What the signed-in layout (console/app.html) needs: the user, the organization, the CSRF token."""
+    db, org_id = ctx.db(), session.organization_id
+    return {"org": await accounts.get_organization(db, org_id),
+            "user": await accounts.get_user(db, org_id, session.user_id),
+            "csrf_token": csrf_token(ctx.keys, session.session_id)}
+
+
+async def missing_page(ctx: ApiContext, session: SessionCheck) -> Response:
+    """The 404 page: another organization's campaign looks exactly like one that does not exist."""
+    html = await render_template("console/missing.html", **await layout(ctx, session))
+    return html_page(html, 404)
+
+
+async def _list_page(ctx: ApiContext, session: SessionCheck) -> Response:
+    given = {key: value for key, value in request.args.items() if value != ""}  # a form's "any" is empty
+    errors: dict[str, str] = {}
+    try:
+        query = validate(given, CampaignQuery, strict=False, where="query")
+    except ApiError as error:
+        errors = {detail.field: detail.message for detail in error.details}
+        query = CampaignQuery()
+    page = await store.list_campaigns(
+        ctx.db(), session.organization_id, status=None if isinstance(query.status, msgspec.UnsetType) else query.status,
+        search=query.search_text(), sort=query.sort, order=query.order, limit=query.limit, offset=query.offset)
+    html = await render_template(
+        "console/campaigns.html", **await layout(ctx, session), page=page, query=query, errors=errors,
+        sorts=_SORTS, previous=_page_link(given, page.offset - page.limit) if page.offset > 0 else None,
+        next=_page_link(given, page.offset + page.limit) if page.has_next else None)
+    return html_page(html, 400 if errors else 200)
+
+
+def _page_link(given: dict[str, str], offset: int) -> str:
+    return "/app/campaigns?" + urlencode({**given, "offset": max(offset, 0)})
+
+
+async def campaign_page(ctx: ApiContext, session: SessionCheck, campaign_id: uuid.UUID, *,
+                        problem: ApiError | None = None) -> Response:
+    """The campaign page; ``problem`` is a refused lifecycle action, shown next to the buttons (its status
+    is the page's)."""
+    db, org_id = ctx.db(), session.organization_id
+    campaign = await store.get_campaign(db, org_id, campaign_id)
+    if campaign is None:
+        return await missing_page(ctx, session)
+    report = await _analytics(ctx, org_id, campaign_id)
+    history = await rule_runs.list_runs(db, org_id, campaign_id=campaign_id, limit=_HISTORY_SHOWN)
+    alerts = await list_alerts(db, org_id, campaign_id=campaign_id, limit=_ALERTS_SHOWN)
+    may_act = ROLE_RANK[session.role] >= Access.MEMBER
+    html = await render_template(
+        "console/campaign.html", **await layout(ctx, session), campaign=campaign, report=report,
+        chart=_chart_json(report) if report is not None else None, history=[HistoryRow.of(r) for r in history.items],
+        alerts=alerts.items, actions=[a for a in allowed_actions(campaign.status) if a in ROUTED_ACTIONS and may_act],
+        problem=problem,
+        percent=round(campaign.budget_spent * 100 / campaign.budget) if campaign.budget > 0 else 0)
+    return html_page(html, problem.status if problem is not None else 200)
+
+
+async def _analytics(ctx: ApiContext, org_id: uuid.UUID, campaign_id: uuid.UUID) -> CampaignAnalytics | None:
+    """The analytics of the campaign's default period (its days up to today), or None when it has none to
+    show (a flight longer than the longest period the analytics cover)."""
+    try:
+        return await campaign_analytics(ctx.db(), org_id, campaign_id, start=None, end=None, granularity="day",
+                                        rules=analytics_rules(ctx), now=ctx.domain_now())
+    except PeriodError:
+        return None
+
+
+def _epoch(day: date) -> int:
+    return int(datetime.combine(day, time(), UTC).timestamp())
+
+
+def _chart_json(report: CampaignAnalytics) -> str:
+    """The chart's data for campaign-chart.js: days (UTC midnights, seconds), spend, streams, the baseline's
+    daily mean and the campaign's window. ``<`` is escaped so the JSON cannot end its script element."""
+    data = {"currency": report.currency, "days": [_epoch(p.date) for p in report.daily],
+            "spend": [float(p.spend) for p in report.daily], "streams": [p.streams for p in report.daily],
+            "baseline": report.attribution.baseline.daily_mean,
+            "window": [_epoch(report.attribution.campaign_start), _epoch(report.attribution.campaign_end)]}
+    return msgspec.json.encode(data).decode().replace("<", "\\u003c")
