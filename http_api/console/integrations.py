@@ -7,6 +7,7 @@ shows once at the top of the page (``http_api.providers.console_landing``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -39,7 +40,8 @@ from http_api.routing import Access
 __all__ = ["ProviderView", "add_integrations_routes"]
 
 _NAMES: dict[store.Provider, str] = {"meta": "Meta", "spotify": "Spotify"}
-_REFRESH_S = 2  # how often the page reloads itself while a sync runs
+_POLL_S = 2  # how often a running sync's line reloads itself
+_STOP_POLLING = 286  # htmx's code for "stop polling": signed out, or no such provider
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,16 @@ def add_integrations_routes(bp: Blueprint, ctx: ApiContext, jobs: Jobs) -> None:
         if session is None:
             return redirect_to(f"/login?next={quote(request.path)}")
         return flash_shown(html_page(await _render(ctx, session)))
+
+    @bp.get(f"{LANDING_PAGE}/<provider>/sync-status")
+    async def sync_status_part(provider: str) -> Response:
+        """A provider's sync line alone, for the page's htmx polling while the sync runs."""
+        session = await signed_in(ctx)
+        name = next((p for p in _NAMES if p == provider), None)
+        if session is None or name is None:
+            return html_page("", _STOP_POLLING)
+        view = await _view(ctx, session.organization_id, name, None)
+        return html_page(await render_template("console/sync_status.html", p=view, poll=_POLL_S))
 
     @bp.post(f"{LANDING_PAGE}/<provider>/connect")
     async def connect(provider: str) -> Response:
@@ -102,15 +114,19 @@ async def _render(ctx: ApiContext, session: SessionCheck) -> str:
     db, org_id = ctx.db(), session.organization_id
     rows = await store.list_integrations(db, org_id)
     by_provider = {out.provider: out for out in await integrations_with_pollers(db, rows)}
-    views = [ProviderView(p, name, _configured(ctx, p), by_provider.get(p), await latest_sync_run(db, org_id, p))
-             for p, name in _NAMES.items()]
-    running = any(v.sync is not None and v.sync.status == "running" for v in views)
+    views = [await _view(ctx, org_id, p, by_provider.get(p)) for p in _NAMES]
     org = await accounts.get_organization(db, org_id)
     user = await accounts.get_user(db, org_id, session.user_id)
     return await render_template(
         "console/integrations.html", csrf_token=csrf_token(ctx.keys, session.session_id), org=org, user=user,
-        providers=views, flash=request.cookies.get(FLASH_COOKIE), refresh=_REFRESH_S if running else None,
+        providers=views, flash=request.cookies.get(FLASH_COOKIE), poll=_POLL_S,
         may_change=allowed(session, Access.MEMBER))
+
+
+async def _view(ctx: ApiContext, org_id: uuid.UUID, provider: store.Provider,
+                account: IntegrationOut | None) -> ProviderView:
+    sync = await latest_sync_run(ctx.db(), org_id, provider)
+    return ProviderView(provider, _NAMES[provider], _configured(ctx, provider), account, sync)
 
 
 def _configured(ctx: ApiContext, provider: store.Provider) -> bool:

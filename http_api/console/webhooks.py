@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from quart import Blueprint, Response, render_template, request
@@ -42,7 +43,9 @@ __all__ = ["add_webhooks_routes"]
 
 _PAGE = "/app/webhooks"
 _DELIVERIES_SHOWN = 10
-_REFRESH_S = 2  # how often an endpoint's page reloads while a delivery waits for its first attempt
+_POLL_S = 2  # how often an endpoint's deliveries reload while an attempt is due soon
+_SOON = timedelta(seconds=10)
+_STOP_POLLING = 286  # htmx's code for "stop polling": signed out, or the endpoint is gone
 
 
 def add_webhooks_routes(bp: Blueprint, ctx: ApiContext) -> None:
@@ -78,6 +81,18 @@ def add_webhooks_routes(bp: Blueprint, ctx: ApiContext) -> None:
         if row is None:
             return await not_found_page("webhook endpoint")
         return flash_shown(html_page(await _endpoint_page(ctx, session, row)))
+
+    @bp.get(f"{_PAGE}/<uuid:webhook_id>/deliveries")
+    async def deliveries_part(webhook_id: uuid.UUID) -> Response:
+        """The deliveries section alone, for the endpoint page's htmx polling."""
+        session = await signed_in(ctx)
+        row = None if session is None else await store.get_endpoint(ctx.db(), session.organization_id, webhook_id)
+        if session is None or row is None:
+            return html_page("", _STOP_POLLING)
+        html = await render_template("console/webhook_deliveries.html", **await _deliveries(ctx, session, row),
+                                     csrf_token=csrf_token(ctx.keys, session.session_id),
+                                     may_change=allowed(session, Access.ADMIN))
+        return html_page(html)
 
     _add_actions(bp, ctx)
 
@@ -141,10 +156,15 @@ async def _list_page(ctx: ApiContext, session: SessionCheck, *, form: dict[str, 
 
 async def _endpoint_page(ctx: ApiContext, session: SessionCheck, row: store.Endpoint, *, secret: str | None = None,
                          new: bool = False) -> str:
+    return await render_template("console/webhook.html", **await _common(ctx, session),
+                                 **await _deliveries(ctx, session, row), secret=secret, new=new)
+
+
+async def _deliveries(ctx: ApiContext, session: SessionCheck, row: store.Endpoint) -> dict[str, object]:
     db, org_id = ctx.db(), session.organization_id
     deliveries = await store.recent_deliveries(db, org_id, row.id, limit=_DELIVERIES_SHOWN)
     attempts = {d.event_id: await store.attempts_for_event(db, org_id, row.id, d.event_id) or [] for d in deliveries}
-    waiting = any(d.status == "pending" and d.attempts == 0 for d in deliveries)
-    return await render_template(
-        "console/webhook.html", **await _common(ctx, session), endpoint=row, deliveries=deliveries,
-        attempts=attempts, secret=secret, new=new, refresh=_REFRESH_S if waiting and secret is None else None)
+    # Poll while an attempt is due soon (a new event, a resend, a quick retry), not through a long backoff.
+    soon = datetime.fromtimestamp(ctx.now(), UTC) + _SOON
+    waiting = any(d.status == "pending" and d.next_attempt_at <= soon for d in deliveries)
+    return {"endpoint": row, "deliveries": deliveries, "attempts": attempts, "poll": _POLL_S if waiting else None}

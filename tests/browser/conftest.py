@@ -39,7 +39,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     root.chmod(0o755)  # as root, the embedded cluster runs as an unprivileged account, which must reach it
     port = free_port()
     # Few simulated listens: the sandbox backfills today's from midnight UTC at the configured rate.
+    # SONGTRACK_SCREENSHOTS is the tests' setting, not the service's, which refuses unknown SONGTRACK_* names.
     env = {**os.environ, "SONGTRACK_SIMULATORS_STREAM_RATE": "0.05"}
+    env.pop("SONGTRACK_SCREENSHOTS", None)
     proc = SongtrackProcess(["run", "--data-dir", str(root / "var"), "--port", str(port)], root / "songtrack.log", env)
     url = f"http://127.0.0.1:{port}"
     try:

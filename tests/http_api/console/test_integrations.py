@@ -122,6 +122,8 @@ async def test_sync_now_starts_the_api_sync_and_shows_its_run(console: Console) 
         assert started.status_code == 303 and started.headers["location"] == "/app/integrations"
         page = await _page(console)
         assert "The Meta sync has started." in page and "Latest sync:" in page
+        line = (await console.browser.get("/app/integrations/meta/sync-status")).text
+        assert line.lstrip().startswith('<p class="sync" role="status" id="sync-meta"') and "Latest sync:" in line
         runs = await console.db.fetchval("SELECT count(*) FROM sync_runs WHERE organization_id = $1", console.org.id)
         assert runs == 1
         not_connected = await console.browser.post("/app/integrations/spotify/sync", data={"csrf_token": csrf_of(page)})
