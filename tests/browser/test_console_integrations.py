@@ -42,6 +42,12 @@ def _actor_running(page: Page) -> None:
     expect(state).not_to_have_text(re.compile("^Not running"))
 
 
+def _fits_a_phone(page: Page) -> None:
+    """At 390 px wide the page needs no sideways scrolling (wide tables scroll inside their own box)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 def test_integrations_show_meta_and_connect_spotify_through_its_consent_page(signed_in: Page) -> None:
     page = signed_in
     page.get_by_role("link", name="Integrations").click()
@@ -62,6 +68,7 @@ def test_integrations_show_meta_and_connect_spotify_through_its_consent_page(sig
     assert page.evaluate("document.cookie") == ""  # every cookie of ours is HttpOnly
     assert_accessible(page)
     screenshot(page, "integrations")
+    _fits_a_phone(page)
 
 
 def test_a_webhook_shows_its_secret_once_and_its_test_delivery_attempt(signed_in: Page) -> None:
@@ -96,3 +103,4 @@ def test_a_webhook_shows_its_secret_once_and_its_test_delivery_attempt(signed_in
     expect(page.locator(".delivery").first).to_contain_text("webhook.test")
     assert_accessible(page)
     screenshot(page, "webhooks")
+    _fits_a_phone(page)

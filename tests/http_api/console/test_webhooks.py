@@ -13,7 +13,8 @@ import trio
 
 from engine.store import webhook_deliveries
 from engine.webhooks.schedule import Decision
-from tests.helpers.factories import create_endpoint, create_owner
+from http_api.console.cookies import SESSION_COOKIE, session_cookie
+from tests.helpers.factories import create_endpoint, create_member, create_owner, create_session
 from tests.http_api.console.conftest import Console, csrf_of
 
 _LEASE = timedelta(seconds=30)
@@ -118,4 +119,24 @@ async def test_another_organizations_endpoint_is_not_found(console: Console) -> 
         token = csrf_of((await console.browser.get("/app/webhooks")).text)
         for path in (f"/app/webhooks/{theirs}/test", f"/app/webhooks/{theirs}/rotate-secret"):
             assert (await console.browser.post(path, data={"csrf_token": token})).status_code == 404
+        assert await console.db.fetchval("SELECT count(*) FROM webhook_events") == 0
+
+
+async def test_a_viewer_sees_the_pages_without_their_buttons_and_cannot_press_them(console: Console) -> None:
+    with trio.fail_after(20):
+        endpoint = await create_endpoint(console.db, console.org.id, key=console.ctx.keys.token_encryption_key)
+        viewer = await create_member(console.db, console.org.id, f"viewer-{uuid.uuid4().hex[:8]}@example.com",
+                                     "viewer")
+        session, _ = await create_session(console.db, viewer)
+        console.browser.cookies.set(SESSION_COOKIE, session_cookie(console.ctx.keys, session.id, viewer.id))
+        listed = (await console.browser.get("/app/webhooks")).text
+        assert "https://hooks.example.com/in" in listed and "Add the endpoint" not in listed
+        shown = (await console.browser.get(f"/app/webhooks/{endpoint}")).text
+        assert "Send a test event" not in shown and "Rotate the secret" not in shown
+        integrations = (await console.browser.get("/app/integrations")).text
+        assert "Connect Meta" not in integrations and "Connect Spotify" not in integrations
+        token = csrf_of(shown)  # the sign-out form's: the viewer's own session token
+        for path in (f"/app/webhooks/{endpoint}/test", "/app/integrations/meta/sync"):
+            refused = await console.browser.post(path, data={"csrf_token": token})
+            assert refused.status_code == 403 and "role" in refused.text
         assert await console.db.fetchval("SELECT count(*) FROM webhook_events") == 0
