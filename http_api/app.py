@@ -79,7 +79,7 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]
     app.register_blueprint(live_blueprint(ctx, live))
-    app.register_blueprint(console_blueprint(ctx))  # pages for people: not in the OpenAPI document
+    app.register_blueprint(console_blueprint(ctx, jobs))  # pages for people: not in the OpenAPI document
     document = build_openapi(endpoints, version=version("songtrackpro"))
     app.register_blueprint(docs_blueprint(msgspec.json.encode(document)))
     # The console's scripts: each file name carries its version, so a browser may keep it for good.

@@ -23,6 +23,7 @@ from engine.webhooks.signing import generate_secret
 __all__ = [
     "ROTATION_OVERLAP",
     "Attempt",
+    "Delivery",
     "Endpoint",
     "EndpointStats",
     "NewEndpoint",
@@ -32,6 +33,7 @@ __all__ = [
     "endpoint_stats",
     "get_endpoint",
     "list_endpoints",
+    "recent_deliveries",
     "recover_failed",
     "resend_event",
     "rotate_secret",
@@ -72,6 +74,17 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     status_code: int | None
     error: str | None
     response_body: str | None
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """One event's delivery to an endpoint, as its attempt log heads it."""
+
+    event_id: str
+    event_type: str
+    status: str  # pending, succeeded, failed
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
 
 
 class EndpointStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -205,6 +218,15 @@ async def attempts_for_event(q: Queries, org_id: uuid.UUID, endpoint_id: uuid.UU
     rows = await q.fetch("SELECT id, attempted_at, duration_ms, status_code, error, response_body"
                          " FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempted_at, id", delivery)
     return [as_struct(row, Attempt) for row in rows]
+
+
+async def recent_deliveries(q: Queries, org_id: uuid.UUID, endpoint_id: uuid.UUID, *, limit: int) -> list[Delivery]:
+    """The endpoint's ``limit`` latest deliveries, newest first (none for another organization's)."""
+    rows = await q.fetch("SELECT d.event_id, ev.type AS event_type, d.status, d.attempts, d.next_attempt_at,"
+                         " d.created_at FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id"
+                         " WHERE d.organization_id = $1 AND d.endpoint_id = $2"
+                         " ORDER BY d.created_at DESC, d.id LIMIT $3", org_id, endpoint_id, limit)
+    return [as_struct(row, Delivery) for row in rows]
 
 
 _REQUEUE = ("status = 'pending', attempts = 0, next_attempt_at = {now}, claimed_until = NULL, claimed_by = NULL,"

@@ -8,15 +8,18 @@ from pathlib import Path
 
 from quart import Blueprint, Response, render_template
 
+from engine.jobs import Jobs
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
 from http_api.console.guard import Refused
+from http_api.console.integrations import add_integrations_routes
 from http_api.console.invitation import add_invitation_routes
 from http_api.console.overview import add_overview_routes
 from http_api.console.responses import html_page
 from http_api.console.signin import add_signin_routes
 from http_api.console.signup import add_signup_routes
+from http_api.console.webhooks import add_webhooks_routes
 from http_api.context import ApiContext
 
 __all__ = ["console_blueprint"]
@@ -24,8 +27,9 @@ __all__ = ["console_blueprint"]
 _HERE = Path(__file__).parent
 
 
-def console_blueprint(ctx: ApiContext) -> Blueprint:
-    """``/``, ``/login``, ``/logout``, ``/app``, ``/app/campaigns`` and the stylesheet under ``/console/static``."""
+def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
+    """``/``, ``/login``, ``/logout``, ``/app`` and its pages, and the static files under ``/console/static``;
+    ``jobs`` runs the work a page starts (a sync)."""
     bp = Blueprint("console", __name__, template_folder=str(_HERE / "templates"),
                    static_folder=str(_HERE / "static"), static_url_path="/console/static")
     add_signin_routes(bp, ctx)
@@ -35,6 +39,8 @@ def console_blueprint(ctx: ApiContext) -> Blueprint:
     add_invitation_routes(bp, ctx)
     add_campaign_routes(bp, ctx)
     add_campaign_action_routes(bp, ctx)
+    add_integrations_routes(bp, ctx, jobs)
+    add_webhooks_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

@@ -7,17 +7,18 @@ token, so the state row names the organization and user) exchanges the code and 
 its tokens sealed (``engine.store.integrations``). Tokens never leave this module in a response or a log.
 Provider failures map to 400 (a bad or used code, a refused consent, a bad ``state``) or 502.
 
-The reads also show each account's ``poller``: what its actor last published about itself (the
-``engine_actors`` row named ``meta:<integration id>`` or ``spotify:<integration id>``, through
-``engine.store.nodes``), or null when no live engine process runs one.
+The reads also show each account's ``poller`` (``http_api.providers.pollers``). ``begin_connect`` is the
+start both the API's connect route and the console's button use; a login the console started lands back on
+the console (``http_api.providers.console_landing``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -29,26 +30,21 @@ from adapters.spotify import oauth as spotify_oauth
 from adapters.spotify.classify import classify, transport_errors
 from engine.provider import ProviderError, ReauthRequiredError
 from engine.store import integrations as store
-from engine.store import nodes
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.providers.clients import not_configured
+from http_api.providers.console_landing import land_in_console, started_in_console
 from http_api.providers.listeners import listener_callback_url
+from http_api.providers.pollers import IntegrationOut, integration_out, integrations_with_pollers
 from http_api.routing import Access, Call, Router
 
-__all__ = ["SPOTIFY_SCOPES", "integrations_router", "spotify_redirect_uris"]
+__all__ = ["SPOTIFY_SCOPES", "STATE_TTL", "begin_connect", "integrations_router", "spotify_redirect_uris"]
 
 STATE_TTL = timedelta(minutes=10)
 SPOTIFY_SCOPES = ("user-read-private", "user-read-email", "user-library-read", "playlist-read-private")
 _PROVIDERS: tuple[store.Provider, ...] = ("meta", "spotify")
-# Supervisor states in which the actor's own detail is stale: it crashed, or lost the database, and could
-# not say so itself.
-_CRASHED = frozenset({"backing_off", "failed", "waiting_for_database"})
-
-log = logging.getLogger(__name__)
-
-
+_NAMES = {"meta": "Meta", "spotify": "Spotify"}
 class ConnectQuery(msgspec.Struct, frozen=True):
     redirect_uri: str | None = None
 
@@ -58,40 +54,6 @@ class CallbackQuery(msgspec.Struct, frozen=True):
     state: str | None = None
     error: str | None = None
     error_description: str | None = None
-
-
-class PollerOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """The account's actor as it last reported itself: ``state`` is the poller's own (``waiting``,
-    ``parked``, ``backing_off``, ``needs_reauth``…) or, after a crash, the supervisor's."""
-
-    state: str
-    next_poll_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    consecutive_failures: int = 0
-    parked_until: datetime | None = None
-
-
-class _Said(msgspec.Struct, frozen=True):
-    """The keys of an actor's ``detail`` that the poller view uses; the others are ignored."""
-
-    state: str | None = None
-    next_poll_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    consecutive_failures: int = 0
-    parked_until: datetime | None = None
-
-
-class IntegrationOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    provider: store.Provider
-    status: store.IntegrationStatus
-    external_account_id: str
-    display_name: str
-    scopes: list[str]
-    token_expires_at: datetime | None
-    connected_at: datetime
-    poller: PollerOut | None = None
 
 
 class IntegrationBody(msgspec.Struct, frozen=True):
@@ -171,24 +133,64 @@ def _provider_failure(provider: str, exc: ProviderError) -> ApiError:
     return ApiError(502, "INTEGRATION_ERROR", f"{provider} did not complete the connection: {exc.message}")
 
 
+async def begin_connect(ctx: ApiContext, provider: store.Provider, org_id: uuid.UUID, user_id: uuid.UUID,
+                        asked_redirect: str | None = None) -> tuple[str, str]:
+    """Start ``user_id``'s login to ``provider``: remember its single-use state (Spotify's PKCE verifier
+    sealed with it) and return the provider's authorization URL and the state. Raises ``ApiError`` 503
+    when the provider is not configured, 400 when ``asked_redirect`` is not our callback."""
+    redirect_uri = _callback_url(ctx, provider, asked_redirect)
+    verifier: str | None = None
+    if provider == "spotify":
+        client_id = _configured(ctx.settings.spotify.client_id, "spotify")
+        state, (verifier, challenge) = secrets.token_urlsafe(32), spotify_oauth.pkce_pair()
+        location = spotify_oauth.authorize_url(client_id, redirect_uri, SPOTIFY_SCOPES, state, challenge,
+                                               ctx.settings.spotify.accounts_url)
+    else:
+        meta = ctx.settings.meta
+        app_id = _configured(meta.app_id, "meta")
+        state = _state_signer(ctx).sign(f"{org_id}:{user_id}", now=ctx.now(), ttl_s=int(STATE_TTL.total_seconds()))
+        location = meta_oauth.login_url(app_id, redirect_uri, state, version=meta.api_version,
+                                        dialog_base=meta.dialog_url)
+    await store.save_oauth_state(ctx.db(), ctx.keys.token_encryption_key, state=state, org_id=org_id,
+                                 user_id=user_id, provider=provider, code_verifier=verifier,
+                                 redirect_uri=redirect_uri, ttl=STATE_TTL)
+    return location, state
+
+
+_CALLBACK_NOTE = ("A login the console started (its browser holds the console's mark for this `state`) lands"
+                  " back on the console's integrations page with the outcome, instead of this JSON.")
+
+
+async def _land(call: Call, provider: store.Provider,
+                finish: Callable[[Call], Awaitable[IntegrationBody]]) -> IntegrationBody | Response:
+    """``finish``'s answer, or, for a login the console started, the console's page with its outcome."""
+    if not started_in_console(call.query.state):
+        return await finish(call)
+    name, public_url = _NAMES[provider], call.ctx.public_url
+    try:
+        body = await finish(call)
+    except ApiError as err:
+        return land_in_console(f"{name} was not connected: {err.message}.", public_url=public_url)
+    return land_in_console(f"{name} is connected: {body.integration.display_name}.", public_url=public_url)
+
+
 def _spotify_routes(router: Router, ctx: ApiContext) -> None:
     spotify = ctx.settings.spotify
     @router.route("GET", "/v1/auth/spotify/connect", summary="Start connecting a Spotify account",
                   access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403, 503))
     async def spotify_connect(call: Call) -> Response:
-        client_id = _configured(spotify.client_id, "spotify")
-        redirect_uri = _callback_url(ctx, "spotify", call.query.redirect_uri)
-        state, (verifier, challenge) = secrets.token_urlsafe(32), spotify_oauth.pkce_pair()
-        await store.save_oauth_state(
-            call.db, ctx.keys.token_encryption_key, state=state, org_id=call.caller.organization_id,
-            user_id=call.caller.user_id, provider="spotify", code_verifier=verifier, redirect_uri=redirect_uri,
-            ttl=STATE_TTL)
-        return _redirect(spotify_oauth.authorize_url(client_id, redirect_uri, SPOTIFY_SCOPES, state, challenge,
-                                                     spotify.accounts_url))
+        caller = call.caller
+        location, _ = await begin_connect(ctx, "spotify", caller.organization_id, caller.user_id,
+                                          call.query.redirect_uri)
+        return _redirect(location)
 
     @router.route("GET", "/v1/auth/spotify/callback", summary="Finish connecting a Spotify account",
-                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502, 503))
-    async def spotify_callback(call: Call) -> IntegrationBody:
+                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502, 503),
+                  description=_CALLBACK_NOTE)
+    async def spotify_callback(call: Call) -> IntegrationBody | Response:
+        return await _land(call, "spotify", finish_spotify)
+
+    async def finish_spotify(call: Call) -> IntegrationBody:
         client_id = _configured(spotify.client_id, "spotify")
         code, state = await _check_callback(call, "spotify")
         pending = await _consume(call, state, "spotify")
@@ -206,7 +208,7 @@ def _spotify_routes(router: Router, ctx: ApiContext) -> None:
             external_account_id=account_id, display_name=name, access_token=tokens.access_token,
             refresh_token=tokens.refresh_token, token_expires_at=datetime.fromtimestamp(tokens.expires_at, UTC),
             scopes=tokens.scope.split(), connected_by=pending.user_id)
-        return IntegrationBody(_out(saved))
+        return IntegrationBody(integration_out(saved))
 
 
 class _SpotifyUser(msgspec.Struct):
@@ -232,20 +234,18 @@ def _meta_routes(router: Router, ctx: ApiContext) -> None:
     @router.route("GET", "/v1/auth/meta/connect", summary="Start connecting a Meta account",
                   access=Access.MEMBER, query=ConnectQuery, status=302, errors=(400, 403, 503))
     async def meta_connect(call: Call) -> Response:
-        app_id = _configured(meta.app_id, "meta")
-        redirect_uri = _callback_url(ctx, "meta", call.query.redirect_uri)
-        owner = f"{call.caller.organization_id}:{call.caller.user_id}"
-        state = _state_signer(ctx).sign(owner, now=ctx.now(), ttl_s=int(STATE_TTL.total_seconds()))
-        await store.save_oauth_state(
-            call.db, ctx.keys.token_encryption_key, state=state, org_id=call.caller.organization_id,
-            user_id=call.caller.user_id, provider="meta", code_verifier=None, redirect_uri=redirect_uri,
-            ttl=STATE_TTL)
-        return _redirect(meta_oauth.login_url(app_id, redirect_uri, state, version=meta.api_version,
-                                              dialog_base=meta.dialog_url))
+        caller = call.caller
+        location, _ = await begin_connect(ctx, "meta", caller.organization_id, caller.user_id,
+                                          call.query.redirect_uri)
+        return _redirect(location)
 
     @router.route("GET", "/v1/auth/meta/callback", summary="Finish connecting a Meta account",
-                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502, 503))
-    async def meta_callback(call: Call) -> IntegrationBody:
+                  access=Access.PUBLIC, query=CallbackQuery, response=IntegrationBody, errors=(400, 502, 503),
+                  description=_CALLBACK_NOTE)
+    async def meta_callback(call: Call) -> IntegrationBody | Response:
+        return await _land(call, "meta", finish_meta)
+
+    async def finish_meta(call: Call) -> IntegrationBody:
         app_id, app_secret = _configured(meta.app_id, "meta"), _configured(meta.app_secret, "meta")
         code, state = await _check_callback(call, "meta")
         try:
@@ -270,7 +270,7 @@ def _meta_routes(router: Router, ctx: ApiContext) -> None:
             access_token=long.data.access_token, refresh_token=None,
             token_expires_at=None if expires is None else datetime.fromtimestamp(ctx.now() + expires, UTC),
             scopes=list(info.scopes), connected_by=pending.user_id)
-        return IntegrationBody(_out(saved))
+        return IntegrationBody(integration_out(saved))
 
 
 def _configured(value: str | None, provider: store.Provider) -> str:
@@ -286,49 +286,10 @@ def _provider(name: str) -> store.Provider:
     raise ApiError(404, "NOT_FOUND", f"no such provider: {name}")
 
 
-def _out(row: store.Integration, poller: PollerOut | None = None) -> IntegrationOut:
-    return IntegrationOut(provider=row.provider, status=row.status, external_account_id=row.external_account_id,
-                          display_name=row.display_name, scopes=row.scopes, token_expires_at=row.token_expires_at,
-                          connected_at=row.updated_at, poller=poller)
-
-
-def _actor_name(row: store.Integration) -> str | None:
-    """The name its actor publishes under (``actors.accounts``: ``<kind>:<account key>``), None if it has none."""
-    return f"{row.provider}:{row.id}" if row.provider in ("meta", "spotify") else None
-
-
-def _poller(actor: nodes.ActorRow | None) -> PollerOut | None:
-    if actor is None:
-        return None
-    try:
-        said = msgspec.convert(actor.detail or {}, _Said)
-    except msgspec.ValidationError:
-        log.warning("%s: unreadable detail %r; showing the supervisor's view", actor.name, actor.detail)
-        said = _Said()
-    if actor.detail is None or said.state is None or actor.state in _CRASHED:
-        return PollerOut(state=actor.state, next_poll_at=actor.next_restart_at, last_success_at=said.last_success_at,
-                         last_error=actor.last_error, consecutive_failures=said.consecutive_failures,
-                         parked_until=said.parked_until)
-    return PollerOut(state=said.state, next_poll_at=said.next_poll_at, last_success_at=said.last_success_at,
-                     last_error=said.last_error, consecutive_failures=said.consecutive_failures,
-                     parked_until=said.parked_until)
-
-
-async def _with_pollers(call: Call, rows: list[store.Integration]) -> list[IntegrationOut]:
-    names = [name for row in rows if (name := _actor_name(row)) is not None]
-    actors = await nodes.live_actors(call.db, names) if names else {}
-
-    def poller(row: store.Integration) -> PollerOut | None:
-        name = _actor_name(row)
-        return None if name is None else _poller(actors.get(name))
-
-    return [_out(row, poller(row)) for row in rows]
-
-
 def _read_routes(router: Router) -> None:
     async def listed(call: Call) -> IntegrationList:
         rows, pagination = paginate(await store.list_integrations(call.db, call.caller.organization_id), call.query)
-        return IntegrationList(await _with_pollers(call, rows), pagination)
+        return IntegrationList(await integrations_with_pollers(call.db, rows), pagination)
 
     @router.route("GET", "/v1/integrations", summary="The organization's connected accounts",
                   access=Access.VIEWER, query=ListQuery, response=IntegrationList)
@@ -346,7 +307,7 @@ def _read_routes(router: Router) -> None:
         row = await store.get_integration(call.db, call.caller.organization_id, _provider(provider))
         if row is None:
             raise ApiError(404, "NOT_FOUND", f"no {provider} account is connected")
-        return IntegrationBody((await _with_pollers(call, [row]))[0])
+        return IntegrationBody((await integrations_with_pollers(call.db, [row]))[0])
 
     @router.route("DELETE", "/v1/auth/integrations/<provider>", summary="Disconnect a provider",
                   access=Access.MEMBER, response=Disconnected, errors=(403, 404),

@@ -26,12 +26,15 @@ from engine.jobs import Jobs
 from engine.provider import ProviderError
 from engine.store import campaign_meta, tracks
 from engine.store import sync_runs as store
+from engine.store.database import Database
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 from http_api.providers.clients import connected_integration, not_configured, open_meta, open_spotify
 from http_api.routing import Access, Call, Router
 
-__all__ = ["STALE_AFTER", "run_sync", "sync_runs_router"]
+__all__ = [
+    "STALE_AFTER", "SyncRunOut", "latest_sync_run", "run_sync", "start_sync_run", "sync_runs_router",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -69,15 +72,9 @@ def sync_runs_router(ctx: ApiContext, jobs: Jobs) -> Router:
                               " 202 with that run. 409 when the provider is not connected.")
     async def start_sync(call: Call, provider: str) -> SyncRunBody:
         name = _provider(provider)
-        _check_configured(ctx, name)
-        await connected_integration(call, name)
-        org_id = call.caller.organization_id
-        await store.expire_stale(call.db, org_id, name, STALE_AFTER)
-        run, started = await store.start_run(call.db, org_id, name, call.caller.user_id)
-        if started:
-            jobs.start(f"sync {run.id}", functools.partial(run_sync, ctx, run))
+        run = await start_sync_run(call, jobs, name)
         call.headers["Location"] = f"/v1/integrations/{name}/sync/status"
-        return SyncRunBody(_out(run))
+        return SyncRunBody(run)
 
     @router.route("GET", "/v1/integrations/<provider>/sync/status", summary="The latest sync with a provider",
                   access=Access.VIEWER, response=SyncRunBody,
@@ -85,14 +82,33 @@ def sync_runs_router(ctx: ApiContext, jobs: Jobs) -> Router:
                               " minutes belonged to a process that stopped: it is reported, and recorded, as"
                               " failed with the error \"interrupted\".")
     async def sync_status(call: Call, provider: str) -> SyncRunBody:
-        name, org_id = _provider(provider), call.caller.organization_id
-        await store.expire_stale(call.db, org_id, name, STALE_AFTER)
-        run = await store.latest_run(call.db, org_id, name)
+        name = _provider(provider)
+        run = await latest_sync_run(call.db, call.caller.organization_id, name)
         if run is None:
             raise ApiError(404, "NOT_FOUND", f"no {_NAMES[name]} sync has run yet")
-        return SyncRunBody(_out(run))
+        return SyncRunBody(run)
 
     return router
+
+
+async def start_sync_run(call: Call, jobs: Jobs, provider: store.SyncProvider) -> SyncRunOut:
+    """Start a run for the caller's organization as a job, or return the one going on. Raises ``ApiError``
+    503 when the provider is not configured, 409 when no account of it is connected."""
+    _check_configured(call.ctx, provider)
+    await connected_integration(call, provider)
+    org_id = call.caller.organization_id
+    await store.expire_stale(call.db, org_id, provider, STALE_AFTER)
+    run, started = await store.start_run(call.db, org_id, provider, call.caller.user_id)
+    if started:
+        jobs.start(f"sync {run.id}", functools.partial(run_sync, call.ctx, run))
+    return _out(run)
+
+
+async def latest_sync_run(db: Database, org_id: uuid.UUID, provider: store.SyncProvider) -> SyncRunOut | None:
+    """The organization's latest run with ``provider``, a stalled one recorded as failed first."""
+    await store.expire_stale(db, org_id, provider, STALE_AFTER)
+    run = await store.latest_run(db, org_id, provider)
+    return None if run is None else _out(run)
 
 
 def _provider(name: str) -> store.SyncProvider:

@@ -26,7 +26,10 @@ from http_api.errors import ApiError, ErrorDetail, not_found
 from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
-__all__ = ["Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "webhooks_router"]
+__all__ = [
+    "Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "create_endpoint", "resend_event",
+    "rotate_endpoint_secret", "send_test_event", "webhooks_router",
+]  # fmt: skip
 
 # http(s), a host (a name, an IPv4 address or a bracketed IPv6 one) and no credentials, as check_url wants;
 # whether the host is public (resolution, allow-listed subnets) no pattern can say.
@@ -156,13 +159,7 @@ def _crud(router: Router, ctx: ApiContext) -> None:
                   description="The answer holds the signing secret (`whsec_…`; a chosen text secret shows as"
                               " `whsec_` + base64 of its bytes); it is not shown again.")
     async def create_webhook(call: Call) -> WebhookCreated:
-        body: WebhookCreate = call.body
-        _check_url(ctx, body.url)
-        fields = store.NewEndpoint(url=body.url, description=body.description, event_types=list(body.event_types),
-                                   max_in_flight=body.max_in_flight, secret=_chosen(body.secret))
-        row, secret = await store.create_endpoint(call.db, ctx.keys.token_encryption_key,
-                                                  call.caller.organization_id, fields)
-        return WebhookCreated(**msgspec.structs.asdict(Webhook.of(row)), secret=secret)
+        return await create_endpoint(call, call.body)
 
     @router.route("GET", "/v1/webhooks/<uuid:webhook_id>", summary="Get a webhook endpoint",
                   access=Access.VIEWER, response=Webhook)
@@ -193,11 +190,7 @@ def _crud(router: Router, ctx: ApiContext) -> None:
                   access=Access.ADMIN, response=SecretRotated,
                   description="Both the old and the new secret sign every delivery for the next 24 hours.")
     async def rotate_secret(call: Call, webhook_id: uuid.UUID) -> SecretRotated:
-        rotated = await store.rotate_secret(call.db, ctx.keys.token_encryption_key, call.caller.organization_id,
-                                            webhook_id, now=_now(ctx))
-        if rotated is None:
-            raise not_found("webhook")
-        return SecretRotated(secret=rotated[0], previous_secret_expires_at=rotated[1])
+        return await rotate_endpoint_secret(call, webhook_id)
 
 
 def _deliveries(router: Router, ctx: ApiContext) -> None:
@@ -205,10 +198,7 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
                   access=Access.ADMIN, response=EventQueued, status=202,
                   description="Queues a `webhook.test` event for this endpoint alone, whatever it subscribes to.")
     async def send_test(call: Call, webhook_id: uuid.UUID) -> EventQueued:
-        event_id = await store.send_test_event(call.db, call.caller.organization_id, webhook_id, now=_now(ctx))
-        if event_id is None:
-            raise not_found("webhook")
-        return EventQueued(event_id=event_id)
+        return await send_test_event(call, webhook_id)
 
     @router.route("GET", "/v1/webhooks/<uuid:webhook_id>/stats", summary="Delivery statistics",
                   access=Access.VIEWER, response=Stats)
@@ -233,9 +223,7 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
                   summary="Deliver one event again", access=Access.ADMIN, response=EventQueued, status=202,
                   description="Same event id, a fresh retry schedule.")
     async def resend(call: Call, webhook_id: uuid.UUID, event_id: str) -> EventQueued:
-        if not await store.resend_event(call.db, call.caller.organization_id, webhook_id, event_id, now=_now(ctx)):
-            raise not_found("event")
-        return EventQueued(event_id=event_id)
+        return await resend_event(call, webhook_id, event_id)
 
     @router.route("POST", "/v1/webhooks/<uuid:webhook_id>/recover", summary="Recover failed deliveries",
                   access=Access.ADMIN, body=RecoverBody, response=Recovered, status=202,
@@ -249,6 +237,41 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
         if count is None:
             raise not_found("webhook")
         return Recovered(recovered=count)
+
+
+async def create_endpoint(call: Call, body: WebhookCreate) -> WebhookCreated:
+    """Create the caller's organization's endpoint with its secret (shown this once). Raises ``ApiError``
+    400 naming ``url`` for a URL that cannot receive webhooks, ``secret`` for a weak chosen secret."""
+    _check_url(call.ctx, body.url)
+    fields = store.NewEndpoint(url=body.url, description=body.description, event_types=list(body.event_types),
+                               max_in_flight=body.max_in_flight, secret=_chosen(body.secret))
+    row, secret = await store.create_endpoint(call.db, call.ctx.keys.token_encryption_key,
+                                              call.caller.organization_id, fields)
+    return WebhookCreated(**msgspec.structs.asdict(Webhook.of(row)), secret=secret)
+
+
+async def rotate_endpoint_secret(call: Call, webhook_id: uuid.UUID) -> SecretRotated:
+    """A new secret (shown this once); the previous one signs for 24 hours more. 404 when not found."""
+    rotated = await store.rotate_secret(call.db, call.ctx.keys.token_encryption_key, call.caller.organization_id,
+                                        webhook_id, now=_now(call.ctx))
+    if rotated is None:
+        raise not_found("webhook")
+    return SecretRotated(secret=rotated[0], previous_secret_expires_at=rotated[1])
+
+
+async def send_test_event(call: Call, webhook_id: uuid.UUID) -> EventQueued:
+    """Queue ``webhook.test`` for this endpoint alone. 404 when not found."""
+    event_id = await store.send_test_event(call.db, call.caller.organization_id, webhook_id, now=_now(call.ctx))
+    if event_id is None:
+        raise not_found("webhook")
+    return EventQueued(event_id=event_id)
+
+
+async def resend_event(call: Call, webhook_id: uuid.UUID, event_id: str) -> EventQueued:
+    """Deliver ``event_id`` to the endpoint again with a fresh schedule. 404 when either is not found."""
+    if not await store.resend_event(call.db, call.caller.organization_id, webhook_id, event_id, now=_now(call.ctx)):
+        raise not_found("event")
+    return EventQueued(event_id=event_id)
 
 
 def _now(ctx: ApiContext) -> datetime:

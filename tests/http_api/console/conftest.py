@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,13 @@ def csrf_of(html: str) -> str:
 async def console(db: Database, tmp_path: Path) -> AsyncIterator[Console]:
     ctx = ApiContext(lambda: db, discover(), load({"SONGTRACK_AUTH_ATTEMPTS": "3"}),
                      load_or_create_keys(tmp_path / "data"))
+    async with open_console(db, ctx) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_console(db: Database, ctx: ApiContext) -> AsyncIterator[Console]:
+    """The service on ``ctx`` served on a free port, with its owner and a cookie-keeping client."""
     if not _HASH:
         _HASH.append(await hash_password(PASSWORD))
     org, user = await create_owner(db, f"owner-{uuid.uuid4().hex[:8]}@example.com", org_name="Moonlit Records",
