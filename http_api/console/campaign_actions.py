@@ -21,15 +21,16 @@ from engine.exports import CONTENT_TYPES, ExportFormat, render
 from engine.store.sessions import SessionCheck
 from http_api.analytics.analytics import analytics_rules
 from http_api.analytics.exports import export_filename
-from http_api.auth.principal import Principal
 from http_api.catalog.campaigns import change_status
-from http_api.console.campaigns import campaign_page, missing_page
+from http_api.console.acting import acting_call, allowed
+from http_api.console.campaigns import campaign_page
 from http_api.console.cookies import csrf_token
 from http_api.console.guard import check_csrf, check_origin, signed_in
+from http_api.console.missing import not_found_page
 from http_api.console.responses import redirect_to
 from http_api.context import ApiContext
 from http_api.errors import ApiError
-from http_api.routing import ROLE_RANK, Access, Call
+from http_api.routing import Access, Call
 
 __all__ = ["add_campaign_action_routes"]
 
@@ -47,7 +48,7 @@ def add_campaign_action_routes(bp: Blueprint, ctx: ApiContext) -> None:
             await change_status(_call(ctx, session), campaign_id, cast(Action, action))
         except ApiError as error:
             if error.status == 404:
-                return await missing_page(ctx, session)
+                return await not_found_page("campaign")
             return await campaign_page(ctx, session, campaign_id, problem=error)
         return redirect_to(here)
 
@@ -62,7 +63,7 @@ def add_campaign_action_routes(bp: Blueprint, ctx: ApiContext) -> None:
         except PeriodError:
             report = None
         if report is None:
-            return await missing_page(ctx, session)
+            return await not_found_page("campaign")
         content = await trio.to_thread.run_sync(render, report, cast(ExportFormat, fmt))
         name = export_filename(report.campaign_name, report.period.start, report.period.end, fmt)
         return Response(content, content_type=CONTENT_TYPES[fmt], headers={
@@ -70,9 +71,8 @@ def add_campaign_action_routes(bp: Blueprint, ctx: ApiContext) -> None:
 
 
 def _call(ctx: ApiContext, session: SessionCheck) -> Call:
-    """The member's click as the API call it stands for; a viewer is refused as the API refuses one."""
-    if ROLE_RANK[session.role] < Access.MEMBER:
+    """The member's click as the API call it stands for; a viewer is refused as the API refuses one (the
+    page shows it next to the buttons)."""
+    if not allowed(session, Access.MEMBER):
         raise ApiError(403, "AUTHORIZATION_ERROR", f"this needs the member role or higher; you are {session.role}")
-    principal = Principal(user_id=session.user_id, organization_id=session.organization_id, role=session.role,
-                          session_id=session.session_id, tier=session.tier)
-    return Call(ctx, principal)
+    return acting_call(ctx, session)

@@ -27,13 +27,14 @@ from http_api.catalog.campaigns import ROUTED_ACTIONS
 from http_api.catalog.campaigns_schemas import CampaignQuery, SortKey
 from http_api.console.cookies import csrf_token
 from http_api.console.guard import signed_in
+from http_api.console.missing import not_found_page
 from http_api.console.responses import html_page, redirect_to
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 from http_api.routing import ROLE_RANK, Access
 from http_api.validation import validate
 
-__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page", "layout", "missing_page"]
+__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page", "layout"]
 
 _HISTORY_SHOWN, _ALERTS_SHOWN = 20, 10
 _SORTS: tuple[tuple[SortKey, str], ...] = (
@@ -85,12 +86,6 @@ async def layout(ctx: ApiContext, session: SessionCheck) -> dict[str, object]:
             "csrf_token": csrf_token(ctx.keys, session.session_id)}
 
 
-async def missing_page(ctx: ApiContext, session: SessionCheck) -> Response:
-    """The 404 page: another organization's campaign looks exactly like one that does not exist."""
-    html = await render_template("console/missing.html", **await layout(ctx, session))
-    return html_page(html, 404)
-
-
 async def _list_page(ctx: ApiContext, session: SessionCheck) -> Response:
     given = {key: value for key, value in request.args.items() if value != ""}  # a form's "any" is empty
     errors: dict[str, str] = {}
@@ -120,7 +115,7 @@ async def campaign_page(ctx: ApiContext, session: SessionCheck, campaign_id: uui
     db, org_id = ctx.db(), session.organization_id
     campaign = await store.get_campaign(db, org_id, campaign_id)
     if campaign is None:
-        return await missing_page(ctx, session)
+        return await not_found_page("campaign")
     report = await _analytics(ctx, org_id, campaign_id)
     history = await rule_runs.list_runs(db, org_id, campaign_id=campaign_id, limit=_HISTORY_SHOWN)
     alerts = await list_alerts(db, org_id, campaign_id=campaign_id, limit=_ALERTS_SHOWN)

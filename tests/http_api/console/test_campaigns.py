@@ -106,7 +106,7 @@ async def test_another_organizations_campaign_is_not_found(console: Console) -> 
     await console.sign_in()
     page = await console.browser.get(f"/app/campaigns/{theirs}")
     assert page.status_code == 404 and "Their secret" not in page.text and "no such campaign" in page.text
-    token = csrf_of(page.text)
+    token = csrf_of((await console.browser.get("/app")).text)  # a valid token of our own session
     pause = await console.browser.post(f"/app/campaigns/{theirs}/pause", data={"csrf_token": token})
     assert pause.status_code == 404
     assert (await console.browser.get(f"/app/campaigns/{theirs}/export.csv")).status_code == 404
