@@ -118,12 +118,14 @@ async def campaign_page(ctx: ApiContext, session: SessionCheck, campaign_id: uui
         return await not_found_page("campaign")
     report = await _analytics(ctx, org_id, campaign_id)
     history = await rule_runs.list_runs(db, org_id, campaign_id=campaign_id, limit=_HISTORY_SHOWN)
-    alerts = await list_alerts(db, org_id, campaign_id=campaign_id, limit=_ALERTS_SHOWN)
+    # metrics.updated fires up to once a minute for machines (webhooks, dashboards): not an alert for people.
+    recent = await list_alerts(db, org_id, campaign_id=campaign_id, limit=100)
+    alerts = [alert for alert in recent.items if alert.type != "metrics.updated"][:_ALERTS_SHOWN]
     may_act = ROLE_RANK[session.role] >= Access.MEMBER
     html = await render_template(
         "console/campaign.html", **await layout(ctx, session), campaign=campaign, report=report,
         chart=_chart_json(report) if report is not None else None, history=[HistoryRow.of(r) for r in history.items],
-        alerts=alerts.items, actions=[a for a in allowed_actions(campaign.status) if a in ROUTED_ACTIONS and may_act],
+        alerts=alerts, actions=[a for a in allowed_actions(campaign.status) if a in ROUTED_ACTIONS and may_act],
         problem=problem,
         percent=round(campaign.budget_spent * 100 / campaign.budget) if campaign.budget > 0 else 0)
     return html_page(html, problem.status if problem is not None else 200)
