@@ -54,7 +54,7 @@ class HistoryRow:
 
     @classmethod
     def of(cls, run: rule_runs.Run) -> HistoryRow:
-        by = "by hand" if run.manual else f"rule {run.rule_name or '(deleted)'}"
+        by = "by hand" if run.manual else "the budget guardrail" if run.rule_id is None else f"rule {run.rule_name}"
         before = ", ".join(f"{key} {value}" for key, value in run.before.items())
         after = ", ".join(f"{key} {value}" for key, value in run.after.items())
         change = f"{before} → {after}" if before or after else (run.detail or "")

@@ -17,6 +17,7 @@ from http_api.console.integrations import add_integrations_routes
 from http_api.console.invitation import add_invitation_routes
 from http_api.console.overview import add_overview_routes
 from http_api.console.responses import html_page
+from http_api.console.rules import add_rules_routes
 from http_api.console.signin import add_signin_routes
 from http_api.console.signup import add_signup_routes
 from http_api.console.webhooks import add_webhooks_routes
@@ -41,6 +42,7 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_campaign_action_routes(bp, ctx)
     add_integrations_routes(bp, ctx, jobs)
     add_webhooks_routes(bp, ctx)
+    add_rules_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 import trio
-from playwright.sync_api import Browser, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
+from songtrack.sandbox_demo import DEMO_EMAIL
 from tests.helpers.browser import CHROMIUM_MISSING, chromium_path
 from tests.helpers.process import SongtrackProcess, free_port
 
@@ -76,3 +77,18 @@ def page(browser: Browser, service: Service) -> Iterator[Page]:
     yield page
     context.close()
     assert errors == [], f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def demo_password(service: Service) -> str:
+    """The demo label's password, as `songtrack run` printed it (kept in its data directory)."""
+    return (service.data_dir / "sandbox-demo-login").read_text().strip()
+
+
+def sign_in_as_demo(page: Page, password: str) -> None:
+    """Sign in through the form as the demo label's owner, as a person does; ends on the overview."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(DEMO_EMAIL)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Demo Records", level=1)).to_be_visible()

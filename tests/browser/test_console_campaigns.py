@@ -4,11 +4,9 @@ pass axe-core. The service is a real `songtrack run` in sandbox mode (tests/brow
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from songtrack.sandbox_demo import DEMO_EMAIL
-from tests.browser.conftest import Service
+from tests.browser.conftest import sign_in_as_demo
 from tests.helpers.browser import assert_accessible, screenshot
 
 _DEMO_CAMPAIGN = "Demo campaign"  # the sandbox's (songtrack.sandbox_demo)
@@ -23,22 +21,9 @@ _DRAWN_PIXELS = """() => {
 }"""
 
 
-@pytest.fixture
-def demo_password(service: Service) -> str:
-    return (service.data_dir / "sandbox-demo-login").read_text().strip()
-
-
-def _sign_in(page: Page, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(DEMO_EMAIL)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Demo Records", level=1)).to_be_visible()
-
-
 def test_the_demo_owner_opens_the_demo_campaign_downloads_its_pdf_and_pauses_it(page: Page,
                                                                                  demo_password: str) -> None:
-    _sign_in(page, demo_password)
+    sign_in_as_demo(page, demo_password)
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Campaigns").click()
     expect(page.get_by_role("heading", name="Campaigns", level=1)).to_be_visible()
     assert_accessible(page)

@@ -4,17 +4,10 @@ The service is a real `songtrack run` in sandbox mode (tests/browser/conftest.py
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from songtrack.sandbox_demo import DEMO_EMAIL
-from tests.browser.conftest import Service
 from tests.helpers.browser import assert_accessible, screenshot
-
-
-@pytest.fixture
-def demo_password(service: Service) -> str:
-    return (service.data_dir / "sandbox-demo-login").read_text().strip()
 
 
 def test_the_demo_owner_signs_in_sees_the_overview_and_signs_out(page: Page, demo_password: str) -> None:
