@@ -5,14 +5,17 @@ same errors), and the role a page's action needs, checked as the API checks it.
 
 from __future__ import annotations
 
+from quart import request
+
+from engine.store import accounts
 from engine.store.sessions import SessionCheck
 from http_api.auth.principal import Principal
 from http_api.console.cookies import csrf_token
-from http_api.console.guard import Refused, check_csrf, check_origin, signed_in
+from http_api.console.guard import Refused, SignInFirst, check_csrf, check_origin, local_path, signed_in
 from http_api.context import ApiContext
 from http_api.routing import ROLE_RANK, Access, Call
 
-__all__ = ["acting_call", "allowed", "form_session"]
+__all__ = ["acting_call", "allowed", "form_session", "layout"]
 
 
 def acting_call(ctx: ApiContext, session: SessionCheck) -> Call:
@@ -27,14 +30,24 @@ def allowed(session: SessionCheck, access: Access) -> bool:
     return ROLE_RANK[session.role] >= access
 
 
-async def form_session(ctx: ApiContext, access: Access) -> SessionCheck | None:
-    """The signed-in user behind a form POST, its origin and CSRF token checked, None when signed out.
-    Raises ``Refused`` (a 403 page) on a failed check or when the user's role is below ``access``."""
+async def form_session(ctx: ApiContext, access: Access) -> SessionCheck:
+    """The signed-in user behind a form POST, its origin and CSRF token checked. Raises ``SignInFirst``
+    when signed out (back to the page the form was on), ``Refused`` (a 403 page) on a failed check or
+    when the user's role is below ``access``."""
     check_origin(ctx)
     session = await signed_in(ctx)
     if session is None:
-        return None
+        referer = request.headers.get("Referer", "")
+        raise SignInFirst(local_path("/" + referer.split("/", 3)[3] if referer.count("/") >= 3 else None))
     await check_csrf(csrf_token(ctx.keys, session.session_id))
     if not allowed(session, access):
         raise Refused(f"this needs the {access.name.lower()} role or higher; you are {session.role}")
     return session
+
+
+async def layout(ctx: ApiContext, session: SessionCheck) -> dict[str, object]:
+    """What the signed-in layout (console/app.html) needs: the user, the organization, the CSRF token."""
+    db, org_id = ctx.db(), session.organization_id
+    return {"org": await accounts.get_organization(db, org_id),
+            "user": await accounts.get_user(db, org_id, session.user_id),
+            "csrf_token": csrf_token(ctx.keys, session.session_id)}

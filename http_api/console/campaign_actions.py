@@ -22,10 +22,9 @@ from engine.store.sessions import SessionCheck
 from http_api.analytics.analytics import analytics_rules
 from http_api.analytics.exports import export_filename
 from http_api.catalog.campaigns import change_status
-from http_api.console.acting import acting_call, allowed
+from http_api.console.acting import acting_call, allowed, form_session
 from http_api.console.campaigns import campaign_page
-from http_api.console.cookies import csrf_token
-from http_api.console.guard import check_csrf, check_origin, signed_in
+from http_api.console.guard import page_session
 from http_api.console.missing import not_found_page
 from http_api.console.responses import redirect_to
 from http_api.context import ApiContext
@@ -39,11 +38,7 @@ def add_campaign_action_routes(bp: Blueprint, ctx: ApiContext) -> None:
     @bp.post("/app/campaigns/<uuid:campaign_id>/<any(launch, pause, archive):action>")
     async def campaign_action(campaign_id: uuid.UUID, action: str) -> Response:
         here = f"/app/campaigns/{campaign_id}"
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={here}")
-        check_origin(ctx)
-        await check_csrf(csrf_token(ctx.keys, session.session_id))
+        session = await form_session(ctx, Access.VIEWER)  # a viewer's click is refused next to the buttons
         try:
             await change_status(_call(ctx, session), campaign_id, cast(Action, action))
         except ApiError as error:
@@ -54,9 +49,7 @@ def add_campaign_action_routes(bp: Blueprint, ctx: ApiContext) -> None:
 
     @bp.get("/app/campaigns/<uuid:campaign_id>/export.<any(csv, xlsx, pdf):fmt>")
     async def campaign_export(campaign_id: uuid.UUID, fmt: str) -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next=/app/campaigns/{campaign_id}")
+        session = await page_session(ctx)
         try:
             report = await campaign_analytics(ctx.db(), session.organization_id, campaign_id, start=None, end=None,
                                               granularity="day", rules=analytics_rules(ctx), now=ctx.domain_now())

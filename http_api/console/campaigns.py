@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import msgspec
 from quart import Blueprint, Response, render_template, request
@@ -18,23 +18,23 @@ from quart import Blueprint, Response, render_template, request
 from engine.analytics.campaign import PeriodError, campaign_analytics
 from engine.analytics.model import CampaignAnalytics
 from engine.campaign_status import allowed_actions
-from engine.store import accounts, rule_runs
 from engine.store import campaigns as store
+from engine.store import rule_runs
 from engine.store.alerts import list_alerts
 from engine.store.sessions import SessionCheck
 from http_api.analytics.analytics import analytics_rules
 from http_api.catalog.campaigns import ROUTED_ACTIONS
 from http_api.catalog.campaigns_schemas import CampaignQuery, SortKey
-from http_api.console.cookies import csrf_token
-from http_api.console.guard import signed_in
+from http_api.console.acting import layout
+from http_api.console.guard import page_session
 from http_api.console.missing import not_found_page
-from http_api.console.responses import html_page, redirect_to
+from http_api.console.responses import html_page
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 from http_api.routing import ROLE_RANK, Access
 from http_api.validation import validate
 
-__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page", "layout"]
+__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page"]
 
 _HISTORY_SHOWN, _ALERTS_SHOWN = 20, 10
 _SORTS: tuple[tuple[SortKey, str], ...] = (
@@ -65,25 +65,13 @@ class HistoryRow:
 def add_campaign_routes(bp: Blueprint, ctx: ApiContext) -> None:
     @bp.get("/app/campaigns")
     async def campaign_list() -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         return await _list_page(ctx, session)
 
     @bp.get("/app/campaigns/<uuid:campaign_id>")
     async def campaign_detail(campaign_id: uuid.UUID) -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         return await campaign_page(ctx, session, campaign_id)
-
-
-async def layout(ctx: ApiContext, session: SessionCheck) -> dict[str, object]:
-    """What the signed-in layout (console/app.html) needs: the user, the organization, the CSRF token."""
-    db, org_id = ctx.db(), session.organization_id
-    return {"org": await accounts.get_organization(db, org_id),
-            "user": await accounts.get_user(db, org_id, session.user_id),
-            "csrf_token": csrf_token(ctx.keys, session.session_id)}
 
 
 async def _list_page(ctx: ApiContext, session: SessionCheck) -> Response:

@@ -5,6 +5,7 @@ failed CSRF check answers with. None of its routes is in the OpenAPI document: t
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from quart import Blueprint, Response, render_template
 
@@ -12,11 +13,11 @@ from engine.jobs import Jobs
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
-from http_api.console.guard import Refused
+from http_api.console.guard import Refused, SignInFirst
 from http_api.console.integrations import add_integrations_routes
 from http_api.console.invitation import add_invitation_routes
 from http_api.console.overview import add_overview_routes
-from http_api.console.responses import html_page
+from http_api.console.responses import html_page, redirect_to
 from http_api.console.rules import add_rules_routes
 from http_api.console.signin import add_signin_routes
 from http_api.console.signup import add_signup_routes
@@ -48,5 +49,9 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     async def refused(error: Refused) -> Response:
         html = await render_template("console/refused.html", reason=error.reason)
         return html_page(html, 403)
+
+    @bp.errorhandler(SignInFirst)
+    async def sign_in_first(error: SignInFirst) -> Response:
+        return redirect_to(f"/login?next={quote(error.next_path)}")
 
     return bp

@@ -13,7 +13,7 @@ from engine.store.sessions import SessionCheck, check_session
 from http_api.console.cookies import read_session_cookie, same_token
 from http_api.context import ApiContext
 
-__all__ = ["Refused", "check_csrf", "check_origin", "local_path", "signed_in"]
+__all__ = ["Refused", "SignInFirst", "check_csrf", "check_origin", "local_path", "page_session", "signed_in"]
 
 
 class Refused(Exception):
@@ -22,6 +22,23 @@ class Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SignInFirst(Exception):
+    """A page or form reached without a live session; the console answers with the sign-in page, which
+    comes back to ``next_path`` afterwards."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+async def page_session(ctx: ApiContext) -> SessionCheck:
+    """The signed-in user of a page request; ``SignInFirst`` (back to this page) when there is none."""
+    session = await signed_in(ctx)
+    if session is None:
+        raise SignInFirst(request.path)
+    return session
 
 
 async def signed_in(ctx: ApiContext) -> SessionCheck | None:

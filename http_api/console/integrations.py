@@ -10,17 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from quart import Blueprint, Response, render_template, request
 
 from engine.jobs import Jobs
-from engine.store import accounts
 from engine.store import integrations as store
 from engine.store.sessions import SessionCheck
-from http_api.console.acting import acting_call, allowed, form_session
-from http_api.console.cookies import csrf_token
-from http_api.console.guard import signed_in
+from http_api.console.acting import acting_call, allowed, form_session, layout
+from http_api.console.guard import page_session, signed_in
 from http_api.console.missing import not_found_page
 from http_api.console.responses import html_page, redirect_to
 from http_api.context import ApiContext
@@ -58,9 +55,7 @@ class ProviderView:
 def add_integrations_routes(bp: Blueprint, ctx: ApiContext, jobs: Jobs) -> None:
     @bp.get(LANDING_PAGE)
     async def integrations_page() -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         return flash_shown(html_page(await _render(ctx, session)))
 
     @bp.get(f"{LANDING_PAGE}/<provider>/sync-status")
@@ -100,8 +95,6 @@ async def _on_provider(ctx: ApiContext, provider: str,
                        act: Callable[[SessionCheck, store.Provider], Awaitable[Response]]) -> Response:
     """``act`` for the signed-in member on the provider the path names (a 404 page for another name)."""
     session = await form_session(ctx, Access.MEMBER)
-    if session is None:
-        return redirect_to(f"/login?next={LANDING_PAGE}")
     name = next((p for p in _NAMES if p == provider), None)
     return await not_found_page("provider") if name is None else await act(session, name)
 
@@ -115,11 +108,9 @@ async def _render(ctx: ApiContext, session: SessionCheck) -> str:
     rows = await store.list_integrations(db, org_id)
     by_provider = {out.provider: out for out in await integrations_with_pollers(db, rows)}
     views = [await _view(ctx, org_id, p, by_provider.get(p)) for p in _NAMES]
-    org = await accounts.get_organization(db, org_id)
-    user = await accounts.get_user(db, org_id, session.user_id)
     return await render_template(
-        "console/integrations.html", csrf_token=csrf_token(ctx.keys, session.session_id), org=org, user=user,
-        providers=views, flash=request.cookies.get(FLASH_COOKIE), poll=_POLL_S,
+        "console/integrations.html", **await layout(ctx, session), providers=views,
+        flash=request.cookies.get(FLASH_COOKIE), poll=_POLL_S,
         may_change=allowed(session, Access.MEMBER))
 
 

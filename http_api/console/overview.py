@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote
 
-from quart import Blueprint, Response, render_template, request
+from quart import Blueprint, Response, render_template
 
 from engine.analytics.overview import overview
-from engine.store import accounts, campaigns
+from engine.store import campaigns
 from engine.store.alerts import list_notifications
 from engine.store.database import Database
 from engine.store.sessions import SessionCheck
 from http_api.analytics.analytics import overview_period
-from http_api.console.cookies import csrf_token
-from http_api.console.guard import signed_in
+from http_api.console.acting import layout
+from http_api.console.guard import page_session, signed_in
 from http_api.console.responses import html_page, redirect_to
 from http_api.context import ApiContext
 
@@ -51,21 +50,17 @@ def add_overview_routes(bp: Blueprint, ctx: ApiContext) -> None:
 
     @bp.get("/app")
     async def overview_page() -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         return html_page(await _render(ctx, session))
 
 
 async def _render(ctx: ApiContext, session: SessionCheck) -> str:
     db, org_id = ctx.db(), session.organization_id
-    org = await accounts.get_organization(db, org_id)
-    user = await accounts.get_user(db, org_id, session.user_id)
     figures = await overview(db, org_id, overview_period(ctx.domain_now().date()))
     active, total = await _active_campaigns(db, org_id)
     alerts = (await list_notifications(db, org_id, limit=_ALERTS_SHOWN)).items
     return await render_template(
-        "console/overview.html", csrf_token=csrf_token(ctx.keys, session.session_id), org=org, user=user,
+        "console/overview.html", **await layout(ctx, session),
         figures=figures, campaigns=active, more_campaigns=total - len(active), alerts=alerts)
 
 

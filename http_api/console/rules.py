@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import uuid
 from typing import Literal
-from urllib.parse import quote
 
-from quart import Blueprint, Response, render_template, request
+from quart import Blueprint, Response, render_template
 
 from engine.rules.model import Comparison, Condition, Rule
 from engine.store import rule_runs
 from engine.store import rules as store
 from engine.store.sessions import SessionCheck
-from http_api.console.acting import acting_call, allowed, form_session
-from http_api.console.campaigns import HistoryRow, layout
-from http_api.console.guard import signed_in
+from http_api.console.acting import acting_call, allowed, form_session, layout
+from http_api.console.campaigns import HistoryRow
+from http_api.console.guard import page_session
 from http_api.console.missing import not_found_page
 from http_api.console.responses import html_page, redirect_to
 from http_api.context import ApiContext
@@ -58,16 +57,12 @@ def _summary(rule: Rule) -> str:
 def add_rules_routes(bp: Blueprint, ctx: ApiContext) -> None:
     @bp.get(_PAGE)
     async def rules_page() -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         return await _list_page(ctx, session)
 
     @bp.get(f"{_PAGE}/<uuid:rule_id>")
     async def rule_page(rule_id: uuid.UUID) -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         rule = await store.get_rule(ctx.db(), session.organization_id, rule_id)
         if rule is None:
             return await not_found_page("rule")
@@ -83,8 +78,6 @@ def add_rules_routes(bp: Blueprint, ctx: ApiContext) -> None:
 def _status_button(bp: Blueprint, ctx: ApiContext, verb: str, status: Literal["active", "inactive"]) -> None:
     async def press(rule_id: uuid.UUID) -> Response:
         session = await form_session(ctx, Access.MEMBER)
-        if session is None:
-            return redirect_to("/login")
         try:
             await set_rule_status(acting_call(ctx, session), rule_id, status)
         except ApiError as error:

@@ -13,19 +13,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 from quart import Blueprint, Response, render_template, request
 
-from engine.store import accounts
 from engine.store import webhooks as store
 from engine.store.sessions import SessionCheck
 from engine.webhooks.events import EVENT_TYPES
-from http_api.console.acting import acting_call, allowed, form_session
+from http_api.console.acting import acting_call, allowed, form_session, layout
 from http_api.console.cookies import csrf_token
-from http_api.console.guard import signed_in
+from http_api.console.guard import page_session, signed_in
 from http_api.console.missing import not_found_page
-from http_api.console.responses import html_page, redirect_to
+from http_api.console.responses import html_page
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 from http_api.providers.console_landing import FLASH_COOKIE, flash_shown, land_in_console
@@ -51,16 +49,12 @@ _STOP_POLLING = 286  # htmx's code for "stop polling": signed out, or the endpoi
 def add_webhooks_routes(bp: Blueprint, ctx: ApiContext) -> None:
     @bp.get(_PAGE)
     async def webhooks_page() -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         return flash_shown(html_page(await _list_page(ctx, session)))
 
     @bp.post(_PAGE)
     async def create() -> Response:
         session = await form_session(ctx, Access.ADMIN)
-        if session is None:
-            return redirect_to(f"/login?next={_PAGE}")
         form = await request.form
         data = {"url": form.get("url", "").strip(), "events": form.getlist("events")}
         try:
@@ -74,9 +68,7 @@ def add_webhooks_routes(bp: Blueprint, ctx: ApiContext) -> None:
 
     @bp.get(f"{_PAGE}/<uuid:webhook_id>")
     async def endpoint_page(webhook_id: uuid.UUID) -> Response:
-        session = await signed_in(ctx)
-        if session is None:
-            return redirect_to(f"/login?next={quote(request.path)}")
+        session = await page_session(ctx)
         row = await store.get_endpoint(ctx.db(), session.organization_id, webhook_id)
         if row is None:
             return await not_found_page("webhook endpoint")
@@ -125,8 +117,6 @@ def _add_actions(bp: Blueprint, ctx: ApiContext) -> None:
 async def _on_endpoint(ctx: ApiContext, act: Callable[[SessionCheck], Awaitable[Response]]) -> Response:
     """``act`` for the signed-in admin; a 404 page when the endpoint or event is not the organization's."""
     session = await form_session(ctx, Access.ADMIN)
-    if session is None:
-        return redirect_to(f"/login?next={_PAGE}")
     try:
         return await act(session)
     except ApiError as err:
@@ -140,9 +130,7 @@ def _back(ctx: ApiContext, webhook_id: uuid.UUID, message: str) -> Response:
 
 
 async def _common(ctx: ApiContext, session: SessionCheck) -> dict[str, object]:
-    db, org_id = ctx.db(), session.organization_id
-    return {"csrf_token": csrf_token(ctx.keys, session.session_id), "org": await accounts.get_organization(db, org_id),
-            "user": await accounts.get_user(db, org_id, session.user_id), "may_change": allowed(session, Access.ADMIN),
+    return {**await layout(ctx, session), "may_change": allowed(session, Access.ADMIN),
             "flash": request.cookies.get(FLASH_COOKIE)}
 
 
