@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Mapping
 
 from quart import Response, request
 
@@ -53,9 +54,10 @@ def session_cookie(keys: Keys, session_id: uuid.UUID, user_id: uuid.UUID) -> str
     return f"{base64.urlsafe_b64encode(ids).rstrip(b'=').decode()}.{_mac(keys, b'session', ids)}"
 
 
-def read_session_cookie(keys: Keys) -> SignedSession | None:
-    """The ids in this request's session cookie when its signature holds; None without one."""
-    ids_text, _, mac = (request.cookies.get(SESSION_COOKIE) or "").partition(".")
+def read_session_cookie(keys: Keys, cookies: Mapping[str, str]) -> SignedSession | None:
+    """The ids in the session cookie among ``cookies`` (a request's or a WebSocket handshake's) when its
+    signature holds; None without one."""
+    ids_text, _, mac = (cookies.get(SESSION_COOKIE) or "").partition(".")
     try:
         ids = base64.urlsafe_b64decode(ids_text + "=" * (-len(ids_text) % 4))
     except ValueError:

@@ -5,15 +5,18 @@ request comes from our own origin, and its form carries the expected CSRF token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from quart import request
+from quart import request, websocket
 
 from engine.store.sessions import SessionCheck, check_session
 from http_api.console.cookies import read_session_cookie, same_token
 from http_api.context import ApiContext
 
-__all__ = ["Refused", "SignInFirst", "check_csrf", "check_origin", "local_path", "page_session", "signed_in"]
+__all__ = [
+    "Refused", "SignInFirst", "check_csrf", "check_origin", "live_session", "local_path", "page_session", "signed_in",
+]  # fmt: skip
 
 
 class Refused(Exception):
@@ -44,7 +47,21 @@ async def page_session(ctx: ApiContext) -> SessionCheck:
 async def signed_in(ctx: ApiContext) -> SessionCheck | None:
     """The live session this request's cookie names, or None (no cookie, a bad signature, or a session
     row that was revoked or has expired: logout, "end session", logout-all, a password reset)."""
-    signed = read_session_cookie(ctx.keys)
+    return await _cookie_session(ctx, request.cookies)
+
+
+async def live_session(ctx: ApiContext) -> SessionCheck | None:
+    """The live session behind a console page's WebSocket handshake. Browsers send the cookie with a
+    handshake that another site's page opens too, and no CSRF token can ride along: so the handshake must
+    carry our own Origin (every browser sends one), never none."""
+    origin = websocket.headers.get("Origin")
+    if origin is None or origin.rstrip("/") not in _own_origins(ctx, websocket.host):
+        return None
+    return await _cookie_session(ctx, websocket.cookies)
+
+
+async def _cookie_session(ctx: ApiContext, cookies: Mapping[str, str]) -> SessionCheck | None:
+    signed = read_session_cookie(ctx.keys, cookies)
     if signed is None:
         return None
     # Not counted in the organization's hourly API budget: pages are not API calls.
@@ -61,9 +78,7 @@ def check_origin(ctx: ApiContext) -> None:
         origin = f"{parts.scheme}://{parts.netloc}"
     if origin is None:
         return
-    public = urlsplit(ctx.public_url)
-    ours = {f"{public.scheme}://{public.netloc}", f"{request.scheme}://{request.host}", f"https://{request.host}"}
-    if origin.rstrip("/") not in ours:
+    if origin.rstrip("/") not in _own_origins(ctx, request.host):
         raise Refused("the request came from another site")
 
 
@@ -72,6 +87,12 @@ async def check_csrf(expected: str) -> None:
     form = await request.form
     if not same_token(form.get("csrf_token"), expected):
         raise Refused("the form's security token is missing or out of date")
+
+
+def _own_origins(ctx: ApiContext, host: str) -> set[str]:
+    """Our public URL's origin, and the host the browser addressed (a proxy may rewrite the scheme)."""
+    public = urlsplit(ctx.public_url)
+    return {f"{public.scheme}://{public.netloc}", f"http://{host}", f"https://{host}"}
 
 
 def local_path(target: str | None, default: str = "/app") -> str:

@@ -1,7 +1,9 @@
 """The console's front door and overview: ``GET /`` sends people to sign in or to ``/app``; ``GET /app``
 shows the organization's figures for the last 30 days (the engine's ``overview``, as
 ``GET /v1/analytics/overview`` answers), its active campaigns with the budget they have used, and the
-latest alerts. It reads; it changes nothing.
+latest alerts, and the live streams of its tracks (static/live.js; the newest 100, what one connection may
+watch). It reads; it changes
+nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from quart import Blueprint, Response, render_template
 
 from engine.analytics.overview import overview
-from engine.store import campaigns
+from engine.store import campaigns, tracks
 from engine.store.alerts import list_notifications
 from engine.store.database import Database
 from engine.store.sessions import SessionCheck
@@ -21,6 +23,7 @@ from http_api.console.acting import layout
 from http_api.console.guard import page_session, signed_in
 from http_api.console.responses import html_page, redirect_to
 from http_api.context import ApiContext
+from http_api.live.ws import MAX_SUBSCRIPTIONS
 
 __all__ = ["CampaignBudget", "add_overview_routes"]
 
@@ -61,7 +64,8 @@ async def _render(ctx: ApiContext, session: SessionCheck) -> str:
     alerts = (await list_notifications(db, org_id, limit=_ALERTS_SHOWN)).items
     return await render_template(
         "console/overview.html", **await layout(ctx, session),
-        figures=figures, campaigns=active, more_campaigns=total - len(active), alerts=alerts)
+        figures=figures, campaigns=active, more_campaigns=total - len(active), alerts=alerts,
+        live_tracks=[str(track.id) for track in (await tracks.list_tracks(db, org_id, limit=MAX_SUBSCRIPTIONS)).items])
 
 
 async def _active_campaigns(db: Database, org_id: uuid.UUID) -> tuple[list[CampaignBudget], int]:

@@ -2,9 +2,14 @@
 (subscribed to its track at once). The protocol, its messages and close codes are in docs/live-streams.md;
 the fan-out itself is the process's ``LiveFeed`` (``engine.live``), which the app is handed.
 
-Each connection runs four tasks: a reader (commands, liveness), a writer (the only task that sends, taking
-from the connection's FrameQueue), a heartbeat (pings; closes a silent connection) and an expiry watch (closes
-it when the access token expires without a fresh ``auth``). The first task that decides to close records the
+Each connection runs five tasks: a reader (commands, liveness), a writer (the only task that sends, taking
+from the connection's FrameQueue), a heartbeat (pings; closes a silent connection), an overflow watch, and an
+expiry watch (closes it when the access token expires without a fresh ``auth``).
+
+The console's pages watch through ``/app/live``: the same connection, signed in by the console's session
+cookie instead of a token (no token is ever readable by a page's script). Its handshake must come from our
+own origin, and instead of a token's expiry the connection watches its session row: logout or "end session"
+closes it with 4401 within a ping interval. The first task that decides to close records the
 code and cancels the others. When a graceful stop begins, every connection is closed with "reconnect"
 (``GOING_AWAY``): they would hold the stop until its deadline.
 """
@@ -21,7 +26,9 @@ import trio
 from quart import Blueprint, Response, websocket
 
 from engine.live import LiveFeed
-from engine.store.sessions import check_session
+from engine.store.errors import StoreUnavailable
+from engine.store.sessions import SessionCheck, check_session
+from http_api.console.guard import live_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 from http_api.live.frames import FrameQueue, error_frame, frame
@@ -108,20 +115,27 @@ class _Connection:
         self.heard = trio.current_time()
         self.expiry = trio.CancelScope()
         self.close: tuple[int, str] = (1000, "")
+        self.cookie_session: SessionCheck | None = None  # signed in by the console's cookie, not a token
 
-    async def serve(self, track_id: uuid.UUID | None) -> tuple[int, str]:
+    async def serve(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> tuple[int, str]:
         try:
-            auth = await self._first_auth(track_id)
-            self.batch = auth.batch
-            await self._authenticate(auth.token)
+            if cookie_session is None:
+                auth = await self._first_auth(track_id)
+                self.batch = auth.batch
+                await self._authenticate(auth.token)
+                first = None if track_id is None else Subscribe(track_id=track_id, epoch=auth.epoch, after=auth.after)
+            else:
+                self._take_cookie_session(cookie_session)
+                first = None
             self.open_queues.add(self.queue)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._guard, self._write, nursery)
                 nursery.start_soon(self._guard, self._heartbeat, nursery)
-                nursery.start_soon(self._guard, self._watch_expiry, nursery)
+                watch = self._watch_expiry if cookie_session is None else self._watch_session
+                nursery.start_soon(self._guard, watch, nursery)
                 nursery.start_soon(self._guard, self._watch_overflow, nursery)
-                if track_id is not None:
-                    await self._subscribe(Subscribe(track_id=track_id, epoch=auth.epoch, after=auth.after))
+                if first is not None:
+                    await self._subscribe(first)
                 nursery.start_soon(self._guard, functools.partial(self._read, nursery), nursery)
         except _Closing as closing:
             self.close = (closing.code, closing.reason)
@@ -175,6 +189,13 @@ class _Connection:
         self.queue.reply(frame("authenticated", {"expiresAt": expires, "pingInterval": interval,
                                                    "pongTimeout": interval + SILENCE_GRACE}))
 
+    def _take_cookie_session(self, session: SessionCheck) -> None:
+        self.cookie_session = session
+        self.organization_id = session.organization_id
+        interval = self.ctx.settings.live.ping_interval
+        self.queue.reply(frame("authenticated", {"expiresAt": None, "pingInterval": interval,
+                                                   "pongTimeout": interval + SILENCE_GRACE}))
+
     def _refused(self, why: str) -> None:
         if self.organization_id is None:
             raise _Closing(CloseCode.UNAUTHORIZED, why)
@@ -189,7 +210,9 @@ class _Connection:
             except msgspec.DecodeError as exc:
                 self.queue.reply(error_frame("BAD_MESSAGE", str(exc)))
                 continue
-            if isinstance(message, Auth):
+            if isinstance(message, Auth) and self.cookie_session is not None:
+                self.queue.reply(error_frame("BAD_MESSAGE", "this connection is signed in by the console's cookie"))
+            elif isinstance(message, Auth):
                 await self._authenticate(message.token)
             elif isinstance(message, Subscribe):
                 # In its own task: a long resume must not stop us reading pongs and fresh tokens.
@@ -272,6 +295,20 @@ class _Connection:
                 raise _Closing(CloseCode.NO_PONG, "no pong: reconnect and resume")
             self.queue.reply(frame("ping"))
 
+    async def _watch_session(self) -> None:
+        """A cookie connection lasts as long as its session row: checked once a ping interval. While the
+        database is unavailable the connection stays (its session was live a moment ago)."""
+        session = self.cookie_session
+        assert session is not None
+        while True:
+            await trio.sleep(self.ctx.settings.live.ping_interval)
+            try:
+                current = await check_session(self.ctx.db(), session.session_id, session.user_id)
+            except StoreUnavailable:
+                continue
+            if current is None or not current.live or current.organization_id != session.organization_id:
+                raise _Closing(CloseCode.UNAUTHORIZED, "the session has ended: sign in again")
+
     async def _watch_expiry(self) -> None:
         while True:
             remaining = max(0.0, self.expires_at - self.ctx.now())
@@ -294,11 +331,12 @@ def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
 
     blueprint.record_once(lambda state: state.app.extensions.setdefault(ON_SHUTDOWN, []).append(going_away))
 
-    async def serve(track_id: uuid.UUID | None) -> Response | None:
-        if not origin_allowed(ctx, websocket.headers.get("Origin")):
+    async def serve(track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Response | None:
+        # A cookie connection's origin was checked already, and more strictly: our own pages only.
+        if cookie_session is None and not origin_allowed(ctx, websocket.headers.get("Origin")):
             return Response("this Origin may not open live streams (live.allowed_origins)", status=403)
         await websocket.accept()
-        code, reason = await _Connection(ctx, hub, open_queues).serve(track_id)
+        code, reason = await _Connection(ctx, hub, open_queues).serve(track_id, cookie_session)
         with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
             await websocket.close(code, reason)
         return None
@@ -310,5 +348,12 @@ def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
     @blueprint.websocket("/v1/streaming/ws/<uuid:track_id>")
     async def streaming_ws_track(track_id: uuid.UUID) -> Response | None:
         return await serve(track_id)
+
+    @blueprint.websocket("/app/live")
+    async def console_live() -> Response | None:
+        session = await live_session(ctx)
+        if session is None:
+            return Response("sign in to the console first, from one of its pages", status=401)
+        return await serve(None, session)
 
     return blueprint

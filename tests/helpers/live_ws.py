@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
+import msgspec
 import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
 from config import Keys, Settings, load
 from engine.passwords import hash_password
@@ -21,7 +26,10 @@ from http_api.context import ApiContext
 from songtrack.api import build_api
 from tests.helpers.factories import create_owner, create_session, create_track
 
-__all__ = ["PASSWORD", "Label", "Server", "ingest", "label", "serve", "settings"]
+__all__ = [
+    "PASSWORD", "Label", "Server", "close_reason", "ingest", "label", "next_event", "next_json", "open_ws", "serve",
+    "settings",
+]
 
 PASSWORD = "live-password"  # every label's owner logs in with it
 
@@ -81,3 +89,58 @@ async def ingest(db: Database, label: Label, count: int, *, track_id: uuid.UUID 
               for i in range(count)]
     for start in range(0, count, 1000):
         await store.ingest(db, label.org_id, events[start:start + 1000], received_at=now)
+
+
+@asynccontextmanager
+async def open_ws(url: str, *, extra_headers: list[tuple[str, str]] | None = None,
+                  message_queue_size: int = 1) -> AsyncIterator[WebSocketConnection]:
+    """A WebSocket client on ``url`` (``ws://host:port/path?query``) whose TCP socket is closed however it
+    ends. trio-websocket's own ``open_websocket_url`` leaves it open after a close the server started, and
+    after a refused handshake (``HandshakeError``): an unclosed socket that warns in some later test."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    resource = parts.path + (f"?{parts.query}" if parts.query else "")
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    try:
+        async with trio.open_nursery() as nursery:  # the connection's reader task
+            ws = await wrap_client_stream(nursery, stream, parts.netloc, resource, extra_headers=extra_headers,
+                                          message_queue_size=message_queue_size)
+            try:
+                yield ws
+            finally:
+                await ws.aclose()
+    except BaseExceptionGroup as group:  # the caller catches ConnectionClosed, HandshakeError… as themselves
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    finally:
+        await stream.aclose()
+
+
+async def next_json(ws: WebSocketConnection) -> dict[str, object]:
+    with trio.fail_after(10):
+        message = await ws.get_message()
+    decoded = msgspec.json.decode(message)
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+async def next_event(ws: WebSocketConnection, event: str) -> dict[str, object]:
+    """The next message of kind ``event``, skipping pings and counts snapshots."""
+    while True:
+        message = await next_json(ws)
+        if message["event"] == event:
+            return message
+        assert message["event"] in ("ping", "counts", "authenticated"), message
+
+
+async def close_reason(ws: WebSocketConnection) -> tuple[int, str]:
+    """Read until the server closes; its close code and reason."""
+    with trio.fail_after(15):
+        while True:
+            try:
+                await ws.get_message()
+            except ConnectionClosed as closed:
+                reason = closed.reason
+                break
+    return reason.code, reason.reason or ""

@@ -26,7 +26,7 @@ import httpx
 import msgspec
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError
 
 from config import Keys, load_or_create_keys
 from engine.store import EmbeddedPostgres, accounts, apply_migrations, open_database, webhooks
@@ -134,7 +134,7 @@ async def _watch(base: str, label: live_ws.Label, watcher: Watcher) -> None:
     resume = ""
     while True:
         try:
-            async with open_websocket_url(url + resume) as ws:
+            async with live_ws.open_ws(url + resume) as ws:
                 while True:
                     message = msgspec.json.decode(await ws.get_message())
                     if message["event"] == "subscribed":

@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import msgspec
 import trio
-from trio_websocket import open_websocket_url
 
 from config import load_or_create_keys
 from engine.passwords import hash_password
 from engine.store import accounts, open_database
 from http_api.auth.tokens import TokenService
 from tests.helpers.factories import create_owner, create_session, create_track
+from tests.helpers.live_ws import open_ws
 from tests.helpers.process import SongtrackProcess, free_port
 
 
@@ -46,7 +46,7 @@ async def test_an_event_posted_to_one_api_process_reaches_a_client_of_another(
     for proc, port in zip(processes, ports, strict=True):
         await proc.wait_ready(f"http://127.0.0.1:{port}")
 
-    async with open_websocket_url(f"ws://127.0.0.1:{ports[1]}/v1/streaming/ws/{track}?token={token}") as ws:
+    async with open_ws(f"ws://127.0.0.1:{ports[1]}/v1/streaming/ws/{track}?token={token}") as ws:
         with trio.fail_after(10):
             while msgspec.json.decode(await ws.get_message())["event"] != "subscribed":
                 pass

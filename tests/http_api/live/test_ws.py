@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url, wrap_client_stream
+from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
 from config import Keys
 from engine.store import Database, live_feed, sessions
@@ -26,7 +26,7 @@ from http_api.context import ApiContext
 from http_api.live import ws as live_ws
 from songtrack.api import build_api
 from tests.helpers.factories import create_track
-from tests.helpers.live_ws import Label, Server, serve, settings
+from tests.helpers.live_ws import Label, Server, close_reason, next_event, next_json, open_ws, serve, settings
 from tests.helpers.live_ws import ingest as _ingest
 from tests.helpers.live_ws import label as _label
 
@@ -43,65 +43,32 @@ async def _ingest_paced(db: Database, label: Label, total: int, *, batch: int = 
         await trio.sleep(0.05)
 
 
-async def _json(ws: WebSocketConnection) -> dict[str, object]:
-    with trio.fail_after(10):
-        message = await ws.get_message()
-    decoded = msgspec.json.decode(message)
-    assert isinstance(decoded, dict)
-    return decoded
 
 
-async def _next(ws: WebSocketConnection, event: str) -> dict[str, object]:
-    """The next message of kind ``event``, skipping pings and counts snapshots."""
-    while True:
-        message = await _json(ws)
-        if message["event"] == event:
-            return message
-        assert message["event"] in ("ping", "counts", "authenticated"), message
 
 
 async def _streams(ws: WebSocketConnection, count: int) -> list[int]:
-    return [int((await _next(ws, "stream"))["seq"]) for _ in range(count)]  # type: ignore[call-overload]
+    return [int((await next_event(ws, "stream"))["seq"]) for _ in range(count)]  # type: ignore[call-overload]
 
 
-@asynccontextmanager
-async def _websocket(url: str, **options: object) -> AsyncIterator[WebSocketConnection]:
-    """``open_websocket_url`` that also closes its TCP socket whoever closed the WebSocket: trio-websocket
-    0.12 leaves it open after a close the server started (its reader stops at the server's EOF without
-    closing the stream), which surfaces as a ResourceWarning in some later test."""
-    async with open_websocket_url(url, **options) as ws:  # type: ignore[arg-type]
-        try:
-            yield ws
-        finally:
-            await ws._stream.aclose()
 
 
 @asynccontextmanager
 async def _connected(url: str, token: str, **headers: str) -> AsyncIterator[WebSocketConnection]:
     """A connection that has sent its auth message and read the ``authenticated`` reply."""
-    async with _websocket(url, extra_headers=list(headers.items())) as ws:
+    async with open_ws(url, extra_headers=list(headers.items())) as ws:
         await ws.send_message(msgspec.json.encode({"type": "auth", "token": token}).decode())
-        assert (await _json(ws))["event"] == "authenticated"
+        assert (await next_json(ws))["event"] == "authenticated"
         yield ws
 
 
 async def _subscribe(ws: WebSocketConnection, track_id: uuid.UUID, **resume: object) -> dict[str, object]:
     await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(track_id), **resume}).decode())
-    reply = (await _next(ws, "subscribed"))["data"]
+    reply = (await next_event(ws, "subscribed"))["data"]
     assert isinstance(reply, dict)
     return reply
 
 
-async def _closed(ws: WebSocketConnection) -> tuple[int, str]:
-    """Read until the server closes; its close code and reason."""
-    with trio.fail_after(15):
-        while True:
-            try:
-                await ws.get_message()
-            except ConnectionClosed as closed:
-                reason = closed.reason
-                break
-    return reason.code, reason.reason or ""
 
 
 async def test_a_client_that_reconnects_with_resume_gets_every_event_exactly_once(
@@ -120,12 +87,12 @@ async def test_a_client_that_reconnects_with_resume_gets_every_event_exactly_onc
         assert reply["recovered"] is True and reply["seq"] == 75
         await _ingest(db, label, 5)  # live again, right behind the replay
         assert await _streams(ws, 50) == list(range(31, 81))
-        counts = await _next(ws, "counts")
+        counts = await next_event(ws, "counts")
         assert counts["seq"] == 80
         data = counts["data"]
         assert isinstance(data, dict) and data["streams"] == 80 and data["countries"] == {"SE": 39, "US": 41}
         with trio.move_on_after(0.5):
-            extra = await _next(ws, "stream")
+            extra = await next_event(ws, "stream")
             pytest.fail(f"an event arrived twice: {extra}")
 
 
@@ -134,16 +101,16 @@ async def test_the_per_track_route_takes_the_token_and_resume_in_its_query(serve
     await _ingest(db, label, 12)
     head = (await live_feed.heads(db, [label.track_id]))[label.track_id]
     url = f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}&epoch={head.epoch}&after=10"
-    async with _websocket(url) as ws:
-        assert (await _json(ws))["event"] == "authenticated"
-        reply = await _next(ws, "subscribed")
+    async with open_ws(url) as ws:
+        assert (await next_json(ws))["event"] == "authenticated"
+        reply = await next_event(ws, "subscribed")
         assert reply["data"] == {"trackId": str(label.track_id), "epoch": head.epoch, "seq": 12, "recovered": True}
         assert await _streams(ws, 2) == [11, 12]
-    async with _websocket(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}"
+    async with open_ws(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}"
                                   "&epoch=another&after=3") as ws:
-        reply = await _next(ws, "subscribed")
+        reply = await next_event(ws, "subscribed")
         assert reply["data"]["recovered"] is False  # type: ignore[index]
-        counts = await _next(ws, "counts")  # the fresh snapshot a client rebuilds from
+        counts = await next_event(ws, "counts")  # the fresh snapshot a client rebuilds from
         assert counts["data"]["streams"] == 12  # type: ignore[index]
 
 
@@ -154,26 +121,26 @@ async def test_several_tracks_on_one_connection_and_no_track_of_another_label(se
         await _subscribe(ws, label.track_id)
         await _subscribe(ws, second)
         await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(other.track_id)}).decode())
-        error = await _next(ws, "error")
+        error = await next_event(ws, "error")
         assert error["data"]["code"] == "NOT_FOUND"  # type: ignore[index]
         await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(second)}).decode())
-        assert (await _next(ws, "error"))["data"]["code"] == "ALREADY_SUBSCRIBED"  # type: ignore[index]
+        assert (await next_event(ws, "error"))["data"]["code"] == "ALREADY_SUBSCRIBED"  # type: ignore[index]
         await _ingest(db, label, 2, track_id=second)
         await _ingest(db, other, 3)
         await _ingest(db, label, 1)
-        received = [(await _next(ws, "stream"))["data"]["trackId"] for _ in range(3)]  # type: ignore[index]
+        received = [(await next_event(ws, "stream"))["data"]["trackId"] for _ in range(3)]  # type: ignore[index]
         assert sorted(received) == sorted([str(second)] * 2 + [str(label.track_id)])
         await ws.send_message(msgspec.json.encode({"type": "unsubscribe", "trackId": str(second)}).decode())
-        assert (await _next(ws, "unsubscribed"))["data"] == {"trackId": str(second)}
+        assert (await next_event(ws, "unsubscribed"))["data"] == {"trackId": str(second)}
         await _ingest(db, label, 1, track_id=second)
         await _ingest(db, label, 1)
-        assert (await _next(ws, "stream"))["data"]["trackId"] == str(label.track_id)  # type: ignore[index]
+        assert (await next_event(ws, "stream"))["data"]["trackId"] == str(label.track_id)  # type: ignore[index]
         await ws.send_message("{not json")
-        assert (await _next(ws, "error"))["data"]["code"] == "BAD_MESSAGE"  # type: ignore[index]
+        assert (await next_event(ws, "error"))["data"]["code"] == "BAD_MESSAGE"  # type: ignore[index]
         await ws.send_message('{"type":"auth","token":"garbage"}')  # a refresh gone wrong
-        assert (await _next(ws, "error"))["data"]["code"] == "UNAUTHORIZED"  # type: ignore[index]
+        assert (await next_event(ws, "error"))["data"]["code"] == "UNAUTHORIZED"  # type: ignore[index]
         await _ingest(db, label, 1)
-        assert (await _next(ws, "stream"))["data"]["trackId"] == str(label.track_id)  # type: ignore[index]
+        assert (await next_event(ws, "stream"))["data"]["trackId"] == str(label.track_id)  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("first", "code"), [
@@ -182,23 +149,23 @@ async def test_several_tracks_on_one_connection_and_no_track_of_another_label(se
     ('{"type":"auth","token":"not-a-jwt"}', live_ws.CloseCode.UNAUTHORIZED),
 ])
 async def test_a_bad_first_message_closes_the_connection(server: Server, first: str, code: int) -> None:
-    async with _websocket(f"{server.ws_url}/v1/streaming/ws") as ws:
+    async with open_ws(f"{server.ws_url}/v1/streaming/ws") as ws:
         await ws.send_message(first)
-        closed = await _closed(ws)
+        closed = await close_reason(ws)
     assert closed[0] == code
 
 
 async def test_no_auth_in_time_closes_with_4408(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live_ws, "AUTH_TIMEOUT", 0.3)
-    async with _websocket(f"{server.ws_url}/v1/streaming/ws") as ws:
-        assert (await _closed(ws))[0] == live_ws.CloseCode.AUTH_TIMEOUT
+    async with open_ws(f"{server.ws_url}/v1/streaming/ws") as ws:
+        assert (await close_reason(ws))[0] == live_ws.CloseCode.AUTH_TIMEOUT
 
 
 async def test_an_ended_session_cannot_connect(server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
     await sessions.revoke_session(db, label.org_id, label.user_id, label.session_id, "logout")
-    async with _websocket(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}") as ws:
-        assert (await _closed(ws))[0] == live_ws.CloseCode.UNAUTHORIZED
+    async with open_ws(f"{server.ws_url}/v1/streaming/ws/{label.track_id}?token={label.token}") as ws:
+        assert (await close_reason(ws))[0] == live_ws.CloseCode.UNAUTHORIZED
 
 
 @pytest.mark.parametrize(("origin", "allowed"), [
@@ -231,11 +198,11 @@ async def test_a_token_that_expires_on_a_live_connection_closes_it_unless_refres
         async with _connected(f"{server.ws_url}/v1/streaming/ws", token()) as lapsing:
             await trio.sleep(2.5)
             await refreshed.send_message(msgspec.json.encode({"type": "auth", "token": token()}).decode())
-            assert (await _next(refreshed, "authenticated"))["data"]["pingInterval"] == 25.0  # type: ignore[index]
-            code, reason = await _closed(lapsing)
+            assert (await next_event(refreshed, "authenticated"))["data"]["pingInterval"] == 25.0  # type: ignore[index]
+            code, reason = await close_reason(lapsing)
             assert code == live_ws.CloseCode.UNAUTHORIZED and "expired" in reason
         await _subscribe(refreshed, label.track_id)  # still open past the first token's expiry
-        assert (await _closed(refreshed))[0] == live_ws.CloseCode.UNAUTHORIZED  # the second one lapses too
+        assert (await close_reason(refreshed))[0] == live_ws.CloseCode.UNAUTHORIZED  # the second one lapses too
 
 
 async def test_a_slow_client_is_closed_without_delaying_a_fast_one(server: Server, db: Database) -> None:
@@ -247,8 +214,8 @@ async def test_a_slow_client_is_closed_without_delaying_a_fast_one(server: Serve
     total = 40_000
     async with trio.open_nursery() as nursery:
         slow, epoch = await _stalled_client(nursery, server.ws_url, resource)
-        async with _websocket(server.ws_url + resource) as fast:
-            await _next(fast, "subscribed")
+        async with open_ws(server.ws_url + resource) as fast:
+            await next_event(fast, "subscribed")
             nursery.start_soon(_ingest_paced, db, label, total)
             with trio.fail_after(120):
                 assert await _streams(fast, total) == list(range(1, total + 1))
@@ -259,8 +226,8 @@ async def test_a_slow_client_is_closed_without_delaying_a_fast_one(server: Serve
         assert code in (live_ws.CloseCode.SLOW, 1002, 1006)
         assert got == list(range(1, len(got) + 1)) and len(got) < total
         nursery.cancel_scope.cancel()
-    async with _websocket(f"{server.ws_url}{resource}&epoch={epoch}&after={got[-1] if got else 0}") as ws:
-        assert (await _next(ws, "subscribed"))["data"]["recovered"] is True  # type: ignore[index]
+    async with open_ws(f"{server.ws_url}{resource}&epoch={epoch}&after={got[-1] if got else 0}") as ws:
+        assert (await next_event(ws, "subscribed"))["data"]["recovered"] is True  # type: ignore[index]
         with trio.fail_after(60):
             assert await _streams(ws, total - len(got)) == list(range(len(got) + 1, total + 1))
 
@@ -286,7 +253,7 @@ async def _stalled_client(nursery: trio.Nursery, ws_url: str, resource: str) -> 
     sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 4096)  # no autotuning up to 32 MB
     await sock.connect((host, int(port)))
     ws = await wrap_client_stream(nursery, trio.SocketStream(sock), host, resource, message_queue_size=1)
-    reply = await _next(ws, "subscribed")
+    reply = await next_event(ws, "subscribed")
     return ws, reply["data"]["epoch"]  # type: ignore[index]
 
 
@@ -310,7 +277,7 @@ async def test_a_graceful_stop_tells_live_clients_to_reconnect(nursery: trio.Nur
         await _subscribe(ws, label.track_id)
         stop.set()
         with trio.fail_after(5):  # well before hypercorn's graceful deadline (10 s) would cut it
-            code, reason = await _closed(ws)
+            code, reason = await close_reason(ws)
     assert code == live_ws.CloseCode.GOING_AWAY and "reconnect" in reason
 
 
@@ -323,13 +290,13 @@ async def _on_alerts(server: Server, db: Database) -> AsyncIterator[tuple[Label,
     async with _connected(url, label.token) as ws, _connected(url, other.token) as theirs:
         for connection in (ws, theirs):
             await connection.send_message('{"type":"subscribe","channel":"alerts"}')
-            assert (await _next(connection, "subscribed"))["data"] == {"channel": "alerts"}
+            assert (await next_event(connection, "subscribed"))["data"] == {"channel": "alerts"}
         yield label, ws, theirs
 
 
 async def _nothing_leaks_to(theirs: WebSocketConnection, event: str) -> None:
     with trio.move_on_after(0.5):
-        leaked = await _next(theirs, event)
+        leaked = await next_event(theirs, event)
         pytest.fail(f"another organization's connection got {leaked}")
 
 
@@ -339,12 +306,12 @@ async def test_alerts_reach_the_connections_of_their_organization_that_asked(ser
             fired = await alert_store.insert_alerts(tx, [alert_store.NewAlert(
                 organization_id=label.org_id, campaign_id=None, type="budget.warning", dedupe_key="k1",
                 title="80 % of the budget spent", data={"threshold": 0.8})], fired_at=datetime.now(UTC))
-        alert = (await _next(ws, "alert"))["data"]
+        alert = (await next_event(ws, "alert"))["data"]
         assert alert["id"] == str(fired[0].id) and alert["type"] == "budget.warning"  # type: ignore[index]
         assert alert["data"] == {"threshold": 0.8}  # type: ignore[index]
         await _nothing_leaks_to(theirs, "alert")
         await ws.send_message('{"type":"unsubscribe","channel":"alerts"}')
-        assert (await _next(ws, "unsubscribed"))["data"] == {"channel": "alerts"}
+        assert (await next_event(ws, "unsubscribed"))["data"] == {"channel": "alerts"}
 
 
 async def test_the_organization_s_webhook_events_come_on_the_alerts_channel_as_sent(
@@ -356,7 +323,7 @@ async def test_the_organization_s_webhook_events_come_on_the_alerts_channel_as_s
                 "name": "Spring push", "budget": 500, "startDate": "2027-03-01T00:00:00Z",
                 "endDate": "2027-04-01T00:00:00Z"})
         assert created.status_code == 201, created.text
-        frame = await _next(ws, "event")
+        frame = await next_event(ws, "event")
         stored = await db.fetchval("SELECT payload::text FROM webhook_events WHERE organization_id = $1", label.org_id)
         assert frame["data"] == msgspec.json.decode(stored)  # the envelope the webhooks carry
         assert frame["data"]["type"] == "campaign.created"  # type: ignore[index]
@@ -366,7 +333,7 @@ async def test_the_organization_s_webhook_events_come_on_the_alerts_channel_as_s
 
 async def test_a_client_that_asks_for_batches_gets_several_messages_a_line_each(server: Server, db: Database) -> None:
     label = await _label(db, server.ctx)
-    async with _websocket(f"{server.ws_url}/v1/streaming/ws") as ws:
+    async with open_ws(f"{server.ws_url}/v1/streaming/ws") as ws:
         await ws.send_message(msgspec.json.encode({"type": "auth", "token": label.token, "batch": True}).decode())
         await ws.send_message(msgspec.json.encode({"type": "subscribe", "trackId": str(label.track_id)}).decode())
         messages: list[dict[str, object]] = []
