@@ -7,18 +7,10 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import sign_in_as_demo
-from tests.helpers.browser import assert_accessible, screenshot
+from tests.helpers.browser import assert_accessible, drawn_pixels, screenshot
 
 _DEMO_CAMPAIGN = "Demo campaign"  # the sandbox's (songtrack.sandbox_demo)
 
-# Counts the chart canvas's pixels that are not transparent: uPlot drew something.
-_DRAWN_PIXELS = """() => {
-  const canvas = document.querySelector("#campaign-chart canvas");
-  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  let drawn = 0;
-  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) drawn++;
-  return drawn;
-}"""
 
 
 def test_the_demo_owner_opens_the_demo_campaign_downloads_its_pdf_and_pauses_it(page: Page,
@@ -31,7 +23,7 @@ def test_the_demo_owner_opens_the_demo_campaign_downloads_its_pdf_and_pauses_it(
     page.get_by_role("link", name=_DEMO_CAMPAIGN).first.click()
     expect(page.get_by_role("heading", name=_DEMO_CAMPAIGN, level=1)).to_be_visible()
     expect(page.locator("#campaign-chart canvas")).to_be_visible()
-    assert page.evaluate(_DRAWN_PIXELS) > 1000
+    assert drawn_pixels(page, "#campaign-chart canvas") > 1000
     assert page.locator("#per-day-table tbody tr").count() >= 1
     page.get_by_text("The figures per day (table)").click()
     expect(page.locator("#per-day-table")).to_be_visible()

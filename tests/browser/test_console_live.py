@@ -15,18 +15,11 @@ from playwright.sync_api import Page, WebSocketRoute, expect
 
 from songtrack.sandbox_demo import DEMO_EMAIL
 from tests.browser.conftest import Service, sign_in_as_demo
-from tests.helpers.browser import assert_accessible
+from tests.helpers.browser import assert_accessible, drawn_pixels
 
 _SENT = 25
 _COUNTRY = "IS"  # not among the sandbox's simulated listeners' countries
 
-_DRAWN_PIXELS = """() => {
-  const canvas = document.querySelector('[data-live="chart"] canvas');
-  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  let drawn = 0;
-  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) drawn++;
-  return drawn;
-}"""
 
 
 def _send_streams(service: Service, password: str, track_id: str) -> None:
@@ -66,7 +59,7 @@ def test_the_campaign_page_shows_live_streams_as_they_arrive(page: Page, service
     expect(hour).not_to_have_text(str(before))
     assert _number(hour.inner_text()) >= before + _SENT
     expect(live.locator('[data-live="chart"] canvas')).to_be_visible()
-    assert page.evaluate(_DRAWN_PIXELS) > 200
+    assert drawn_pixels(page, '[data-live="chart"] canvas') > 200
     assert_accessible(page)
 
 

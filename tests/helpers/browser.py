@@ -14,7 +14,7 @@ from pathlib import Path
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-__all__ = ["CHROMIUM_MISSING", "assert_accessible", "chromium_path", "screenshot"]
+__all__ = ["CHROMIUM_MISSING", "assert_accessible", "chromium_path", "drawn_pixels", "screenshot"]
 
 CHROMIUM_MISSING = "Chromium is not installed: install Debian's chromium package (apt-get install chromium)"
 _BLOCKING = {"serious", "critical"}
@@ -46,3 +46,17 @@ def screenshot(page: Page, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=path, full_page=True, animations="disabled")
     return path
+
+
+_DRAWN_PIXELS = """(selector) => {
+  const canvas = document.querySelector(selector);
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let drawn = 0;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) drawn++;
+  return drawn;
+}"""
+
+
+def drawn_pixels(page: Page, canvas: str) -> int:
+    """How many pixels of the ``canvas`` (a CSS selector) are not transparent: a chart drew something."""
+    return int(page.evaluate(_DRAWN_PIXELS, canvas))
