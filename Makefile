@@ -48,3 +48,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/pipeline.py
 	$(VENV)/bin/python bench/rules.py
 	$(VENV)/bin/python bench/live.py
+	$(VENV)/bin/python bench/console.py

@@ -24,7 +24,6 @@ the ratio is the figure to compare between runs.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 import uuid
@@ -38,15 +37,11 @@ from quart import Response, abort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
+from bench._api_worker import run_worker
 from bench._load import LoadResult, Target, open_clients, run_load
 from bench._scratch import scratch
 from bench._server import ServerProcess
-from config import Settings, data_path, load, load_or_create_keys
-from engine.logs import configure_logging, current_actor
-from engine.store import apply_migrations, discover, open_database
-from http_api.context import ApiContext
-from songtrack.api import build_api
-from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
+from engine.store import apply_migrations, open_database
 
 CAMPAIGNS = 10_000
 PAGE = 20
@@ -81,35 +76,9 @@ def serve(data_dir: Path, bodies: Path, ready: Path) -> int:
 
     Writes the URL it listens on to ``ready`` once it accepts connections; stops on SIGINT/SIGTERM.
     """
-    environ = dict(os.environ)
-    settings = load(environ, None, {"data_dir": str(data_dir), "server.host": "127.0.0.1", "server.port": 0})
-    configure_logging(settings.log.level, settings.log.format)
-    current_actor.set("api")
-    return trio.run(_serve, settings, bodies, ready)
-
-
-async def _serve(settings: Settings, bodies: Path, ready: Path) -> int:
-    # songtrack.runtime.serve_api, step for step, except the extra route and the ready file.
-    shutdown = Shutdown()
-    dsn, grace = settings.database.url, settings.engine.shutdown_grace
-    if dsn is None:
-        raise SystemExit("bench/api.py --serve needs SONGTRACK_DATABASE_URL")
-    with trio.open_signal_receiver(*SIGNALS) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, grace)
-            keys = load_or_create_keys(data_path(settings))
-            async with open_database(dsn, min_size=settings.database.pool_min,
-                                     max_size=settings.database.pool_max) as db:
-                api = build_api(ApiContext(lambda: db, discover(), settings, keys))
-                api.app.add_url_rule("/bench/bare/<name>", "bench_bare", _bare_view(bodies), methods=["GET"])
-                async with trio.open_nursery() as http:
-                    run = functools.partial(api.serve, graceful_timeout=grace)
-                    urls: list[str] = await http.start(run, "127.0.0.1:0", shutdown.wait)
-                    partial = trio.Path(ready.with_suffix(".tmp"))
-                    await partial.write_text(urls[0])
-                    await partial.rename(ready)  # appears whole
-            nursery.cancel_scope.cancel()
-    return 0
+    view = _bare_view(bodies)
+    return run_worker(data_dir, ready, lambda app: app.add_url_rule("/bench/bare/<name>", "bench_bare", view,
+                                                                    methods=["GET"]))
 
 
 def _bare_view(bodies: Path) -> Any:

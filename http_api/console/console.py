@@ -18,6 +18,7 @@ from http_api.console.integrations import add_integrations_routes
 from http_api.console.invitation import add_invitation_routes
 from http_api.console.overview import add_overview_routes
 from http_api.console.responses import html_page, redirect_to
+from http_api.console.rule_form import add_rule_form_routes
 from http_api.console.rules import add_rules_routes
 from http_api.console.signin import add_signin_routes
 from http_api.console.signup import add_signup_routes
@@ -44,6 +45,7 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_integrations_routes(bp, ctx, jobs)
     add_webhooks_routes(bp, ctx)
     add_rules_routes(bp, ctx)
+    add_rule_form_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

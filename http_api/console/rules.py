@@ -1,7 +1,7 @@
 """The console's rules pages (docs/rules.md): ``GET /app/rules`` lists the organization's rules with what
 each watches and does, when it last fired and how often, with enable and disable buttons; ``GET
-/app/rules/<id>`` shows one rule and the history of its firings. Creating and editing rules is the API's
-for now (``/v1/rules``).
+/app/rules/<id>`` shows one rule and the history of its firings, with links to edit and delete it
+(``rule_form.py``).
 
 The buttons are form POSTs (origin and CSRF checked, the member role as the API asks) through the API's own
 ``set_rule_status``. Another organization's rule is a 404 page.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from quart import Blueprint, Response, render_template
+from quart import Blueprint, Response, render_template, request
 
 from engine.rules.model import Comparison, Condition, Rule
 from engine.store import rule_runs
@@ -25,6 +25,7 @@ from http_api.console.missing import not_found_page
 from http_api.console.responses import html_page, redirect_to
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.providers.console_landing import FLASH_COOKIE, flash_shown
 from http_api.routing import Access
 from http_api.rules.rules import set_rule_status
 
@@ -68,8 +69,10 @@ def add_rules_routes(bp: Blueprint, ctx: ApiContext) -> None:
             return await not_found_page("rule")
         runs = await rule_runs.list_runs(ctx.db(), session.organization_id, rule_id=rule_id, limit=_HISTORY_SHOWN)
         html = await render_template("console/rule.html", **await layout(ctx, session), rule=rule,
-                                     summary=_summary(rule), history=[HistoryRow.of(run) for run in runs.items])
-        return html_page(html)
+                                     summary=_summary(rule), history=[HistoryRow.of(run) for run in runs.items],
+                                     may_change=allowed(session, Access.MEMBER),
+                                     flash=request.cookies.get(FLASH_COOKIE))
+        return flash_shown(html_page(html))
 
     for verb, status in (("enable", "active"), ("disable", "inactive")):
         _status_button(bp, ctx, verb, status)  # type: ignore[arg-type]
@@ -94,5 +97,6 @@ async def _list_page(ctx: ApiContext, session: SessionCheck) -> Response:
     found = await store.list_rules(ctx.db(), session.organization_id, limit=100)
     rows = [(rule, _summary(rule)) for rule in found.items]
     html = await render_template("console/rules.html", **await layout(ctx, session), rules=rows,
-                                 more=found.total - len(rows), may_change=allowed(session, Access.MEMBER))
-    return html_page(html)
+                                 more=found.total - len(rows), may_change=allowed(session, Access.MEMBER),
+                                 flash=request.cookies.get(FLASH_COOKIE))
+    return flash_shown(html_page(html))

@@ -34,7 +34,10 @@ from http_api.routing import Access, Call, Router
 from http_api.rules.rules import RULE_FAULTS, checked_spec, invalid
 from http_api.rules.schemas import RulePatch
 
-__all__ = ["Firing", "Preview", "PreviewAnswer", "PreviewWindow", "RulePreview", "preview_router"]
+__all__ = [
+    "DEFAULT_DAYS", "MAX_DAYS", "Firing", "Preview", "PreviewAnswer", "PreviewWindow", "RulePreview", "preview_router",
+    "preview_spec",
+]  # fmt: skip
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -99,18 +102,15 @@ class PreviewAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
 def preview_router(ctx: ApiContext) -> Router:
     router = Router("rule_preview", ctx, tag="Rules")
-    limits = Limits(baseline=analytics_rules(ctx).rule(), max_budget_step=ctx.settings.rules.max_budget_step,
-                    guardrail_percent=ctx.settings.rules.guardrail_percent)
+    limits = _limits(ctx)
 
     @router.route("POST", "/v1/rules/preview", summary="Preview a rule over past days", access=Access.VIEWER,
                   body=RulePreview, response=PreviewAnswer, errors=(422,),
                   description="When the rule would have fired, and what it would have done." + _WINDOW
                               + RULE_FAULTS + " 422 also names `campaignIds[i]` that are not your organization's"
                               " campaigns, and an `endDate` before `startDate` or too far from it.")
-    async def preview_spec(call: Call) -> PreviewAnswer:
-        body: RulePreview = call.body
-        spec = await checked_spec(call.db, call.caller.organization_id, body.spec_members())
-        return await _run(call, spec, body.campaign_ids, body.start_date, body.end_date, limits)
+    async def preview_spec_route(call: Call) -> PreviewAnswer:
+        return await preview_spec(call, call.body)
 
     @router.route("POST", "/v1/rules/<uuid:rule_id>/preview", summary="Preview a rule over past days",
                   access=Access.VIEWER, body=PreviewWindow, response=PreviewAnswer, errors=(422,),
@@ -125,6 +125,18 @@ def preview_router(ctx: ApiContext) -> Router:
         return await _run(call, rule.spec, body.campaign_ids, body.start_date, body.end_date, limits)
 
     return router
+
+
+def _limits(ctx: ApiContext) -> Limits:
+    return Limits(baseline=analytics_rules(ctx).rule(), max_budget_step=ctx.settings.rules.max_budget_step,
+                  guardrail_percent=ctx.settings.rules.guardrail_percent)
+
+
+async def preview_spec(call: Call, body: RulePreview) -> PreviewAnswer:
+    """``body``'s rule run over the stored history, without saving or acting; raises the 422 naming the faulty
+    member. The console's rule editor calls it too."""
+    spec = await checked_spec(call.db, call.caller.organization_id, body.spec_members())
+    return await _run(call, spec, body.campaign_ids, body.start_date, body.end_date, _limits(call.ctx))
 
 
 def _period(start: str | UnsetType, end: str | UnsetType, today: date) -> tuple[date, date]:

@@ -20,7 +20,10 @@ from http_api.pagination import Pagination
 from http_api.routing import Access, Call, Router
 from http_api.rules.schemas import Rule, RuleCreate, RuleList, RulePatch, RuleQuery, Status, spec_json
 
-__all__ = ["RULE_FAULTS", "checked_spec", "invalid", "rules_router", "set_rule_status"]
+__all__ = [
+    "RULE_FAULTS", "checked_spec", "create_rule", "delete_rule", "invalid", "rules_router", "set_rule_status",
+    "update_rule",
+]  # fmt: skip
 
 RULE_FAULTS = (
     " 422 VALIDATION_ERROR when the rule is not valid (an unknown field or operator, a value that does not suit"
@@ -66,14 +69,8 @@ def rules_router(ctx: ApiContext) -> Router:
     @router.route("POST", "/v1/rules", summary="Create a rule", access=Access.MEMBER, body=RuleCreate,
                   response=Rule, status=201, errors=(422,), description="Give `condition` or `conditions`."
                   + RULE_FAULTS)
-    async def create_rule(call: Call) -> Rule:
-        body: RuleCreate = call.body
-        org_id = call.caller.organization_id
-        spec = await checked_spec(call.db, org_id, body.spec_members())
-        rule = await store.create_rule(call.db, org_id, name=body.name, description=body.description,
-                                       status=body.status, dry_run=body.dry_run, spec=spec,
-                                       created_by=call.caller.user_id, now=call.ctx.domain_now())
-        return Rule.of(rule)
+    async def create_rule_route(call: Call) -> Rule:
+        return await create_rule(call, call.body)
 
     @router.route("GET", "/v1/rules/<uuid:rule_id>", summary="Get a rule", access=Access.VIEWER, response=Rule)
     async def get_rule(call: Call, rule_id: uuid.UUID) -> Rule:
@@ -86,30 +83,51 @@ def rules_router(ctx: ApiContext) -> Router:
                   access=Access.MEMBER, body=RulePatch, response=Rule, errors=(422,),
                   description="The members sent replace the stored ones; the rule is then checked whole."
                               + RULE_FAULTS)
-    async def update_rule(call: Call, rule_id: uuid.UUID) -> Rule:
-        body: RulePatch = call.body
-        org_id = call.caller.organization_id
-        changes = body.changes()
-        members = body.spec_members()
-        if members:
-            current = await store.get_rule(call.db, org_id, rule_id)
-            if current is None:
-                raise not_found("rule")
-            stored = spec_json(current.spec)
-            if "condition" in members:
-                del stored["conditions"]
-            changes["spec"] = await checked_spec(call.db, org_id, stored | members, scope="appliesTo" in members)
-        return await _update(call, rule_id, changes)
+    async def update_rule_route(call: Call, rule_id: uuid.UUID) -> Rule:
+        return await update_rule(call, rule_id, call.body)
 
     @router.route("DELETE", "/v1/rules/<uuid:rule_id>", summary="Delete a rule", access=Access.MEMBER, status=204,
                   description="Its history and cooldowns go with it.")
-    async def delete_rule(call: Call, rule_id: uuid.UUID) -> None:
-        if not await store.delete_rule(call.db, call.caller.organization_id, rule_id):
-            raise not_found("rule")
+    async def delete_rule_route(call: Call, rule_id: uuid.UUID) -> None:
+        await delete_rule(call, rule_id)
 
     _status_route(router, "active", "enable")
     _status_route(router, "inactive", "disable")
     return router
+
+
+async def create_rule(call: Call, body: RuleCreate) -> Rule:
+    """A new rule of the caller's organization from ``body``; raises the 422 naming the faulty member. The
+    console's rule editor calls it too."""
+    org_id = call.caller.organization_id
+    spec = await checked_spec(call.db, org_id, body.spec_members())
+    rule = await store.create_rule(call.db, org_id, name=body.name, description=body.description,
+                                   status=body.status, dry_run=body.dry_run, spec=spec,
+                                   created_by=call.caller.user_id, now=call.ctx.domain_now())
+    return Rule.of(rule)
+
+
+async def update_rule(call: Call, rule_id: uuid.UUID, body: RulePatch) -> Rule:
+    """The members of ``body`` over the stored rule's, checked whole; raises 404 or the 422. The console's
+    rule editor calls it too."""
+    org_id = call.caller.organization_id
+    changes = body.changes()
+    members = body.spec_members()
+    if members:
+        current = await store.get_rule(call.db, org_id, rule_id)
+        if current is None:
+            raise not_found("rule")
+        stored = spec_json(current.spec)
+        if "condition" in members:
+            del stored["conditions"]
+        changes["spec"] = await checked_spec(call.db, org_id, stored | members, scope="appliesTo" in members)
+    return await _update(call, rule_id, changes)
+
+
+async def delete_rule(call: Call, rule_id: uuid.UUID) -> None:
+    """Delete the caller's organization's rule (its history goes with it); raises 404 when it has none."""
+    if not await store.delete_rule(call.db, call.caller.organization_id, rule_id):
+        raise not_found("rule")
 
 
 async def _update(call: Call, rule_id: uuid.UUID, changes: dict[str, object]) -> Rule:
