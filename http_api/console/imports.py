@@ -15,6 +15,7 @@ from quart import Blueprint, Response, render_template, request
 
 from adapters.stream_reports.model import ReportKind
 from engine.jobs import Jobs
+from engine.store import tracks
 from engine.store.sessions import SessionCheck
 from http_api.analytics.imports import ImportBody, ImportForm, list_import_page, read_import, start_import
 from http_api.console.acting import acting_call, allowed, form_session, layout
@@ -33,7 +34,8 @@ __all__ = ["add_imports_routes"]
 _PAGE = "/app/imports"
 _POLL_S = 1  # how often a running import's status reloads itself
 _STOP_POLLING = 286  # htmx's code for "stop polling": signed out, or no such import
-_FIELDS = ("file", "kind", "artist")  # the form's fields; the API's other messages go next to the file
+_FIELDS = ("file", "kind", "trackId", "artist")  # the form's fields; the API's other messages go next to the file
+_TRACKS_OFFERED = 200  # the newest tracks in the song-timeline select; older ones are named by the file name
 
 
 def add_imports_routes(bp: Blueprint, ctx: ApiContext, jobs: Jobs) -> None:
@@ -90,7 +92,8 @@ async def _import(ctx: ApiContext, session: SessionCheck, import_id: uuid.UUID) 
 async def _list_page(ctx: ApiContext, session: SessionCheck, *, errors: dict[str, str] | None = None,
                      form: dict[str, str] | None = None) -> str:
     listed = await list_import_page(acting_call(ctx, session), ListQuery())
+    offered = await tracks.list_tracks(ctx.db(), session.organization_id, limit=_TRACKS_OFFERED)
     return await render_template(
         "console/imports.html", **await layout(ctx, session), imports=listed.imports, total=listed.pagination.total,
-        kinds=list(ReportKind), may_change=allowed(session, Access.MEMBER), errors=errors or {},
+        kinds=list(ReportKind), tracks=offered.items, may_change=allowed(session, Access.MEMBER), errors=errors or {},
         form=form or {}, flash=request.cookies.get(FLASH_COOKIE))

@@ -13,7 +13,7 @@ import trio
 
 from engine.store import imports
 from http_api.console.cookies import SESSION_COOKIE, session_cookie
-from tests.helpers.factories import create_member, create_owner, create_session
+from tests.helpers.factories import create_member, create_owner, create_session, create_track
 from tests.http_api.console.conftest import Console, csrf_of
 
 AUDIENCE = b"date,listeners,streams,followers\n2026-03-01,120,300,4\n2026-03-02,many,310,4\n"
@@ -90,3 +90,17 @@ async def test_another_organizations_import_is_not_found(console: Console) -> No
         await console.sign_in()
         assert (await console.browser.get(f"/app/imports/{record.id}")).status_code == 404
         assert (await console.browser.get(f"/app/imports/{record.id}/status")).status_code == 286
+
+
+async def test_a_song_timeline_names_its_track_or_is_told_to(console: Console) -> None:
+    with trio.fail_after(20):
+        track = await create_track(console.db, console.org.id, title="Neon Lights", artist="Zoé Marchand")
+        await console.sign_in()
+        timeline = b"date,streams\n2026-03-01,300\n2026-03-02,310\n"
+        page, unknown = await _upload(console, timeline, filename="B-side-timeline.csv")
+        assert f'<option value="{track}">Neon Lights · Zoé Marchand</option>' in page
+        assert unknown.status_code == 400 and 'aria-describedby="trackId-error"' in unknown.text
+        _, chosen = await _upload(console, timeline, filename="B-side-timeline.csv", trackId=str(track))
+        assert chosen.status_code == 303
+        part = await _finished(console, chosen.headers["location"].rsplit("/", 1)[1])
+        assert "Status: succeeded" in part and "2 imported, 0 left out" in part
