@@ -25,7 +25,7 @@ from http_api.quotas import HOUR, TIER_LIMITS, verdict
 from http_api.responses import json_response
 from http_api.validation import decode_json, validate
 
-__all__ = ["Access", "Call", "Endpoint", "Router"]
+__all__ = ["Access", "Call", "Endpoint", "Router", "form_body"]
 
 
 class Access(enum.IntEnum):
@@ -131,7 +131,7 @@ async def _serve(ctx: ApiContext, endpoint: Endpoint, handler: Handler, **params
         if endpoint.body is not None:
             call.body = validate(await _json_body(), endpoint.body)
         if endpoint.form is not None:
-            call.body = validate(await _form_body(call.filenames), endpoint.form, strict=False, where="form")
+            call.body = validate(await form_body(call.filenames), endpoint.form, strict=False, where="form")
         result = await handler(call, **params)
     except ApiError as err:
         err.headers = {**call.headers, **err.headers}
@@ -166,7 +166,7 @@ async def _json_body() -> object:
     return decode_json(raw.encode() if isinstance(raw, str) else raw)
 
 
-async def _form_body(filenames: dict[str, str]) -> dict[str, object]:
+async def form_body(filenames: dict[str, str]) -> dict[str, object]:
     """The text fields and the files' bytes of a multipart body; ``filenames`` gets the files' names."""
     if request.mimetype != "multipart/form-data":
         detail = ErrorDetail("Content-Type", f"expected multipart/form-data, got {request.mimetype or 'none'}")

@@ -28,9 +28,14 @@ from http_api.pagination import ListQuery, Pagination
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
-__all__ = ["MAX_UPLOAD_BYTES", "ImportBody", "ImportForm", "UploadRequest", "import_body", "imports_router"]
+__all__ = [
+    "MAX_UPLOAD_BYTES", "UPLOAD_PATHS", "ImportBody", "ImportForm", "UploadRequest", "import_body",
+    "imports_router", "list_import_page", "read_import", "start_import",
+]  # fmt: skip
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# The API's upload route and the console's upload form (http_api.console.imports).
+UPLOAD_PATHS = ("/v1/imports", "/app/imports")
 STALE_AFTER = timedelta(minutes=2)  # a running import's heartbeat beats every chunk, in well under this
 
 
@@ -38,7 +43,7 @@ class UploadRequest(TrioRequest):
     """Quart's request, allowed a bigger body on the upload route only (the app's limit is 1 MB)."""
 
     def __init__(self, method: str, scheme: str, path: str, *args: object, **kwargs: object) -> None:
-        upload = method == "POST" and path.rstrip("/") == "/v1/imports"
+        upload = method == "POST" and path.rstrip("/") in UPLOAD_PATHS
         if upload:
             kwargs["max_content_length"] = MAX_UPLOAD_BYTES  # the body's own limit, checked as it arrives
         super().__init__(method, scheme, path, *args, **kwargs)  # type: ignore[arg-type]
@@ -117,39 +122,55 @@ def imports_router(ctx: ApiContext, jobs: Jobs) -> Router:
                   form=ImportForm, response=ImportBody, status=202, description=_UPLOAD_DESCRIPTION,
                   other_responses=((200, ImportBody, "The same file was imported before: that import"),))
     async def upload(call: Call) -> ImportBody | Response:
-        form: ImportForm = call.body
-        org = call.caller.organization_id
-        await store.expire_stale(call.db, stale_after=STALE_AFTER)
-        try:
-            prepared = await prepare(
-                call.db, org, form.file, call.filenames.get("file", "upload"),
-                kind=form.kind if isinstance(form.kind, ReportKind) else None,
-                track_id=form.track_id if isinstance(form.track_id, uuid.UUID) else None,
-                artist=form.artist if isinstance(form.artist, str) else None, requested_by=call.caller.user_id)
-        except ImportRejected as exc:
-            raise ApiError(400, "VALIDATION_ERROR", exc.message, [ErrorDetail(exc.field, exc.message)]) from None
-        call.headers["Location"] = f"/v1/imports/{prepared.record.id}"
-        if not prepared.started:  # the same bytes were imported before: that import, 200
-            return json_response(import_body(prepared.record, duplicate=True))
-        jobs.start(f"import {prepared.record.id}", functools.partial(load, ctx.db(), org, prepared))
-        return import_body(prepared.record)
+        started = await start_import(call, jobs, call.body, call.filenames.get("file", "upload"))
+        call.headers["Location"] = f"/v1/imports/{started.id}"
+        return json_response(started) if started.duplicate else started  # the same bytes again: 200
 
     @router.route("GET", "/v1/imports/<uuid:import_id>", summary="Get an import's progress", access=Access.VIEWER,
                   response=ImportBody, description="Running imports move on every 1,000 rows; one whose"
                   " server stopped is reported failed (upload the file again to finish it).")
     async def get_import(call: Call, import_id: uuid.UUID) -> ImportBody:
-        await store.expire_stale(call.db, stale_after=STALE_AFTER)
-        record = await store.get_import(call.db, call.caller.organization_id, import_id)
-        if record is None:
-            raise not_found("import")
-        return import_body(record)
+        return await read_import(call, import_id)
 
     @router.route("GET", "/v1/imports", summary="List imports", access=Access.VIEWER, query=ListQuery,
                   response=ImportList, description="The organization's imports, newest first.")
     async def list_imports(call: Call) -> ImportList:
-        window: ListQuery = call.query
-        await store.expire_stale(call.db, stale_after=STALE_AFTER)
-        page = await store.list_imports(call.db, call.caller.organization_id, limit=window.limit, offset=window.offset)
-        return ImportList(imports=[import_body(r) for r in page.items], pagination=Pagination.of(page))
+        return await list_import_page(call, call.query)
 
     return router
+
+
+async def read_import(call: Call, import_id: uuid.UUID) -> ImportBody:
+    """The organization's import and its progress (one whose server stopped, failed); 404 when not found."""
+    await store.expire_stale(call.db, stale_after=STALE_AFTER)
+    record = await store.get_import(call.db, call.caller.organization_id, import_id)
+    if record is None:
+        raise not_found("import")
+    return import_body(record)
+
+
+async def list_import_page(call: Call, window: ListQuery) -> ImportList:
+    """The organization's imports in ``window``, newest first."""
+    await store.expire_stale(call.db, stale_after=STALE_AFTER)
+    page = await store.list_imports(call.db, call.caller.organization_id, limit=window.limit, offset=window.offset)
+    return ImportList(imports=[import_body(r) for r in page.items], pagination=Pagination.of(page))
+
+
+async def start_import(call: Call, jobs: Jobs, form: ImportForm, filename: str) -> ImportBody:
+    """Parse and record the upload, then write its rows in a job of ``jobs``; the same bytes imported
+    before are that import (``duplicate``), nothing started. ApiError 400 naming the field for a file
+    we cannot use."""
+    org = call.caller.organization_id
+    await store.expire_stale(call.db, stale_after=STALE_AFTER)
+    try:
+        prepared = await prepare(
+            call.db, org, form.file, filename,
+            kind=form.kind if isinstance(form.kind, ReportKind) else None,
+            track_id=form.track_id if isinstance(form.track_id, uuid.UUID) else None,
+            artist=form.artist if isinstance(form.artist, str) else None, requested_by=call.caller.user_id)
+    except ImportRejected as exc:
+        raise ApiError(400, "VALIDATION_ERROR", exc.message, [ErrorDetail(exc.field, exc.message)]) from None
+    if not prepared.started:
+        return import_body(prepared.record, duplicate=True)
+    jobs.start(f"import {prepared.record.id}", functools.partial(load, call.ctx.db(), org, prepared))
+    return import_body(prepared.record)

@@ -13,7 +13,7 @@ from http_api.errors import ApiError
 from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
-__all__ = ["sessions_router"]
+__all__ = ["end_session", "sessions_router"]
 
 
 class SessionOut(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -49,8 +49,13 @@ def sessions_router(ctx: ApiContext) -> Router:
     @router.route("DELETE", "/v1/sessions/<uuid:session_id>", summary="End one of the caller's sessions",
                   access=Access.VIEWER, status=204)
     async def revoke(call: Call, session_id: uuid.UUID) -> None:
-        me = call.caller
-        if not await sessions.revoke_session(call.db, me.organization_id, me.user_id, session_id, "revoked"):
-            raise ApiError(404, "NOT_FOUND", "no such session")
+        await end_session(call, session_id)
 
     return router
+
+
+async def end_session(call: Call, session_id: uuid.UUID) -> None:
+    """End one of the caller's own sessions (perhaps the one calling); ApiError 404 for any other id."""
+    me = call.caller
+    if not await sessions.revoke_session(call.db, me.organization_id, me.user_id, session_id, "revoked"):
+        raise ApiError(404, "NOT_FOUND", "no such session")

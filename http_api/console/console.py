@@ -13,9 +13,12 @@ from engine.jobs import Jobs
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
+from http_api.console.engine_status import add_engine_routes
 from http_api.console.guard import Refused, SignInFirst
+from http_api.console.imports import add_imports_routes
 from http_api.console.integrations import add_integrations_routes
 from http_api.console.invitation import add_invitation_routes
+from http_api.console.organization import add_organization_routes
 from http_api.console.overview import add_overview_routes
 from http_api.console.responses import html_page, redirect_to
 from http_api.console.rule_form import add_rule_form_routes
@@ -46,6 +49,9 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_webhooks_routes(bp, ctx)
     add_rules_routes(bp, ctx)
     add_rule_form_routes(bp, ctx)
+    add_organization_routes(bp, ctx)
+    add_engine_routes(bp, ctx)
+    add_imports_routes(bp, ctx, jobs)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

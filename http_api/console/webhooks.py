@@ -10,6 +10,7 @@ page and nowhere else; the page is never cached. Another organization's endpoint
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -30,8 +31,10 @@ from http_api.providers.console_landing import FLASH_COOKIE, flash_shown, land_i
 from http_api.routing import Access
 from http_api.validation import validate
 from http_api.webhooks.webhooks import (
+    RecoverBody,
     WebhookCreate,
     create_endpoint,
+    recover_deliveries,
     resend_event,
     rotate_endpoint_secret,
     send_test_event,
@@ -44,6 +47,8 @@ _DELIVERIES_SHOWN = 10
 _POLL_S = 2  # how often an endpoint's deliveries reload while an attempt is due soon
 _SOON = timedelta(seconds=10)
 _STOP_POLLING = 286  # htmx's code for "stop polling": signed out, or the endpoint is gone
+_RECOVER_FROM = timedelta(days=1)  # the recover form's default "since"
+_MINUTES = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")  # a datetime-local field's value, without seconds
 
 
 def add_webhooks_routes(bp: Blueprint, ctx: ApiContext) -> None:
@@ -113,6 +118,24 @@ def _add_actions(bp: Blueprint, ctx: ApiContext) -> None:
             return html_page(await _endpoint_page(ctx, session, row, secret=rotated.secret))
         return await _on_endpoint(ctx, act)
 
+    @bp.post(f"{_PAGE}/<uuid:webhook_id>/recover")
+    async def recover(webhook_id: uuid.UUID) -> Response:
+        async def act(session: SessionCheck) -> Response:
+            since = (await request.form).get("since", "").strip()
+            since += ":00" if _MINUTES.fullmatch(since) else ""  # the browser's field leaves out the seconds
+            try:
+                body = validate({"since": since}, RecoverBody)
+            except ApiError as err:
+                row = await store.get_endpoint(ctx.db(), session.organization_id, webhook_id)
+                if row is None:
+                    return await not_found_page("webhook endpoint")
+                errors = {d.field: d.message for d in err.details}
+                return html_page(await _endpoint_page(ctx, session, row, errors=errors, since=since), 400)
+            recovered = await recover_deliveries(acting_call(ctx, session), webhook_id, body)
+            said = f"{recovered.recovered} failed deliveries since {since} UTC are queued again."
+            return _back(ctx, webhook_id, said)
+        return await _on_endpoint(ctx, act)
+
 
 async def _on_endpoint(ctx: ApiContext, act: Callable[[SessionCheck], Awaitable[Response]]) -> Response:
     """``act`` for the signed-in admin; a 404 page when the endpoint or event is not the organization's."""
@@ -143,9 +166,11 @@ async def _list_page(ctx: ApiContext, session: SessionCheck, *, form: dict[str, 
 
 
 async def _endpoint_page(ctx: ApiContext, session: SessionCheck, row: store.Endpoint, *, secret: str | None = None,
-                         new: bool = False) -> str:
+                         new: bool = False, errors: dict[str, str] | None = None, since: str | None = None) -> str:
+    default_since = datetime.fromtimestamp(ctx.now(), UTC) - _RECOVER_FROM
     return await render_template("console/webhook.html", **await _common(ctx, session),
-                                 **await _deliveries(ctx, session, row), secret=secret, new=new)
+                                 **await _deliveries(ctx, session, row), secret=secret, new=new, errors=errors or {},
+                                 since=since or default_since.strftime("%Y-%m-%dT%H:%M"))
 
 
 async def _deliveries(ctx: ApiContext, session: SessionCheck, row: store.Endpoint) -> dict[str, object]:

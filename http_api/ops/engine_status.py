@@ -15,7 +15,7 @@ from engine.store import nodes
 from http_api.context import ApiContext
 from http_api.routing import Access, Call, Router
 
-__all__ = ["engine_status_router"]
+__all__ = ["engine_status_router", "read_engine_status"]
 
 
 def engine_status_router(ctx: ApiContext) -> Router:
@@ -24,6 +24,11 @@ def engine_status_router(ctx: ApiContext) -> Router:
     @router.route("GET", "/v1/engine/status", summary="Engine processes and the state of every actor",
                   access=Access.ADMIN, response=nodes.StatusReport)
     async def engine_status(call: Call) -> nodes.StatusReport:
-        return await nodes.read_status(call.db, call.caller.organization_id)
+        return await read_engine_status(call)
 
     return router
+
+
+async def read_engine_status(call: Call) -> nodes.StatusReport:
+    """The live nodes and their actors: the shared ones and the caller's organization's own accounts'."""
+    return await nodes.read_status(call.db, call.caller.organization_id)

@@ -24,7 +24,10 @@ from http_api.fields import Email, Password, normalize_email
 from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
-__all__ = ["AcceptBody", "accept_invitation", "organizations_router"]
+__all__ = [
+    "AcceptBody", "InvitationBody", "RoleChange", "accept_invitation", "change_role", "invite_by_email",
+    "organizations_router", "remove_from_organization", "revoke_pending_invitation",
+]  # fmt: skip
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -137,32 +140,14 @@ def _member_routes(router: Router) -> None:
                   description="Only an owner may grant or take away the owner role. The organization "
                               "always keeps at least one owner (409 otherwise).")
     async def set_role(call: Call, user_id: uuid.UUID) -> Member:
-        role = call.body.role
-        target = await _member_or_404(call, user_id)
-        if "owner" in (role, target.role):
-            _require_owner(call, "only an owner may grant or remove the owner role")
-        try:
-            changed = await accounts.set_member_role(call.db, call.caller.organization_id, user_id, role)
-        except accounts.LastOwner:
-            raise _last_owner() from None
-        if changed is None:  # removed between our read and the update
-            raise ApiError(404, "NOT_FOUND", "no such member")
-        return _member_out(changed)
+        return _member_out(await change_role(call, user_id, call.body.role))
 
     @router.route("DELETE", "/v1/organization/members/<uuid:user_id>", summary="Remove a member",
                   access=Access.ADMIN, status=204, errors=(409,),
                   description="Deletes the user with their sessions, so their tokens stop working at once. "
                               "Only an owner may remove an owner; the last owner cannot be removed.")
     async def remove_member(call: Call, user_id: uuid.UUID) -> None:
-        target = await _member_or_404(call, user_id)
-        if target.role == "owner":
-            _require_owner(call, "only an owner may remove an owner")
-        try:
-            removed = await accounts.remove_member(call.db, call.caller.organization_id, user_id)
-        except accounts.LastOwner:
-            raise _last_owner() from None
-        if not removed:
-            raise ApiError(404, "NOT_FOUND", "no such member")
+        await remove_from_organization(call, user_id)
 
 
 def _invitation_routes(router: Router) -> None:
@@ -172,17 +157,7 @@ def _invitation_routes(router: Router) -> None:
                   description="Emails an accept link and the token itself. A newer invitation of the same "
                               "address replaces a pending one. The token is never in the response.")
     async def invite(call: Call) -> InvitationOut:
-        body: InvitationBody = call.body
-        me = call.caller
-        try:
-            invitation, token = await invitations.create_invitation(
-                call.db, me.organization_id, email=normalize_email(body.email), role=body.role,
-                invited_by=me.user_id, ttl=timedelta(seconds=call.ctx.settings.auth.invitation_ttl),
-            )
-        except accounts.EmailTaken:
-            raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
-        await _send_invitation(call, invitation, token)
-        return _invitation_out(invitation)
+        return _invitation_out(await invite_by_email(call, call.body))
 
     @router.route("GET", "/v1/organization/invitations", summary="The organization's invitations",
                   access=Access.ADMIN, query=ListQuery, response=InvitationList,
@@ -196,8 +171,7 @@ def _invitation_routes(router: Router) -> None:
     @router.route("DELETE", "/v1/organization/invitations/<uuid:invitation_id>",
                   summary="Revoke a pending invitation", access=Access.ADMIN, status=204)
     async def revoke_invitation(call: Call, invitation_id: uuid.UUID) -> None:
-        if not await invitations.revoke_invitation(call.db, call.caller.organization_id, invitation_id):
-            raise ApiError(404, "NOT_FOUND", "no pending invitation with this id")
+        await revoke_pending_invitation(call, invitation_id)
 
     @router.route("POST", "/v1/auth/accept-invitation", summary="Accept an invitation and create the user",
                   access=Access.PUBLIC, body=AcceptBody, response=AcceptedInvitation, status=201,
@@ -221,6 +195,56 @@ async def accept_invitation(call: Call, body: AcceptBody) -> accounts.User:
                            [ErrorDetail("token", "invalid, used, revoked or expired")]) from None
         except accounts.EmailTaken:
             raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
+
+
+async def change_role(call: Call, user_id: uuid.UUID, role: accounts.Role) -> accounts.User:
+    """The member with their new role. ApiError 404 for no such member, 403 when the owner role is
+    granted or taken by a non-owner, 409 (naming ``role``) for the last owner."""
+    target = await _member_or_404(call, user_id)
+    if "owner" in (role, target.role):
+        _require_owner(call, "only an owner may grant or remove the owner role")
+    try:
+        changed = await accounts.set_member_role(call.db, call.caller.organization_id, user_id, role)
+    except accounts.LastOwner:
+        raise _last_owner() from None
+    if changed is None:  # removed between our read and the update
+        raise ApiError(404, "NOT_FOUND", "no such member")
+    return changed
+
+
+async def remove_from_organization(call: Call, user_id: uuid.UUID) -> None:
+    """Delete the member with their sessions. ApiError 404, 403 (an owner, by a non-owner), 409 (the
+    last owner)."""
+    target = await _member_or_404(call, user_id)
+    if target.role == "owner":
+        _require_owner(call, "only an owner may remove an owner")
+    try:
+        removed = await accounts.remove_member(call.db, call.caller.organization_id, user_id)
+    except accounts.LastOwner:
+        raise _last_owner() from None
+    if not removed:
+        raise ApiError(404, "NOT_FOUND", "no such member")
+
+
+async def invite_by_email(call: Call, body: InvitationBody) -> invitations.Invitation:
+    """The new invitation, its email sent (replacing a pending one of the address). ApiError 409 naming
+    ``email`` when the address already has an account."""
+    me = call.caller
+    try:
+        invitation, token = await invitations.create_invitation(
+            call.db, me.organization_id, email=normalize_email(body.email), role=body.role,
+            invited_by=me.user_id, ttl=timedelta(seconds=call.ctx.settings.auth.invitation_ttl),
+        )
+    except accounts.EmailTaken:
+        raise ApiError(409, "CONFLICT", "this address already has an account", [_EMAIL_TAKEN]) from None
+    await _send_invitation(call, invitation, token)
+    return invitation
+
+
+async def revoke_pending_invitation(call: Call, invitation_id: uuid.UUID) -> None:
+    """Revoke the organization's pending invitation; ApiError 404 when there is none with this id."""
+    if not await invitations.revoke_invitation(call.db, call.caller.organization_id, invitation_id):
+        raise ApiError(404, "NOT_FOUND", "no pending invitation with this id")
 
 
 async def _member_or_404(call: Call, user_id: uuid.UUID) -> accounts.User:

@@ -27,8 +27,8 @@ from http_api.pagination import ListQuery, Pagination, paginate
 from http_api.routing import Access, Call, Router
 
 __all__ = [
-    "Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "create_endpoint", "resend_event",
-    "rotate_endpoint_secret", "send_test_event", "webhooks_router",
+    "RecoverBody", "Webhook", "WebhookCreate", "WebhookCreated", "WebhookPatch", "create_endpoint",
+    "recover_deliveries", "resend_event", "rotate_endpoint_secret", "send_test_event", "webhooks_router",
 ]  # fmt: skip
 
 # http(s), a host (a name, an IPv4 address or a bracketed IPv6 one) and no credentials, as check_url wants;
@@ -143,7 +143,7 @@ class AttemptList(msgspec.Struct, frozen=True, kw_only=True):
 def webhooks_router(ctx: ApiContext) -> Router:
     router = Router("webhooks", ctx, tag="Webhooks")
     _crud(router, ctx)
-    _deliveries(router, ctx)
+    _deliveries(router)
     return router
 
 
@@ -193,7 +193,7 @@ def _crud(router: Router, ctx: ApiContext) -> None:
         return await rotate_endpoint_secret(call, webhook_id)
 
 
-def _deliveries(router: Router, ctx: ApiContext) -> None:
+def _deliveries(router: Router) -> None:
     @router.route("POST", "/v1/webhooks/<uuid:webhook_id>/test", summary="Send a test event",
                   access=Access.ADMIN, response=EventQueued, status=202,
                   description="Queues a `webhook.test` event for this endpoint alone, whatever it subscribes to.")
@@ -230,13 +230,7 @@ def _deliveries(router: Router, ctx: ApiContext) -> None:
                   description="Queues again every delivery to this endpoint that failed for good and whose"
                               " event was created at or after `since`.")
     async def recover(call: Call, webhook_id: uuid.UUID) -> Recovered:
-        body: RecoverBody = call.body
-        since = body.since if body.since.tzinfo else body.since.replace(tzinfo=UTC)
-        count = await store.recover_failed(call.db, call.caller.organization_id, webhook_id, since=since,
-                                           now=_now(ctx))
-        if count is None:
-            raise not_found("webhook")
-        return Recovered(recovered=count)
+        return await recover_deliveries(call, webhook_id, call.body)
 
 
 async def create_endpoint(call: Call, body: WebhookCreate) -> WebhookCreated:
@@ -272,6 +266,17 @@ async def resend_event(call: Call, webhook_id: uuid.UUID, event_id: str) -> Even
     if not await store.resend_event(call.db, call.caller.organization_id, webhook_id, event_id, now=_now(call.ctx)):
         raise not_found("event")
     return EventQueued(event_id=event_id)
+
+
+async def recover_deliveries(call: Call, webhook_id: uuid.UUID, body: RecoverBody) -> Recovered:
+    """Queue again the endpoint's deliveries that failed for good, of events created at or after
+    ``body.since`` (UTC when it has no offset). 404 when the endpoint is not found."""
+    since = body.since if body.since.tzinfo else body.since.replace(tzinfo=UTC)
+    count = await store.recover_failed(call.db, call.caller.organization_id, webhook_id, since=since,
+                                       now=_now(call.ctx))
+    if count is None:
+        raise not_found("webhook")
+    return Recovered(recovered=count)
 
 
 def _now(ctx: ApiContext) -> datetime:

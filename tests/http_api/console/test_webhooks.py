@@ -140,3 +140,30 @@ async def test_a_viewer_sees_the_pages_without_their_buttons_and_cannot_press_th
             refused = await console.browser.post(path, data={"csrf_token": token})
             assert refused.status_code == 403 and "role" in refused.text
         assert await console.db.fetchval("SELECT count(*) FROM webhook_events") == 0
+
+
+async def test_recover_queues_failed_deliveries_since_a_time(console: Console) -> None:
+    with trio.fail_after(20):
+        endpoint = await create_endpoint(console.db, console.org.id, key=console.ctx.keys.token_encryption_key)
+        await console.sign_in()
+        page = (await console.browser.get(f"/app/webhooks/{endpoint}")).text
+        assert 'type="datetime-local"' in page and "Events since (UTC)" in page
+        await console.browser.post(f"/app/webhooks/{endpoint}/test", data={"csrf_token": csrf_of(page)})
+        now = datetime.now(UTC)
+        (claim,) = await webhook_deliveries.claim_due(console.db, "test", now=now, lease=_LEASE, limit=1)
+        result = webhook_deliveries.AttemptResult(attempted_at=now, status_code=500, error="HTTP 500",
+                                                  duration_ms=12, response_body="no")
+        await webhook_deliveries.record_attempt(console.db, claim, "test", result, Decision("fail"), now=now)
+        bad = await console.browser.post(f"/app/webhooks/{endpoint}/recover",
+                                         data={"csrf_token": csrf_of(page), "since": "yesterday"})
+        assert bad.status_code == 400
+        assert 'aria-invalid="true" aria-describedby="since-hint since-error"' in bad.text
+        assert re.search(r'<p class="error" id="since-error">invalid RFC3339 encoded datetime</p>', bad.text)
+        since = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")  # as the browser's field sends it
+        done = await console.browser.post(f"/app/webhooks/{endpoint}/recover",
+                                          data={"csrf_token": csrf_of(page), "since": since})
+        assert done.status_code == 303 and done.headers["location"] == f"/app/webhooks/{endpoint}"
+        shown = (await console.browser.get(f"/app/webhooks/{endpoint}")).text
+        assert f"1 failed deliveries since {since}:00 UTC are queued again." in shown
+        status = await console.db.fetchval("SELECT status FROM webhook_deliveries")
+        assert status == "pending"
