@@ -74,9 +74,7 @@ def add_campaign_edit_routes(bp: Blueprint, ctx: ApiContext) -> None:
         try:
             body = validate({**given, "campaignId": str(campaign_id)}, MetaCampaignCreate, strict=False)
             linked = await link_to_meta(acting_call(ctx, session), body)
-        except ApiError as error:
-            if error.status == 404 and not error.details:
-                return await not_found_page("campaign")
+        except ApiError as error:  # the page itself is a 404 page when the campaign is not the organization's
             errors = {d.field: d.message for d in error.details} or {"form": error.message}
             return await _link_page(ctx, session, campaign_id, given=given, errors=errors, status=error.status)
         return _back(ctx, campaign_id, f"Linked to the Meta campaign {linked.meta_campaign.id}, created paused.")

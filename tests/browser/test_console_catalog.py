@@ -1,7 +1,8 @@
 """The catalog pages in Chromium, each test as a label that has just signed up (editing the demo campaign's
 budget would move its guardrail under the other tests): edit a campaign's budget and see it, make its
-listener link and copy it; add a track, connect Spotify and file a track from the Spotify simulator; create an
-audience and a lookalike of it. Every new page passes axe-core."""
+listener link and copy it, connect Meta and link the campaign to a new Meta campaign; add a track, connect
+Spotify and file a track from the Spotify simulator; create an audience and a lookalike of it. Every new
+page passes axe-core and fits 390 px."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def _nav(page: Page, name: str) -> None:
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 
-def test_a_campaigns_budget_is_edited_and_its_listener_link_made(page: Page) -> None:
+def test_a_campaigns_budget_is_edited_its_listener_link_made_and_it_is_linked_to_meta(page: Page) -> None:
     email = _sign_up(page, "Edit Lane Records")
     # The console creates no campaign yet: the label's client does, through the API.
     login = page.request.post("/v1/auth/login", data={"email": email, "password": _PASSWORD})
@@ -70,6 +71,17 @@ def test_a_campaigns_budget_is_edited_and_its_listener_link_made(page: Page) -> 
     page.get_by_role("button", name="Copy the link").click()
     expect(page.get_by_role("button", name=re.compile("^(Copied|Select the text)"))).to_be_visible()
     assert_accessible(page)
+
+    campaign_page = page.url
+    page.goto("/app/integrations")
+    page.get_by_role("button", name="Connect Meta").click()  # through the Meta simulator's login dialog
+    expect(page.get_by_role("status").first).to_contain_text("Meta is connected:")
+    page.goto(campaign_page)
+    page.get_by_role("link", name="Link to Meta").click()
+    expect(page.get_by_role("heading", name="Link to Meta", level=1)).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Create the Meta campaign and link it").click()
+    expect(page.locator("#meta-link")).to_contain_text("Linked to the Meta campaign")
     _fits_a_phone(page)
 
 

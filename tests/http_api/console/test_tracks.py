@@ -1,7 +1,8 @@
 """The tracks pages: the list (search and paging as ``GET /v1/tracks``), adding a track through ``POST
 /v1/tracks``'s code (its refusals next to their fields), filing one from the Spotify simulator through ``POST
 /v1/tracks/sync/spotify``'s code, and a track's page with its figures and campaigns. A viewer sees no form
-and is refused when posting one; another organization's track is a 404 page."""
+and is refused when posting one; another organization's track is a 404 page; signed out, the pages send
+to sign in."""
 
 from __future__ import annotations
 
@@ -105,3 +106,13 @@ async def test_another_organizations_track_is_not_found(console: Console) -> Non
         await console.sign_in()
         page = await console.browser.get(f"/app/tracks/{theirs}")
         assert page.status_code == 404 and "Their secret" not in page.text
+
+
+async def test_signed_out_the_catalog_pages_send_to_sign_in(console: Console) -> None:
+    with trio.fail_after(20):
+        for path in ("/app/tracks", "/app/audiences"):
+            page = await console.browser.get(path)
+            assert page.status_code == 303 and page.headers["location"] == f"/login?next={path}"
+        posted = await console.browser.post("/app/tracks", data={"csrf_token": "x", "title": "x", "artist": "y"})
+        assert posted.status_code == 303 and posted.headers["location"].startswith("/login")
+        assert (await tracks.list_tracks(console.db, console.org.id)).total == 0
