@@ -24,8 +24,8 @@ from engine.store.rows import Queries, as_struct, fetch_one, maybe_struct, row_c
 
 __all__ = [
     "LISTENERS_CHANNEL", "CampaignListener", "LinkTarget", "ListenLink", "ListenerStatus", "create_listen_link",
-    "get_campaign_target", "link_target", "list_campaign_listeners", "listener_tokens", "mark_listener_needs_reauth",
-    "opt_in", "remove_from_campaign", "replace_listener_tokens", "revoke_listen_link",
+    "get_campaign_target", "get_listen_link", "link_target", "list_campaign_listeners", "listener_tokens",
+    "mark_listener_needs_reauth", "opt_in", "remove_from_campaign", "replace_listener_tokens", "revoke_listen_link",
 ]  # fmt: skip
 
 LISTENERS_CHANNEL = "listener_accounts"  # NOTIFYed when a fan opts in: the engine starts polling them
@@ -78,9 +78,15 @@ async def create_listen_link(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UU
         org_id, campaign_id, secrets.token_urlsafe(_TOKEN_BYTES))
     if row is not None:
         return as_struct(row, ListenLink), True
+    existing = await get_listen_link(q, org_id, campaign_id)
+    return None if existing is None else (existing, False)
+
+
+async def get_listen_link(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) -> ListenLink | None:
+    """The campaign's link, or ``None`` when it has none (or the organization has no such campaign)."""
     row = await q.fetchrow("SELECT campaign_id, token, created_at FROM campaign_listen_links"
                            " WHERE organization_id = $1 AND campaign_id = $2", org_id, campaign_id)
-    return None if row is None else (as_struct(row, ListenLink), False)
+    return maybe_struct(row, ListenLink)
 
 
 async def revoke_listen_link(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:

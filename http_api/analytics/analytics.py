@@ -27,7 +27,8 @@ from http_api.fields import Day, day_of
 from http_api.providers.clients import PROVIDER_ERRORS
 from http_api.routing import Access, Call, Router
 
-__all__ = ["CampaignAnalyticsQuery", "PeriodQuery", "analytics_router", "analytics_rules", "now_of", "overview_period"]
+__all__ = ["CampaignAnalyticsQuery", "PeriodQuery", "analytics_router", "analytics_rules", "now_of", "overview_period",
+           "track_period"]
 
 OVERVIEW_DEFAULT_DAYS = 30
 TRACK_DEFAULT_DAYS = 90
@@ -85,6 +86,11 @@ def _period(query: PeriodQuery, today: date, default_days: int) -> Period:
 def overview_period(today: date) -> Period:
     """The overview's default period: the last 30 days, ``today`` included."""
     return _period(PeriodQuery(), today, OVERVIEW_DEFAULT_DAYS)
+
+
+def track_period(today: date) -> Period:
+    """A track's analytics' default period: the last 90 days, ``today`` included."""
+    return _period(PeriodQuery(), today, TRACK_DEFAULT_DAYS)
 
 
 def _invalid(field: str, message: str) -> ApiError:

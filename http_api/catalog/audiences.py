@@ -45,7 +45,10 @@ __all__ = [
     "LookalikeCreate",
     "MetaSync",
     "MetaSyncResult",
+    "add_audience",
+    "add_lookalike",
     "audiences_router",
+    "push_audience",
 ]
 
 AdAccountId = Annotated[str, Meta(pattern=r"^act_[0-9]{1,30}$", max_length=34,
@@ -181,10 +184,7 @@ def audiences_router(ctx: ApiContext) -> Router:
     @router.route("POST", "/v1/audiences", summary="Create a custom audience", access=Access.MEMBER,
                   body=AudienceCreate, response=Audience, status=201)
     async def create_audience(call: Call) -> Audience:
-        body: AudienceCreate = call.body
-        fields = store.NewAudience(name=body.name, description=body.description,
-                                   criteria=msgspec.to_builtins(body.criteria))
-        return Audience.of(await store.create_audience(call.db, call.caller.organization_id, fields))
+        return Audience.of(await add_audience(call, call.body))
 
     @router.route("GET", "/v1/audiences/<uuid:audience_id>", summary="Get an audience",
                   access=Access.VIEWER, response=Audience)
@@ -223,19 +223,7 @@ def audiences_router(ctx: ApiContext) -> Router:
                     " The source must be a custom audience: a lookalike of a lookalike is 409 CONFLICT.",
     )
     async def create_lookalike(call: Call, audience_id: uuid.UUID) -> Audience:
-        body: LookalikeCreate = call.body
-        source = await _get(call, audience_id)
-        pushed = None
-        if source.meta is not None and source.type == "custom":
-            pushed = await _push_lookalike(call, source.meta, body)
-        with store_errors():
-            audience = await store.create_lookalike(
-                call.db, call.caller.organization_id, audience_id, name=body.name,
-                countries=body.countries, ratio=body.ratio, description=body.description, meta=pushed,
-            )  # fmt: skip
-        if audience is None:
-            raise not_found("audience")
-        return Audience.of(audience)
+        return Audience.of(await add_lookalike(call, audience_id, call.body))
 
     @router.route(
         "POST", "/v1/audiences/<uuid:audience_id>/sync/meta", summary="Push a custom audience to Meta",
@@ -248,36 +236,67 @@ def audiences_router(ctx: ApiContext) -> Router:
                     " be pushed this way: create it from a pushed audience (409).",
     )
     async def sync_to_meta(call: Call, audience_id: uuid.UUID) -> MetaSyncResult:
-        body: MetaSync = call.body
-        audience = await _get(call, audience_id)
-        if audience.type == "lookalike":
-            raise ApiError(409, "CONFLICT", "a lookalike goes to Meta when it is created from a pushed audience",
-                           [ErrorDetail("id", "is a lookalike")])
-        if audience.meta is not None and body.ad_account_id not in (None, audience.meta.ad_account_id):
-            raise ApiError(409, "CONFLICT", f"this audience is already on Meta in {audience.meta.ad_account_id}",
-                           [ErrorDetail("adAccountId", f"must be {audience.meta.ad_account_id} or absent")])
-        rows = _customer_rows(body.customers)  # every bad value is named before Meta is called
-        async with meta_client(call) as (client, _):
-            account = audience.meta.ad_account_id if audience.meta else (
-                body.ad_account_id or await _only_account(client))
-            meta_id = audience.meta.audience_id if audience.meta else (await client.create_custom_audience(
-                account, name=audience.name, description=audience.description,
-                customer_file_source="USER_PROVIDED_ONLY")).data
-            received = invalid = 0
-            if body.customers:
-                uploaded = (await client.add_audience_users(meta_id, _CUSTOMER_SCHEMA, rows,
-                                                            act_id=account)).data
-                received, invalid = uploaded.num_received, uploaded.num_invalid_entries
-            size = (await client.audience(meta_id, act_id=account)).data
-        linked = await store.link_meta(call.db, call.caller.organization_id, audience_id, ad_account_id=account,
-                                       meta_audience_id=meta_id)
-        if linked is None:
-            raise not_found("audience")
-        return MetaSyncResult(audience=Audience.of(linked), customers_received=received, customers_invalid=invalid,
-                              approximate_count_lower_bound=size.approximate_count_lower_bound,
-                              approximate_count_upper_bound=size.approximate_count_upper_bound)
+        return await push_audience(call, audience_id, call.body)
 
     return router
+
+
+async def add_audience(call: Call, body: AudienceCreate) -> store.Audience:
+    """A new custom audience of the caller's organization (``POST /v1/audiences`` and the console's form)."""
+    fields = store.NewAudience(name=body.name, description=body.description,
+                               criteria=msgspec.to_builtins(body.criteria))
+    return await store.create_audience(call.db, call.caller.organization_id, fields)
+
+
+async def add_lookalike(call: Call, audience_id: uuid.UUID, body: LookalikeCreate) -> store.Audience:
+    """A lookalike of the custom audience ``audience_id``, made on Meta first when the source is there
+    (``POST /v1/audiences/{id}/lookalike`` and the console's form). Raises ``ApiError`` (400 naming the
+    field, 404, 409, Meta's errors) with nothing stored."""
+    source = await _get(call, audience_id)
+    pushed = None
+    if source.meta is not None and source.type == "custom":
+        pushed = await _push_lookalike(call, source.meta, body)
+    with store_errors():
+        audience = await store.create_lookalike(
+            call.db, call.caller.organization_id, audience_id, name=body.name,
+            countries=body.countries, ratio=body.ratio, description=body.description, meta=pushed,
+        )  # fmt: skip
+    if audience is None:
+        raise not_found("audience")
+    return audience
+
+
+async def push_audience(call: Call, audience_id: uuid.UUID, body: MetaSync) -> MetaSyncResult:
+    """Push the custom audience to Meta, created there the first time, with ``body``'s customers (``POST
+    /v1/audiences/{id}/sync/meta`` and the console's button). Raises ``ApiError`` (400 naming the field,
+    404, 409, Meta's errors)."""
+    audience = await _get(call, audience_id)
+    if audience.type == "lookalike":
+        raise ApiError(409, "CONFLICT", "a lookalike goes to Meta when it is created from a pushed audience",
+                       [ErrorDetail("id", "is a lookalike")])
+    if audience.meta is not None and body.ad_account_id not in (None, audience.meta.ad_account_id):
+        raise ApiError(409, "CONFLICT", f"this audience is already on Meta in {audience.meta.ad_account_id}",
+                       [ErrorDetail("adAccountId", f"must be {audience.meta.ad_account_id} or absent")])
+    rows = _customer_rows(body.customers)  # every bad value is named before Meta is called
+    async with meta_client(call) as (client, _):
+        account = audience.meta.ad_account_id if audience.meta else (
+            body.ad_account_id or await _only_account(client))
+        meta_id = audience.meta.audience_id if audience.meta else (await client.create_custom_audience(
+            account, name=audience.name, description=audience.description,
+            customer_file_source="USER_PROVIDED_ONLY")).data
+        received = invalid = 0
+        if body.customers:
+            uploaded = (await client.add_audience_users(meta_id, _CUSTOMER_SCHEMA, rows,
+                                                        act_id=account)).data
+            received, invalid = uploaded.num_received, uploaded.num_invalid_entries
+        size = (await client.audience(meta_id, act_id=account)).data
+    linked = await store.link_meta(call.db, call.caller.organization_id, audience_id, ad_account_id=account,
+                                   meta_audience_id=meta_id)
+    if linked is None:
+        raise not_found("audience")
+    return MetaSyncResult(audience=Audience.of(linked), customers_received=received, customers_invalid=invalid,
+                          approximate_count_lower_bound=size.approximate_count_lower_bound,
+                          approximate_count_upper_bound=size.approximate_count_upper_bound)
 
 
 async def _push_lookalike(call: Call, source: store.MetaLink, body: LookalikeCreate) -> tuple[str, str]:

@@ -45,7 +45,7 @@ from http_api.providers.clients import PROVIDER_ERRORS, meta_client
 from http_api.providers.meta_budget import push_budget
 from http_api.routing import Access, Call, Router
 
-__all__ = ["ROUTED_ACTIONS", "campaigns_router", "change_status"]
+__all__ = ["ROUTED_ACTIONS", "campaigns_router", "change_status", "update_campaign"]
 
 _CONFLICTS = (
     "409 CONFLICT when the current status does not allow the action: the message names the status and "
@@ -141,11 +141,8 @@ def campaigns_router(ctx: ApiContext) -> Router:
                     "`endDate` when the change would put it at or before the start date, stored or sent, and "
                     "`targetAudience.audienceId` when the organization has no such audience." + _BUDGET_PUSH,
     )
-    async def update_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
-        await _push_budget_change(call, campaign_id, call.body)
-        async with atomic(call.db) as conn:
-            row = await _update(conn, call.caller.organization_id, campaign_id, call.body, _Member.of(call))
-        return Campaign.of(row)
+    async def patch_campaign(call: Call, campaign_id: uuid.UUID) -> Campaign:
+        return Campaign.of(await update_campaign(call, campaign_id, call.body))
 
     @router.route(
         "DELETE", "/v1/campaigns/<uuid:campaign_id>", summary="Delete a campaign", access=Access.MEMBER,
@@ -201,6 +198,16 @@ async def change_status(call: Call, campaign_id: uuid.UUID, action: Action) -> s
         if pushed is not None and row.meta_campaign_id is not None:
             row = await campaign_meta.set_meta_effective_status(conn, org_id, row.meta_campaign_id, pushed) or row
     return row
+
+
+async def update_campaign(call: Call, campaign_id: uuid.UUID, body: CampaignPatch) -> store.Campaign:
+    """Change the fields ``body`` gives (then its status, if any) for the caller: a new budget or currency
+    pushed to the linked Meta campaign first, the dates checked against the stored ones, the budget change
+    in the rules' history. ``PATCH /v1/campaigns/{id}`` and the console's edit form both call it. Raises
+    ``ApiError`` (400 naming the field, 404, 409, Meta's errors) with nothing changed."""
+    await _push_budget_change(call, campaign_id, body)
+    async with atomic(call.db) as conn:
+        return await _update(conn, call.caller.organization_id, campaign_id, body, _Member.of(call))
 
 
 async def _push_to_meta(call: Call, campaign_id: uuid.UUID, action: Action) -> str | None:

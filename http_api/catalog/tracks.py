@@ -20,7 +20,7 @@ from http_api.errors import not_found, store_errors
 from http_api.pagination import Pagination
 from http_api.routing import Access, Call, Router
 
-__all__ = ["TrackCreate", "TrackList", "TrackPatch", "TrackQuery", "tracks_router"]
+__all__ = ["TrackCreate", "TrackList", "TrackPatch", "TrackQuery", "add_track", "tracks_router"]
 
 Title = Annotated[
     str,
@@ -94,9 +94,7 @@ def tracks_router(ctx: ApiContext) -> Router:
                   response=store.Track, status=201, errors=(409,),
                   description="409 CONFLICT (field `spotifyId`) when another track has the Spotify id.")
     async def create_track(call: Call) -> store.Track:
-        fields = store.NewTrack(**msgspec.structs.asdict(call.body))
-        with store_errors():
-            return await store.create_track(call.db, call.caller.organization_id, fields)
+        return await add_track(call, call.body)
 
     @router.route("GET", "/v1/tracks/<uuid:track_id>", summary="Get a track", access=Access.VIEWER,
                   response=store.Track)
@@ -124,3 +122,11 @@ def tracks_router(ctx: ApiContext) -> Router:
             raise not_found("track")
 
     return router
+
+
+async def add_track(call: Call, body: TrackCreate) -> store.Track:
+    """Add ``body`` to the caller's catalogue (``POST /v1/tracks`` and the console's form). Raises 409 naming
+    ``spotifyId`` when another track has it."""
+    with store_errors():
+        return await store.create_track(call.db, call.caller.organization_id,
+                                        store.NewTrack(**msgspec.structs.asdict(body)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from urllib.parse import urlencode
 
 import msgspec
 from quart import Blueprint, Response, render_template, request
@@ -19,7 +18,7 @@ from engine.analytics.campaign import PeriodError, campaign_analytics
 from engine.analytics.model import CampaignAnalytics
 from engine.campaign_status import allowed_actions
 from engine.store import campaigns as store
-from engine.store import rule_runs
+from engine.store import listeners, rule_runs
 from engine.store.alerts import list_alerts
 from engine.store.sessions import SessionCheck
 from http_api.analytics.analytics import analytics_rules
@@ -27,14 +26,16 @@ from http_api.catalog.campaigns import ROUTED_ACTIONS
 from http_api.catalog.campaigns_schemas import CampaignQuery, SortKey
 from http_api.console.acting import layout
 from http_api.console.guard import page_session
+from http_api.console.listing import list_query, page_links
 from http_api.console.missing import not_found_page
 from http_api.console.responses import html_page
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.providers.console_landing import FLASH_COOKIE, flash_shown
+from http_api.providers.listeners import link_out
 from http_api.routing import ROLE_RANK, Access
-from http_api.validation import validate
 
-__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page"]
+__all__ = ["HistoryRow", "add_campaign_routes", "campaign_page", "edit_values"]
 
 _HISTORY_SHOWN, _ALERTS_SHOWN = 20, 10
 _SORTS: tuple[tuple[SortKey, str], ...] = (
@@ -75,35 +76,33 @@ def add_campaign_routes(bp: Blueprint, ctx: ApiContext) -> None:
 
 
 async def _list_page(ctx: ApiContext, session: SessionCheck) -> Response:
-    given = {key: value for key, value in request.args.items() if value != ""}  # a form's "any" is empty
-    errors: dict[str, str] = {}
-    try:
-        query = validate(given, CampaignQuery, strict=False, where="query")
-    except ApiError as error:
-        errors = {detail.field: detail.message for detail in error.details}
-        query = CampaignQuery()
+    query, given, errors = list_query(CampaignQuery)
     page = await store.list_campaigns(
         ctx.db(), session.organization_id, status=None if isinstance(query.status, msgspec.UnsetType) else query.status,
         search=query.search_text(), sort=query.sort, order=query.order, limit=query.limit, offset=query.offset)
     html = await render_template(
         "console/campaigns.html", **await layout(ctx, session), page=page, query=query, errors=errors,
-        sorts=_SORTS, previous=_page_link(given, page.offset - page.limit) if page.offset > 0 else None,
-        next=_page_link(given, page.offset + page.limit) if page.has_next else None)
+        sorts=_SORTS, **page_links("/app/campaigns", given, page))
     return html_page(html, 400 if errors else 200)
 
 
-def _page_link(given: dict[str, str], offset: int) -> str:
-    return "/app/campaigns?" + urlencode({**given, "offset": max(offset, 0)})
+def edit_values(campaign: store.Campaign) -> dict[str, str]:
+    """The edit form's fields (the API's names) as the page shows them: dates as UTC, to the minute."""
+    return {"name": campaign.name, "budget": f"{campaign.budget:.2f}",
+            "startDate": campaign.start_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+            "endDate": campaign.end_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")}
 
 
 async def campaign_page(ctx: ApiContext, session: SessionCheck, campaign_id: uuid.UUID, *,
-                        problem: ApiError | None = None) -> Response:
+                        problem: ApiError | None = None, edit: dict[str, str] | None = None,
+                        edit_errors: dict[str, str] | None = None, status: int = 200) -> Response:
     """The campaign page; ``problem`` is a refused lifecycle action, shown next to the buttons (its status
-    is the page's)."""
+    is the page's); ``edit`` and ``edit_errors`` a refused edit, shown in its form (answered with ``status``)."""
     db, org_id = ctx.db(), session.organization_id
     campaign = await store.get_campaign(db, org_id, campaign_id)
     if campaign is None:
         return await not_found_page("campaign")
+    link = await listeners.get_listen_link(db, org_id, campaign_id)
     report = await _analytics(ctx, org_id, campaign_id)
     history = await rule_runs.list_runs(db, org_id, campaign_id=campaign_id, limit=_HISTORY_SHOWN)
     # metrics.updated fires up to once a minute for machines (webhooks, dashboards): not an alert for people.
@@ -114,9 +113,10 @@ async def campaign_page(ctx: ApiContext, session: SessionCheck, campaign_id: uui
         "console/campaign.html", **await layout(ctx, session), campaign=campaign, report=report,
         chart=_chart_json(report) if report is not None else None, history=[HistoryRow.of(r) for r in history.items],
         alerts=alerts, actions=[a for a in allowed_actions(campaign.status) if a in ROUTED_ACTIONS and may_act],
-        problem=problem,
+        problem=problem, may_act=may_act, edit=edit or edit_values(campaign), edit_errors=edit_errors or {},
+        listen_url=None if link is None else link_out(ctx, link).url, flash=request.cookies.get(FLASH_COOKIE),
         percent=round(campaign.budget_spent * 100 / campaign.budget) if campaign.budget > 0 else 0)
-    return html_page(html, problem.status if problem is not None else 200)
+    return flash_shown(html_page(html, problem.status if problem is not None else status))
 
 
 async def _analytics(ctx: ApiContext, org_id: uuid.UUID, campaign_id: uuid.UUID) -> CampaignAnalytics | None:

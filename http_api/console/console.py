@@ -10,7 +10,9 @@ from urllib.parse import quote
 from quart import Blueprint, Response, render_template
 
 from engine.jobs import Jobs
+from http_api.console.audiences import add_audiences_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
+from http_api.console.campaign_edit import add_campaign_edit_routes
 from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
 from http_api.console.engine_status import add_engine_routes
@@ -25,6 +27,7 @@ from http_api.console.rule_form import add_rule_form_routes
 from http_api.console.rules import add_rules_routes
 from http_api.console.signin import add_signin_routes
 from http_api.console.signup import add_signup_routes
+from http_api.console.tracks import add_tracks_routes
 from http_api.console.webhooks import add_webhooks_routes
 from http_api.context import ApiContext
 
@@ -45,6 +48,7 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_invitation_routes(bp, ctx)
     add_campaign_routes(bp, ctx)
     add_campaign_action_routes(bp, ctx)
+    add_campaign_edit_routes(bp, ctx)
     add_integrations_routes(bp, ctx, jobs)
     add_webhooks_routes(bp, ctx)
     add_rules_routes(bp, ctx)
@@ -52,6 +56,8 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_organization_routes(bp, ctx)
     add_engine_routes(bp, ctx)
     add_imports_routes(bp, ctx, jobs)
+    add_tracks_routes(bp, ctx)
+    add_audiences_routes(bp, ctx)
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

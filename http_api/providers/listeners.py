@@ -31,7 +31,10 @@ from http_api.pagination import Pagination
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
-__all__ = ["LISTENER_SCOPES", "listener_callback_url", "listeners_router"]
+__all__ = [
+    "LISTENER_SCOPES", "ListenLinkOut", "drop_listen_link", "link_out", "listener_callback_url", "listeners_router",
+    "make_listen_link",
+]
 
 LISTENER_SCOPES = ("user-read-recently-played",)
 STATE_TTL = timedelta(minutes=10)
@@ -71,7 +74,8 @@ def listeners_router(ctx: ApiContext) -> Router:
     return router
 
 
-def _link_out(ctx: ApiContext, link: store.ListenLink) -> ListenLinkOut:
+def link_out(ctx: ApiContext, link: store.ListenLink) -> ListenLinkOut:
+    """The link as the API shows it: its public URL on this server."""
     return ListenLinkOut(url=f"{ctx.public_url}/v1/listen/{link.token}", token=link.token, created_at=link.created_at)
 
 
@@ -87,19 +91,32 @@ def _link_routes(router: Router, ctx: ApiContext) -> None:
                               " (user-read-recently-played) and lists them on the campaign. Idempotent: 201"
                               " when created, 200 with the existing link otherwise.")
     async def create_listen_link(call: Call, campaign_id: uuid.UUID) -> Response:
-        found = await store.create_listen_link(call.db, call.caller.organization_id, campaign_id)
-        if found is None:
-            raise _no_campaign()
-        link, created = found
-        return json_response(_link_out(ctx, link), status=201 if created else 200)  # two success statuses
+        link, created = await make_listen_link(call, campaign_id)
+        return json_response(link, status=201 if created else 200)  # two success statuses
 
     @router.route("DELETE", "/v1/campaigns/<uuid:campaign_id>/listen-link", summary="Revoke the listener link",
                   access=Access.MEMBER, status=204,
                   description="The link stops working at once (404); the next POST makes a new token. Fans"
                               " already connected stay listed.")
     async def revoke_listen_link(call: Call, campaign_id: uuid.UUID) -> None:
-        if not await store.revoke_listen_link(call.db, call.caller.organization_id, campaign_id):
-            raise ApiError(404, "NOT_FOUND", "the campaign has no listener link")
+        await drop_listen_link(call, campaign_id)
+
+
+async def make_listen_link(call: Call, campaign_id: uuid.UUID) -> tuple[ListenLinkOut, bool]:
+    """The campaign's listener link and whether it was made now (``POST /v1/campaigns/{id}/listen-link`` and
+    the console's button). Raises 404 when the organization has no such campaign."""
+    found = await store.create_listen_link(call.db, call.caller.organization_id, campaign_id)
+    if found is None:
+        raise _no_campaign()
+    link, created = found
+    return link_out(call.ctx, link), created
+
+
+async def drop_listen_link(call: Call, campaign_id: uuid.UUID) -> None:
+    """Revoke the campaign's listener link (``DELETE /v1/campaigns/{id}/listen-link`` and the console's button).
+    Raises 404 when the campaign has none."""
+    if not await store.revoke_listen_link(call.db, call.caller.organization_id, campaign_id):
+        raise ApiError(404, "NOT_FOUND", "the campaign has no listener link")
 
 
 _FAN_PAGES = (

@@ -55,7 +55,10 @@ from http_api.providers.meta_schemas import (
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
-__all__ = ["ASYNC_DEADLINE_S", "MAX_MONTHS_BACK", "SYNC_MAX_DAYS", "meta_router", "months_back"]
+__all__ = [
+    "ASYNC_DEADLINE_S", "MAX_MONTHS_BACK", "SYNC_MAX_DAYS", "link_to_meta", "meta_ad_accounts", "meta_router",
+    "months_back",
+]
 
 # PROVIDERS.md gives no day count for "big ranges" (C: "use async insights for big ranges"). We take 90
 # days, Meta's longest relative sync preset (last_90d) and its largest time_increment: a daily read of a
@@ -82,8 +85,7 @@ def meta_router(ctx: ApiContext) -> Router:
                   description="`amountSpent` is lifetime spend in major units of the account's `currency`. "
                               + _READ_WHOLE)
     async def list_accounts(call: Call) -> MetaAccountList:
-        async with meta_client(call) as (client, _):
-            accounts, pagination = paginate((await client.ad_accounts()).data, call.query)
+        accounts, pagination = paginate(await meta_ad_accounts(call), call.query)
         return MetaAccountList(accounts=[MetaAccount.of(account) for account in accounts], pagination=pagination)
 
     @router.route(
@@ -123,35 +125,7 @@ def meta_router(ctx: ApiContext) -> Router:
                     " none) and `bidStrategy` for a capped strategy (they need bid amounts on ad sets).",
     )
     async def create_meta_campaign(call: Call) -> Response:
-        body: MetaCampaignCreate = call.body
-        org_id = call.caller.organization_id
-        ours = await _linkable(call, body.campaign_id)
-        if body.bid_strategy != "LOWEST_COST_WITHOUT_CAP":
-            raise _invalid("bidStrategy", "only LOWEST_COST_WITHOUT_CAP: the capped strategies need a bid"
-                                          " amount on each ad set, which this API does not create")
-        async with meta_client(call) as (client, _):
-            account = (await client.account(body.ad_account_id)).data
-            minor = _minor(body.budget, account, "budget")
-            budgets = {"daily_budget_minor" if body.budget_type == "daily" else "lifetime_budget_minor": minor}
-            meta_id = (await client.create_campaign(
-                account.id, name=ours.name, objective=body.objective, status="PAUSED",
-                special_ad_categories=body.special_ad_categories, **budgets)).data
-            created = await _find(client, account, meta_id)
-        try:
-            linked = await campaign_meta.link_meta(call.db, org_id, ours.id, ad_account_id=account.id,
-                                           meta_campaign_id=meta_id, effective_status=created.effective_status)
-        except Conflict as exc:  # a concurrent POST linked it first; our Meta campaign stays PAUSED, unused
-            raise ApiError(409, "CONFLICT", exc.message, [ErrorDetail(exc.field, exc.message)]) from exc
-        if linked is None:  # deleted while we were on Meta
-            raise not_found("campaign")
-        # Our budget is the Meta campaign's from now on; a refusal is recorded and the link stands.
-        await remember_account(call, account)
-        pushed = await push_budget(call, linked, action="set_budget", meta=created, raise_refusal=False)
-        if pushed is not None:
-            created = msgspec.structs.replace(created, lifetime_budget=pushed)
-        result = MetaCampaignLinked(campaign_id=linked.id,
-                                    meta_campaign=MetaCampaign.of(created, account.currency, linked.id))
-        return json_response(result, status=201)
+        return json_response(await link_to_meta(call, call.body), status=201)
 
     @router.route(
         "PATCH", "/v1/meta/campaigns/<meta_campaign_id>", summary="Change a Meta campaign",
@@ -228,6 +202,47 @@ def meta_router(ctx: ApiContext) -> Router:
                         report_run_id=run_id, rows=[InsightRowOut.of(row) for row in rows])
 
     return router
+
+
+async def meta_ad_accounts(call: Call) -> list[AdAccount]:
+    """The connected Meta user's ad accounts, read from Meta (``GET /v1/meta/accounts``, the console's link
+    form). Raises ``INTEGRATION_ERROR`` as ``meta_client`` does."""
+    async with meta_client(call) as (client, _):
+        return (await client.ad_accounts()).data
+
+
+async def link_to_meta(call: Call, body: MetaCampaignCreate) -> MetaCampaignLinked:
+    """Create a PAUSED Meta campaign for our campaign ``body.campaign_id`` and link the two, then push our
+    budget to it (a refusal is kept in ``metaSync.error``; the link stands). ``POST /v1/meta/campaigns`` and
+    the console's "Link to Meta" form both call it. Raises ``ApiError`` (400 naming the field, 404, 409,
+    Meta's errors)."""
+    org_id = call.caller.organization_id
+    ours = await _linkable(call, body.campaign_id)
+    if body.bid_strategy != "LOWEST_COST_WITHOUT_CAP":
+        raise _invalid("bidStrategy", "only LOWEST_COST_WITHOUT_CAP: the capped strategies need a bid"
+                                      " amount on each ad set, which this API does not create")
+    async with meta_client(call) as (client, _):
+        account = (await client.account(body.ad_account_id)).data
+        minor = _minor(body.budget, account, "budget")
+        budgets = {"daily_budget_minor" if body.budget_type == "daily" else "lifetime_budget_minor": minor}
+        meta_id = (await client.create_campaign(
+            account.id, name=ours.name, objective=body.objective, status="PAUSED",
+            special_ad_categories=body.special_ad_categories, **budgets)).data
+        created = await _find(client, account, meta_id)
+    try:
+        linked = await campaign_meta.link_meta(call.db, org_id, ours.id, ad_account_id=account.id,
+                                       meta_campaign_id=meta_id, effective_status=created.effective_status)
+    except Conflict as exc:  # a concurrent POST linked it first; our Meta campaign stays PAUSED, unused
+        raise ApiError(409, "CONFLICT", exc.message, [ErrorDetail(exc.field, exc.message)]) from exc
+    if linked is None:  # deleted while we were on Meta
+        raise not_found("campaign")
+    # Our budget is the Meta campaign's from now on; a refusal is recorded and the link stands.
+    await remember_account(call, account)
+    pushed = await push_budget(call, linked, action="set_budget", meta=created, raise_refusal=False)
+    if pushed is not None:
+        created = msgspec.structs.replace(created, lifetime_budget=pushed)
+    return MetaCampaignLinked(campaign_id=linked.id,
+                              meta_campaign=MetaCampaign.of(created, account.currency, linked.id))
 
 
 async def _linkable(call: Call, campaign_id: uuid.UUID) -> store.Campaign:

@@ -41,7 +41,7 @@ from http_api.providers.spotify_schemas import (
 from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
-__all__ = ["SpotifyIdText", "spotify_router"]
+__all__ = ["SpotifyIdText", "spotify_router", "sync_track"]
 
 # Spotify removed its batch /artists?ids= for development-mode apps (February 2026), so the analytics
 # read artists one call each; a track credits a handful at most, and we stop at this many.
@@ -167,12 +167,18 @@ def _sync_route(router: Router) -> None:
                   " fields (keeping stored values Spotify leaves out, and its genres) and answer 200."
                   " 409/502/503 INTEGRATION_ERROR as the other Spotify routes.")
     async def sync_spotify_track(call: Call) -> Response | store.Track:
-        body: SpotifyTrackSync = call.body
-        track_id = spotify_track_id(body.spotify_uri)
-        async with spotify_client(call) as client:
-            track = await client.track(track_id)
-        fields = new_track(track, track.id or track_id)
-        if fields is None:
-            raise ApiError(502, "INTEGRATION_ERROR", f"Spotify: track {track_id} has no name or no artist")
-        saved, created = await store.upsert_spotify_track(call.db, call.caller.organization_id, fields)
+        saved, created = await sync_track(call, call.body)
         return saved if created else json_response(saved, 200)
+
+
+async def sync_track(call: Call, body: SpotifyTrackSync) -> tuple[store.Track, bool]:
+    """File the Spotify track ``body`` names in the caller's catalogue, or refresh the one with its id; the
+    track and whether it is new (``POST /v1/tracks/sync/spotify`` and the console's form). Raises
+    ``INTEGRATION_ERROR`` as the other Spotify routes."""
+    track_id = spotify_track_id(body.spotify_uri)
+    async with spotify_client(call) as client:
+        track = await client.track(track_id)
+    fields = new_track(track, track.id or track_id)
+    if fields is None:
+        raise ApiError(502, "INTEGRATION_ERROR", f"Spotify: track {track_id} has no name or no artist")
+    return await store.upsert_spotify_track(call.db, call.caller.organization_id, fields)

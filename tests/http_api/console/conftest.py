@@ -15,14 +15,17 @@ import httpx
 import pytest
 import trio
 
-from config import load, load_or_create_keys
+from config import Settings, load, load_or_create_keys
 from engine.passwords import hash_password
 from engine.store import accounts
 from engine.store.database import Database
 from engine.store.migrate import discover
+from http_api.console.cookies import SESSION_COOKIE, session_cookie
 from http_api.context import ApiContext
 from songtrack.api import build_api
-from tests.helpers.factories import create_owner
+from tests.helpers.factories import create_member, create_owner, create_session
+from tests.http_api.conftest import Simulators
+from tests.http_api.connect import local
 
 PASSWORD = "correct horse battery staple"
 _HASH: list[str] = []  # one argon2id hash for every test: hashing per test would be slow
@@ -71,3 +74,36 @@ async def open_console(db: Database, ctx: ApiContext) -> AsyncIterator[Console]:
             async with httpx.AsyncClient(base_url=urls[0], timeout=10) as browser:
                 yield Console(ctx, db, browser, user, org)
             stop.set()
+
+
+@pytest.fixture
+async def provider_console(db: Database, tmp_path: Path, settings: Settings,
+                           simulators: Simulators) -> AsyncIterator[Console]:
+    """The console with Meta and Spotify configured as in sandbox mode, their simulators in-process."""
+    ctx = ApiContext(lambda: db, discover(), settings, load_or_create_keys(tmp_path / "data"),
+                     http_factory=lambda: simulators.http())
+    async with open_console(db, ctx) as opened:
+        yield opened
+
+
+async def connect_in_console(console: Console, simulators: Simulators, provider: str) -> None:
+    """Connect ``provider`` as a person does on the integrations page: "Connect", the simulator's dialog, our
+    callback, back on the page."""
+    page = await console.browser.get("/app/integrations")
+    started = await console.browser.post(f"/app/integrations/{provider}/connect",
+                                         data={"csrf_token": csrf_of(page.text)})
+    assert started.status_code == 303, started.text
+    async with simulators.browser(provider) as dialog:
+        answer = await dialog.get(started.headers["location"])
+    assert answer.status_code == 302, answer.text
+    landed = await console.browser.get(local(answer.headers["location"]))
+    assert landed.status_code == 303 and landed.headers["location"] == "/app/integrations", landed.text
+
+
+async def sign_in_as_member(console: Console, role: str) -> None:
+    """Sign the console's browser in as a new member of its organization with ``role`` (a cookie of a real
+    session row, as the sign-in form sets it)."""
+    member = await create_member(console.db, console.org.id, f"{role}-{uuid.uuid4().hex[:8]}@example.com",
+                                 role)  # type: ignore[arg-type]
+    session, _ = await create_session(console.db, member)
+    console.browser.cookies.set(SESSION_COOKIE, session_cookie(console.ctx.keys, session.id, member.id))

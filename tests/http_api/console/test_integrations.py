@@ -5,33 +5,23 @@ into a simulator's dialog are played by hand, as ``tests/http_api/connect.py`` p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import trio
 
-from config import Settings, load_or_create_keys
 from engine.registry import Registry
 from engine.store import nodes
-from engine.store.database import Database
-from engine.store.migrate import discover
-from http_api.context import ApiContext
 from tests.helpers.factories import connect_integration
 from tests.http_api.conftest import PUBLIC_URL, Simulators, spotify_simulator
 from tests.http_api.connect import local
-from tests.http_api.console.conftest import Console, csrf_of, open_console
+from tests.http_api.console.conftest import Console, csrf_of
 
 
 @pytest.fixture
-async def console(db: Database, tmp_path: Path, settings: Settings,
-                  simulators: Simulators) -> AsyncIterator[Console]:
+def console(provider_console: Console) -> Console:
     """The console with Meta and Spotify configured as in sandbox mode, their simulators in-process."""
-    ctx = ApiContext(lambda: db, discover(), settings, load_or_create_keys(tmp_path / "data"),
-                     http_factory=lambda: simulators.http())
-    async with open_console(db, ctx) as opened:
-        yield opened
+    return provider_console
 
 
 async def _page(console: Console) -> str:
