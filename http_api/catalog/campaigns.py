@@ -45,7 +45,7 @@ from http_api.providers.clients import PROVIDER_ERRORS, meta_client
 from http_api.providers.meta_budget import push_budget
 from http_api.routing import Access, Call, Router
 
-__all__ = ["ROUTED_ACTIONS", "campaigns_router", "change_status", "update_campaign"]
+__all__ = ["ROUTED_ACTIONS", "add_campaign", "campaigns_router", "change_status", "update_campaign"]
 
 _CONFLICTS = (
     "409 CONFLICT when the current status does not allow the action: the message names the status and "
@@ -118,13 +118,7 @@ def campaigns_router(ctx: ApiContext) -> Router:
                   description="404 NOT_FOUND (field `trackId`) when the organization has no such track;"
                               " 400 names `targetAudience.audienceId` when it has no such audience.")
     async def create_campaign(call: Call) -> Campaign:
-        body: CampaignCreate = call.body
-        await _check_audience(call.db, call.caller.organization_id, body.target_audience)
-        with store_errors():
-            row = await store.create_campaign(
-                call.db, call.caller.organization_id, body.new_campaign(), body.goal_rows()
-            )
-        return Campaign.of(row)
+        return Campaign.of(await add_campaign(call, call.body))
 
     @router.route("GET", "/v1/campaigns/<uuid:campaign_id>", summary="Get a campaign",
                   access=Access.VIEWER, response=Campaign)
@@ -180,6 +174,14 @@ def _transition_route(router: Router, action: Action, summary: str) -> None:
     router.route("POST", f"/v1/campaigns/<uuid:campaign_id>/{action}", summary=summary,
                  access=Access.MEMBER, response=Campaign, errors=errors,
                  description=description)(transition)
+
+
+async def add_campaign(call: Call, body: CampaignCreate) -> store.Campaign:
+    """``POST /v1/campaigns``: a new draft campaign (the console's "New campaign" form too)."""
+    await _check_audience(call.db, call.caller.organization_id, body.target_audience)
+    with store_errors():
+        return await store.create_campaign(call.db, call.caller.organization_id, body.new_campaign(),
+                                           body.goal_rows())
 
 
 async def change_status(call: Call, campaign_id: uuid.UUID, action: Action) -> store.Campaign:

@@ -34,7 +34,7 @@ from http_api.providers.meta_schemas import MetaCampaignCreate, Objective
 from http_api.routing import Access
 from http_api.validation import validate
 
-__all__ = ["add_campaign_edit_routes"]
+__all__ = ["add_campaign_edit_routes", "utc_minutes"]
 
 _PAGE = "/app/campaigns/{}"
 _MINUTES = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")  # what a datetime-local field sends
@@ -108,9 +108,15 @@ def _changes(given: dict[str, str], shown: dict[str, str]) -> dict[str, str]:
     datetime-local value is a UTC time, as the page says."""
     changed = {field: value for field, value in given.items() if value != shown[field]}
     for field in ("startDate", "endDate"):
-        if field in changed and _MINUTES.fullmatch(changed[field]):
-            changed[field] += ":00Z"
+        if field in changed:
+            changed[field] = utc_minutes(changed[field])
     return changed
+
+
+def utc_minutes(value: str) -> str:
+    """A datetime-local field's value (``2027-03-01T09:30``) as the UTC time the page says it is; anything
+    else as given, for the API to refuse with its own message."""
+    return value + ":00Z" if _MINUTES.fullmatch(value) else value
 
 
 def _back(ctx: ApiContext, campaign_id: uuid.UUID, message: str) -> Response:
@@ -135,5 +141,5 @@ async def _link_page(ctx: ApiContext, session: SessionCheck, campaign_id: uuid.U
                      "objective": "OUTCOME_AWARENESS"}
     html = await render_template("console/campaign_meta.html", **await layout(ctx, session), campaign=campaign,
                                  accounts=accounts, unreadable=unreadable, form=form, errors=errors or {},
-                                 objectives=_OBJECTIVES)
+                                 objectives=[(o, o) for o in _OBJECTIVES])
     return html_page(html, status)

@@ -24,7 +24,7 @@ from engine.store.sessions import SessionCheck
 from http_api.analytics.analytics import analytics_rules
 from http_api.catalog.campaigns import ROUTED_ACTIONS
 from http_api.catalog.campaigns_schemas import CampaignQuery, SortKey
-from http_api.console.acting import layout
+from http_api.console.acting import allowed, layout
 from http_api.console.guard import page_session
 from http_api.console.listing import list_query, page_links
 from http_api.console.missing import not_found_page
@@ -82,7 +82,7 @@ async def _list_page(ctx: ApiContext, session: SessionCheck) -> Response:
         search=query.search_text(), sort=query.sort, order=query.order, limit=query.limit, offset=query.offset)
     html = await render_template(
         "console/campaigns.html", **await layout(ctx, session), page=page, query=query, errors=errors,
-        sorts=_SORTS, **page_links("/app/campaigns", given, page))
+        sorts=_SORTS, **page_links("/app/campaigns", given, page), may_change=allowed(session, Access.MEMBER))
     return html_page(html, 400 if errors else 200)
 
 

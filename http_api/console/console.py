@@ -13,6 +13,7 @@ from engine.jobs import Jobs
 from http_api.console.audiences import add_audiences_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaign_edit import add_campaign_edit_routes
+from http_api.console.campaign_new import add_campaign_new_routes
 from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
 from http_api.console.engine_status import add_engine_routes
@@ -46,6 +47,7 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_signup_routes(bp, ctx)
     add_email_link_routes(bp, ctx)
     add_invitation_routes(bp, ctx)
+    add_campaign_new_routes(bp, ctx)  # before the campaign page: "new" is not an id
     add_campaign_routes(bp, ctx)
     add_campaign_action_routes(bp, ctx)
     add_campaign_edit_routes(bp, ctx)

@@ -4,23 +4,15 @@ and signs in with it; an invitation's link shows the organization and role. axe-
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.steps import mailed_path
 from tests.helpers.browser import assert_accessible, screenshot
 
 PASSWORD, NEW_PASSWORD = "first long password", "second long password"
 
-
-def _mailed_path(page: Page, to: str, console_page: str) -> str:
-    """The path and query of the newest e-mail's link to ``console_page``, read from the dev mailbox."""
-    mailbox = page.request.get("/v1/dev/mailbox", params={"to": to, "limit": 1})
-    assert mailbox.ok, mailbox.text()
-    found = re.search(rf"https?://\S+?({console_page}\?token=\S+)", mailbox.json()["emails"][0]["body"])
-    assert found is not None, mailbox.text()
-    return found.group(1)
 
 
 def test_a_new_label_signs_up_then_resets_its_password_and_signs_in_with_it(page: Page) -> None:
@@ -38,7 +30,7 @@ def test_a_new_label_signs_up_then_resets_its_password_and_signs_in_with_it(page
     expect(page.get_by_role("heading", name="Night Owl Music", level=1)).to_be_visible()
     assert page.url.endswith("/app")
 
-    page.goto(_mailed_path(page, email, "/verify-email"))
+    page.goto(mailed_path(page, email, "/verify-email"))
     expect(page.get_by_role("heading", name="Email verified")).to_be_visible()
     assert_accessible(page)
     page.goto("/app")
@@ -51,7 +43,7 @@ def test_a_new_label_signs_up_then_resets_its_password_and_signs_in_with_it(page
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     assert_accessible(page)
 
-    page.goto(_mailed_path(page, email, "/reset-password"))
+    page.goto(mailed_path(page, email, "/reset-password"))
     expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
@@ -78,7 +70,7 @@ def test_an_invitation_link_shows_the_organization_and_role(page: Page) -> None:
     invited = page.request.post("/v1/organization/invitations", data={"email": invitee, "role": "member"},
                                 headers=bearer)
     assert invited.ok, invited.text()
-    page.goto(_mailed_path(page, invitee, "/accept-invitation"))
+    page.goto(mailed_path(page, invitee, "/accept-invitation"))
     expect(page.get_by_role("heading", name="Join Inviting Records")).to_be_visible()
     expect(page.get_by_text("as member")).to_be_visible()
     assert_accessible(page)

@@ -7,48 +7,20 @@ page passes axe-core and fits 390 px."""
 from __future__ import annotations
 
 import re
-import uuid
 
 from playwright.sync_api import Page, expect
 
 from adapters.spotify.simulator.catalog import Catalog
 from adapters.spotify.simulator.config import SimulatorConfig
 from config import load
+from tests.browser.steps import PASSWORD, fits_a_phone, nav, sign_up
 from tests.helpers.browser import assert_accessible, screenshot
-
-_PASSWORD = "catalog long password"
-
-
-def _sign_up(page: Page, label: str) -> str:
-    """A new label and its owner, signed in through the sign-up form; returns the owner's email."""
-    email = f"owner-{uuid.uuid4().hex[:8]}@catalog.example"
-    page.goto("/signup")
-    page.get_by_label("Organization name").fill(label)
-    page.get_by_label("Your name").fill("Cat Owner")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(_PASSWORD)
-    page.get_by_role("button", name="Create the account").click()
-    expect(page.get_by_role("heading", name=label, level=1)).to_be_visible()
-    return email
-
-
-def _fits_a_phone(page: Page) -> None:
-    """Loaded 390 px wide, the page needs no sideways scrolling (wide tables scroll inside their own box). It
-    is loaded again at that width: the campaign chart takes its width when the page loads."""
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.reload()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-
-
-def _nav(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Console").get_by_role("link", name=name).click()
-    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 
 def test_a_campaigns_budget_is_edited_its_listener_link_made_and_it_is_linked_to_meta(page: Page) -> None:
-    email = _sign_up(page, "Edit Lane Records")
-    # The console creates no campaign yet: the label's client does, through the API.
-    login = page.request.post("/v1/auth/login", data={"email": email, "password": _PASSWORD})
+    email = sign_up(page, "Edit Lane Records")
+    # Made through the API, as a label's client would (the journey test uses the "New campaign" form).
+    login = page.request.post("/v1/auth/login", data={"email": email, "password": PASSWORD})
     bearer = {"Authorization": f"Bearer {login.json()['tokens']['accessToken']}"}
     created = page.request.post("/v1/campaigns", headers=bearer, data={
         "name": "Edit Lane push", "budget": 500, "currency": "USD", "startDate": "2031-03-01T00:00:00Z",
@@ -84,12 +56,12 @@ def test_a_campaigns_budget_is_edited_its_listener_link_made_and_it_is_linked_to
     assert_accessible(page)
     page.get_by_role("button", name="Create the Meta campaign and link it").click()
     expect(page.locator("#meta-link")).to_contain_text("Linked to the Meta campaign")
-    _fits_a_phone(page)
+    fits_a_phone(page)
 
 
 def test_tracks_are_added_and_filed_from_spotify(page: Page) -> None:
-    _sign_up(page, "Track Lane Records")
-    _nav(page, "Tracks")
+    sign_up(page, "Track Lane Records")
+    nav(page, "Tracks")
     assert_accessible(page)
     page.get_by_label("Title", exact=True).fill("Paper Moons")
     page.get_by_label("Artist", exact=True).fill("The Lanterns")
@@ -105,21 +77,21 @@ def test_tracks_are_added_and_filed_from_spotify(page: Page) -> None:
     page.goto("/app/integrations")
     page.get_by_role("button", name="Connect Spotify").click()  # through the Spotify simulator's consent
     expect(page.get_by_role("status").first).to_contain_text("Spotify is connected:")
-    _nav(page, "Tracks")
+    nav(page, "Tracks")
     spotify_id = Catalog(SimulatorConfig(seed=load({}).simulators.seed)).campaign_track_ids[0]
     page.get_by_label("Spotify URI or link").fill(f"spotify:track:{spotify_id}")
     page.get_by_role("button", name="File it from Spotify").click()
     expect(page.get_by_role("status")).to_contain_text("is added from Spotify.")
     expect(page.locator("#spotify-id")).to_have_text(spotify_id)
-    _nav(page, "Tracks")
+    nav(page, "Tracks")
     expect(page.locator("tbody tr")).to_have_count(2)
     screenshot(page, "tracks")
-    _fits_a_phone(page)
+    fits_a_phone(page)
 
 
 def test_an_audience_and_its_lookalike_are_created(page: Page) -> None:
-    _sign_up(page, "Audience Lane Records")
-    _nav(page, "Audiences")
+    sign_up(page, "Audience Lane Records")
+    nav(page, "Audiences")
     assert_accessible(page)
     page.get_by_label("Name", exact=True).fill("Night listeners")
     page.get_by_label("Youngest age (13 to 65)").fill("18")
@@ -140,7 +112,7 @@ def test_an_audience_and_its_lookalike_are_created(page: Page) -> None:
     page.get_by_role("button", name="Create the lookalike").click()
     expect(page.locator("#audience-type")).to_have_text("lookalike")
     expect(page.get_by_role("link", name="Night listeners")).to_be_visible()
-    _nav(page, "Audiences")
+    nav(page, "Audiences")
     expect(page.locator("tbody tr")).to_have_count(2)
     screenshot(page, "audiences")
-    _fits_a_phone(page)
+    fits_a_phone(page)

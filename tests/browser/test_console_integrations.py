@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from songtrack.sandbox_demo import DEMO_EMAIL
 from tests.browser.conftest import Service
+from tests.browser.steps import fits_a_phone
 from tests.helpers.browser import assert_accessible, screenshot
 
 _ATTEMPT_WAIT_MS = 45_000  # the dispatcher's poll, then one attempt bounded by [webhooks] timeout (15 s)
@@ -42,11 +43,6 @@ def _actor_running(page: Page) -> None:
     expect(state).not_to_have_text(re.compile("^Not running"))
 
 
-def _fits_a_phone(page: Page) -> None:
-    """At 390 px wide the page needs no sideways scrolling (wide tables scroll inside their own box)."""
-    page.set_viewport_size({"width": 390, "height": 844})
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-
 
 def test_integrations_show_meta_and_connect_spotify_through_its_consent_page(signed_in: Page) -> None:
     page = signed_in
@@ -68,7 +64,7 @@ def test_integrations_show_meta_and_connect_spotify_through_its_consent_page(sig
     assert page.evaluate("document.cookie") == ""  # every cookie of ours is HttpOnly
     assert_accessible(page)
     screenshot(page, "integrations")
-    _fits_a_phone(page)
+    fits_a_phone(page)
 
 
 def test_a_webhook_shows_its_secret_once_and_its_test_delivery_attempt(signed_in: Page) -> None:
@@ -103,4 +99,4 @@ def test_a_webhook_shows_its_secret_once_and_its_test_delivery_attempt(signed_in
     expect(page.locator(".delivery").first).to_contain_text("webhook.test")
     assert_accessible(page)
     screenshot(page, "webhooks")
-    _fits_a_phone(page)
+    fits_a_phone(page)

@@ -10,27 +10,15 @@ import uuid
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Service
+from tests.browser.steps import PASSWORD, sign_up
 from tests.helpers.browser import assert_accessible, screenshot
 
-PASSWORD = "a long enough password"
 AUDIENCE = b"date,listeners,streams,followers\n2026-03-01,120,300,4\n2026-03-02,many,310,4\n2026-03-03,130,320,5\n"
 
 
-def _sign_up(page: Page, label: str) -> str:
-    """A new label and its owner, signed in through the sign-up form; the owner's email."""
-    email = f"owner-{uuid.uuid4().hex[:8]}@label.example"
-    page.goto("/signup")
-    page.get_by_label("Organization name").fill(label)
-    page.get_by_label("Your name").fill("Olu Owner")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create the account").click()
-    expect(page.get_by_role("heading", name=label, level=1)).to_be_visible()
-    return email
-
 
 def test_invite_a_member_and_end_a_second_session(page: Page, browser: Browser, service: Service) -> None:
-    email = _sign_up(page, "Harbour Lights Records")
+    email = sign_up(page, "Harbour Lights Records")
     other = browser.new_context(base_url=service.url)
     other.set_default_timeout(10_000)
     try:
@@ -72,7 +60,7 @@ def test_invite_a_member_and_end_a_second_session(page: Page, browser: Browser, 
 
 
 def test_upload_a_report_with_a_bad_row(page: Page) -> None:
-    _sign_up(page, "Tidepool Audio")
+    sign_up(page, "Tidepool Audio")
     page.get_by_role("link", name="Imports").click()
     expect(page.get_by_role("heading", name="Imports", level=1)).to_be_visible()
     assert_accessible(page)
