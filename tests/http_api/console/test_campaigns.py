@@ -62,7 +62,7 @@ async def test_the_campaign_page_shows_its_figures_attribution_and_history(conso
     assert page.status_code == 200
     text = page.text
     assert "Night Drive push" in text and "200.00 USD" in text and "50.00 USD" in text and "25%" in text
-    assert "Night Drive by The Moons" in text and "Dates (UTC)" in text
+    assert "Night Drive by The Moons" in text and "<dt>Dates</dt>" in text and " UTC</time>" in text
     assert 'id="campaign-chart-data"' in text and '"days":[' in text and "Confidence" in text
     assert "Nothing yet" in text and ">Pause</button>" in text and "export.pdf" in text
 
