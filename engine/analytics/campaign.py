@@ -17,7 +17,7 @@ import msgspec
 
 from config.sections import AnalyticsSettings
 from engine.analytics.attribution import BaselineRule, attribute, baseline_of
-from engine.analytics.days import account_day, utc_day
+from engine.analytics.days import account_day, elapsed_days, utc_day
 from engine.analytics.model import (
     Attribution,
     CampaignAnalytics,
@@ -26,6 +26,7 @@ from engine.analytics.model import (
     Period,
     Summary,
     Timezones,
+    ratio,
 )
 from engine.analytics.series import DayFigures, points
 from engine.money import currency_offset
@@ -35,7 +36,6 @@ from engine.store.rows import Queries
 __all__ = ["MAX_PERIOD_DAYS", "AnalyticsRules", "PeriodError", "campaign_analytics", "resolve_period"]
 
 MAX_PERIOD_DAYS = 3 * 366
-_RATIO = Decimal("0.000001")
 
 
 class AnalyticsRules(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,12 +83,6 @@ def resolve_period(frame: store.CampaignFrame, start: date | None, end: date | N
     return Period(start=start, end=end)
 
 
-def _ratio(numerator: Decimal, denominator: int | Decimal | None, scale: int = 1) -> Decimal | None:
-    if not denominator or denominator <= 0:
-        return None
-    return (numerator * scale / Decimal(denominator)).quantize(_RATIO)
-
-
 def _summary(spend: Decimal, impressions: int, clicks: int, streams: int, attribution: Attribution) -> Summary:
     incremental, value = attribution.incremental_streams, attribution.stream_value
     roi = None
@@ -97,22 +91,11 @@ def _summary(spend: Decimal, impressions: int, clicks: int, streams: int, attrib
     return Summary(
         total_spend=spend, total_impressions=impressions, total_clicks=clicks, total_streams=streams,
         avg_ctr=round(100 * clicks / impressions, 6) if impressions else None,
-        avg_cpc=_ratio(spend, clicks), avg_cpm=_ratio(spend, impressions, 1000),
-        cost_per_stream=_ratio(spend, streams),
-        cost_per_incremental_stream=_ratio(spend, incremental if incremental and incremental > 0 else None),
+        avg_cpc=ratio(spend, clicks), avg_cpm=ratio(spend, impressions, 1000),
+        cost_per_stream=ratio(spend, streams),
+        cost_per_incremental_stream=ratio(spend, incremental if incremental and incremental > 0 else None),
         roi=roi,
     )  # fmt: skip
-
-
-def _elapsed(first: date, last: date, now: datetime) -> tuple[date, float]:
-    """The last day of ``first``..``last`` that has begun, and how many days of the range have passed."""
-    today = utc_day(now)
-    if first > today or first > last:
-        return first - timedelta(days=1), 0.0
-    if last < today:
-        return last, float((last - first).days + 1)
-    midnight = datetime.combine(today, time(), UTC)
-    return today, (today - first).days + (now.astimezone(UTC) - midnight) / timedelta(days=1)
 
 
 async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID, *, start: date | None,
@@ -134,7 +117,7 @@ async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UU
         streams = {d.day: d.streams for d in await store.stream_days(q, org_id, frame.track_id, since, period.end)}
         first_data = await store.first_stream_day(q, org_id, frame.track_id)
     window_start, window_end = max(first, period.start), min(utc_day(frame.end_date), period.end)
-    last_begun, elapsed = _elapsed(window_start, window_end, now)
+    last_begun, elapsed = elapsed_days(window_start, window_end, now)
     during = sum(v for day, v in streams.items() if window_start <= day <= last_begun)
     listener_since = max(frame.start_date, datetime.combine(period.start, time(), UTC))
     listener_until = min(frame.end_date, datetime.combine(period.end + timedelta(days=1), time(), UTC), now)

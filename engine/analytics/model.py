@@ -27,10 +27,13 @@ __all__ = [
     "Point",
     "Summary",
     "Timezones",
+    "ratio",
 ]
 
 Granularity = Literal["day", "week", "month"]
 Confidence = Literal["high", "low", "none"]
+
+_RATIO = Decimal("0.000001")
 
 
 class Timezones(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -131,3 +134,10 @@ class CampaignAnalytics(msgspec.Struct, frozen=True, kw_only=True, rename="camel
     attribution: Attribution
     daily: list[Point]  # the reference's name; one point per period of ``granularity``, oldest first
     generated_at: datetime
+
+
+def ratio(numerator: Decimal, denominator: int | Decimal | None, scale: int = 1) -> Decimal | None:
+    """``numerator * scale / denominator`` to 6 decimal places; None unless the denominator is above 0."""
+    if not denominator or denominator <= 0:
+        return None
+    return (numerator * scale / Decimal(denominator)).quantize(_RATIO)

@@ -9,6 +9,7 @@ Nothing here computes a ratio or a model: ``engine.analytics`` does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import msgspec
@@ -32,6 +33,7 @@ __all__ = [
     "campaign_frame",
     "campaigns_running_on",
     "first_stream_day",
+    "first_stream_days",
     "last_ad_day",
     "listener_counts",
     "monthly_sales",
@@ -168,12 +170,19 @@ async def stream_days(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID, since:
 
 async def first_stream_day(q: Queries, org_id: uuid.UUID, track_id: uuid.UUID) -> date | None:
     """The first UTC day the track has any stream data for (a report day, even of 0, or an event)."""
-    value = await q.fetchval(
-        "SELECT least((SELECT min(day) FROM track_report_days WHERE track_id = $2 AND organization_id = $1),"
-        " (SELECT min(d.day) FROM stream_days d JOIN tracks t ON t.id = d.track_id"
-        " WHERE d.track_id = $2 AND t.organization_id = $1))", org_id, track_id)
-    assert value is None or isinstance(value, date)
-    return value
+    return (await first_stream_days(q, org_id, [track_id])).get(track_id)
+
+
+async def first_stream_days(q: Queries, org_id: uuid.UUID, track_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, date]:
+    """``first_stream_day`` of each of the organization's tracks among ``track_ids`` (those without any data
+    left out)."""
+    rows = await q.fetch(
+        "SELECT track_id, min(day) AS day FROM (SELECT track_id, min(day) AS day FROM track_report_days"
+        " WHERE organization_id = $1 AND track_id = ANY($2::uuid[]) GROUP BY 1 UNION ALL"
+        " SELECT d.track_id, min(d.day) FROM stream_days d JOIN tracks t ON t.id = d.track_id"
+        " WHERE t.organization_id = $1 AND d.track_id = ANY($2::uuid[]) GROUP BY 1) firsts GROUP BY 1",
+        org_id, list(track_ids))
+    return {row["track_id"]: row["day"] for row in rows}
 
 
 async def listener_counts(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID, since: datetime,

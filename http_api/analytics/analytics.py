@@ -127,10 +127,13 @@ def analytics_router(ctx: ApiContext) -> Router:
                   access=Access.VIEWER, query=PeriodQuery, response=Overview,
                   description="Totals of the period (default: the last 30 days) and their change against the"
                               " previous period of the same length. Spend is per currency; streams are every"
-                              " track's.")
+                              " track's; incremental streams are the sum of the campaigns' own attributions"
+                              " (those without a baseline left out and counted), and cost per incremental"
+                              " stream is per currency. Definitions: docs/analytics.md.")
     async def organization_overview(call: Call) -> Overview:
-        period = _period(call.query, now_of(call).date(), OVERVIEW_DEFAULT_DAYS)
-        return await overview(call.db, call.caller.organization_id, period)
+        now = now_of(call)
+        period = _period(call.query, now.date(), OVERVIEW_DEFAULT_DAYS)
+        return await overview(call.db, call.caller.organization_id, period, rule=rules.rule(), now=now)
 
     @router.route("GET", "/v1/analytics/tracks/<uuid:track_id>", summary="Get a track's analytics",
                   access=Access.VIEWER, query=PeriodQuery, response=TrackAnalytics,

@@ -18,7 +18,7 @@ from engine.store import campaigns, tracks
 from engine.store.alerts import list_notifications
 from engine.store.database import Database
 from engine.store.sessions import SessionCheck
-from http_api.analytics.analytics import overview_period
+from http_api.analytics.analytics import analytics_rules, overview_period
 from http_api.console.acting import layout
 from http_api.console.guard import page_session, signed_in
 from http_api.console.responses import html_page, redirect_to
@@ -59,7 +59,8 @@ def add_overview_routes(bp: Blueprint, ctx: ApiContext) -> None:
 
 async def _render(ctx: ApiContext, session: SessionCheck) -> str:
     db, org_id = ctx.db(), session.organization_id
-    figures = await overview(db, org_id, overview_period(ctx.domain_now().date()))
+    now = ctx.domain_now()
+    figures = await overview(db, org_id, overview_period(now.date()), rule=analytics_rules(ctx).rule(), now=now)
     active, total = await _active_campaigns(db, org_id)
     alerts = (await list_notifications(db, org_id, limit=_ALERTS_SHOWN)).items
     return await render_template(

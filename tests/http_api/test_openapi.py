@@ -50,7 +50,7 @@ async def test_operations_declare_security_and_errors(client: Client) -> None:
 # GET answers that hold arrays of objects but are not lists of a resource. (An answer for one resource, whose
 # path ends in its id, holds parts of that resource: a campaign's goals, an import's errors, a series.)
 NOT_LISTS = {
-    "/v1/analytics/overview": "one report: a spend series",
+    "/v1/analytics/overview": "one report: spend and cost per incremental stream, per currency",
     "/v1/analytics/audiences/{audience_id}/insights": "one report: breakdowns",
     "/v1/meta/campaigns/{meta_campaign_id}/insights": "one report: Meta's daily rows for the asked period",
     "/v1/spotify/tracks/{spotify_id}/analytics": "one report of one track",

@@ -153,6 +153,7 @@ async def test_bad_periods_are_refused_and_other_organizations_see_nothing(
     assert bad_date["error"]["details"][0]["field"] == "startDate"
     assert bad_granularity["error"]["details"][0]["field"] == "granularity"
     assert overview["streams"]["current"] == 0 and overview["spend"] == []
+    assert overview["incrementalStreams"]["current"] == 0 and overview["costPerIncrementalStream"] == []
 
 
 async def test_the_overview_compares_with_the_previous_period_of_the_same_length(
@@ -167,6 +168,13 @@ async def test_the_overview_compares_with_the_previous_period_of_the_same_length
     assert body["streams"] == {"current": 1560, "previous": 6 * 90 + 5 * 110, "change": 470, "changePercent": 43.12,
                                "trend": "up"}
     assert body["clicks"]["current"] == 200 and body["impressions"]["previous"] == 0
+    # The campaign's own attribution over the period (its page says 527 too), and its spend over them.
+    assert body["incrementalStreams"] == {"current": 527, "previous": 0, "change": 527, "changePercent": None,
+                                          "trend": "up", "campaigns": 1, "campaignsLeftOut": 0,
+                                          "previousCampaigns": 0, "previousCampaignsLeftOut": 0}
+    assert body["costPerIncrementalStream"] == [{
+        "currency": "USD", "current": 0.189753, "previous": None, "change": None, "changePercent": None,
+        "trend": None, "spend": 100, "previousSpend": 0, "incrementalStreams": 527, "previousIncrementalStreams": 0}]
 
 
 async def test_a_track_s_analytics_list_its_streams_and_its_campaigns_attribution(
