@@ -22,11 +22,12 @@ __all__ = ["attributed_campaigns", "campaign_spend", "track_streams"]
 
 async def attributed_campaigns(q: Queries, org_id: uuid.UUID, since: date, until: date,
                                now: datetime) -> list[AttributedCampaign]:
-    """The organization's campaigns with a track that have started by ``now`` and whose UTC days overlap
-    ``since``..``until``, whatever their status; oldest first."""
+    """The organization's campaigns with a track that were ever launched, have started by ``now`` and whose
+    UTC days overlap ``since``..``until``, whatever their status now; oldest first. A draft never ran: its
+    track's streams over its dates owe nothing to it."""
     rows = await q.fetch(
         "SELECT id, upper(trim(currency::text)) AS currency, track_id, start_date, end_date FROM campaigns"
-        " WHERE organization_id = $1 AND track_id IS NOT NULL AND start_date <= $4"
+        " WHERE organization_id = $1 AND track_id IS NOT NULL AND launched_at IS NOT NULL AND start_date <= $4"
         " AND (start_date AT TIME ZONE 'UTC')::date <= $3 AND (end_date AT TIME ZONE 'UTC')::date >= $2"
         " ORDER BY start_date, id", org_id, since, until, now)
     return [AttributedCampaign(**dict(row)) for row in rows]

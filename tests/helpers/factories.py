@@ -80,12 +80,14 @@ async def create_campaign(db: Database, org_id: uuid.UUID, *, name: str = "Summe
                           track_id: uuid.UUID | None = None, status: str | None = None,
                           goals: Sequence[campaigns.Goal] = ()) -> uuid.UUID:
     """A ``streams`` campaign of ``org_id`` from ``start`` to ``end`` (30 days on by default), a draft unless
-    ``status`` is given: then it is written as is, without the lifecycle's transition check."""
+    ``status`` is given: then it is written as is, without the lifecycle's transition check, and a status
+    past the draft counts as launched at its start."""
     new = campaigns.NewCampaign(name=name, objective="streams", budget=budget, currency=currency,
                                 start_date=start, end_date=end or start + timedelta(days=30), track_id=track_id)
     campaign_id = (await campaigns.create_campaign(db, org_id, new, goals)).id
     if status is not None:
-        await db.execute("UPDATE campaigns SET status = $2 WHERE id = $1", campaign_id, status)
+        await db.execute("UPDATE campaigns SET status = $2, launched_at = CASE WHEN $2 <> 'draft' THEN start_date END"
+                         " WHERE id = $1", campaign_id, status)
     return campaign_id
 
 

@@ -186,3 +186,14 @@ def test_without_a_lift_the_incremental_streams_sum_to_zero_and_every_overlappin
     assert (result.campaigns, result.campaigns_left_out) == (len(with_baseline), len(overlapping) - len(with_baseline))
     assert all(c.incremental_streams == 0 for c in result.currencies.values())
     assert sum(c.spend_minor for c in result.currencies.values()) == spend * len(with_baseline)
+
+
+async def test_a_draft_that_never_ran_is_not_counted(db: Database) -> None:
+    with trio.fail_after(20):
+        org = await create_org(db)
+        track = await _track(db, org, baseline=100, during=150)
+        await create_campaign(db, org, track_id=track, start=_midnight(START))  # a draft over the lift's days
+        body = await overview(db, org, PERIOD, rule=RULE, now=NOW)
+    incremental = body.incremental_streams
+    assert (incremental.current, incremental.campaigns, incremental.campaigns_left_out) == (0, 0, 0)
+    assert body.streams.current == 1500  # the track's streams still count as the organization's
