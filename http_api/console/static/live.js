@@ -82,6 +82,7 @@
     if (!data.recovered) t.seq = data.seq;
     backoff = BACKOFF_FIRST;
     show("state", "Live: connected.");
+    draw();
   }
 
   function stream(seq, data) {
@@ -112,8 +113,10 @@
     drawing = true;
     requestAnimationFrame(function () {
       drawing = false;
-      var last = Math.floor(newest / MINUTE) * MINUTE, xs = [], ys = [];
-      for (var i = SHOWN_MINUTES - 1; newest && i >= 0; i--) {
+      // Until a stream comes, the last 30 minutes of the browser's clock: an empty chart, not none.
+      var end = newest || Date.now() / 1000;
+      var last = Math.floor(end / MINUTE) * MINUTE, xs = [], ys = [];
+      for (var i = SHOWN_MINUTES - 1; i >= 0; i--) {
         xs.push(last - i * MINUTE);
         ys.push(perMinute[last - i * MINUTE] || 0);
       }
