@@ -143,8 +143,10 @@ def _operation(
 
 
 def _operation_id(ep: Endpoint) -> str:
-    words = re.sub(r"<(?:\w+:)?(\w+)>", r"by_\1", ep.rule.removeprefix("/v1/")).replace("/", "_")
-    return f"{ep.method.lower()}_{re.sub(r'[^a-zA-Z0-9_]', '_', words)}".strip("_")
+    """``get_campaigns_by_campaign_id``: the method and the path's words, one underscore between each (client
+    generators name their functions after it)."""
+    words = re.sub(r"<(?:\w+:)?(\w+)>", r"by_\1", ep.rule.removeprefix("/v1"))
+    return "_".join([ep.method.lower(), *re.findall(r"[a-zA-Z0-9]+", words)]).lower()
 
 
 def _query_params(query: type, components: dict[str, object]) -> list[dict[str, object]]:

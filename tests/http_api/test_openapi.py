@@ -131,3 +131,11 @@ async def test_schema_names_do_not_depend_on_where_the_code_lives(client: Client
     # client's generator turns into types would then change whenever a module moves.
     doc = await (await client.get("/openapi.json")).get_json()
     assert [name for name in doc["components"]["schemas"] if "." in name] == []
+
+
+async def test_operation_ids_are_unique_snake_case_words(client: Client) -> None:
+    doc = await (await client.get("/openapi.json")).get_json()
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", op) for op in ids), [op for op in ids if "__" in op]
+    assert {"get_health_ready", "get_campaigns_by_campaign_id", "post_campaigns_by_campaign_id_launch"} <= set(ids)
