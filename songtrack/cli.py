@@ -18,7 +18,7 @@ from config import CONFIG_ENV_VAR, ConfigError, Settings, load
 from engine.logs import configure_logging, current_actor
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 from engine.store.errors import DatabaseRefused, StoreUnavailable
-from songtrack import runtime, sandbox
+from songtrack import report_import, runtime, sandbox
 from songtrack.ports import PortInUse
 
 __all__ = ["main"]
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--track", type=uuid.UUID, help="a per-song timeline's track id (default: the file name's"
                                                          " title)")
     report.add_argument("--artist", help="an audience timeline's artist (required for one)")
-    report.add_argument("--kind", choices=runtime.REPORT_KINDS,
+    report.add_argument("--kind", choices=report_import.REPORT_KINDS,
                         help="the report's kind (default: told by its header row)")
     sandbox = commands.add_parser("sandbox", parents=[common, faults],
                                   help="serve the Meta and Spotify simulators (no credentials needed)")
@@ -132,7 +132,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, s
             speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode, sims=settings.simulators))
     if args.command == "import":
         return trio.run(functools.partial(
-            runtime.import_report, settings, args.file, organization=args.organization, kind=args.kind,
+            report_import.import_report, settings, args.file, organization=args.organization, kind=args.kind,
             track_id=args.track, artist=args.artist, out=sys.stdout))
     applied = trio.run(runtime.migrate, settings)
     print(f"applied migrations: {applied}" if applied else "migrations: up to date")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
-from typing import TextIO
 
 import httpx
 import msgspec
@@ -31,15 +28,12 @@ from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
-from adapters.stream_reports import importer as report_importer
-from adapters.stream_reports.model import ReportKind
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
 from engine.report_links import link_key
-from engine.store import imports as imports_store
 from engine.store.database import Database
 from engine.store.migrate import Migration, apply_migrations, discover
 from engine.supervisor import ChildSpec, Escalation, Supervisor
@@ -345,46 +339,3 @@ async def _watch_parent(parent: int, shutdown: Shutdown) -> None:
             break
     log.warning("parent process %d is gone; stopping", parent)
     shutdown.request("parent exited")
-
-
-REPORT_KINDS = tuple(kind.value for kind in ReportKind)  # ``songtrack import --kind``
-
-
-async def import_report(settings: Settings, path: Path, *, organization: str | None, kind: str | None,
-                        track_id: uuid.UUID | None, artist: str | None, out: TextIO) -> int:
-    """``songtrack import FILE``: the upload route's import, with progress on ``out``. Returns the exit
-    code: 0 imported (bad rows are listed, not fatal), 1 refused (the reason is printed)."""
-    data = await trio.Path(path).read_bytes()
-    async with open_store(settings) as db:
-        await apply_migrations(db)
-        organizations = await imports_store.organizations_named(db, organization)
-        if len(organizations) != 1:
-            every = await imports_store.organizations_named(db, None)
-            known = ", ".join(f"{name!r} ({org_id})" for org_id, name in every)
-            print(f"songtrack import: {'no' if not organizations else 'more than one'} organization"
-                  f"{'' if organization is None else f' matches {organization!r}'}; give --organization"
-                  f" (an id or a name): {known or 'none exist yet'}", file=out)
-            return 1
-        org_id = organizations[0][0]
-        try:
-            prepared = await report_importer.prepare(db, org_id, data, path.name, track_id=track_id, artist=artist,
-                                                     kind=None if kind is None else ReportKind(kind))
-        except report_importer.ImportRejected as exc:
-            print(f"songtrack import: {path.name}: {exc.field}: {exc.message}", file=out)
-            return 1
-        record = prepared.record
-        if not prepared.started:
-            print(f"{path.name} was imported before (import {record.id}, {record.status}): nothing to do", file=out)
-            return 0
-        print(f"importing {path.name} ({record.kind}, {record.encoding}, {record.total_rows} rows)", file=out)
-
-        async def progress(now: imports_store.Import) -> None:
-            print(f"  {now.done_rows}/{now.total_rows} rows ({now.done_rows * 100 // max(now.total_rows, 1)}%)",
-                  file=out)
-
-        done = await report_importer.load(db, org_id, prepared, progress=progress)
-    print(f"import {done.id} {done.status}: {done.imported_rows} rows imported, {done.failed_rows} left out",
-          file=out)
-    for problem in done.row_errors:
-        print(f"  line {problem.line}{f', {problem.column}' if problem.column else ''}: {problem.message}", file=out)
-    return 0

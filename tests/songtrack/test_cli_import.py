@@ -1,10 +1,11 @@
 """`songtrack import FILE`, run as a person runs it (a subprocess on the configured database): progress
-lines, every bad row named by line and column, the good rows stored, a second run a no-op, and a clear
-refusal when the file or the organization is not right."""
+lines (a bar with rate and time left on a terminal), every bad row named by line and column, the good rows
+stored, a second run a no-op, and a clear refusal when the file or the organization is not right."""
 
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,41 @@ async def test_a_file_or_an_organization_we_cannot_use_is_refused_with_the_reaso
     assert ambiguous.returncode == 1
     assert "more than one organization; give --organization" in ambiguous.stdout.decode()
     assert refused.returncode == 1 and refused.stdout.decode().startswith("songtrack import: report.csv: file: ")
+
+
+async def test_on_a_terminal_the_progress_is_a_bar_with_the_rate_and_time_left(
+        property_dsn: str, tmp_path: Path) -> None:
+    async with open_database(property_dsn, max_size=2) as db:
+        org = await create_org(db, "Terminal Records")
+        await create_track(db, org, title="Broken Song", artist="Ana")
+    report = tmp_path / "Broken Song_timeline.csv"
+    shutil.copy(GOLDEN / report.name, report)
+    leader, follower = pty.openpty()  # a real terminal for the command's output
+    env = {**os.environ, "SONGTRACK_DATABASE_URL": property_dsn, "SONGTRACK_SANDBOX": "off", "COLUMNS": "100"}
+    try:
+        with trio.fail_after(60):
+            done = await trio.run_process([sys.executable, "-m", "songtrack.cli", "import", str(report),
+                                           "--organization", "Terminal Records"], env=env, stdout=follower,
+                                          stderr=follower, check=False)
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while chunk := _read(leader):
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    text = shown.decode(errors="replace")
+    assert done.returncode == 0, text
+    assert "━" in text and "10/10" in text and "rows/s" in text  # the bar, rows done of all, the rate
+    assert "0:00:00" in text  # the time left, once it is done
+    assert "  10/10 rows (100%)" not in text  # no plain progress lines on a terminal
+    assert "succeeded: 3 rows imported, 7 left out" in text
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other end is closed: all read
+        return b""
