@@ -9,7 +9,7 @@ per stream, the series) count only the campaign's own UTC days within the period
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -20,7 +20,9 @@ from engine.analytics.attribution import BaselineRule, attribute, baseline_of
 from engine.analytics.days import account_day, elapsed_days, utc_day
 from engine.analytics.model import (
     Attribution,
+    BudgetUse,
     CampaignAnalytics,
+    GoalProgress,
     Granularity,
     ListenerMatches,
     Period,
@@ -31,6 +33,7 @@ from engine.analytics.model import (
 from engine.analytics.series import DayFigures, points
 from engine.money import currency_offset
 from engine.store import analytics as store
+from engine.store.campaign_model import Goal
 from engine.store.rows import Queries
 
 __all__ = ["MAX_PERIOD_DAYS", "AnalyticsRules", "PeriodError", "campaign_analytics", "resolve_period"]
@@ -144,4 +147,17 @@ async def campaign_analytics(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UU
         campaign_id=frame.id, campaign_name=frame.name, currency=frame.currency, period=period,
         granularity=granularity, timezones=Timezones(ads=frame.ads_timezone or "UTC"), summary=summary,
         attribution=attribution, daily=points(period.start, period.end, granularity, days, unit), generated_at=now,
+        budget=_budget_use(frame.budget, frame.budget_spent), goals=_goal_progress(frame.goals, frame.totals),
     )  # fmt: skip
+
+
+def _budget_use(budget: Decimal, spent: Decimal) -> BudgetUse:
+    used = None if budget <= 0 else round(float(spent * 100 / budget), 2)
+    return BudgetUse(budget=budget, spent=spent, used_percent=used)
+
+
+def _goal_progress(goals: Sequence[Goal], totals: Mapping[str, int]) -> list[GoalProgress]:
+    """Each goal against the campaign's running total of its metric."""
+    return [GoalProgress(metric=g.metric, target=g.target, reached=totals.get(g.metric, 0),
+                         percent=round(totals.get(g.metric, 0) * 100 / g.target, 2) if g.target > 0 else 0.0)
+            for g in goals]

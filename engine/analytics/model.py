@@ -19,8 +19,10 @@ import msgspec
 __all__ = [
     "Attribution",
     "Baseline",
+    "BudgetUse",
     "CampaignAnalytics",
     "Confidence",
+    "GoalProgress",
     "Granularity",
     "ListenerMatches",
     "Period",
@@ -121,6 +123,24 @@ class Attribution(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     stream_value: Decimal | None  # per stream in the campaign's currency, from [analytics] (None: not set)
 
 
+class BudgetUse(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The campaign's budget and what it has spent over all its days, as its guardrail counts it; not
+    limited to the period. ``usedPercent`` is None for a budget of 0."""
+
+    budget: Decimal
+    spent: Decimal
+    used_percent: float | None
+
+
+class GoalProgress(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One of the campaign's goals and its running total over all its days (what the goal alerts watch)."""
+
+    metric: str
+    target: int
+    reached: int
+    percent: float  # reached / target x 100, 2 places
+
+
 class CampaignAnalytics(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """``GET /v1/analytics/campaigns/{id}``, and what an export renders."""
 
@@ -134,6 +154,9 @@ class CampaignAnalytics(msgspec.Struct, frozen=True, kw_only=True, rename="camel
     attribution: Attribution
     daily: list[Point]  # the reference's name; one point per period of ``granularity``, oldest first
     generated_at: datetime
+    # Extensions of the reference: what a report a label manager forwards states next to the figures.
+    budget: BudgetUse | None = None
+    goals: list[GoalProgress] = []
 
 
 def ratio(numerator: Decimal, denominator: int | Decimal | None, scale: int = 1) -> Decimal | None:

@@ -1,4 +1,5 @@
-"""A report as a one- or two-page A4 PDF: title, period, summary table, attribution and two charts.
+"""A report as a one- or two-page A4 PDF: title, period, summary table, budget and goals, attribution and two
+charts.
 
 We use the core Helvetica font with the Windows-1252 encoding (Latin-1 plus typographic quotes, dashes and
 the euro sign); characters outside it (a campaign called "Neon ネオン Lights") are replaced, never embedded:
@@ -20,7 +21,7 @@ from engine.exports.charts import Box, bar_chart, line_chart
 from engine.money import currency_places
 
 if TYPE_CHECKING:
-    from engine.analytics.model import Attribution, CampaignAnalytics, Summary
+    from engine.analytics.model import Attribution, BudgetUse, CampaignAnalytics, GoalProgress, Summary
 
 __all__ = ["ENCODING", "MODEL_SENTENCE", "printable", "render_pdf"]
 
@@ -86,6 +87,16 @@ def _summary_rows(s: Summary, currency: str) -> list[tuple[str, str]]:
         ("Cost per incremental stream", _money(s.cost_per_incremental_stream, currency, 2)),
         ("ROI", NA if s.roi is None else f"{s.roi * 100:+,.1f}%"),
     ]
+
+
+def _budget_rows(budget: BudgetUse | None, goals: list[GoalProgress], currency: str) -> list[tuple[str, str]]:
+    rows = [] if budget is None else [
+        ("Budget", _money(budget.budget, currency)),
+        ("Spent so far (all its days)", _money(budget.spent, currency) + (
+            "" if budget.used_percent is None else f", {budget.used_percent:,.2f}% of the budget")),
+    ]
+    rows += [(f"Goal: {g.metric}", f"{g.reached:,} of {g.target:,} ({g.percent:,.2f}%)") for g in goals]
+    return rows
 
 
 def _attribution_rows(a: Attribution, currency: str) -> list[tuple[str, str]]:
@@ -180,8 +191,13 @@ def render_pdf(report: CampaignAnalytics) -> bytes:
     _header(pdf, report)
     _heading(pdf, "Summary")
     _table(pdf, _summary_rows(report.summary, report.currency))
+    if budget := _budget_rows(report.budget, report.goals, report.currency):
+        _heading(pdf, "Budget and goals")
+        _table(pdf, budget)
     _attribution(pdf, report)
     labels = [p.date.isoformat() for p in report.daily]
+    if pdf.get_y() + 2 * (_CHART_H + 20) > pdf.h - pdf.b_margin:
+        pdf.add_page()  # the two charts together: never one left alone on a mostly empty last page
     _chart(pdf, f"Spend per {report.granularity} ({report.currency})", [float(p.spend) for p in report.daily],
            labels, bars=True, integer=False)
     _chart(pdf, f"Streams per {report.granularity}", [float(p.streams) for p in report.daily], labels,

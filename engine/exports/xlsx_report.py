@@ -1,4 +1,5 @@
-"""A report as an XLSX workbook: a "Summary" sheet (label, value, definition) and a "Series" sheet.
+"""A report as an XLSX workbook: a "Summary" sheet (label, value, definition) and a "Series" sheet with a
+native chart of its spend and streams.
 
 Every cell is typed: dates are Excel dates, counts and money are numbers with a number format, None is an
 empty cell; no number is stored as text. We do not write formulas: the values are the engine's, and a
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from xlsxwriter.format import Format
     from xlsxwriter.worksheet import Worksheet
 
-    from engine.analytics.model import Attribution, CampaignAnalytics, Summary
+    from engine.analytics.model import Attribution, BudgetUse, CampaignAnalytics, GoalProgress, Summary
 
 __all__ = ["MODEL_SENTENCE", "render_xlsx", "utc_naive"]
 
@@ -116,6 +117,25 @@ def _summary_rows(s: Summary) -> list[_Row]:
     ]
 
 
+def _budget_rows(budget: BudgetUse | None, goals: list[GoalProgress]) -> list[_Row]:
+    if budget is None and not goals:
+        return []
+    rows = [_Row("Budget and goals", "", "heading")]
+    if budget is not None:
+        rows += [
+            _Row("Budget", budget.budget, "money", "The campaign's total budget"),
+            _Row("Budget spent", budget.spent, "money", "Spent over all the campaign's days (not only the period)"),
+            _Row("Budget used (%)", budget.used_percent, "percent", f"budget spent / budget {_TIMES} 100"),
+        ]
+    for g in goals:
+        rows += [
+            _Row(f"Goal: {g.metric}, target", g.target, "int"),
+            _Row(f"Goal: {g.metric}, reached", g.reached, "int", "Running total over all the campaign's days"),
+            _Row(f"Goal: {g.metric}, reached (%)", g.percent, "percent", f"reached / target {_TIMES} 100"),
+        ]
+    return rows
+
+
 def _attribution_rows(a: Attribution) -> list[_Row]:
     b, fans = a.baseline, a.listeners
     return [
@@ -151,7 +171,8 @@ def _summary_sheet(book: xlsxwriter.Workbook, report: CampaignAnalytics, formats
     sheet = book.add_worksheet("Summary")
     for col, title in enumerate(("Item", "Value", "Definition")):
         sheet.write_string(0, col, title, formats["header"])
-    rows = [*_identity_rows(report), *_summary_rows(report.summary), *_attribution_rows(report.attribution)]
+    rows = [*_identity_rows(report), *_summary_rows(report.summary), *_budget_rows(report.budget, report.goals),
+            *_attribution_rows(report.attribution)]
     line = 1
     for row in rows:
         if row.kind == "heading":
@@ -182,6 +203,31 @@ def _series_sheet(book: xlsxwriter.Workbook, report: CampaignAnalytics, formats:
     sheet.set_column(0, 0, 12)
     sheet.set_column(1, 4, 16)
     sheet.freeze_panes(1, 0)
+    if report.daily:
+        _series_chart(book, sheet, report)
+
+
+def _series_chart(book: xlsxwriter.Workbook, sheet: Worksheet, report: CampaignAnalytics) -> None:
+    """A native chart of the Series sheet's spend (columns, left axis) and streams (a line, right axis),
+    beside the figures: Excel and LibreOffice redraw it from the cells."""
+    last = len(report.daily)
+    dates = ["Series", 1, 0, last, 0]
+    spend = book.add_chart({"type": "column"})
+    assert spend is not None
+    spend.add_series({"name": ["Series", 0, 1], "categories": dates, "values": ["Series", 1, 1, last, 1],
+                      "fill": {"color": "#0b57d0"}, "gap": 50})
+    streams = book.add_chart({"type": "line"})
+    assert streams is not None
+    streams.add_series({"name": ["Series", 0, 4], "categories": dates, "values": ["Series", 1, 4, last, 4],
+                        "y2_axis": True, "line": {"color": "#1a7f37", "width": 2}})
+    spend.combine(streams)
+    spend.set_title({"name": f"Spend and streams per {report.granularity}"})
+    spend.set_x_axis({"date_axis": True, "num_format": "yyyy-mm-dd", "num_font": {"rotation": -45}})
+    spend.set_y_axis({"name": f"Spend ({report.currency})", "num_format": "#,##0"})
+    streams.set_y2_axis({"name": "Streams", "num_format": "#,##0"})
+    spend.set_legend({"position": "bottom"})
+    spend.set_size({"width": 720, "height": 360})
+    sheet.insert_chart(1, 6, spend)
 
 
 def render_xlsx(report: CampaignAnalytics) -> bytes:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 
 import msgspec
 
+from engine.store.campaign_model import Goal
 from engine.store.rows import Queries, as_struct, maybe_struct
 
 __all__ = [
@@ -56,6 +58,10 @@ class CampaignFrame(msgspec.Struct, frozen=True, kw_only=True):
     end_date: datetime
     track_id: uuid.UUID | None
     ads_timezone: str | None  # the linked ad account's, once the Meta actor has read it
+    budget: Decimal
+    budget_spent: Decimal
+    goals: list[Goal]
+    totals: dict[str, int]  # running impressions, clicks and streams: what the goals are measured against
 
 
 class AdDay(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,7 +134,10 @@ class MonthlySales(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 async def campaign_frame(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) -> CampaignFrame | None:
     row = await q.fetchrow(
         "SELECT c.id, c.name, c.currency::text AS currency, c.start_date, c.end_date, c.track_id,"
-        " a.timezone_name AS ads_timezone FROM campaigns c"
+        " a.timezone_name AS ads_timezone, c.budget, c.budget_spent,"
+        " json_build_object('impressions', c.impressions, 'clicks', c.clicks, 'streams', c.streams) AS totals,"
+        " COALESCE((SELECT json_agg(json_build_object('metric', g.metric, 'target', g.target) ORDER BY g.metric)"
+        " FROM campaign_goals g WHERE g.campaign_id = c.id), '[]') AS goals FROM campaigns c"
         " LEFT JOIN meta_ad_accounts a ON a.organization_id = c.organization_id"
         " AND a.account_id = CASE WHEN c.meta_ad_account_id ~ '^[0-9]+$' THEN 'act_' || c.meta_ad_account_id"
         " ELSE c.meta_ad_account_id END"
@@ -137,6 +146,7 @@ async def campaign_frame(q: Queries, org_id: uuid.UUID, campaign_id: uuid.UUID) 
         return None
     record = dict(row)
     record["currency"] = record["currency"].strip()
+    record["goals"], record["totals"] = msgspec.json.decode(record["goals"]), msgspec.json.decode(record["totals"])
     return msgspec.convert(record, CampaignFrame)
 
 

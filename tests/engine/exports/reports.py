@@ -9,7 +9,9 @@ from decimal import Decimal
 from engine.analytics.model import (
     Attribution,
     Baseline,
+    BudgetUse,
     CampaignAnalytics,
+    GoalProgress,
     ListenerMatches,
     Period,
     Point,
@@ -84,6 +86,9 @@ def report(
             stream_value=stream_value,
         ),
         daily=daily, generated_at=GENERATED_AT,
+        budget=BudgetUse(budget=Decimal("1000.00") if currency != "JPY" else Decimal(150000),
+                         spent=sum((p.spend for p in daily), Decimal(0)), used_percent=68.09),
+        goals=[GoalProgress(metric="streams", target=100_000, reached=during, percent=round(during / 1000, 2))],
     )
 
 

@@ -106,3 +106,18 @@ def test_empty_series_says_so() -> None:
 def test_pdf_matches_golden() -> None:
     pages = [page.extract_text().splitlines() for page in read(report()).pages]
     golden.check("campaign.pdf.json", (json.dumps(pages, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+def test_budget_and_goals_are_stated() -> None:
+    got = text(report())
+    assert "Budget and goals" in got and "Budget 1,000.00 USD" in got
+    assert "68.09% of the budget" in got
+    assert re.search(r"Goal: streams [\d,]+ of 100,000 \([\d.,]+%\)", got)
+
+
+def test_the_two_charts_share_a_page() -> None:
+    for source in (report(), no_baseline_report(), yen_report()):
+        pages = [page.extract_text() for page in read(source).pages]
+        [spend_page] = [n for n, page in enumerate(pages) if "Spend per day" in page]
+        [streams_page] = [n for n, page in enumerate(pages) if "Streams per day" in page]
+        assert spend_page == streams_page == len(pages) - 1

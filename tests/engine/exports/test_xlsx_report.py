@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -123,3 +124,24 @@ def test_xlsx_matches_golden() -> None:
                           for row in sheet.iter_rows())
         parts.append(f" {json.dumps(name)}: [\n{rows}\n ]")
     golden.check("campaign.xlsx.json", ("{\n" + ",\n".join(parts) + "\n}\n").encode())
+
+
+def test_budget_and_goals_are_typed_rows_of_the_summary() -> None:
+    source = report()
+    got = values(sheets(source)["Summary"])
+    assert source.budget is not None
+    assert got["Budget"] == 1000 and Decimal(str(got["Budget spent"])) == source.budget.spent
+    assert got["Budget used (%)"] == 68.09
+    [goal] = source.goals
+    assert (got["Goal: streams, target"], got["Goal: streams, reached"]) == (100_000, goal.reached)
+    assert got["Goal: streams, reached (%)"] == goal.percent
+
+
+def test_the_series_sheet_has_a_native_chart_of_its_spend_and_streams() -> None:
+    with zipfile.ZipFile(io.BytesIO(render(report(), "xlsx"))) as book:
+        charts = [name for name in book.namelist() if name.startswith("xl/charts/chart")]
+        assert len(charts) == 1
+        chart = book.read(charts[0]).decode()
+    assert "<c:barChart>" in chart and "<c:lineChart>" in chart  # spend as columns, streams as a line
+    assert "Series!$B$2:$B$31" in chart and "Series!$E$2:$E$31" in chart and "Series!$A$2:$A$31" in chart
+    assert chart.count("<c:valAx>") == 2  # two value axes: money on the left, streams on the right
