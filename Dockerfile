@@ -15,8 +15,10 @@ COPY actors ./actors
 COPY adapters ./adapters
 COPY http_api ./http_api
 COPY songtrack ./songtrack
-RUN python -m venv /opt/songtrack/venv \
-    && /opt/songtrack/venv/bin/pip install -c constraints.txt . \
+# Without pip in the venv (the base image's pip installs into it): 25 MB less, and nothing to install with
+# at run time.
+RUN python -m venv --without-pip /opt/songtrack/venv \
+    && pip --python /opt/songtrack/venv/bin/python install -c constraints.txt . \
     && /opt/songtrack/venv/bin/songtrack --version
 
 FROM python:3.11-slim-bookworm
