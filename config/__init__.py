@@ -18,7 +18,7 @@ from config.sections import (
     SimulatorSettings,
     SpotifySettings,
 )
-from config.settings import CONFIG_ENV_VAR, Settings, data_path, load, simulated_providers
+from config.settings import CONFIG_ENV_VAR, Resolved, Settings, Value, data_path, load, resolve, simulated_providers
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -32,12 +32,15 @@ __all__ = [
     "Keys",
     "LogSettings",
     "MetaSettings",
+    "Resolved",
     "ServerSettings",
     "Settings",
     "SimulatorSettings",
     "SpotifySettings",
+    "Value",
     "data_path",
     "load",
     "load_or_create_keys",
+    "resolve",
     "simulated_providers",
 ]

@@ -11,11 +11,12 @@ import re
 import reprlib
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple, TypeGuard
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 import msgspec.inspect as mi
 
-__all__ = ["FieldSpec", "env_names", "explain", "flatten", "is_section", "specs_in", "unknown"]
+__all__ = ["FieldSpec", "env_names", "explain", "flatten", "is_section", "masked", "specs_in", "unknown"]
 
 
 class FieldSpec(NamedTuple):
@@ -25,6 +26,8 @@ class FieldSpec(NamedTuple):
     section: str | None
     name: str
     type: object
+    default: object
+    secret: bool  # marked ``Meta(extra={"secret": True})``: never shown, in messages or ``songtrack config check``
 
 
 def is_section(annotation: object) -> TypeGuard[type[msgspec.Struct]]:
@@ -41,10 +44,18 @@ def flatten(root: type[msgspec.Struct]) -> dict[str, FieldSpec]:
         if is_section(info.type):
             for sub in msgspec.structs.fields(info.type):
                 key = f"{info.name}.{sub.name}"
-                specs[key] = FieldSpec(key, info.name, sub.name, sub.type)
+                specs[key] = FieldSpec(key, info.name, sub.name, sub.type, _default(sub), _secret(sub.type))
         else:
-            specs[info.name] = FieldSpec(info.name, None, info.name, info.type)
+            specs[info.name] = FieldSpec(info.name, None, info.name, info.type, _default(info), _secret(info.type))
     return specs
+
+
+def _default(info: msgspec.structs.FieldInfo) -> object:
+    return info.default_factory() if info.default is msgspec.NODEFAULT else info.default
+
+
+def _secret(annotation: object) -> bool:
+    return _is_secret(mi.type_info(annotation))
 
 
 def specs_in(specs: Mapping[str, FieldSpec], section: str | None) -> list[FieldSpec]:
@@ -136,6 +147,42 @@ def _is_secret(info: mi.Type) -> bool:
     if isinstance(info, mi.UnionType):
         return any(_is_secret(member) for member in info.types)
     return False
+
+
+_MASK = "********"
+# Query parameters of a URL that carry credentials (libpq's password and sslpassword, tokens, keys).
+_CREDENTIAL = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+
+
+def masked(value: object, *, secret: bool) -> object:
+    """``value`` fit to show: a secret URL keeps its scheme, user, host, port and path with the password and
+    credential parameters masked; any other secret is masked whole; a URL that is not secret still loses a
+    password written into it. Anything else is returned as it is."""
+    if isinstance(value, str) and "://" in value:
+        url = _masked_url(value)
+        return url if url is not None else _MASK
+    return _MASK if secret and value is not None else value
+
+
+def _masked_url(value: str) -> str | None:
+    """The URL with its credentials masked; None when it cannot be taken apart (so nothing of it is shown)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 address
+        netloc = f"[{netloc}]"
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username is not None or parts.password is not None:
+        user = parts.username or ""
+        netloc = f"{user}:{_MASK}@{netloc}" if parts.password is not None else f"{user}@{netloc}"
+    query = [(name, _MASK if _CREDENTIAL.search(name) else item)
+             for name, item in parse_qsl(parts.query, keep_blank_values=True)]
+    # The fragment is dropped: nothing we read is there, and it could hold anything.
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*/:"), ""))
 
 
 def _shown(value: object, *, secret: bool) -> str:

@@ -72,7 +72,8 @@ class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """The PostgreSQL connection; without a ``url`` the embedded cluster in the data directory is used."""
+    """The PostgreSQL connection; without a ``url`` the embedded cluster in the data directory is used,
+    unless ``embedded`` is off (the container image and the systemd unit): then a ``url`` is required."""
 
     url: (
         Annotated[
@@ -86,8 +87,12 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True,
     ) = None
     pool_min: Annotated[int, Meta(ge=0, le=100)] = 1
     pool_max: Annotated[int, Meta(ge=1, le=100)] = 10
+    embedded: bool = True
 
     def __post_init__(self) -> None:
+        if self.url is None and not self.embedded:
+            raise FieldConflict(("url", "embedded"), "the embedded PostgreSQL is off, so a url is required"
+                                " (DATABASE_URL or SONGTRACK_DATABASE_URL)")
         if self.pool_min > self.pool_max:
             message = f"pool_min ({self.pool_min}) must not exceed pool_max ({self.pool_max})"
             raise FieldConflict(("pool_min", "pool_max"), message)

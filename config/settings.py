@@ -1,14 +1,15 @@
 """The service's settings (its sections are in ``config.sections``) and ``load``.
 
 ``load`` merges defaults, a TOML file, the environment and CLI overrides, and reports every problem
-at once. It never reads ``os.environ`` itself: the caller passes the environment in.
+at once; ``resolve`` does the same work and also says where each value came from, for
+``songtrack config check``. Neither reads ``os.environ`` itself: the caller passes the environment in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, NamedTuple, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -36,9 +37,12 @@ from config.sections import (
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "Resolved",
     "Settings",
+    "Value",
     "data_path",
     "load",
+    "resolve",
     "simulated_providers",
 ]
 
@@ -79,6 +83,26 @@ _ENV_ALIASES = {"DATABASE_URL": "database.url"}
 _S = TypeVar("_S", bound=msgspec.Struct)
 
 
+class Value(NamedTuple):
+    """One setting as resolved: ``value`` (the default when nothing gave one; None when what was given is
+    invalid), ``origin`` (``default``, or the name the winning value was given under, as the user wrote it)
+    and whether it is ``secret`` (never to be shown: see ``config.schema.masked``)."""
+
+    value: object
+    origin: str
+    secret: bool
+    valid: bool
+
+
+class Resolved(NamedTuple):
+    """What ``resolve`` found: the Settings (None when there is any problem), every setting by dotted key
+    in declaration order, and every problem."""
+
+    settings: Settings | None
+    values: dict[str, Value]
+    problems: list[ConfigProblem]
+
+
 def load(
     environ: Mapping[str, str],
     path: Path | None = None,
@@ -94,6 +118,19 @@ def load(
     way the user wrote it (``SONGTRACK_SERVER_PORT``, ``server.port (config.toml)``,
     ``server.port``), then problems between fields (``pool_min`` above ``pool_max``).
     """
+    resolved = resolve(environ, path, overrides)
+    if resolved.settings is None:
+        raise ConfigError(resolved.problems)
+    return resolved.settings
+
+
+def resolve(
+    environ: Mapping[str, str],
+    path: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Resolved:
+    """What ``load`` does, without raising: the Settings when all is well, each setting's value and
+    origin (also when something is wrong, so the good part can still be shown), and every problem."""
     provided: list[sources.Provided] = []
     problems: list[ConfigProblem] = []
     for found in (
@@ -108,9 +145,16 @@ def load(
     winners, failed, bad_values = _check(provided)
     settings, conflicts = _build(winners, failed)
     problems += bad_values + conflicts
-    if problems or settings is None:
-        raise ConfigError(problems)
-    return settings
+    values = {key: _value(spec, winners, failed) for key, spec in _SPECS.items()}
+    return Resolved(None if problems else settings, values, problems)
+
+
+def _value(spec: schema.FieldSpec, winners: Mapping[str, sources.Provided], failed: set[str]) -> Value:
+    if spec.key in failed:  # a bad value given anywhere fails the setting, as in load
+        return Value(None, "invalid", spec.secret, valid=False)
+    if spec.key in winners:
+        return Value(winners[spec.key].value, winners[spec.key].origin, spec.secret, valid=True)
+    return Value(spec.default, "default", spec.secret, valid=True)
 
 
 def simulated_providers(settings: Settings) -> frozenset[Literal["meta", "spotify"]]:

@@ -1,11 +1,13 @@
 """The ``songtrack`` command: parse arguments, load settings, configure logging,
-hand over to the runtime. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
+hand over to the runtime (or, for ``config check``, report on the settings).
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib.metadata
 import os
 import sys
 import uuid
@@ -14,11 +16,12 @@ from pathlib import Path
 
 import trio
 
-from config import CONFIG_ENV_VAR, ConfigError, Settings, load
+from config import CONFIG_ENV_VAR, ConfigError, Settings, load, resolve
 from engine.logs import configure_logging, current_actor
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 from engine.store.errors import DatabaseRefused, StoreUnavailable
 from songtrack import report_import, runtime, sandbox
+from songtrack.config_check import check_config
 from songtrack.ports import PortInUse
 
 __all__ = ["main"]
@@ -45,11 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in _FAULT_FLAGS.items():
         faults.add_argument(f"--fault-{name.replace('_', '-')}", dest=f"faults_{name}", metavar="X", help=what)
 
+    workers = argparse.ArgumentParser(add_help=False)
+    workers.add_argument("--workers", type=int, help="API processes sharing the port (default 1)")
+
     parser = argparse.ArgumentParser(prog="songtrack", description="SongTrackPro engine and API")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('songtrackpro')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", parents=[common, serving, faults],
-                              help="start PostgreSQL, apply migrations, run the engine and the API")
-    run.add_argument("--workers", type=int, help="API processes sharing the port (default 1)")
+    commands.add_parser("run", parents=[common, serving, workers, faults],
+                        help="start PostgreSQL, apply migrations, run the engine and the API")
     commands.add_parser("migrate", parents=[common], help="apply pending database migrations and exit")
     api = commands.add_parser("api", parents=[common, serving],
                               help="one API process without the engine (for scaling out)")
@@ -73,10 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--meta-tier", choices=("development_access", "standard_access"),
                          default="development_access")
     sandbox.add_argument("--spotify-mode", choices=("development", "extended"), default="development")
+    config = commands.add_parser("config", help="about the settings")
+    config.add_subparsers(dest="config_command", required=True).add_parser(
+        "check", parents=[common, serving, workers],
+        help="print the effective settings (secrets masked) and every problem; exit 0 only when all is well")
     return parser
 
 
-def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+def _sources(args: argparse.Namespace, environ: dict[str, str]) -> tuple[Path | None, dict[str, object]]:
+    """The settings file and the flags' overrides, for ``load`` and ``resolve``."""
     path = args.config or (Path(environ[CONFIG_ENV_VAR]) if environ.get(CONFIG_ENV_VAR) else None)
     overrides = {
         "data_dir": args.data_dir,
@@ -84,7 +96,11 @@ def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
         "server.port": getattr(args, "port", None),
         "server.workers": getattr(args, "workers", None),
     } | {f"simulators.faults_{name}": getattr(args, f"faults_{name}", None) for name in _FAULT_FLAGS}
-    return load(environ, path, overrides)
+    return path, overrides
+
+
+def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+    return load(environ, *_sources(args, environ))
 
 
 def _worker_argv(args: argparse.Namespace) -> list[str]:
@@ -96,6 +112,8 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     environ = dict(os.environ)  # the one place the process environment is read
+    if args.command == "config":  # its own report of every problem, so no ConfigError here
+        return check_config(resolve(environ, *_sources(args, environ)), sys.stdout)
     try:
         settings = _settings(args, environ)
     except ConfigError as err:

@@ -1,6 +1,8 @@
 """Graceful shutdown on SIGINT/SIGTERM: the first signal asks everything to
 drain and starts the deadline; a second signal, or the deadline, cancels what is
-left.
+left. The same signal again within ``REPEAT_WINDOW`` seconds is the same request:
+a parent that forwards a signal to its process group (``make run``: make sends
+SIGTERM to its child after the group got it) repeats it within milliseconds.
 
 Resource handling: the deadline is put on the cancel scope the caller passes in
 (the service's root nursery), so work still running at the deadline is
@@ -20,6 +22,9 @@ __all__ = ["Shutdown", "watch_signals"]
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Long enough for a forwarded copy (make's arrives within a millisecond of the group's), short enough that a
+# person who means "stop now" is heard at their next keypress.
+REPEAT_WINDOW = 1.0
 
 
 class Shutdown:
@@ -46,13 +51,20 @@ async def watch_signals(
     signals: AsyncIterator[int], shutdown: Shutdown, scope: trio.CancelScope, grace: float
 ) -> None:
     """Turn the first signal into ``shutdown.request`` plus a deadline on ``scope``
-    ``grace`` seconds away, and a second signal into immediate cancellation."""
+    ``grace`` seconds away, and a second signal into immediate cancellation, unless it
+    is the first one repeated within ``REPEAT_WINDOW`` seconds (then it is logged and ignored)."""
+    first: tuple[int, float] | None = None
     async for signum in signals:
         name = signal.Signals(signum).name
+        now = trio.current_time()
         if not shutdown.requested:
             log.info("received %s: draining, giving up after %.1f s", name, grace)
             shutdown.request(name)
-            scope.deadline = min(scope.deadline, trio.current_time() + grace)
+            scope.deadline = min(scope.deadline, now + grace)
+            first = (signum, now)
+        elif first is not None and first[0] == signum and now - first[1] < REPEAT_WINDOW:
+            log.info("received %s again within %.0f s: the same request (a parent forwarded it), still draining",
+                     name, REPEAT_WINDOW)
         else:
             log.warning("received %s again: stopping now", name)
             scope.cancel()

@@ -21,6 +21,10 @@ __all__ = ["bind_socket", "run_workers", "worker_env"]
 
 log = logging.getLogger(__name__)
 
+# A worker's exit status after SIGINT or SIGTERM: 0 once it drained, or death by the signal itself when it
+# came before the worker set up its handlers (still starting).
+_TOLD_TO_STOP = frozenset({0, -signal.SIGINT, -signal.SIGTERM})
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket that child processes can inherit."""
@@ -45,7 +49,9 @@ async def run_workers(
 
     On cancellation each child gets SIGTERM and a shielded few seconds to finish
     its requests before SIGKILL. A child that dies on its own is restarted:
-    losing one worker must not shrink the API silently.
+    losing one worker must not shrink the API silently. One that was told to stop
+    (a signal to our whole process group, as Ctrl-C or SIGTERM to ``make run``
+    send, reached it too) is not.
     """
     command = [sys.executable, "-m", "songtrack.cli", "api", "--fd", str(sock.fileno()), *argv]
     async with trio.open_nursery() as nursery:
@@ -63,6 +69,9 @@ async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: 
         finally:
             if process.returncode is None:
                 await _terminate(process)
+        if code in _TOLD_TO_STOP:
+            log.info("api worker %d stopped on a signal; not restarted", index)
+            return
         log.error("api worker %d exited with %s; restarting in 1 s", index, code)
         await trio.sleep(1)
 

@@ -31,9 +31,9 @@ def _problems(excinfo: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
 def test_package_all_is_pinned() -> None:
     assert sorted(config.__all__) == [
         "AuthSettings", "CONFIG_ENV_VAR", "ConfigError", "ConfigProblem", "DatabaseSettings",
-        "EmailSettings", "EngineSettings", "KeyFileError", "Keys", "LogSettings", "MetaSettings", "ServerSettings",
-        "Settings", "SimulatorSettings", "SpotifySettings", "data_path", "load", "load_or_create_keys",
-        "simulated_providers",
+        "EmailSettings", "EngineSettings", "KeyFileError", "Keys", "LogSettings", "MetaSettings", "Resolved",
+        "ServerSettings", "Settings", "SimulatorSettings", "SpotifySettings", "Value", "data_path", "load",
+        "load_or_create_keys", "resolve", "simulated_providers",
     ]
 
 
