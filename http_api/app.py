@@ -27,6 +27,7 @@ from http_api.catalog.campaigns import campaigns_router
 from http_api.catalog.tracks import tracks_router
 from http_api.console.console import console_blueprint
 from http_api.context import ApiContext
+from http_api.cors import allow_cross_origin
 from http_api.errors import install_error_handlers
 from http_api.forwarded import forwarded_client
 from http_api.live.streaming import streaming_router
@@ -80,7 +81,8 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
         streaming_router(ctx), analytics_router(ctx), imports_router(ctx, jobs),
         reports_router(ctx, jobs),
     ]
-    for router in routers:
+    for router in routers:  # the API's routes: pages elsewhere may call them (the console's may not)
+        allow_cross_origin(router.blueprint, ctx.settings.server.origins())
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]
     app.register_blueprint(live_blueprint(ctx, live))
