@@ -1,7 +1,8 @@
 """Request ids and the access log as a process writes them (``engine.logs.configure_logging``, JSON lines):
 every request gets an id, answers with it, and each of its log lines and its error body carry it; every
 request is one access line. Real time and a real port (hypercorn); no database: the routes that misbehave
-are the test's own, added to the real app.
+are the test's own, added to the real app. The last test runs ``songtrack run --workers 2`` as a child
+process and reads its output, as an operator does.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +26,7 @@ from config import load, load_or_create_keys
 from http_api.context import ApiContext
 from songtrack.api import Api, build_api
 from tests.helpers.live_ws import open_ws
+from tests.helpers.process import SongtrackProcess, free_port
 
 log = logging.getLogger("tests.request_logs")
 
@@ -135,3 +139,24 @@ async def test_each_request_is_one_structured_access_line_without_its_query(
     served_lines = [line for line in _lines(log_stream) if line["logger"] != "httpx"]  # the test's client's own
     assert not any("secret-in-the-link" in json.dumps(line) for line in served_lines)
     assert not any(line["logger"] == "hypercorn.access" for line in served_lines)
+
+
+async def test_with_two_workers_each_request_is_one_access_line_in_the_output(
+        data_dir: Path, processes: list[SongtrackProcess]) -> None:
+    port = free_port()
+    env = {**os.environ, "SONGTRACK_LOG_FORMAT": "json", "SONGTRACK_SIMULATORS_STREAM_RATE": "0"}
+    proc = SongtrackProcess(["run", "--data-dir", str(data_dir), "--port", str(port), "--workers", "2"],
+                            data_dir.parent / "songtrack.log", env)
+    processes.append(proc)
+    await proc.start()
+    await proc.wait_ready(f"http://127.0.0.1:{port}")
+    sent = [f"probe-{index}" for index in range(6)]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        for index, request_id in enumerate(sent):  # new connections, so both workers answer some
+            path = ("/health/live", "/login", "/nowhere")[index % 3]
+            await client.get(path, headers={"X-Request-ID": request_id, "Connection": "close"})
+    assert await proc.stop(signal.SIGTERM) == 0
+    lines = [json.loads(line) for line in proc.output.splitlines() if line.startswith("{")]
+    access = [line["request_id"] for line in lines if line["logger"] == "songtrack.access"]
+    assert sorted(request_id for request_id in access if request_id.startswith("probe-")) == sent
+    assert not any(line["logger"] == "hypercorn.access" for line in lines)
