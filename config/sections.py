@@ -55,12 +55,23 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
     # The reverse proxies (CIDRs, a TOML list or comma-separated) whose X-Forwarded-For names the client;
     # from any other peer the header is ignored. Read it through ``proxies()``.
     trusted_proxies: str | list[str] = ""
+    # The browser origins (https://dash.example.com; a TOML list or comma-separated; "*" for any) whose pages
+    # may call the API (CORS) and open live WebSockets besides public_url's own. Read it through ``origins()``.
+    cors_origins: str | list[str] = ""
 
     def __post_init__(self) -> None:
         _check_subnets("trusted_proxies", self.proxies())
+        for origin in self.origins():
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise FieldConflict(("cors_origins",),
+                                    f"{origin!r} is not an origin (scheme://host[:port], no path)")
 
     def proxies(self) -> tuple[str, ...]:
         return _listed(self.trusted_proxies)
+
+    def origins(self) -> tuple[str, ...]:
+        """The allowed browser origins, as given (without a trailing slash)."""
+        return tuple(origin.rstrip("/") for origin in _listed(self.cors_origins))
 
 
 class ApiSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -288,29 +299,14 @@ def _check_subnets(field: str, cidrs: tuple[str, ...]) -> None:
 
 
 class LiveSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """Live stream events over WebSocket (docs/live-streams.md). ``allowed_origins`` lists the browser
-    origins (``https://dash.example.com``) that may open one besides the API's own public URL: a TOML list
-    or a comma-separated string, ``*`` for any; clients that send no Origin (not browsers) are always let
-    in. The server pings every ``ping_interval`` seconds and closes a connection silent for 10 s longer;
-    ``backlog`` stream events may wait for one connection before it is closed as too slow;
-    ``poll_interval`` is the fallback poll when a NOTIFY is missed (seconds)."""
+    """Live stream events over WebSocket (docs/live-streams.md); the browser origins that may open one are
+    ``[server] cors_origins``. The server pings every ``ping_interval`` seconds and closes a connection
+    silent for 10 s longer; ``backlog`` stream events may wait for one connection before it is closed as too
+    slow; ``poll_interval`` is the fallback poll when a NOTIFY is missed (seconds)."""
 
-    allowed_origins: str | list[str] = ""
     ping_interval: Annotated[float, Meta(gt=0, le=300)] = 25.0
     backlog: Annotated[int, Meta(ge=10, le=100_000)] = 1000
     poll_interval: Annotated[float, Meta(gt=0, le=60)] = 2.0
-
-    def __post_init__(self) -> None:
-        for origin in self.origins():
-            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
-                raise FieldConflict(("allowed_origins",),
-                                    f"{origin!r} is not an origin (scheme://host[:port], no path)")
-
-    def origins(self) -> tuple[str, ...]:
-        """The allowed origins, as given (without a trailing slash)."""
-        given = self.allowed_origins
-        parts = given.split(",") if isinstance(given, str) else given
-        return tuple(part.strip().rstrip("/") for part in parts if part.strip())
 
 
 class AnalyticsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -4,6 +4,10 @@ Every line carries the name of the actor that wrote it. The name lives in a
 context variable that the supervisor sets in each child's task; trio copies
 context into tasks spawned from there, so an actor's helpers inherit it. Code
 outside any actor logs as ``main`` (or whatever role the process sets).
+
+A line written while the API handles a request also carries that request's id (``request_id``), from
+``current_request``: the API sets it in the task that handles the request, so the tasks that request
+starts (a WebSocket's reader and writer, a job it hands to the runner) inherit it, and nothing else does.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from typing import Literal, TextIO
 
 import msgspec
 
-__all__ = ["configure_logging", "current_actor"]
+__all__ = ["configure_logging", "current_actor", "current_request"]
 
 current_actor: ContextVar[str] = ContextVar("current_actor", default="main")
+# The id of the HTTP request being handled (``X-Request-ID``); None outside a request.
+current_request: ContextVar[str | None] = ContextVar("current_request", default=None)
 
 _encoder = msgspec.json.Encoder()
 
@@ -32,6 +38,9 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 class _ActorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.actor = current_actor.get()
+        request_id = current_request.get()
+        if request_id is not None:  # an extra field: lines outside requests carry none
+            record.request_id = request_id
         return True
 
 
@@ -87,6 +96,11 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(actor)s] %(name)s: %(message)s")
 
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return line if request_id is None else f"{line} [request {request_id}]"
+
 
 def configure_logging(
     level: str = "info",
@@ -109,7 +123,6 @@ def configure_logging(
     for old_filter in [f for f in pool.filters if isinstance(f, _PoolFloorFilter)]:
         pool.removeFilter(old_filter)
     pool.addFilter(_PoolFloorFilter())
-    for name in ("hypercorn.error", "hypercorn.access"):
-        hyper = logging.getLogger(name)
-        hyper.handlers.clear()
-        hyper.propagate = True
+    hyper = logging.getLogger("hypercorn.error")  # hypercorn's access log is off: the API writes its own
+    hyper.handlers.clear()
+    hyper.propagate = True

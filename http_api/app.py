@@ -14,6 +14,7 @@ from quart_trio import QuartTrio
 
 from engine.jobs import Jobs
 from engine.live import LiveFeed
+from http_api.access_log import with_access_log
 from http_api.analytics.analytics import analytics_router
 from http_api.analytics.exports import reports_router
 from http_api.analytics.imports import UploadRequest, imports_router
@@ -26,6 +27,7 @@ from http_api.catalog.campaigns import campaigns_router
 from http_api.catalog.tracks import tracks_router
 from http_api.console.console import console_blueprint
 from http_api.context import ApiContext
+from http_api.cors import allow_cross_origin
 from http_api.errors import install_error_handlers
 from http_api.forwarded import forwarded_client
 from http_api.live.streaming import streaming_router
@@ -42,6 +44,7 @@ from http_api.providers.meta_conversions import meta_conversions_router
 from http_api.providers.meta_pixels import meta_pixels_router
 from http_api.providers.spotify import SpotifyIdText, spotify_router
 from http_api.providers.sync_runs import sync_runs_router
+from http_api.request_ids import with_request_ids
 from http_api.routing import Router
 from http_api.rules.history import history_router
 from http_api.rules.preview import preview_router
@@ -62,7 +65,10 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
     app.url_map.converters["spotify_id"] = SpotifyIdText
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in ctx.settings.server.proxies()]
-    app.asgi_app = forwarded_client(app.asgi_app, trusted)  # type: ignore[method-assign,assignment]
+    # Outermost first: the client's address is settled before the request id is, and both before the
+    # access line is written.
+    app.asgi_app = forwarded_client(  # type: ignore[method-assign,assignment]
+        with_request_ids(with_access_log(app.asgi_app)), trusted)
     install_error_handlers(app)
     routers: list[Router] = [
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
@@ -75,7 +81,8 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
         streaming_router(ctx), analytics_router(ctx), imports_router(ctx, jobs),
         reports_router(ctx, jobs),
     ]
-    for router in routers:
+    for router in routers:  # the API's routes: pages elsewhere may call them (the console's may not)
+        allow_cross_origin(router.blueprint, ctx.settings.server.origins())
         app.register_blueprint(router.blueprint)
     endpoints = [endpoint for router in routers for endpoint in router.endpoints]
     app.register_blueprint(live_blueprint(ctx, live))

@@ -1,7 +1,9 @@
 """The one error envelope of the API and the handlers that produce it.
 
-Every failure leaves the API as ``{"error": {"code", "message", "details"}}``
-with the codes of the API reference; nothing else, and never a traceback.
+Every failure leaves the API as ``{"error": {"code", "message", "details", "requestId"}}``
+with the codes of the API reference; nothing else, and never a traceback. ``requestId`` extends the
+reference's envelope: the request's ``X-Request-ID``, so a user can quote a failure (a 500 included) and we
+can find its log lines.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import msgspec
 from quart import Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from engine.logs import current_request
 from engine.store.catalog_common import Conflict, NotFound
 from engine.store.errors import StoreUnavailable
 from http_api.responses import json_response
@@ -32,10 +35,12 @@ class ErrorDetail(msgspec.Struct, frozen=True):
     message: str
 
 
-class ErrorBody(msgspec.Struct, frozen=True):
+class ErrorBody(msgspec.Struct, frozen=True, rename="camel"):
     code: str
     message: str
     details: list[ErrorDetail] = []
+    # Read when the body is made, which is always while its request is handled.
+    request_id: str | None = msgspec.field(default_factory=current_request.get)
 
 
 class ErrorEnvelope(msgspec.Struct, frozen=True):

@@ -36,7 +36,7 @@ async def serve_http(
     current_actor.set("http")  # hypercorn's connection tasks inherit this context
     config = Config()
     config.bind = [bind]
-    config.accesslog = logging.getLogger("hypercorn.access")
+    config.accesslog = None  # the app writes its own, structured (http_api.access_log)
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = graceful_timeout
     config.keep_alive_timeout = 5

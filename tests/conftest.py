@@ -9,6 +9,8 @@ trio's autojump clock: it would jump ahead while we wait on the asyncio thread.
 
 from __future__ import annotations
 
+import io
+import logging
 import shutil
 import tempfile
 import uuid
@@ -19,6 +21,7 @@ import pytest
 import trio
 from hypothesis import settings
 
+from engine.logs import configure_logging
 from engine.store import Database, EmbeddedPostgres, apply_migrations, open_database
 
 TEMPLATE_DATABASE = "songtrack_template"
@@ -82,3 +85,18 @@ def property_dsn(pg_dsn_factory: Callable[[str], str]) -> Iterator[str]:
         yield pg_dsn_factory(name)
     finally:
         trio.run(admin, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """configure_logging onto a buffer (JSON lines); the root logger's handlers and level are put back after."""
+    root, pool = logging.getLogger(), logging.getLogger("asyncpg.pool")
+    handlers, level, filters = list(root.handlers), root.level, list(pool.filters)
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        yield stream
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        pool.filters[:] = filters

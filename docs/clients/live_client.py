@@ -159,7 +159,7 @@ class LiveClient:
                 return await self._read(ws)
         except InvalidStatus as exc:
             if exc.response.status_code == 403:
-                raise Stop("the server refused this Origin (403): add it to [live] allowed_origins") from None
+                raise Stop("the server refused this Origin (403): add it to [server] cors_origins") from None
             return None, f"handshake refused: HTTP {exc.response.status_code}"
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             return None, f"could not connect: {exc!r}"

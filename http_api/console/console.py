@@ -10,6 +10,7 @@ from urllib.parse import quote
 from quart import Blueprint, Response, render_template
 
 from engine.jobs import Jobs
+from engine.logs import current_request
 from http_api.console.audiences import add_audiences_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaign_edit import add_campaign_edit_routes
@@ -60,6 +61,10 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_imports_routes(bp, ctx, jobs)
     add_tracks_routes(bp, ctx)
     add_audiences_routes(bp, ctx)
+
+    @bp.context_processor
+    def request_id() -> dict[str, str | None]:  # the error pages show it, to quote when asking for help
+        return {"request_id": current_request.get()}
 
     @bp.errorhandler(Refused)
     async def refused(error: Refused) -> Response:

@@ -3,7 +3,7 @@
 ``http_api.auth.email`` (limits and messages included).
 
 A token arrives only in the e-mail's link (``?token=``); from there it goes into the form's hidden field,
-never into another URL, a script or a log (hypercorn's access log leaves query strings out, and these
+never into another URL, a script or a log (the access log leaves query strings out, and these
 pages send a Referer of our origin alone). Once used, no page shows it again.
 """
 

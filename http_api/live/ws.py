@@ -99,7 +99,7 @@ def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
     """Browsers send Origin; others may not, and cannot be tricked into using someone's token."""
     if origin is None:
         return True
-    allowed = ctx.settings.live.origins()
+    allowed = ctx.settings.server.origins()
     own = "/".join(ctx.public_url.split("/")[:3])
     return "*" in allowed or origin.rstrip("/") in (*allowed, own)
 
@@ -334,7 +334,7 @@ def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
     async def serve(track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Response | None:
         # A cookie connection's origin was checked already, and more strictly: our own pages only.
         if cookie_session is None and not origin_allowed(ctx, websocket.headers.get("Origin")):
-            return Response("this Origin may not open live streams (live.allowed_origins)", status=403)
+            return Response("this Origin may not open live streams (server.cors_origins)", status=403)
         await websocket.accept()
         code, reason = await _Connection(ctx, hub, open_queues).serve(track_id, cookie_session)
         with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame

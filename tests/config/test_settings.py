@@ -78,6 +78,13 @@ def test_sandbox_stream_rate_defaults_to_two_may_be_off_and_is_bounded() -> None
         assert list(_problems(excinfo)) == ["SONGTRACK_SIMULATORS_STREAM_RATE"]
 
 
+def test_cors_origins_are_a_list_or_comma_separated_without_trailing_slashes(tmp_path: Path) -> None:
+    given = load({"SONGTRACK_SERVER_CORS_ORIGINS": "https://a.example/, http://b.example:8080"})
+    assert given.server.origins() == ("https://a.example", "http://b.example:8080")
+    listed = load({}, _write(tmp_path, '[server]\ncors_origins = ["*"]\n'))
+    assert listed.server.origins() == ("*",)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
@@ -88,6 +95,7 @@ def test_sandbox_stream_rate_defaults_to_two_may_be_off_and_is_bounded() -> None
         ("SONGTRACK_DATABASE_URL", "mysql://db", "expected a postgresql:// or postgres:// URL"),
         ("SONGTRACK_ENGINE_SHUTDOWN_GRACE", "-1", "expected a number greater than 0 and at most 600"),
         ("SONGTRACK_DATA_DIR", "", "expected a non-empty string"),
+        ("SONGTRACK_SERVER_CORS_ORIGINS", "https://dash.example.com/app", "is not an origin"),
     ],
 )
 def test_bad_value_is_refused_naming_its_variable(name: str, value: str, expected: str) -> None:

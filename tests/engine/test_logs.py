@@ -6,28 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
-
-import pytest
 
 from engine.logs import _FLOOR_QUIET, _PoolFloorFilter, configure_logging
 
 FLOOR = "Failed to restore the pool connection floor; retrying"  # asyncpg 0.32's pool.py, verbatim
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """configure_logging onto a buffer (JSON lines); the root logger's handlers and level are put back after."""
-    root, pool = logging.getLogger(), logging.getLogger("asyncpg.pool")
-    handlers, level, filters = list(root.handlers), root.level, list(pool.filters)
-    stream = io.StringIO()
-    configure_logging("info", "json", stream)
-    try:
-        yield stream
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        pool.filters[:] = filters
 
 
 def _floor_failure() -> None:

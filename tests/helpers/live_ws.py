@@ -58,7 +58,7 @@ class Label:
 
 def settings(**live: str) -> Settings:
     """Settings with sandbox mode off, one allowed origin, and ``[live]`` overrides (``ping_interval="1"``)."""
-    env = {"SONGTRACK_SANDBOX": "off", "SONGTRACK_LIVE_ALLOWED_ORIGINS": "https://dash.example.com"}
+    env = {"SONGTRACK_SANDBOX": "off", "SONGTRACK_SERVER_CORS_ORIGINS": "https://dash.example.com"}
     env.update({f"SONGTRACK_LIVE_{name.upper()}": value for name, value in live.items()})
     return load(env)
 

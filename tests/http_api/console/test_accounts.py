@@ -141,7 +141,7 @@ async def test_every_form_needs_its_csrf_token_and_our_origin(console: Console, 
 
 
 async def test_the_access_log_leaves_the_token_out(console: Console, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="hypercorn.access")
-    await console.browser.get("/reset-password?token=secret-in-the-link")  # hypercorn logs no query string
+    caplog.set_level(logging.INFO, logger="songtrack.access")
+    await console.browser.get("/reset-password?token=secret-in-the-link")  # the access log has no query string
     await trio.testing.wait_all_tasks_blocked()  # the server logs the request after answering it
     assert "GET /reset-password " in caplog.text and "secret-in-the-link" not in caplog.text

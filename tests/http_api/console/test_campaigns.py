@@ -85,8 +85,10 @@ async def test_pause_and_resume_go_through_the_lifecycle_with_the_csrf_token(con
 async def test_a_missing_token_is_refused_and_changes_nothing(console: Console) -> None:
     campaign_id = await _running(console, status="active")
     await console.sign_in()
-    refused = await console.browser.post(f"/app/campaigns/{campaign_id}/pause", data={})
+    refused = await console.browser.post(f"/app/campaigns/{campaign_id}/pause", data={},
+                                         headers={"X-Request-ID": "quote-this-refusal"})
     assert refused.status_code == 403 and "Nothing was changed" in refused.text
+    assert "<code>quote-this-refusal</code>" in refused.text  # to quote when asking for help
     assert await _status(console, campaign_id) == "active"
 
 
@@ -106,6 +108,7 @@ async def test_another_organizations_campaign_is_not_found(console: Console) -> 
     await console.sign_in()
     page = await console.browser.get(f"/app/campaigns/{theirs}")
     assert page.status_code == 404 and "Their secret" not in page.text and "no such campaign" in page.text
+    assert f"<code>{page.headers['X-Request-ID']}</code>" in page.text
     token = csrf_of((await console.browser.get("/app")).text)  # a valid token of our own session
     pause = await console.browser.post(f"/app/campaigns/{theirs}/pause", data={"csrf_token": token})
     assert pause.status_code == 404

@@ -182,7 +182,7 @@ async def test_origin_is_checked_before_the_upgrade(server: Server, db: Database
                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": origin}
     async with httpx.AsyncClient() as http:
         response = await http.get(server.ws_url.replace("ws://", "http://") + "/v1/streaming/ws", headers=upgrade)
-    assert response.status_code == 403 and "allowed_origins" in response.text
+    assert response.status_code == 403 and "cors_origins" in response.text
 
 
 async def test_a_token_that_expires_on_a_live_connection_closes_it_unless_refreshed(

@@ -108,4 +108,5 @@ async def test_a_crash_answers_500_in_the_envelope_without_a_traceback(app: Quar
     response = await app.test_client().get("/boom")
     assert response.status_code == 500
     body = await response.get_json()
-    assert body == {"error": {"code": "SERVER_ERROR", "message": "internal server error", "details": []}}
+    assert body == {"error": {"code": "SERVER_ERROR", "message": "internal server error", "details": [],
+                              "requestId": response.headers["X-Request-ID"]}}
