@@ -16,6 +16,8 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 __all__ = [
     "ACTOR_RESTARTS",
+    "AGGREGATOR_BATCH_DURATION",
+    "AGGREGATOR_BATCH_SAMPLES",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_DURATION",
     "LIVE_CONNECTIONS",
@@ -63,6 +65,17 @@ WEBHOOK_DELIVERIES = Counter(
 
 ACTOR_RESTARTS = Counter(
     "songtrack_actor_restarts", "Restarts of supervised actors after a crash or a return, by kind.", ["kind"],
+)
+
+# A batch is at most the aggregator's ``max_batch`` (256) samples.
+AGGREGATOR_BATCH_SAMPLES = Histogram(
+    "songtrack_aggregator_batch_samples", "Samples the aggregator wrote in one transaction.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+AGGREGATOR_BATCH_DURATION = Histogram(
+    "songtrack_aggregator_batch_duration_seconds",
+    "Time one aggregator transaction took: facts, totals, rules, alerts and webhook events.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
 
