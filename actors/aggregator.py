@@ -24,6 +24,7 @@ from config.sections import AlertsSettings, RulesSettings
 from engine import alert_rules, guardrail
 from engine.clock import utc_now
 from engine.messages import MetricSample
+from engine.metrics import AGGREGATOR_BATCH_DURATION, AGGREGATOR_BATCH_SAMPLES
 from engine.store import alerts as alert_store
 from engine.store import campaigns, facts, meta_writes, rule_inputs, rule_runs
 from engine.store.database import Connection, Database
@@ -133,10 +134,12 @@ class Aggregator:
         return False
 
     async def _write(self) -> None:
-        now = self._wall()
+        now, started = self._wall(), trio.current_time()
         self._touched, self._tripped = [], []
         async with self._db.transaction() as tx:
             fired = await self.write_batch(tx, self._pending, now)
+        AGGREGATOR_BATCH_SAMPLES.observe(len(self._pending))
+        AGGREGATOR_BATCH_DURATION.observe(trio.current_time() - started)
         self.samples_written += len(self._pending)
         self._pending = []
         self.alerts_fired += len(fired)

@@ -36,6 +36,7 @@ import trio
 
 from config.sections import WebhooksSettings
 from engine.clock import utc_now
+from engine.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES
 from engine.secrets_box import SealError
 from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"SongTrackPro-Webhooks/{version('songtrackpro')}"
 _RESPONSE_LIMIT = 4096
+# A settled delivery's outcome label, by the decision that settled it (``disable``: the endpoint was disabled).
+_SETTLED = {"succeed": "succeeded", "fail": "failed", "disable": "disabled"}
 _envelope = msgspec.json.Decoder(dict[str, object])
 _encoder = msgspec.json.Encoder()
 
@@ -199,9 +202,12 @@ class WebhookDispatcher:
             self.sent += 1
             decision = decide(self._config.schedule, claim.attempts + 1, outcome, retry_after=retry_after,
                               draw=self._draw())
+            WEBHOOK_ATTEMPTS.labels(outcome.value).inc()
             if not await deliveries.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
                 log.warning("delivery %s: our claim expired while sending; its new owner decides",
                             claim.delivery_id)
+            elif decision.action != "retry":
+                WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
             if decision.action == "retry":
                 heapq.heappush(self._retries, trio.current_time() + decision.delay)
         finally:
@@ -242,6 +248,7 @@ class WebhookDispatcher:
                 timed_out = isinstance(exc, httpx.TimeoutException)
         if deadline.cancelled_caught:
             timed_out, error = True, f"no answer within {self._config.timeout:g} s"
+        WEBHOOK_ATTEMPT_DURATION.observe(trio.current_time() - started)
         duration = round((trio.current_time() - started) * 1000)
         result = deliveries.AttemptResult(attempted_at=attempted_at, duration_ms=duration, status_code=status,
                                      error=error, response_body=text)

@@ -25,6 +25,7 @@ __all__ = [
     "LiveSettings",
     "LogSettings",
     "MetaSettings",
+    "MetricsSettings",
     "RulesSettings",
     "ServerSettings",
     "SimulatorSettings",
@@ -357,6 +358,19 @@ class AnalyticsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
                 raise ValueError(f"the value of a stream in {code} must be 0 or more")
             values[code] = value
         return values
+
+
+class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """``GET /metrics`` (Prometheus' text format, docs/metrics.md). ``mode``: ``off`` (404), ``loopback`` (only
+    a scraper connecting from 127.0.0.1 or ::1 itself, not through a proxy) or ``token`` (anyone presenting
+    ``Authorization: Bearer <token>``)."""
+
+    mode: Literal["off", "loopback", "token"] = "loopback"
+    token: _Secret | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode == "token" and self.token is None:
+            raise FieldConflict(("mode", "token"), 'mode "token" needs a token that scrapers present')
 
 
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -28,6 +28,7 @@ from config.sections import (
     LiveSettings,
     LogSettings,
     MetaSettings,
+    MetricsSettings,
     RulesSettings,
     ServerSettings,
     SimulatorSettings,
@@ -72,6 +73,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     webhooks: WebhooksSettings = msgspec.field(default_factory=WebhooksSettings)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.

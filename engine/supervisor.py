@@ -22,6 +22,7 @@ import trio
 from engine.backoff import Backoff, Intensity
 from engine.child_spec import ChildSpec, Escalation, Restart
 from engine.logs import current_actor
+from engine.metrics import ACTOR_RESTARTS, actor_kind
 from engine.registry import ActorState, Registry, format_error
 from engine.store.errors import only_unavailable
 
@@ -285,6 +286,7 @@ class Supervisor:
         delay = self._backoff.delay(child.consecutive, self._rng.random())
         at = self._registry.now() + timedelta(seconds=delay)
         self._record(child, ActorState.BACKING_OFF, error, next_restart_at=at)
+        ACTOR_RESTARTS.labels(actor_kind(child.spec.name)).inc()
         # A permanent child that returns is restarted too, but a return is not an error.
         log = logger.error if error is not None else logger.warning
         log(

@@ -36,6 +36,7 @@ from http_api.openapi import build_openapi, docs_blueprint
 from http_api.ops.dev import dev_router
 from http_api.ops.engine_status import engine_status_router
 from http_api.ops.health import health_router
+from http_api.ops.metrics import install_metrics
 from http_api.organizations.organizations import organizations_router
 from http_api.providers.integrations import integrations_router
 from http_api.providers.listeners import listeners_router
@@ -70,6 +71,7 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
     app.asgi_app = forwarded_client(  # type: ignore[method-assign,assignment]
         with_request_ids(with_access_log(app.asgi_app)), trusted)
     install_error_handlers(app)
+    install_metrics(app, ctx)  # for Prometheus, not the API's clients: not in the OpenAPI document
     routers: list[Router] = [
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),

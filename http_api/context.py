@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 import httpx
 
@@ -35,6 +36,9 @@ class ApiContext:
     wall: Callable[[], datetime] | None = None
     # How routes reach Meta and Spotify; tests mount the simulators here with httpx.ASGITransport.
     http_factory: Callable[[], httpx.AsyncClient] = field(default=httpx.AsyncClient)
+    # Where the processes of one ``songtrack run`` keep their Prometheus figures (songtrack/metrics_dir.py),
+    # so a scrape of any of them adds up all; None: this process's own, in memory.
+    metrics_dir: Path | None = None
 
     def domain_now(self) -> datetime:
         """The present of the data: ``wall()``, else ``now()`` as an aware UTC datetime."""

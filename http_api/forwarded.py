@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
-__all__ = ["Network", "client_address", "forwarded_client"]
+__all__ = ["Network", "client_address", "forwarded_client", "from_this_machine"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -70,3 +70,20 @@ def _address(entry: str) -> str | None:
         return str(ipaddress.ip_address(host))
     except ValueError:
         return None
+
+
+def from_this_machine(address: str | None) -> bool:
+    """Whether the peer is this machine.
+
+    Quart reports ``<local>`` when the server gives no peer address: a Unix socket, or the test client.
+    Behind a reverse proxy on the same host every request looks local: callers that care also refuse
+    requests that carry a proxy's headers (``/metrics``), or must not face the internet (the sandbox).
+    """
+    if address == "<local>":
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None  # ::ffff:127.0.0.1
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)

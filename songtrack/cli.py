@@ -20,8 +20,9 @@ from config import CONFIG_ENV_VAR, ConfigError, Settings, load, resolve
 from engine.logs import configure_logging, current_actor
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 from engine.store.errors import DatabaseRefused, StoreUnavailable
-from songtrack import report_import, runtime, sandbox
+from songtrack import report_import
 from songtrack.config_check import check_config
+from songtrack.metrics_dir import MULTIPROC_ENV, metrics_directory
 from songtrack.ports import PortInUse
 
 __all__ = ["main"]
@@ -121,9 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log.level, settings.log.format)
     current_actor.set(args.command)
+    metrics_dir = metrics_directory(args.command, settings, environ)
+    if metrics_dir is not None:
+        # Before the service is imported: prometheus_client chooses files over memory when first imported.
+        if "prometheus_client" in sys.modules:
+            raise RuntimeError("prometheus_client was imported before its directory was set (songtrack.cli)")
+        os.environ[MULTIPROC_ENV] = environ[MULTIPROC_ENV] = str(metrics_dir)  # API workers inherit ``environ``
     failures: list[BaseException] = []
     try:
-        return _dispatch(args, settings, environ)
+        return _dispatch(args, settings, environ, metrics_dir)
     except* (PostgresNotFound, EmbeddedPostgresError, PortInUse, DatabaseRefused, StoreUnavailable) as group:
         # Raised inside the service's nurseries, so it arrives grouped (nested as deep as the nurseries
         # were); the message is the whole story. (run and api wait for a database that is unavailable;
@@ -139,11 +146,14 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
             for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])]
 
 
-def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:
+def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str], metrics_dir: Path | None) -> int:
+    # Imported here, not above: after ``main`` pointed prometheus_client at the metrics directory.
+    from songtrack import runtime, sandbox
+
     if args.command == "run":
-        return trio.run(runtime.serve, settings, environ, _worker_argv(args))
+        return trio.run(runtime.serve, settings, environ, _worker_argv(args), metrics_dir)
     if args.command == "api":
-        return trio.run(runtime.serve_api, settings, args.fd)
+        return trio.run(runtime.serve_api, settings, args.fd, metrics_dir)
     if args.command == "sandbox":
         return trio.run(functools.partial(
             sandbox.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,

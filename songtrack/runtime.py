@@ -11,6 +11,7 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -60,11 +61,13 @@ async def migrate(settings: Settings) -> list[int]:
         return await apply_migrations(db)
 
 
-async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[str]) -> int:
+async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[str],
+                metrics_dir: Path | None = None) -> int:
     """``songtrack run``: the database, the engine and the API until SIGINT/SIGTERM.
 
     ``worker_argv`` is how API worker processes (``--workers N``) are told the
-    same configuration (``--config``, ``--data-dir``) as ours.
+    same configuration (``--config``, ``--data-dir``) as ours. ``metrics_dir``: where every process of ours
+    keeps its Prometheus figures (``songtrack/metrics_dir.py``).
     Returns the process exit code: 0 after a graceful stop (in-flight work
     finished or abandoned at the deadline), 1 when the engine escalated.
     """
@@ -76,7 +79,7 @@ async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[s
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
                                    settings.engine.shutdown_grace)
-                await _serve_all(settings, keys, environ, worker_argv, shutdown)
+                await _serve_all(settings, keys, environ, worker_argv, shutdown, metrics_dir)
                 nursery.cancel_scope.cancel()
         except* Escalation as group:
             escalated.extend(group.exceptions)
@@ -88,7 +91,8 @@ async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[s
 
 
 async def _serve_all(
-    settings: Settings, keys: Keys, environ: dict[str, str], worker_argv: list[str], shutdown: Shutdown
+    settings: Settings, keys: Keys, environ: dict[str, str], worker_argv: list[str], shutdown: Shutdown,
+    metrics_dir: Path | None,
 ) -> None:
     slot = DatabaseSlot()
     migrations = discover()
@@ -102,7 +106,7 @@ async def _serve_all(
         http_stopped = trio.Event()
         if server.workers == 1:
             # One process: the API answers /health at once and turns ready when the store is.
-            api = build_api(ApiContext(slot.get, migrations, settings, keys, wall=clock))
+            api = build_api(ApiContext(slot.get, migrations, settings, keys, wall=clock, metrics_dir=metrics_dir))
             with naming_port("the API", server.host, server.port, "--port"):
                 urls = await nursery.start(
                     _serve_http_until, api, f"{server.host}:{server.port}", shutdown, http_stopped,
@@ -114,7 +118,7 @@ async def _serve_all(
                 with naming_port("the API", server.host, server.port, "--port"):
                     sock = bind_socket(server.host, server.port)
                 env = worker_env(environ, dsn) | _shared_env(settings)
-                await workers.start(run_workers, server.workers, sock, worker_argv, env)
+                await workers.start(run_workers, server.workers, sock, worker_argv, env, metrics_dir)
                 _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
             with trio.CancelScope() as waiting:
                 nursery.start_soon(slot.give_up_on, shutdown, waiting)
@@ -288,7 +292,7 @@ def _announce(urls: list[str]) -> None:
     log.info("listening on %s", ", ".join(urls))
 
 
-async def serve_api(settings: Settings, fd: int | None) -> int:
+async def serve_api(settings: Settings, fd: int | None, metrics_dir: Path | None = None) -> int:
     """One API worker (``songtrack api``): no engine, no migrations, the given database.
 
     With ``fd`` (a socket inherited from ``songtrack run --workers N``) it also
@@ -299,7 +303,8 @@ async def serve_api(settings: Settings, fd: int | None) -> int:
     shutdown, slot = Shutdown(), DatabaseSlot()
     bind = f"fd://{fd}" if fd is not None else f"{settings.server.host}:{settings.server.port}"
     keys = load_or_create_keys(data_path(settings))
-    api = build_api(ApiContext(slot.get, discover(), settings, keys, wall=wall_clock(settings)))
+    api = build_api(ApiContext(slot.get, discover(), settings, keys, wall=wall_clock(settings),
+                               metrics_dir=metrics_dir))
     escalated: list[BaseException] = []
     with trio.open_signal_receiver(*SIGNALS) as signals:
         try:

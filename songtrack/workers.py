@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import trio
+from prometheus_client.multiprocess import mark_process_dead
 
 __all__ = ["bind_socket", "run_workers", "worker_env"]
 
@@ -42,6 +44,7 @@ async def run_workers(
     sock: socket.socket,
     argv: Sequence[str],
     env: Mapping[str, str],
+    metrics_dir: Path | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -52,15 +55,18 @@ async def run_workers(
     losing one worker must not shrink the API silently. One that was told to stop
     (a signal to our whole process group, as Ctrl-C or SIGTERM to ``make run``
     send, reached it too) is not.
+    Once a child has exited, its live gauges leave ``metrics_dir`` (its counters stay: what it counted
+    happened).
     """
     command = [sys.executable, "-m", "songtrack.cli", "api", "--fd", str(sock.fileno()), *argv]
     async with trio.open_nursery() as nursery:
         for index in range(count):
-            nursery.start_soon(_keep_worker, index, command, dict(env), sock.fileno())
+            nursery.start_soon(_keep_worker, index, command, dict(env), sock.fileno(), metrics_dir)
         task_status.started()
 
 
-async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: int) -> None:
+async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: int,
+                       metrics_dir: Path | None) -> None:
     while True:
         process = await trio.lowlevel.open_process(command, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL)
         log.info("api worker %d started (pid %d)", index, process.pid)
@@ -69,6 +75,8 @@ async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: 
         finally:
             if process.returncode is None:
                 await _terminate(process)
+            if metrics_dir is not None:
+                mark_process_dead(process.pid, str(metrics_dir))  # type: ignore[no-untyped-call]  # unannotated
         if code in _TOLD_TO_STOP:
             log.info("api worker %d stopped on a signal; not restarted", index)
             return

@@ -22,8 +22,8 @@ import msgspec
 from engine.registry import ActorStatus, Detail
 from engine.store.database import Database
 
-__all__ = ["ActorRow", "NodeRow", "StatusReport", "live_actors", "mark_node_stopped", "publish_actors",
-           "read_status", "register_node"]
+__all__ = ["ActorRow", "NodeRow", "StatusReport", "actor_counts", "live_actors", "mark_node_stopped",
+           "publish_actors", "read_status", "register_node"]
 
 # A node whose heartbeat is older than this is presumed dead and left out of the status.
 NODE_TIMEOUT_SECONDS = 30
@@ -142,3 +142,13 @@ def _actor_row(record: asyncpg.Record) -> ActorRow:
     fields = dict(record)
     detail = fields.pop("detail")
     return ActorRow(**fields, detail=None if detail is None else _detail_decoder.decode(detail))
+
+
+async def actor_counts(db: Database) -> dict[tuple[str, str], int]:
+    """How many actors of the live nodes are in each state, by kind (the name without its account key, as
+    ``engine.metrics.actor_kind`` reads it), over every organization: (kind, state) → count."""
+    rows = await db.fetch(
+        f"SELECT split_part(a.name, ':', 1) AS kind, a.state, count(*) AS n"
+        f" FROM engine_actors a JOIN engine_nodes n ON n.id = a.node_id WHERE {_LIVE} GROUP BY 1, 2"
+    )
+    return {(row["kind"], row["state"]): int(row["n"]) for row in rows}

@@ -23,7 +23,7 @@ from engine.webhooks.schedule import Decision
 
 __all__ = [
     "DISABLE_AFTER", "AttemptResult", "Claim", "Status", "active_secrets", "claim_due", "delivery_statuses",
-    "record_attempt",
+    "pending_backlog", "record_attempt",
 ]  # fmt: skip
 
 DISABLE_AFTER = timedelta(days=5)  # of nothing but failures
@@ -170,3 +170,15 @@ async def delivery_statuses(q: Queries, endpoint_id: uuid.UUID) -> Sequence[tupl
     rows = await q.fetch("SELECT event_id, status, attempts FROM webhook_deliveries WHERE endpoint_id = $1"
                          " ORDER BY created_at, id", endpoint_id)
     return [(row["event_id"], row["status"], row["attempts"]) for row in rows]
+
+
+async def pending_backlog(db: Database) -> tuple[int, float | None]:
+    """The outbox's pending deliveries of every organization: how many, and the age in seconds of the
+    oldest (None when there is none). Measured on the database's clock, which stamped ``created_at``; one
+    pass over the partial index of pending rows."""
+    row = await db.fetchrow(
+        "SELECT count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest"
+        " FROM webhook_deliveries WHERE status = 'pending'"
+    )
+    assert row is not None
+    return int(row["pending"]), row["oldest"]

@@ -26,6 +26,7 @@ import trio
 from quart import Blueprint, Response, websocket
 
 from engine.live import LiveFeed
+from engine.metrics import LIVE_CONNECTIONS, LIVE_FRAMES_SENT, LIVE_SLOW_CLOSES
 from engine.store.errors import StoreUnavailable
 from engine.store.sessions import SessionCheck, check_session
 from http_api.console.guard import live_session
@@ -272,8 +273,10 @@ class _Connection:
             if not self.batch:
                 for frame in frames:
                     await websocket.send(frame)
+                    LIVE_FRAMES_SENT.inc()
             elif frames:
                 await websocket.send("\n".join(frames))
+                LIVE_FRAMES_SENT.inc(len(frames))
             if self.queue.overflowed:
                 raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
             if self.queue.closed:
@@ -336,7 +339,10 @@ def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
         if cookie_session is None and not origin_allowed(ctx, websocket.headers.get("Origin")):
             return Response("this Origin may not open live streams (server.cors_origins)", status=403)
         await websocket.accept()
-        code, reason = await _Connection(ctx, hub, open_queues).serve(track_id, cookie_session)
+        with LIVE_CONNECTIONS.track_inprogress():
+            code, reason = await _Connection(ctx, hub, open_queues).serve(track_id, cookie_session)
+        if code == CloseCode.SLOW:
+            LIVE_SLOW_CLOSES.inc()
         with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
             await websocket.close(code, reason)
         return None

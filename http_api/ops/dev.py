@@ -7,7 +7,6 @@ as if it were not there. Sending mail is ``engine.mailer``'s; the log is ``engin
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -19,6 +18,7 @@ from werkzeug.exceptions import NotFound
 from engine.store import mail
 from http_api.context import ApiContext
 from http_api.fields import Email
+from http_api.forwarded import from_this_machine
 from http_api.routing import Access, Call, Router
 
 __all__ = ["dev_router"]
@@ -56,30 +56,13 @@ def dev_router(ctx: ApiContext) -> Router:
                               "in any case. The bodies hold live verification, reset and invitation "
                               "tokens: never expose a sandbox server to other machines.")
     async def mailbox(call: Call) -> Mailbox:
-        if not (call.ctx.sandbox and _from_loopback(request.remote_addr)):
+        if not (call.ctx.sandbox and from_this_machine(request.remote_addr)):
             raise NotFound()  # the very answer of a route that does not exist
         query: MailboxQuery = call.query
         found = await mail.list_emails(call.db, to=query.to, limit=query.limit)
         return Mailbox([_email_out(e) for e in found])
 
     return router
-
-
-def _from_loopback(address: str | None) -> bool:
-    """Whether the peer is this machine.
-
-    Quart reports ``<local>`` when the server gives no peer address: a Unix socket, or the test client.
-    Behind a reverse proxy on the same host every request looks local, which is one more reason the
-    sandbox must not face the internet.
-    """
-    if address == "<local>":
-        return True
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None  # ::ffff:127.0.0.1
-    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _email_out(email: mail.OutboundEmail) -> MailboxEmail:

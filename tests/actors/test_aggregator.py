@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import trio
 import trio.testing
+from prometheus_client import REGISTRY
 
 from actors.aggregator import AGGREGATOR, Aggregator
 from config.sections import AlertsSettings, RulesSettings
@@ -42,6 +43,13 @@ def _spend(org: uuid.UUID, campaign: uuid.UUID, cents: int, seen: int, metric: s
     return MetricSample(organization_id=org, campaign_id=campaign, day=DAY, metric=metric,  # type: ignore[arg-type]
                         value=cents, source="meta:1", observed_at=NOW + timedelta(seconds=seen),
                         currency="USD" if metric == "spend_minor" else None)
+
+
+def _batches() -> tuple[float, float]:
+    """The process's batch histogram (``engine.metrics``): how many batches, how many samples in them."""
+    count, total = (REGISTRY.get_sample_value(f"songtrack_aggregator_batch_samples_{part}") or 0.0
+                    for part in ("count", "sum"))
+    return count, total
 
 
 async def _count(db: Database, sql: str, *args: object) -> int:
@@ -90,7 +98,7 @@ async def test_a_full_inbox_blocks_the_sender_and_nothing_is_lost(db: Database) 
     with trio.fail_after(20):
         org, campaign = await _setup(db)
         aggregator = Aggregator(db, AlertsSettings(), capacity=2, max_batch=3, wall=lambda: NOW)
-        sent = 0
+        sent, batches = 0, _batches()
         async with trio.open_nursery() as nursery:
             outbox = aggregator.sender()
 
@@ -109,6 +117,8 @@ async def test_a_full_inbox_blocks_the_sender_and_nothing_is_lost(db: Database) 
         assert sent == 20 and aggregator.samples_written == 20
         stored = await get_campaign(db, org, campaign)
         assert stored is not None and stored.metrics.clicks == 119  # the latest observation wins
+        written = [after - before for after, before in zip(_batches(), batches, strict=True)]
+        assert written[1] == 20 and 20 / 3 <= written[0] <= 20  # batches of at most 3: at least 7 of them
 
 
 async def test_each_fired_alert_is_announced_at_commit_for_live_connections(db: Database) -> None:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import standardwebhooks
 import trio
+from prometheus_client import REGISTRY
 
 from actors.webhook_dispatcher import DispatcherConfig, GuardedTransport, WebhookDispatcher
 from engine.store import webhook_deliveries as deliveries
@@ -73,6 +74,11 @@ async def settle(db: Database, endpoint: store.Endpoint, count: int, within: flo
             await trio.sleep(0.05)
 
 
+def counted(name: str, outcome: str) -> float:
+    """The dispatcher's count of ``outcome`` (``engine.metrics``): shared by the process's tests, so compared."""
+    return REGISTRY.get_sample_value(f"songtrack_webhook_{name}_total", {"outcome": outcome}) or 0.0
+
+
 async def test_an_event_reaches_the_receiver_once_with_both_signatures(
         db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
     endpoint = await add_endpoint(db, org, receiver)
@@ -94,10 +100,13 @@ async def test_500_then_200_sends_the_same_id_twice_and_nothing_more(
         db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
     endpoint = await add_endpoint(db, org, receiver)
     receiver.answers = [(500, {})]
+    before = [counted("attempts", "failed"), counted("attempts", "succeeded"), counted("deliveries", "succeeded")]
     await nursery.start(dispatcher(db).run)
     event_id = await enqueue_event(db, org, "goal.reached", {"n": 1})
     await settle(db, endpoint, 1)
     await trio.sleep(0.6)
+    after = [counted("attempts", "failed"), counted("attempts", "succeeded"), counted("deliveries", "succeeded")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
     assert [r.event_id for r in receiver.received] == [event_id, event_id]
     assert all(r.verified_standard and r.verified_seed for r in receiver.received)
     attempts = await store.attempts_for_event(db, org, endpoint.id, event_id)
@@ -109,9 +118,14 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(
         db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
     endpoint = await add_endpoint(db, org, receiver)
     receiver.answers = [(302, {"location": receiver.url + "/elsewhere"})] * 4
+    before = counted("deliveries", "failed")
     await nursery.start(dispatcher(db).run)
     event_id = await enqueue_event(db, org, "goal.reached", {})
     await settle(db, endpoint, 1)
+    with trio.fail_after(5):  # counted by the dispatcher's task just after the row settles; nothing to wait on
+        while counted("deliveries", "failed") == before:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+    assert counted("deliveries", "failed") - before == 1  # settled once, after its 4 attempts
     assert [r.path for r in receiver.received] == ["/hook"] * 4  # 1 + the 3 retries of QUICK, never /elsewhere
     assert await statuses(db, endpoint) == [(event_id, "failed", 4)]
 

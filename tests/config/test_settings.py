@@ -143,12 +143,12 @@ def test_config_variable_and_foreign_variables_are_not_ours() -> None:
 
 
 def test_unknown_toml_key_and_section_are_refused_naming_the_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'colour = "blue"\n[server]\nprot = 1\n[metrics]\nenabled = true\n')
+    path = _write(tmp_path, 'colour = "blue"\n[server]\nprot = 1\n[theme]\nenabled = true\n')
     with pytest.raises(ConfigError) as excinfo:
         load({}, path)
     problems = _problems(excinfo)
-    assert sorted(problems) == ["colour (config.toml)", "metrics (config.toml)", "server.prot (config.toml)"]
-    assert problems["metrics (config.toml)"].startswith("unknown section")
+    assert sorted(problems) == ["colour (config.toml)", "server.prot (config.toml)", "theme (config.toml)"]
+    assert problems["theme (config.toml)"].startswith("unknown section")
     assert problems["server.prot (config.toml)"] == "unknown key; did you mean server.port?"
 
 
@@ -302,3 +302,9 @@ def test_a_meta_app_needs_its_secret_which_is_never_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
         load({"SONGTRACK_META_APP_ID": "not-a-number", "SONGTRACK_META_APP_SECRET": "hunter2hunter2"})
     assert "SONGTRACK_META_APP_ID" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_metrics_token_mode_without_a_token_is_refused() -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load({"SONGTRACK_METRICS_MODE": "token"})
+    assert "needs a token" in " ".join(_problems(excinfo).values())

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import trio
+from prometheus_client import REGISTRY
 from trio.testing import MockClock
 
 from engine.backoff import Backoff, Intensity
@@ -114,6 +115,22 @@ async def test_crashing_child_restarts_with_growing_delays(
         assert due == pytest.approx(child.starts[status.restarts + 1], abs=1e-5)
     final = registry.get("c")
     assert final is not None and final.restarts == len(child.starts) - 1
+
+
+def restarts(kind: str) -> float:
+    return REGISTRY.get_sample_value("songtrack_actor_restarts_total", {"kind": kind}) or 0.0
+
+
+async def test_restarts_are_counted_by_kind_and_waits_for_the_database_are_not(autojump_clock: MockClock) -> None:
+    crashing, waiting = Actor("crash", "crash", "forever"), Actor("db-down", "db-down", "forever")
+    before = {kind: restarts(kind) for kind in ("meta", "stream-counter")}
+    sup = Supervisor("root", Registry(), children=[ChildSpec("meta:act_1", crashing.run),
+                                                   ChildSpec("stream-counter", waiting.run)],
+                     rng=random.Random(3))
+    with trio.move_on_after(60):
+        await sup.run()
+    assert restarts("meta") - before["meta"] == 2  # by kind, not by account: no id in a label
+    assert restarts("stream-counter") == before["stream-counter"]
 
 
 async def test_crash_counter_restarts_after_a_long_run(autojump_clock: MockClock) -> None:

@@ -22,6 +22,7 @@ async def test_every_served_route_is_in_the_document(app: QuartTrio, client: Cli
         if method not in {"HEAD", "OPTIONS"} and rule.endpoint not in {"static"}
         and not rule.rule.startswith(("/openapi.json", "/api-docs", "/static/")) and not rule.websocket
         and not rule.endpoint.startswith("console.")  # the console's pages are for people, not the API
+        and rule.endpoint != "metrics.metrics"  # Prometheus' text format for its scrapers, not the API
     }
     assert served == documented
     assert not {"/", "/login", "/logout", "/app"} & set(doc["paths"])

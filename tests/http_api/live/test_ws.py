@@ -15,6 +15,7 @@ import httpx
 import msgspec
 import pytest
 import trio
+from prometheus_client import REGISTRY
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
 from config import Keys
@@ -212,6 +213,7 @@ async def test_a_slow_client_is_closed_without_delaying_a_fast_one(server: Serve
     label = await _label(db, server.ctx)
     resource = f"/v1/streaming/ws/{label.track_id}?token={label.token}"
     total = 40_000
+    frames, slow_closes = _counted("songtrack_live_frames_sent_total"), _counted("songtrack_live_slow_closes_total")
     async with trio.open_nursery() as nursery:
         slow, epoch = await _stalled_client(nursery, server.ws_url, resource)
         async with open_ws(server.ws_url + resource) as fast:
@@ -225,11 +227,18 @@ async def test_a_slow_client_is_closed_without_delaying_a_fast_one(server: Serve
         # sees the connection drop (1006, or 1002 when it was cut mid-frame): both mean "resume".
         assert code in (live_ws.CloseCode.SLOW, 1002, 1006)
         assert got == list(range(1, len(got) + 1)) and len(got) < total
+        assert _counted("songtrack_live_slow_closes_total") - slow_closes == 1
+        assert _counted("songtrack_live_frames_sent_total") - frames >= total + len(got)  # the fast one's, and more
         nursery.cancel_scope.cancel()
     async with open_ws(f"{server.ws_url}{resource}&epoch={epoch}&after={got[-1] if got else 0}") as ws:
         assert (await next_event(ws, "subscribed"))["data"]["recovered"] is True  # type: ignore[index]
         with trio.fail_after(60):
             assert await _streams(ws, total - len(got)) == list(range(len(got) + 1, total + 1))
+
+
+def _counted(name: str) -> float:
+    """A live-stream count of this process (``engine.metrics``), shared by its tests: compared, not read."""
+    return REGISTRY.get_sample_value(name) or 0.0
 
 
 async def _drain(ws: WebSocketConnection) -> tuple[list[int], int]:

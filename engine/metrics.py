@@ -1,0 +1,84 @@
+"""The service's Prometheus instruments, counted where things happen (docs/metrics.md lists each one).
+
+Names and units follow Prometheus' conventions (``_total`` counters, base units: seconds, bytes). Labels
+are bounded sets (a method, a route template, a status code, an outcome, an actor's kind), never an
+organization's, an account's or a user's id, so a label's series stay few whatever the data.
+
+Every process records into prometheus_client's own storage: in memory, or, when ``songtrack run`` set
+``PROMETHEUS_MULTIPROC_DIR`` before this module was first imported, in files that one scrape of any of its
+processes adds up (``songtrack/metrics_dir.py``). What is read at scrape time from the database is in
+``engine/metrics_scrape.py``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+__all__ = [
+    "ACTOR_RESTARTS",
+    "AGGREGATOR_BATCH_DURATION",
+    "AGGREGATOR_BATCH_SAMPLES",
+    "HTTP_REQUESTS",
+    "HTTP_REQUEST_DURATION",
+    "LIVE_CONNECTIONS",
+    "LIVE_FRAMES_SENT",
+    "LIVE_SLOW_CLOSES",
+    "WEBHOOK_ATTEMPTS",
+    "WEBHOOK_ATTEMPT_DURATION",
+    "WEBHOOK_DELIVERIES",
+    "actor_kind",
+]
+
+# No ``_created`` series: the files of several processes have none, so one process's scrape shows the same.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated
+
+HTTP_REQUESTS = Counter(
+    "songtrack_http_requests", "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+# From a few milliseconds (a cached read) to the 30 s an export or a provider round trip may take.
+HTTP_REQUEST_DURATION = Histogram(
+    "songtrack_http_request_duration_seconds", "Time from a request's arrival at the app to its response.",
+    ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+# ``livesum``: with several processes the open connections of the live ones add up; a dead worker's drop out.
+LIVE_CONNECTIONS = Gauge("songtrack_live_connections", "Open live-stream WebSocket connections.",
+                         multiprocess_mode="livesum")
+LIVE_FRAMES_SENT = Counter("songtrack_live_frames_sent", "Frames sent on live-stream WebSocket connections.")
+LIVE_SLOW_CLOSES = Counter(
+    "songtrack_live_slow_closes", "Live-stream connections closed with 4429 because the client fell behind.",
+)
+
+WEBHOOK_ATTEMPTS = Counter(
+    "songtrack_webhook_attempts", "Webhook delivery attempts, by outcome (succeeded, failed, throttled, gone).",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPT_DURATION = Histogram(
+    "songtrack_webhook_attempt_duration_seconds", "Time one webhook POST took, to its answer or its timeout.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "songtrack_webhook_deliveries", "Webhook deliveries settled, by outcome (succeeded, failed, disabled).",
+    ["outcome"],
+)
+
+ACTOR_RESTARTS = Counter(
+    "songtrack_actor_restarts", "Restarts of supervised actors after a crash or a return, by kind.", ["kind"],
+)
+
+# A batch is at most the aggregator's ``max_batch`` (256) samples.
+AGGREGATOR_BATCH_SAMPLES = Histogram(
+    "songtrack_aggregator_batch_samples", "Samples the aggregator wrote in one transaction.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+AGGREGATOR_BATCH_DURATION = Histogram(
+    "songtrack_aggregator_batch_duration_seconds",
+    "Time one aggregator transaction took: facts, totals, rules, alerts and webhook events.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def actor_kind(name: str) -> str:
+    """An actor's kind: its name without the account key (``meta:act_1`` → ``meta``; ``aggregator`` as is)."""
+    return name.partition(":")[0]
