@@ -36,7 +36,7 @@ import trio
 
 from config.sections import WebhooksSettings
 from engine.clock import utc_now
-from engine.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES
+from engine.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_DELAY
 from engine.secrets_box import SealError
 from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database
@@ -208,6 +208,8 @@ class WebhookDispatcher:
                             claim.delivery_id)
             elif decision.action != "retry":
                 WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
+                if decision.action == "succeed":  # real time against the database's stamp, whatever our clock
+                    WEBHOOK_DELIVERY_DELAY.observe(max(0.0, (utc_now() - claim.event_created_at).total_seconds()))
             if decision.action == "retry":
                 heapq.heappush(self._retries, trio.current_time() + decision.delay)
         finally:

@@ -18,14 +18,18 @@ __all__ = [
     "ACTOR_RESTARTS",
     "AGGREGATOR_BATCH_DURATION",
     "AGGREGATOR_BATCH_SAMPLES",
+    "EXPORTS",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_DURATION",
+    "IMPORTS",
+    "IMPORT_ROWS",
     "LIVE_CONNECTIONS",
     "LIVE_FRAMES_SENT",
     "LIVE_SLOW_CLOSES",
     "WEBHOOK_ATTEMPTS",
     "WEBHOOK_ATTEMPT_DURATION",
     "WEBHOOK_DELIVERIES",
+    "WEBHOOK_DELIVERY_DELAY",
     "actor_kind",
 ]
 
@@ -62,6 +66,19 @@ WEBHOOK_DELIVERIES = Counter(
     "songtrack_webhook_deliveries", "Webhook deliveries settled, by outcome (succeeded, failed, disabled).",
     ["outcome"],
 )
+
+# From an event's creation to its delivery: seconds when all is well, hours through a receiver's outage.
+WEBHOOK_DELIVERY_DELAY = Histogram(
+    "songtrack_webhook_delivery_delay_seconds",
+    "Time from a webhook event's creation to its successful delivery to one endpoint, retries included.",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 * 3600),
+)
+
+IMPORTS = Counter("songtrack_imports", "Stream-report imports ended, by kind and status.", ["kind", "status"])
+IMPORT_ROWS = Counter(
+    "songtrack_import_rows", "Rows of ended stream-report imports, imported or left out.", ["result"],
+)
+EXPORTS = Counter("songtrack_exports", "Report exports ended, by format and status.", ["format", "status"])
 
 ACTOR_RESTARTS = Counter(
     "songtrack_actor_restarts", "Restarts of supervised actors after a crash or a return, by kind.", ["kind"],

@@ -29,6 +29,7 @@ from adapters.stream_reports.model import (
     SongDay,
     SongTotal,
 )
+from engine.metrics import IMPORT_ROWS, IMPORTS
 from engine.store import imports as store
 from engine.store.database import Connection, Database
 
@@ -126,9 +127,17 @@ async def load(db: Database, org_id: uuid.UUID, prepared: Prepared, *, chunk: in
     except BaseException as exc:
         if not isinstance(exc, trio.Cancelled):
             with trio.CancelScope(shield=True):
-                await store.finish_import(db, record.id, problems=problems, error="internal error while storing")
+                _count(await store.finish_import(db, record.id, problems=problems,
+                                                 error="internal error while storing"))
         raise
-    return await store.finish_import(db, record.id, problems=problems)
+    return _count(await store.finish_import(db, record.id, problems=problems))
+
+
+def _count(ended: store.Import) -> store.Import:
+    IMPORTS.labels(ended.kind, ended.status).inc()
+    IMPORT_ROWS.labels("imported").inc(ended.imported_rows)
+    IMPORT_ROWS.labels("left_out").inc(ended.failed_rows)
+    return ended
 
 
 async def _current(db: Database, org_id: uuid.UUID, import_id: uuid.UUID) -> store.Import:

@@ -12,6 +12,7 @@ import trio
 
 from engine.analytics.campaign import AnalyticsRules, PeriodError, campaign_analytics
 from engine.exports import render
+from engine.metrics import EXPORTS
 from engine.store import report_exports as store
 from engine.store.database import Database
 
@@ -38,7 +39,7 @@ async def produce(db: Database, org_id: uuid.UUID, export: store.ReportExport, *
         await store.set_progress(db, export.id, 40)
         content = await trio.to_thread.run_sync(render, report, export.format)
         await store.set_progress(db, export.id, 90)
-        return await store.finish_export(db, export.id, content=content)
+        return _count(await store.finish_export(db, export.id, content=content))
     except (LookupError, PeriodError) as exc:
         return await _failed(db, export.id, str(exc))
     except Exception:
@@ -53,5 +54,10 @@ async def produce(db: Database, org_id: uuid.UUID, export: store.ReportExport, *
 
 async def _failed(db: Database, export_id: uuid.UUID, error: str) -> store.ReportExport:
     with trio.CancelScope(shield=True), trio.move_on_after(5):
-        return await store.finish_export(db, export_id, content=None, error=error)
+        return _count(await store.finish_export(db, export_id, content=None, error=error))
     raise RuntimeError("could not record the export's failure")  # pragma: no cover - database unreachable
+
+
+def _count(ended: store.ReportExport) -> store.ReportExport:
+    EXPORTS.labels(ended.format, ended.status).inc()
+    return ended

@@ -45,6 +45,7 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     secret_sealed: str
     previous_secret_sealed: str | None
     previous_secret_expires_at: datetime | None
+    event_created_at: datetime  # by the database's clock: where a delivery's end-to-end delay starts
 
 
 class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,7 +91,8 @@ UPDATE webhook_deliveries w SET claimed_until = $2, claimed_by = $3
 FROM picked p, webhook_events ev
 WHERE w.id = p.id AND ev.id = w.event_id
 RETURNING w.id AS delivery_id, w.event_id, w.endpoint_id, w.organization_id, p.url, ev.payload::text AS payload,
-          w.attempts, p.max_in_flight, p.secret_sealed, p.previous_secret_sealed, p.previous_secret_expires_at
+          w.attempts, p.max_in_flight, p.secret_sealed, p.previous_secret_sealed, p.previous_secret_expires_at,
+          ev.created_at AS event_created_at
 """
 
 

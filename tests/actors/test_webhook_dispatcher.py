@@ -74,6 +74,12 @@ async def settle(db: Database, endpoint: store.Endpoint, count: int, within: flo
             await trio.sleep(0.05)
 
 
+def _delays() -> tuple[float, float]:
+    """How many end-to-end delivery delays were observed, and their sum in seconds."""
+    return tuple(REGISTRY.get_sample_value(f"songtrack_webhook_delivery_delay_seconds_{part}") or 0.0
+                 for part in ("count", "sum"))  # type: ignore[return-value]
+
+
 def counted(name: str, outcome: str) -> float:
     """The dispatcher's count of ``outcome`` (``engine.metrics``): shared by the process's tests, so compared."""
     return REGISTRY.get_sample_value(f"songtrack_webhook_{name}_total", {"outcome": outcome}) or 0.0
@@ -101,12 +107,16 @@ async def test_500_then_200_sends_the_same_id_twice_and_nothing_more(
     endpoint = await add_endpoint(db, org, receiver)
     receiver.answers = [(500, {})]
     before = [counted("attempts", "failed"), counted("attempts", "succeeded"), counted("deliveries", "succeeded")]
+    delays_before = _delays()
     await nursery.start(dispatcher(db).run)
     event_id = await enqueue_event(db, org, "goal.reached", {"n": 1})
     await settle(db, endpoint, 1)
     await trio.sleep(0.6)
     after = [counted("attempts", "failed"), counted("attempts", "succeeded"), counted("deliveries", "succeeded")]
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+    # One end-to-end delay, from the event's creation through the failed attempt and its retry.
+    count, total = _delays()
+    assert count - delays_before[0] == 1 and 0 < total - delays_before[1] < 30
     assert [r.event_id for r in receiver.received] == [event_id, event_id]
     assert all(r.verified_standard and r.verified_seed for r in receiver.received)
     attempts = await store.attempts_for_event(db, org, endpoint.id, event_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from prometheus_client import REGISTRY
 from quart.datastructures import FileStorage
 
 from engine.store import imports
@@ -60,6 +61,14 @@ async def _track_analytics(client: Client, member: Member, track: uuid.UUID, que
     return await response.get_json()
 
 
+def _counted() -> tuple[float, ...]:
+    """The metrics of ended imports (docs/metrics.md): song timelines that succeeded, rows imported, left out."""
+    return (REGISTRY.get_sample_value("songtrack_imports_total", {"kind": "s4a_song_timeline",
+                                                                  "status": "succeeded"}) or 0.0,
+            *(REGISTRY.get_sample_value("songtrack_import_rows_total", {"result": result}) or 0.0
+              for result in ("imported", "left_out")))
+
+
 async def test_a_song_timeline_with_broken_rows_imports_the_good_ones_and_names_the_bad(
         api: Api, db: Database, client: Client, make_member: MakeMember) -> None:
     with trio.fail_after(30):
@@ -67,8 +76,10 @@ async def test_a_song_timeline_with_broken_rows_imports_the_good_ones_and_names_
             owner = await make_member()
             # The file name's title finds it:
             track = await create_track(db, owner.org_id, title="Broken Song", artist=ARTIST)
+            counted = _counted()
             started = await _upload(client, owner, "Broken Song_timeline.csv")
             done = await _import(client, owner, started["id"])
+            assert [after - before for after, before in zip(_counted(), counted, strict=True)] == [1, 3, 7]
             again = await _upload(client, owner, "Broken Song_timeline.csv", status=200)
             streams = await _track_analytics(client, owner, track, "?startDate=2026-03-01&endDate=2026-03-31")
     assert (started["status"], started["kind"], started["trackId"]) == ("running", "s4a_song_timeline", str(track))

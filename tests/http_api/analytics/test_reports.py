@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import openpyxl
 import pypdf
 import trio
+from prometheus_client import REGISTRY
 from quart.datastructures import Headers
 
 from engine import report_links
@@ -73,6 +74,11 @@ async def _analytics(client: Client, member: Member, campaign: str) -> Any:
     return await response.get_json()
 
 
+def _exported(fmt: str) -> float:
+    """Exports that succeeded in ``fmt`` (the metric of docs/metrics.md), by this process so far."""
+    return REGISTRY.get_sample_value("songtrack_exports_total", {"format": fmt, "status": "succeeded"}) or 0.0
+
+
 async def test_each_format_downloads_through_its_link_and_reads_back_as_the_analytics(
         api: Api, db: Database, client: Client, make_member: MakeMember, ctx: ApiContext) -> None:
     with trio.fail_after(60):
@@ -82,9 +88,11 @@ async def test_each_format_downloads_through_its_link_and_reads_back_as_the_anal
             campaign = await _campaign(db, client, owner)
             expected = await _analytics(client, owner, campaign)
             files = {}
+            exported = {fmt: _exported(fmt) for fmt in ("csv", "xlsx", "pdf")}
             for fmt in ("csv", "xlsx", "pdf"):
                 started = await _export(client, viewer, campaign, format=fmt)
                 files[fmt] = (started, *await _download(client, started["reportUrl"]))
+            assert {fmt: _exported(fmt) - before for fmt, before in exported.items()} == {"csv": 1, "xlsx": 1, "pdf": 1}
             follow = await client.get(f"/v1/reports/{files['pdf'][0]['id']}", headers=owner.headers)
     started, status, body, headers = files["csv"]
     assert started["reportUrl"].startswith(ctx.public_url + f"/v1/reports/{started['id']}/download?expires=")
