@@ -20,6 +20,7 @@ import trio
 
 from actors.meta_schedule import MetaSchedule
 from actors.meta_writes import PacedCall
+from engine.metrics import counted_call
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import ProviderError, RateLimitedError, RequestTooLargeError, Result, RetryableError
 from engine.registry import format_error
@@ -79,7 +80,7 @@ class MetaCalls:
                 await trio.sleep_until(at)
             self._pacer.record_call(domains, now)
             try:
-                result = await fn()
+                result = await counted_call(domains, fn)
             except RequestTooLargeError as exc:
                 self._pacer.observe(exc.signals, trio.current_time(), sent_at=now)
                 raise

@@ -41,6 +41,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from engine.metrics import counted_call
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
     AuthExpiredError,
@@ -180,7 +181,7 @@ class SpotifyLabelActor:
             self._pacer.record_call(domains, now)
             self._report("polling")
             try:
-                result = await fetch()
+                result = await counted_call(domains, fetch)
             except RateLimitedError as exc:
                 self._pacer.limited(exc, trio.current_time(), sent_at=now)
                 self._failed(exc)

@@ -35,6 +35,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from engine.metrics import counted_call
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import AuthExpiredError, RateLimitedError, ReauthRequiredError, RetryableError
 from engine.providers import Played, RecentPlaysProvider
@@ -175,7 +176,7 @@ class SpotifyListenerActor:
             self._pacer.record_call(domains, sent)
             self._set("polling")
             try:
-                items = await fetch()
+                items = await counted_call(domains, fetch)
             except RateLimitedError as exc:
                 self._pacer.limited(exc, trio.current_time(), sent_at=sent)
                 self._fail(exc)

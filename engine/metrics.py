@@ -12,7 +12,13 @@ processes adds up (``songtrack/metrics_dir.py``). What is read at scrape time fr
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+from engine.provider import ProviderError, RateLimitedError, RetryableError
 
 __all__ = [
     "ACTOR_RESTARTS",
@@ -26,11 +32,15 @@ __all__ = [
     "LIVE_CONNECTIONS",
     "LIVE_FRAMES_SENT",
     "LIVE_SLOW_CLOSES",
+    "PROVIDER_CALLS",
+    "PROVIDER_REFUSALS",
     "WEBHOOK_ATTEMPTS",
     "WEBHOOK_ATTEMPT_DURATION",
     "WEBHOOK_DELIVERIES",
     "WEBHOOK_DELIVERY_DELAY",
     "actor_kind",
+    "counted_call",
+    "domain_kind",
 ]
 
 # No ``_created`` series: the files of several processes have none, so one process's scrape shows the same.
@@ -80,6 +90,15 @@ IMPORT_ROWS = Counter(
 )
 EXPORTS = Counter("songtrack_exports", "Report exports ended, by format and status.", ["format", "status"])
 
+PROVIDER_CALLS = Counter(
+    "songtrack_provider_calls", "Calls to a provider's API by the account actors, by provider and outcome.",
+    ["provider", "outcome"],
+)
+PROVIDER_REFUSALS = Counter(
+    "songtrack_provider_refusals", "Calls a provider refused for its rate limit, by provider and rate domain kind.",
+    ["provider", "domain"],
+)
+
 ACTOR_RESTARTS = Counter(
     "songtrack_actor_restarts", "Restarts of supervised actors after a crash or a return, by kind.", ["kind"],
 )
@@ -99,3 +118,33 @@ AGGREGATOR_BATCH_DURATION = Histogram(
 def actor_kind(name: str) -> str:
     """An actor's kind: its name without the account key (``meta:act_1`` → ``meta``; ``aggregator`` as is)."""
     return name.partition(":")[0]
+
+
+# A segment of a rate domain that names one account, user or business: never a label.
+_ID_SEGMENT = re.compile(r"^(act_\d+|\d+|[0-9a-f]{8}-[0-9a-f-]{27}|unknown)$")
+T = TypeVar("T")
+
+
+def domain_kind(domain: str) -> str:
+    """A rate domain without its owner's id: ``meta:act_1:score`` → ``meta:score``; ``meta:app`` as is."""
+    return ":".join(part for part in domain.split(":") if not _ID_SEGMENT.match(part))
+
+
+async def counted_call(domains: tuple[str, ...], call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, one provider API call of an account actor, counted by outcome: ``ok``, ``rate_limited``
+    (and the refusing domain's kind), ``retryable`` (5xx, timeouts, a dropped connection), ``failed``."""
+    provider = domains[0].partition(":")[0] if domains else "unknown"
+    try:
+        result = await call()
+    except RateLimitedError as exc:
+        PROVIDER_CALLS.labels(provider, "rate_limited").inc()
+        PROVIDER_REFUSALS.labels(provider, domain_kind(exc.domain)).inc()
+        raise
+    except RetryableError:
+        PROVIDER_CALLS.labels(provider, "retryable").inc()
+        raise
+    except ProviderError:
+        PROVIDER_CALLS.labels(provider, "failed").inc()
+        raise
+    PROVIDER_CALLS.labels(provider, "ok").inc()
+    return result

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 import trio
 import trio.testing
+from prometheus_client import REGISTRY
 
 from actors.spotify_label import POLL_INTERVAL, SpotifyLabelActor, spotify_label_kind
 from adapters.spotify import spotify_window
@@ -226,12 +227,24 @@ async def test_the_kind_runs_one_actor_per_connected_integration_named_after_it(
     assert [a.runnable for a in await kind.accounts()] == [False]
 
 
+def _counted_calls(outcome: str) -> float:
+    labels = {"provider": "spotify", "outcome": outcome}
+    return REGISTRY.get_sample_value("songtrack_provider_calls_total", labels) or 0.0
+
+
+def _refusals() -> float:
+    labels = {"provider": "spotify", "domain": "spotify:app"}
+    return REGISTRY.get_sample_value("songtrack_provider_refusals_total", labels) or 0.0
+
+
 async def test_a_long_rate_limit_parks_then_the_cycle_goes_on_and_5xx_are_retried(
     db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
 ) -> None:
     storm = (START + timedelta(hours=6), START + timedelta(hours=9))  # a 3-hour block: past the park threshold
     w = await _world(db, tmp_path, faults=FaultConfig(storms=(storm,), error_rate=0.3))
     registry, seen = Registry(), set[str]()
+    before = {outcome: _counted_calls(outcome) for outcome in ("ok", "rate_limited", "retryable")}
+    refused = _refusals()
 
     async def watch() -> None:
         while True:
@@ -247,6 +260,11 @@ async def test_a_long_rate_limit_parks_then_the_cycle_goes_on_and_5xx_are_retrie
     inside = [r.status for r in calls if storm[0].timestamp() <= r.sim_time < storm[1].timestamp()]
     assert inside == [429]  # one refusal, then nothing until Retry-After ran out
     assert {500, 502, 503} & {r.status for r in calls}  # some failed, and were retried
+    # The metrics count the same calls (docs/metrics.md): the refusal by its domain, the failures, the rest.
+    counted = {outcome: _counted_calls(outcome) - n for outcome, n in before.items()}
+    assert counted["rate_limited"] == 1 and _refusals() - refused == 1
+    assert counted["retryable"] == sum(r.status >= 500 for r in calls)
+    assert counted["ok"] == sum(r.status == 200 for r in calls)
     assert "parked" in seen
     stored = await _stored(db, w)
     assert all(row.observed_at >= storm[1] for row in stored.values())  # the 6 h cycle finished after the block
