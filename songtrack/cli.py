@@ -16,11 +16,11 @@ from pathlib import Path
 
 import trio
 
+from adapters.stream_reports.model import ReportKind
 from config import CONFIG_ENV_VAR, ConfigError, Settings, load, resolve
 from engine.logs import configure_logging, current_actor
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 from engine.store.errors import DatabaseRefused, StoreUnavailable
-from songtrack import report_import
 from songtrack.config_check import check_config
 from songtrack.metrics_dir import MULTIPROC_ENV, metrics_directory
 from songtrack.ports import PortInUse
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--track", type=uuid.UUID, help="a per-song timeline's track id (default: the file name's"
                                                          " title)")
     report.add_argument("--artist", help="an audience timeline's artist (required for one)")
-    report.add_argument("--kind", choices=report_import.REPORT_KINDS,
+    report.add_argument("--kind", choices=[kind.value for kind in ReportKind],
                         help="the report's kind (default: told by its header row)")
     sandbox = commands.add_parser("sandbox", parents=[common, faults],
                                   help="serve the Meta and Spotify simulators (no credentials needed)")
@@ -148,7 +148,7 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str], metrics_dir: Path | None) -> int:
     # Imported here, not above: after ``main`` pointed prometheus_client at the metrics directory.
-    from songtrack import runtime, sandbox
+    from songtrack import report_import, runtime, sandbox
 
     if args.command == "run":
         return trio.run(runtime.serve, settings, environ, _worker_argv(args), metrics_dir)

@@ -23,9 +23,7 @@ from engine.store import imports as imports_store
 from engine.store.migrate import apply_migrations
 from songtrack.startup import open_store
 
-__all__ = ["REPORT_KINDS", "import_report"]
-
-REPORT_KINDS = tuple(kind.value for kind in ReportKind)  # ``songtrack import --kind``
+__all__ = ["import_report"]
 
 Shown = Callable[[imports_store.Import], Awaitable[None]]
 

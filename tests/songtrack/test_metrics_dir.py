@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import httpx
@@ -75,3 +76,12 @@ def test_run_starts_from_an_empty_directory_and_a_worker_uses_its_parents(tmp_pa
     assert metrics_directory("api", settings, {MULTIPROC_ENV: str(tmp_path / "metrics")}) == tmp_path / "metrics"
     assert metrics_directory("api", settings, {}) is None  # a process of its own counts in memory
     assert metrics_directory("migrate", settings, {}) is None
+
+
+async def test_the_command_line_loads_no_metrics_before_pointing_them_at_their_directory() -> None:
+    """prometheus_client picks memory or files when first imported: ``songtrack.cli`` must not import it (through
+    any module, a command's included) before ``main`` has set the directory, or every command refuses to start."""
+    done = await trio.run_process([sys.executable, "-c", "import sys, songtrack.cli; print(sorted(m for m in"
+                                   " sys.modules if m.startswith(('prometheus_client', 'engine.metrics'))))"],
+                                  capture_stdout=True, check=True)
+    assert done.stdout.decode().strip() == "[]"
