@@ -42,16 +42,30 @@ class _Outage:
 
     def __init__(self) -> None:
         self.since: float | None = None  # trio clock
+        self._counted = 0.0  # the outage's time up to here is in songtrack_database_unavailable_seconds
 
     def began(self, exc: StoreUnavailable) -> None:
+        now = trio.current_time()
         if self.since is None:
-            self.since = trio.current_time()
+            self.since = self._counted = now
             logger.warning("the database is unavailable (%s); waiting for it", exc)
+        self._count(now)
 
     def ended(self) -> None:
         if self.since is not None:
-            logger.warning("the database is back after %.1fs", trio.current_time() - self.since)
+            now = trio.current_time()
+            self._count(now)
+            logger.warning("the database is back after %.1fs", now - self.since)
             self.since = None
+
+    def _count(self, now: float) -> None:
+        """Each failed call adds the time since the last, so the counter grows during an outage, not after."""
+        # Imported here: the command line imports the store before it points prometheus_client at its
+        # directory (songtrack/metrics_dir.py), and prometheus_client picks its storage when first imported.
+        from engine.metrics import DATABASE_UNAVAILABLE
+
+        DATABASE_UNAVAILABLE.inc(now - self._counted)
+        self._counted = now
 
 
 class _Queries:
