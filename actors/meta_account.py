@@ -80,6 +80,7 @@ from engine.store import campaign_meta
 from engine.store import campaigns as campaign_store
 from engine.store import integrations as integration_store
 from engine.store.meta_writes import pending_writes
+from engine.tracing import poll_span
 
 if TYPE_CHECKING:
     from config import Keys
@@ -154,7 +155,8 @@ class MetaAccountActor:
             began = trio.current_time()
             poll_began(actor_kind(self._name), due, began)
             try:
-                await self._cycle(provider, outbox)
+                with poll_span(actor_kind(self._name)):
+                    await self._cycle(provider, outbox)
                 next_at = began + self._schedule.interval
             except Parked as parked:  # the token's accounts list: nothing can be polled without it
                 next_at = max(parked.until, began + self._schedule.interval)

@@ -54,6 +54,7 @@ from engine.providers import TrackFiguresProvider
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store
+from engine.tracing import poll_span
 
 if TYPE_CHECKING:
     from config import Keys
@@ -130,7 +131,8 @@ class SpotifyLabelActor:
             began = trio.current_time()
             poll_began(actor_kind(self.name), due, began)
             try:
-                await self._cycle(provider)
+                with poll_span(actor_kind(self.name)):
+                    await self._cycle(provider)
             except _GiveUp:
                 logger.warning("%s: %d failures in a row; trying again next cycle", self.name, self._failures)
             due = began + self._interval

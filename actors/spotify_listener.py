@@ -44,6 +44,7 @@ from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store
 from engine.store import stream_events
 from engine.store.listener_plays import CountedPlay, ListenerRef, Play, to_ms
+from engine.tracing import poll_span
 
 if TYPE_CHECKING:
     from engine.store.database import Connection, Database
@@ -140,7 +141,8 @@ class SpotifyListenerActor:
             started = trio.current_time()
             poll_began(actor_kind(self.name), due, started)
             try:
-                added = await self._poll(provider)
+                with poll_span(actor_kind(self.name)):
+                    added = await self._poll(provider)
             except RetryableError as exc:
                 await self._back_off(exc)
                 due = trio.current_time()  # the retry is due when the backoff ends

@@ -16,9 +16,11 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from engine.provider import ProviderError, RateLimitedError, Result, RetryableError, UsageSignal
+from engine.tracing import TRACER
 
 __all__ = [
     "ACTOR_RESTARTS",
@@ -178,16 +180,21 @@ def poll_began(kind: str, due: float, now: float) -> None:
 async def counted_call(domains: tuple[str, ...], call: Callable[[], Awaitable[T]]) -> T:
     """``call()``, one provider API call of an account actor, counted by outcome: ``ok``, ``rate_limited``
     (and the refusing domain's kind), ``retryable`` (5xx, timeouts, a dropped connection), ``failed``; the
-    usage signals its response carried (a ``Result``'s or an error's) set ``songtrack_provider_usage_percent``."""
+    usage signals its response carried (a ``Result``'s or an error's) set ``songtrack_provider_usage_percent``.
+    It is traced as a span ``<provider> call`` (engine/tracing.py), a child of the actor's poll."""
     provider = domains[0].partition(":")[0] if domains else "unknown"
-    try:
-        result = await call()
-    except ProviderError as exc:
-        record_usage(exc.signals)
-        PROVIDER_CALLS.labels(provider, _outcome(exc)).inc()
-        if isinstance(exc, RateLimitedError):
-            PROVIDER_REFUSALS.labels(provider, domain_kind(exc.domain)).inc()
-        raise
+    with TRACER.start_as_current_span(f"{provider} call", kind=SpanKind.CLIENT, attributes={
+            "songtrack.provider": provider, "songtrack.rate_domains": [domain_kind(d) for d in domains]}) as span:
+        try:
+            result = await call()
+        except ProviderError as exc:
+            record_usage(exc.signals)
+            PROVIDER_CALLS.labels(provider, outcome := _outcome(exc)).inc()
+            span.set_attribute("songtrack.outcome", outcome)
+            if isinstance(exc, RateLimitedError):
+                PROVIDER_REFUSALS.labels(provider, domain_kind(exc.domain)).inc()
+            raise
+        span.set_attribute("songtrack.outcome", "ok")
     if isinstance(result, Result):
         record_usage(result.signals)
     PROVIDER_CALLS.labels(provider, "ok").inc()

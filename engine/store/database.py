@@ -22,6 +22,7 @@ from engine.backoff import Backoff
 from engine.store.bridge import AsyncioThread, open_asyncio_thread
 from engine.store.errors import DatabaseRefused, StoreError, StoreUnavailable, translate_errors
 from engine.store.notifications import Notification, Subscription
+from engine.tracing import in_trace, statement_span
 
 __all__ = ["Connection", "Database", "DatabaseRefused", "Notification", "StoreError", "StoreUnavailable",
            "describe_dsn", "open_database"]
@@ -88,29 +89,34 @@ class _Queries:
         self._outage.ended()
         return result
 
+    async def _statement(self, fn: Any, sql: str, *args: object) -> Any:
+        # The span is made here, on the trio side: the asyncio thread never needs the trace's context.
+        with statement_span(sql):
+            return await self._call(fn, sql, *args)
+
     async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
         """All rows of ``sql`` (``$1``-style placeholders)."""
-        rows: list[asyncpg.Record] = await self._call(self._target().fetch, sql, *args)
+        rows: list[asyncpg.Record] = await self._statement(self._target().fetch, sql, *args)
         return rows
 
     async def fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
         """The first row, or ``None`` when there is none."""
-        return await self._call(self._target().fetchrow, sql, *args)
+        return await self._statement(self._target().fetchrow, sql, *args)
 
     async def fetchval(self, sql: str, *args: object) -> object:
         """The first column of the first row, or ``None``."""
-        value: object = await self._call(self._target().fetchval, sql, *args)
+        value: object = await self._statement(self._target().fetchval, sql, *args)
         return value
 
     async def execute(self, sql: str, *args: object) -> str:
         """Run ``sql`` and return its status tag (``"INSERT 0 1"``). Without args, ``sql`` may hold several
         statements (the simple query protocol)."""
-        status: str = await self._call(self._target().execute, sql, *args)
+        status: str = await self._statement(self._target().execute, sql, *args)
         return status
 
     async def executemany(self, sql: str, args: Iterable[Sequence[object]]) -> None:
         """Run ``sql`` once per argument tuple, as one pipelined batch (atomic: asyncpg wraps it)."""
-        await self._call(self._target().executemany, sql, list(args))
+        await self._statement(self._target().executemany, sql, list(args))
 
 
 class Connection(_Queries):
@@ -152,16 +158,17 @@ class Database(_Queries):
         Resource handling: the connection goes back to the pool on every exit path; rollback and release
         are shielded from cancellation and bounded by a few seconds (past that the connection is dropped).
         """
-        conn, tx = await self._call(_begin, self._pool)
-        connection = Connection(self._bridge, self._outage, conn)
-        try:
-            yield connection
-        except BaseException:
+        with in_trace("transaction", {"db.system.name": "postgresql"}):
+            conn, tx = await self._call(_begin, self._pool)
+            connection = Connection(self._bridge, self._outage, conn)
+            try:
+                yield connection
+            except BaseException:
+                connection._ended = True
+                await self._rollback(conn, tx)
+                raise
             connection._ended = True
-            await self._rollback(conn, tx)
-            raise
-        connection._ended = True
-        await self._call(_end, self._pool, conn, tx, True)
+            await self._call(_end, self._pool, conn, tx, True)
 
     async def _rollback(self, conn: Any, tx: Any) -> None:
         with trio.move_on_after(_CLEANUP_TIMEOUT) as scope:
