@@ -159,16 +159,21 @@ class Database(_Queries):
         are shielded from cancellation and bounded by a few seconds (past that the connection is dropped).
         """
         with in_trace("transaction", {"db.system.name": "postgresql"}):
-            conn, tx = await self._call(_begin, self._pool)
-            connection = Connection(self._bridge, self._outage, conn)
-            try:
+            async with self._transaction() as connection:
                 yield connection
-            except BaseException:
-                connection._ended = True
-                await self._rollback(conn, tx)
-                raise
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        conn, tx = await self._call(_begin, self._pool)
+        connection = Connection(self._bridge, self._outage, conn)
+        try:
+            yield connection
+        except BaseException:
             connection._ended = True
-            await self._call(_end, self._pool, conn, tx, True)
+            await self._rollback(conn, tx)
+            raise
+        connection._ended = True
+        await self._call(_end, self._pool, conn, tx, True)
 
     async def _rollback(self, conn: Any, tx: Any) -> None:
         with trio.move_on_after(_CLEANUP_TIMEOUT) as scope:
