@@ -22,7 +22,7 @@ from tests.http_api.console.conftest import csrf_of, open_console
 async def _closed_database(db: Database) -> Database:
     """A Database on the same server whose pool has been closed: every statement on it fails as it does
     while the server is unreachable."""
-    async with open_database(db._dsn, max_size=1) as gone:
+    async with open_database(db.dsn, max_size=1) as gone:
         pass
     return gone
 
