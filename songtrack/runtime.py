@@ -48,7 +48,7 @@ from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faul
 from songtrack.sandbox_demo import DemoLabel, set_up_demo
 from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 from songtrack.startup import DatabaseSlot, connect, database_server, open_store
-from songtrack.workers import bind_socket, run_workers, worker_env
+from songtrack.workers import bind_socket, run_workers, worker_command, worker_env
 
 __all__ = ["migrate", "serve", "serve_api", "start_simulators", "wall_clock"]
 
@@ -118,7 +118,8 @@ async def _serve_all(
                 with naming_port("the API", server.host, server.port, "--port"):
                     sock = bind_socket(server.host, server.port)
                 env = worker_env(environ, dsn) | _shared_env(settings)
-                await workers.start(run_workers, server.workers, sock, worker_argv, env, metrics_dir)
+                await workers.start(run_workers, server.workers, sock, worker_command(sock, worker_argv), env,
+                                    shutdown.wait, metrics_dir)
                 _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
             with trio.CancelScope() as waiting:
                 nursery.start_soon(slot.give_up_on, shutdown, waiting)
@@ -126,7 +127,8 @@ async def _serve_all(
                     await _start_serving(db, slot, migrations, settings, keys, shutdown, clock, meta_simulated)
                     if server.workers == 1:
                         await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
-            workers.cancel_scope.cancel()  # each worker gets SIGTERM and finishes its requests
+            # The workers were told when our shutdown was requested; wait until they finished their requests.
+            shutdown.request("the engine stopped")
         nursery.cancel_scope.cancel()  # the sandbox's simulators serve until now
 
 

@@ -13,13 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import trio
 from prometheus_client.multiprocess import mark_process_dead
 
-__all__ = ["bind_socket", "run_workers", "worker_env"]
+__all__ = ["bind_socket", "run_workers", "worker_command", "worker_env"]
 
 log = logging.getLogger(__name__)
 
@@ -39,49 +39,68 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def worker_command(sock: socket.socket, argv: Sequence[str]) -> list[str]:
+    """``songtrack api --fd N <argv>``: one API worker serving the inherited ``sock``."""
+    return [sys.executable, "-m", "songtrack.cli", "api", "--fd", str(sock.fileno()), *argv]
+
+
 async def run_workers(
     count: int,
     sock: socket.socket,
-    argv: Sequence[str],
+    command: Sequence[str],
     env: Mapping[str, str],
+    stop: Callable[[], Awaitable[None]],
     metrics_dir: Path | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run ``count`` copies of ``songtrack api --fd N <argv>`` until cancelled.
+    """Run ``count`` copies of ``command`` (``worker_command``) until each has stopped.
 
-    On cancellation each child gets SIGTERM and a shielded few seconds to finish
-    its requests before SIGKILL. A child that dies on its own is restarted:
-    losing one worker must not shrink the API silently. One that was told to stop
-    (a signal to our whole process group, as Ctrl-C or SIGTERM to ``make run``
-    send, reached it too) is not.
-    Once a child has exited, its live gauges leave ``metrics_dir`` (its counters stay: what it counted
-    happened).
+    Once ``stop()`` returns (our shutdown was requested) each child gets one SIGTERM at once, and drains its
+    requests while we drain ours: forwarded at once, it arrives within ``shutdown.REPEAT_WINDOW`` of the same
+    signal sent to our whole process group (Ctrl-C, SIGTERM to ``make run``), so a child that got both takes
+    them as one request, and a child that got none (a signal to us alone, as ``docker stop`` and systemd's
+    mixed kill mode send) is told as well. Returns when every child has exited. On cancellation (the shutdown
+    deadline) each child still running gets SIGTERM again ("stop now") and a shielded few seconds before
+    SIGKILL. A child that dies on its own before ``stop()`` is restarted: losing one worker must not shrink
+    the API silently. Once a child has exited, its live gauges leave ``metrics_dir`` (its counters stay: what
+    it counted happened).
     """
-    command = [sys.executable, "-m", "songtrack.cli", "api", "--fd", str(sock.fileno()), *argv]
+    stopping = trio.Event()
     async with trio.open_nursery() as nursery:
         for index in range(count):
-            nursery.start_soon(_keep_worker, index, command, dict(env), sock.fileno(), metrics_dir)
+            nursery.start_soon(_keep_worker, index, list(command), dict(env), sock.fileno(), stopping, metrics_dir)
         task_status.started()
+        await stop()
+        stopping.set()
 
 
-async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: int,
+async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: int, stopping: trio.Event,
                        metrics_dir: Path | None) -> None:
-    while True:
+    while not stopping.is_set():
         process = await trio.lowlevel.open_process(command, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL)
         log.info("api worker %d started (pid %d)", index, process.pid)
         try:
-            code = await process.wait()
+            async with trio.open_nursery() as watching:
+                watching.start_soon(_forward_stop, stopping, process)
+                code = await process.wait()
+                watching.cancel_scope.cancel()
         finally:
             if process.returncode is None:
                 await _terminate(process)
             if metrics_dir is not None:
                 mark_process_dead(process.pid, str(metrics_dir))  # type: ignore[no-untyped-call]  # unannotated
-        if code in _TOLD_TO_STOP:
+        if stopping.is_set() or code in _TOLD_TO_STOP:
             log.info("api worker %d stopped on a signal; not restarted", index)
             return
         log.error("api worker %d exited with %s; restarting in 1 s", index, code)
         await trio.sleep(1)
+
+
+async def _forward_stop(stopping: trio.Event, process: trio.Process) -> None:
+    await stopping.wait()
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
 
 
 async def _terminate(process: trio.Process) -> None:

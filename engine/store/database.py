@@ -145,6 +145,11 @@ class Database(_Queries):
     def _target(self) -> Any:
         return self._pool
 
+    @property
+    def dsn(self) -> str:
+        """The DSN this pool connects to (it may hold a password: never log it, see ``describe_dsn``)."""
+        return self._dsn
+
     def pool_connections(self) -> tuple[int, int, int]:
         """The pool's connections now: (open, idle, most allowed). Read from the trio thread without the
         bridge: three integer reads of the pool's lists, at worst a moment out of date, never torn."""

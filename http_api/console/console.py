@@ -18,6 +18,7 @@ from http_api.console.campaign_new import add_campaign_new_routes
 from http_api.console.campaigns import add_campaign_routes
 from http_api.console.email_links import add_email_link_routes
 from http_api.console.engine_status import add_engine_routes
+from http_api.console.failures import add_failure_pages
 from http_api.console.guard import Refused, SignInFirst
 from http_api.console.imports import add_imports_routes
 from http_api.console.integrations import add_integrations_routes
@@ -61,6 +62,7 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_imports_routes(bp, ctx, jobs)
     add_tracks_routes(bp, ctx)
     add_audiences_routes(bp, ctx)
+    add_failure_pages(bp)
 
     @bp.context_processor
     def request_id() -> dict[str, str | None]:  # the error pages show it, to quote when asking for help
