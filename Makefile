@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench venv chromium
+.PHONY: run test lint bench venv chromium ts-client
 
 venv: $(STAMP)
 
@@ -27,8 +27,29 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint chromium
+test: lint chromium ts-client
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The npm packages of the TypeScript client's test (tests/http_api/test_generated_ts_client.py), pinned in
+# tools/ts-client's package-lock.json; a second run skips the install until the lock file changes. Node.js
+# and npm: as root with apt, installed when missing; otherwise one line names them and make stops (the test
+# would fail without them: it does not skip).
+TS_CLIENT := tools/ts-client
+TS_STAMP := $(TS_CLIENT)/node_modules/.installed
+
+ts-client: $(TS_STAMP)
+
+$(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's nodejs and npm packages for the TypeScript client's test (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "make: Node.js and npm are missing: install the nodejs and npm packages (apt-get install nodejs npm)" >&2; \
+	    exit 1; \
+	  fi; }
+	npm ci --prefix $(TS_CLIENT) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The browser tests (tests/browser) drive Debian's Chromium. When it is missing: as root with apt, install it;
 # otherwise one line names the package, and those tests skip saying the same.

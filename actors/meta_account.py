@@ -66,6 +66,7 @@ from actors.meta_signals import MetaWriteSignals
 from actors.meta_writes import STOPPED, AccountWrites, fail_writes, refuse_unlinked
 from engine.clock import utc_now
 from engine.messages import MetricSample
+from engine.metrics import actor_kind, poll_began
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
     AuthExpiredError,
@@ -79,6 +80,7 @@ from engine.store import campaign_meta
 from engine.store import campaigns as campaign_store
 from engine.store import integrations as integration_store
 from engine.store.meta_writes import pending_writes
+from engine.tracing import poll_span
 
 if TYPE_CHECKING:
     from config import Keys
@@ -148,10 +150,13 @@ class MetaAccountActor:
     # ---- the schedule --------------------------------------------------------------------------------
 
     async def _poll_forever(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
+        due = trio.current_time()
         while True:
             began = trio.current_time()
+            poll_began(actor_kind(self._name), due, began)
             try:
-                await self._cycle(provider, outbox)
+                with poll_span(actor_kind(self._name)):
+                    await self._cycle(provider, outbox)
                 next_at = began + self._schedule.interval
             except Parked as parked:  # the token's accounts list: nothing can be polled without it
                 next_at = max(parked.until, began + self._schedule.interval)
@@ -163,6 +168,7 @@ class MetaAccountActor:
                 ends = [s.parked_until for s in self._states.values() if s.parked_until and s.parked_until > now]
                 self._report("waiting", next_poll_at=next_at, parked_until=max(ends, default=None))
             await self._rest(provider, next_at)
+            due = next_at
 
     async def _rest(self, provider: AdsProvider, next_at: float) -> None:
         """Until ``next_at``, applying the pending writes each time ``signals`` says some were queued."""

@@ -41,7 +41,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
-from engine.metrics import counted_call
+from engine.metrics import actor_kind, counted_call, poll_began
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
     AuthExpiredError,
@@ -54,6 +54,7 @@ from engine.providers import TrackFiguresProvider
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store
+from engine.tracing import poll_span
 
 if TYPE_CHECKING:
     from config import Keys
@@ -124,14 +125,18 @@ class SpotifyLabelActor:
     # -- the schedule ---------------------------------------------------------------------------------
 
     async def _poll_forever(self, provider: TrackFiguresProvider) -> None:
-        await self._sleep_until(await self._resume_at(), "waiting")
+        due = await self._resume_at()
+        await self._sleep_until(due, "waiting")
         while True:
             began = trio.current_time()
+            poll_began(actor_kind(self.name), due, began)
             try:
-                await self._cycle(provider)
+                with poll_span(actor_kind(self.name)):
+                    await self._cycle(provider)
             except _GiveUp:
                 logger.warning("%s: %d failures in a row; trying again next cycle", self.name, self._failures)
-            await self._sleep_until(began + self._interval, "waiting")
+            due = began + self._interval
+            await self._sleep_until(due, "waiting")
 
     async def _resume_at(self) -> float:
         """Now, or ``interval`` after the newest stored observation (a restart keeps the cadence)."""

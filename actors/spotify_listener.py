@@ -35,7 +35,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
-from engine.metrics import counted_call
+from engine.metrics import actor_kind, counted_call, poll_began
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import AuthExpiredError, RateLimitedError, ReauthRequiredError, RetryableError
 from engine.providers import Played, RecentPlaysProvider
@@ -44,6 +44,7 @@ from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store
 from engine.store import stream_events
 from engine.store.listener_plays import CountedPlay, ListenerRef, Play, to_ms
+from engine.tracing import poll_span
 
 if TYPE_CHECKING:
     from engine.store.database import Connection, Database
@@ -131,23 +132,26 @@ class SpotifyListenerActor:
     # -- the loop -------------------------------------------------------------------------------------
 
     async def _loop(self, provider: RecentPlaysProvider) -> None:
-        interval, previous = POLL_INTERVAL, None
+        interval, previous, due = POLL_INTERVAL, None, trio.current_time()
         while True:
             state = await plays_store.poll_state(self._db, self._id)
             if state is None or state.status != "connected":
                 self._set("stopped")
                 return
             started = trio.current_time()
+            poll_began(actor_kind(self.name), due, started)
             try:
-                added = await self._poll(provider)
+                with poll_span(actor_kind(self.name)):
+                    added = await self._poll(provider)
             except RetryableError as exc:
                 await self._back_off(exc)
+                due = trio.current_time()  # the retry is due when the backoff ends
                 continue
             self.status.consecutive_failures, self.status.last_error = 0, None
             self.status.last_success_at = self._wall()
             interval = _next_interval(added, None if previous is None else started - previous, interval)
-            previous = started
-            await self._sleep_until(started + interval, "waiting")
+            previous, due = started, started + interval
+            await self._sleep_until(due, "waiting")
 
     async def _poll(self, provider: RecentPlaysProvider) -> int:
         """Fetch and store every play after the cursor, page by page; returns how many came back."""

@@ -33,6 +33,7 @@ from typing import NoReturn
 import httpx
 import msgspec
 import trio
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from config.sections import WebhooksSettings
 from engine.clock import utc_now
@@ -41,6 +42,7 @@ from engine.secrets_box import SealError
 from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database
 from engine.store.outbox import OUTBOX_CHANNEL
+from engine.tracing import continued_span
 from engine.webhooks.schedule import FAST, STANDARD, Outcome, Schedule, classify, decide, parse_retry_after
 from engine.webhooks.signing import request_headers
 from engine.webhooks.ssrf import Network, UnsafeTarget, check_address, check_url, parse_subnets
@@ -196,25 +198,38 @@ class WebhookDispatcher:
         return limiter
 
     async def _deliver(self, client: httpx.AsyncClient, claim: deliveries.Claim) -> None:
+        attributes: dict[str, str | int] = {
+            "songtrack.webhook.event_id": claim.event_id, "songtrack.webhook.attempt": claim.attempts + 1,
+            "songtrack.webhook.endpoint_id": str(claim.endpoint_id)}
         try:
-            async with self._limiter(claim):
-                result, outcome, retry_after = await self._attempt(client, claim)
-            self.sent += 1
-            decision = decide(self._config.schedule, claim.attempts + 1, outcome, retry_after=retry_after,
-                              draw=self._draw())
-            WEBHOOK_ATTEMPTS.labels(outcome.value).inc()
-            if not await deliveries.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
-                log.warning("delivery %s: our claim expired while sending; its new owner decides",
-                            claim.delivery_id)
-            elif decision.action != "retry":
-                WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
-                if decision.action == "succeed":  # real time against the database's stamp, whatever our clock
-                    WEBHOOK_DELIVERY_DELAY.observe(max(0.0, (utc_now() - claim.event_created_at).total_seconds()))
-            if decision.action == "retry":
-                heapq.heappush(self._retries, trio.current_time() + decision.delay)
+            # A child of the span that enqueued the event (the request that caused it), when there was one.
+            with continued_span("webhook delivery", claim.traceparent, attributes, SpanKind.CLIENT) as span:
+                await self._attempt_and_record(client, claim, span)
         finally:
             self._in_flight -= 1
             self._wake.set()
+
+    async def _attempt_and_record(self, client: httpx.AsyncClient, claim: deliveries.Claim, span: Span) -> None:
+        async with self._limiter(claim):
+            result, outcome, retry_after = await self._attempt(client, claim)
+        span.set_attribute("songtrack.outcome", outcome.value)
+        if result.status_code is not None:
+            span.set_attribute("http.response.status_code", result.status_code)
+        if outcome is not Outcome.SUCCEEDED:
+            span.set_status(StatusCode.ERROR, result.error or f"answered {result.status_code}")
+        self.sent += 1
+        decision = decide(self._config.schedule, claim.attempts + 1, outcome, retry_after=retry_after,
+                          draw=self._draw())
+        WEBHOOK_ATTEMPTS.labels(outcome.value).inc()
+        if not await deliveries.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
+            log.warning("delivery %s: our claim expired while sending; its new owner decides",
+                        claim.delivery_id)
+        elif decision.action != "retry":
+            WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
+            if decision.action == "succeed":  # real time against the database's stamp, whatever our clock
+                WEBHOOK_DELIVERY_DELAY.observe(max(0.0, (utc_now() - claim.event_created_at).total_seconds()))
+        if decision.action == "retry":
+            heapq.heappush(self._retries, trio.current_time() + decision.delay)
 
     async def _attempt(self, client: httpx.AsyncClient,
                        claim: deliveries.Claim) -> tuple[deliveries.AttemptResult, Outcome, float | None]:

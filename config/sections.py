@@ -30,6 +30,7 @@ __all__ = [
     "ServerSettings",
     "SimulatorSettings",
     "SpotifySettings",
+    "TelemetrySettings",
     "WebhooksSettings",
 ]
 
@@ -371,6 +372,16 @@ class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     def __post_init__(self) -> None:
         if self.mode == "token" and self.token is None:
             raise FieldConflict(("mode", "token"), 'mode "token" needs a token that scrapers present')
+
+
+class TelemetrySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """OpenTelemetry traces (docs/telemetry.md). ``endpoint``: the OTLP/HTTP traces URL of a collector
+    (``http://collector:4318/v1/traces``); empty, the default, exports nothing. ``service_name`` names the
+    service in the traces."""
+
+    endpoint: Annotated[str, Meta(pattern="^(https?://.+)?$",
+                                  extra={"expected": "an http:// or https:// URL, or nothing"})] = ""
+    service_name: Annotated[str, Meta(min_length=1)] = "songtrack"
 
 
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -33,6 +33,7 @@ from config.sections import (
     ServerSettings,
     SimulatorSettings,
     SpotifySettings,
+    TelemetrySettings,
     WebhooksSettings,
 )
 
@@ -74,6 +75,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    telemetry: TelemetrySettings = msgspec.field(default_factory=TelemetrySettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.

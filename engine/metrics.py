@@ -13,17 +13,20 @@ processes adds up (``songtrack/metrics_dir.py``). What is read at scrape time fr
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
-from engine.provider import ProviderError, RateLimitedError, RetryableError
+from engine.provider import ProviderError, RateLimitedError, Result, RetryableError, UsageSignal
+from engine.tracing import TRACER
 
 __all__ = [
     "ACTOR_RESTARTS",
     "AGGREGATOR_BATCH_DURATION",
     "AGGREGATOR_BATCH_SAMPLES",
+    "DATABASE_UNAVAILABLE",
     "EXPORTS",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_DURATION",
@@ -32,8 +35,10 @@ __all__ = [
     "LIVE_CONNECTIONS",
     "LIVE_FRAMES_SENT",
     "LIVE_SLOW_CLOSES",
+    "POLL_LAG",
     "PROVIDER_CALLS",
     "PROVIDER_REFUSALS",
+    "PROVIDER_USAGE",
     "WEBHOOK_ATTEMPTS",
     "WEBHOOK_ATTEMPT_DURATION",
     "WEBHOOK_DELIVERIES",
@@ -41,6 +46,8 @@ __all__ = [
     "actor_kind",
     "counted_call",
     "domain_kind",
+    "poll_began",
+    "record_usage",
 ]
 
 # No ``_created`` series: the files of several processes have none, so one process's scrape shows the same.
@@ -99,8 +106,27 @@ PROVIDER_REFUSALS = Counter(
     ["provider", "domain"],
 )
 
+# ``livemax``: the account actors run in one process (the engine's), so the max over the live ones is its
+# figure, and a dead process's last report drops out rather than standing for ever.
+PROVIDER_USAGE = Gauge(
+    "songtrack_provider_usage_percent",
+    "The latest usage a provider reported, in percent of the allowance, by rate domain kind (max over accounts).",
+    ["provider", "domain"], multiprocess_mode="livemax",
+)
+
 ACTOR_RESTARTS = Counter(
     "songtrack_actor_restarts", "Restarts of supervised actors after a crash or a return, by kind.", ["kind"],
+)
+
+# From a timer's jitter (milliseconds) to a cycle that overran its interval or waited on a full channel (hours).
+POLL_LAG = Histogram(
+    "songtrack_poll_lag_seconds", "How late an account actor's poll began against when it was due, by kind.",
+    ["kind"], buckets=(0.01, 0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
+)
+
+DATABASE_UNAVAILABLE = Counter(
+    "songtrack_database_unavailable_seconds",
+    "Seconds this process found PostgreSQL unreachable, from its first failed call to its next success.",
 )
 
 # A batch is at most the aggregator's ``max_batch`` (256) samples.
@@ -130,21 +156,52 @@ def domain_kind(domain: str) -> str:
     return ":".join(part for part in domain.split(":") if not _ID_SEGMENT.match(part))
 
 
+# The latest utilization each rate domain (with its owner) reported in this process: a kind's gauge is their
+# max, so one account near its limit shows, whatever the others said since.
+_latest_usage: dict[str, float] = {}
+
+
+def record_usage(signals: Iterable[UsageSignal]) -> None:
+    """Set ``songtrack_provider_usage_percent`` of each signal's domain kind to the max over its domains."""
+    kinds: set[str] = set()
+    for signal in signals:
+        _latest_usage[signal.domain] = signal.utilization
+        kinds.add(domain_kind(signal.domain))
+    for kind in kinds:
+        PROVIDER_USAGE.labels(kind.partition(":")[0], kind).set(
+            max(used for domain, used in _latest_usage.items() if domain_kind(domain) == kind))
+
+
+def poll_began(kind: str, due: float, now: float) -> None:
+    """Count a poll of an actor of ``kind`` that was due at ``due`` and begins at ``now`` (one clock)."""
+    POLL_LAG.labels(kind).observe(max(0.0, now - due))
+
+
 async def counted_call(domains: tuple[str, ...], call: Callable[[], Awaitable[T]]) -> T:
     """``call()``, one provider API call of an account actor, counted by outcome: ``ok``, ``rate_limited``
-    (and the refusing domain's kind), ``retryable`` (5xx, timeouts, a dropped connection), ``failed``."""
+    (and the refusing domain's kind), ``retryable`` (5xx, timeouts, a dropped connection), ``failed``; the
+    usage signals its response carried (a ``Result``'s or an error's) set ``songtrack_provider_usage_percent``.
+    It is traced as a span ``<provider> call`` (engine/tracing.py), a child of the actor's poll."""
     provider = domains[0].partition(":")[0] if domains else "unknown"
-    try:
-        result = await call()
-    except RateLimitedError as exc:
-        PROVIDER_CALLS.labels(provider, "rate_limited").inc()
-        PROVIDER_REFUSALS.labels(provider, domain_kind(exc.domain)).inc()
-        raise
-    except RetryableError:
-        PROVIDER_CALLS.labels(provider, "retryable").inc()
-        raise
-    except ProviderError:
-        PROVIDER_CALLS.labels(provider, "failed").inc()
-        raise
+    with TRACER.start_as_current_span(f"{provider} call", kind=SpanKind.CLIENT, attributes={
+            "songtrack.provider": provider, "songtrack.rate_domains": [domain_kind(d) for d in domains]}) as span:
+        try:
+            result = await call()
+        except ProviderError as exc:
+            record_usage(exc.signals)
+            PROVIDER_CALLS.labels(provider, outcome := _outcome(exc)).inc()
+            span.set_attribute("songtrack.outcome", outcome)
+            if isinstance(exc, RateLimitedError):
+                PROVIDER_REFUSALS.labels(provider, domain_kind(exc.domain)).inc()
+            raise
+        span.set_attribute("songtrack.outcome", "ok")
+    if isinstance(result, Result):
+        record_usage(result.signals)
     PROVIDER_CALLS.labels(provider, "ok").inc()
     return result
+
+
+def _outcome(exc: ProviderError) -> str:
+    if isinstance(exc, RateLimitedError):
+        return "rate_limited"
+    return "retryable" if isinstance(exc, RetryableError) else "failed"

@@ -50,6 +50,7 @@ from http_api.routing import Router
 from http_api.rules.history import history_router
 from http_api.rules.preview import preview_router
 from http_api.rules.rules import rules_router
+from http_api.tracing import install_tracing, with_tracing
 from http_api.webhooks.alerts import alerts_router
 from http_api.webhooks.webhooks import webhooks_router
 
@@ -66,10 +67,11 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
     app.url_map.converters["spotify_id"] = SpotifyIdText
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in ctx.settings.server.proxies()]
-    # Outermost first: the client's address is settled before the request id is, and both before the
-    # access line is written.
+    # Outermost first: the client's address is settled before the request id is, both before the request's
+    # span starts (it carries the id), and all before the access line is written.
     app.asgi_app = forwarded_client(  # type: ignore[method-assign,assignment]
-        with_request_ids(with_access_log(app.asgi_app)), trusted)
+        with_request_ids(with_tracing(with_access_log(app.asgi_app))), trusted)
+    install_tracing(app)
     install_error_handlers(app)
     install_metrics(app, ctx)  # for Prometheus, not the API's clients: not in the OpenAPI document
     routers: list[Router] = [

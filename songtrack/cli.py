@@ -24,6 +24,7 @@ from engine.store.errors import DatabaseRefused, StoreUnavailable
 from songtrack.config_check import check_config
 from songtrack.metrics_dir import MULTIPROC_ENV, metrics_directory
 from songtrack.ports import PortInUse
+from songtrack.telemetry import exporting_traces
 
 __all__ = ["main"]
 
@@ -151,9 +152,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, s
     from songtrack import report_import, runtime, sandbox
 
     if args.command == "run":
-        return trio.run(runtime.serve, settings, environ, _worker_argv(args), metrics_dir)
+        with exporting_traces(settings.telemetry):
+            return trio.run(runtime.serve, settings, environ, _worker_argv(args), metrics_dir)
     if args.command == "api":
-        return trio.run(runtime.serve_api, settings, args.fd, metrics_dir)
+        with exporting_traces(settings.telemetry):
+            return trio.run(runtime.serve_api, settings, args.fd, metrics_dir)
     if args.command == "sandbox":
         return trio.run(functools.partial(
             sandbox.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,

@@ -22,6 +22,7 @@ from engine.backoff import Backoff
 from engine.store.bridge import AsyncioThread, open_asyncio_thread
 from engine.store.errors import DatabaseRefused, StoreError, StoreUnavailable, translate_errors
 from engine.store.notifications import Notification, Subscription
+from engine.tracing import in_trace, statement_span
 
 __all__ = ["Connection", "Database", "DatabaseRefused", "Notification", "StoreError", "StoreUnavailable",
            "describe_dsn", "open_database"]
@@ -42,16 +43,30 @@ class _Outage:
 
     def __init__(self) -> None:
         self.since: float | None = None  # trio clock
+        self._counted = 0.0  # the outage's time up to here is in songtrack_database_unavailable_seconds
 
     def began(self, exc: StoreUnavailable) -> None:
+        now = trio.current_time()
         if self.since is None:
-            self.since = trio.current_time()
+            self.since = self._counted = now
             logger.warning("the database is unavailable (%s); waiting for it", exc)
+        self._count(now)
 
     def ended(self) -> None:
         if self.since is not None:
-            logger.warning("the database is back after %.1fs", trio.current_time() - self.since)
+            now = trio.current_time()
+            self._count(now)
+            logger.warning("the database is back after %.1fs", now - self.since)
             self.since = None
+
+    def _count(self, now: float) -> None:
+        """Each failed call adds the time since the last, so the counter grows during an outage, not after."""
+        # Imported here: the command line imports the store before it points prometheus_client at its
+        # directory (songtrack/metrics_dir.py), and prometheus_client picks its storage when first imported.
+        from engine.metrics import DATABASE_UNAVAILABLE
+
+        DATABASE_UNAVAILABLE.inc(now - self._counted)
+        self._counted = now
 
 
 class _Queries:
@@ -74,29 +89,34 @@ class _Queries:
         self._outage.ended()
         return result
 
+    async def _statement(self, fn: Any, sql: str, *args: object) -> Any:
+        # The span is made here, on the trio side: the asyncio thread never needs the trace's context.
+        with statement_span(sql):
+            return await self._call(fn, sql, *args)
+
     async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
         """All rows of ``sql`` (``$1``-style placeholders)."""
-        rows: list[asyncpg.Record] = await self._call(self._target().fetch, sql, *args)
+        rows: list[asyncpg.Record] = await self._statement(self._target().fetch, sql, *args)
         return rows
 
     async def fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
         """The first row, or ``None`` when there is none."""
-        return await self._call(self._target().fetchrow, sql, *args)
+        return await self._statement(self._target().fetchrow, sql, *args)
 
     async def fetchval(self, sql: str, *args: object) -> object:
         """The first column of the first row, or ``None``."""
-        value: object = await self._call(self._target().fetchval, sql, *args)
+        value: object = await self._statement(self._target().fetchval, sql, *args)
         return value
 
     async def execute(self, sql: str, *args: object) -> str:
         """Run ``sql`` and return its status tag (``"INSERT 0 1"``). Without args, ``sql`` may hold several
         statements (the simple query protocol)."""
-        status: str = await self._call(self._target().execute, sql, *args)
+        status: str = await self._statement(self._target().execute, sql, *args)
         return status
 
     async def executemany(self, sql: str, args: Iterable[Sequence[object]]) -> None:
         """Run ``sql`` once per argument tuple, as one pipelined batch (atomic: asyncpg wraps it)."""
-        await self._call(self._target().executemany, sql, list(args))
+        await self._statement(self._target().executemany, sql, list(args))
 
 
 class Connection(_Queries):
@@ -143,6 +163,12 @@ class Database(_Queries):
         Resource handling: the connection goes back to the pool on every exit path; rollback and release
         are shielded from cancellation and bounded by a few seconds (past that the connection is dropped).
         """
+        with in_trace("transaction", {"db.system.name": "postgresql"}):
+            async with self._transaction() as connection:
+                yield connection
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
         conn, tx = await self._call(_begin, self._pool)
         connection = Connection(self._bridge, self._outage, conn)
         try:

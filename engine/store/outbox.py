@@ -23,6 +23,7 @@ import msgspec
 
 from engine.store.alerts import ALERTS_CHANNEL
 from engine.store.rows import Queries
+from engine.tracing import current_traceparent
 
 __all__ = ["OUTBOX_CHANNEL", "enqueue_event", "get_event", "new_event_id"]
 
@@ -43,15 +44,16 @@ async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Ma
     ``timestamp`` is ``now`` (default: the wall clock, UTC), RFC 3339. ``only_endpoint`` delivers to that
     one endpoint of the organization whatever it subscribes to (a test event); ``exclude_endpoint`` skips
     one (``endpoint.disabled`` goes to the others). ``live`` pushes it to the live alerts channel too
-    (never for ``only_endpoint``).
+    (never for ``only_endpoint``). The current trace's ``traceparent``, if any, is kept with the event, so
+    that its deliveries continue the trace of what caused it.
     """
     event_id = new_event_id()
     stamp = (now or datetime.now(UTC)).astimezone(UTC)
     envelope = {"id": event_id, "type": event_type, "timestamp": stamp.isoformat().replace("+00:00", "Z"),
                 "data": data}
-    await q.execute("INSERT INTO webhook_events (id, organization_id, type, payload, created_at)"
-                    " VALUES ($1, $2, $3, $4::jsonb, $5)", event_id, org_id, event_type,
-                    msgspec.json.encode(envelope).decode(), stamp)
+    await q.execute("INSERT INTO webhook_events (id, organization_id, type, payload, created_at, traceparent)"
+                    " VALUES ($1, $2, $3, $4::jsonb, $5, $6)", event_id, org_id, event_type,
+                    msgspec.json.encode(envelope).decode(), stamp, current_traceparent())
     await q.execute(
         "INSERT INTO webhook_deliveries (event_id, endpoint_id, organization_id)"
         " SELECT $1, id, organization_id FROM webhook_endpoints"

@@ -46,6 +46,7 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     previous_secret_sealed: str | None
     previous_secret_expires_at: datetime | None
     event_created_at: datetime  # by the database's clock: where a delivery's end-to-end delay starts
+    traceparent: str | None = None  # of the span that enqueued the event: the attempt's span continues it
 
 
 class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,7 +93,7 @@ FROM picked p, webhook_events ev
 WHERE w.id = p.id AND ev.id = w.event_id
 RETURNING w.id AS delivery_id, w.event_id, w.endpoint_id, w.organization_id, p.url, ev.payload::text AS payload,
           w.attempts, p.max_in_flight, p.secret_sealed, p.previous_secret_sealed, p.previous_secret_expires_at,
-          ev.created_at AS event_created_at
+          ev.created_at AS event_created_at, ev.traceparent
 """
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 import trio
+from prometheus_client import REGISTRY
 from trio.testing import MockClock
 
 from actors.meta_account import MetaAccountActor
@@ -153,7 +154,10 @@ async def test_a_full_channel_slows_the_actor_and_nothing_is_dropped(db: Databas
     integration, links = await connect(db, sim)
     registry = Registry()
     send, receive = trio.open_memory_channel[MetricSample](1)
+    lag = ("songtrack_poll_lag_seconds_sum", "songtrack_poll_lag_seconds_count")
+    before = [_sample(name, kind="meta") for name in lag]
     async with trio.open_nursery() as nursery:
+        began = trio.current_time()
         await nursery.start(make_actor(db, sim, integration, registry, send).run)
         await trio.sleep(HOUR)
         calls = len(sim.requests)
@@ -171,9 +175,32 @@ async def test_a_full_channel_slows_the_actor_and_nothing_is_dropped(db: Databas
             sample = await receive.receive()
             got.add((ours[sample.campaign_id], sample.day, sample.metric))
         assert got == expected  # the whole first sweep, every metric of every delivering day
+        unblocked = trio.current_time()
         await trio.sleep(HOUR)
         assert len(sim.requests) > calls  # unblocked, it polls again
         nursery.cancel_scope.cancel()
+    # The first poll was on time; the second, due 15 minutes after the first began, began once unblocked.
+    (lag_sum, polls) = (_sample(name, kind="meta") - was for name, was in zip(lag, before, strict=True))
+    assert polls >= 2
+    assert lag_sum >= unblocked - began - MetaSchedule().interval - 60  # 60: the sweep's own calls
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_the_usage_meta_reports_is_the_gauge_of_its_domain(db: Database, clock: MockClock) -> None:
+    config = SimulatorConfig(seed=5, accounts=1, campaigns_per_account=2, app_calls_per_hour=200)
+    sim = MetaSimulator(config, SimClock(parse_start(config.start), 1.0, trio.current_time))
+    integration, _ = await connect(db, sim)
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    with trio.move_on_after(600):  # the first cycle, within one hour of the app's allowance
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_drain, receive)
+            await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+    # X-App-Usage's call_count: the share of the hour's 200 calls used, as of the last answer.
+    assert _sample("songtrack_provider_usage_percent", provider="meta", domain="meta:app") == \
+        int(100 * len(sim.requests) / 200) > 0
 
 
 async def test_a_failing_provider_backs_off_and_parks_while_another_account_polls_on_schedule(

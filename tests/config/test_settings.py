@@ -308,3 +308,12 @@ def test_metrics_token_mode_without_a_token_is_refused() -> None:
     with pytest.raises(ConfigError) as excinfo:
         load({"SONGTRACK_METRICS_MODE": "token"})
     assert "needs a token" in " ".join(_problems(excinfo).values())
+
+
+def test_telemetry_is_off_by_default_and_its_endpoint_is_an_http_url() -> None:
+    assert load({}).telemetry.endpoint == ""
+    given = load({"SONGTRACK_TELEMETRY_ENDPOINT": "http://collector:4318/v1/traces"}).telemetry
+    assert (given.endpoint, given.service_name) == ("http://collector:4318/v1/traces", "songtrack")
+    with pytest.raises(ConfigError) as excinfo:
+        load({"SONGTRACK_TELEMETRY_ENDPOINT": "collector:4317"})
+    assert "an http:// or https:// URL, or nothing" in " ".join(_problems(excinfo).values())

@@ -18,7 +18,7 @@ from hypercorn.trio import serve
 
 from engine.webhooks.signing import secret_key
 
-__all__ = ["Received", "Receiver", "seed_ok", "serve_receiver", "standard_ok"]
+__all__ = ["Received", "Receiver", "request_body", "seed_ok", "serve_app", "serve_receiver", "standard_ok"]
 
 
 @dataclass
@@ -61,17 +61,9 @@ class Receiver:
             return await self._recv.receive()
 
     async def __call__(self, scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        body = await request_body(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         mine = self.secrets.get(scope["path"], [])
         item = Received(scope["path"], headers, body,
@@ -97,15 +89,35 @@ def standard_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
     return True
 
 
+async def request_body(scope: dict, receive, send) -> bytes | None:  # type: ignore[no-untyped-def,type-arg]
+    """An HTTP request's whole body; for the lifespan scope, its protocol played through and None."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return None
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 R = TypeVar("R", bound=Receiver)
+
+
+async def serve_app(nursery: trio.Nursery, app: object) -> str:
+    """Serve the ASGI ``app`` on 127.0.0.1, any free port, until ``nursery`` ends; returns its address."""
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    serving = functools.partial(serve, app, config, shutdown_trigger=trio.sleep_forever)  # type: ignore[arg-type]
+    binds = await nursery.start(serving)
+    return str(binds[0])
 
 
 async def serve_receiver(nursery: trio.Nursery, kind: type[R] = Receiver) -> R:  # type: ignore[assignment]
     """A receiver (of ``kind``) on 127.0.0.1, any free port, until ``nursery`` ends; ``url`` is its address."""
     app = kind()
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    serving = functools.partial(serve, app, config, shutdown_trigger=trio.sleep_forever)  # type: ignore[arg-type]
-    binds = await nursery.start(serving)
-    app.url = binds[0]
+    app.url = await serve_app(nursery, app)
     return app

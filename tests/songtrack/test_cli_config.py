@@ -73,6 +73,7 @@ async def test_a_good_configuration_is_shown_masked_with_its_origins_and_exits_0
     assert 'host = "0.0.0.0"  # SONGTRACK_SERVER_HOST' in output
     assert "port = 8080  # server.port" in output
     assert "shutdown_grace = 10.0  # default" in output
+    assert '[telemetry]\nendpoint = ""  # default\nservice_name = "songtrack"  # default' in output  # off
     assert "answers; all " in output and "migrations applied" in output
     assert "created at the first start" in output and not (tmp_path / "var").exists()  # nothing was written
     assert output.rstrip().endswith("# problems: none")

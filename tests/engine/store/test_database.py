@@ -12,6 +12,7 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 import trio
+from prometheus_client import REGISTRY
 
 import engine.store
 from engine.store import Database, Notification, StoreError, StoreUnavailable, open_database
@@ -203,6 +204,23 @@ async def test_an_outage_is_logged_once_however_many_calls_fail(
     said = [r.getMessage() for r in caplog.records if r.name == "engine.store.database"]
     assert [message.split(" (")[0].split(" after")[0] for message in said] == [
         "the database is unavailable", "the database is back"]
+
+
+def _unavailable_seconds() -> float:
+    return REGISTRY.get_sample_value("songtrack_database_unavailable_seconds_total") or 0.0
+
+
+async def test_an_outage_counts_its_seconds_while_it_lasts(db: Database) -> None:
+    before, start = _unavailable_seconds(), trio.current_time()
+    with trio.fail_after(10):
+        with pytest.raises(StoreUnavailable):
+            await db.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
+        await trio.sleep(0.3)
+        with pytest.raises(StoreUnavailable):
+            await db.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert _unavailable_seconds() - before >= 0.3  # counted by the failing call, before the outage ends
+        assert await db.fetchval("SELECT 1") == 1
+        assert 0.3 <= _unavailable_seconds() - before <= trio.current_time() - start
 
 
 async def test_a_transaction_whose_connection_the_server_ended_raises_store_unavailable(db: Database) -> None:
