@@ -29,4 +29,5 @@ def revoke_path(key: bytes, consent_id: uuid.UUID) -> str:
 
 
 def valid(key: bytes, consent_id: uuid.UUID, signature: str) -> bool:
-    return hmac.compare_digest(sign(key, consent_id), signature)
+    """Whether ``signature`` is ours for this consent; any text is safe to pass (compared as UTF-8 bytes)."""
+    return hmac.compare_digest(sign(key, consent_id).encode(), signature.encode("utf-8", "replace"))
