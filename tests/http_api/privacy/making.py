@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
+from engine.store import imports, report_exports
 from engine.store.database import Database
 from tests.helpers.factories import connect_integration, create_endpoint, create_track
 from tests.http_api.conftest import PASSWORD, Client, MakeMember, Member
@@ -30,6 +32,8 @@ class Made:
     name: str
     track: str
     endpoint: str
+    upload: str  # an import they started
+    report: str  # an export they asked for
     campaign: str
     rule: str
     invitation: str
@@ -66,5 +70,20 @@ async def one_of_everything(client: Client, db: Database, make_member: MakeMembe
     endpoint = await create_endpoint(db, owner.org_id)
     session = await db.fetchval("SELECT id FROM sessions WHERE user_id = $1 AND user_agent = 'their-browser/1.0'",
                                 person.user_id)
-    return Made(owner, person, name, str(track), str(endpoint), campaign["id"], rule["id"], invitation["id"],
-                str(integration.id), str(session))
+    upload, report = await _requested(db, person)
+    return Made(owner, person, name, str(track), str(endpoint), upload, report, campaign["id"], rule["id"],
+                invitation["id"], str(integration.id), str(session))
+
+
+async def _requested(db: Database, person: Member) -> tuple[str, str]:
+    """An import and a report export ``person`` started, recorded as the upload and the export routes record
+    them (test_imports.py and test_reports.py run real ones, with the job runner)."""
+    upload = imports.NewImport(sha256="0" * 64, filename="songs.csv", size_bytes=10, kind="s4a_songs",
+                               encoding="utf-8", total_rows=0)
+    record, _ = await imports.start_import(db, person.org_id, upload, [], person.user_id)
+    report = report_exports.NewExport(kind="daily", campaign_id=None, format="csv", granularity="day",
+                                      period_start=date(2027, 1, 1), period_end=date(2027, 1, 1),
+                                      filename="daily.csv", expires_at=datetime(2100, 1, 1, tzinfo=UTC))
+    made = await report_exports.create_export(db, person.org_id, report, person.user_id)
+    assert made is not None
+    return str(record.id), str(made.id)

@@ -46,7 +46,7 @@ async def test_the_export_holds_everything_of_the_organization_and_no_secret(
     assert _ids(export["members"]) == {str(made.owner.user_id), str(made.person.user_id)}
     expected = {"tracks": made.track, "campaigns": made.campaign, "rules": made.rule,
                 "invitations": made.invitation, "integrations": made.integration,
-                "webhook_endpoints": made.endpoint}
+                "webhook_endpoints": made.endpoint, "imports": made.upload, "report_exports": made.report}
     for kind, made_id in expected.items():
         assert made_id in _ids(export[kind]), kind
     assert _ids(export["rule_runs"], "campaign_id") == {made.campaign}

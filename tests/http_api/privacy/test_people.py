@@ -39,6 +39,7 @@ async def test_the_export_holds_what_they_made_and_no_secret(client: Client, db:
     assert {made.campaign} == _ids(export["ruleActions"], "campaign_id")
     assert made.invitation in _ids(export["invitationsSent"])
     assert made.integration in _ids(export["integrationsConnected"])
+    assert (_ids(export["importsRequested"]), _ids(export["reportExportsRequested"])) == ({made.upload}, {made.report})
     assert any("Reset" in email["subject"] for email in export["emails"])
     assert any(made.person.email in email["to_address"] for email in export["emails"])
     assert export["webhookEventsNamingYou"] == [] or all(
