@@ -1,5 +1,5 @@
-"""``GET /v1/organization/export`` and ``DELETE /v1/organization``: an organization's data as a whole, for
-its owners.
+"""What ``GET /v1/organization/export`` and ``DELETE /v1/organization`` do (declared in ``routes.py``): an
+organization's data as a whole, for its owners.
 
 It owns the confirmation (the organization's name, typed), revoking the providers' grants where the
 provider allows it (Meta: ``DELETE /me/permissions``; Spotify has no revoke endpoint, so its tokens are

@@ -1,4 +1,5 @@
-"""``GET /v1/users/me/export`` and ``DELETE /v1/users/me``: the caller's own data, downloaded or erased.
+"""What ``GET /v1/users/me/export`` and ``DELETE /v1/users/me`` do (declared in ``routes.py``): the caller's own
+data, downloaded or erased.
 
 It owns the password check before an erasure and the refusals a person can act on (the last owner hands
 over or deletes the organization first). What the export holds and what erasure removes or anonymises is
