@@ -38,6 +38,8 @@ from http_api.ops.engine_status import engine_status_router
 from http_api.ops.health import health_router
 from http_api.ops.metrics import install_metrics
 from http_api.organizations.organizations import organizations_router
+from http_api.privacy.routes import privacy_router
+from http_api.providers.consents import consents_router
 from http_api.providers.integrations import integrations_router
 from http_api.providers.listeners import listeners_router
 from http_api.providers.meta import meta_router
@@ -84,6 +86,7 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
         alerts_router(ctx), rules_router(ctx), preview_router(ctx), history_router(ctx),
         streaming_router(ctx), analytics_router(ctx), imports_router(ctx, jobs),
         reports_router(ctx, jobs),
+        privacy_router(ctx), consents_router(ctx),
     ]
     for router in routers:  # the API's routes: pages elsewhere may call them (the console's may not)
         allow_cross_origin(router.blueprint, ctx.settings.server.origins())

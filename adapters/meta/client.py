@@ -124,3 +124,9 @@ class MetaClient(InsightsMethods, ConversionsMethods, AudienceMethods):
             data["execution_options"] = json.dumps(["validate_only"])
         result = await self._graph.post(campaign_id, schemas.SUCCESS, data, account_id=act_id)
         return Result(result.data.success, result.signals)
+
+    async def revoke_permissions(self) -> Result[bool]:
+        """Deauthorize our app for the token's user (``DELETE /me/permissions``): Meta answers
+        ``{"success": true}`` and every token of the app for that user stops working (190 after)."""
+        result = await self._graph.call("DELETE", self._graph.url("me/permissions"), schemas.SUCCESS)
+        return Result(result.data.success, result.signals)

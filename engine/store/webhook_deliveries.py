@@ -111,15 +111,19 @@ async def record_attempt(db: Database, claim: Claim, worker: str, result: Attemp
     """Log the attempt and apply ``decision`` to the delivery and its endpoint, in one transaction.
 
     Returns ``False`` if our claim had been lost (it expired and another worker took the delivery): the
-    attempt is still logged, but the delivery is left to its new owner. On failure the endpoint's failure
-    streak starts (or goes on); past ``DISABLE_AFTER`` of it, or on ``disable`` (410), the endpoint is
-    disabled, its organization's other endpoints get ``endpoint.disabled`` and its members a notification.
+    attempt is still logged, but the delivery is left to its new owner. Also ``False``, with nothing logged,
+    when the delivery was deleted while we sent it (with its endpoint, or its organization).
+
+    On failure the endpoint's failure streak starts (or goes on); past ``DISABLE_AFTER`` of it, or on
+    ``disable`` (410), the endpoint is disabled, its organization's other endpoints get ``endpoint.disabled``
+    and its members a notification.
     """
     body = None if result.response_body is None else result.response_body[:_RESPONSE_BODY_LIMIT]
     async with db.transaction() as tx:
         await tx.execute(
             "INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, status_code, error,"
-            " response_body) VALUES ($1, $2, $3, $4, $5, $6)",
+            " response_body) SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS"
+            " (SELECT 1 FROM webhook_deliveries WHERE id = $1)",  # not the foreign key's error: it went
             claim.delivery_id, result.attempted_at, result.duration_ms, result.status_code, result.error, body)
         owned = await _apply(tx, claim, worker, result, decision, now)
         if not owned:

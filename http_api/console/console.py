@@ -25,6 +25,7 @@ from http_api.console.integrations import add_integrations_routes
 from http_api.console.invitation import add_invitation_routes
 from http_api.console.organization import add_organization_routes
 from http_api.console.overview import add_overview_routes
+from http_api.console.privacy import add_privacy_routes
 from http_api.console.responses import html_page, redirect_to
 from http_api.console.rule_form import add_rule_form_routes
 from http_api.console.rules import add_rules_routes
@@ -58,6 +59,7 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_rules_routes(bp, ctx)
     add_rule_form_routes(bp, ctx)
     add_organization_routes(bp, ctx)
+    add_privacy_routes(bp, ctx)
     add_engine_routes(bp, ctx)
     add_imports_routes(bp, ctx, jobs)
     add_tracks_routes(bp, ctx)

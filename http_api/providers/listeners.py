@@ -2,7 +2,9 @@
 and is then listed as one of the campaign's listeners; and the members' routes to manage both.
 
 The fan's hops (``/v1/listen/{token}`` and ``/v1/listen/callback``) are PUBLIC and answer a person in a
-browser, so every outcome there, errors included, is a small HTML page rather than our JSON envelope.
+browser, so every outcome there, errors included, is a small HTML page rather than our JSON envelope. An
+opt-in writes its consent record (``engine.store.consents``) in the connection's transaction, and its page
+gives the fan a signed link to withdraw it (``consents.py`` answers that link).
 The state row names the campaign (no user), and only this module's callback consumes such states
 (``purpose="listener"``). Tokens are sealed by ``engine.store.listeners``; they never reach a response or
 a log. We do not read the fans' plays here: that is the poller's job.
@@ -17,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import msgspec
-from quart import Response
+from quart import Response, request
 
 from adapters.spotify import oauth as spotify_oauth
 from adapters.spotify.classify import classify, transport_errors
+from engine import consent_links
 from engine.provider import ProviderError, ReauthRequiredError
+from engine.store import consents
 from engine.store import integrations as states
 from engine.store import listeners as store
 from http_api.catalog.schemas import PageQuery
@@ -32,8 +36,8 @@ from http_api.responses import json_response
 from http_api.routing import Access, Call, Router
 
 __all__ = [
-    "LISTENER_SCOPES", "ListenLinkOut", "drop_listen_link", "link_out", "listener_callback_url", "listeners_router",
-    "make_listen_link",
+    "LISTENER_SCOPES", "ListenLinkOut", "drop_listen_link", "fan_page", "link_out", "listener_callback_url",
+    "listeners_router", "make_listen_link",
 ]
 
 LISTENER_SCOPES = ("user-read-recently-played",)
@@ -141,12 +145,12 @@ def _fan_routes(router: Router, ctx: ApiContext) -> None:
                               " connect; the others get a page saying so.")
     async def open_listen_link(call: Call, token: str) -> Response:
         if spotify.client_id is None:
-            return _page(503, "Not available", "Spotify is not set up on this server yet.")
+            return fan_page(503, "Not available", "Spotify is not set up on this server yet.")
         target = await store.link_target(call.db, token) if _plausible(token) else None
         if target is None:
-            return _page(404, "Link not found", "This link does not exist or was withdrawn.")
+            return fan_page(404, "Link not found", "This link does not exist or was withdrawn.")
         if target.campaign_status in CLOSED_STATUSES:
-            return _page(410, "Campaign over", f"{target.campaign_name} has ended; thanks for your interest.")
+            return fan_page(410, "Campaign over", f"{target.campaign_name} has ended; thanks for your interest.")
         redirect_uri = listener_callback_url(ctx.public_url)
         state, (verifier, challenge) = secrets.token_urlsafe(32), spotify_oauth.pkce_pair()
         await states.save_oauth_state(
@@ -166,7 +170,7 @@ def _fan_routes(router: Router, ctx: ApiContext) -> None:
         try:
             return await _finish_opt_in(call, ctx)
         except _FanPage as page:
-            return _page(page.status, page.title, page.text)
+            return fan_page(page.status, page.title, page.text)
 
 
 class _FanPage(Exception):
@@ -199,12 +203,22 @@ async def _finish_opt_in(call: Call, ctx: ApiContext) -> Response:
     if target is None or target.campaign_status in CLOSED_STATUSES:
         raise _FanPage(410, "Campaign over", f"{_NOTHING} The campaign has ended.")
     tokens, (fan_id, name) = await _connect_fan(ctx, query.code, pending)
-    listener, _ = await store.opt_in(
-        call.db, key, org_id=pending.organization_id, campaign_id=pending.campaign_id, spotify_user_id=fan_id,
-        display_name=name, access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-        token_expires_at=datetime.fromtimestamp(tokens.expires_at, UTC))
-    return _page(200, "You're connected — thanks",
-                 f"Thanks, {listener.display_name}: your Spotify account is now connected to {target.campaign_name}.")
+    async with call.db.transaction() as tx:  # no connection without its consent record
+        listener, _ = await store.opt_in(
+            tx, key, org_id=pending.organization_id, campaign_id=pending.campaign_id, spotify_user_id=fan_id,
+            display_name=name, access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+            token_expires_at=datetime.fromtimestamp(tokens.expires_at, UTC))
+        consent_id = await consents.record_consent(
+            tx, org_id=pending.organization_id, campaign_id=pending.campaign_id, listener_id=listener.id,
+            spotify_user_id=fan_id, scopes=tokens.scope.split() or LISTENER_SCOPES, ip=request.remote_addr,
+            user_agent=(request.headers.get("User-Agent") or "")[:300] or None)
+    link_key = consent_links.link_key(ctx.keys.jwt_signing_key)
+    revoke = f"{ctx.public_url}{consent_links.revoke_path(link_key, consent_id)}"
+    return fan_page(200, "You're connected — thanks",
+                    f"Thanks, {listener.display_name}: your Spotify account is now connected to"
+                    f" {target.campaign_name}. Keep this page's link to withdraw your consent at any time: we"
+                    " then disconnect your account and erase the plays we read.",
+                    link=(revoke, "Withdraw my consent"))
 
 
 async def _connect_fan(ctx: ApiContext, code: str,
@@ -250,10 +264,19 @@ def _plausible(token: str) -> bool:
     return 0 < len(token) <= 64 and set(token) <= _TOKEN_CHARS
 
 
-def _page(status: int, title: str, text: str) -> Response:
+def fan_page(status: int, title: str, text: str, *, link: tuple[str, str] | None = None,
+             form: tuple[str, str] | None = None) -> Response:
+    """A small HTML page for a fan: a title, a sentence, and optionally a ``link`` or a POST ``form`` (its
+    action and button label). No script, so it works under any content security policy."""
+    extra = ""
+    if link is not None:
+        extra = f'<p><a href="{html.escape(link[0])}">{html.escape(link[1])}</a></p>'
+    if form is not None:
+        extra = (f'<form method="post" action="{html.escape(form[0])}">'
+                 f'<button type="submit">{html.escape(form[1])}</button></form>')
     body = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>\n")
+            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{extra}</body></html>\n")
     return Response(body.encode(), status=status, content_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-store"})
 

@@ -42,7 +42,10 @@ QUERIES = {("GET", "/v1/meta/campaigns/{meta_campaign_id}/insights"): "?since=20
 # Routes with an id that is not an organization's resource id.
 NOT_ORG_SCOPED = {("GET", "/v1/auth/verify-email/{token}"), ("GET", "/v1/listen/{token}"),
                   # A signed link is the credential (test_reports.py: another export's link is refused).
-                  ("GET", "/v1/reports/{report_id}/download")}
+                  ("GET", "/v1/reports/{report_id}/download"),
+                  # So is a fan's revoke link (test_consents.py: a link to another consent is refused).
+                  ("GET", "/v1/listen/consents/{consent_id}/revoke"),
+                  ("POST", "/v1/listen/consents/{consent_id}/revoke")}
 # Routes whose id is a provider's object: they reach it only through the caller's own connected account,
 # so a caller without one gets 409 whatever the id (and the provider checks access for one who has one).
 PROVIDER_OBJECTS = {

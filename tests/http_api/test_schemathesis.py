@@ -63,6 +63,9 @@ UNSAYABLE: dict[str, list[str]] = {
         r"(dailyBudget|lifetimeBudget): .* more decimals than"],  # and the ad account's currency
     "POST /v1/meta/campaigns": [r"budget: .* more decimals than"],
     "PATCH /v1/auth/profile": [r"currentPassword: (does not match|required to change the email or password)"],
+    # state: the caller's password, the organization's name
+    "DELETE /v1/users/me": [r"password: does not match your current password"],
+    "DELETE /v1/organization": [r"confirm: must be the organization's name, exactly"],
     # relative to the clock: how far back Meta keeps insights and takes events, our live window
     "GET /v1/meta/campaigns/{meta_campaign_id}/insights": [
         r"since: Meta keeps \d+ months of insights", r"until: must not be before since"],

@@ -1,4 +1,5 @@
-"""Facebook Login and tokens (PROVIDERS.md A1): the dialog, the code exchange, long-lived tokens, debug_token.
+"""Facebook Login and tokens (PROVIDERS.md A1): the dialog, the code exchange, long-lived tokens, debug_token,
+and a user's permissions (listing them, and revoking them all: ``DELETE /me/permissions``).
 
 It owns codes and tokens on the simulated clock and the 190 errors for bad tokens. The sandbox dialog
 never shows a page: it approves at once (or denies, when configured). Scopes are recorded, not enforced.
@@ -93,8 +94,21 @@ class OAuth:
             "/oauth/access_token": self._access_token,
             "/debug_token": self._debug_token,
         }
+        if request.path in ("/me/permissions", f"/{self.user_id}/permissions"):
+            return self._permissions(request)
         handler = handlers.get(request.path)
         return handler(request) if handler else None
+
+    def _permissions(self, request: Request) -> Response:
+        """``GET`` lists the token's grants; ``DELETE`` deauthorizes the app for its user: every token of
+        that user dies at once (later calls get 190/467), and the answer is ``{"success": true}``."""
+        token = self.authenticate(request)
+        if request.method == "GET":
+            return json_response({"data": [{"permission": s, "status": "granted"} for s in token.scopes]})
+        if request.method != "DELETE":
+            raise GraphError(f"Unsupported {request.method.lower()} request.", code=100, type="GraphMethodException")
+        self.tokens = {value: t for value, t in self.tokens.items() if t.user_id != token.user_id}
+        return json_response({"success": True})
 
     def _check_app(self, request: Request, *, secret: bool) -> None:
         if request.params.get("client_id") != self._config.app_id:

@@ -256,3 +256,14 @@ async def test_a_refused_write_is_classified_by_its_code(code: Literal[2, 100], 
         again = await client.update_campaign(seeded.id, status="PAUSED", act_id=act(account))
     assert type(refused.value) is error and f"(#{code})" in str(refused.value)
     assert again.data is True and seeded.status == "PAUSED"
+
+
+async def test_revoking_permissions_ends_every_token_of_the_user() -> None:
+    sim, _ = make()
+    async with http_for(sim) as http:
+        client = MetaClient(http, TOKEN, base_url=BASE)
+        assert (await client.ad_accounts()).data
+        assert (await client.revoke_permissions()).data is True
+        with pytest.raises(AuthExpiredError):  # 190/467: Meta forgot the grant
+            await client.ad_accounts()
+    assert [(r.method, r.path) for r in sim.requests if r.method == "DELETE"] == [("DELETE", "/v25.0/me/permissions")]

@@ -117,3 +117,21 @@ async def test_an_expired_token_gives_190_463_and_cannot_be_exchanged() -> None:
     assert "Session has expired" in expired.headers["www-authenticate"]
     assert exchanged.json()["error"]["error_subcode"] == 463
     assert info["data"]["is_valid"] is False
+
+
+async def test_revoking_all_permissions_kills_every_token_of_the_user() -> None:
+    sim, _ = make()
+    async with client(sim) as http:
+        first = (await exchange(http, (await consent(http))["code"][0])).json()["access_token"]
+        second = (await exchange(http, (await consent(http, "csrf-2"))["code"][0])).json()["access_token"]
+        auth = {"Authorization": f"Bearer {first}"}
+        granted = (await http.get(f"/v25.0/{sim.oauth.user_id}/permissions", headers=auth)).json()
+        refused = await http.put("/v25.0/me/permissions", headers=auth)
+        revoked = await http.delete("/v25.0/me/permissions", headers=auth)
+        after = [await http.get("/v25.0/me/adaccounts", headers={"Authorization": f"Bearer {t}"})
+                 for t in (first, second, "SIMULATOR_TOKEN")]  # the pre-issued token is the same user's
+    assert {p["status"] for p in granted["data"]} == {"granted"} and granted["data"]
+    assert (revoked.status_code, revoked.json()) == (200, {"success": True})
+    assert [(r.status_code, r.json()["error"]["code"], r.json()["error"]["error_subcode"]) for r in after] == [
+        (400, 190, 467)] * 3
+    assert refused.json()["error"]["code"] == 100

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import trio
 from quart.typing import TestClientProtocol as Client
@@ -20,31 +19,11 @@ from engine.store import listeners as store
 from engine.store.database import Database
 from http_api.context import ApiContext
 from tests.helpers.factories import create_campaign
-from tests.http_api.conftest import PUBLIC_URL, MakeMember, Member, Simulators, spotify_simulator
+from tests.http_api.conftest import PUBLIC_URL, MakeMember, Simulators, spotify_simulator
 from tests.http_api.connect import local
+from tests.http_api.listen import fan_callback, listen_link
 
 RUNNING = datetime(2027, 1, 1, tzinfo=UTC)  # a campaign running at the API's clock (EPOCH)
-
-
-async def _link(client: Client, member: Member, campaign_id: uuid.UUID) -> dict[str, Any]:
-    made = await client.post(f"/v1/campaigns/{campaign_id}/listen-link", headers=member.headers)
-    assert made.status_code in (200, 201), await made.get_data()
-    body: dict[str, Any] = await made.get_json()
-    return body
-
-
-async def _fan_callback(client: Client, sims: Simulators, link: dict[str, Any], fan: str) -> str:
-    """The fan opens the link and consents at Spotify as ``fan``; returns our callback (path and query)."""
-    opened = await client.get(local(link["url"]))
-    assert opened.status_code == 302, await opened.get_data()
-    authorize = opened.headers["Location"]
-    assert parse_qs(urlsplit(authorize).query)["scope"] == ["user-read-recently-played"]
-    async with sims.browser("spotify") as browser:
-        answer = await browser.get(f"{authorize}&sim_user={fan}")
-    assert answer.status_code == 302, answer.text
-    back = answer.headers["location"]
-    assert back.startswith(f"{PUBLIC_URL}/v1/listen/callback?"), back
-    return local(back)
 
 
 async def _page(response: Any) -> str:
@@ -59,11 +38,11 @@ async def test_a_fan_opts_in_and_is_listed_once(
     with trio.fail_after(20):
         owner = await make_member()
         campaign_id = await create_campaign(db, owner.org_id, name="<Summer> & single", start=RUNNING)
-        link = await _link(client, owner, campaign_id)
+        link = await listen_link(client, owner, campaign_id)
         assert link["url"] == f"{PUBLIC_URL}/v1/listen/{link['token']}" and link["createdAt"]
         again = await client.post(f"/v1/campaigns/{campaign_id}/listen-link", headers=owner.headers)
         assert again.status_code == 200 and (await again.get_json()) == link
-        done = await client.get(await _fan_callback(client, simulators, link, "fan0001"))
+        done = await client.get(await fan_callback(client, simulators, link, "fan0001"))
         assert done.status_code == 200
         page = await _page(done)
         assert "connected" in page and "Fan 1" in page and "&lt;Summer&gt; &amp; single" in page
@@ -73,7 +52,7 @@ async def test_a_fan_opts_in_and_is_listed_once(
         (fan,) = body["listeners"]
         assert (fan["spotifyUserId"], fan["displayName"], fan["status"]) == ("fan0001", "Fan 1", "connected")
         # Opting in again refreshes the tokens but keeps the first opt-in time and one listing.
-        assert (await client.get(await _fan_callback(client, simulators, link, "fan0001"))).status_code == 200
+        assert (await client.get(await fan_callback(client, simulators, link, "fan0001"))).status_code == 200
         relisted = (await (await client.get(f"/v1/campaigns/{campaign_id}/listeners",
                                             headers=owner.headers)).get_json())["listeners"]
         assert relisted == [fan]
@@ -90,7 +69,7 @@ async def test_a_revoked_link_is_gone_and_a_new_one_has_a_new_token(
     with trio.fail_after(20):
         owner = await make_member()
         campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
-        link = await _link(client, owner, campaign_id)
+        link = await listen_link(client, owner, campaign_id)
         path = f"/v1/campaigns/{campaign_id}/listen-link"
         assert (await client.delete(path, headers=owner.headers)).status_code == 204
         assert (await client.delete(path, headers=owner.headers)).status_code == 404
@@ -106,7 +85,7 @@ async def test_an_ended_campaign_takes_no_more_fans(client: Client, db: Database
     with trio.fail_after(20):
         owner = await make_member()
         campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
-        link = await _link(client, owner, campaign_id)
+        link = await listen_link(client, owner, campaign_id)
         await db.execute("UPDATE campaigns SET status = 'completed' WHERE id = $1", campaign_id)
         ended = await client.get(local(link["url"]))
         assert ended.status_code == 410 and "ended" in await _page(ended)
@@ -118,13 +97,13 @@ async def test_denied_consent_and_a_reused_state_connect_nothing(
     with trio.fail_after(20):
         owner = await make_member()
         campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
-        link = await _link(client, owner, campaign_id)
-        callback = await _fan_callback(client, simulators, link, "fan0002")
+        link = await listen_link(client, owner, campaign_id)
+        callback = await fan_callback(client, simulators, link, "fan0002")
         assert (await client.get(callback)).status_code == 200
         reused = await client.get(callback)
         assert reused.status_code == 400 and "Nothing was connected" in await _page(reused)
         simulators.spotify = spotify_simulator(consent="deny")
-        denied = await client.get(await _fan_callback(client, simulators, link, "fan0002"))
+        denied = await client.get(await fan_callback(client, simulators, link, "fan0002"))
         assert denied.status_code == 400 and "declined" in await _page(denied)
         forged = await client.get("/v1/listen/callback?code=x&state=forged")
         assert forged.status_code == 400 and "Nothing was connected" in await _page(forged)
@@ -137,8 +116,8 @@ async def test_states_do_not_cross_between_connect_and_opt_in(
 ) -> None:
     with trio.fail_after(20):
         owner = await make_member()
-        link = await _link(client, owner, await create_campaign(db, owner.org_id, start=RUNNING))
-        fan_back = await _fan_callback(client, simulators, link, "fan0003")
+        link = await listen_link(client, owner, await create_campaign(db, owner.org_id, start=RUNNING))
+        fan_back = await fan_callback(client, simulators, link, "fan0003")
         # A fan's state at the members' connect callback would connect the fan as the label's account.
         hijack = await client.get(fan_back.replace("/v1/listen/callback", "/v1/auth/spotify/callback"))
         assert hijack.status_code == 400
@@ -153,10 +132,10 @@ async def test_a_fan_outside_the_development_allowlist_is_told_why(
         simulators.spotify = spotify_simulator(mode="development")
         owner = await make_member()
         campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
-        link = await _link(client, owner, campaign_id)
-        refused = await client.get(await _fan_callback(client, simulators, link, "fan0009"))
+        link = await listen_link(client, owner, campaign_id)
+        refused = await client.get(await fan_callback(client, simulators, link, "fan0009"))
         assert refused.status_code == 403 and "development mode" in await _page(refused)
-        allowed = await client.get(await _fan_callback(client, simulators, link, "fan0002"))
+        allowed = await client.get(await fan_callback(client, simulators, link, "fan0002"))
         assert allowed.status_code == 200
         listed = await client.get(f"/v1/campaigns/{campaign_id}/listeners", headers=owner.headers)
         assert [f["spotifyUserId"] for f in (await listed.get_json())["listeners"]] == ["fan0002"]
@@ -168,8 +147,8 @@ async def test_listeners_are_scoped_to_the_organization_and_roles(
     with trio.fail_after(20):
         owner = await make_member()
         campaign_id = await create_campaign(db, owner.org_id, start=RUNNING)
-        link = await _link(client, owner, campaign_id)
-        assert (await client.get(await _fan_callback(client, simulators, link, "fan0001"))).status_code == 200
+        link = await listen_link(client, owner, campaign_id)
+        assert (await client.get(await fan_callback(client, simulators, link, "fan0001"))).status_code == 200
         listeners_path = f"/v1/campaigns/{campaign_id}/listeners"
         fan_id = (await (await client.get(listeners_path, headers=owner.headers)).get_json())["listeners"][0]["id"]
         stranger = await make_member()
