@@ -26,13 +26,13 @@ from tests.http_api.conftest import PUBLIC_URL, Client, MakeMember, Simulators
 from tests.http_api.connect import local
 from tests.http_api.listen import fan_callback, listen_link
 
-NOW = datetime.now(UTC)  # the database's clock stamps opt-ins: plays must come after it
-
 
 async def _opt_in(client: Client, simulators: Simulators, db: Database, make_member: MakeMember) -> dict[str, Any]:
+    # The database's clock stamps the opt-in and the plays must come after it: read it now, not at import.
+    now = datetime.now(UTC)
     owner = await make_member()
     track = await create_track(db, owner.org_id, spotify_id="4uLU6hMCjMI75M1A2tKUQC")
-    campaign = await create_campaign(db, owner.org_id, start=NOW - timedelta(days=1), track_id=track)
+    campaign = await create_campaign(db, owner.org_id, start=now - timedelta(days=1), track_id=track)
     link = await listen_link(client, owner, campaign)
     done = await client.get(await fan_callback(client, simulators, link, "fan0001"),
                             headers={"User-Agent": "FanPhone/2.0", "X-Forwarded-For": "203.0.113.9"})
@@ -43,28 +43,28 @@ async def _opt_in(client: Client, simulators: Simulators, db: Database, make_mem
     consent = await db.fetchrow("SELECT * FROM listener_consents WHERE campaign_id = $1", campaign)
     assert consent is not None
     return {"owner": owner, "track": track, "campaign": campaign, "link": link, "revoke": local(revoke),
-            "consent": dict(consent)}
+            "consent": dict(consent), "now": now}
 
 
 async def _plays(db: Database, made: dict[str, Any]) -> None:
     """Two plays of the fan that count, and one stream from elsewhere, all in the campaign's streams."""
-    listener, org, track = made["consent"]["listener_id"], made["owner"].org_id, made["track"]
-    plays = [listener_plays.Play(played_at=NOW + timedelta(minutes=m), spotify_track_id="4uLU6hMCjMI75M1A2tKUQC")
+    listener, org, track, now = made["consent"]["listener_id"], made["owner"].org_id, made["track"], made["now"]
+    plays = [listener_plays.Play(played_at=now + timedelta(minutes=m), spotify_track_id="4uLU6hMCjMI75M1A2tKUQC")
              for m in (1, 2)]
-    counted = await listener_plays.record_plays(db, listener, plays, cursor_ms=None, polled_at=NOW)
+    counted = await listener_plays.record_plays(db, listener, plays, cursor_ms=None, polled_at=now)
     events = [stream_events.NewEvent(event_id=f"listener:{listener}:{listener_plays.to_ms(p.played_at)}",
                                      track_id=p.track_id, platform="spotify", country="ZZ", occurred_at=p.played_at)
               for p in counted]
-    other = stream_events.NewEvent(event_id="web-1", track_id=track, platform="web", country="GB", occurred_at=NOW)
-    await stream_events.ingest(db, org, [*events, other], received_at=NOW)
-    await _count_streams(db, made, NOW.date())
+    other = stream_events.NewEvent(event_id="web-1", track_id=track, platform="web", country="GB", occurred_at=now)
+    await stream_events.ingest(db, org, [*events, other], received_at=now)
+    await _count_streams(db, made, now.date())
 
 
 async def _count_streams(db: Database, made: dict[str, Any], day: Any) -> None:
     streams = await db.fetchval("SELECT streams FROM track_day_streams WHERE track_id = $1 AND day = $2",
                                 made["track"], day)
     sample = MetricSample(organization_id=made["owner"].org_id, campaign_id=made["campaign"], day=day,
-                          metric="streams", value=int(streams), source="stream_events", observed_at=NOW)
+                          metric="streams", value=int(streams), source="stream_events", observed_at=made["now"])
     await facts.upsert_samples(db, [sample])
     await facts.recompute_totals(db, [made["campaign"]])
 
