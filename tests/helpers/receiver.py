@@ -90,7 +90,9 @@ def standard_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 async def request_body(scope: dict, receive, send) -> bytes | None:  # type: ignore[no-untyped-def,type-arg]
-    """An HTTP request's whole body; for the lifespan scope, its protocol played through and None."""
+    """An HTTP request's whole body; None for a request whose client went away before sending all of it (a
+    timed-out attempt under load: nothing was delivered) and, for the lifespan scope, its protocol played
+    through and None."""
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
@@ -99,6 +101,8 @@ async def request_body(scope: dict, receive, send) -> bytes | None:  # type: ign
     body = b""
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
         body += message.get("body", b"")
         if not message.get("more_body"):
             return body
