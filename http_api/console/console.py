@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from quart import Blueprint, Response, render_template
+from quart import Blueprint, Response, render_template, request
 
+from engine.audit import attribute_task
 from engine.jobs import Jobs
 from engine.logs import current_request
+from http_api.auditing import MUTATING, request_context, route_source
 from http_api.console.audiences import add_audiences_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaign_edit import add_campaign_edit_routes
@@ -65,6 +67,11 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_tracks_routes(bp, ctx)
     add_audiences_routes(bp, ctx)
     add_failure_pages(bp)
+
+    @bp.before_request
+    def anonymous_forms() -> None:  # a signed-in form's session names its user (``acting.form_session``)
+        if request.method in MUTATING and request.url_rule is not None:
+            attribute_task(request_context(route_source(request.method, request.url_rule.rule)))
 
     @bp.context_processor
     def request_id() -> dict[str, str | None]:  # the error pages show it, to quote when asking for help
