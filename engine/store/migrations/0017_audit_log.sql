@@ -31,8 +31,7 @@ CREATE INDEX audit_log_occurred_idx ON audit_log (occurred_at);
 
 -- Arguments: the object type, the column holding the object's id, the columns to mask (a changed or present
 -- value becomes "***") and the engine-maintained columns to ignore (left out; an UPDATE changing only those, or
--- nothing, writes no row). Changes made by a foreign key's cascade are consequences of the change that caused
--- them, which is recorded: they are not.
+-- nothing, writes no row). The rows an organization's deletion takes with it are not recorded apart.
 CREATE FUNCTION audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     setting text := current_setting('songtrack.audit', true);
@@ -46,7 +45,7 @@ DECLARE
     org text;
     name text;
 BEGIN
-    IF setting IS NULL OR setting = '' OR pg_trigger_depth() > 1 THEN
+    IF setting IS NULL OR setting = '' THEN
         RETURN NULL;
     END IF;
     context := setting::jsonb;
@@ -79,6 +78,11 @@ BEGIN
         org := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE whole ->> 'id' END;
     ELSE
         org := coalesce(whole ->> 'organization_id', context ->> 'organizationId');
+        -- A row whose organization is being deleted goes with it (a cascade): the organization's deletion
+        -- is the change recorded.
+        IF org IS NOT NULL AND NOT EXISTS (SELECT FROM organizations WHERE id = org::uuid) THEN
+            RETURN NULL;
+        END IF;
     END IF;
     INSERT INTO audit_log (organization_id, actor_type, actor_user_id, actor_rule_id, actor_label, action,
                            object_type, object_id, before, after, ip, request_id, source)
