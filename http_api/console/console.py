@@ -14,6 +14,7 @@ from engine.jobs import Jobs
 from engine.logs import current_request
 from http_api.auditing import MUTATING, request_context, route_source
 from http_api.console.audiences import add_audiences_routes
+from http_api.console.audit import add_audit_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaign_edit import add_campaign_edit_routes
 from http_api.console.campaign_new import add_campaign_new_routes
@@ -67,9 +68,11 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_tracks_routes(bp, ctx)
     add_audiences_routes(bp, ctx)
     add_failure_pages(bp)
+    add_audit_routes(bp, ctx)
 
+    # Async: Quart runs a sync hook in a thread, whose context would not reach the handler.
     @bp.before_request
-    def anonymous_forms() -> None:  # a signed-in form's session names its user (``acting.form_session``)
+    async def anonymous_forms() -> None:  # a signed-in form's session names its user (``acting.form_session``)
         if request.method in MUTATING and request.url_rule is not None:
             attribute_task(request_context(route_source(request.method, request.url_rule.rule)))
 

@@ -12,11 +12,12 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from engine.store import audit_log
+from engine.store.catalog_common import Page
 from http_api.context import ApiContext
 from http_api.pagination import ListQuery, Pagination
 from http_api.routing import Access, Call, Router
 
-__all__ = ["AuditLogList", "AuditLogQuery", "audit_filter", "audit_logs_router"]
+__all__ = ["AuditLogList", "AuditLogQuery", "audit_filter", "audit_logs_router", "read_audit_log"]
 
 T = TypeVar("T")
 _Text = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -63,9 +64,14 @@ def audit_logs_router(ctx: ApiContext) -> Router:
                               " (secrets as `\"***\"`), the client's `ip`, its `requestId`, and the `source`"
                               " (the route template, the console form, `rule` or `guardrail`).")
     async def list_audit_logs(call: Call) -> AuditLogList:
-        query: AuditLogQuery = call.query
-        page = await audit_log.list_entries(call.db, call.caller.organization_id, audit_filter(query),
-                                            limit=query.limit, offset=query.offset)
+        page = await read_audit_log(call, call.query)
         return AuditLogList(audit_logs=page.items, pagination=Pagination.of(page))
 
     return router
+
+
+async def read_audit_log(call: Call, query: AuditLogQuery) -> Page[audit_log.Entry]:
+    """The page of the caller's organization's audit log that ``query`` asks for (the route and the console's
+    page)."""
+    return await audit_log.list_entries(call.db, call.caller.organization_id, audit_filter(query),
+                                        limit=query.limit, offset=query.offset)
