@@ -14,6 +14,7 @@ from msgspec import UNSET, Meta, UnsetType
 from engine.store import audit_log
 from engine.store.catalog_common import Page
 from http_api.context import ApiContext
+from http_api.fields import Instant, instant_of
 from http_api.pagination import ListQuery, Pagination
 from http_api.routing import Access, Call, Router
 
@@ -32,8 +33,8 @@ class AuditLogQuery(ListQuery, kw_only=True, rename="camel"):
     action: _Text | UnsetType = UNSET
     object_type: _Text | UnsetType = UNSET
     object_id: _Text | UnsetType = UNSET
-    from_: datetime | UnsetType = msgspec.field(default=UNSET, name="from")
-    to: datetime | UnsetType = UNSET
+    from_: Instant | UnsetType = msgspec.field(default=UNSET, name="from")
+    to: Instant | UnsetType = UNSET
 
 
 class AuditLogList(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -45,11 +46,15 @@ def audit_filter(query: AuditLogQuery) -> audit_log.AuditFilter:
     """The store's filter for the query's fields that were given."""
     return audit_log.AuditFilter(actor_user_id=_given(query.actor_id), action=_given(query.action),
                                  object_type=_given(query.object_type), object_id=_given(query.object_id),
-                                 since=_given(query.from_), until=_given(query.to))
+                                 since=_instant(query.from_), until=_instant(query.to))
 
 
 def _given(value: T | UnsetType) -> T | None:
     return None if isinstance(value, UnsetType) else value
+
+
+def _instant(value: str | UnsetType) -> datetime | None:
+    return None if isinstance(value, UnsetType) else instant_of(value)
 
 
 def audit_logs_router(ctx: ApiContext) -> Router:

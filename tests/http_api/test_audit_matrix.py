@@ -147,6 +147,11 @@ async def _providers(drive: Driver, client: Client, sims: Simulators, owner: Mem
     """Connected accounts and what goes through them."""
     await connect(client, sims, "meta", owner)
     await connect(client, sims, "spotify", owner)
+    # The provider's redirect back is a public GET: the connection is the member's who started it.
+    connected = await drive.db.fetch("SELECT actor_user_id, source FROM audit_log WHERE action = 'integration.created'"
+                                     " ORDER BY seq")
+    assert [tuple(row) for row in connected] == [(owner.user_id, "GET /v1/auth/meta/callback"),
+                                                 (owner.user_id, "GET /v1/auth/spotify/callback")]
     act = "act_" + next(iter(sims.meta.world.accounts))
     await drive("PUT", "/v1/meta/pixels/default", owner, json={"pixelId": next(iter(sims.meta.world.pixels))})
     await drive("POST", "/v1/audiences/{audience_id}/sync/meta", owner, ids=ids, json={"adAccountId": act})
