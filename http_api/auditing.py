@@ -14,7 +14,7 @@ from quart import request
 from engine.audit import Actor, AuditContext
 from engine.logs import current_request
 
-__all__ = ["MUTATING", "request_context", "route_source"]
+__all__ = ["MUTATING", "current_source", "request_context", "route_source"]
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -24,6 +24,11 @@ def route_source(method: str, rule: str) -> str:
     """``POST /v1/campaigns/{campaign_id}/launch`` for Quart's ``/v1/campaigns/<uuid:campaign_id>/launch``:
     the template, as the OpenAPI document names it, never the ids of one request."""
     return method + " " + _PARAM.sub(r"{\1}", rule)
+
+
+def current_source() -> str:
+    """The current request's route template (its path when it matched none)."""
+    return route_source(request.method, request.url_rule.rule if request.url_rule is not None else request.path)
 
 
 def request_context(source: str, user_id: uuid.UUID | None = None, email: str = "",

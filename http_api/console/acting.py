@@ -10,7 +10,7 @@ from quart import request
 from engine.audit import attribute_task
 from engine.store import accounts
 from engine.store.sessions import SessionCheck
-from http_api.auditing import request_context, route_source
+from http_api.auditing import current_source, request_context
 from http_api.auth.principal import Principal
 from http_api.console.cookies import csrf_token
 from http_api.console.guard import Refused, SignInFirst, check_csrf, check_origin, local_path, signed_in
@@ -44,9 +44,8 @@ async def form_session(ctx: ApiContext, access: Access) -> SessionCheck:
     await check_csrf(csrf_token(ctx.keys, session.session_id))
     if not allowed(session, access):
         raise Refused(f"this needs the {access.name.lower()} role or higher; you are {session.role}")
-    if request.url_rule is not None:  # the rest of this request's task acts as the user (engine/audit.py)
-        source = route_source(request.method, request.url_rule.rule)
-        attribute_task(request_context(source, session.user_id, session.email, session.organization_id))
+    # The rest of this request's task acts as the user (engine/audit.py).
+    attribute_task(request_context(current_source(), session.user_id, session.email, session.organization_id))
     return session
 
 

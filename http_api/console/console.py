@@ -12,7 +12,7 @@ from quart import Blueprint, Response, render_template, request
 from engine.audit import attribute_task
 from engine.jobs import Jobs
 from engine.logs import current_request
-from http_api.auditing import MUTATING, request_context, route_source
+from http_api.auditing import MUTATING, current_source, request_context
 from http_api.console.audiences import add_audiences_routes
 from http_api.console.audit import add_audit_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
@@ -73,8 +73,8 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     # Async: Quart runs a sync hook in a thread, whose context would not reach the handler.
     @bp.before_request
     async def anonymous_forms() -> None:  # a signed-in form's session names its user (``acting.form_session``)
-        if request.method in MUTATING and request.url_rule is not None:
-            attribute_task(request_context(route_source(request.method, request.url_rule.rule)))
+        if request.method in MUTATING:
+            attribute_task(request_context(current_source()))
 
     @bp.context_processor
     def request_id() -> dict[str, str | None]:  # the error pages show it, to quote when asking for help

@@ -32,7 +32,7 @@ from engine.audit import AuditContext, acting_as
 from engine.provider import ProviderError, ReauthRequiredError
 from engine.store import accounts
 from engine.store import integrations as store
-from http_api.auditing import request_context, route_source
+from http_api.auditing import current_source, request_context
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.pagination import ListQuery, Pagination, paginate
@@ -129,13 +129,12 @@ async def _consume(call: Call, state: str, provider: store.Provider) -> store.OA
     return found
 
 
-async def _connecting(call: Call, provider: store.Provider, pending: store.OAuthState) -> AuditContext:
+async def _connecting(call: Call, pending: store.OAuthState) -> AuditContext:
     """Who the audit log names for a connection: the member who started it. The callback itself is a public
     GET (the browser returns from the provider without our token), which ``routing.py`` attributes to nobody."""
     user = None if pending.user_id is None else await accounts.get_user(call.db, pending.organization_id,
                                                                          pending.user_id)
-    return request_context(route_source("GET", f"/v1/auth/{provider}/callback"), pending.user_id,
-                           user.email if user else "", pending.organization_id)
+    return request_context(current_source(), pending.user_id, user.email if user else "", pending.organization_id)
 
 
 def _provider_failure(provider: str, exc: ProviderError) -> ApiError:
@@ -215,7 +214,7 @@ def _spotify_routes(router: Router, ctx: ApiContext) -> None:
                 account_id, name = await _spotify_profile(http, spotify.api_url, tokens.access_token)
         except ProviderError as exc:
             raise _provider_failure("spotify", exc) from exc
-        with acting_as(await _connecting(call, "spotify", pending)):
+        with acting_as(await _connecting(call, pending)):
             saved = await store.upsert_integration(
                 call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="spotify",
                 external_account_id=account_id, display_name=name, access_token=tokens.access_token,
@@ -277,7 +276,7 @@ def _meta_routes(router: Router, ctx: ApiContext) -> None:
         except ProviderError as exc:
             raise _provider_failure("meta", exc) from exc
         expires = long.data.expires_in
-        with acting_as(await _connecting(call, "meta", pending)):
+        with acting_as(await _connecting(call, pending)):
             saved = await store.upsert_integration(
                 call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="meta",
                 external_account_id=info.user_id or "me", display_name=f"Meta user {info.user_id or 'me'}",

@@ -27,7 +27,7 @@ from tests.http_api.connect import connect
 
 EXEMPT = {
     ("POST", "/v1/auth/refresh"): "rotates a refresh token: using a session is not a change to it",
-    ("POST", "/v1/auth/resend-verification"): "mails a one-time link; the verification itself is recorded",
+    ("POST", "/v1/auth/resend-verification"): "mails a one-time link; following it is recorded",
     ("POST", "/v1/auth/forgot-password"): "mails a one-time link; the reset itself is recorded",
     ("POST", "/v1/auth/check-email"): "reads",
     ("POST", "/v1/meta/conversions"): "events sent on to a Meta pixel; nothing is stored",
@@ -83,6 +83,12 @@ async def _people(drive: Driver, client: Client, db: Database, make_member: Make
     email = f"new-{uuid.uuid4().hex[:6]}@label.example"
     await drive("POST", "/v1/auth/register", None, status=201,
                 json={"email": email, "password": PASSWORD, "name": "Nia", "organizationName": "Nia's"})
+    # The email's link is a GET: recorded too, as the anonymous owner of the address.
+    verified = await client.get("/v1/auth/verify-email/" + await _mailed_token(db, email, r"verify-email\?token=(\S+)"))
+    assert verified.status_code == 200, await verified.get_data()
+    row = await db.fetchrow("SELECT action, actor_type, source FROM audit_log WHERE request_id = $1",
+                            verified.headers["X-Request-ID"])
+    assert row is not None and tuple(row) == ("user.updated", "anonymous", "GET /v1/auth/verify-email/{token}")
     await drive("POST", "/v1/auth/login", None, json={"email": owner.email, "password": PASSWORD})
     other = next(s["id"] for s in (await (await client.get("/v1/sessions", headers=owner.headers)).get_json())[
         "sessions"] if s["id"] != str(owner.session_id))
