@@ -21,7 +21,7 @@ from engine import audit
 from engine.store.catalog_common import Executor, Page, Where, fetch_page
 from engine.store.database import Connection
 
-__all__ = ["AuditFilter", "Entry", "acting_in", "delete_before", "list_entries"]
+__all__ = ["AuditFilter", "Entry", "acting_in", "delete_before", "forget_user", "list_entries"]
 
 # Free-form JSON objects: a row's columns as they were. ``Any``: msgspec cannot describe ``object`` in the
 # OpenAPI document generated from these Structs.
@@ -113,3 +113,25 @@ async def delete_before(q: Executor, cutoff: datetime, *, batch: int) -> int:
         cutoff, batch,
     )
     return int(status.rsplit(" ", 1)[1])
+
+
+async def forget_user(tx: Connection, org_id: uuid.UUID, user_id: uuid.UUID, email: str) -> None:
+    """Take an erased person out of the organization's log, in their erasure's transaction after its last
+    change (docs/privacy.md): the rows of their sessions and of invitations to their address go; the rows
+    of their account keep the action without its fields; the rows they acted in keep what was done, not
+    who or from where; their id in other rows' fields becomes null (as ``privacy.scrub_user_ids`` does)."""
+    await tx.execute(
+        "DELETE FROM audit_log WHERE organization_id = $1 AND ("
+        " (object_type = 'session' AND coalesce(after, before) ->> 'user_id' = $2)"
+        " OR (object_type = 'invitation' AND lower(coalesce(after, before) ->> 'email') = lower($3)))",
+        org_id, str(user_id), email)
+    await tx.execute("UPDATE audit_log SET object_id = NULL, before = NULL, after = NULL"
+                     " WHERE organization_id = $1 AND object_type = 'user' AND object_id = $2", org_id, str(user_id))
+    await tx.execute("UPDATE audit_log SET actor_user_id = NULL, actor_label = '', ip = NULL"
+                     " WHERE organization_id = $1 AND actor_user_id = $2", org_id, user_id)
+    quoted = f'"{user_id}"'
+    await tx.execute(
+        "UPDATE audit_log SET before = replace(before::text, $2, 'null')::jsonb,"
+        " after = replace(after::text, $2, 'null')::jsonb"
+        " WHERE organization_id = $1 AND (strpos(before::text, $2) > 0 OR strpos(after::text, $2) > 0)",
+        org_id, quoted)

@@ -67,8 +67,8 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_imports_routes(bp, ctx, jobs)
     add_tracks_routes(bp, ctx)
     add_audiences_routes(bp, ctx)
-    add_failure_pages(bp)
     add_audit_routes(bp, ctx)
+    add_failure_pages(bp)
 
     # Async: Quart runs a sync hook in a thread, whose context would not reach the handler.
     @bp.before_request

@@ -42,6 +42,11 @@ EXEMPT = {
     ("POST", "/v1/rules/preview"): "computes what a rule would have done; changes nothing",
     ("POST", "/v1/rules/{rule_id}/preview"): "computes what a rule would have done; changes nothing",
     ("POST", "/v1/streaming/events"): "stream events are data, not configuration",
+    ("DELETE", "/v1/users/me"): "an erasure leaves nothing naming the person, its own rows included: they keep the"
+                                " action, not the actor (tests/http_api/privacy/test_people.py)",
+    ("DELETE", "/v1/organization"): "the organization's log goes with it (docs/privacy.md)",
+    ("POST", "/v1/listen/consents/{consent_id}/revoke"):
+        "a fan withdrawing consent: the consent record keeps when and from where (docs/privacy.md)",
 }
 GOLDEN = Path(__file__).parents[1] / "adapters" / "stream_reports" / "golden"
 CAMPAIGN = {"name": "Summer", "budget": 5000, "currency": "USD", "objective": "streams",

@@ -8,7 +8,7 @@ CREATE TABLE audit_log (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     -- The order of insertion: the rows of one transaction share occurred_at.
     seq bigint GENERATED ALWAYS AS IDENTITY,
-    -- NULL only for an organization's own deletion (its rows go with it anyway).
+    -- NULL when a change belongs to no organization (none does today); an organization's rows go with it.
     organization_id uuid REFERENCES organizations (id) ON DELETE CASCADE,
     occurred_at timestamptz NOT NULL DEFAULT now(),  -- the transaction's time
     actor_type text NOT NULL CHECK (actor_type IN ('user', 'rule', 'system', 'anonymous')),
@@ -31,7 +31,8 @@ CREATE INDEX audit_log_occurred_idx ON audit_log (occurred_at);
 
 -- Arguments: the object type, the column holding the object's id, the columns to mask (a changed or present
 -- value becomes "***") and the engine-maintained columns to ignore (left out; an UPDATE changing only those, or
--- nothing, writes no row). The rows an organization's deletion takes with it are not recorded apart.
+-- nothing, writes no row). An organization's deletion, and the rows it takes with it, are not recorded: its log
+-- goes with it (docs/privacy.md).
 CREATE FUNCTION audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     setting text := current_setting('songtrack.audit', true);
@@ -75,7 +76,10 @@ BEGIN
         END IF;
     END LOOP;
     IF TG_TABLE_NAME = 'organizations' THEN
-        org := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE whole ->> 'id' END;
+        IF TG_OP = 'DELETE' THEN  -- its log goes with it (the foreign key): nothing may name it afterwards
+            RETURN NULL;
+        END IF;
+        org := whole ->> 'id';
     ELSE
         org := coalesce(whole ->> 'organization_id', context ->> 'organizationId');
         -- A row whose organization is being deleted goes with it (a cascade): the organization's deletion
