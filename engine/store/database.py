@@ -324,8 +324,8 @@ async def _begin(pool: Any, acting: str | None) -> tuple[Any, Any]:
     try:
         tx = conn.transaction()
         await tx.start()
-        if acting is not None:  # read by the audit triggers (migration 0017); gone at the transaction's end
-            await conn.execute("SELECT set_config('songtrack.audit', $1, true)", acting)
+        if acting is not None:
+            await conn.execute(_set_acting(acting))
     except BaseException:
         await pool.release(conn)
         raise
@@ -334,8 +334,16 @@ async def _begin(pool: Any, acting: str | None) -> tuple[Any, Any]:
 
 async def _audited(pool: Any, acting: str, method: str, *args: object) -> Any:
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('songtrack.audit', $1, true)", acting)
+        await conn.execute(_set_acting(acting))
         return await getattr(conn, method)(*args)
+
+
+def _set_acting(acting: str) -> str:
+    """The statement that hands the audit triggers (migration 0017) who acts, until the transaction ends. A SET,
+    not ``SELECT set_config(...)``: a SET takes no snapshot, so the transaction may still choose its isolation
+    (``SET TRANSACTION``). It takes no parameter, so the JSON is quoted here, as an escape string whatever the
+    server's standard_conforming_strings."""
+    return "SET LOCAL songtrack.audit = E'" + acting.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 async def _end(pool: Any, conn: Any, tx: Any, commit: bool) -> None:

@@ -79,3 +79,15 @@ async def test_secrets_are_masked_and_a_deleted_organization_takes_its_log(db: D
         await db.execute("DELETE FROM organizations WHERE id = $1", org.id)  # its users go with it
     # The organization's log goes with it, and neither its deletion nor its users' is recorded.
     assert await db.fetchval("SELECT count(*) FROM audit_log") == 0
+
+
+async def test_who_acts_is_quoted_and_leaves_the_isolation_to_the_transaction(db: Database) -> None:
+    org = await create_org(db)
+    track = await create_track(db, org)
+    context = AuditContext(actor=Actor(type="user", label="o'brien\\'; DROP TABLE tracks; --@label.example"),
+                           source="PATCH /v1/tracks/{track_id}", organization_id=org)
+    with acting_as(context):
+        async with db.transaction() as tx:
+            await tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # still the first query
+            await tx.execute("UPDATE tracks SET title = 'Quoted' WHERE id = $1", track)
+    assert await db.fetchval("SELECT actor_label FROM audit_log") == context.actor.label
