@@ -22,11 +22,12 @@ import trio
 from actors.meta_signals import MetaWriteSignals
 from config.sections import AlertsSettings, RulesSettings
 from engine import alert_rules, guardrail
+from engine.audit import GUARDRAIL, AuditContext
 from engine.clock import utc_now
 from engine.messages import MetricSample
 from engine.metrics import AGGREGATOR_BATCH_DURATION, AGGREGATOR_BATCH_SAMPLES
 from engine.store import alerts as alert_store
-from engine.store import campaigns, facts, meta_writes, rule_inputs, rule_runs
+from engine.store import audit_log, campaigns, facts, meta_writes, rule_inputs, rule_runs
 from engine.store.database import Connection, Database
 from engine.store.outbox import enqueue_event
 from engine.supervisor import ChildSpec, Restart
@@ -208,8 +209,9 @@ class Aggregator:
         if campaign.status != "active" or trip is None:
             return
         cause = guardrail.PauseCause(guardrail=trip)
-        await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=("active",), to="paused",
-                                            reason=guardrail.PausedReason(cause=cause, at=now))
+        async with audit_log.acting_in(tx, AuditContext(actor=GUARDRAIL, source="guardrail", organization_id=org_id)):
+            await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=("active",), to="paused",
+                                                reason=guardrail.PausedReason(cause=cause, at=now))
         await self._record_trip(tx, campaign, cause, now)
         self._tripped.append(org_id)
         log.info("campaign %s paused by its budget guardrail: %s of %s %s spent (%d %%)", campaign_id,

@@ -11,6 +11,7 @@ import logging
 
 import trio
 
+from engine.audit import attribute_task
 from engine.jobs import Job
 
 __all__ = ["GRACE", "JobRunner"]
@@ -58,6 +59,9 @@ class JobRunner:
             self._nursery = None
 
     async def _run_job(self, name: str, job: Job) -> None:
+        # The task inherits the starting request's audit context; the request is recorded, the job's own
+        # writes (progress, imported rows) are the engine's.
+        attribute_task(None)
         try:
             await job()
         except* Exception as failed:  # Cancelled is a BaseException: it passes through

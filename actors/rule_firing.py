@@ -14,12 +14,13 @@ from datetime import datetime
 
 import msgspec
 
+from engine.audit import Actor, AuditContext
 from engine.guardrail import PauseCause, PausedReason
 from engine.rules.actions import CampaignState
 from engine.rules.decide import Decision, after
 from engine.rules.figures import CampaignHistory
 from engine.rules.model import Rule
-from engine.store import alerts, campaigns, meta_writes, rule_runs
+from engine.store import alerts, audit_log, campaigns, meta_writes, rule_runs
 from engine.store import rules as rule_store
 from engine.store.database import Connection
 from engine.store.meta_writes import WriteField
@@ -44,12 +45,16 @@ async def fire(tx: Connection, rule: Rule, history: CampaignHistory, state: Camp
     cause = PauseCause(rule_id=rule.id)
     outcome = "dry_run" if rule.dry_run else planned.outcome
     write: tuple[WriteField, dict[str, str]] | None = None
+    acting = AuditContext(actor=Actor(type="rule", rule_id=rule.id, label=rule.name), source="rule",
+                          organization_id=org_id)
     if outcome == "applied" and planned.status is not None:
-        await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=(state.status,),
-                                            to=planned.status, reason=PausedReason(cause=cause, at=now))
+        async with audit_log.acting_in(tx, acting):
+            await campaigns.set_campaign_status(tx, org_id, campaign_id, expected_from=(state.status,),
+                                                to=planned.status, reason=PausedReason(cause=cause, at=now))
         write = ("status", {"status": _META_STATUS[planned.status]})
     elif outcome == "applied" and planned.budget is not None:
-        await campaigns.update_campaign(tx, org_id, campaign_id, {"budget": planned.budget}, cause=cause)
+        async with audit_log.acting_in(tx, acting):
+            await campaigns.update_campaign(tx, org_id, campaign_id, {"budget": planned.budget}, cause=cause)
         write = ("budget", {"budget": str(planned.budget), "currency": state.currency})
     queued = write is not None and locked.linked
     action = msgspec.to_builtins(rule.spec.action)

@@ -17,6 +17,7 @@ __all__ = [
     "AlertsSettings",
     "AnalyticsSettings",
     "ApiSettings",
+    "AuditSettings",
     "AuthSettings",
     "DatabaseSettings",
     "EmailSettings",
@@ -382,6 +383,13 @@ class TelemetrySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     endpoint: Annotated[str, Meta(pattern="^(https?://.+)?$",
                                   extra={"expected": "an http:// or https:// URL, or nothing"})] = ""
     service_name: Annotated[str, Meta(min_length=1)] = "songtrack"
+
+
+class AuditSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """The audit log (docs/audit-log.md). ``retention_days``: days its rows are kept before the housekeeper
+    deletes them."""
+
+    retention_days: Annotated[int, Meta(ge=1, le=36500)] = 365
 
 
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -20,6 +20,7 @@ from config.sections import (
     AlertsSettings,
     AnalyticsSettings,
     ApiSettings,
+    AuditSettings,
     AuthSettings,
     DatabaseSettings,
     EmailSettings,
@@ -76,6 +77,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     telemetry: TelemetrySettings = msgspec.field(default_factory=TelemetrySettings)
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
 
 
 # Derived from the Structs, so a field added above is configurable everywhere without more code.

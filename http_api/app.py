@@ -37,6 +37,7 @@ from http_api.ops.dev import dev_router
 from http_api.ops.engine_status import engine_status_router
 from http_api.ops.health import health_router
 from http_api.ops.metrics import install_metrics
+from http_api.organizations.audit_logs import audit_logs_router
 from http_api.organizations.organizations import organizations_router
 from http_api.privacy.routes import privacy_router
 from http_api.providers.consents import consents_router
@@ -79,6 +80,7 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
     routers: list[Router] = [
         health_router(ctx), auth_router(ctx), auth_email_router(ctx), sessions_router(ctx),
         organizations_router(ctx), campaigns_router(ctx), tracks_router(ctx), audiences_router(ctx),
+        audit_logs_router(ctx),
         integrations_router(ctx), meta_conversions_router(ctx), meta_pixels_router(ctx),
         engine_status_router(ctx), dev_router(ctx),
         spotify_router(ctx), meta_router(ctx), listeners_router(ctx), sync_runs_router(ctx, jobs),

@@ -17,7 +17,9 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
+from engine.audit import AuditContext, acting_as
 from engine.store.database import Database
+from http_api.auditing import MUTATING, request_context, route_source
 from http_api.auth.principal import Principal, authenticate
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
@@ -132,13 +134,26 @@ async def _serve(ctx: ApiContext, endpoint: Endpoint, handler: Handler, **params
             call.body = validate(await _json_body(), endpoint.body)
         if endpoint.form is not None:
             call.body = validate(await form_body(call.filenames), endpoint.form, strict=False, where="form")
-        result = await handler(call, **params)
+        if endpoint.method in MUTATING:
+            with acting_as(_acting(endpoint, call.principal)):
+                result = await handler(call, **params)
+        else:
+            result = await handler(call, **params)
     except ApiError as err:
         err.headers = {**call.headers, **err.headers}
         raise
     response = _encode(result, endpoint.status)
     response.headers.update(call.headers)
     return response
+
+
+def _acting(endpoint: Endpoint, caller: Principal | None) -> AuditContext:
+    """Who the audit log names for a state-changing route: the caller, or an anonymous client on a public
+    route (signing up, logging in: the rows they write say whose account or session it is)."""
+    source = route_source(endpoint.method, endpoint.rule)
+    if caller is None:
+        return request_context(source)
+    return request_context(source, caller.user_id, caller.email, caller.organization_id)
 
 
 async def _authorize(ctx: ApiContext, db: Database, access: Access, headers: dict[str, str]) -> Principal:

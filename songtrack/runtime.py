@@ -261,7 +261,8 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
 
     children = [
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
-        ChildSpec("housekeeper", Housekeeper(db, wall=clock).run),
+        ChildSpec("housekeeper", Housekeeper(db, wall=clock,
+                                            audit_retention=timedelta(days=settings.audit.retention_days)).run),
         ChildSpec("webhook-dispatcher", dispatcher.run),
         evaluator.child_spec(),
         aggregator.child_spec(),

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import trio
 
+from engine import audit
 from engine.backoff import Backoff
 from engine.store.bridge import AsyncioThread, open_asyncio_thread
 from engine.store.errors import DatabaseRefused, StoreError, StoreUnavailable, translate_errors
@@ -150,6 +151,15 @@ class Database(_Queries):
         """The DSN this pool connects to (it may hold a password: never log it, see ``describe_dsn``)."""
         return self._dsn
 
+    async def _statement(self, fn: Any, sql: str, *args: object) -> Any:
+        # While someone is acting (engine/audit.py) a lone statement runs in a transaction of its own that
+        # names them, so the audit triggers see who; engine traffic keeps its single round trip.
+        setting = audit.current_setting()
+        if setting is None:
+            return await super()._statement(fn, sql, *args)
+        with statement_span(sql):  # ``fn`` is the pool's method: the transaction's connection runs its namesake
+            return await self._call(_audited, self._pool, setting, fn.__name__, sql, *args)
+
     def pool_connections(self) -> tuple[int, int, int]:
         """The pool's connections now: (open, idle, most allowed). Read from the trio thread without the
         bridge: three integer reads of the pool's lists, at worst a moment out of date, never torn."""
@@ -169,7 +179,7 @@ class Database(_Queries):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
-        conn, tx = await self._call(_begin, self._pool)
+        conn, tx = await self._call(_begin, self._pool, audit.current_setting())
         connection = Connection(self._bridge, self._outage, conn)
         try:
             yield connection
@@ -309,15 +319,31 @@ async def _close_pool(pool: Any, grace: float) -> None:
         raise
 
 
-async def _begin(pool: Any) -> tuple[Any, Any]:
+async def _begin(pool: Any, acting: str | None) -> tuple[Any, Any]:
     conn = await pool.acquire()
     try:
         tx = conn.transaction()
         await tx.start()
+        if acting is not None:
+            await conn.execute(_set_acting(acting))
     except BaseException:
         await pool.release(conn)
         raise
     return conn, tx
+
+
+async def _audited(pool: Any, acting: str, method: str, *args: object) -> Any:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_set_acting(acting))
+        return await getattr(conn, method)(*args)
+
+
+def _set_acting(acting: str) -> str:
+    """The statement that hands the audit triggers (migration 0017) who acts, until the transaction ends. A SET,
+    not ``SELECT set_config(...)``: a SET takes no snapshot, so the transaction may still choose its isolation
+    (``SET TRANSACTION``). It takes no parameter, so the JSON is quoted here, as an escape string whatever the
+    server's standard_conforming_strings."""
+    return "SET LOCAL songtrack.audit = E'" + acting.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 async def _end(pool: Any, conn: Any, tx: Any, commit: bool) -> None:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Literal
 
+from engine.store import audit_log
 from engine.store.accounts import AccountError
 from engine.store.database import Connection, Database
 from engine.store.rows import Queries
@@ -122,6 +123,7 @@ async def erase_user(db: Database, org_id: uuid.UUID, user_id: uuid.UUID) -> boo
         await scrub_user_ids(tx, org_id, [user_id])
         await forget_addresses(tx, [row["email"]])
         await tx.execute("DELETE FROM users WHERE id = $1", user_id)
+        await audit_log.forget_user(tx, org_id, user_id, row["email"])  # last: the erasure's own rows too
     return True
 
 

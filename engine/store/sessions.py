@@ -48,6 +48,7 @@ class SessionCheck(msgspec.Struct, frozen=True, kw_only=True):
     tier: Tier
     email_verified: bool
     live: bool  # not revoked and not expired
+    email: str = ""  # who is acting, for the audit log
     # This request's number in its organization's rate-limit window, when the caller asked to count it.
     window_count: int | None = None
 
@@ -175,7 +176,7 @@ async def check_session(
         "  WHERE id = $1 AND user_id = $2 AND last_used_at < now() - interval '1 minute'"
         "    AND revoked_at IS NULL AND expires_at > now()),"
         " checked AS ("
-        "  SELECT s.id AS session_id, u.id AS user_id, u.organization_id, u.role, o.tier,"
+        "  SELECT s.id AS session_id, u.id AS user_id, u.organization_id, u.role, o.tier, u.email,"
         "   u.email_verified_at IS NOT NULL AS email_verified,"
         "   (s.revoked_at IS NULL AND s.expires_at > now()) AS live"
         "  FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.organization_id"

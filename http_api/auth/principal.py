@@ -26,6 +26,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     session_id: uuid.UUID
     tier: str
     window_count: int = 0  # this request's number in the organization's current hourly window
+    email: str = ""  # the audit log's label for the caller
 
 
 async def authenticate(ctx: ApiContext, db: Database, authorization: str | None) -> Principal:
@@ -43,5 +44,5 @@ async def authenticate(ctx: ApiContext, db: Database, authorization: str | None)
         raise error
     return Principal(
         user_id=claims.sub, organization_id=session.organization_id, role=session.role,
-        session_id=claims.sid, tier=session.tier, window_count=session.window_count or 0,
+        session_id=claims.sid, tier=session.tier, window_count=session.window_count or 0, email=session.email,
     )

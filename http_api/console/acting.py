@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from quart import request
 
+from engine.audit import attribute_task
 from engine.store import accounts
 from engine.store.sessions import SessionCheck
+from http_api.auditing import current_source, request_context
 from http_api.auth.principal import Principal
 from http_api.console.cookies import csrf_token
 from http_api.console.guard import Refused, SignInFirst, check_csrf, check_origin, local_path, signed_in
@@ -21,7 +23,7 @@ __all__ = ["acting_call", "allowed", "form_session", "layout"]
 def acting_call(ctx: ApiContext, session: SessionCheck) -> Call:
     """``session`` as an API caller. Not counted in the hourly API budget: pages are not API calls."""
     principal = Principal(user_id=session.user_id, organization_id=session.organization_id, role=session.role,
-                          session_id=session.session_id, tier=session.tier)
+                          session_id=session.session_id, tier=session.tier, email=session.email)
     return Call(ctx, principal)
 
 
@@ -42,6 +44,8 @@ async def form_session(ctx: ApiContext, access: Access) -> SessionCheck:
     await check_csrf(csrf_token(ctx.keys, session.session_id))
     if not allowed(session, access):
         raise Refused(f"this needs the {access.name.lower()} role or higher; you are {session.role}")
+    # The rest of this request's task acts as the user (engine/audit.py).
+    attribute_task(request_context(current_source(), session.user_id, session.email, session.organization_id))
     return session
 
 

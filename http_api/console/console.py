@@ -7,11 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from quart import Blueprint, Response, render_template
+from quart import Blueprint, Response, render_template, request
 
+from engine.audit import attribute_task
 from engine.jobs import Jobs
 from engine.logs import current_request
+from http_api.auditing import MUTATING, current_source, request_context
 from http_api.console.audiences import add_audiences_routes
+from http_api.console.audit import add_audit_routes
 from http_api.console.campaign_actions import add_campaign_action_routes
 from http_api.console.campaign_edit import add_campaign_edit_routes
 from http_api.console.campaign_new import add_campaign_new_routes
@@ -64,7 +67,14 @@ def console_blueprint(ctx: ApiContext, jobs: Jobs) -> Blueprint:
     add_imports_routes(bp, ctx, jobs)
     add_tracks_routes(bp, ctx)
     add_audiences_routes(bp, ctx)
+    add_audit_routes(bp, ctx)
     add_failure_pages(bp)
+
+    # Async: Quart runs a sync hook in a thread, whose context would not reach the handler.
+    @bp.before_request
+    async def anonymous_forms() -> None:  # a signed-in form's session names its user (``acting.form_session``)
+        if request.method in MUTATING:
+            attribute_task(request_context(current_source()))
 
     @bp.context_processor
     def request_id() -> dict[str, str | None]:  # the error pages show it, to quote when asking for help

@@ -28,8 +28,11 @@ from quart import Response
 from adapters.meta import oauth as meta_oauth
 from adapters.spotify import oauth as spotify_oauth
 from adapters.spotify.classify import classify, transport_errors
+from engine.audit import AuditContext, acting_as
 from engine.provider import ProviderError, ReauthRequiredError
+from engine.store import accounts
 from engine.store import integrations as store
+from http_api.auditing import current_source, request_context
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.pagination import ListQuery, Pagination, paginate
@@ -126,6 +129,14 @@ async def _consume(call: Call, state: str, provider: store.Provider) -> store.OA
     return found
 
 
+async def _connecting(call: Call, pending: store.OAuthState) -> AuditContext:
+    """Who the audit log names for a connection: the member who started it. The callback itself is a public
+    GET (the browser returns from the provider without our token), which ``routing.py`` attributes to nobody."""
+    user = None if pending.user_id is None else await accounts.get_user(call.db, pending.organization_id,
+                                                                         pending.user_id)
+    return request_context(current_source(), pending.user_id, user.email if user else "", pending.organization_id)
+
+
 def _provider_failure(provider: str, exc: ProviderError) -> ApiError:
     if isinstance(exc, ReauthRequiredError):  # invalid_grant: a used, expired or foreign code
         return ApiError(400, "VALIDATION_ERROR", f"{provider} refused the authorization code; connect again",
@@ -203,11 +214,12 @@ def _spotify_routes(router: Router, ctx: ApiContext) -> None:
                 account_id, name = await _spotify_profile(http, spotify.api_url, tokens.access_token)
         except ProviderError as exc:
             raise _provider_failure("spotify", exc) from exc
-        saved = await store.upsert_integration(
-            call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="spotify",
-            external_account_id=account_id, display_name=name, access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token, token_expires_at=datetime.fromtimestamp(tokens.expires_at, UTC),
-            scopes=tokens.scope.split(), connected_by=pending.user_id)
+        with acting_as(await _connecting(call, pending)):
+            saved = await store.upsert_integration(
+                call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="spotify",
+                external_account_id=account_id, display_name=name, access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token, token_expires_at=datetime.fromtimestamp(tokens.expires_at, UTC),
+                scopes=tokens.scope.split(), connected_by=pending.user_id)
         return IntegrationBody(integration_out(saved))
 
 
@@ -264,12 +276,13 @@ def _meta_routes(router: Router, ctx: ApiContext) -> None:
         except ProviderError as exc:
             raise _provider_failure("meta", exc) from exc
         expires = long.data.expires_in
-        saved = await store.upsert_integration(
-            call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="meta",
-            external_account_id=info.user_id or "me", display_name=f"Meta user {info.user_id or 'me'}",
-            access_token=long.data.access_token, refresh_token=None,
-            token_expires_at=None if expires is None else datetime.fromtimestamp(ctx.now() + expires, UTC),
-            scopes=list(info.scopes), connected_by=pending.user_id)
+        with acting_as(await _connecting(call, pending)):
+            saved = await store.upsert_integration(
+                call.db, ctx.keys.token_encryption_key, org_id=pending.organization_id, provider="meta",
+                external_account_id=info.user_id or "me", display_name=f"Meta user {info.user_id or 'me'}",
+                access_token=long.data.access_token, refresh_token=None,
+                token_expires_at=None if expires is None else datetime.fromtimestamp(ctx.now() + expires, UTC),
+                scopes=list(info.scopes), connected_by=pending.user_id)
         return IntegrationBody(integration_out(saved))
 
 

@@ -271,6 +271,12 @@ async def test_an_active_campaign_reaching_its_guardrail_is_paused_once_with_the
         titles = await db.fetch("SELECT title FROM notifications WHERE type = 'campaign.paused'")
         assert [row["title"] for row in titles] == [
             "“Summer” paused at its budget guardrail: 100.50 of its 100.00 USD budget spent"]
+        # The audit log names the guardrail, and records none of the engine's own bookkeeping (the totals).
+        audited = await db.fetch("SELECT actor_type, actor_label, action, source, after ->> 'status' AS status"
+                                 " FROM audit_log WHERE organization_id = $1", org)
+        assert [dict(row) for row in audited] == [{"actor_type": "system", "actor_label": "budget guardrail",
+                                                   "action": "campaign.updated", "source": "guardrail",
+                                                   "status": "paused"}]
 
 
 async def test_the_campaign_percent_wins_over_the_rules_default_and_off_is_off(db: Database) -> None:

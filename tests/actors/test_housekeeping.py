@@ -1,11 +1,12 @@
-"""The housekeeper prunes closed rate-limit windows, old stream events and expired exports, and keeps the
-live ones."""
+"""The housekeeper prunes closed rate-limit windows, old stream events, expired exports and audit rows past
+their retention, and keeps the live ones."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
 import trio
+import trio.testing
 
 from actors import Housekeeper
 from engine.store import report_exports, stream_events
@@ -57,3 +58,25 @@ async def test_exports_whose_links_expired_are_deleted(db: Database) -> None:
         await nursery.start(Housekeeper(db, interval=3600, wall=lambda: now).run)
         nursery.cancel_scope.cancel()
     assert await db.fetchval("SELECT period_start FROM report_exports") == date(2026, 11, 2)
+
+
+async def test_audit_rows_past_their_retention_go_in_batches_at_each_sweep(
+    db: Database, mock_clock: trio.testing.MockClock,
+) -> None:
+    wall = [datetime(2026, 11, 22, 12, tzinfo=UTC)]
+    org = await create_org(db)
+    for days in (400, 390, 380, 10):
+        await db.execute("INSERT INTO audit_log (organization_id, occurred_at, actor_type, action, object_type,"
+                         " source) VALUES ($1, $2, 'system', 'campaign.updated', 'campaign', 'guardrail')",
+                         org, wall[0] - timedelta(days=days))
+    keeper = Housekeeper(db, interval=3600, wall=lambda: wall[0], prune_batch=2, audit_retention=timedelta(days=365))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(keeper.run)  # batches of two: the three old rows all go in the first sweep
+        assert await db.fetchval("SELECT count(*) FROM audit_log") == 1
+        wall[0] += timedelta(days=360)
+        mock_clock.jump(3600)  # the next sweep deletes the last one, aged past the retention meanwhile
+        for _ in range(1000):  # polled on the database, not the clock: the sweep waits on its thread
+            if not await db.fetchval("SELECT count(*) FROM audit_log"):
+                break
+        nursery.cancel_scope.cancel()
+    assert await db.fetchval("SELECT count(*) FROM audit_log") == 0

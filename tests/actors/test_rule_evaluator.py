@@ -109,6 +109,11 @@ async def test_a_pause_rule_pauses_the_campaign_records_why_and_tells_the_endpoi
     assert triggered["conditions"][0]["met"] is True and triggered["conditions"][0]["expected"] == "5"
     stored_rule = await rule_store.get_rule(db, org, rule)
     assert stored_rule is not None and stored_rule.trigger_count == 1 and stored_rule.last_triggered_at == NOW
+    # The audit log names the rule as the actor of the campaign's change, and only of that.
+    [audited] = await db.fetch("SELECT actor_type, actor_rule_id, actor_label, action, source, after ->> 'status'"
+                               " AS status FROM audit_log WHERE organization_id = $1", org)
+    assert dict(audited) == {"actor_type": "rule", "actor_rule_id": rule, "actor_label": "Too much today",
+                             "action": "campaign.updated", "source": "rule", "status": "paused"}
 
 
 async def test_a_linked_campaign_gets_its_meta_write_queued_with_the_run(db: Database) -> None:

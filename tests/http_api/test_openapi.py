@@ -61,7 +61,8 @@ NOT_LISTS = {
 # Lists proxied from Spotify keep Spotify's page bounds (default, maximum), and its search answers several
 # types of items in one page.
 SPOTIFY_BOUNDS = {"/v1/spotify/tracks": (20, 50), "/v1/spotify/playlists": (20, 50), "/v1/spotify/search": (5, 10)}
-SEVERAL = {"/v1/spotify/search": ["tracks", "artists", "albums"]}
+SEVERAL = {"/v1/spotify/search": ["tracks", "artists", "albums"],
+           "/v1/audit-logs": ["auditLogs"]}  # a JSON field is camelCase, the path's words are hyphenated
 
 
 async def test_every_list_answers_the_reference_pagination(client: Client) -> None:

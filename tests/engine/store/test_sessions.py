@@ -83,7 +83,7 @@ async def test_check_session_follows_role_changes_and_revocation(db: Database) -
         session, _ = await create_session(db, member)
         assert await ses.check_session(db, session.id, member.id) == ses.SessionCheck(
             session_id=session.id, user_id=member.id, organization_id=org.id, role="member", tier="free",
-            email_verified=True, live=True,
+            email_verified=True, live=True, email="m@example.com",
         )
         await accounts.set_member_role(db, org.id, member.id, "admin")
         await accounts.update_organization(db, org.id, tier="starter")

@@ -61,6 +61,10 @@ async def test_an_erasure_leaves_nothing_that_names_them(client: Client, db: Dat
     assert [(r["user_id"], r["manual"]) for r in history] == [(None, True), (None, True)]
     assert await db.fetchval("SELECT count(*) FROM rules WHERE id = $1 AND created_by IS NULL",
                              uuid.UUID(made.rule)) == 1
+    # The audit log keeps what they did (the rule they created), not who did it or from where.
+    created = await db.fetchrow("SELECT actor_type, actor_user_id, actor_label, ip FROM audit_log"
+                                " WHERE action = 'rule.created' AND object_id = $1", made.rule)
+    assert created is not None and tuple(created) == ("user", None, "", None)
 
 
 async def test_after_erasure_their_tokens_and_password_open_nothing(client: Client, db: Database,
