@@ -11,7 +11,7 @@ How a kind plugs in::
     ActorKind(
         name="spotify-listener",                 # child names are "<name>:<account key>"
         accounts=list_listener_accounts,         # async () -> Iterable[Account]
-        build=lambda account, name: ListenerActor(..., name=name).run,   # run(task_status=...)
+        build=lambda account, lease: ListenerActor(..., lease=lease).run,   # run(task_status=...)
         channels=("listener_accounts",),         # NOTIFY channels that announce changes (wake-ups only)
     )
 
@@ -20,6 +20,14 @@ has none (or its child has ended, e.g. after ``needs_reauth``, and it is runnabl
 ``version`` (a re-connect with a fresh token) restarts the child; an account no longer listed
 (disconnected) has its child stopped and forgotten; a listed account that is not runnable (needs
 re-auth) has a running child stopped, and its last status stays in the registry.
+
+Leases: several engine processes may share one database, so an account's actor runs only in the process
+holding its lease (``LeaseKeeper``, ``engine.lease_plan``). Each reconciliation, at least once a renewal
+interval, hands the runnable accounts to the keeper, which renews, releases past the fair share and claims;
+a child runs for each held one, and one whose lease was released or lost is stopped. While the database is
+unreachable the children keep running until the keeper gives up (no renewal for ``ttl - renew_every``
+seconds), then they stop, before another process can claim their accounts. A graceful stop releases every
+lease once the children have stopped, so the others take over at once.
 
 Isolation: children are TRANSIENT by default, so a crash restarts only that account's actor, after the
 backoff. The default backoff (2 s doubling to 10 min) and intensity (5 restarts in 30 s) are chosen so
@@ -39,9 +47,13 @@ from dataclasses import dataclass, field
 
 import trio
 
+from actors.lease_keeper import LeaseKeeper
 from engine.backoff import Backoff, Intensity
+from engine.lease_plan import Lease
 from engine.registry import ActorState, Registry
+from engine.store import leases
 from engine.store.database import Database
+from engine.store.errors import StoreUnavailable
 from engine.supervisor import ChildSpec, Restart, Supervisor
 
 __all__ = ["Account", "AccountsSupervisor", "ActorKind"]
@@ -69,14 +81,14 @@ class Account:
 class ActorKind:
     """One kind of account actor: how to list its accounts and how to build the actor of one.
 
-    ``build(account, child_name)`` returns the ``run(task_status=...)`` the supervisor calls; the actor
-    should report itself under ``child_name`` in the registry. ``channels`` are NOTIFY channels whose
-    messages mean "the accounts may have changed".
+    ``build(account, lease)`` returns the ``run(task_status=...)`` the supervisor calls; the actor should
+    report itself under ``lease.name`` (its child name) in the registry and make its writes under ``lease``.
+    ``channels`` are NOTIFY channels whose messages mean "the accounts may have changed".
     """
 
     name: str
     accounts: Callable[[], Awaitable[Iterable[Account]]]
-    build: Callable[[Account, str], Callable[..., Awaitable[object]]]
+    build: Callable[[Account, Lease], Callable[..., Awaitable[object]]]
     channels: tuple[str, ...] = ()
     restart: Restart = Restart.TRANSIENT
 
@@ -90,18 +102,21 @@ class AccountsSupervisor:
     """
 
     def __init__(
-        self, db: Database, *, registry: Registry, kinds: Sequence[ActorKind], poll_interval: float = 60.0,
+        self, db: Database, *, registry: Registry, kinds: Sequence[ActorKind], keeper: LeaseKeeper,
+        poll_interval: float = 60.0,
         backoff: Backoff = Backoff(base=2.0, factor=2.0, cap=600.0),  # noqa: B008 -- frozen
         intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
         rng: random.Random | None = None, name: str = "accounts",
     ) -> None:
         self._db, self._registry, self._poll_interval = db, registry, poll_interval
+        self._keeper = keeper
         self._kinds = tuple(kinds)
         names = [kind.name for kind in self._kinds]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate actor kinds in {names!r}")
         self._supervisor = Supervisor(name, registry, backoff=backoff, intensity=intensity, rng=rng)
-        self._children: dict[str, tuple[str, object]] = {}  # child name → (kind name, account version)
+        # child name → (kind name, account version, lease token)
+        self._children: dict[str, tuple[str, object, int]] = {}
         self._wake = trio.Event()
         self._stop = trio.Event()
         self._listening = trio.CancelScope()
@@ -112,11 +127,13 @@ class AccountsSupervisor:
         return sorted(self._children)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start an actor per runnable account, report started, then follow changes until ``stop()``.
+        """Start an actor per runnable account whose lease we hold, report started, then follow changes and
+        renew the leases until ``stop()``.
 
-        Returns after ``stop()`` once every child has stopped (in reverse start order). Raises the inner
-        supervisor's ``Escalation`` (which our defaults make impossible for one account) and
-        ``StoreError``s of the accounts listing, for our own supervisor to restart us.
+        Returns after ``stop()`` once every child has stopped (in reverse start order) and the leases are
+        released. Raises the inner supervisor's ``Escalation`` (which our defaults make impossible for one
+        account) and the accounts listing's ``StoreError``s other than the database being unreachable, for
+        our own supervisor to restart us.
         """
         self._listening = trio.CancelScope()  # a scope serves one run; our supervisor may run us again
         async with trio.open_nursery() as nursery:
@@ -125,13 +142,16 @@ class AccountsSupervisor:
             await self._reconcile()
             task_status.started()
             while not self._stop.is_set():
-                with trio.move_on_after(self._poll_interval):
+                # Renew in time, and after failed renewals check again no later than the moment to give up.
+                next_in = min(self._poll_interval, self._keeper.timings.renew_every, self._keeper.until_give_up())
+                with trio.move_on_after(max(next_in, 0)):
                     await self._wake.wait()
                 self._wake = trio.Event()
                 if not self._stop.is_set():
                     await self._reconcile()
             self._listening.cancel()
             self._supervisor.stop()
+        await self._keeper.leave()
 
     def stop(self) -> None:
         """Ask for a graceful stop and return at once (a ``ChildSpec`` stop hook)."""
@@ -145,7 +165,7 @@ class AccountsSupervisor:
     # ---- following changes ---------------------------------------------------------------------------
 
     async def _listen_all(self) -> None:
-        channels = sorted({channel for kind in self._kinds for channel in kind.channels})
+        channels = sorted({leases.LEASES_CHANNEL} | {channel for kind in self._kinds for channel in kind.channels})
         with self._listening:
             async with trio.open_nursery() as nursery:
                 for channel in channels:
@@ -156,16 +176,32 @@ class AccountsSupervisor:
         self._wake.set()
 
     async def _reconcile(self) -> None:
-        for kind in self._kinds:
-            listed = {f"{kind.name}:{account.key}": account for account in await kind.accounts()}
-            for name, account in listed.items():
-                await self._converge(kind, name, account)
-            for name in [n for n, (k, _) in self._children.items() if k == kind.name and n not in listed]:
-                log.info("%s: account gone; stopping its actor", name)
+        try:
+            listed = {f"{kind.name}:{account.key}": (kind, account)
+                      for kind in self._kinds for account in await kind.accounts()}
+            held = await self._keeper.settle([name for name, (_, account) in listed.items() if account.runnable])
+        except StoreUnavailable as exc:
+            if self._keeper.give_up():
+                log.warning("no lease renewed for %.0f s (%s); stopping every account actor before another "
+                            "engine process takes them over", self._keeper.timings.give_up_after, exc)
+                self._keeper.forget()
+                for name in list(self._children):
+                    await self._supervisor.stop_child(name)
+                    del self._children[name]
+            return
+        for name, (kind, account) in listed.items():
+            if name in held or not account.runnable:
+                await self._converge(kind, name, account, held.get(name, 0))
+            elif name in self._children:
+                log.info("%s: its lease went to another engine process; stopping its actor here", name)
                 await self._supervisor.stop_child(name)
                 del self._children[name]
+        for name in [n for n in self._children if n not in listed]:
+            log.info("%s: account gone; stopping its actor", name)
+            await self._supervisor.stop_child(name)
+            del self._children[name]
 
-    async def _converge(self, kind: ActorKind, name: str, account: Account) -> None:
+    async def _converge(self, kind: ActorKind, name: str, account: Account, token: int) -> None:
         known = self._children.get(name)
         status = self._registry.get(name)
         ended = status is None or status.state in (ActorState.STOPPED, ActorState.FAILED)
@@ -179,11 +215,12 @@ class AccountsSupervisor:
             return
         if not account.runnable:
             return
-        if known is not None and known[1] != account.version and not ended:
-            log.info("%s: account re-connected; restarting its actor", name)
+        if known is not None and known[1:] != (account.version, token) and not ended:
+            log.info("%s: account re-connected, or its lease claimed anew; restarting its actor", name)
             await self._supervisor.stop_child(name)
             ended = True
         if known is None or ended:
-            self._children[name] = (kind.name, account.version)
-            await self._supervisor.start_child(ChildSpec(name, kind.build(account, name), restart=kind.restart))
+            self._children[name] = (kind.name, account.version, token)
+            await self._supervisor.start_child(ChildSpec(name, kind.build(account, Lease(name, token)),
+                                                         restart=kind.restart))
 

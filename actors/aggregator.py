@@ -25,9 +25,9 @@ from engine import alert_rules, guardrail
 from engine.audit import GUARDRAIL, AuditContext
 from engine.clock import utc_now
 from engine.messages import MetricSample
-from engine.metrics import AGGREGATOR_BATCH_DURATION, AGGREGATOR_BATCH_SAMPLES
+from engine.metrics import AGGREGATOR_BATCH_DURATION, AGGREGATOR_BATCH_SAMPLES, FENCED_SAMPLES
 from engine.store import alerts as alert_store
-from engine.store import audit_log, campaigns, facts, meta_writes, rule_inputs, rule_runs
+from engine.store import audit_log, campaigns, facts, leases, meta_writes, rule_inputs, rule_runs
 from engine.store.database import Connection, Database
 from engine.store.outbox import enqueue_event
 from engine.supervisor import ChildSpec, Restart
@@ -149,9 +149,25 @@ class Aggregator:
     async def write_batch(self, tx: Connection, samples: Sequence[MetricSample],
                           now: datetime) -> list[alert_store.Alert]:
         """Everything one batch does, in ``tx``: facts, totals, rules, alerts, notifications and webhook
-        events. Returns the alerts really inserted (those not fired before)."""
+        events. Returns the alerts really inserted (those not fired before).
+
+        First the fence: a sample sent under a lease that another engine process has claimed since (its
+        sender stalled past the TTL) is dropped and counted, never written; the check locks the leases it
+        read until we commit, so no claim slips in between."""
+        samples = await self._fenced(tx, samples)
         touched = await facts.upsert_samples(tx, samples)
         return await self._fire(tx, await facts.recompute_totals(tx, touched), now)
+
+    async def _fenced(self, tx: Connection, samples: Sequence[MetricSample]) -> Sequence[MetricSample]:
+        sent_under = {sample.lease.name: sample.lease.token for sample in samples if sample.lease is not None}
+        stale = await leases.fenced(tx, sent_under)
+        if not stale:
+            return samples
+        kept = [sample for sample in samples if sample.lease is None or sample.lease.name not in stale]
+        FENCED_SAMPLES.inc(len(samples) - len(kept))
+        log.warning("dropped %d sample(s) sent under leases another engine process holds now: %s",
+                    len(samples) - len(kept), ", ".join(sorted(stale)))
+        return kept
 
     async def _sweep(self) -> None:
         now = self._wall()

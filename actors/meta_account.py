@@ -65,6 +65,7 @@ from actors.meta_schedule import MetaSchedule, days_back
 from actors.meta_signals import MetaWriteSignals
 from actors.meta_writes import STOPPED, AccountWrites, fail_writes, refuse_unlinked
 from engine.clock import utc_now
+from engine.lease_plan import Lease
 from engine.messages import MetricSample
 from engine.metrics import actor_kind, poll_began
 from engine.pacing import Pacer, RetryPolicy
@@ -97,7 +98,9 @@ AdsProviderFactory = Callable[[httpx.AsyncClient, str], AdsProvider]  # (the act
 class MetaAccountActor:
     """Polls every ad account of one Meta integration and sends ``MetricSample``s on ``samples``.
 
-    ``name`` is the actor's name in ``registry`` (its supervisor's child name). ``http_factory`` makes the
+    ``lease`` is the account's lease (``actors.lease_keeper``): its name is the actor's name in ``registry``
+    (its supervisor's child name), and every sample carries it, so the aggregator drops those sent after
+    another engine process claimed the account. ``http_factory`` makes the
     actor's own ``httpx.AsyncClient`` for each run, and ``provider`` the provider over it for the token;
     ``pacer`` is shared by every Meta actor of the process (the app's budget is shared too). ``wall`` is
     the wall clock for days and displayed times; trio's clock paces. The constructor does no I/O.
@@ -109,7 +112,7 @@ class MetaAccountActor:
     """
 
     def __init__(
-        self, db: Database, integration: integration_store.Integration, *, key: bytes, name: str,
+        self, db: Database, integration: integration_store.Integration, *, key: bytes, lease: Lease,
         registry: Registry, samples: trio.MemorySendChannel[MetricSample], pacer: Pacer,
         http_factory: HttpFactory, provider: AdsProviderFactory,
         schedule: MetaSchedule = MetaSchedule(),  # noqa: B008 -- frozen
@@ -117,7 +120,8 @@ class MetaAccountActor:
         rng: random.Random | None = None, wall: Callable[[], datetime] = utc_now,
         signals: MetaWriteSignals | None = None,
     ) -> None:
-        self._db, self._integration, self._key, self._name = db, integration, key, name
+        self._db, self._integration, self._key, self._name = db, integration, key, lease.name
+        self._lease = lease
         self._signals = signals
         self._registry, self._samples, self._http_factory = registry, samples, http_factory
         self._provider, self._schedule = provider, schedule
@@ -303,7 +307,7 @@ class MetaAccountActor:
             sample = MetricSample(organization_id=self._integration.organization_id,
                                   campaign_id=by_meta[figure.campaign].campaign_id, day=figure.day,
                                   metric=figure.metric, value=figure.value, source=figure.source,
-                                  observed_at=observed, currency=figure.currency)
+                                  observed_at=observed, currency=figure.currency, lease=self._lease)
             try:
                 outbox.send_nowait(sample)
             except trio.WouldBlock:  # the aggregator is behind: we wait for it, and say so
@@ -363,10 +367,10 @@ def meta_kind(
         return [Account(key=str(row.id), organization_id=row.organization_id, runnable=row.status == "connected",
                         version=row.updated_at if row.status == "connected" else None, row=row) for row in rows]
 
-    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+    def build(account: Account, lease: Lease) -> Callable[..., Awaitable[object]]:
         assert isinstance(account.row, integration_store.Integration)
         actor = MetaAccountActor(
-            db, account.row, key=keys.token_encryption_key, name=name, registry=registry, samples=samples,
+            db, account.row, key=keys.token_encryption_key, lease=lease, registry=registry, samples=samples,
             pacer=pacer, http_factory=http_factory, provider=provider, schedule=schedule, retry=retry,
             rng=random.Random(seeds.random()), wall=wall, signals=signals)
         return actor.run

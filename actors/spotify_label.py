@@ -41,6 +41,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from engine.lease_plan import Lease
 from engine.metrics import actor_kind, counted_call, poll_began
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import (
@@ -251,14 +252,14 @@ def spotify_label_kind(db: Database, keys: Keys, registry: Registry, http_factor
         return [Account(key=str(row.id), organization_id=row.organization_id, runnable=row.status == "connected",
                         row=row) for row in rows]
 
-    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+    def build(account: Account, lease: Lease) -> Callable[..., Awaitable[object]]:
         assert isinstance(account.row, integration_store.Integration)
         row, actor_rng = account.row, random.Random(seeds.random())
 
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
                 actor = SpotifyLabelActor(db, row, http, pacer, provider, key=keys.token_encryption_key,
-                                          registry=registry, name=name, interval=interval, rng=actor_rng, now=now)
+                                          registry=registry, name=lease.name, interval=interval, rng=actor_rng, now=now)
                 await actor.run(task_status=task_status)
         return run
 

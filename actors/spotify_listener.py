@@ -35,6 +35,7 @@ import trio
 
 from actors.accounts import Account, ActorKind
 from actors.http import HttpFactory
+from engine.lease_plan import Lease
 from engine.metrics import actor_kind, counted_call, poll_began
 from engine.pacing import Pacer, RetryPolicy
 from engine.provider import AuthExpiredError, RateLimitedError, ReauthRequiredError, RetryableError
@@ -284,11 +285,11 @@ def listener_kind(db: Database, registry: Registry, http_factory: HttpFactory, p
         return [Account(key=str(ref.id), organization_id=ref.organization_id)
                 for ref in await listener_accounts_to_run(db)]
 
-    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+    def build(account: Account, lease: Lease) -> Callable[..., Awaitable[object]]:
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
                 actor = SpotifyListenerActor(db, uuid.UUID(account.key), http, pacer, provider, now=now,
-                                             registry=registry, name=name)
+                                             registry=registry, name=lease.name)
                 await actor.run(task_status=task_status)
         return run
 

@@ -117,6 +117,18 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
 
     # Seconds actors get to drain on SIGINT/SIGTERM before they are cancelled for good.
     shutdown_grace: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    # Engine processes sharing a database hold each account's actor under a lease (docs/scaling.md): it
+    # lasts ``lease_ttl`` seconds from its last renewal, renewed every ``lease_renew_every`` seconds (less
+    # than the TTL: a third of it by default). A process that cannot renew stops its actors
+    # ``lease_ttl - lease_renew_every`` seconds after its last renewal, before the lease can expire.
+    lease_ttl: Annotated[float, Meta(ge=1, le=3600)] = 30.0
+    lease_renew_every: Annotated[float, Meta(gt=0, le=1200)] = 10.0
+
+    def __post_init__(self) -> None:
+        if self.lease_renew_every >= self.lease_ttl:
+            raise FieldConflict(("lease_renew_every", "lease_ttl"),
+                                f"lease_renew_every ({self.lease_renew_every:g}) must be less than lease_ttl"
+                                f" ({self.lease_ttl:g}): a lease must be renewed before it expires")
 
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

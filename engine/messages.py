@@ -15,6 +15,8 @@ from typing import Literal
 
 import msgspec
 
+from engine.lease_plan import Lease
+
 __all__ = ["Metric", "MetricSample"]
 
 Metric = Literal["spend_minor", "impressions", "clicks", "streams"]
@@ -34,3 +36,6 @@ class MetricSample(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     observed_at: datetime
     currency: str | None = None
+    # The lease of the account actor that sent it (None for the stream counter, which holds none): the
+    # aggregator drops the sample if another engine process claimed the account since (``leases.fenced``).
+    lease: Lease | None = None

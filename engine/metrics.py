@@ -134,6 +134,10 @@ AGGREGATOR_BATCH_SAMPLES = Histogram(
     "songtrack_aggregator_batch_samples", "Samples the aggregator wrote in one transaction.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
+FENCED_SAMPLES = Counter(
+    "songtrack_fenced_samples_total",
+    "Samples the aggregator dropped because their account's lease had passed to another engine process.",
+)
 AGGREGATOR_BATCH_DURATION = Histogram(
     "songtrack_aggregator_batch_duration_seconds",
     "Time one aggregator transaction took: facts, totals, rules, alerts and webhook events.",

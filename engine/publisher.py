@@ -26,21 +26,22 @@ log = logging.getLogger(__name__)
 
 
 class StatusPublisher:
+    """Publishes for engine process ``node_id``, registered by the caller (``nodes.register_node``) before
+    anything claims a lease in its name."""
+
     def __init__(
-        self, db: Database, registry: Registry, *, heartbeat: float = 5.0, min_interval: float = 0.25
+        self, db: Database, registry: Registry, node_id: uuid.UUID, *, heartbeat: float = 5.0,
+        min_interval: float = 0.25,
     ) -> None:
-        self._db, self._registry = db, registry
+        self._db, self._registry, self.node_id = db, registry, node_id
         self._heartbeat, self._min_interval = heartbeat, min_interval
         self._stopping = trio.Event()
-        self.node_id: uuid.UUID | None = None
 
     def stop(self) -> None:
         """Graceful stop: write the final picture, mark the node stopped, return."""
         self._stopping.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        if self.node_id is None:  # a restart keeps the node's identity
-            self.node_id = await nodes.register_node(self._db)
         node_id = self.node_id
         seen = await self._publish(node_id)
         task_status.started()

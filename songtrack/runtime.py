@@ -22,6 +22,7 @@ from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
 from actors.http import lend
+from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
 from actors.sandbox_streams import SandboxStreams
@@ -32,11 +33,13 @@ from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
+from engine.lease_plan import LeaseTimings
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
 from engine.report_links import link_key
 from engine.store.database import Database
 from engine.store.migrate import Migration, apply_migrations, discover
+from engine.store.nodes import register_node
 from engine.supervisor import ChildSpec, Escalation, Supervisor
 from http_api.context import ApiContext
 from http_api.providers.integrations import spotify_redirect_uris
@@ -239,7 +242,9 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     one, so no simulated day is skipped at any speed. With ``demo`` (sandbox mode) a last child makes up
     listens of the demo label's tracks in simulated time, unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
-    publisher = StatusPublisher(db, registry)
+    node_id = await register_node(db)  # before anything claims a lease in its name
+    await release_dead_neighbours(db, node_id)
+    publisher = StatusPublisher(db, registry, node_id)
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
                                    secret_key=keys.token_encryption_key)
     signals = MetaWriteSignals()  # writes to Meta queued by the aggregator and the evaluator wake the Meta actors
@@ -251,9 +256,11 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
     http = httpx.AsyncClient(timeout=30.0)
+    timings = LeaseTimings(ttl=settings.engine.lease_ttl, renew_every=settings.engine.lease_renew_every)
     accounts = AccountsSupervisor(db, registry=registry,
                                   kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,
-                                                      signals))
+                                                      signals),
+                                  keeper=LeaseKeeper(db, node_id, timings))
 
     def stop_accounts() -> None:
         accounts.stop()

@@ -22,8 +22,18 @@ import msgspec
 from engine.registry import ActorStatus, Detail
 from engine.store.database import Database
 
-__all__ = ["ActorRow", "NodeRow", "StatusReport", "actor_counts", "live_actors", "mark_node_stopped",
-           "publish_actors", "read_status", "register_node"]
+__all__ = [
+    "ActorRow",
+    "NodeRow",
+    "StatusReport",
+    "actor_counts",
+    "live_actors",
+    "live_nodes_on",
+    "mark_node_stopped",
+    "publish_actors",
+    "read_status",
+    "register_node",
+]
 
 # A node whose heartbeat is older than this is presumed dead and left out of the status.
 NODE_TIMEOUT_SECONDS = 30
@@ -68,6 +78,12 @@ async def register_node(db: Database) -> uuid.UUID:
             node_id, socket.gethostname(), os.getpid(),
         )
     return node_id
+
+
+async def live_nodes_on(db: Database, hostname: str) -> list[tuple[uuid.UUID, int]]:
+    """The nodes registered from ``hostname`` that are not marked stopped: (id, pid) each."""
+    rows = await db.fetch("SELECT id, pid FROM engine_nodes WHERE hostname = $1 AND stopped_at IS NULL", hostname)
+    return [(row["id"], row["pid"]) for row in rows]
 
 
 async def publish_actors(db: Database, node_id: uuid.UUID, actors: Sequence[ActorStatus]) -> None:

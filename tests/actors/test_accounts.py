@@ -18,11 +18,13 @@ import trio
 from trio.testing import MockClock
 
 from actors.accounts import Account, AccountsSupervisor, ActorKind
+from actors.lease_keeper import LeaseKeeper
 from actors.meta_account import meta_kind
 from adapters.meta import meta_window
 from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import MetaSimulator
 from config import Keys, Settings
+from engine.lease_plan import Lease, LeaseTimings
 from engine.messages import MetricSample
 from engine.pacing import Pacer
 from engine.registry import ActorState, Registry
@@ -33,6 +35,8 @@ from tests.actors.test_meta_account import KEY, TOKEN, clock, connect, http_fact
 __all__ = ["clock"]  # the fixture, imported so that pytest finds it here
 
 NEVER = 1e9
+# Leases claimed once and never renewed within the tests' horizon (renewals have tests of their own).
+UNRENEWED = LeaseTimings(ttl=2 * NEVER, renew_every=NEVER)
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -49,7 +53,8 @@ def supervisor(db: Database, sim: MetaSimulator, registry: Registry, send: trio.
     if kinds is None:
         kinds = [meta_kind(db, keys, registry, send, http_factory(sim), meta_ads(Settings().meta),
                            pacer=Pacer(meta_window), wall=wall_of(sim), rng=rng)]
-    return AccountsSupervisor(db, registry=registry, kinds=kinds, poll_interval=NEVER, rng=rng)
+    return AccountsSupervisor(db, registry=registry, kinds=kinds, keeper=LeaseKeeper(db, uuid.uuid4(), UNRENEWED),
+                              poll_interval=NEVER, rng=rng)
 
 
 @asynccontextmanager
@@ -129,9 +134,9 @@ async def test_another_kind_plugs_in_and_one_crashing_account_does_not_stop_the_
     async def listed() -> list[Account]:
         return [Account(key="good", organization_id=uuid.uuid4()), Account(key="bad", organization_id=uuid.uuid4())]
 
-    def build(account: Account, name: str) -> Callable[..., Awaitable[object]]:
+    def build(account: Account, lease: Lease) -> Callable[..., Awaitable[object]]:
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-            started.append(name)
+            started.append(lease.name)
             task_status.started()
             if account.key == "bad":
                 raise RuntimeError("boom")

@@ -33,6 +33,7 @@ from adapters.meta.provider import meta_ads
 from adapters.meta.simulator import FaultConfig, MetaSimulator, SimClock, SimulatorConfig
 from adapters.meta.simulator.clock import parse_start
 from config import Settings
+from engine.lease_plan import Lease
 from engine.messages import MetricSample
 from engine.pacing import Pacer, RetryPolicy
 from engine.registry import ActorState, Registry
@@ -87,7 +88,8 @@ def make_actor(db: Database, sim: MetaSimulator, integration: Integration, regis
                samples: trio.MemorySendChannel[MetricSample], *, pacer: Pacer | None = None,
                schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test",  # noqa: B008
                signals: MetaWriteSignals | None = None) -> MetaAccountActor:
-    return MetaAccountActor(db, integration, key=KEY, name=name, registry=registry, samples=samples,
+    # Its samples go to the test, not to an aggregator: nothing checks the lease's token.
+    return MetaAccountActor(db, integration, key=KEY, lease=Lease(name, 1), registry=registry, samples=samples,
                             pacer=pacer or Pacer(meta_window), http_factory=http_factory(sim),
                             provider=meta_ads(Settings().meta), schedule=schedule,
                             retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0), rng=random.Random(7),

@@ -27,6 +27,7 @@ from adapters.spotify.provider import SpotifyProviders
 from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
 from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
+from engine.lease_plan import Lease
 from engine.pacing import Pacer
 from engine.registry import Registry
 from engine.store import integrations as integration_store
@@ -217,7 +218,7 @@ async def test_the_kind_runs_one_actor_per_connected_integration_named_after_it(
     assert (kind.name, account.key, account.runnable) == ("spotify", str(w.integration.id), True)
     name = f"spotify:{w.integration.id}"
     async with trio.open_nursery() as nursery:
-        await nursery.start(kind.build(account, name))
+        await nursery.start(kind.build(account, Lease(name, 1)))
         await advance(mock_clock, _at(START + timedelta(minutes=5)), trio.Event())
         nursery.cancel_scope.cancel()
     detail = (registry.get(name) or pytest.fail("no status")).detail or {}

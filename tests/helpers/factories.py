@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from engine.store import Database, accounts, campaigns, integrations, invitations, sessions, tracks, webhooks
+from engine.lease_plan import Lease
+from engine.store import Database, accounts, campaigns, integrations, invitations, leases, sessions, tracks, webhooks
 from engine.store.integrations import Integration, Provider
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "EXPIRED",
     "KEY",
     "TTL",
+    "claim_lease",
     "connect_integration",
     "create_campaign",
     "create_endpoint",
@@ -98,6 +100,13 @@ async def create_endpoint(db: Database, org_id: uuid.UUID, *types: str, url: str
     endpoint, _ = await webhooks.create_endpoint(db, key, org_id, webhooks.NewEndpoint(url=url,
                                                                                      event_types=list(types)))
     return endpoint.id
+
+
+async def claim_lease(db: Database, name: str) -> Lease:
+    """The lease ``name`` claimed for an hour by an engine process of its own, as an actor that runs outside
+    an accounts supervisor needs it for its writes to be taken."""
+    claimed = await leases.claim(db, uuid.uuid4(), [name], ttl=3600, limit=1)
+    return Lease(name, claimed[name])
 
 
 async def connect_integration(db: Database, org_id: uuid.UUID, *, provider: Provider = "meta",

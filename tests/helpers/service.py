@@ -10,6 +10,7 @@ and the Meta actors read its clock, as they do in the sandbox; the aggregator sw
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import trio
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.http import lend
+from actors.lease_keeper import LeaseKeeper
 from actors.meta_account import meta_kind
 from actors.meta_schedule import MetaSchedule
 from actors.meta_signals import MetaWriteSignals
@@ -116,7 +118,8 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
         kind = meta_kind(db, keys, registry, aggregator.sender(), lend(http), meta_ads(settings.meta),
                          pacer=Pacer(meta_window), schedule=MetaSchedule(interval=1.0, restatement_every=3600.0),
                          wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC), signals=signals)
-        accounts = AccountsSupervisor(db, registry=registry, kinds=[kind], poll_interval=1.0)
+        accounts = AccountsSupervisor(db, registry=registry, kinds=[kind], keeper=LeaseKeeper(db, uuid.uuid4()),
+                                      poll_interval=1.0)
         for run in (dispatcher.run, evaluator.run, aggregator.run, accounts.run):
             await nursery.start(run)
         yield Service(urls[0], ctx, meta, settings)

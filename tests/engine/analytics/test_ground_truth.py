@@ -48,7 +48,7 @@ from engine.store import Database, open_database
 from engine.store.campaign_meta import link_meta
 from engine.store.imports import TrackDay, upsert_track_days
 from engine.store.integrations import Integration
-from tests.helpers.factories import connect_integration, create_campaign, create_org, create_track
+from tests.helpers.factories import claim_lease, connect_integration, create_campaign, create_org, create_track
 
 TOKEN = "SIMULATOR_TOKEN"
 KEY = os.urandom(32)
@@ -232,8 +232,9 @@ async def _poll_until(db: Database, sim: MetaSimulator, integration: Integration
     # Its sweep for ended campaigns is not under test here, and every wakeup costs 100 ms of real time.
     aggregator = Aggregator(db, AlertsSettings(), wall=_wall(sim), sweep_every=10 * 86400.0)
     samples = aggregator.sender()
+    lease = await claim_lease(db, f"meta:{integration.id}")
     actor = MetaAccountActor(
-        db, integration, key=KEY, name="meta:truth", registry=Registry(), samples=samples,
+        db, integration, key=KEY, lease=lease, registry=Registry(), samples=samples,
         pacer=Pacer(meta_window), schedule=SCHEDULE, retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0),
         http_factory=lambda: httpx.AsyncClient(transport=httpx.ASGITransport(watch),
                                                base_url="https://graph.facebook.com"),

@@ -85,7 +85,7 @@ async def test_the_publisher_writes_a_detail_when_it_changes(db: Database) -> No
     with trio.fail_after(10):
         registry = Registry()
         registry.update("meta:1", ActorState.RUNNING)
-        publisher = StatusPublisher(db, registry, heartbeat=60.0, min_interval=0.01)
+        publisher = StatusPublisher(db, registry, await nodes.register_node(db), heartbeat=60.0, min_interval=0.01)
         async with trio.open_nursery() as nursery:
             await nursery.start(publisher.run)
             assert (await nodes.live_actors(db, ["meta:1"]))["meta:1"].detail is None
