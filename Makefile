@@ -70,3 +70,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/rules.py
 	$(VENV)/bin/python bench/live.py
 	$(VENV)/bin/python bench/console.py
+	$(VENV)/bin/python bench/audit.py
