@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from config.errors import ConfigError, ConfigProblem
 from config.keys import KeyFileError, Keys, load_or_create_keys
+from config.operations import LogSettings
 from config.sections import (
     AuthSettings,
     DatabaseSettings,
     EmailSettings,
     EngineSettings,
-    LogSettings,
     MetaSettings,
     ServerSettings,
     SimulatorSettings,

@@ -1,5 +1,6 @@
 """The sections of the settings (``[server]``, ``[alerts]``, ...): strict, frozen Structs with a default for
-every field, each checking its own values. ``config.settings`` puts them together and loads them.
+every field, each checking its own values. ``config.settings`` puts them together and loads them. What the
+service tells its operators about itself (metrics, traces, the audit log, logs) is ``config.operations``'.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ __all__ = [
     "AlertsSettings",
     "AnalyticsSettings",
     "ApiSettings",
-    "AuditSettings",
     "AuthSettings",
     "DatabaseSettings",
     "EmailSettings",
     "EngineSettings",
     "FieldConflict",
     "LiveSettings",
-    "LogSettings",
     "MetaSettings",
-    "MetricsSettings",
     "RulesSettings",
+    "Secret",
     "ServerSettings",
     "SimulatorSettings",
     "SpotifySettings",
-    "TelemetrySettings",
     "WebhooksSettings",
 ]
 
@@ -156,14 +154,14 @@ class EmailSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
 
 
 _Url = Annotated[str, Meta(pattern="^https?://", extra={"expected": "an http:// or https:// URL"})]
-_Secret = Annotated[str, Meta(min_length=1, extra={"secret": True})]
+Secret = Annotated[str, Meta(min_length=1, extra={"secret": True})]  # masked by `songtrack config check`
 
 
 class MetaSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """The Meta app ad accounts connect through. Without ``app_id`` the sandbox's Meta simulator stands in."""
 
     app_id: Annotated[str, Meta(pattern="^[0-9]+$", extra={"expected": "the numeric App ID"})] | None = None
-    app_secret: _Secret | None = None
+    app_secret: Secret | None = None
     graph_url: _Url = "https://graph.facebook.com"
     dialog_url: _Url = "https://www.facebook.com"  # where the login dialog lives
     api_version: Annotated[str, Meta(pattern=r"^v[0-9]+\.0$", extra={"expected": "like v25.0"})] = "v25.0"
@@ -372,40 +370,3 @@ class AnalyticsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
                 raise ValueError(f"the value of a stream in {code} must be 0 or more")
             values[code] = value
         return values
-
-
-class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """``GET /metrics`` (Prometheus' text format, docs/metrics.md). ``mode``: ``off`` (404), ``loopback`` (only
-    a scraper connecting from 127.0.0.1 or ::1 itself, not through a proxy) or ``token`` (anyone presenting
-    ``Authorization: Bearer <token>``)."""
-
-    mode: Literal["off", "loopback", "token"] = "loopback"
-    token: _Secret | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode == "token" and self.token is None:
-            raise FieldConflict(("mode", "token"), 'mode "token" needs a token that scrapers present')
-
-
-class TelemetrySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """OpenTelemetry traces (docs/telemetry.md). ``endpoint``: the OTLP/HTTP traces URL of a collector
-    (``http://collector:4318/v1/traces``); empty, the default, exports nothing. ``service_name`` names the
-    service in the traces."""
-
-    endpoint: Annotated[str, Meta(pattern="^(https?://.+)?$",
-                                  extra={"expected": "an http:// or https:// URL, or nothing"})] = ""
-    service_name: Annotated[str, Meta(min_length=1)] = "songtrack"
-
-
-class AuditSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """The audit log (docs/audit-log.md). ``retention_days``: days its rows are kept before the housekeeper
-    deletes them."""
-
-    retention_days: Annotated[int, Meta(ge=1, le=36500)] = 365
-
-
-class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """Log verbosity and line format (``auto``: text on a TTY, JSON otherwise)."""
-
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["auto", "json", "text"] = "auto"

@@ -16,25 +16,22 @@ from msgspec import Meta
 
 from config import schema, sources
 from config.errors import ConfigError, ConfigProblem
+from config.operations import AuditSettings, LogSettings, MetricsSettings, TelemetrySettings
 from config.sections import (
     AlertsSettings,
     AnalyticsSettings,
     ApiSettings,
-    AuditSettings,
     AuthSettings,
     DatabaseSettings,
     EmailSettings,
     EngineSettings,
     FieldConflict,
     LiveSettings,
-    LogSettings,
     MetaSettings,
-    MetricsSettings,
     RulesSettings,
     ServerSettings,
     SimulatorSettings,
     SpotifySettings,
-    TelemetrySettings,
     WebhooksSettings,
 )
 

@@ -19,7 +19,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from config.sections import TelemetrySettings
+from config.operations import TelemetrySettings
 
 __all__ = ["exporting_traces"]
 
