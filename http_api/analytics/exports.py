@@ -29,7 +29,7 @@ from engine.store import report_exports as store
 from http_api.analytics.analytics import analytics_rules, now_of
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail, not_found
-from http_api.responses import json_response
+from http_api.responses import attachment, json_response
 from http_api.routing import Access, Call, Router
 
 __all__ = ["ExportRequest", "ReportBody", "export_filename", "report_body", "reports_router"]
@@ -155,9 +155,6 @@ def reports_router(ctx: ApiContext, jobs: Jobs) -> Router:
             response = json_response(ExportProgress(status=export.status, progress=export.progress), status=202)
             response.headers["Retry-After"] = "1"
             return response
-        response = Response(content, status=200, content_type=CONTENT_TYPES[export.format])
-        response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return attachment(content, CONTENT_TYPES[export.format], export.filename)
 
     return router

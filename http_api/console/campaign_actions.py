@@ -29,6 +29,7 @@ from http_api.console.missing import not_found_page
 from http_api.console.responses import redirect_to
 from http_api.context import ApiContext
 from http_api.errors import ApiError
+from http_api.responses import attachment
 from http_api.routing import Access, Call
 
 __all__ = ["add_campaign_action_routes"]
@@ -59,8 +60,7 @@ def add_campaign_action_routes(bp: Blueprint, ctx: ApiContext) -> None:
             return await not_found_page("campaign")
         content = await trio.to_thread.run_sync(render, report, cast(ExportFormat, fmt))
         name = export_filename(report.campaign_name, report.period.start, report.period.end, fmt)
-        return Response(content, content_type=CONTENT_TYPES[fmt], headers={
-            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+        return attachment(content, CONTENT_TYPES[fmt], name)
 
 
 def _call(ctx: ApiContext, session: SessionCheck) -> Call:

@@ -24,6 +24,7 @@ from engine.store import integrations as integration_store
 from http_api.context import ApiContext
 from http_api.errors import ApiError, ErrorDetail
 from http_api.privacy.archive import build_archive, stream_file
+from http_api.responses import attachment
 from http_api.routing import Call
 
 __all__ = ["DeletionBody", "delete_organization", "export_organization"]
@@ -42,9 +43,8 @@ async def export_organization(call: Call) -> Response:
     size = spool.seek(0, 2)
     spool.seek(0)
     day = call.ctx.domain_now().date().isoformat()
-    return Response(stream_file(spool), status=200, content_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="songtrack-organization-{day}.zip"',
-        "Content-Length": str(size), "Cache-Control": "private, no-store"})
+    return attachment(stream_file(spool), "application/zip", f"songtrack-organization-{day}.zip",
+                      {"Content-Length": str(size)})
 
 
 async def delete_organization(call: Call, confirm: str) -> None:

@@ -17,19 +17,14 @@ from engine.passwords import verify_password
 from engine.store import accounts, privacy
 from http_api.auth.attempts import limit_failures
 from http_api.errors import ApiError, ErrorDetail
+from http_api.responses import attachment
 from http_api.routing import Call
 
-__all__ = ["ErasureBody", "attachment", "erase_me", "export_me"]
+__all__ = ["ErasureBody", "erase_me", "export_me"]
 
 
 class ErasureBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, description="The caller's current password")]
-
-
-def attachment(body: bytes, content_type: str, filename: str) -> Response:
-    """A download the browser saves as ``filename``, never cached on the way."""
-    return Response(body, status=200, content_type=content_type, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
 
 
 async def export_me(call: Call) -> Response:
