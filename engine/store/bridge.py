@@ -148,8 +148,11 @@ class AsyncioThread:
 
     @staticmethod
     def _cancel(call: _Call) -> None:
+        # On the next turn, not this one: a task cancelled before its first step never runs its body, so a
+        # coroutine handed a resource (a connection to commit and release) would skip its ``finally``. The
+        # task's first step was queued by ``_spawn``, before us, so it runs first.
         if call.aio_task is not None:
-            call.aio_task.cancel()
+            asyncio.get_running_loop().call_soon(call.aio_task.cancel)
 
     def _finished(self, call: _Call, aio_task: asyncio.Task[object]) -> None:
         with self._lock:

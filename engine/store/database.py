@@ -167,8 +167,9 @@ class Database(_Queries):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """A connection with an open transaction: committed when the block exits normally, rolled back when
-        it raises or is cancelled. A failed COMMIT raises (the transaction is then rolled back).
+        """A connection with an open transaction: committed when the block exits normally (even if a cancel
+        arrives as it does), rolled back when it raises or is cancelled. A failed COMMIT raises (the
+        transaction is then rolled back).
 
         Resource handling: the connection goes back to the pool on every exit path; rollback and release
         are shielded from cancellation and bounded by a few seconds (past that the connection is dropped).
@@ -188,7 +189,11 @@ class Database(_Queries):
             await self._rollback(conn, tx)
             raise
         connection._ended = True
-        await self._call(_end, self._pool, conn, tx, True)
+        # Shielded: the block has done its work, so a cancel arriving now (a shutdown, a client gone) does
+        # not leave its outcome to a race with the COMMIT; it takes effect at the caller's next checkpoint.
+        # The pool's command_timeout still bounds a COMMIT to a server that stopped answering.
+        with trio.CancelScope(shield=True):
+            await self._call(_end, self._pool, conn, tx, True)
 
     async def _rollback(self, conn: Any, tx: Any) -> None:
         with trio.move_on_after(_CLEANUP_TIMEOUT) as scope:

@@ -69,6 +69,26 @@ async def test_cancel_waits_until_the_asyncio_side_has_cleaned_up() -> None:
             assert time.monotonic() - start < 1
 
 
+async def test_a_call_cancelled_before_it_starts_still_runs_its_cleanup() -> None:
+    # A coroutine handed a resource (the store's COMMIT-and-release, given a connection) must reach its
+    # ``finally`` even when trio cancels it in the very turn of the loop that starts it.
+    seen: list[str] = []
+
+    async def holding() -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            seen.append("released")
+
+    with trio.fail_after(5):
+        async with open_asyncio_thread() as thread:
+            with trio.CancelScope() as scope:
+                scope.cancel()  # pending before the call: trio aborts it at its first checkpoint
+                await thread.call(holding)
+    assert scope.cancelled_caught
+    assert seen == ["released"]
+
+
 async def test_a_result_that_wins_the_race_with_cancel_is_delivered() -> None:
     async def stubborn() -> str:
         try:

@@ -94,6 +94,25 @@ async def test_transaction_rolls_back_on_cancellation(db: Database) -> None:
         assert await db.fetchval("SELECT count(*) FROM t") == 0
 
 
+async def test_a_block_cancelled_as_it_ends_still_commits_and_returns_its_connection(
+    pg_dsn_factory: Callable[[str], str],
+) -> None:
+    # The cancel comes with no checkpoint left in the block, so the COMMIT is its first: the call is
+    # cancelled in the same turn of the asyncio loop that would start it. The connection came back
+    # mid-transaction before (found at shutdown: the pool's close waited for it).
+    with trio.fail_after(10):
+        async with open_database(pg_dsn_factory("postgres"), max_size=1) as database:
+            await database.execute("CREATE TABLE ended (v int)")
+            for value in range(5):
+                with trio.CancelScope() as scope:
+                    async with database.transaction() as conn:
+                        await conn.execute("INSERT INTO ended VALUES ($1)", value)
+                        scope.cancel()
+                # One connection: this waits forever if the last one never came back.
+                assert await database.fetchval("SELECT count(*) FROM ended") == value + 1
+            await database.execute("DROP TABLE ended")
+
+
 async def test_cancelling_a_long_query_stops_it_on_the_server(db: Database) -> None:
     with trio.fail_after(10):
         start = time.monotonic()
