@@ -67,9 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     engine = commands.add_parser("engine", parents=[common],
                                  help="the engine without the API (for scaling out; needs SONGTRACK_DATABASE_URL)")
     # Their own dests: [server] host and port are the API's, and its public URL is built from them.
-    engine.add_argument("--host", dest="probe_host", help="address of the health and metrics port"
+    engine.add_argument("--host", dest="probe_host", metavar="HOST", help="address of the health and metrics port"
                                                           " (default: [server] host)")
-    engine.add_argument("--port", dest="probe_port", type=int, default=8081,
+    engine.add_argument("--port", dest="probe_port", metavar="PORT", type=int, default=8081,
                         help="port of /health/live, /health/ready and /metrics (default 8081)")
     report = commands.add_parser("import", parents=[common],
                                  help="import a stream report (Spotify for Artists CSV, DistroKid TSV)")
