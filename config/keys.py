@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -15,9 +17,14 @@ from pathlib import Path
 
 import msgspec
 
-__all__ = ["KeyFileError", "Keys", "load_or_create_keys"]
+__all__ = ["KeyFileError", "Keys", "fingerprints", "load_or_create_keys"]
 
 _KEY_BYTES = 32
+_JWT_SIGNING_FILE = "jwt-signing.key"
+_TOKEN_ENCRYPTION_FILE = "token-encryption.key"
+# What a fingerprint signs: fixed, so the same key always gives the same fingerprint, and versioned, so a
+# different scheme one day cannot be mistaken for a different key.
+_FINGERPRINT_LABEL = b"songtrack key fingerprint v1"
 _log = logging.getLogger(__name__)
 
 
@@ -53,9 +60,21 @@ def load_or_create_keys(data_dir: Path) -> Keys:
     key_dir = data_dir / "keys"
     _make_private_dir(key_dir)
     return Keys(
-        jwt_signing_key=_load_or_create(key_dir / "jwt-signing.key"),
-        token_encryption_key=_load_or_create(key_dir / "token-encryption.key"),
+        jwt_signing_key=_load_or_create(key_dir / _JWT_SIGNING_FILE),
+        token_encryption_key=_load_or_create(key_dir / _TOKEN_ENCRYPTION_FILE),
     )
+
+
+def fingerprints(keys: Keys) -> dict[str, str]:
+    """Each key's file name (in ``keys/``) → its fingerprint, the hex HMAC-SHA256 of a fixed label under it.
+
+    Processes that share a database compare these to know they hold the same keys; a fingerprint tells two
+    keys apart but, HMAC being a one-way function of the key, says nothing of the key itself.
+    """
+    return {
+        _JWT_SIGNING_FILE: hmac.new(keys.jwt_signing_key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest(),
+        _TOKEN_ENCRYPTION_FILE: hmac.new(keys.token_encryption_key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest(),
+    }
 
 
 def _make_private_dir(key_dir: Path) -> None:

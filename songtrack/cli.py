@@ -17,13 +17,14 @@ from pathlib import Path
 import trio
 
 from adapters.stream_reports.model import ReportKind
-from config import CONFIG_ENV_VAR, ConfigError, Settings, load, resolve
+from config import CONFIG_ENV_VAR, ConfigError, Settings, load, resolve, simulated_providers
 from engine.logs import configure_logging, current_actor
 from engine.store.embedded import EmbeddedPostgresError, PostgresNotFound
 from engine.store.errors import DatabaseRefused, StoreUnavailable
 from songtrack.config_check import check_config
 from songtrack.metrics_dir import MULTIPROC_ENV, metrics_directory
 from songtrack.ports import PortInUse
+from songtrack.startup import StartRefused
 from songtrack.telemetry import exporting_traces
 
 __all__ = ["main"]
@@ -60,9 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", parents=[common, serving, workers, faults],
                         help="start PostgreSQL, apply migrations, run the engine and the API")
     commands.add_parser("migrate", parents=[common], help="apply pending database migrations and exit")
-    api = commands.add_parser("api", parents=[common, serving],
-                              help="one API process without the engine (for scaling out)")
+    api = commands.add_parser("api", parents=[common, serving, workers],
+                              help="the API without the engine (for scaling out; needs SONGTRACK_DATABASE_URL)")
     api.add_argument("--fd", type=int, help="serve on this inherited listening socket")
+    engine = commands.add_parser("engine", parents=[common],
+                                 help="the engine without the API (for scaling out; needs SONGTRACK_DATABASE_URL)")
+    # Their own dests: [server] host and port are the API's, and its public URL is built from them.
+    engine.add_argument("--host", dest="probe_host", metavar="HOST", help="address of the health and metrics port"
+                                                          " (default: [server] host)")
+    engine.add_argument("--port", dest="probe_port", metavar="PORT", type=int, default=8081,
+                        help="port of /health/live, /health/ready and /metrics (default 8081)")
     report = commands.add_parser("import", parents=[common],
                                  help="import a stream report (Spotify for Artists CSV, DistroKid TSV)")
     report.add_argument("file", type=Path)
@@ -121,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"songtrack: {err}", file=sys.stderr)
         return 2
+    refusal = _refusal(args.command, settings)
+    if refusal is not None:
+        print(f"songtrack: {refusal}", file=sys.stderr)
+        return 2
     configure_logging(settings.log.level, settings.log.format)
     current_actor.set(args.command)
     metrics_dir = metrics_directory(args.command, settings, environ)
@@ -130,8 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RuntimeError("prometheus_client was imported before its directory was set (songtrack.cli)")
         os.environ[MULTIPROC_ENV] = environ[MULTIPROC_ENV] = str(metrics_dir)  # API workers inherit ``environ``
     failures: list[BaseException] = []
+    refused = False
     try:
         return _dispatch(args, settings, environ, metrics_dir)
+    except* StartRefused as group:  # bad configuration found once started: keys other than the database's
+        failures.extend(_leaves(group))
+        refused = True
     except* (PostgresNotFound, EmbeddedPostgresError, PortInUse, DatabaseRefused, StoreUnavailable) as group:
         # Raised inside the service's nurseries, so it arrives grouped (nested as deep as the nurseries
         # were); the message is the whole story. (run and api wait for a database that is unavailable;
@@ -139,7 +155,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures.extend(_leaves(group))
     for failure in failures:
         print(f"songtrack: {failure}", file=sys.stderr)
-    return 1
+    return 2 if refused else 1
+
+
+def _refusal(command: str, settings: Settings) -> str | None:
+    """Why ``command`` cannot start with ``settings`` (a configuration problem: exit 2), or None."""
+    if command == "api" and settings.database.url is None:
+        return "songtrack api needs SONGTRACK_DATABASE_URL (songtrack run sets it for its workers)"
+    if command != "engine":
+        return None
+    if settings.database.url is None:
+        return "songtrack engine needs SONGTRACK_DATABASE_URL: the database every engine and API process shares"
+    simulated = simulated_providers(settings)
+    if simulated:
+        # The simulators keep their worlds in memory: processes each serving their own would disagree.
+        return (f"songtrack engine does not run the sandbox's simulators (no credentials for"
+                f" {' or '.join(sorted(simulated))}): they belong to one `songtrack run` or `songtrack sandbox`."
+                " Give the providers' settings (a `songtrack sandbox` simulator as SONGTRACK_META_GRAPH_URL and so"
+                " on, with its app credentials), or set SONGTRACK_SANDBOX=off")
+    return None
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -149,14 +183,18 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, str], metrics_dir: Path | None) -> int:
     # Imported here, not above: after ``main`` pointed prometheus_client at the metrics directory.
-    from songtrack import report_import, runtime, sandbox
+    from songtrack import engine_process, report_import, runtime, sandbox
 
     if args.command == "run":
         with exporting_traces(settings.telemetry):
             return trio.run(runtime.serve, settings, environ, _worker_argv(args), metrics_dir)
     if args.command == "api":
         with exporting_traces(settings.telemetry):
-            return trio.run(runtime.serve_api, settings, args.fd, metrics_dir)
+            return trio.run(runtime.serve_api, settings, args.fd, environ, _worker_argv(args), metrics_dir)
+    if args.command == "engine":
+        with exporting_traces(settings.telemetry):
+            return trio.run(engine_process.serve_engine, settings, args.probe_host or settings.server.host,
+                            args.probe_port)
     if args.command == "sandbox":
         return trio.run(functools.partial(
             sandbox.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,

@@ -24,13 +24,17 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 def metrics_directory(command: str, settings: Settings, environ: Mapping[str, str]) -> Path | None:
     """The directory ``command``'s process records into: for ``run``, ``<data_dir>/metrics``, emptied (files
     of an earlier run would count again); for an ``api`` worker, the one its parent gave it in ``environ``;
-    otherwise None (a process of its own, scraped alone, keeps its figures in memory)."""
-    if command == "api":
-        given = environ.get(MULTIPROC_ENV)
-        return Path(given) if given else None
-    if command != "run":
-        return None
-    path = data_path(settings) / "metrics"
+    for ``api --workers N``, the parent of such workers, ``<data_dir>/metrics-api-<port>``, emptied (its own:
+    an ``api`` beside a ``run`` on one machine may share the data directory, never the port); otherwise None
+    (a process of its own, scraped alone, keeps its figures in memory)."""
+    if command == "api" and environ.get(MULTIPROC_ENV):
+        return Path(environ[MULTIPROC_ENV])
+    if command == "api" and settings.server.workers > 1:
+        return _emptied(data_path(settings) / f"metrics-api-{settings.server.port}")
+    return _emptied(data_path(settings) / "metrics") if command == "run" else None
+
+
+def _emptied(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path

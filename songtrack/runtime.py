@@ -1,55 +1,38 @@
 """The composition root: builds the store, the supervision tree and the API
 from Settings and runs them until a signal says stop.
 
-``serve`` is ``songtrack run``; ``serve_api`` is one API worker process;
-``migrate`` is ``songtrack migrate``. Nothing else wires components together.
+``serve`` is ``songtrack run``; ``serve_api`` is ``songtrack api`` (one API process, or its workers);
+``migrate`` is ``songtrack migrate``; the engine's own tree and ``songtrack engine`` are
+``engine_process``'s. Nothing else wires components together.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-import httpx
 import msgspec
 import trio
 
-from actors import Housekeeper
-from actors.accounts import AccountsSupervisor
-from actors.aggregator import Aggregator
-from actors.daily_reporter import DailyReporter
-from actors.http import lend
-from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
-from actors.meta_signals import MetaWriteSignals
-from actors.rule_evaluator import RuleEvaluator
-from actors.sandbox_streams import SandboxStreams
-from actors.stream_counter import StreamCounter
-from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
-from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
-from engine.lease_plan import LeaseTimings
-from engine.publisher import StatusPublisher
-from engine.registry import Registry
-from engine.report_links import link_key
 from engine.store.database import Database
-from engine.store.migrate import Migration, apply_migrations, discover
-from engine.store.nodes import register_node
-from engine.supervisor import ChildSpec, Escalation, Supervisor
+from engine.store.migrate import apply_migrations, discover
 from http_api.context import ApiContext
 from http_api.providers.integrations import spotify_redirect_uris
 from http_api.providers.listeners import listener_callback_url
-from songtrack.accounts import account_kinds
 from songtrack.api import Api, build_api
+from songtrack.engine_process import prepare_database, run_engine
+from songtrack.keys_check import check_keys
 from songtrack.ports import naming_port
 from songtrack.sandbox import meta_with_faults, sandbox_lines, spotify_with_faults
-from songtrack.sandbox_demo import DemoLabel, set_up_demo
-from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
+from songtrack.sandbox_demo import set_up_demo
+from songtrack.shutdown import Shutdown, until_stopped
 from songtrack.startup import DatabaseSlot, connect, database_server, open_store
 from songtrack.workers import bind_socket, run_workers, worker_command, worker_env
 
@@ -75,22 +58,11 @@ async def serve(settings: Settings, environ: dict[str, str], worker_argv: list[s
     finished or abandoned at the deadline), 1 when the engine escalated.
     """
     keys = load_or_create_keys(data_path(settings))
-    shutdown = Shutdown()
-    escalated: list[BaseException] = []
-    with trio.open_signal_receiver(*SIGNALS) as signals:
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
-                                   settings.engine.shutdown_grace)
-                await _serve_all(settings, keys, environ, worker_argv, shutdown, metrics_dir)
-                nursery.cancel_scope.cancel()
-        except* Escalation as group:
-            escalated.extend(group.exceptions)
-    if escalated:
-        log.critical("the engine's supervision tree gave up: %s", escalated[0], exc_info=escalated[0])
-        return 1
-    log.info("stopped (%s)", shutdown.reason or "done")
-    return 0
+    escalated = await until_stopped(settings.engine.shutdown_grace, lambda shutdown, _: _serve_all(
+        settings, keys, environ, worker_argv, shutdown, metrics_dir))
+    if escalated is not None:
+        log.critical("the engine's supervision tree gave up: %s", escalated, exc_info=escalated)
+    return 0 if escalated is None else 1
 
 
 async def _serve_all(
@@ -127,7 +99,7 @@ async def _serve_all(
             with trio.CancelScope() as waiting:
                 nursery.start_soon(slot.give_up_on, shutdown, waiting)
                 async with connect(settings, dsn, wait=True) as db:
-                    await _start_serving(db, slot, migrations, settings, keys, shutdown, clock, meta_simulated)
+                    await _start_serving(db, slot, settings, keys, shutdown, clock, meta_simulated)
                     if server.workers == 1:
                         await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
             # The workers were told when our shutdown was requested; wait until they finished their requests.
@@ -135,19 +107,18 @@ async def _serve_all(
         nursery.cancel_scope.cancel()  # the sandbox's simulators serve until now
 
 
-async def _start_serving(db: Database, slot: DatabaseSlot, migrations: list[Migration], settings: Settings,
+async def _start_serving(db: Database, slot: DatabaseSlot, settings: Settings,
                          keys: Keys, shutdown: Shutdown, clock: WallClock, meta_simulated: bool) -> None:
-    """Once the database is up: migrations, the sandbox's demo, the API's database, then the engine until
-    shutdown."""
-    applied = await apply_migrations(db, migrations)
-    log.info("migrations: %s", f"applied {applied}" if applied else "up to date")
+    """Once the database is up: migrations and the keys' check, the sandbox's demo, the API's database, then
+    the engine until shutdown."""
+    await prepare_database(db, settings, keys)
     demo = None
     if meta_simulated and settings.simulators.demo:
         demo = await set_up_demo(db, settings, keys, data_path(settings), now=clock(), speed=clock.speed)
         for line in demo.lines:
             print(line, flush=True)
     slot.db = db
-    await _run_engine(db, settings, keys, shutdown, clock, demo)
+    await run_engine(db, settings, keys, shutdown, clock, demo)
 
 
 def wall_clock(settings: Settings) -> WallClock:
@@ -232,68 +203,6 @@ async def _serve_http_until(
         stopped.set()
 
 
-async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shutdown,
-                      clock: WallClock, demo: DemoLabel | None = None) -> None:
-    """The root supervisor until shutdown; it drains children in reverse start order: the account actors
-    stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
-
-    Every actor reads domain time from ``clock``; its ``speed`` (the sandbox's simulated clock) also scales
-    the account pollers' intervals (``account_kinds``), and a Meta poll spans every day since the previous
-    one, so no simulated day is skipped at any speed. With ``demo`` (sandbox mode) a last child makes up
-    listens of the demo label's tracks in simulated time, unless ``simulators.stream_rate`` is 0."""
-    registry = Registry()
-    node_id = await register_node(db)  # before anything claims a lease in its name
-    await release_dead_neighbours(db, node_id)
-    publisher = StatusPublisher(db, registry, node_id)
-    dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
-                                   secret_key=keys.token_encryption_key)
-    signals = MetaWriteSignals()  # writes to Meta queued by the aggregator and the evaluator wake the Meta actors
-    evaluator = RuleEvaluator(db, settings.rules, settings.analytics, wall=clock, speed=clock.speed, signals=signals)
-    aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules, on_changed=evaluator.changed,
-                            signals=signals)
-    # The account actors and the stream counter send on clones of this; closing it once the accounts have
-    # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
-    samples = aggregator.sender()
-    # One connection pool for every account actor, closed after they stop.
-    http = httpx.AsyncClient(timeout=30.0)
-    timings = LeaseTimings(ttl=settings.engine.lease_ttl, renew_every=settings.engine.lease_renew_every)
-    accounts = AccountsSupervisor(db, registry=registry,
-                                  kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,
-                                                      signals),
-                                  keeper=LeaseKeeper(db, node_id, timings))
-
-    def stop_accounts() -> None:
-        accounts.stop()
-        samples.close()  # no new actor will clone it; theirs close as they stop
-
-    children = [
-        ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
-        ChildSpec("housekeeper", Housekeeper(db, wall=clock,
-                                            audit_retention=timedelta(days=settings.audit.retention_days)).run),
-        ChildSpec("webhook-dispatcher", dispatcher.run),
-        evaluator.child_spec(),
-        aggregator.child_spec(),
-        # After the aggregator: it stops before the aggregator drains.
-        StreamCounter(db, samples, wall=clock).child_spec(),
-        ChildSpec("accounts", accounts.run, stop=stop_accounts),
-    ]
-    reporter = DailyReporter(db, link_key=link_key(keys.jwt_signing_key), public_url=ApiContext.public_url_of(settings),
-                             rules=AnalyticsRules.from_settings(settings.analytics),
-                             ttl=timedelta(seconds=settings.analytics.export_ttl), wall=clock)
-    children.append(reporter.child_spec())
-    if demo is not None and demo.listen_rate > 0:
-        # Stamped on ``clock`` at ``listen_rate`` a simulated second: ``stream_rate`` a real second.
-        streams = SandboxStreams(db, demo.organization_id, rate=demo.listen_rate, seed=settings.simulators.seed,
-                                 wall=clock)
-        children.append(ChildSpec("sandbox-streams", streams.run))
-    root = Supervisor("root", registry, children=children)
-    async with http, trio.open_nursery() as nursery:
-        await nursery.start(root.run)
-        log.info("engine started")
-        await shutdown.wait()
-        root.stop()
-
-
 def _announce(urls: list[str]) -> None:
     for url in urls:
         # Printed, not only logged: this is what a person running `make run` looks for.
@@ -302,39 +211,60 @@ def _announce(urls: list[str]) -> None:
     log.info("listening on %s", ", ".join(urls))
 
 
-async def serve_api(settings: Settings, fd: int | None, metrics_dir: Path | None = None) -> int:
-    """One API worker (``songtrack api``): no engine, no migrations, the given database.
+async def serve_api(settings: Settings, fd: int | None, environ: dict[str, str], worker_argv: list[str],
+                    metrics_dir: Path | None = None) -> int:
+    """``songtrack api``: the API without the engine or migrations, against ``[database] url`` (required).
 
-    With ``fd`` (a socket inherited from ``songtrack run --workers N``) it also
-    stops when its parent dies, so a killed parent leaves no orphans serving.
+    With ``[server] workers`` above 1 (``--workers N``) and no ``fd``, we bind the port and run N ``songtrack
+    api --fd`` children on it (``songtrack.workers``, as ``songtrack run --workers N`` does), told ``worker_argv``
+    and ``environ``; otherwise we serve ourselves. With ``fd`` (a socket inherited from a parent) we also stop
+    when the parent dies, so a killed parent leaves no orphans serving. Returns 0 after a graceful stop, 1
+    when the LiveHub or the job runner crashed past its restart intensity. Error handling: raises
+    ``KeysDiffer`` when our keys are not the database's.
     """
-    if settings.database.url is None:
-        raise SystemExit("songtrack api needs SONGTRACK_DATABASE_URL (songtrack run sets it for its workers)")
-    shutdown, slot = Shutdown(), DatabaseSlot()
+    dsn = settings.database.url
+    assert dsn is not None  # songtrack.cli refuses to start without it
+    if fd is None and settings.server.workers > 1:
+        return await _serve_api_workers(settings, environ, worker_argv, metrics_dir)
+    slot = DatabaseSlot()
     bind = f"fd://{fd}" if fd is not None else f"{settings.server.host}:{settings.server.port}"
     keys = load_or_create_keys(data_path(settings))
     api = build_api(ApiContext(slot.get, discover(), settings, keys, wall=wall_clock(settings),
                                metrics_dir=metrics_dir))
-    escalated: list[BaseException] = []
-    with trio.open_signal_receiver(*SIGNALS) as signals:
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope,
-                                   settings.engine.shutdown_grace)
-                if fd is not None:
-                    nursery.start_soon(_watch_parent, os.getppid(), shutdown)
-                await _serve_worker(api, bind, settings, settings.database.url, slot, shutdown, nursery)
-                nursery.cancel_scope.cancel()
-        except* Escalation as group:  # the LiveHub or the job runner crashed past its restart intensity
-            escalated.extend(group.exceptions)
-    if escalated:
-        log.critical("the api worker's supervisor gave up: %s", escalated[0], exc_info=escalated[0])
-    return 1 if escalated else 0
+
+    async def body(shutdown: Shutdown, nursery: trio.Nursery) -> None:
+        if fd is not None:
+            nursery.start_soon(_watch_parent, os.getppid(), shutdown)
+        await _serve_worker(api, bind, settings, dsn, slot, shutdown, nursery, keys)
+
+    escalated = await until_stopped(settings.engine.shutdown_grace, body)
+    if escalated is not None:
+        log.critical("the api worker's supervisor gave up: %s", escalated, exc_info=escalated)
+    return 0 if escalated is None else 1
+
+
+async def _serve_api_workers(settings: Settings, environ: dict[str, str], worker_argv: list[str],
+                             metrics_dir: Path | None) -> int:
+    """``songtrack api --workers N``: N children serving the port we bind, until they have drained."""
+    server, dsn = settings.server, settings.database.url
+    assert dsn is not None
+
+    async def body(shutdown: Shutdown, _: trio.Nursery) -> None:
+        with naming_port("the API", server.host, server.port, "--port"):
+            sock = bind_socket(server.host, server.port)
+        with sock:
+            _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
+            env = worker_env(environ, dsn) | _shared_env(settings)
+            await run_workers(server.workers, sock, worker_command(sock, worker_argv), env, shutdown.wait, metrics_dir)
+
+    await until_stopped(settings.engine.shutdown_grace, body)  # the children's escalations are theirs
+    return 0
 
 
 async def _serve_worker(api: Api, bind: str, settings: Settings, dsn: str, slot: DatabaseSlot, shutdown: Shutdown,
-                        nursery: trio.Nursery) -> None:
-    """The API serving at once (503 until the database at ``dsn`` is up), until it has stopped."""
+                        nursery: trio.Nursery, keys: Keys) -> None:
+    """The API serving at once (503 until the database at ``dsn`` is up and our ``keys`` are found to be its
+    own), until it has stopped."""
     http_stopped = trio.Event()
     with naming_port("the API", settings.server.host, settings.server.port, "--port"):
         await nursery.start(_serve_http_until, api, bind, shutdown, http_stopped, settings.engine.shutdown_grace)
@@ -342,6 +272,7 @@ async def _serve_worker(api: Api, bind: str, settings: Settings, dsn: str, slot:
     with trio.CancelScope() as waiting:  # the database may not be up yet: we answer 503 until it is
         nursery.start_soon(slot.give_up_on, shutdown, waiting)
         async with connect(settings, dsn, wait=True) as db:
+            await check_keys(db, keys, data_path(settings))
             slot.db = db
             await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
 

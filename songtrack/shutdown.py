@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import trio
 
-__all__ = ["Shutdown", "watch_signals"]
+from engine.child_spec import Escalation
+
+__all__ = ["Shutdown", "until_stopped", "watch_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,24 @@ async def watch_signals(
             log.warning("received %s again: stopping now", name)
             scope.cancel()
             return
+
+
+async def until_stopped(grace: float, body: Callable[[Shutdown, trio.Nursery], Awaitable[None]]) -> Escalation | None:
+    """Run ``body(shutdown, nursery)`` with SIGINT and SIGTERM watched (``watch_signals``, ``grace`` seconds to
+    drain) and the nursery open for its background tasks, cancelled once ``body`` returns.
+
+    Returns None after a graceful stop (``body`` returned, or the deadline cancelled it), or the
+    ``Escalation`` of a supervision tree that gave up (logged by the caller, which exits 1).
+    """
+    shutdown, escalated = Shutdown(), list[Escalation]()
+    with trio.open_signal_receiver(*SIGNALS) as signals:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_signals, signals, shutdown, nursery.cancel_scope, grace)
+                await body(shutdown, nursery)
+                nursery.cancel_scope.cancel()
+        except* Escalation as group:
+            escalated.extend(exc for exc in group.exceptions if isinstance(exc, Escalation))
+    if not escalated:
+        log.info("stopped (%s)", shutdown.reason or "done")
+    return escalated[0] if escalated else None

@@ -17,9 +17,13 @@ from engine.store.database import Database, open_database
 from engine.store.embedded import EmbeddedPostgres
 from songtrack.shutdown import Shutdown
 
-__all__ = ["DatabaseSlot", "connect", "database_server", "open_store"]
+__all__ = ["DatabaseSlot", "StartRefused", "connect", "database_server", "open_store"]
 
 log = logging.getLogger(__name__)
+
+
+class StartRefused(Exception):
+    """This process must not go on starting: a configuration problem (exit 2); the message is the whole story."""
 
 
 class DatabaseSlot:

@@ -19,13 +19,22 @@ from pathlib import Path
 import trio
 from prometheus_client.multiprocess import mark_process_dead
 
-__all__ = ["bind_socket", "run_workers", "worker_command", "worker_env"]
+from songtrack.startup import StartRefused
+
+__all__ = ["WorkerRefused", "bind_socket", "run_workers", "worker_command", "worker_env"]
 
 log = logging.getLogger(__name__)
 
 # A worker's exit status after SIGINT or SIGTERM: 0 once it drained, or death by the signal itself when it
 # came before the worker set up its handlers (still starting).
 _TOLD_TO_STOP = frozenset({0, -signal.SIGINT, -signal.SIGTERM})
+# A worker's exit status when it refused to start on a configuration problem (``songtrack.cli``): a restart
+# would refuse again.
+_REFUSED = 2
+
+
+class WorkerRefused(StartRefused):
+    """A worker refused to start (exit 2, a configuration problem it printed); the message says which worker."""
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -63,8 +72,9 @@ async def run_workers(
     mixed kill mode send) is told as well. Returns when every child has exited. On cancellation (the shutdown
     deadline) each child still running gets SIGTERM again ("stop now") and a shielded few seconds before
     SIGKILL. A child that dies on its own before ``stop()`` is restarted: losing one worker must not shrink
-    the API silently. Once a child has exited, its live gauges leave ``metrics_dir`` (its counters stay: what
-    it counted happened).
+    the API silently; one that refused to start (exit 2: its configuration, such as keys other than the
+    database's) is not, and we raise ``WorkerRefused`` (the other children are stopped). Once a child has
+    exited, its live gauges leave ``metrics_dir`` (its counters stay: what it counted happened).
     """
     stopping = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -93,6 +103,8 @@ async def _keep_worker(index: int, command: list[str], env: dict[str, str], fd: 
         if stopping.is_set() or code in _TOLD_TO_STOP:
             log.info("api worker %d stopped on a signal; not restarted", index)
             return
+        if code == _REFUSED:
+            raise WorkerRefused(f"api worker {index} refused to start (exit 2: a configuration problem, said above)")
         log.error("api worker %d exited with %s; restarting in 1 s", index, code)
         await trio.sleep(1)
 

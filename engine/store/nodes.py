@@ -45,11 +45,16 @@ _detail_decoder = msgspec.json.Decoder(Detail | None)
 
 
 class NodeRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A live engine process and the unexpired leases it holds (``engine_leases``, docs/scaling.md)."""
+
     id: uuid.UUID
     hostname: str
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+    accounts: int = 0  # the account actors' leases it holds, every organization's: a count, never names
+    own_accounts: list[str] = msgspec.field(default_factory=list)  # those of the reader's organization, by name
+    singletons: list[str] = msgspec.field(default_factory=list)  # the "singleton:…" leases it holds
 
 
 class ActorRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -123,21 +128,45 @@ _OWN_ACCOUNT_ACTORS = (
 
 
 async def read_status(db: Database, org_id: uuid.UUID) -> StatusReport:
-    """Live nodes (heartbeat within NODE_TIMEOUT_SECONDS, not stopped) and their actors: the shared ones
-    (supervisors, aggregator, dispatcher) and, of the per-account actors, only ``org_id``'s own."""
+    """Live nodes (heartbeat within NODE_TIMEOUT_SECONDS, not stopped) with the leases each holds, and their
+    actors: the shared ones (supervisors, aggregator, dispatcher) and, of the per-account actors, only
+    ``org_id``'s own. Of the account leases, every organization's are counted and only ``org_id``'s named."""
     nodes = await db.fetch(
         f"SELECT n.id, n.hostname, n.pid, n.started_at, n.heartbeat_at FROM engine_nodes n WHERE {_LIVE}"
         " ORDER BY n.started_at"
     )
+    leases = await _leases_by_node(db, org_id, [row["id"] for row in nodes])
     actors = await db.fetch(
         f"SELECT {_ACTOR_COLUMNS} FROM engine_actors a JOIN engine_nodes n ON n.id = a.node_id WHERE {_LIVE}"
         f" AND (strpos(a.name, ':') = 0 OR a.name IN ({_OWN_ACCOUNT_ACTORS})) ORDER BY a.name, a.node_id",
         org_id,
     )
     return StatusReport(
-        nodes=[NodeRow(**r) for r in nodes],
+        nodes=[_node_row(r, leases.get(r["id"])) for r in nodes],
         actors=[_actor_row(r) for r in actors],
     )
+
+
+async def _leases_by_node(db: Database, org_id: uuid.UUID,
+                          node_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    """The leases each of ``node_ids`` holds (one holding no unexpired lease is absent), as ``NodeRow``'s
+    fields, aggregated here so that 20,000 accounts cost one row a node, not one a lease."""
+    rows = await db.fetch(
+        "SELECT l.node_id,"
+        " count(*) FILTER (WHERE l.name NOT LIKE 'singleton:%') AS accounts,"
+        f" array_agg(l.name ORDER BY l.name) FILTER (WHERE l.name IN ({_OWN_ACCOUNT_ACTORS})) AS own_accounts,"
+        " array_agg(l.name ORDER BY l.name) FILTER (WHERE l.name LIKE 'singleton:%') AS singletons"
+        " FROM engine_leases l WHERE l.node_id = ANY($2::uuid[]) AND l.expires_at > now() GROUP BY l.node_id",
+        org_id, list(node_ids),
+    )
+    return {row["node_id"]: row for row in rows}
+
+
+def _node_row(node: asyncpg.Record, leases: asyncpg.Record | None) -> NodeRow:
+    if leases is None:
+        return NodeRow(**node)
+    return NodeRow(**node, accounts=leases["accounts"], own_accounts=leases["own_accounts"] or [],
+                   singletons=leases["singletons"] or [])
 
 
 async def live_actors(db: Database, names: Sequence[str]) -> dict[str, ActorRow]:

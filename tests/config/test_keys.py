@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from config import KeyFileError, Keys, load_or_create_keys
+from config.keys import fingerprints
 
 _NAMES = ("jwt-signing.key", "token-encryption.key")
 
@@ -118,3 +119,14 @@ def test_repr_hides_the_keys(tmp_path: Path) -> None:
     keys = load_or_create_keys(tmp_path)
     assert repr(keys.jwt_signing_key) not in repr(keys)
     assert "hidden" in repr(keys)
+
+
+def test_a_fingerprint_names_each_key_file_tells_keys_apart_and_holds_no_key(tmp_path: Path) -> None:
+    keys, same, other = (load_or_create_keys(tmp_path / d) for d in ("a", "a", "b"))
+    assert set(fingerprints(keys)) == set(_NAMES)
+    assert fingerprints(keys) == fingerprints(same)
+    assert all(mine != theirs for mine, theirs in zip(fingerprints(keys).values(), fingerprints(other).values(),
+                                                      strict=True))
+    shown = " ".join(fingerprints(keys).values())
+    for key in (keys.jwt_signing_key, keys.token_encryption_key):
+        assert key.hex() not in shown and base64.urlsafe_b64encode(key).decode() not in shown

@@ -34,6 +34,7 @@ def _argv(command: str, port: int, data_dir: Path) -> list[str]:
         "run": ["run", *data, "--port", str(port)],
         "run-workers": ["run", *data, "--port", str(port), "--workers", "2"],
         "api": ["api", *data, "--port", str(port)],
+        "engine": ["engine", *data, "--port", str(port)],
         "sandbox-meta": ["sandbox", "--meta-port", str(port), "--spotify-port", str(free_port())],
         "sandbox-spotify": ["sandbox", "--meta-port", str(free_port()), "--spotify-port", str(port)],
     }[command]
@@ -41,6 +42,7 @@ def _argv(command: str, port: int, data_dir: Path) -> list[str]:
 
 @pytest.mark.parametrize(("command", "what", "flag"), [
     ("run", "the API", "--port"), ("run-workers", "the API", "--port"), ("api", "the API", "--port"),
+    ("engine", "the engine's probes", "--port"),
     ("sandbox-meta", "the Meta simulator", "--meta-port"),
     ("sandbox-spotify", "the Spotify simulator", "--spotify-port"),
 ])
@@ -48,8 +50,10 @@ async def test_a_port_in_use_is_one_line_and_exit_1(
     command: str, what: str, flag: str, held_port: int, data_dir: Path, pg_dsn_factory: Callable[[str], str],
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"SONGTRACK_SIMULATORS_STREAM_RATE": "0"}
-    if command == "api":  # an API worker needs a database, and binds once it has one
+    if command in ("api", "engine"):  # they need a database, and bind before they reach it
         env["SONGTRACK_DATABASE_URL"] = pg_dsn_factory("postgres")
+    if command == "engine":  # an engine refuses the sandbox's simulators
+        env |= {"SONGTRACK_SANDBOX": "off"}
     with trio.fail_after(90):
         done = await trio.run_process([sys.executable, "-m", "songtrack.cli", *_argv(command, held_port, data_dir)],
                                       capture_stdout=True, capture_stderr=True, check=False, env=env,

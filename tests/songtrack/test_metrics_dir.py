@@ -75,6 +75,9 @@ def test_run_starts_from_an_empty_directory_and_a_worker_uses_its_parents(tmp_pa
     assert list((tmp_path / "metrics").iterdir()) == []
     assert metrics_directory("api", settings, {MULTIPROC_ENV: str(tmp_path / "metrics")}) == tmp_path / "metrics"
     assert metrics_directory("api", settings, {}) is None  # a process of its own counts in memory
+    workers = load({"SONGTRACK_DATA_DIR": str(tmp_path), "SONGTRACK_SERVER_WORKERS": "2"})
+    assert metrics_directory("api", workers, {}) == tmp_path / "metrics-api-3000"  # not run's: both may share
+    assert metrics_directory("engine", settings, {}) is None
     assert metrics_directory("migrate", settings, {}) is None
 
 

@@ -1,6 +1,7 @@
 """The API workers of ``songtrack run --workers N`` are told to stop when we are, once: a signal to the
 parent alone (``docker stop``, systemd's mixed kill mode) reaches every worker at once, so they drain while
-the engine drains, and the parent waits for them. A worker that dies on its own is restarted.
+the engine drains, and the parent waits for them. A worker that dies on its own is restarted; one that refused
+to start (exit 2) is not.
 
 The workers here are real child processes running a small script that writes down every signal it gets,
 so the test sees exactly what a worker would; the real clock, every wait bounded.
@@ -12,9 +13,10 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
-from songtrack.workers import bind_socket, run_workers
+from songtrack.workers import WorkerRefused, bind_socket, run_workers
 
 # A worker: says it is up, waits for a signal, "drains" for a while (still noting signals), exits 0. A file
 # named by the second argument makes its first run crash instead, once.
@@ -93,3 +95,11 @@ async def test_a_worker_that_dies_on_its_own_is_restarted(tmp_path: Path) -> Non
     lines = _lines(out)
     assert sum(1 for _, what in lines if what == "crashing") == 1
     assert sum(1 for _, what in lines if what == "drained") == 2  # the crashed one came back and served
+
+
+async def test_a_worker_that_refuses_to_start_is_not_restarted(tmp_path: Path) -> None:
+    script = tmp_path / "refuse.py"  # exit 2: a configuration problem (keys other than the database's)
+    script.write_text("import sys\nsys.exit(2)\n")
+    with bind_socket("127.0.0.1", 0) as sock, pytest.raises(ExceptionGroup) as caught, trio.fail_after(20):
+        await run_workers(2, sock, [sys.executable, str(script)], dict(os.environ), trio.sleep_forever)
+    assert caught.group_contains(WorkerRefused)

@@ -10,7 +10,7 @@ import uuid
 
 import trio
 
-from engine.store import accounts, invitations
+from engine.store import accounts, invitations, leases, nodes
 from engine.store.sessions import list_sessions
 from http_api.console.cookies import SESSION_COOKIE, session_cookie
 from tests.helpers.factories import create_member, create_session
@@ -137,7 +137,10 @@ async def test_ending_sessions_another_and_this_one(console: Console) -> None:
 
 
 async def test_the_engine_page_for_an_owner(console: Console) -> None:
+    node = await nodes.register_node(console.db)
+    await leases.claim(console.db, node, ["singleton:housekeeper"], ttl=60, limit=1)
     with trio.fail_after(20):
         await console.sign_in()
         page = await console.browser.get("/app/engine")
         assert page.status_code == 200 and "Engine status" in page.text and "Processes" in page.text
+        assert "<td>0</td>\n        <td>singleton:housekeeper</td>" in page.text

@@ -1,5 +1,6 @@
 """`GET /v1/engine/status` carries each actor's own ``detail``, as published through
-``engine.store.nodes`` (the access rules and the rest of the shape are in test_health.py).
+``engine.store.nodes``, and each node's leases: every organization's accounts counted, the caller's own named,
+the singletons named (the access rules and the rest of the shape are in test_health.py).
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from quart.typing import TestClientProtocol as Client
 
 from engine.registry import ActorState, Registry
-from engine.store import nodes
+from engine.store import leases, nodes
 from engine.store.database import Database
 from http_api.catalog.schemas import NO_NUL
 from tests.http_api.conftest import MakeMember, Simulators
@@ -35,6 +36,26 @@ async def test_each_actor_carries_its_detail_or_null_and_account_actors_stay_in_
         "state": "parked", "parked_until": "2026-11-22T20:00:00+00:00",
         "consecutive_failures": 4, "last_error": "RateLimitedError: slow down",
     }
+
+
+async def test_each_node_counts_every_account_it_holds_and_names_only_the_callers_own_and_its_singletons(
+    db: Database, client: Client, simulators: Simulators, make_member: MakeMember
+) -> None:
+    owner, stranger = await make_member(), await make_member()
+    for member in (owner, stranger):
+        await connect(client, simulators, "meta", member)
+    rows = await db.fetch("SELECT organization_id, id FROM integrations")
+    ours, theirs = ([f"meta:{r['id']}" for r in rows if r["organization_id"] == who.org_id]
+                    for who in (owner, stranger))
+    first, second, idle = [await nodes.register_node(db) for _ in range(3)]
+    await leases.claim(db, first, [*ours, "singleton:housekeeper"], ttl=60, limit=10)
+    await leases.claim(db, second, theirs, ttl=60, limit=10)
+    await leases.claim(db, idle, ["singleton:gone"], ttl=60, limit=1)
+    await leases.release(db, idle, ["singleton:gone"])
+    body = await (await client.get("/v1/engine/status", headers=owner.headers)).get_json()
+    held = {n["id"]: (n["accounts"], n["ownAccounts"], n["singletons"]) for n in body["nodes"]}
+    assert held == {str(first): (1, ours, ["singleton:housekeeper"]), str(second): (1, [], []),
+                    str(idle): (0, [], [])}
 
 
 async def test_the_schema_types_detail_as_an_object_of_scalars_or_null(client: Client) -> None:
