@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import NoReturn
 
 import msgspec
 import trio
@@ -32,11 +33,12 @@ from engine.store.database import Connection, Database
 from engine.store.outbox import enqueue_event
 from engine.supervisor import ChildSpec, Restart
 
-__all__ = ["AGGREGATOR", "Aggregator"]
+__all__ = ["AGGREGATOR", "AGGREGATOR_SWEEP", "Aggregator"]
 
 log = logging.getLogger(__name__)
 
 AGGREGATOR = "aggregator"  # its name in the supervision tree and in /v1/engine/status
+AGGREGATOR_SWEEP = "aggregator-sweep"  # the sweep's: a singleton (actors/singletons.py), one process sweeps
 
 # Alerts people see in their notifications; metrics.updated fires up to once a minute per campaign and
 # is for machines (webhooks, dashboards), so it would drown the rest.
@@ -56,6 +58,8 @@ class Aggregator:
     A batch is what is already waiting in the inbox, up to ``max_batch`` samples, plus what arrives
     within ``linger`` seconds of the first one. ``capacity`` bounds the inbox (samples, not batches).
     ``wall`` is the wall clock for rules and stored timestamps; ``rules`` holds the guardrail's default percent.
+    The sweep (``sweeper``, every ``sweep_every`` seconds) is a child of its own: every engine process runs
+    an aggregator for its own account actors, one of them sweeps.
     ``on_changed`` hears, after each commit, which (organization, campaign) totals changed: the rule
     evaluator's ``changed``; ``signals`` wakes the Meta account actors of the organizations whose campaigns
     the guardrail paused, so the pause reaches Meta at once.
@@ -72,6 +76,8 @@ class Aggregator:
         self._tripped: list[uuid.UUID] = []  # organizations whose campaigns it paused at their guardrail
         self._max_batch, self._linger, self._sweep_every = max_batch, linger, sweep_every
         self._send, self._inbox = trio.open_memory_channel[MetricSample](capacity)
+        # A batch and a sweep share _touched and _tripped: one transaction of ours at a time.
+        self._one_transaction = trio.Lock()
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
         self._warned: set[tuple[uuid.UUID, str]] = set()  # (campaign, currency) spend skips logged
         self.samples_written = 0
@@ -90,11 +96,13 @@ class Aggregator:
         """How the supervisor runs us: restarted after a crash only, stopped by draining."""
         return ChildSpec(AGGREGATOR, self.run, restart=Restart.TRANSIENT, stop=self.stop)
 
+    def sweeper(self) -> ChildSpec:
+        """How the sweep runs: restarted after any exit, stopped by cancellation (between transactions or
+        rolling one back: the next sweep does it again)."""
+        return ChildSpec(AGGREGATOR_SWEEP, self.sweep_forever)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reports started at once, writes batches until the inbox is closed and drained, then returns.
-        Every ``sweep_every`` seconds without a pause in between it also evaluates and completes the
-        campaigns that ended without a sample since (``campaign.completed`` must not wait for one that
-        never comes).
 
         Error handling: a store error propagates (the supervisor restarts us); the batch it failed on is
         kept and written first on the next ``run``, so a crash loses no sample.
@@ -102,22 +110,24 @@ class Aggregator:
         task_status.started()
         if self._pending:
             await self._write()
-        next_sweep = trio.current_time()
         while True:
-            if trio.current_time() >= next_sweep:
-                await self._sweep()
-                next_sweep = trio.current_time() + self._sweep_every
-            with trio.move_on_at(next_sweep):
-                try:
-                    self._pending.append(await self._inbox.receive())
-                except trio.EndOfChannel:
-                    return
-            if not self._pending:
-                continue
+            try:
+                self._pending.append(await self._inbox.receive())
+            except trio.EndOfChannel:
+                return
             closed = await self._fill()
             await self._write()
             if closed:
                 return
+
+    async def sweep_forever(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
+        """Reports started at once, then every ``sweep_every`` seconds evaluates and completes the campaigns
+        that ended without a sample since (``campaign.completed`` must not wait for one that never comes).
+        A store error propagates (the supervisor restarts us)."""
+        task_status.started()
+        while True:
+            await self._sweep()
+            await trio.sleep(self._sweep_every)
 
     async def _fill(self) -> bool:
         """Add what is waiting, then what arrives within ``linger``; True when the inbox ended."""
@@ -135,16 +145,17 @@ class Aggregator:
         return False
 
     async def _write(self) -> None:
-        now, started = self._wall(), trio.current_time()
-        self._touched, self._tripped = [], []
-        async with self._db.transaction() as tx:
-            fired = await self.write_batch(tx, self._pending, now)
-        AGGREGATOR_BATCH_SAMPLES.observe(len(self._pending))
-        AGGREGATOR_BATCH_DURATION.observe(trio.current_time() - started)
-        self.samples_written += len(self._pending)
-        self._pending = []
-        self.alerts_fired += len(fired)
-        self._announce()
+        async with self._one_transaction:
+            now, started = self._wall(), trio.current_time()
+            self._touched, self._tripped = [], []
+            async with self._db.transaction() as tx:
+                fired = await self.write_batch(tx, self._pending, now)
+            AGGREGATOR_BATCH_SAMPLES.observe(len(self._pending))
+            AGGREGATOR_BATCH_DURATION.observe(trio.current_time() - started)
+            self.samples_written += len(self._pending)
+            self._pending = []
+            self.alerts_fired += len(fired)
+            self._announce()
 
     async def write_batch(self, tx: Connection, samples: Sequence[MetricSample],
                           now: datetime) -> list[alert_store.Alert]:
@@ -170,13 +181,14 @@ class Aggregator:
         return kept
 
     async def _sweep(self) -> None:
-        now = self._wall()
-        self._touched, self._tripped = [], []
-        async with self._db.transaction() as tx:
-            ended = await facts.ended_running(tx, now)
-            fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
-        self.alerts_fired += len(fired)
-        self._announce()
+        async with self._one_transaction:
+            now = self._wall()
+            self._touched, self._tripped = [], []
+            async with self._db.transaction() as tx:
+                ended = await facts.ended_running(tx, now)
+                fired = await self._fire(tx, await facts.recompute_totals(tx, ended), now) if ended else []
+            self.alerts_fired += len(fired)
+            self._announce()
 
     def _announce(self) -> None:
         """Tell ``on_changed`` what the committed transaction changed, and ``signals`` whom it paused."""

@@ -1,10 +1,11 @@
 """``LeaseKeeper``: the leases this engine process holds, kept in step with the table at each ``settle``.
 
-It is the accounts supervisor's collaborator, not an actor of its own: the supervisor calls ``settle`` with
-the accounts that should run (every process's) once a renewal interval, and runs an actor for each name
-``settle`` returns. ``settle`` renews what we hold (a lease another process took while we stalled is
-lost), releases what the plan says to give up (``engine.lease_plan``: past our fair share, or no longer
-wanted), and claims free ones up to the share. Each held name comes with the fencing token its writes carry.
+It is a collaborator, not an actor of its own, of the accounts supervisor and of the singletons' runner
+(``actors/singletons.py``), each with a keeper of its own: the owner calls ``settle`` with the names that
+should run (every process's) once a renewal interval, and runs a child for each name ``settle`` returns.
+``settle`` renews what we hold (a lease another process took while we stalled is lost), releases what the
+plan says to give up (``engine.lease_plan``: past our fair share, or no longer wanted), and claims free ones
+up to the share. Each held name comes with the fencing token its writes carry.
 
 Timing belongs to the caller's loop; ``give_up`` says when the last successful renewal is so old that the
 actors must stop before the lease can expire elsewhere (``LeaseTimings.give_up_after``).
@@ -17,12 +18,13 @@ import math
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
 from engine.lease_plan import LeaseTimings, plan_leases
 from engine.store import leases
+from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database, StoreError
 from engine.store.nodes import NODE_TIMEOUT_SECONDS, live_nodes_on
 
@@ -46,9 +48,12 @@ class LeaseKeeper:
         """What we hold now: name → fencing token."""
         return dict(self._held)
 
-    async def settle(self, wanted: Sequence[str]) -> dict[str, int]:
-        """Renew, release and claim as the plan says; return what we hold afterwards. Raises the store's
-        errors (nothing changes in what we think we hold, except leases the renewal proved lost)."""
+    async def settle(self, wanted: Sequence[str], *,
+                     before_release: Callable[[tuple[str, ...]], Awaitable[None]] | None = None) -> dict[str, int]:
+        """Renew, release and claim as the plan says; return what we hold afterwards. ``before_release`` is
+        awaited with the names about to be released (a caller that must stop their work before another
+        process may start it). Raises the store's errors (nothing changes in what we think we hold, except
+        leases the renewal proved lost)."""
         started = trio.current_time()
         renewed = await leases.renew(self._db, self.node_id, self._held, self.timings.ttl)
         if lost := set(self._held) - renewed:
@@ -57,6 +62,8 @@ class LeaseKeeper:
         processes = await leases.live_engine_count(self._db, within=NODE_TIMEOUT_SECONDS)
         plan = plan_leases(self._held, wanted, processes)
         if plan.release:
+            if before_release is not None:
+                await before_release(plan.release)
             await leases.release(self._db, self.node_id, plan.release)
             for name in plan.release:
                 del self._held[name]
@@ -83,28 +90,33 @@ class LeaseKeeper:
         """Drop what we hold without telling the table (we could not reach it): the leases expire there."""
         self._held.clear()
 
-    async def leave(self) -> None:
-        """Give every lease back and leave the processes that share the accounts (a graceful stop), so the
-        others take over at once instead of a TTL later. Best effort, shielded and bounded: unreachable, the
-        leases expire by themselves."""
-        count, self._held = len(self._held), {}
+    async def leave(self, *, mine_only: bool = False) -> None:
+        """Give the leases back and leave the processes that share the work (a graceful stop), so the others
+        take over at once instead of a TTL later: every lease of our process, even one a failed call left
+        behind, or with ``mine_only`` just those we hold (another keeper of our process still runs work under
+        its own). Best effort, shielded and bounded: unreachable, the leases expire by themselves."""
+        held, self._held = self._held, {}
+        count = len(held)
         with trio.move_on_after(_RELEASE_TIMEOUT) as scope:
             scope.shield = True
             try:
-                await leases.leave(self._db, self.node_id)
+                await leases.leave(self._db, self.node_id, list(held) if mine_only else None)
             except StoreError as exc:  # it only delays the hand-over to the TTL
                 log.warning("could not release %d lease(s) (%s); they expire by themselves", count, exc)
 
 
 async def release_dead_neighbours(db: Database, node_id: uuid.UUID) -> None:
-    """Release at once the leases of engine processes of this host that are gone, instead of a TTL later: a
-    ``songtrack run`` restarted after a crash polls its accounts again without waiting 30 s. Gone means its
-    pid runs no process, or is our own (a container's previous run, whose pid was ours too). A pid reused by
-    another process looks alive: then the TTL frees its leases, as it does for a process on another host."""
+    """Release at once the leases of engine processes of this host that are gone, and the webhook deliveries
+    their dispatchers had claimed (a dispatcher's worker id is its node id), instead of a TTL later: a
+    ``songtrack run`` restarted after a crash polls its accounts and sends their webhooks again without
+    waiting. Gone means its pid runs no process, or is our own (a container's previous run, whose pid was
+    ours too). A pid reused by another process looks alive: then the TTL frees its leases, as it does for a
+    process on another host."""
     for other, pid in await live_nodes_on(db, socket.gethostname()):
         if other != node_id and not _running(pid):
             log.info("engine process %s (pid %d) of this host is gone; releasing its leases", other, pid)
             await leases.leave(db, other)
+            await deliveries.release_claims(db, str(other))
 
 
 def _running(pid: int) -> bool:

@@ -2,9 +2,11 @@
 (``actors.rule_firing``).
 
 When: the aggregator tells it which campaigns' figures changed once its batch has committed
-(``changed``), and every ``[rules] evaluate_every`` seconds (and at start) it evaluates every active rule
-on every campaign it applies to, for conditions that turn true with time alone (a window that fills, a
-pacing projection). Which campaigns: active and paused ones (a resume rule needs the paused).
+(``changed``: ``run``, in every engine process), and every ``[rules] evaluate_every`` seconds (and at
+start) it evaluates every active rule on every campaign it applies to, for conditions that turn true with
+time alone (a window that fills, a pacing projection): ``run_schedule``, a singleton
+(``actors/singletons.py``) that one engine process runs. Which campaigns: active and paused ones (a resume
+rule needs the paused).
 
 Order: on each campaign, rules run in the order they were created (then by id), each on the campaign as
 the previous one left it, in one transaction per batch of campaigns: of a pause rule and a budget rule
@@ -38,11 +40,12 @@ from engine.store import rules as rule_store
 from engine.store.database import Database
 from engine.supervisor import ChildSpec
 
-__all__ = ["RULES", "RuleEvaluator"]
+__all__ = ["RULES", "RULE_SCHEDULE", "RuleEvaluator"]
 
 log = logging.getLogger(__name__)
 
 RULES = "rules"  # its name in the supervision tree and in /v1/engine/status
+RULE_SCHEDULE = "rule-schedule"  # the scheduled rounds' name
 _WATCHED = ("active", "paused")
 
 
@@ -64,6 +67,9 @@ class RuleEvaluator:
                                   max_noise=analytics.max_baseline_noise),
             max_budget_step=settings.max_budget_step, guardrail_percent=settings.guardrail_percent)
         self._changed: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        # The schedule and the changed campaigns' evaluation are two tasks: one transaction of ours at a time,
+        # so a rule's cooldown, read before it fires, is never read by the other before this one commits.
+        self._one_transaction = trio.Lock()
         self._wake = trio.Event()
         self.evaluations = 0
         self.firings = 0
@@ -76,19 +82,18 @@ class RuleEvaluator:
             self._wake.set()
 
     def child_spec(self) -> ChildSpec:
+        """The evaluation of changed campaigns."""
         return ChildSpec(RULES, self.run)
 
+    def schedule_spec(self) -> ChildSpec:
+        """The scheduled rounds (``run_schedule``)."""
+        return ChildSpec(RULE_SCHEDULE, self.run_schedule)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reports started at once, then evaluates the campaigns reported ``changed``, forever."""
         task_status.started()
-        next_round = trio.current_time()
         while True:
-            with trio.move_on_at(next_round):
-                await self._wake.wait()
-            if trio.current_time() >= next_round:
-                await self.evaluate_all()
-                # On a fixed cadence from the start; a round that overran its interval is not caught up.
-                next_round = max(next_round + self._every, trio.current_time())
-                continue
+            await self._wake.wait()
             self._wake = trio.Event()
             while self._changed:
                 org_id, campaign_ids = self._changed.popitem()
@@ -97,6 +102,16 @@ class RuleEvaluator:
                 except BaseException:  # kept, to be evaluated after the restart
                     self._changed[org_id] |= campaign_ids
                     raise
+
+    async def run_schedule(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reports started at once, then runs ``evaluate_all`` now and every ``evaluate_every`` seconds."""
+        task_status.started()
+        next_round = trio.current_time()
+        while True:
+            await trio.sleep_until(next_round)
+            await self.evaluate_all()
+            # On a fixed cadence from the start; a round that overran its interval is not caught up.
+            next_round = max(next_round + self._every, trio.current_time())
 
     async def evaluate_all(self) -> None:
         """Every active rule on every campaign it applies to (the schedule's round)."""
@@ -121,8 +136,8 @@ class RuleEvaluator:
     async def _evaluate(self, org_id: uuid.UUID, campaign_ids: Sequence[uuid.UUID], rules: Sequence[Rule]) -> None:
         for start in range(0, len(campaign_ids), self._chunk):
             chunk = campaign_ids[start:start + self._chunk]
-            now, fired_before = self._wall(), self.firings
-            async with self._db.transaction() as tx:
+            now, firings = self._wall(), 0  # counted here: a round and a changed campaign's evaluation interleave
+            async with self._one_transaction, self._db.transaction() as tx:
                 loaded = await rule_inputs.load_histories(tx, org_id, chunk, baseline_days=self._baseline_days)
                 fired = await rule_store.last_fired(tx, [rule.id for rule in rules], chunk)
                 evaluated: set[uuid.UUID] = set()
@@ -139,7 +154,8 @@ class RuleEvaluator:
                                           last_fired=fired.get((rule.id, campaign_id)))
                         if decision.plan is not None:
                             self.firings += 1
+                            firings += 1
                             state = await fire(tx, rule, history, state, decision, now)
                 await rule_store.mark_evaluated(tx, sorted(evaluated), now)
-            if self._signals is not None and self.firings > fired_before:
+            if self._signals is not None and firings:
                 self._signals.wake([org_id])

@@ -7,7 +7,10 @@ wakes the loop; it claims due deliveries for ``timeout + slack`` seconds (so no 
 attempt while ours may still be in flight), at most ``max_concurrency`` at once and at most each endpoint's
 ``max_in_flight``, and sends each in its own task. A slow endpoint holds only its own slots. A delivery is
 only ever sent after it was committed, and a crash anywhere loses nothing: its claim expires and it is
-sent again (receivers dedupe on the event id).
+sent again (receivers dedupe on the event id). A dispatcher's worker id is its engine process's node id, and
+every ``poll_interval`` each dispatcher takes back the claims of processes whose heartbeat is older than
+``take_back_after`` (the lease TTL): a killed process's deliveries are sent again then, not once their
+claims expire.
 
 SSRF: ``GuardedTransport`` resolves the target's name itself, refuses it unless every address is public or
 inside ``allow_subnets``, then connects to the checked address with the original name in the ``Host``
@@ -133,19 +136,22 @@ class WebhookDispatcher:
 
     ``secret_key`` opens the endpoints' sealed secrets (``Keys.token_encryption_key``). ``http_factory``
     builds the client around the SSRF-guarded transport it is given. ``now`` is the wall clock (stored and
-    signed times); sleeps and deadlines use trio's clock. ``draw`` picks the retry jitter.
+    signed times); sleeps and deadlines use trio's clock. ``draw`` picks the retry jitter. ``worker_id`` is
+    what our claims are marked with: the engine process's node id (``str(node_id)``), so that
+    ``take_back_after`` seconds after a process's last heartbeat the others take its claims back.
     """
 
     def __init__(self, db: Database, config: DispatcherConfig, *, secret_key: bytes,
                  http_factory: Callable[[httpx.AsyncBaseTransport], httpx.AsyncClient] = _default_client,
                  now: Callable[[], datetime] = utc_now,
                  draw: Callable[[], float] = random.random, resolve: Resolver = resolve_host,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, take_back_after: float = 30.0) -> None:
         self._db, self._config, self._key = db, config, secret_key
         self._http_factory, self._now, self._draw, self._resolve = http_factory, now, draw, resolve
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._allow = parse_subnets(config.allow_subnets)
         self._lease = timedelta(seconds=config.timeout + config.claim_slack)
+        self._take_back_after = take_back_after
         self._limiters: dict[uuid.UUID, trio.CapacityLimiter] = {}
         self._in_flight = 0
         self._retries: list[float] = []  # trio times at which retries we scheduled fall due
@@ -163,6 +169,7 @@ class WebhookDispatcher:
         async with (self._http_factory(transport) as client, self._db.listen(OUTBOX_CHANNEL) as events,
                     trio.open_nursery() as nursery):
             nursery.start_soon(self._wake_on, events)
+            nursery.start_soon(self._take_back)
             task_status.started()
             while True:
                 self._wake = trio.Event()
@@ -178,6 +185,16 @@ class WebhookDispatcher:
     async def _wake_on(self, events: trio.abc.ReceiveChannel[object]) -> None:
         async for _ in events:
             self._wake.set()
+
+    async def _take_back(self) -> NoReturn:
+        """Every ``poll_interval``: the claims of silent processes become due, and we wake to claim them."""
+        while True:
+            taken = await deliveries.take_back_claims(self._db, self.worker_id, silent_for=self._take_back_after)
+            if taken:
+                log.info("took back %d webhook deliveries claimed by engine processes silent for %g s",
+                         taken, self._take_back_after)
+                self._wake.set()
+            await trio.sleep(self._config.poll_interval)
 
     async def _idle(self) -> None:
         """Wait for a notification, a finished delivery, a retry falling due, or the poll interval."""

@@ -24,12 +24,14 @@ from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
 from actors.sandbox_streams import SandboxStreams
+from actors.singletons import Singletons
 from actors.stream_counter import StreamCounter
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from config import Keys, Settings, data_path, load_or_create_keys
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
 from engine.lease_plan import LeaseTimings
+from engine.messages import MetricSample
 from engine.publisher import StatusPublisher
 from engine.registry import Registry
 from engine.report_links import link_key
@@ -96,25 +98,28 @@ async def prepare_database(db: Database, settings: Settings, keys: Keys) -> None
 
 async def run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shutdown,
                      clock: WallClock, demo: DemoLabel | None = None) -> None:
-    """The root supervisor until shutdown; it drains children in reverse start order: the account actors
-    stop polling first, then the aggregator writes what they sent, then the dispatcher stops sending.
+    """The root supervisor until shutdown; it drains children in reverse start order: the singletons this
+    process holds (``actors/singletons.py``) and the account actors stop first, then the aggregator writes
+    what they sent, then the dispatcher stops sending.
 
     Every actor reads domain time from ``clock``; its ``speed`` (the sandbox's simulated clock) also scales
     the account pollers' intervals (``account_kinds``), and a Meta poll spans every day since the previous
-    one, so no simulated day is skipped at any speed. With ``demo`` (sandbox mode) a last child makes up
+    one, so no simulated day is skipped at any speed. With ``demo`` (sandbox mode) a singleton makes up
     listens of the demo label's tracks in simulated time, unless ``simulators.stream_rate`` is 0."""
     registry = Registry()
     node_id = await register_node(db)  # before anything claims a lease in its name
     await release_dead_neighbours(db, node_id)
     publisher = StatusPublisher(db, registry, node_id)
+    # Claims marked with our node id: once our heartbeat stops, the other processes take them back.
     dispatcher = WebhookDispatcher(db, DispatcherConfig.from_settings(settings.webhooks),
-                                   secret_key=keys.token_encryption_key)
+                                   secret_key=keys.token_encryption_key, worker_id=str(node_id),
+                                   take_back_after=settings.engine.lease_ttl)
     signals = MetaWriteSignals()  # writes to Meta queued by the aggregator and the evaluator wake the Meta actors
     evaluator = RuleEvaluator(db, settings.rules, settings.analytics, wall=clock, speed=clock.speed, signals=signals)
     aggregator = Aggregator(db, settings.alerts, wall=clock, rules=settings.rules, on_changed=evaluator.changed,
                             signals=signals)
-    # The account actors and the stream counter send on clones of this; closing it once the accounts have
-    # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
+    # The account actors and the stream counter send on clones of this; the counter (a singleton, stopped
+    # first) closing its own, then closing this once the accounts have stopped, lets the aggregator drain.
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
     http = httpx.AsyncClient(timeout=30.0)
@@ -123,6 +128,8 @@ async def run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shu
                                   kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,
                                                       signals),
                                   keeper=LeaseKeeper(db, node_id, timings))
+    singletons = Singletons(db, registry=registry, keeper=LeaseKeeper(db, node_id, timings), specs=[
+        aggregator.sweeper(), evaluator.schedule_spec(), *_singleton_specs(db, settings, keys, clock, samples, demo)])
 
     def stop_accounts() -> None:
         accounts.stop()
@@ -130,27 +137,39 @@ async def run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shu
 
     children = [
         ChildSpec("status-publisher", publisher.run, stop=publisher.stop),
-        ChildSpec("housekeeper", Housekeeper(db, wall=clock,
-                                            audit_retention=timedelta(days=settings.audit.retention_days)).run),
         ChildSpec("webhook-dispatcher", dispatcher.run),
         evaluator.child_spec(),
         aggregator.child_spec(),
-        # After the aggregator: it stops before the aggregator drains.
-        StreamCounter(db, samples, wall=clock).child_spec(),
         ChildSpec("accounts", accounts.run, stop=stop_accounts),
+        # Last: its singletons stop first, and release only their own leases; the accounts' release then
+        # gives back whatever else our process still held.
+        singletons.child_spec(),
     ]
-    reporter = DailyReporter(db, link_key=link_key(keys.jwt_signing_key), public_url=ApiContext.public_url_of(settings),
-                             rules=AnalyticsRules.from_settings(settings.analytics),
-                             ttl=timedelta(seconds=settings.analytics.export_ttl), wall=clock)
-    children.append(reporter.child_spec())
-    if demo is not None and demo.listen_rate > 0:
-        # Stamped on ``clock`` at ``listen_rate`` a simulated second: ``stream_rate`` a real second.
-        streams = SandboxStreams(db, demo.organization_id, rate=demo.listen_rate, seed=settings.simulators.seed,
-                                 wall=clock)
-        children.append(ChildSpec("sandbox-streams", streams.run))
     root = Supervisor("root", registry, children=children)
     async with http, trio.open_nursery() as nursery:
         await nursery.start(root.run)
         log.info("engine started")
         await shutdown.wait()
         root.stop()
+
+
+def _singleton_specs(db: Database, settings: Settings, keys: Keys, clock: WallClock,
+                     samples: trio.MemorySendChannel[MetricSample], demo: DemoLabel | None) -> list[ChildSpec]:
+    """The children that run in one engine process at a time, besides the aggregator's sweep and the rules'
+    schedule: the housekeeper, the stream counter, the daily reporter and, in sandbox mode, the demo label's
+    listens (two processes would store them twice over)."""
+    reporter = DailyReporter(db, link_key=link_key(keys.jwt_signing_key), public_url=ApiContext.public_url_of(settings),
+                             rules=AnalyticsRules.from_settings(settings.analytics),
+                             ttl=timedelta(seconds=settings.analytics.export_ttl), wall=clock)
+    specs = [
+        ChildSpec("housekeeper", Housekeeper(db, wall=clock,
+                                            audit_retention=timedelta(days=settings.audit.retention_days)).run),
+        StreamCounter(db, samples, wall=clock).child_spec(),
+        reporter.child_spec(),
+    ]
+    if demo is not None and demo.listen_rate > 0:
+        # Stamped on ``clock`` at ``listen_rate`` a simulated second: ``stream_rate`` a real second.
+        streams = SandboxStreams(db, demo.organization_id, rate=demo.listen_rate, seed=settings.simulators.seed,
+                                 wall=clock)
+        specs.append(ChildSpec("sandbox-streams", streams.run))
+    return specs

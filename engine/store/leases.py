@@ -7,7 +7,7 @@ disagree still agree on who holds what. The arithmetic of how many to hold is ``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from engine.store.catalog_common import Executor
 from engine.store.database import Database
@@ -66,13 +66,14 @@ async def release(db: Database, node_id: uuid.UUID, names: Iterable[str]) -> Non
         await tx.execute("SELECT pg_notify($1, '')", LEASES_CHANNEL)
 
 
-async def leave(db: Database, node_id: uuid.UUID) -> None:
-    """Release every lease of ``node_id`` and mark it stopped, in one transaction, then tell the others
-    (NOTIFY ``LEASES_CHANNEL``): woken, they already count one process fewer, so their fair share covers
-    what we held and they claim it at once."""
+async def leave(db: Database, node_id: uuid.UUID, names: Collection[str] | None = None) -> None:
+    """Release the leases ``names`` of ``node_id`` (None: every lease it holds) and mark it stopped, in one
+    transaction, then tell the others (NOTIFY ``LEASES_CHANNEL``): woken, they already count one process
+    fewer, so their fair share covers what we held and they claim it at once."""
     async with db.transaction() as tx:
-        await tx.execute("UPDATE engine_leases SET node_id = NULL, expires_at = '-infinity' WHERE node_id = $1",
-                         node_id)
+        await tx.execute("UPDATE engine_leases SET node_id = NULL, expires_at = '-infinity' WHERE node_id = $1"
+                         " AND ($2::text[] IS NULL OR name = ANY($2::text[]))",
+                         node_id, None if names is None else list(names))
         await tx.execute("UPDATE engine_nodes SET stopped_at = now() WHERE id = $1", node_id)
         await tx.execute("SELECT pg_notify($1, '')", LEASES_CHANNEL)
 

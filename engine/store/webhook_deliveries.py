@@ -23,7 +23,7 @@ from engine.webhooks.schedule import Decision
 
 __all__ = [
     "DISABLE_AFTER", "AttemptResult", "Claim", "Status", "active_secrets", "claim_due", "delivery_statuses",
-    "pending_backlog", "record_attempt",
+    "pending_backlog", "record_attempt", "release_claims", "take_back_claims",
 ]  # fmt: skip
 
 DISABLE_AFTER = timedelta(days=5)  # of nothing but failures
@@ -104,6 +104,25 @@ async def claim_due(db: Database, worker: str, *, now: datetime, lease: timedelt
         return []
     rows = await db.fetch(_CLAIM, now, now + lease, worker, limit)
     return [as_struct(row, Claim) for row in rows]
+
+
+async def take_back_claims(db: Database, worker: str, *, silent_for: float) -> int:
+    """Make due again the deliveries claimed by other engine processes than ``worker`` (a dispatcher's worker
+    id is its process's node id) whose heartbeat is more than ``silent_for`` seconds old by the database's
+    clock: killed, their claims would otherwise wait out the request timeout and its slack. Returns how many
+    were taken back."""
+    result = await db.execute(
+        "UPDATE webhook_deliveries d SET claimed_until = NULL, claimed_by = NULL FROM engine_nodes n"
+        " WHERE d.claimed_by = n.id::text AND d.claimed_by <> $1 AND d.status = 'pending'"
+        " AND n.heartbeat_at < now() - make_interval(secs => $2)", worker, silent_for)
+    return row_count(result)
+
+
+async def release_claims(db: Database, worker: str) -> int:
+    """Make due again every delivery ``worker`` has claimed (it is known to be gone); returns how many."""
+    return row_count(await db.execute(
+        "UPDATE webhook_deliveries SET claimed_until = NULL, claimed_by = NULL"
+        " WHERE claimed_by = $1 AND status = 'pending'", worker))
 
 
 async def record_attempt(db: Database, claim: Claim, worker: str, result: AttemptResult, decision: Decision,

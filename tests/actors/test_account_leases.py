@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Protocol
 
 import trio
 from trio.testing import MockClock
@@ -103,28 +104,45 @@ async def test_a_lease_lost_to_another_process_stops_the_actor_here_at_the_next_
     fleet = Fleet()
     async with trio.open_nursery() as nursery, process(db, fleet, "a", nursery) as a:
         assert "fake:03" in fleet.of("a")
-        # a stalled past its TTL (as a paused process would), and another process claimed the account
-        await db.execute("UPDATE engine_leases SET expires_at = now() + interval '1 hour',"
-                         " node_id = gen_random_uuid(), token = token + 1 WHERE name = 'fake:03'")
+        await take_away(db, "fake:03")
         await until(lambda: "fake:03" not in fleet.of("a"))
         assert len(fleet.of("a")) == 9
         a.stop()
 
 
+async def take_away(db: Database, name: str) -> None:
+    """The lease ``name`` claimed by another process, as if ours had stalled past its TTL (a paused process)."""
+    await db.execute("UPDATE engine_leases SET expires_at = now() + interval '1 hour', node_id = gen_random_uuid(),"
+                     " token = token + 1 WHERE name = $1", name)
+
+
 async def test_a_process_that_cannot_reach_the_database_stops_its_actors_before_the_ttl(
         db: Database, clock: MockClock) -> None:
     fleet = Fleet()
-    async with trio.open_nursery() as nursery, AsyncExitStack() as reachable:
-        # The keeper's own pool: closing it is, to the keeper, the database gone.
-        keeper_db = await reachable.enter_async_context(open_database(db.dsn, max_size=2))
-        async with process(db, fleet, "a", nursery, keeper_db=keeper_db) as a:
-            assert len(fleet.of("a")) == 10
+    async with trio.open_nursery() as nursery:
+        await cut_off(lambda keeper_db: process(db, fleet, "a", nursery, keeper_db=keeper_db),
+                      running=lambda: len(fleet.of("a")), last_stop=lambda: fleet.last_stop, dsn=db.dsn)
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+async def cut_off(start: Callable[[Database], AbstractAsyncContextManager[Stoppable]], *, running: Callable[[], int],
+                  last_stop: Callable[[], float], dsn: str) -> None:
+    """Start a process whose lease keeper has a pool of its own (``start(keeper_db)``), close that pool (to
+    the keeper, the database gone), and check that what it ran (``running``, a count) stops before the
+    TTL."""
+    async with AsyncExitStack() as reachable:
+        keeper_db = await reachable.enter_async_context(open_database(dsn, max_size=2))
+        async with start(keeper_db) as a:
+            assert running() > 0
             await reachable.aclose()
             cut = trio.current_time()
-            await until(lambda: not fleet.of("a"))
+            await until(lambda: not running())
             # Stopped once no renewal succeeded for ttl - renew_every, counted from the last one (at most a
-            # renewal interval before the cut): before any other process could claim the accounts.
-            stopped_after = fleet.last_stop - cut
+            # renewal interval before the cut): before any other process could claim what it ran.
+            stopped_after = last_stop() - cut
             assert TIMINGS.give_up_after - TIMINGS.renew_every <= stopped_after <= TIMINGS.give_up_after
             a.stop()
 

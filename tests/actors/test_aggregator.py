@@ -17,7 +17,7 @@ import trio
 import trio.testing
 from prometheus_client import REGISTRY
 
-from actors.aggregator import AGGREGATOR, Aggregator
+from actors.aggregator import AGGREGATOR, AGGREGATOR_SWEEP, Aggregator
 from config.sections import AlertsSettings, RulesSettings
 from engine.guardrail import GuardrailTrip, PauseCause, PausedReason
 from engine.messages import MetricSample
@@ -152,9 +152,11 @@ async def test_a_failed_batch_is_retried_on_the_next_run(db: Database) -> None:
         assert await _count(db, "SELECT clicks FROM campaigns WHERE id = $1", campaign) == 5
 
 
-def test_child_spec_names_the_actor() -> None:
-    spec = Aggregator(None, AlertsSettings()).child_spec()  # type: ignore[arg-type]
+def test_child_spec_names_the_actor_and_its_sweep() -> None:
+    aggregator = Aggregator(None, AlertsSettings())  # type: ignore[arg-type]
+    spec, sweep = aggregator.child_spec(), aggregator.sweeper()
     assert (spec.name, spec.restart) == (AGGREGATOR, "transient") and spec.stop is not None
+    assert (sweep.name, sweep.restart, sweep.stop) == (AGGREGATOR_SWEEP, "permanent", None)
 
 
 async def test_a_campaign_that_ends_without_a_sample_is_announced_once_by_the_sweep(db: Database) -> None:
@@ -165,12 +167,14 @@ async def test_a_campaign_that_ends_without_a_sample_is_announced_once_by_the_sw
         aggregator = Aggregator(db, AlertsSettings(), wall=lambda: after_end, sweep_every=0.05)
         async with trio.open_nursery() as nursery:
             await nursery.start(aggregator.run)
+            await nursery.start(aggregator.sweep_forever)
             while True:  # no sample arrives: only the sweep can announce it
                 if await _count(db, "SELECT count(*) FROM alerts WHERE type = 'campaign.completed'"):
                     break
                 await trio.sleep(0.02)
             await trio.sleep(0.3)  # several more sweeps: none may announce it again
             aggregator.stop()
+            nursery.cancel_scope.cancel()
         completed = await db.fetch("SELECT campaign_id FROM alerts WHERE type = 'campaign.completed'")
         assert [r["campaign_id"] for r in completed] == [campaign]
         assert await _count(db, "SELECT count(*) FROM webhook_events WHERE type = 'campaign.completed'") == 1

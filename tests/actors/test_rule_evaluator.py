@@ -242,7 +242,7 @@ async def test_the_schedule_evaluates_every_rule_and_the_cooldown_holds_on_the_m
                               wall=lambda: NOW + timedelta(seconds=trio.current_time() - start))
     fired: list[int] = []
     async with trio.open_nursery() as nursery:
-        await nursery.start(evaluator.run)
+        await nursery.start(evaluator.run_schedule)
         for hour in range(13):  # the round at start (0 h), then one an hour: fires at 0, 6 and 12 h
             while evaluator.evaluations <= hour:  # the round's transaction is done when it counted
                 await trio.lowlevel.checkpoint()

@@ -21,10 +21,12 @@ import standardwebhooks
 import trio
 from prometheus_client import REGISTRY
 
+from actors.lease_keeper import release_dead_neighbours
 from actors.webhook_dispatcher import DispatcherConfig, GuardedTransport, WebhookDispatcher
 from engine.store import webhook_deliveries as deliveries
 from engine.store import webhooks as store
 from engine.store.database import Database
+from engine.store.nodes import register_node
 from engine.store.outbox import enqueue_event
 from engine.webhooks.schedule import Decision, Schedule
 from engine.webhooks.ssrf import UnsafeTarget, parse_subnets
@@ -215,6 +217,38 @@ async def test_a_live_claim_of_another_worker_is_left_alone(
     await nursery.start(dispatcher(db).run)
     await trio.sleep(1)
     assert receiver.received == [] and await statuses(db, endpoint) == [(held, "pending", 0)]
+
+
+async def test_the_claims_of_a_silent_engine_process_are_taken_back_long_before_they_expire(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    dead, alive, ours = [await register_node(db) for _ in range(3)]
+    # Killed while sending: its heartbeat stopped a minute ago; the other process heartbeats.
+    await db.execute("UPDATE engine_nodes SET heartbeat_at = now() - interval '1 minute' WHERE id = $1", dead)
+    orphan, held = [await enqueue_event(db, org, "goal.reached", {"n": n}) for n in (1, 2)]
+    for event_id, node in ((orphan, dead), (held, alive)):
+        await db.execute("UPDATE webhook_deliveries SET claimed_by = $2, claimed_until = $3 WHERE event_id = $1",
+                         event_id, str(node), datetime.now(UTC) + timedelta(minutes=10))
+    began = trio.current_time()
+    await nursery.start(dispatcher(db, worker_id=str(ours), take_back_after=30).run)
+    await settle(db, endpoint, 1)
+    assert trio.current_time() - began < 5  # its claim had ten minutes to run
+    assert [r.event_id for r in receiver.received] == [orphan]
+    assert await db.fetchval("SELECT claimed_by FROM webhook_deliveries WHERE event_id = $1", held) == str(alive)
+
+
+async def test_a_restart_on_the_same_host_takes_back_its_dead_predecessors_claims(
+        db: Database, org: uuid.UUID, receiver: Receiver) -> None:
+    await add_endpoint(db, org, receiver)
+    crashed = await trio.lowlevel.open_process(["true"])
+    await crashed.wait()
+    predecessor = await register_node(db)
+    await db.execute("UPDATE engine_nodes SET pid = $2 WHERE id = $1", predecessor, crashed.pid)
+    event_id = await enqueue_event(db, org, "goal.reached", {})
+    await db.execute("UPDATE webhook_deliveries SET claimed_by = $2, claimed_until = $3 WHERE event_id = $1",
+                     event_id, str(predecessor), datetime.now(UTC) + timedelta(minutes=10))
+    await release_dead_neighbours(db, await register_node(db))
+    assert await db.fetchval("SELECT claimed_by FROM webhook_deliveries WHERE event_id = $1", event_id) is None
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

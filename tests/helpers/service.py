@@ -120,7 +120,8 @@ async def running_service(db: Database, keys: Keys, *, meta_speed: float = 120.0
                          wall=lambda: datetime.fromtimestamp(meta.simulator.clock.now(), UTC), signals=signals)
         accounts = AccountsSupervisor(db, registry=registry, kinds=[kind], keeper=LeaseKeeper(db, uuid.uuid4()),
                                       poll_interval=1.0)
-        for run in (dispatcher.run, evaluator.run, aggregator.run, accounts.run):
+        for run in (dispatcher.run, evaluator.run, evaluator.run_schedule, aggregator.run, aggregator.sweep_forever,
+                    accounts.run):
             await nursery.start(run)
         yield Service(urls[0], ctx, meta, settings)
         nursery.cancel_scope.cancel()
