@@ -40,8 +40,11 @@ account after too many failures in a row or a long rate-limit block; parking one
 others. A ``FatalProviderError`` skips the account until the next cycle. An ``AuthExpiredError`` marks the
 integration ``needs_reauth`` (``integrations.mark_needs_reauth``, which enqueues
 ``integration.needs_reauth`` with it), and ``run`` returns: the actor restarts when the integration is
-connected again. Anything else crashes ``run`` for the supervisor. Every state change is in the registry's
-``detail`` of this actor.
+connected again. Every write of ours (the ad accounts, Meta's statuses, the outcomes of queued writes,
+``needs_reauth``) is made under the actor's lease (``leases.fenced_transaction``; the samples carry it to the
+aggregator): one refused because another engine process claimed the integration since (``LeaseLost``) writes
+nothing, and ``run`` returns, ``stopped``. Anything else crashes ``run`` for the supervisor. Every state
+change is in the registry's ``detail`` of this actor.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ from engine.registry import Detail, Registry, format_error
 from engine.store import campaign_meta
 from engine.store import campaigns as campaign_store
 from engine.store import integrations as integration_store
+from engine.store.leases import LeaseLost, fenced_transaction
 from engine.store.meta_writes import pending_writes
 from engine.tracing import poll_span
 
@@ -99,8 +103,8 @@ class MetaAccountActor:
     """Polls every ad account of one Meta integration and sends ``MetricSample``s on ``samples``.
 
     ``lease`` is the account's lease (``actors.lease_keeper``): its name is the actor's name in ``registry``
-    (its supervisor's child name), and every sample carries it, so the aggregator drops those sent after
-    another engine process claimed the account. ``http_factory`` makes the
+    (its supervisor's child name), every write of ours is made under it, and every sample carries it, so the
+    aggregator drops those sent after another engine process claimed the account. ``http_factory`` makes the
     actor's own ``httpx.AsyncClient`` for each run, and ``provider`` the provider over it for the token;
     ``pacer`` is shared by every Meta actor of the process (the app's budget is shared too). ``wall`` is
     the wall clock for days and displayed times; trio's clock paces. The constructor does no I/O.
@@ -133,7 +137,8 @@ class MetaAccountActor:
                                 report=self._report)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Poll until the token dies (returns after ``needs_reauth``) or the integration is gone (returns)."""
+        """Poll until the token dies (returns after ``needs_reauth``), the integration is gone or a write was
+        refused for a lost lease (returns)."""
         org, integration_id = self._integration.organization_id, self._integration.id
         with self._samples.clone() as outbox:
             tokens = await integration_store.get_tokens(self._db, self._key, org, integration_id)
@@ -147,9 +152,17 @@ class MetaAccountActor:
                 self._report("starting")
                 task_status.started()
                 try:
-                    await self._poll_forever(provider, outbox)
-                except AuthExpiredError as exc:
-                    await self._needs_reauth(exc)
+                    await self._poll_until_refused(provider, outbox)
+                except LeaseLost as exc:  # logged and counted where refused; the keeper's next renewal drops it
+                    self._calls.last_error = format_error(exc)
+                    self._report("stopped")
+
+    async def _poll_until_refused(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
+        """Poll until Meta refuses the token (then mark ``needs_reauth`` and return)."""
+        try:
+            await self._poll_forever(provider, outbox)
+        except AuthExpiredError as exc:
+            await self._needs_reauth(exc)
 
     # ---- the schedule --------------------------------------------------------------------------------
 
@@ -202,7 +215,7 @@ class MetaAccountActor:
             targets = [target for target in targets if target.campaign_id in queued]
         else:
             self._report("polling")
-            await refuse_unlinked(self._db, org_id, now=self._wall())
+            await refuse_unlinked(self._db, self._lease, org_id, now=self._wall())
             targets = await campaign_meta.meta_poll_targets(self._db, org_id, ended_after=window_start)
         by_account: dict[str, list[campaign_meta.MetaPollTarget]] = {}
         for target in targets:
@@ -218,10 +231,11 @@ class MetaAccountActor:
         result = await self._calls.call(self._states.setdefault("", AccountState()), provider.accounts_domains(),
                                   provider.ad_accounts)
         self._accounts = {account.id: account for account in result.data}
-        await campaign_meta.record_ad_accounts(self._db, self._integration.organization_id, [
-            campaign_meta.AdAccountInfo(account_id=act, name=account.name, currency=account.currency,
-                                        timezone_name=account.timezone_name)
-            for act, account in self._accounts.items()])
+        async with fenced_transaction(self._db, self._lease, "meta_ad_accounts") as tx:
+            await campaign_meta.record_ad_accounts(tx, self._integration.organization_id, [
+                campaign_meta.AdAccountInfo(account_id=act, name=account.name, currency=account.currency,
+                                            timezone_name=account.timezone_name)
+                for act, account in self._accounts.items()])
         self._accounts_due = trio.current_time() + self._schedule.restatement_every
 
     async def _poll_account(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample] | None,
@@ -230,8 +244,8 @@ class MetaAccountActor:
         account = self._accounts.get(act)
         if account is None:
             self._calls.last_error = f"ad account {act} is not reachable with this token"
-            await fail_writes(self._db, self._integration.organization_id, [link.campaign_id for link in links],
-                              self._calls.last_error, now=self._wall())
+            await fail_writes(self._db, self._lease, self._integration.organization_id,
+                              [link.campaign_id for link in links], self._calls.last_error, now=self._wall())
             return
         now = trio.current_time()
         if state.parked_until is not None and now < state.parked_until:
@@ -258,8 +272,8 @@ class MetaAccountActor:
         # Read now, not at the cycle's start: the figures just sent may have paused a campaign (guardrail).
         org_id = self._integration.organization_id
         ours = await campaign_store.statuses_of(self._db, org_id, [link.campaign_id for link in links])
-        writes = AccountWrites(self._db, provider, account, call=self._calls.paced_once(state, domains),
-                               wall=self._wall)
+        writes = AccountWrites(self._db, provider, account, lease=self._lease,
+                               call=self._calls.paced_once(state, domains), wall=self._wall)
         await writes.apply(org_id, links, statuses=statuses, ours=ours)  # sets what it wrote in statuses
         for link in links:
             if ours.get(link.campaign_id) in STOPPED and provider.spending(statuses.get(link.meta_campaign_id)):
@@ -317,16 +331,18 @@ class MetaAccountActor:
 
     async def _store_statuses(self, links: Sequence[campaign_meta.MetaPollTarget],
                               statuses: dict[str, str | None]) -> None:
-        for link in links:  # not listed (None) keeps what we knew: see set_meta_effective_status
-            await campaign_meta.set_meta_effective_status(
-                self._db, self._integration.organization_id, link.meta_campaign_id, statuses.get(link.meta_campaign_id))
+        async with fenced_transaction(self._db, self._lease, "meta_statuses") as tx:
+            for link in links:  # not listed (None) keeps what we knew: see set_meta_effective_status
+                await campaign_meta.set_meta_effective_status(
+                    tx, self._integration.organization_id, link.meta_campaign_id, statuses.get(link.meta_campaign_id))
 
     # ---- status --------------------------------------------------------------------------------------
 
     async def _needs_reauth(self, exc: AuthExpiredError) -> None:
         self._calls.last_error = format_error(exc)
-        await integration_store.mark_needs_reauth(self._db, self._integration.organization_id, self._integration.id,
-                                                  reason=self._calls.last_error)
+        async with fenced_transaction(self._db, self._lease, "needs_reauth") as tx:
+            await integration_store.mark_needs_reauth(tx, self._integration.organization_id, self._integration.id,
+                                                      reason=self._calls.last_error)
         self._report("needs_reauth")
         log.warning("%s: the Meta token was refused (%s); needs re-authentication", self._name,
                     self._calls.last_error)

@@ -13,6 +13,10 @@ the rate-limit waits and the parking are the actor's (``PacedCall``); the retry 
   ad account not reachable with the token): the write stays pending, one more attempt counted, and is tried
   again in the next cycle; the ``MAX_ATTEMPTS``-th such failure refuses it ("gave up after 5 attempts: ...");
 * an ``AuthExpiredError`` passes through: the actor stops, and the write waits for the new token.
+
+Every outcome is recorded under the actor's lease (``leases.fenced_transaction``): ``LeaseLost`` (another engine
+process claimed the account since) records nothing and passes through, and the write stays pending for the
+process that holds the account now.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -27,12 +32,14 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from engine.money import DAILY_BUDGET, NOT_PUSHABLE, BudgetNotPushable, lifetime_budget_minor
 from engine.provider import AuthExpiredError, ProviderError, RateLimitedError, Result, RetryableError
 from engine.store import meta_writes as store
+from engine.store.leases import fenced_transaction
 from engine.store.meta_writes import MetaWrite, WriteError
 
 if TYPE_CHECKING:
+    from engine.lease_plan import Lease
     from engine.providers import AdAccount, AdsProvider
     from engine.store.campaign_meta import MetaPollTarget
-    from engine.store.database import Database
+    from engine.store.database import Connection, Database
 
 __all__ = ["MAX_ATTEMPTS", "STOPPED", "AccountWrites", "PacedCall", "fail_writes", "refuse_unlinked"]
 
@@ -61,12 +68,14 @@ class _Refused(Exception):
 class AccountWrites:
     """The pending writes of one reachable ad account (``account``), for one cycle. Construction does no I/O.
 
-    ``wall`` is the wall clock of the recorded outcomes; ``call`` the actor's paced call.
+    ``wall`` is the wall clock of the recorded outcomes, ``lease`` the actor's (they are recorded under it);
+    ``call`` the actor's paced call.
     """
 
-    def __init__(self, db: Database, provider: AdsProvider, account: AdAccount, *, call: PacedCall,
+    def __init__(self, db: Database, provider: AdsProvider, account: AdAccount, *, lease: Lease, call: PacedCall,
                  wall: Callable[[], datetime]) -> None:
         self._db, self._provider, self._account, self._call, self._wall = db, provider, account, call, wall
+        self._lease = lease
 
     async def apply(self, org_id: uuid.UUID, links: Sequence[MetaPollTarget], *, statuses: dict[str, str | None],
                     ours: dict[uuid.UUID, str]) -> None:
@@ -75,7 +84,8 @@ class AccountWrites:
         ``statuses`` (provider campaign id → its status, in the provider's words) says what Meta has; a status
         written is set in it, so that the caller does not write it again. ``ours`` is our campaigns' statuses.
 
-        Error handling: see the module docstring; ``AuthExpiredError`` and the actor's own parking pass through.
+        Error handling: see the module docstring; ``AuthExpiredError``, ``LeaseLost`` and the actor's own
+        parking pass through.
         """
         by_campaign = {link.campaign_id: link for link in links}
         for write in await store.pending_writes(self._db, org_id, by_campaign):
@@ -88,12 +98,13 @@ class AccountWrites:
             except AuthExpiredError:
                 raise
             except (RetryableError, RateLimitedError) as exc:
-                await _failed(self._db, write, _meta_error(exc), now=self._wall())
+                await _failed(self._db, self._lease, write, _meta_error(exc), now=self._wall())
             except ProviderError as exc:
-                await store.mark_refused(self._db, write, _meta_error(exc), now=self._wall())
+                async with _recording(self._db, self._lease) as tx:
+                    await store.mark_refused(tx, write, _meta_error(exc), now=self._wall())
             except _Refused as exc:
-                await store.mark_refused(self._db, write, WriteError(code=_OURS, message=exc.message),
-                                         now=self._wall())
+                async with _recording(self._db, self._lease) as tx:
+                    await store.mark_refused(tx, write, WriteError(code=_OURS, message=exc.message), now=self._wall())
 
     async def _status(self, write: MetaWrite, meta_id: str, statuses: dict[str, str | None],
                       ours: str | None) -> None:
@@ -103,7 +114,8 @@ class AccountWrites:
         if statuses.get(meta_id) != target:
             await self._call(functools.partial(self._provider.set_campaign, self._account.id, meta_id, status=target))
             statuses[meta_id] = target
-        await store.mark_applied(self._db, write, now=self._wall())
+        async with _recording(self._db, self._lease) as tx:
+            await store.mark_applied(tx, write, now=self._wall())
 
     async def _budget(self, write: MetaWrite, meta_id: str) -> None:
         act, currency = self._account.id, self._account.currency
@@ -118,30 +130,39 @@ class AccountWrites:
             for validate_only in (True, False):  # Meta's checks first: a refusal there changes nothing
                 await self._call(functools.partial(self._provider.set_campaign, act, meta_id,
                                                    lifetime_budget_minor=minor, validate_only=validate_only))
-        await store.mark_applied(self._db, write, now=self._wall(), budget_minor=minor, currency=currency)
+        async with _recording(self._db, self._lease) as tx:
+            await store.mark_applied(tx, write, now=self._wall(), budget_minor=minor, currency=currency)
 
 
-async def fail_writes(db: Database, org_id: uuid.UUID, campaign_ids: Collection[uuid.UUID], reason: str, *,
-                      now: datetime) -> None:
+async def fail_writes(db: Database, lease: Lease, org_id: uuid.UUID, campaign_ids: Collection[uuid.UUID],
+                      reason: str, *, now: datetime) -> None:
     """Count a failed attempt, for ``reason`` (Meta's side: the ad account is not reachable), on each pending
-    write of ``campaign_ids``; the ``MAX_ATTEMPTS``-th refuses it."""
+    write of ``campaign_ids``; the ``MAX_ATTEMPTS``-th refuses it. Recorded under ``lease`` (or ``LeaseLost``)."""
     for write in await store.pending_writes(db, org_id, campaign_ids):
-        await _failed(db, write, WriteError(code=_META, message=f"Meta: {reason}"), now=now)
+        await _failed(db, lease, write, WriteError(code=_META, message=f"Meta: {reason}"), now=now)
 
 
-async def refuse_unlinked(db: Database, org_id: uuid.UUID, *, now: datetime) -> None:
-    """Refuse the pending writes of the organization's campaigns that are not linked to a Meta campaign."""
+async def refuse_unlinked(db: Database, lease: Lease, org_id: uuid.UUID, *, now: datetime) -> None:
+    """Refuse the pending writes of the organization's campaigns that are not linked to a Meta campaign.
+    Recorded under ``lease`` (or ``LeaseLost``)."""
     for write in await store.pending_unlinked(db, org_id):
         error = WriteError(code=_OURS, message="the campaign is not linked to a Meta campaign")
-        await store.mark_refused(db, write, error, now=now)
+        async with _recording(db, lease) as tx:
+            await store.mark_refused(tx, write, error, now=now)
 
 
-async def _failed(db: Database, write: MetaWrite, error: WriteError, *, now: datetime) -> None:
-    if write.attempts + 1 < MAX_ATTEMPTS:
-        await store.record_failed_attempt(db, write, error, now=now)
-        return
-    gave_up = WriteError(code=error.code, message=f"gave up after {MAX_ATTEMPTS} attempts: {error.message}")
-    await store.mark_refused(db, write, gave_up, now=now)
+async def _failed(db: Database, lease: Lease, write: MetaWrite, error: WriteError, *, now: datetime) -> None:
+    async with _recording(db, lease) as tx:
+        if write.attempts + 1 < MAX_ATTEMPTS:
+            await store.record_failed_attempt(tx, write, error, now=now)
+            return
+        gave_up = WriteError(code=error.code, message=f"gave up after {MAX_ATTEMPTS} attempts: {error.message}")
+        await store.mark_refused(tx, write, gave_up, now=now)
+
+
+def _recording(db: Database, lease: Lease) -> AbstractAsyncContextManager[Connection]:
+    """The transaction of one write's outcome, under the actor's ``lease``."""
+    return fenced_transaction(db, lease, "meta_write_result")
 
 
 def _meta_error(exc: ProviderError) -> WriteError:

@@ -23,7 +23,10 @@ waited out as ``parked``. A ``RetryableError`` backs off per ``retry`` with jitt
 ``MAX_FAILURES`` in a row the cycle is abandoned until the next one. A ``FatalProviderError`` of one
 track or artist (an unknown id in the catalogue) skips it. A refused refresh token, or an access token
 refused mid-life, marks the integration ``needs_reauth`` (``integrations.mark_needs_reauth`` enqueues
-``integration.needs_reauth`` with it), and ``run`` returns: run it as a transient child. Store errors propagate.
+``integration.needs_reauth`` with it), and ``run`` returns: run it as a transient child. Every write (the
+figures, a refreshed token, ``needs_reauth``) is made under the actor's lease (``leases.fenced_transaction``);
+one refused because another engine process claimed the account since (``LeaseLost``) writes nothing and
+``run`` returns, ``stopped``. Other store errors propagate.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from engine.providers import TrackFiguresProvider
 from engine.registry import Detail, Registry, format_error
 from engine.store import integrations as integration_store
 from engine.store import track_figures as figures_store
+from engine.store.leases import LeaseLost, fenced_transaction
 from engine.tracing import poll_span
 
 if TYPE_CHECKING:
@@ -69,8 +73,9 @@ T = TypeVar("T")
 POLL_INTERVAL = 6 * 3600.0  # seconds; see the module docstring
 MAX_FAILURES = 8  # retryable failures in a row before we give the cycle up
 _RETRY = RetryPolicy()  # 1 s doubling to 60 s, 10 % jitter
-# (the actor's client, the integration): the integration's provider, its token read from the store
-TrackFiguresFactory = Callable[[httpx.AsyncClient, integration_store.Integration], TrackFiguresProvider]
+# (the actor's client, the integration, the actor's lease): the integration's provider, its token read from the
+# store and refreshed into it under the lease
+TrackFiguresFactory = Callable[[httpx.AsyncClient, integration_store.Integration, Lease], TrackFiguresProvider]
 
 
 class _GiveUp(Exception):
@@ -81,21 +86,23 @@ class SpotifyLabelActor:
     """Polls one Spotify label integration's track figures into ``track_figures``.
 
     ``provider`` builds the integration's provider over ``http`` when ``run`` starts. ``now`` is the wall
-    clock (Unix seconds) for the stored ``observed_at``; sleeps and pacing use trio's clock. ``registry``
-    gets our status as the ``detail`` of ``name`` (the supervisor's child name, ``spotify:<integration
-    id>``). The constructor does no I/O.
+    clock (Unix seconds) for the stored ``observed_at``; sleeps and pacing use trio's clock. ``lease`` is the
+    account's lease: its name (the supervisor's child name, ``spotify:<integration id>``) is ours in
+    ``registry``, which gets our status as its ``detail``, and every write is made under it. The constructor
+    does no I/O.
 
     ``run`` reports ``task_status.started()`` once the tokens are found; it returns at once if the
-    integration is gone, and after ``needs_reauth``. See the module docstring for errors.
+    integration is gone, after ``needs_reauth``, and once a write was refused for a lost lease. See the
+    module docstring for errors.
     """
 
     def __init__(self, db: Database, integration: integration_store.Integration, http: httpx.AsyncClient,
-                 pacer: Pacer, provider: TrackFiguresFactory, *, key: bytes, registry: Registry,
-                 name: str | None = None, interval: float = POLL_INTERVAL, retry: RetryPolicy = _RETRY,
+                 pacer: Pacer, provider: TrackFiguresFactory, *, key: bytes, registry: Registry, lease: Lease,
+                 interval: float = POLL_INTERVAL, retry: RetryPolicy = _RETRY,
                  rng: random.Random | None = None, now: Callable[[], float] = time.time) -> None:
         self._db, self._integration, self._http, self._pacer = db, integration, http, pacer
         self._provider, self._key, self._registry = provider, key, registry
-        self.name = name or f"spotify:{integration.id}"
+        self._lease, self.name = lease, lease.name
         self._interval, self._retry, self._rng, self._now = interval, retry, rng or random.Random(), now
         self._failures = 0
         self._cycle_failures = 0  # retryable failures in a row within this cycle (``MAX_FAILURES``)
@@ -109,16 +116,26 @@ class SpotifyLabelActor:
             self._report("disconnected")
             task_status.started()
             return
-        provider = self._provider(self._http, row)
+        provider = self._provider(self._http, row, self._lease)
         self._report("starting")
         task_status.started()
+        try:
+            await self._poll_until_refused(provider)
+        except LeaseLost as exc:  # logged and counted where refused; the keeper's next renewal drops the lease
+            self._last_error = format_error(exc)
+            self._report("stopped")
+
+    async def _poll_until_refused(self, provider: TrackFiguresProvider) -> None:
+        """Poll until Spotify refuses the token for good (then mark ``needs_reauth`` and return)."""
+        row = self._integration
         try:
             await self._poll_forever(provider)
         except AuthExpiredError as exc:
             self._last_error = format_error(exc)
             if not isinstance(exc, ReauthRequiredError):  # the refresh marked that one
-                await integration_store.mark_needs_reauth(self._db, row.organization_id, row.id,
-                                                          reason=self._last_error)
+                async with fenced_transaction(self._db, self._lease, "needs_reauth") as tx:
+                    await integration_store.mark_needs_reauth(tx, row.organization_id, row.id,
+                                                              reason=self._last_error)
             self._report("needs_reauth")
             logger.warning("%s: Spotify refused the token (%s); needs re-authentication", self.name,
                            self._last_error)
@@ -161,9 +178,10 @@ class SpotifyLabelActor:
             if artist is not None and artist not in followers:
                 followers[artist] = await self._skip_fatal(provider.domains,
                                                            partial(provider.artist_followers, artist))
-            await figures_store.record_figures(
-                self._db, org, track.id, popularity=found.popularity,
-                artist_followers=None if artist is None else followers[artist], observed_at=self._wall())
+            async with fenced_transaction(self._db, self._lease, "spotify_figures") as tx:
+                await figures_store.record_figures(
+                    tx, org, track.id, popularity=found.popularity,
+                    artist_followers=None if artist is None else followers[artist], observed_at=self._wall())
         self._last_success = self._wall()
 
     # -- one paced, retried call ----------------------------------------------------------------------
@@ -259,7 +277,7 @@ def spotify_label_kind(db: Database, keys: Keys, registry: Registry, http_factor
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
                 actor = SpotifyLabelActor(db, row, http, pacer, provider, key=keys.token_encryption_key,
-                                          registry=registry, name=lease.name, interval=interval, rng=actor_rng, now=now)
+                                          registry=registry, lease=lease, interval=interval, rng=actor_rng, now=now)
                 await actor.run(task_status=task_status)
         return run
 

@@ -17,6 +17,10 @@ kept within ``MIN_INTERVAL`` (10 min, a back-to-back binge of 30-second plays) a
 returns a full page asks again at once from its newest play, so a burst is walked forward without
 gaps. At 30 min, 10,000 listeners cost about 5.6 calls per second on the app's shared limit, which the
 pacer spreads out.
+
+Every write (the plays and their stream events, a parked block, a refreshed token, ``needs_reauth``) is made
+under the actor's lease (``leases.fenced_transaction``): one refused because another engine process claimed
+the listener since (``LeaseLost``) writes nothing, and ``run`` returns, ``stopped``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from engine.registry import Detail, Registry, format_error
 from engine.store import listener_plays as plays_store
 from engine.store import listeners as listener_store
 from engine.store import stream_events
+from engine.store.leases import LeaseLost, fenced_transaction
 from engine.store.listener_plays import CountedPlay, ListenerRef, Play, to_ms
 from engine.tracing import poll_span
 
@@ -55,8 +60,9 @@ __all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "POLL_INTERVAL", "ListenerStatus", "R
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# (the actor's client, the organization, the listener): the listener's provider, its token read from the store
-RecentPlaysFactory = Callable[[httpx.AsyncClient, uuid.UUID, uuid.UUID], RecentPlaysProvider]
+# (the actor's client, the organization, the listener, the actor's lease): the listener's provider, its token
+# read from the store and refreshed into it under the lease
+RecentPlaysFactory = Callable[[httpx.AsyncClient, uuid.UUID, uuid.UUID, Lease], RecentPlaysProvider]
 
 POLL_INTERVAL = 1800.0  # seconds; see the module docstring
 MIN_INTERVAL = 600.0
@@ -88,27 +94,28 @@ class SpotifyListenerActor:
     (event id ``listener:<listener id>:<played_at in Unix ms>``, platform ``spotify``, country ``ZZ``).
 
     ``provider`` builds the listener's provider over ``http`` when ``run`` starts. ``now`` is the wall
-    clock (Unix seconds) for stored times; sleeps and pacing use trio's clock. ``registry`` (optional)
-    gets ``status`` as the ``detail`` of ``name`` (the supervisor's child name; the supervisor keeps the
-    entry's state).
+    clock (Unix seconds) for stored times; sleeps and pacing use trio's clock. ``lease`` is the account's
+    lease: every write is made under it, and its name (the supervisor's child name) is ours in ``registry``
+    (optional), which gets ``status`` as its ``detail`` (the supervisor keeps the entry's state).
 
     ``run`` reports ``task_status.started()`` once the listener's state is read, and returns (without
-    polling) when the account is gone, on no campaign, or not ``connected``, and after a refused refresh
-    (the listener is then ``needs_reauth``): run it as a transient child.
+    polling) when the account is gone, on no campaign, or not ``connected``, after a refused refresh
+    (the listener is then ``needs_reauth``), and once a write was refused for a lost lease: run it as a
+    transient child.
 
     Error handling: rate limits wait in ``pacer`` (a block longer than its park threshold is persisted
     and waited out as ``parked``); ``RetryableError`` backs off per ``retry`` with jitter; an access token
-    refused mid-life marks the listener ``needs_reauth`` and returns; ``FatalProviderError`` and store
-    errors propagate to the supervisor.
+    refused mid-life marks the listener ``needs_reauth`` and returns; ``LeaseLost`` returns (``stopped``);
+    ``FatalProviderError`` and other store errors propagate to the supervisor.
     """
 
     def __init__(self, db: Database, listener_id: uuid.UUID, http: httpx.AsyncClient, pacer: Pacer,
-                 provider: RecentPlaysFactory, *, now: Callable[[], float] = time.time,
-                 registry: Registry | None = None, name: str | None = None, retry: RetryPolicy = _RETRY,
+                 provider: RecentPlaysFactory, *, lease: Lease, now: Callable[[], float] = time.time,
+                 registry: Registry | None = None, retry: RetryPolicy = _RETRY,
                  rng: random.Random | None = None) -> None:
         self._db, self._id, self._provider = db, listener_id, provider
         self._http, self._pacer, self._now = http, pacer, now
-        self._registry, self.name = registry, name or f"spotify-listener:{listener_id}"
+        self._registry, self._lease, self.name = registry, lease, lease.name
         self._retry, self._rng = retry, rng or random.Random()
         self._org: uuid.UUID | None = None
         self._cursor: int | None = None
@@ -120,13 +127,21 @@ class SpotifyListenerActor:
         if state is None or state.status != "connected" or state.first_opt_in is None:
             self._set("needs_reauth" if state is not None and state.status == "needs_reauth" else "stopped")
             return
-        provider = self._provider(self._http, state.organization_id, self._id)
+        provider = self._provider(self._http, state.organization_id, self._id, self._lease)
         self._restore(state, provider.domains)
+        try:
+            await self._poll_until_refused(provider, state.organization_id)
+        except LeaseLost as exc:  # logged and counted where refused; the keeper's next renewal drops the lease
+            self._set("stopped", error=exc)
+
+    async def _poll_until_refused(self, provider: RecentPlaysProvider, org_id: uuid.UUID) -> None:
+        """Poll until Spotify refuses the token for good (then mark ``needs_reauth`` and return)."""
         try:
             await self._loop(provider)
         except AuthExpiredError as exc:
             if not isinstance(exc, ReauthRequiredError):  # the provider's token marked that one itself
-                await self._mark_needs_reauth(state.organization_id)
+                async with fenced_transaction(self._db, self._lease, "needs_reauth") as tx:
+                    await listener_store.mark_listener_needs_reauth(tx, org_id, self._id)
             self._set("needs_reauth", error=exc)
             logger.info("listener %s needs re-auth: %s", self._id, exc)
 
@@ -162,7 +177,7 @@ class SpotifyListenerActor:
             if items:
                 self._cursor = max(self._cursor or 0, *(to_ms(item.played_at) for item in items))
             # One transaction: a re-poll stores a play no more, so its event must commit with it or never.
-            async with self._db.transaction() as tx:
+            async with fenced_transaction(self._db, self._lease, "listener_plays") as tx:
                 counted = await plays_store.record_plays(tx, self._id, _plays(items), cursor_ms=self._cursor,
                                                          polled_at=self._wall())
                 await self._ingest(tx, counted)
@@ -213,7 +228,8 @@ class SpotifyListenerActor:
         now = trio.current_time()
         until = self._pacer.parked_until(domains, now)
         if until is not None:
-            await plays_store.park_polls(self._db, self._id, self._wall() + timedelta(seconds=until - now))
+            async with fenced_transaction(self._db, self._lease, "listener_parked") as tx:
+                await plays_store.park_polls(tx, self._id, self._wall() + timedelta(seconds=until - now))
 
     def _restore(self, state: plays_store.PollState, domains: tuple[str, ...]) -> None:
         self._org, self._cursor = state.organization_id, state.plays_cursor_ms
@@ -224,9 +240,6 @@ class SpotifyListenerActor:
             if left > 0:
                 for domain in domains:
                     self._pacer.governor(domain).limited(left, trio.current_time())
-
-    async def _mark_needs_reauth(self, org_id: uuid.UUID) -> None:
-        await listener_store.mark_listener_needs_reauth(self._db, org_id, self._id)
 
     # -- status ---------------------------------------------------------------------------------------
 
@@ -288,8 +301,8 @@ def listener_kind(db: Database, registry: Registry, http_factory: HttpFactory, p
     def build(account: Account, lease: Lease) -> Callable[..., Awaitable[object]]:
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             async with http_factory() as http:  # the actor's own client, for as long as it runs
-                actor = SpotifyListenerActor(db, uuid.UUID(account.key), http, pacer, provider, now=now,
-                                             registry=registry, name=lease.name)
+                actor = SpotifyListenerActor(db, uuid.UUID(account.key), http, pacer, provider, lease=lease,
+                                             now=now, registry=registry)
                 await actor.run(task_status=task_status)
         return run
 

@@ -28,6 +28,7 @@ __all__ = [
     "AGGREGATOR_BATCH_SAMPLES",
     "DATABASE_UNAVAILABLE",
     "EXPORTS",
+    "FENCED_WRITES",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_DURATION",
     "IMPORTS",
@@ -137,6 +138,12 @@ AGGREGATOR_BATCH_SAMPLES = Histogram(
 FENCED_SAMPLES = Counter(
     "songtrack_fenced_samples_total",
     "Samples the aggregator dropped because their account's lease had passed to another engine process.",
+)
+# ``write`` is a fixed name per kind of write (``spotify_figures``, ``listener_plays``, ``token_refresh``, ...).
+FENCED_WRITES = Counter(
+    "songtrack_fenced_writes_total",
+    "Writes of account actors refused because their account's lease had passed to another engine process.",
+    ["write"],
 )
 AGGREGATOR_BATCH_DURATION = Histogram(
     "songtrack_aggregator_batch_duration_seconds",

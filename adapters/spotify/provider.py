@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import httpx
 
     from config import SpotifySettings
+    from engine.lease_plan import Lease
     from engine.store.database import Database
     from engine.store.integrations import Integration
 
@@ -74,17 +75,20 @@ class SpotifyProviders:
                  now: Callable[[], float] = time.time) -> None:
         self._db, self._key, self._spotify, self._now = db, key, spotify, now
 
-    def track_figures(self, http: httpx.AsyncClient, integration: Integration) -> SpotifyTrackFigures:
-        """The provider of a label's connected Spotify ``integration``, over the actor's ``http``."""
+    def track_figures(self, http: httpx.AsyncClient, integration: Integration, lease: Lease) -> SpotifyTrackFigures:
+        """The provider of a label's connected Spotify ``integration``, over the actor's ``http``; its token
+        is refreshed under the actor's ``lease``."""
         token = StoredSpotifyToken(self._db, self._key, integration, http, client_id=self._client_id(),
-                                   token_url=self._token_url(), now=self._now)
+                                   token_url=self._token_url(), now=self._now, lease=lease)
         return SpotifyTrackFigures(self._client(http, token))
 
-    def recent_plays(self, http: httpx.AsyncClient, org_id: uuid.UUID, listener_id: uuid.UUID) -> SpotifyRecentPlays:
-        """The provider of the organization's opted-in listener ``listener_id``, over the actor's ``http``."""
+    def recent_plays(self, http: httpx.AsyncClient, org_id: uuid.UUID, listener_id: uuid.UUID,
+                     lease: Lease) -> SpotifyRecentPlays:
+        """The provider of the organization's opted-in listener ``listener_id``, over the actor's ``http``; its
+        token is refreshed under the actor's ``lease``."""
         token = StoredSpotifyToken.for_listener(self._db, self._key, org_id, listener_id, http,
                                                 client_id=self._client_id(), token_url=self._token_url(),
-                                                now=self._now)
+                                                now=self._now, lease=lease)
         return SpotifyRecentPlays(self._client(http, token))
 
     def _client(self, http: httpx.AsyncClient, token: StoredSpotifyToken) -> SpotifyClient:

@@ -6,6 +6,10 @@ Spotify's PKCE refresh tokens may be single-use, so two refreshes racing with th
 second in ``invalid_grant``. The refresh therefore runs with the account's row locked (``FOR UPDATE``):
 whoever waits re-reads the row and finds the fresh token. A dead refresh token marks the account
 ``needs_reauth`` (committed before the error is raised) so the API and the actors show it.
+
+An account actor's token carries its lease: the refresh is fenced (``leases.fence``) before Spotify is asked,
+in the same transaction, so a process that lost the account neither rotates the refresh token (which the
+new holder could then not use) nor writes anything.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from typing import Protocol
 import httpx
 
 from adapters.spotify import oauth
+from engine.lease_plan import Lease
 from engine.provider import ReauthRequiredError
 from engine.store import integrations as store
-from engine.store import listeners
+from engine.store import leases, listeners
 from engine.store.database import Connection, Database
 from engine.store.integrations import Tokens
 
@@ -81,19 +86,22 @@ class ListenerTokens:
 class StoredSpotifyToken:
     """Awaitable as a ``TokenProvider``: returns an access token with at least ``skew`` seconds left.
 
-    ``for_listener`` builds one over a fan's ``listener_accounts`` row.
+    ``for_listener`` builds one over a fan's ``listener_accounts`` row. ``lease`` is the account actor's (an
+    API request refreshing for a member has none): a refresh is made only while it is current.
 
     Error handling: ``ReauthRequiredError`` when the account was disconnected, has no refresh token, or
-    Spotify refused the refresh (the integration is then ``needs_reauth``); otherwise what ``oauth.refresh``
-    raises (``RetryableError``, ``RateLimitedError``, ``FatalProviderError``).
+    Spotify refused the refresh (the integration is then ``needs_reauth``); ``LeaseLost`` when a refresh was
+    due under a lease another engine process holds now; otherwise what ``oauth.refresh`` raises
+    (``RetryableError``, ``RateLimitedError``, ``FatalProviderError``).
     """
 
     def __init__(self, db: Database, key: bytes, account: store.Integration | TokenRow, http: httpx.AsyncClient, *,
-                 client_id: str, token_url: str, now: Callable[[], float] = time.time, skew: float = 60.0) -> None:
+                 client_id: str, token_url: str, now: Callable[[], float] = time.time, skew: float = 60.0,
+                 lease: Lease | None = None) -> None:
         """``account`` is an integration (the historical form) or any ``TokenRow``; ``key`` opens the
         integration's tokens and is unused for a ``TokenRow``, which holds its own."""
         self._row: TokenRow = IntegrationTokens(key, account) if isinstance(account, store.Integration) else account
-        self._db, self._http = db, http
+        self._db, self._http, self._lease = db, http, lease
         self._client_id, self._token_url, self._now, self._skew = client_id, token_url, now, skew
         self._cached: tuple[str, float] | None = None  # the token and when it stops being good enough
 
@@ -108,6 +116,8 @@ class StoredSpotifyToken:
             expires = None if tokens.expires_at is None else tokens.expires_at.timestamp()
             if expires is None or self._now() < expires - self._skew:
                 return self._keep(tokens.access_token, expires)
+            if self._lease is not None:  # the lease row stays locked until the refresh's writes commit
+                await leases.fence(tx, self._lease, "token_refresh")
             try:
                 if tokens.refresh_token is None:
                     raise ReauthRequiredError("spotify: the access token expired and there is no refresh token")
@@ -126,9 +136,10 @@ class StoredSpotifyToken:
     @classmethod
     def for_listener(cls, db: Database, key: bytes, org_id: uuid.UUID, listener_id: uuid.UUID,
                      http: httpx.AsyncClient, *, client_id: str, token_url: str,
-                     now: Callable[[], float] = time.time, skew: float = 60.0) -> StoredSpotifyToken:
+                     now: Callable[[], float] = time.time, skew: float = 60.0,
+                     lease: Lease | None = None) -> StoredSpotifyToken:
         return cls(db, key, ListenerTokens(key, org_id, listener_id), http, client_id=client_id,
-                   token_url=token_url, now=now, skew=skew)
+                   token_url=token_url, now=now, skew=skew, lease=lease)
 
     def _keep(self, token: str, expires: float | None) -> str:
         self._cached = (token, float("inf") if expires is None else expires - self._skew)

@@ -2,17 +2,31 @@
 
 Every time is the database's (``now()``), never a process's clock, so processes on machines whose clocks
 disagree still agree on who holds what. The arithmetic of how many to hold is ``engine.lease_plan``'s.
+
+A write an account actor makes under its lease runs in ``fenced_transaction`` (or calls ``fence`` first in
+a transaction of its own), which raises ``LeaseLost`` before anything is written when another engine process
+claimed the lease since; a batch of samples of many leases uses ``fenced`` and drops the stale ones.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 
+from engine.lease_plan import Lease
+from engine.metrics import FENCED_WRITES
 from engine.store.catalog_common import Executor
-from engine.store.database import Database
+from engine.store.database import Connection, Database
+from engine.store.errors import StoreError
 
-__all__ = ["LEASES_CHANNEL", "claim", "fenced", "held_by", "leave", "live_engine_count", "release", "renew"]
+__all__ = [
+    "LEASES_CHANNEL", "LeaseLost", "claim", "fence", "fenced", "fenced_transaction", "held_by", "leave",
+    "live_engine_count", "release", "renew",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 # NOTIFY channel: "leases were released", so the others claim them now instead of at their next renewal.
 LEASES_CHANNEL = "engine_leases"
@@ -88,17 +102,48 @@ async def held_by(db: Database, node_id: uuid.UUID) -> dict[str, int]:
 async def fenced(conn: Executor, tokens: Mapping[str, int]) -> set[str]:
     """Of the leases ``tokens`` (name → the token a write was made under), the names whose token is no longer
     current: another process claimed them since, so the write must be refused. Run it in the write's
-    transaction: it locks the current rows (FOR SHARE), so no claim can commit between the check and the
-    write."""
+    transaction: it locks the current rows until the transaction ends, so no claim can commit between the
+    check and the write. The lock is ``FOR KEY SHARE``, the weakest that does it: a claim locks ``FOR
+    UPDATE SKIP LOCKED`` and so skips the row, while the holder's renewals and releases (updates of no key
+    column) are not held up by a long transaction, such as a token refresh waiting on its provider."""
     if not tokens:
         return set()
     rows = await conn.fetch(
         """SELECT mine.name FROM unnest($1::text[], $2::bigint[]) AS mine(name, token)
-             LEFT JOIN (SELECT name, token FROM engine_leases WHERE name = ANY($1::text[]) FOR SHARE) l
+             LEFT JOIN (SELECT name, token FROM engine_leases WHERE name = ANY($1::text[]) FOR KEY SHARE) l
                     ON l.name = mine.name
             WHERE l.token IS DISTINCT FROM mine.token""",
         list(tokens), list(tokens.values()))
     return {row["name"] for row in rows}
+
+
+class LeaseLost(StoreError):
+    """A ``write`` (a short fixed name, the metric's label) made under ``lease`` was refused: another engine
+    process claimed the lease since, with a larger token. Nothing was written; the actor must stop."""
+
+    def __init__(self, lease: Lease, write: str) -> None:
+        super().__init__(f"lease {lease.name} lost to another engine process; {write} refused")
+        self.lease, self.write = lease, write
+
+
+async def fence(tx: Connection, lease: Lease, write: str) -> None:
+    """Raise ``LeaseLost`` (counted in ``songtrack_fenced_writes_total{write}``, logged) when ``lease``'s token is
+    no longer current. Call it in the write's transaction before writing: the lease row stays locked until the
+    transaction ends, so no claim can commit between the check and the write (``fenced``)."""
+    if await fenced(tx, {lease.name: lease.token}):
+        FENCED_WRITES.labels(write).inc()
+        log.warning("%s: refused a %s write made under token %d: another engine process holds the lease now",
+                    lease.name, write, lease.token)
+        raise LeaseLost(lease, write)
+
+
+@asynccontextmanager
+async def fenced_transaction(db: Database, lease: Lease, write: str) -> AsyncIterator[Connection]:
+    """A transaction whose first statement is ``fence(tx, lease, write)``: its block runs only while ``lease``
+    is current, and commits before any claim of it can. Raises ``LeaseLost`` before the block runs."""
+    async with db.transaction() as tx:
+        await fence(tx, lease, write)
+        yield tx
 
 
 async def live_engine_count(db: Database, within: float) -> int:

@@ -1,8 +1,9 @@
 """Account actors under leases: two engine processes (two supervisors with their own node, in one trio run,
 on one real database) split the accounts by fair share and never run one account twice; a graceful stop
 hands the accounts over at once; a lease lost to another process stops the actor here at the next
-renewal; a process that cannot reach the database stops its actors before its leases can expire; a
-restarted process releases the leases its dead predecessors on the same host still held.
+renewal, or at its first fenced write, and is not restarted as a crash; a process that cannot reach the
+database stops its actors before its leases can expire; a restarted process releases the leases its dead
+predecessors on the same host still held.
 
 Rules: a MockClock that jumps after 100 ms of real idleness drives the renewals (every 10 s of trio time);
 expiry is the database's clock, so a test expires a lease by hand as the TTL would.
@@ -22,7 +23,7 @@ from trio.testing import MockClock
 from actors.accounts import Account, AccountsSupervisor, ActorKind
 from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from engine.lease_plan import Lease, LeaseTimings
-from engine.registry import Registry
+from engine.registry import ActorState, Registry
 from engine.store import Database, leases
 from engine.store.database import open_database
 from engine.store.nodes import register_node
@@ -108,6 +109,41 @@ async def test_a_lease_lost_to_another_process_stops_the_actor_here_at_the_next_
         await until(lambda: "fake:03" not in fleet.of("a"))
         assert len(fleet.of("a")) == 9
         a.stop()
+
+
+async def test_an_actor_whose_write_was_fenced_stops_quietly_and_is_not_restarted(
+        db: Database, clock: MockClock) -> None:
+    written, refused = trio.Event(), list[str]()
+
+    async def listed() -> list[Account]:
+        return ACCOUNTS[:1]
+
+    def build(account: Account, lease: Lease) -> Callable[..., Awaitable[object]]:
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            task_status.started()
+            try:
+                while True:  # a write a second, stopping on a refusal as the real actors do
+                    await trio.sleep(1)
+                    async with leases.fenced_transaction(db, lease, "test"):
+                        written.set()
+            except leases.LeaseLost:
+                refused.append(lease.name)
+        return run
+
+    registry = Registry()
+    accounts = AccountsSupervisor(db, registry=registry, kinds=[ActorKind("fake", listed, build)],
+                                  keeper=LeaseKeeper(db, await register_node(db), TIMINGS), poll_interval=1e9)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(accounts.run)
+        await written.wait()  # past the start's wake-ups: the next renewal is seconds after the next write
+        await take_away(db, "fake:00")
+        await until(lambda: refused == ["fake:00"])
+        status = registry.get("fake:00")
+        assert status is not None and (status.state, status.restarts, status.last_error) == (
+            ActorState.STOPPED, 0, None)  # a normal return: not a crash, not restarted
+        await until(lambda: accounts.children == [])  # the next renewal finds the lease gone and forgets it
+        assert refused == ["fake:00"]
+        accounts.stop()
 
 
 async def take_away(db: Database, name: str) -> None:

@@ -40,7 +40,7 @@ from engine.registry import ActorState, Registry
 from engine.store import Database
 from engine.store.campaign_meta import link_meta
 from engine.store.integrations import Integration
-from tests.helpers.factories import connect_integration, create_campaign, create_org
+from tests.helpers.factories import claim_lease, connect_integration, create_campaign, create_org, take_over_lease
 
 TOKEN = "SIMULATOR_TOKEN"
 KEY = os.urandom(32)
@@ -84,12 +84,15 @@ async def connect(db: Database, sim: MetaSimulator, *, token: str = TOKEN,
     return integration, links
 
 
-def make_actor(db: Database, sim: MetaSimulator, integration: Integration, registry: Registry,
-               samples: trio.MemorySendChannel[MetricSample], *, pacer: Pacer | None = None,
-               schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test",  # noqa: B008
-               signals: MetaWriteSignals | None = None) -> MetaAccountActor:
-    # Its samples go to the test, not to an aggregator: nothing checks the lease's token.
-    return MetaAccountActor(db, integration, key=KEY, lease=Lease(name, 1), registry=registry, samples=samples,
+async def make_actor(db: Database, sim: MetaSimulator, integration: Integration, registry: Registry,
+                     samples: trio.MemorySendChannel[MetricSample], *, pacer: Pacer | None = None,
+                     schedule: MetaSchedule = MetaSchedule(), name: str = "meta:test",  # noqa: B008
+                     signals: MetaWriteSignals | None = None) -> MetaAccountActor:
+    """The actor of ``integration``, under the lease ``name`` (claimed unless a previous actor of the test
+    did): its writes are fenced; its samples go to the test, where nothing checks their lease."""
+    token = await db.fetchval("SELECT token FROM engine_leases WHERE name = $1", name)
+    lease = Lease(name, token) if isinstance(token, int) else await claim_lease(db, name)
+    return MetaAccountActor(db, integration, key=KEY, lease=lease, registry=registry, samples=samples,
                             pacer=pacer or Pacer(meta_window), http_factory=http_factory(sim),
                             provider=meta_ads(Settings().meta), schedule=schedule,
                             retry=RetryPolicy(base=1.0, factor=2.0, cap=60.0), rng=random.Random(7),
@@ -132,7 +135,7 @@ async def test_samples_equal_the_truth_and_restatements_replace_past_days(db: Da
     with trio.move_on_at(begin + 25 * HOUR):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(check_each)
-            await nursery.start(make_actor(db, sim, integration, registry, send).run)
+            await nursery.start((await make_actor(db, sim, integration, registry, send)).run)
     today = local_today(sim)
     assert today == date(2026, 9, 2)
     for meta_id in links:
@@ -160,7 +163,7 @@ async def test_a_full_channel_slows_the_actor_and_nothing_is_dropped(db: Databas
     before = [_sample(name, kind="meta") for name in lag]
     async with trio.open_nursery() as nursery:
         began = trio.current_time()
-        await nursery.start(make_actor(db, sim, integration, registry, send).run)
+        await nursery.start((await make_actor(db, sim, integration, registry, send)).run)
         await trio.sleep(HOUR)
         calls = len(sim.requests)
         await trio.sleep(3 * HOUR)  # twelve cycles' worth: a spinning or dropping poller would have called
@@ -199,7 +202,7 @@ async def test_the_usage_meta_reports_is_the_gauge_of_its_domain(db: Database, c
     with trio.move_on_after(600):  # the first cycle, within one hour of the app's allowance
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_drain, receive)
-            await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+            await nursery.start((await make_actor(db, sim, integration, Registry(), send)).run)
     # X-App-Usage's call_count: the share of the hour's 200 calls used, as of the last answer.
     assert _sample("songtrack_provider_usage_percent", provider="meta", domain="meta:app") == \
         int(100 * len(sim.requests) / 200) > 0
@@ -216,8 +219,9 @@ async def test_a_failing_provider_backs_off_and_parks_while_another_account_poll
     with trio.move_on_at(begin + 2 * HOUR):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_drain, receive)
-            await nursery.start(make_actor(db, failing, bad, registry, send, pacer=pacer, name="meta:bad").run)
-            await nursery.start(make_actor(db, healthy, good, registry, send, pacer=pacer, name="meta:good").run)
+            for sim, integration, name in ((failing, bad, "meta:bad"), (healthy, good, "meta:good")):
+                actor = await make_actor(db, sim, integration, registry, send, pacer=pacer, name=name)
+                await nursery.start(actor.run)
 
     times = [logged.at for logged in failing.requests]
     gaps = [b - a for a, b in itertools.pairwise(times)]
@@ -241,6 +245,25 @@ async def _drain(receive: trio.MemoryReceiveChannel[MetricSample]) -> None:
         pass
 
 
+async def test_needs_reauth_under_a_lease_taken_over_is_not_marked_and_the_actor_stops(
+        db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    integration, _ = await connect(db, sim, token="REVOKED_TOKEN")
+    registry, refused = Registry(), _sample("songtrack_fenced_writes_total", write="needs_reauth")
+    send, _ = trio.open_memory_channel[MetricSample](64)
+    actor = await make_actor(db, sim, integration, registry, send)
+    await take_over_lease(db, Lease("meta:test", 0))  # another engine process holds the integration now
+    with trio.fail_after(HOUR):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run)
+    # run returned by itself, having written nothing: the new holder decides about the token
+    assert await db.fetchval("SELECT status FROM integrations WHERE id = $1", integration.id) == "connected"
+    assert await db.fetchval("SELECT count(*) FROM webhook_events WHERE type = 'integration.needs_reauth'") == 0
+    assert _sample("songtrack_fenced_writes_total", write="needs_reauth") - refused == 1
+    detail = (registry.get("meta:test") or pytest.fail()).detail or {}
+    assert detail["state"] == "stopped" and "lost to another engine process" in str(detail["last_error"])
+
+
 async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Database, clock: MockClock) -> None:
     sim = simulator()
     integration, _ = await connect(db, sim, token="REVOKED_TOKEN")
@@ -248,7 +271,7 @@ async def test_a_revoked_token_marks_needs_reauth_and_emits_the_event(db: Databa
     send, receive = trio.open_memory_channel[MetricSample](64)
     with trio.fail_after(HOUR):
         async with trio.open_nursery() as nursery:
-            await nursery.start(make_actor(db, sim, integration, registry, send).run)
+            await nursery.start((await make_actor(db, sim, integration, registry, send)).run)
     # run returned by itself: the actor stops polling
     assert await db.fetchval("SELECT status FROM integrations WHERE id = $1", integration.id) == "needs_reauth"
     rows = await db.fetch("SELECT type, payload FROM webhook_events WHERE organization_id = $1"
@@ -274,7 +297,7 @@ async def test_a_campaign_of_ours_that_must_not_spend_is_paused_on_meta(db: Data
     with trio.move_on_after(HOUR):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_drain, receive)
-            await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+            await nursery.start((await make_actor(db, sim, integration, Registry(), send)).run)
     async with http_factory(sim)() as graph:  # what Meta itself now says, over its Graph API
         answers = [await graph.get(f"/{Settings().meta.api_version}/{meta_id}",
                                    params={"fields": "effective_status", "access_token": TOKEN})
@@ -301,6 +324,6 @@ async def test_a_campaign_paused_while_its_figures_were_sent_is_paused_on_meta_i
     with trio.move_on_after(600):  # the first cycle only: the next is 15 minutes after it
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pause_on_first_sample)
-            await nursery.start(make_actor(db, sim, integration, Registry(), send).run)
+            await nursery.start((await make_actor(db, sim, integration, Registry(), send)).run)
     assert sim.world.campaigns[meta_id].status == "PAUSED"
     assert await db.fetchval("SELECT meta_effective_status FROM campaigns WHERE id = $1", ours) == "PAUSED"

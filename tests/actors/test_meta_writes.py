@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import trio
+from prometheus_client import REGISTRY
 from trio.testing import MockClock
 
 from actors.meta_signals import MetaWriteSignals
 from adapters.meta.simulator import MetaSimulator
 from engine.guardrail import PauseCause
+from engine.lease_plan import Lease
 from engine.messages import MetricSample
 from engine.registry import Registry
 from engine.store import Database
@@ -29,6 +31,7 @@ from engine.store.integrations import Integration
 from engine.store.meta_writes import ACTION_FAILED, WriteField, enqueue_write
 from tests.actors.test_meta_account import clock, connect, make_actor, simulator, wall_of
 from tests.engine.store.test_meta_writes import events, rule_run, run_meta
+from tests.helpers.factories import take_over_lease
 
 __all__ = ["clock"]  # the fixture, imported so that pytest finds it here
 
@@ -43,7 +46,7 @@ async def running(db: Database, sim: MetaSimulator, integration: Integration,
     send, receive = trio.open_memory_channel[MetricSample](1024)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_drain, receive)
-        await nursery.start(make_actor(db, sim, integration, Registry(), send, signals=signals).run)
+        await nursery.start((await make_actor(db, sim, integration, Registry(), send, signals=signals)).run)
         yield
         nursery.cancel_scope.cancel()
 
@@ -134,6 +137,29 @@ async def test_a_signal_applies_a_queued_write_at_once_without_polling_figures(
         calls = len(sim.requests)
         await trio.sleep(1)
         assert len(sim.requests) == calls
+
+
+async def test_an_outcome_after_the_lease_was_taken_over_is_not_recorded_and_the_actor_stops(
+        db: Database, clock: MockClock) -> None:
+    sim = simulator(campaigns=1)
+    integration, links = await connect(db, sim)
+    org, [(meta_id, ours)] = integration.organization_id, list(links.items())
+    signals, fenced = MetaWriteSignals(), {"write": "meta_write_result"}
+    refused = REGISTRY.get_sample_value("songtrack_fenced_writes_total", fenced) or 0.0
+    async with running(db, sim, integration, signals):
+        await cycles(0)
+        await take_over_lease(db, Lease("meta:test", 0))  # the actor stalled; another engine process claimed it
+        write = await enqueue(db, org, ours, "status", PAUSED, sim=sim)
+        signals.wake([org])
+        await trio.sleep(1)
+        # Meta was asked before the outcome could be refused; the write stays pending for the new holder, who
+        # finds Meta has it and records it without a call.
+        assert writes_to(sim, meta_id) == [PAUSED]
+        assert await state_of(db, write) == ("pending", 0, None)
+        assert (REGISTRY.get_sample_value("songtrack_fenced_writes_total", fenced) or 0.0) - refused == 1
+        calls = len(sim.requests)
+        await cycles(1)
+        assert len(sim.requests) == calls  # the actor stopped
 
 
 async def test_status_writes_resume_and_pause_and_the_reconcile_does_not_write_again(

@@ -34,7 +34,7 @@ from engine.store import integrations as integration_store
 from engine.store import track_figures as figures
 from engine.store.database import Database
 from tests.helpers.clock import advance, run_until
-from tests.helpers.factories import create_owner, create_track
+from tests.helpers.factories import claim_lease, create_owner, create_track, take_over_lease
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # midnight UTC: four 6-hour polls fall on the same UTC day
 URL = "http://spotify.test"
@@ -50,6 +50,7 @@ class World:
     integration: integration_store.Integration
     refresh_token: str
     songs: dict[uuid.UUID, str]  # our track id → its Spotify id
+    lease: Lease  # the integration's, claimed as an engine process claims it
 
 
 def _at(moment: datetime) -> float:
@@ -76,16 +77,20 @@ async def _world(db: Database, tmp_path: Path, **config: object) -> World:
         db, keys.token_encryption_key, org_id=org.id, provider="spotify", external_account_id=catalog.label_user.id,
         display_name="Label", access_token=tokens.access_token, refresh_token=tokens.refresh_token,
         token_expires_at=START + timedelta(seconds=tokens.expires_in), scopes=tokens.scope.split(), connected_by=None)
-    return World(sim, http, settings, keys, org.id, integration, tokens.refresh_token, songs)
+    lease = await claim_lease(db, f"spotify:{integration.id}")
+    return World(sim, http, settings, keys, org.id, integration, tokens.refresh_token, songs, lease)
 
 
 async def _run(db: Database, w: World, clock: trio.testing.MockClock, until: datetime, *,
                registry: Registry | None = None, interval: float = POLL_INTERVAL) -> bool:
     """Run one actor until ``until``; returns whether ``run`` returned by itself."""
-    actor = SpotifyLabelActor(db, w.integration, w.http, Pacer(spotify_window), _providers(db, w).track_figures,
-                              key=w.keys.token_encryption_key, registry=registry or Registry(), name="label",
-                              interval=interval, now=w.sim.clock.now)
-    return await run_until(clock, actor.run, _at(until))
+    return await run_until(clock, _actor(db, w, registry or Registry(), interval).run, _at(until))
+
+
+def _actor(db: Database, w: World, registry: Registry, interval: float = POLL_INTERVAL) -> SpotifyLabelActor:
+    return SpotifyLabelActor(db, w.integration, w.http, Pacer(spotify_window), _providers(db, w).track_figures,
+                             key=w.keys.token_encryption_key, registry=registry, lease=w.lease, interval=interval,
+                             now=w.sim.clock.now)
 
 
 def _providers(db: Database, w: World) -> SpotifyProviders:
@@ -128,7 +133,7 @@ async def test_extended_mode_stores_the_catalogue_figures_and_replaces_them_each
     # The access token (one hour) had expired at 6 h and 12 h: refreshed, and never sent stale.
     assert len([r for r in w.sim.log if r.path == "/api/token" and r.status == 200]) == 3  # login + 2
     assert not [r for r in w.sim.log if r.path.startswith("/v1") and r.status == 401]
-    detail = (registry.get("label") or pytest.fail("no status")).detail or {}
+    detail = (registry.get(w.lease.name) or pytest.fail("no status")).detail or {}
     assert detail["state"] == "waiting" and detail["consecutive_failures"] == 0 and detail["tracks"] == len(w.songs)
     assert detail["next_poll_at"] == (START + timedelta(hours=18)).isoformat()
     assert detail["last_success_at"] is not None and detail["last_error"] is None
@@ -193,7 +198,7 @@ async def test_a_revoked_refresh_token_needs_reauth_with_its_event(
     assert used.status_code == 200
     registry = Registry()
     assert await _run(db, w, mock_clock, START + timedelta(hours=13), registry=registry)
-    detail = (registry.get("label") or pytest.fail("no status")).detail or {}
+    detail = (registry.get(w.lease.name) or pytest.fail("no status")).detail or {}
     assert detail["state"] == "needs_reauth" and "invalid_grant" in str(detail["last_error"])
     assert detail["last_success_at"] is not None  # the first poll, on the access token it still had
     row = await integration_store.get_integration(db, w.org_id, "spotify")
@@ -216,9 +221,9 @@ async def test_the_kind_runs_one_actor_per_connected_integration_named_after_it(
         pacer=Pacer(spotify_window), now=w.sim.clock.now)
     [account] = await kind.accounts()
     assert (kind.name, account.key, account.runnable) == ("spotify", str(w.integration.id), True)
-    name = f"spotify:{w.integration.id}"
+    name = w.lease.name
     async with trio.open_nursery() as nursery:
-        await nursery.start(kind.build(account, Lease(name, 1)))
+        await nursery.start(kind.build(account, w.lease))
         await advance(mock_clock, _at(START + timedelta(minutes=5)), trio.Event())
         nursery.cancel_scope.cancel()
     detail = (registry.get(name) or pytest.fail("no status")).detail or {}
@@ -250,7 +255,7 @@ async def test_a_long_rate_limit_parks_then_the_cycle_goes_on_and_5xx_are_retrie
     async def watch() -> None:
         while True:
             await trio.sleep(60)
-            detail = (registry.get("label") or pytest.fail("no status")).detail or {}
+            detail = (registry.get(w.lease.name) or pytest.fail("no status")).detail or {}
             seen.add(str(detail["state"]))
 
     async with trio.open_nursery() as nursery:
@@ -270,3 +275,56 @@ async def test_a_long_rate_limit_parks_then_the_cycle_goes_on_and_5xx_are_retrie
     stored = await _stored(db, w)
     assert all(row.observed_at >= storm[1] for row in stored.values())  # the 6 h cycle finished after the block
     assert all(row.popularity is not None for row in stored.values())
+
+
+def _fenced(write: str) -> float:
+    return REGISTRY.get_sample_value("songtrack_fenced_writes_total", {"write": write}) or 0.0
+
+
+async def _lose_lease_at(db: Database, w: World, clock: trio.testing.MockClock, actor: SpotifyLabelActor,
+                         lost: datetime, until: datetime) -> bool:
+    """Run ``actor`` until ``until``, another engine process taking its lease over at ``lost``; returns whether
+    ``run`` returned by itself."""
+    ended = trio.Event()
+
+    async def run() -> None:
+        await actor.run()
+        ended.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await advance(clock, _at(lost), ended)
+        await take_over_lease(db, w.lease)
+        await advance(clock, _at(until), ended)
+        nursery.cancel_scope.cancel()
+    return ended.is_set()
+
+
+async def test_figures_polled_after_the_lease_was_taken_over_are_refused_and_the_actor_stops(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path)
+    registry, refused = Registry(), _fenced("spotify_figures")
+    actor = _actor(db, w, registry, interval=600)  # within the access token's hour: no refresh comes first
+    assert await _lose_lease_at(db, w, mock_clock, actor, START + timedelta(minutes=5), START + timedelta(hours=1))
+    stored = await _stored(db, w)
+    assert all(row.observed_at < START + timedelta(minutes=5) for row in stored.values())  # the first poll's only
+    assert _fenced("spotify_figures") - refused == 1  # the first write refused; the actor stopped there
+    assert len(_calls(w, "/v1/tracks/")) == len(w.songs) + 1
+    detail = (registry.get(w.lease.name) or pytest.fail("no status")).detail or {}
+    assert detail["state"] == "stopped" and "lost to another engine process" in str(detail["last_error"])
+
+
+async def test_a_refresh_due_under_a_lost_lease_is_not_made(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path)
+    refused = _fenced("token_refresh")
+    actor = _actor(db, w, Registry())
+    assert await _lose_lease_at(db, w, mock_clock, actor, START + timedelta(hours=1), START + timedelta(hours=7))
+    assert _fenced("token_refresh") - refused == 1
+    # Spotify was not asked (its single-use refresh token stays good for the new holder), nothing was stored.
+    assert len([r for r in w.sim.log if r.path == "/api/token"]) == 1  # the login
+    tokens = await integration_store.get_tokens(db, w.keys.token_encryption_key, w.org_id, w.integration.id)
+    assert tokens is not None and tokens.refresh_token == w.refresh_token
+    assert all(row.observed_at < START + timedelta(hours=1) for row in (await _stored(db, w)).values())

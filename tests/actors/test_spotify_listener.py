@@ -21,6 +21,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+from prometheus_client import REGISTRY
 
 from actors.spotify_listener import SpotifyListenerActor, listener_accounts_to_run
 from adapters.spotify import spotify_window
@@ -28,13 +29,14 @@ from adapters.spotify.provider import SpotifyProviders
 from adapters.spotify.simulator import ClientApp, FaultConfig, SimClock, SimulatorConfig, SpotifySimulator
 from adapters.spotify.simulator.sandbox import pkce_login
 from config import Keys, Settings, load, load_or_create_keys
+from engine.lease_plan import Lease
 from engine.pacing import Pacer
 from engine.registry import Registry
 from engine.store import listeners as listener_store
 from engine.store.database import Database
 from engine.store.listener_plays import to_ms
 from tests.helpers.clock import run_until
-from tests.helpers.factories import create_campaign, create_owner, create_track
+from tests.helpers.factories import claim_lease, create_campaign, create_owner, create_track, take_over_lease
 
 START = datetime(2026, 9, 1, tzinfo=UTC)  # the simulator's (and the wall clock's) time at trio time 0
 OPT_IN = START + timedelta(hours=6)
@@ -54,6 +56,7 @@ class World:
     track_id: uuid.UUID  # ours
     listener_id: uuid.UUID
     refresh_token: str  # the one the fan's opt-in stored
+    lease: Lease  # the listener's, claimed as an engine process claims it
 
 
 def _at(moment: datetime) -> float:
@@ -80,13 +83,14 @@ async def _world(db: Database, tmp_path: Path, clock: trio.testing.MockClock, **
         display_name="Fan 1", access_token=tokens.access_token, refresh_token=tokens.refresh_token,
         token_expires_at=OPT_IN + timedelta(seconds=tokens.expires_in))
     await db.execute("UPDATE campaign_listeners SET opted_in_at = $1", OPT_IN)  # the simulated moment
-    return World(sim, http, settings, keys, org.id, campaign, track, song, fan.id, tokens.refresh_token)
+    lease = await claim_lease(db, f"spotify-listener:{fan.id}")
+    return World(sim, http, settings, keys, org.id, campaign, track, song, fan.id, tokens.refresh_token, lease)
 
 
 def _actor(db: Database, w: World, pacer: Pacer, registry: Registry | None) -> SpotifyListenerActor:
     providers = SpotifyProviders(db, w.keys.token_encryption_key, w.settings.spotify, now=w.sim.clock.now)
-    return SpotifyListenerActor(db, w.listener_id, w.http, pacer, providers.recent_plays, now=w.sim.clock.now,
-                                registry=registry, name="listener")
+    return SpotifyListenerActor(db, w.listener_id, w.http, pacer, providers.recent_plays, lease=w.lease,
+                                now=w.sim.clock.now, registry=registry)
 
 
 def _pacer() -> Pacer:
@@ -232,7 +236,7 @@ async def test_a_revoked_refresh_token_needs_reauth_and_the_actor_stops(
     registry = Registry()
     actor, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=4), registry=registry)
     assert ended and actor.status.state == "needs_reauth" and "invalid_grant" in (actor.status.last_error or "")
-    detail = (registry.get("listener") or pytest.fail("no status")).detail
+    detail = (registry.get(w.lease.name) or pytest.fail("no status")).detail
     assert detail is not None and detail["state"] == "needs_reauth" and detail["last_success_at"] is not None
     assert await db.fetchval("SELECT status FROM listener_accounts") == "needs_reauth"
     assert await listener_accounts_to_run(db) == []
@@ -259,3 +263,22 @@ async def test_retry_after_is_honoured_and_a_long_one_parks_across_a_restart(
     assert _per_day(await _events(db))[START.date()] == sum(
         1 for p in w.sim.world.plays_on(FAN, START.date())
         if p.track_id == w.track and OPT_IN.timestamp() <= p.played_at <= calls[-1].sim_time)
+
+
+async def test_plays_polled_under_a_lease_taken_over_are_not_stored_and_the_actor_stops(
+    db: Database, tmp_path: Path, mock_clock: trio.testing.MockClock,
+) -> None:
+    w = await _world(db, tmp_path, mock_clock)
+    fenced = {"write": "listener_plays"}
+    refused = REGISTRY.get_sample_value("songtrack_fenced_writes_total", fenced) or 0.0
+    await take_over_lease(db, w.lease)  # another engine process claimed the listener before our first poll
+    registry = Registry()
+    actor, ended = await _run(db, w, mock_clock, OPT_IN + timedelta(hours=3), registry=registry)
+    assert ended and actor.status.state == "stopped"
+    assert "lost to another engine process" in (actor.status.last_error or "")
+    assert len([r for r in w.sim.log if r.path == "/v1/me/player/recently-played"]) == 1  # polled once, then stopped
+    assert await db.fetchval("SELECT count(*) FROM listener_plays") == 0 and await _events(db) == []
+    assert await db.fetchval("SELECT plays_cursor_ms FROM listener_accounts") is None  # the cursor did not move
+    assert (REGISTRY.get_sample_value("songtrack_fenced_writes_total", fenced) or 0.0) - refused == 1
+    detail = (registry.get(w.lease.name) or pytest.fail("no status")).detail
+    assert detail is not None and detail["state"] == "stopped"

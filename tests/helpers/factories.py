@@ -32,6 +32,7 @@ __all__ = [
     "create_owner",
     "create_session",
     "create_track",
+    "take_over_lease",
 ]
 
 CAMPAIGN_START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -107,6 +108,13 @@ async def claim_lease(db: Database, name: str) -> Lease:
     an accounts supervisor needs it for its writes to be taken."""
     claimed = await leases.claim(db, uuid.uuid4(), [name], ttl=3600, limit=1)
     return Lease(name, claimed[name])
+
+
+async def take_over_lease(db: Database, lease: Lease) -> Lease:
+    """``lease`` claimed by another engine process once it expired (the TTL moved by hand): the new lease, with
+    a larger token, under which the holder of ``lease`` can write nothing any more."""
+    await db.execute("UPDATE engine_leases SET expires_at = now() - interval '1 second' WHERE name = $1", lease.name)
+    return await claim_lease(db, lease.name)
 
 
 async def connect_integration(db: Database, org_id: uuid.UUID, *, provider: Provider = "meta",

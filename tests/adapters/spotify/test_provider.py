@@ -17,6 +17,7 @@ from adapters.spotify import spotify_window
 from adapters.spotify.client import SpotifyClient
 from adapters.spotify.provider import SpotifyProviders, SpotifyRecentPlays, SpotifyTrackFigures
 from config import SpotifySettings
+from engine.lease_plan import Lease
 from engine.providers import Played, TrackFigures
 
 BASE = "http://spotify.test/v1"
@@ -71,7 +72,7 @@ async def test_without_a_client_id_no_provider_is_built() -> None:
     providers = SpotifyProviders(None, b"k" * 32, SpotifySettings())  # type: ignore[arg-type]
     async with httpx.AsyncClient() as http:
         with pytest.raises(RuntimeError, match="client_id is not configured"):
-            providers.recent_plays(http, uuid.uuid4(), uuid.uuid4())
+            providers.recent_plays(http, uuid.uuid4(), uuid.uuid4(), Lease("spotify-listener:x", 1))
 
 
 def test_every_spotify_domain_is_paced_over_the_apps_rolling_30_seconds() -> None:

@@ -1,13 +1,16 @@
 """Leases on a real PostgreSQL: free ones are split between claimers, a held one is never taken before it
-expires, a new claim has a larger token, the loser's renewals and fenced writes are refused, a release is
-claimable at once and announced."""
+expires, a new claim has a larger token, the loser's renewals and fenced writes are refused (a fenced
+transaction's block never runs), a release is claimable at once and announced."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
 import trio
+from prometheus_client import REGISTRY
 
+from engine.lease_plan import Lease
 from engine.store import leases
 from engine.store.database import Database, Notification
 from engine.store.nodes import register_node
@@ -58,6 +61,38 @@ async def test_an_expired_lease_goes_to_another_with_a_larger_token_and_fences_t
         assert await leases.fenced(conn, old) == {"meta:01"}
         assert await leases.fenced(conn, new) == set()
         assert await leases.fenced(conn, {"meta:never-claimed": 1}) == {"meta:never-claimed"}
+
+
+async def test_a_fenced_transaction_runs_under_the_current_token_only(db: Database) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    old = Lease("meta:01", (await leases.claim(db, a, ["meta:01"], ttl=30, limit=1))["meta:01"])
+    ran: list[Lease] = []
+    async with leases.fenced_transaction(db, old, "test") as tx:
+        ran.append(old)
+        assert await leases.fenced(tx, {old.name: old.token}) == set()
+    await _expire(db, "meta:01")
+    new = Lease("meta:01", (await leases.claim(db, b, ["meta:01"], ttl=30, limit=1))["meta:01"])
+    refused = REGISTRY.get_sample_value("songtrack_fenced_writes_total", {"write": "test"}) or 0.0
+    with pytest.raises(leases.LeaseLost, match="meta:01 lost to another engine process") as lost:
+        async with leases.fenced_transaction(db, old, "test"):
+            ran.append(old)  # never: the fence raises before the block
+    assert (lost.value.lease, lost.value.write) == (old, "test")
+    assert REGISTRY.get_sample_value("songtrack_fenced_writes_total", {"write": "test"}) == refused + 1
+    async with leases.fenced_transaction(db, new, "test"):
+        ran.append(new)
+    assert ran == [old, new]
+
+
+async def test_a_fence_held_open_lets_its_holder_renew_and_no_one_claim(db: Database) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    held = await leases.claim(db, a, ["meta:01"], ttl=30, limit=1)
+    lease = Lease("meta:01", held["meta:01"])
+    async with leases.fenced_transaction(db, lease, "test"):  # a token refresh waiting on its provider
+        with trio.fail_after(5):
+            assert await leases.renew(db, a, held, ttl=30) == {"meta:01"}  # not held up by the lock
+        await _expire(db, "meta:01")
+        assert await leases.claim(db, b, ["meta:01"], ttl=30, limit=1) == {}  # skipped while locked
+    assert await leases.claim(db, b, ["meta:01"], ttl=30, limit=1) == {"meta:01": lease.token + 1}
 
 
 async def test_a_renewal_keeps_a_lease_from_expiring(db: Database) -> None:
