@@ -21,7 +21,7 @@ from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
-from actors.http import lend
+from actors.http import lend, user_agent
 from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
@@ -126,7 +126,7 @@ async def _serve_all(
                 _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
             with trio.CancelScope() as waiting:
                 nursery.start_soon(slot.give_up_on, shutdown, waiting)
-                async with connect(settings, dsn, wait=True) as db:
+                async with connect(settings, dsn, wait=True, engine=True) as db:
                     await _start_serving(db, slot, migrations, settings, keys, shutdown, clock, meta_simulated)
                     if server.workers == 1:
                         await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
@@ -255,7 +255,7 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
-    http = httpx.AsyncClient(timeout=30.0)
+    http = httpx.AsyncClient(timeout=30.0, headers={"User-Agent": user_agent(node_id)})
     timings = LeaseTimings(ttl=settings.engine.lease_ttl, renew_every=settings.engine.lease_renew_every)
     accounts = AccountsSupervisor(db, registry=registry,
                                   kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,
