@@ -86,8 +86,10 @@ async def _lease_holders(fleet: Fleet) -> dict[str, uuid.UUID]:
 
 
 async def _one_caller_each(fleet: Fleet, seeded: list[SeededAccount], nodes: list[uuid.UUID]) -> list[int]:
-    """Over two poll intervals from now, each account is called for by exactly one process, its lease
-    holder, and every process polls its fair share; returns the accounts each polled."""
+    """Once every account was polled (a newly claimed actor first lists the ad accounts), over two poll
+    intervals each account is called for by exactly one process, its lease holder, and every process polls
+    its fair share; returns the accounts each polled."""
+    await _until_polled(fleet, seeded, time.time(), set(nodes), within=30)
     window = time.time() + TIMINGS.latency  # a call answered in the window may have arrived just before
     await trio.sleep(2 * TIMINGS.poll_interval)
     callers = _callers_since(await fleet.sandbox.callers(), window)
