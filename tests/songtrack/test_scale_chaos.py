@@ -226,6 +226,8 @@ async def test_a_killed_process_is_taken_over_within_ttl_and_a_poll_and_nothing_
             victim.process.stop_nowait(signal.SIGKILL)
             await victim.process.exited()
             others = set(nodes) - {victim.node}
+            claimed = await _until_leases(fleet_, names, lambda node: node in others, within=TAKE_OVER + 30)
+            claimed_after = claimed - time.monotonic() + time.time() - killed_at
             runs = await _until_polled(fleet_, theirs, killed_at, others, within=TAKE_OVER + 30)
             took = sorted(_first_call_after(runs, a.ad_account, killed_at, others) - killed_at  # type: ignore[operator]
                           for a in theirs)
@@ -235,9 +237,11 @@ async def test_a_killed_process_is_taken_over_within_ttl_and_a_poll_and_nothing_
                 while {item.event_id for item in receiver.received} < set(sent):  # noqa: ASYNC110
                     await trio.sleep(0.2)
             nursery.cancel_scope.cancel()
-    print(f"\nkill -9 of a process holding {len(theirs)} accounts: polled again by the others after"
+    print(f"\nkill -9 of a process holding {len(theirs)} accounts: all claimed by the others after"
+          f" {claimed_after:.1f} s; polled again by them after"
           f" {took[0]:.1f} s (first) to {took[len(took) // 2]:.1f} s (median) and {took[-1]:.1f} s (last);"
           f" bound TTL + poll = {TAKE_OVER:g} s; {len(sent)} deliveries, all arrived")
+    assert claimed_after <= TIMINGS.ttl + 2 * TIMINGS.renew_every  # expired, then the others' next renewal
     assert took[-1] <= TAKE_OVER
     assert all(item.verified_standard for item in receiver.received)
 
