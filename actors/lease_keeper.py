@@ -26,7 +26,7 @@ from engine.lease_plan import LeaseTimings, plan_leases
 from engine.store import leases
 from engine.store import webhook_deliveries as deliveries
 from engine.store.database import Database, StoreError
-from engine.store.nodes import NODE_TIMEOUT_SECONDS, live_nodes_on
+from engine.store.nodes import heartbeat, live_nodes_on
 
 __all__ = ["LeaseKeeper", "release_dead_neighbours"]
 
@@ -59,7 +59,10 @@ class LeaseKeeper:
         if lost := set(self._held) - renewed:
             log.warning("lost %d lease(s) to another engine process: %s", len(lost), ", ".join(sorted(lost)[:5]))
         self._held = {name: token for name, token in self._held.items() if name in renewed}
-        processes = await leases.live_engine_count(self._db, within=NODE_TIMEOUT_SECONDS)
+        # A process is alive while it renews: each renewal is a heartbeat, and one silent for a TTL (killed,
+        # stalled, cut off) is counted out when its leases expire, so the others' share covers them at once.
+        await heartbeat(self._db, self.node_id)
+        processes = await leases.live_engine_count(self._db, within=self.timings.ttl)
         plan = plan_leases(self._held, wanted, processes)
         if plan.release:
             if before_release is not None:

@@ -165,6 +165,9 @@ class MetaSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
     graph_url: _Url = "https://graph.facebook.com"
     dialog_url: _Url = "https://www.facebook.com"  # where the login dialog lives
     api_version: Annotated[str, Meta(pattern=r"^v[0-9]+\.0$", extra={"expected": "like v25.0"})] = "v25.0"
+    # Seconds between two polls of an account's insights: Meta refreshes them every 15 minutes (PROVIDERS.md
+    # A3), so polling more often only spends the rate limits; tests and rehearsals shorten it.
+    poll_interval: Annotated[float, Meta(ge=1, le=86_400)] = 900.0
 
     def __post_init__(self) -> None:
         if (self.app_id is None) != (self.app_secret is None):

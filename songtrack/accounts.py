@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["account_kinds"]
 
+_FLOOR = 5.0  # seconds: the shortest Meta poll interval a fast sandbox clock scales to
+
 
 def account_kinds(db: Database, settings: Settings, keys: Keys, registry: Registry,
                   samples: trio.MemorySendChannel[MetricSample], http_factory: HttpFactory,
@@ -42,13 +44,13 @@ def account_kinds(db: Database, settings: Settings, keys: Keys, registry: Regist
     every actor of a provider spends the app's rate limit.
 
     ``signals`` wakes the Meta actors when writes to Meta are queued. ``clock`` is the actors' wall clock.
-    Its ``speed`` (the sandbox's simulated clock) divides the Meta and Spotify label polling intervals, which
-    are trio (real) seconds, so the pollers keep their cadence in simulated time, with floors that keep a
-    fast sandbox from flooding the simulators."""
+    Its ``speed`` (the sandbox's simulated clock) divides the Meta (``[meta] poll_interval``) and Spotify
+    label polling intervals, which are trio (real) seconds, so the pollers keep their cadence in simulated
+    time, with floors that keep a fast sandbox from flooding the simulators."""
     spotify = SpotifyProviders(db, keys.token_encryption_key, settings.spotify, now=clock.now)
     spotify_pacer = Pacer(spotify_window)
-    standard = MetaSchedule()
-    schedule = MetaSchedule(interval=max(5.0, standard.interval / clock.speed),
+    standard, interval = MetaSchedule(), settings.meta.poll_interval
+    schedule = MetaSchedule(interval=max(min(_FLOOR, interval), interval / clock.speed),
                             restatement_every=max(60.0, standard.restatement_every / clock.speed))
     meta = [meta_kind(db, keys, registry, samples, http_factory, meta_ads(settings.meta), pacer=Pacer(meta_window),
                       schedule=schedule, wall=clock, signals=signals)] if settings.meta.app_id is not None else []

@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--spotify-port", type=int, default=4020)
     sandbox.add_argument("--seed", type=int, default=1, help="the same seed gives the same world")
     sandbox.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sandbox.add_argument("--meta-accounts", type=int, default=6, help="ad accounts in the Meta simulator (1-10000)")
     sandbox.add_argument("--meta-tier", choices=("development_access", "standard_access"),
                          default="development_access")
     sandbox.add_argument("--spotify-mode", choices=("development", "extended"), default="development")
@@ -198,7 +199,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, environ: dict[str, s
     if args.command == "sandbox":
         return trio.run(functools.partial(
             sandbox.serve_sandbox, args.host, args.meta_port, args.spotify_port, seed=args.seed,
-            speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode, sims=settings.simulators))
+            speed=args.speed, meta_tier=args.meta_tier, spotify_mode=args.spotify_mode,
+            meta_accounts=args.meta_accounts, sims=settings.simulators))
     if args.command == "import":
         return trio.run(functools.partial(
             report_import.import_report, settings, args.file, organization=args.organization, kind=args.kind,

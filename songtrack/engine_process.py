@@ -19,7 +19,7 @@ from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
-from actors.http import lend
+from actors.http import lend, user_agent
 from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
@@ -76,7 +76,7 @@ async def serve_engine(settings: Settings, host: str, port: int) -> int:
         print(f"SongTrackPro engine; health on {urls[0]}/health/ready, metrics on {urls[0]}/metrics", flush=True)
         with trio.CancelScope() as waiting:  # a signal while the database is down stops us at once
             nursery.start_soon(slot.give_up_on, shutdown, waiting)
-            async with connect(settings, dsn, wait=True) as db:
+            async with connect(settings, dsn, wait=True, engine=True) as db:
                 await prepare_database(db, settings, keys)
                 slot.db = db
                 await run_engine(db, settings, keys, shutdown, WallClock())
@@ -122,7 +122,7 @@ async def run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shu
     # first) closing its own, then closing this once the accounts have stopped, lets the aggregator drain.
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
-    http = httpx.AsyncClient(timeout=30.0)
+    http = httpx.AsyncClient(timeout=30.0, headers={"User-Agent": user_agent(node_id)})
     timings = LeaseTimings(ttl=settings.engine.lease_ttl, renew_every=settings.engine.lease_renew_every)
     accounts = AccountsSupervisor(db, registry=registry,
                                   kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,

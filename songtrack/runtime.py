@@ -98,7 +98,7 @@ async def _serve_all(
                 _announce([f"http://{server.host}:{sock.getsockname()[1]}"])
             with trio.CancelScope() as waiting:
                 nursery.start_soon(slot.give_up_on, shutdown, waiting)
-                async with connect(settings, dsn, wait=True) as db:
+                async with connect(settings, dsn, wait=True, engine=True) as db:
                     await _start_serving(db, slot, settings, keys, shutdown, clock, meta_simulated)
                     if server.workers == 1:
                         await http_stopped.wait()  # in-flight requests and jobs finish before the database closes

@@ -5,7 +5,7 @@ simulated apps' credentials to give any client.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import trio
@@ -78,15 +78,18 @@ def _credential_lines(meta: meta_simulator.SimulatorConfig | None,
 
 async def serve_sandbox(
     host: str, meta_port: int, spotify_port: int, *, seed: int, speed: float, meta_tier: str, spotify_mode: str,
-    sims: SimulatorSettings | None = None,
+    meta_accounts: int = 6, sims: SimulatorSettings | None = None,
 ) -> int:
     """``songtrack sandbox``: the Meta and Spotify simulators, for a person with curl, any provider SDK or a
-    benchmark, until SIGINT/SIGTERM. Same seed, same world (and same faults: those of ``sims``)."""
-    sims = sims or SimulatorSettings()
-    meta_config = meta_with_faults(meta_simulator.SimulatorConfig(seed=seed, speed=speed, tier=meta_tier),  # type: ignore[arg-type]
-                                   sims)
-    spotify_config = spotify_with_faults(spotify_simulator.SimulatorConfig(seed=seed, speed=speed,
-                                                                           mode=spotify_mode), sims)  # type: ignore[arg-type]
+    benchmark, until SIGINT/SIGTERM. Same seed, same world (and same faults: those of ``sims``), with
+    ``meta_accounts`` ad accounts; the simulated worlds start at the real present, as under ``songtrack run``,
+    so an engine on the real clock asks for the days they have."""
+    sims, now = sims or SimulatorSettings(), datetime.now(UTC)
+    meta_config = meta_with_faults(meta_simulator.SimulatorConfig(
+        seed=seed, speed=speed, tier=meta_tier, accounts=meta_accounts,  # type: ignore[arg-type]
+        start=now.isoformat()), sims)
+    spotify_config = spotify_with_faults(spotify_simulator.SimulatorConfig(
+        seed=seed, speed=speed, mode=spotify_mode, start=now), sims)  # type: ignore[arg-type]
     shutdown = Shutdown()
     with trio.open_signal_receiver(*SIGNALS) as signals:
         async with trio.open_nursery() as nursery:

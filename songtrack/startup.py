@@ -63,9 +63,15 @@ async def database_server(settings: Settings) -> AsyncIterator[str]:
             await trio.to_thread.run_sync(embedded.stop)
 
 
-def connect(settings: Settings, dsn: str, *, wait: bool = False) -> AbstractAsyncContextManager[Database]:
-    """The Database at ``dsn`` with the configured pool size; with ``wait``, once it is up."""
-    return open_database(dsn, min_size=settings.database.pool_min, max_size=settings.database.pool_max, wait=wait)
+def connect(settings: Settings, dsn: str, *, wait: bool = False,
+            engine: bool = False) -> AbstractAsyncContextManager[Database]:
+    """The Database at ``dsn`` with the configured pool size; with ``wait``, once it is up. An ``engine``
+    process's transactions may not idle for ``lease_ttl - lease_renew_every`` seconds: one stalled that long
+    (its leases are about to be claimed elsewhere) has its session ended by the server, which releases the
+    lease rows its fenced writes locked, so the others can claim them when they expire."""
+    timings = settings.engine
+    return open_database(dsn, min_size=settings.database.pool_min, max_size=settings.database.pool_max, wait=wait,
+                         idle_in_transaction=timings.lease_ttl - timings.lease_renew_every if engine else None)
 
 
 @asynccontextmanager

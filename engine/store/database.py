@@ -250,9 +250,15 @@ class Database(_Queries):
 
 @asynccontextmanager
 async def open_database(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60, wait: bool = False
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float | None = 60, wait: bool = False,
+    idle_in_transaction: float | None = None,
 ) -> AsyncIterator[Database]:
     """Connect a pool of ``min_size``..``max_size`` connections to ``dsn`` and yield a ``Database``.
+
+    With ``idle_in_transaction`` (seconds) the server ends any session of ours that sits in a transaction
+    without a statement for that long (``idle_in_transaction_session_timeout``): a process stalled mid-
+    transaction (a long pause, SIGSTOP) then cannot keep holding its row locks, such as the lease rows a
+    fenced write locks, which other engine processes would otherwise skip when they claim.
 
     With ``wait`` a server that cannot be reached yet is waited for (logged once, retried with backoff and
     jitter) until it is up or the caller is cancelled.
@@ -263,7 +269,7 @@ async def open_database(
     answers but refuses us (a bad password, a missing database or role).
     """
     async with open_asyncio_thread() as bridge:
-        pool = await _connect(bridge, dsn, (min_size, max_size, command_timeout), wait)
+        pool = await _connect(bridge, dsn, (min_size, max_size, command_timeout, idle_in_transaction), wait)
         try:
             yield Database(bridge, pool, dsn)
         finally:
@@ -272,7 +278,8 @@ async def open_database(
                 await bridge.call(_close_pool, pool, _CLEANUP_TIMEOUT)
 
 
-async def _connect(bridge: AsyncioThread, dsn: str, sizes: tuple[int, int, float | None], wait: bool) -> Any:
+async def _connect(bridge: AsyncioThread, dsn: str, sizes: tuple[int, int, float | None, float | None],
+                   wait: bool) -> Any:
     began, attempt = trio.current_time(), 0
     while True:
         try:
@@ -306,13 +313,17 @@ def describe_dsn(dsn: str) -> str:
 # --- asyncio side -------------------------------------------------------------------------------------
 
 
-async def _create_pool(dsn: str, min_size: int, max_size: int, command_timeout: float | None) -> Any:
+async def _create_pool(dsn: str, min_size: int, max_size: int, command_timeout: float | None,
+                       idle_in_transaction: float | None) -> Any:
+    settings = {"application_name": _APPLICATION_NAME}
+    if idle_in_transaction is not None:
+        settings["idle_in_transaction_session_timeout"] = f"{max(1, round(idle_in_transaction * 1000))}ms"
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         command_timeout=command_timeout,
-        server_settings={"application_name": _APPLICATION_NAME},
+        server_settings=settings,
     )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "NodeRow",
     "StatusReport",
     "actor_counts",
+    "heartbeat",
     "live_actors",
     "live_nodes_on",
     "mark_node_stopped",
@@ -83,6 +84,12 @@ async def register_node(db: Database) -> uuid.UUID:
             node_id, socket.gethostname(), os.getpid(),
         )
     return node_id
+
+
+async def heartbeat(db: Database, node_id: uuid.UUID) -> None:
+    """Mark the node alive now (the status publisher does it with each publication, the lease keeper with
+    each renewal)."""
+    await db.execute("UPDATE engine_nodes SET heartbeat_at = now() WHERE id = $1", node_id)
 
 
 async def live_nodes_on(db: Database, hostname: str) -> list[tuple[uuid.UUID, int]]:

@@ -196,3 +196,16 @@ async def test_a_restart_on_the_same_host_releases_its_dead_predecessors_leases_
     await release_dead_neighbours(db, me)
     assert set(await leases.claim(db, me, [f"meta:{pid}" for pid in earlier], ttl=30, limit=10)) == {
         f"meta:{crashed.pid}", f"meta:{os.getpid()}"}
+
+
+async def test_a_process_silent_for_a_ttl_is_counted_out_and_renewing_keeps_one_counted(db: Database) -> None:
+    here, silent = await register_node(db), await register_node(db)
+    timings = LeaseTimings(ttl=5, renew_every=1)
+    names = [f"fake:{account.key}" for account in ACCOUNTS]
+    # Both heartbeats are older than the TTL but younger than the status page's 30 s: ours is refreshed by
+    # the renewal itself, the other's is not, so we are the only live process and take every account.
+    await db.execute("UPDATE engine_nodes SET heartbeat_at = now() - interval '10 seconds'")
+    held = await LeaseKeeper(db, here, timings).settle(names)
+    assert sorted(held) == names
+    assert await leases.live_engine_count(db, within=timings.ttl) == 1
+    assert silent not in {row["node_id"] for row in await db.fetch("SELECT node_id FROM engine_leases")}

@@ -71,11 +71,20 @@ class SongtrackProcess:
                 await trio.sleep(0.1)
         raise AssertionError(f"{text!r} not seen {count} times in {within}s; output:\n{self.output}")
 
-    async def stop(self, signum: int = signal.SIGTERM, within: float = 30) -> int:
+    def stop_nowait(self, signum: int = signal.SIGTERM) -> None:
+        """Send ``signum`` (a graceful stop by default) and return at once."""
         assert self.process is not None
         self.process.send_signal(signum)
+
+    async def exited(self, within: float = 30) -> int:
+        """Its exit code, once it has exited (within ``within`` seconds)."""
+        assert self.process is not None
         with trio.fail_after(within):
             return await self.process.wait()
+
+    async def stop(self, signum: int = signal.SIGTERM, within: float = 30) -> int:
+        self.stop_nowait(signum)
+        return await self.exited(within)
 
     async def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:

@@ -17,6 +17,7 @@ import trio
 
 from .audiences import Audiences
 from .batch import run_batch
+from .callers import CallerLog
 from .capi import Conversions
 from .clock import Clock, SimClock, parse_start
 from .config import SimulatorConfig
@@ -33,6 +34,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _LOG_PATH = "/__simulator/requests"
+_CALLERS_PATH = "/__simulator/callers"  # who called for which ad account (``callers``)
 
 
 class LoggedRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +72,7 @@ class MetaSimulator:
         self.conversions = Conversions(self.clock, random.Random(f"{self.config.seed}:capi"))
         self._objects = Objects(self.world, self.reports, self.audiences, self.conversions)
         self.requests: list[LoggedRequest] = []
+        self.callers = CallerLog()
         self._faults = random.Random(f"{self.config.seed}:faults")
         self._write_faults = random.Random(f"{self.config.seed}:write-faults")
         self._writes = 0  # campaign writes so far, for ``faults.refused_writes``
@@ -118,7 +121,7 @@ class MetaSimulator:
         trace = trace or self._trace_id()
         response = self._handle(request, trace)
         response.headers.append(("x-fb-trace-id", trace))
-        if request.path != _LOG_PATH:
+        if request.path not in (_LOG_PATH, _CALLERS_PATH):
             prefix = f"/{request.version}" if request.version else ""
             params = {k: v for k, v in request.params.items() if k != "access_token"}
             logged = LoggedRequest(
@@ -135,6 +138,8 @@ class MetaSimulator:
         """Answer one Graph call (a whole request, or one item of a batch): auth, route, quotas, faults."""
         if request.path == _LOG_PATH:
             return json_response({"data": msgspec.to_builtins(self.requests)})
+        if request.path == _CALLERS_PATH:
+            return json_response(self.callers.as_json())
         route: Route | None = None
         usage: list[tuple[str, str]] = []
         try:
@@ -142,6 +147,9 @@ class MetaSimulator:
                 return answer
             token = self.oauth.authenticate(request)
             route = resolve(self._objects, request)
+            if route.account is not None:
+                self.callers.record(route.account.account_id, request.headers.get("user-agent", ""), token.value,
+                                    self.clock.now())
             _check_scopes(token, route)
             usage = self._charge(route)
             response = self._faulty(route, request)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 __all__ = ["GraphError", "Request", "Response", "invalid_param", "json_response", "page", "select"]
 
 _VERSION = re.compile(r"^/(v\d+\.0)(/.*)?$")
 Json = dict[str, object]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -166,8 +168,10 @@ def _position(cursor: str) -> int:
         raise invalid_param("Invalid cursor") from None
 
 
-def page(items: Sequence[Json], request: Request, *, default_limit: int = 25, max_limit: int = 5000) -> Json:
-    """One cursor page of ``items``: ``paging.next`` only when more items follow (A2)."""
+def page(items: Sequence[T], request: Request, *, default_limit: int = 25, max_limit: int = 5000,
+         render: Callable[[T], Json] | None = None) -> Json:
+    """One cursor page of ``items``: ``paging.next`` only when more items follow (A2). ``render`` turns an item
+    into its JSON object (none: items are JSON objects already); only the page's items are rendered."""
     try:
         limit = int(request.params.get("limit", default_limit))
     except ValueError:
@@ -179,7 +183,7 @@ def page(items: Sequence[Json], request: Request, *, default_limit: int = 25, ma
     if request.empty_page and start < len(items):  # the next URL serves the items we held back
         held = _cursor(start - 1)
         return {"data": [], "paging": {"cursors": {"before": held, "after": held}, "next": request.url(after=held)}}
-    chunk = list(items[start : start + limit])
+    chunk = [render(item) if render else item for item in items[start : start + limit]]
     body: Json = {"data": chunk}
     if chunk:
         paging: Json = {"cursors": {"before": _cursor(start), "after": _cursor(start + len(chunk) - 1)}}

@@ -102,7 +102,8 @@ def campaign_json(world: World, campaign: Campaign, fields: list[str]) -> Json:
 
 def list_accounts(world: World, request: Request) -> Response:
     fields = request.fields(("account_id", "id"))
-    return json_response(page([account_json(world, a, fields) for a in world.accounts.values()], request))
+    accounts = list(world.accounts.values())
+    return json_response(page(accounts, request, render=lambda account: account_json(world, account, fields)))
 
 
 def list_pixels(world: World, account: Account, request: Request) -> Response:

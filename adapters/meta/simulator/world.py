@@ -95,7 +95,8 @@ class World:
         self.accounts: dict[str, Account] = {}
         self.campaigns: dict[str, Campaign] = {}
         self.pixels: dict[str, str] = {}  # pixel id → ad account id (digits)
-        self._settled: dict[str, dict[int, int]] = {}  # campaign id → day ordinal → delivered spend
+        self._settled: dict[str, list[int]] = {}  # campaign id → running totals of its days over (_spent_before)
+        self._by_account: dict[str, list[Campaign]] = {}  # ad account id → its campaigns, in creation order
         self._build()
 
     def _new_id(self, prefix: str) -> str:
@@ -153,6 +154,7 @@ class World:
             [(created, daily_budget, lifetime_budget)],
         )
         self.campaigns[campaign.id] = campaign
+        self._by_account.setdefault(account.account_id, []).append(campaign)
         return campaign
 
     def create_campaign(
@@ -200,7 +202,7 @@ class World:
         campaign.updated_time = now
 
     def campaigns_of(self, account: Account) -> list[Campaign]:
-        return [c for c in self.campaigns.values() if c.account_id == account.account_id and c.status != "DELETED"]
+        return [c for c in self._by_account.get(account.account_id, ()) if c.status != "DELETED"]
 
     # ---- time in the account's timezone -------------------------------------------------------
 
@@ -229,18 +231,19 @@ class World:
         return any(lifetime is not None for _, _, lifetime in campaign.budgets)
 
     def _spent_before(self, campaign: Campaign, account: Account, day: date) -> int:
-        """The campaign's delivered spend on its days before ``day``; a day that is over never changes,
-        so it is kept once computed."""
-        settled = self._settled.setdefault(campaign.id, {})
-        total, each, now = 0, self.local_date(account, campaign.created_time), self.clock.now()
-        while each < day:
-            spend = settled.get(each.toordinal())
-            if spend is None:
-                spend = self._spend(campaign, account, each)
-                if self._day_bounds(account, each)[1] <= now:
-                    settled[each.toordinal()] = spend
-            total += spend
-            each += timedelta(days=1)
+        """The campaign's delivered spend on its days before ``day``; a day that is over never changes, and
+        days end in order, so the running total of the days over is kept once computed."""
+        first, now = self.local_date(account, campaign.created_time), self.clock.now()
+        sums = self._settled.setdefault(campaign.id, [0])  # sums[n]: what its first n days delivered
+        wanted = max(0, (day - first).days)
+        while len(sums) <= wanted:
+            each = first + timedelta(days=len(sums) - 1)
+            if self._day_bounds(account, each)[1] > now:
+                break
+            sums.append(sums[-1] + self._spend(campaign, account, each))
+        total = sums[min(wanted, len(sums) - 1)]
+        for offset in range(len(sums) - 1, wanted):  # days not over yet
+            total += self._spend(campaign, account, first + timedelta(days=offset))
         return total
 
     def spent(self, campaign: Campaign) -> int:
@@ -272,11 +275,7 @@ class World:
         return split(self.config.seed, campaign.id, self.day_metrics(campaign, day), breakdowns)
 
     def amount_spent(self, account: Account) -> int:
-        """Lifetime spend of the account in minor units, as of now."""
-        today, total = self.local_date(account), 0
-        for campaign in self.campaigns_of(account):
-            day = self.local_date(account, campaign.created_time)
-            while day <= today:
-                total += self.day_metrics(campaign, day).spend_minor
-                day += timedelta(days=1)
-        return total
+        """Lifetime spend of the account in minor units, as of now: what its campaigns delivered (``spent``:
+        the days that are over are kept once computed, so listing many accounts stays cheap). Restatements
+        change the figures reported for a day, not what was spent."""
+        return sum(self.spent(campaign) for campaign in self.campaigns_of(account))

@@ -285,3 +285,17 @@ async def test_a_closed_database_raises_store_unavailable(pg_dsn_factory: Callab
             assert await database.fetchval("SELECT 1") == 1
         with pytest.raises(StoreUnavailable):
             await database.fetchval("SELECT 1")
+
+
+async def test_a_transaction_left_idle_too_long_is_ended_by_the_server(
+        pg_dsn_factory: Callable[[str], str]) -> None:
+    """What an engine process stalled mid-transaction meets on waking: the server ended its session (and
+    released its locks), so the transaction's next statement fails as an unavailable database would."""
+    with trio.fail_after(20):
+        async with open_database(pg_dsn_factory("postgres"), max_size=1, idle_in_transaction=0.2) as db:
+            with pytest.raises(StoreUnavailable):
+                async with db.transaction() as tx:
+                    await tx.execute("SELECT 1")
+                    time.sleep(0.5)  # noqa: ASYNC251 -- a stall: nothing of ours runs, as under SIGSTOP
+                    await tx.execute("SELECT 1")
+            assert await db.fetchval("SELECT 1") == 1  # a new session
