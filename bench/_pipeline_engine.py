@@ -28,7 +28,6 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import msgspec
 import trio
 from prometheus_client import REGISTRY
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
-from actors.http import lend
+from actors.http import lend, shared_client
 from actors.lease_keeper import LeaseKeeper
 from actors.meta_account import meta_kind
 from actors.meta_schedule import MetaSchedule
@@ -95,7 +94,7 @@ class _Engine:
         self.node_id = node_id
         self.aggregator = Aggregator(db, AlertsSettings())
         self.samples = self.aggregator.sender()
-        self.http = httpx.AsyncClient(timeout=30.0)
+        self.http = shared_client()
         keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=bytes.fromhex(args.key))
         kind = meta_kind(db, keys, self.registry, self.samples, lend(self.http),
                          meta_ads(MetaSettings(graph_url=args.url)), pacer=Pacer(meta_window),

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-import httpx
 import msgspec
 import trio
 
@@ -21,7 +20,7 @@ from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
-from actors.http import lend
+from actors.http import lend, shared_client
 from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
@@ -255,7 +254,7 @@ async def _run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Sh
     # stopped, then the counter (stopped next) closing its own, lets the aggregator drain and return.
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
-    http = httpx.AsyncClient(timeout=30.0)
+    http = shared_client()
     timings = LeaseTimings(ttl=settings.engine.lease_ttl, renew_every=settings.engine.lease_renew_every)
     accounts = AccountsSupervisor(db, registry=registry,
                                   kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,
