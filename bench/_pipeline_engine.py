@@ -70,7 +70,7 @@ class Report(msgspec.Struct, kw_only=True):
     rss_mb: float
     held: int  # leases
     running: int  # account actors started and not ended
-    polled: int  # of those, the ones that have finished a cycle (a successful call, then "waiting")
+    polled: int  # of those, the ones seen resting after a cycle (their detail's state "waiting" or "parked")
     failing: int  # of those, the ones whose last call failed
     samples: int  # written by the aggregator
     polls: int  # begun since the start
@@ -107,6 +107,7 @@ class _Engine:
             self.aggregator.child_spec(),
             ChildSpec("accounts", self.accounts.run, stop=self._stop_accounts),
         ])
+        self._rested: set[str] = set()  # seen resting after a cycle
 
     def _stop_accounts(self) -> None:
         self.accounts.stop()
@@ -114,13 +115,18 @@ class _Engine:
 
     def report(self, rss_before: float) -> Report:
         running = polled = failing = 0
-        for name in self.accounts.children:
+        children = self.accounts.children
+        self._rested.intersection_update(children)  # a lease given up and claimed again starts afresh
+        for name in children:
             status = self.registry.get(name)
             if status is None or status.state != ActorState.RUNNING:
+                self._rested.discard(name)
                 continue
             running += 1
             detail = status.detail or {}
-            polled += detail.get("last_success_at") is not None
+            if detail.get("state") in ("waiting", "parked"):
+                self._rested.add(name)
+            polled += name in self._rested
             failing += detail.get("last_error") is not None
         *lag, (_, polls) = lag_buckets() or [(math.inf, 0.0)]
         return Report(node=str(self.node_id), pid=os.getpid(), at=time.time(), rss_before_mb=rss_before,
