@@ -66,7 +66,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/db.py
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/providers.py
-	$(VENV)/bin/python bench/pipeline.py
+	$(VENV)/bin/python bench/pipeline.py --actors 1000 --poll-interval 60 --processes 2
 	$(VENV)/bin/python bench/rules.py
 	$(VENV)/bin/python bench/live.py
 	$(VENV)/bin/python bench/console.py

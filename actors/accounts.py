@@ -98,7 +98,10 @@ class AccountsSupervisor:
 
     The kinds' actors send their samples wherever their kind says; we never touch those channels (the
     wiring code owns them). ``poll_interval`` is the fallback reconciliation period in seconds (LISTEN is
-    only a wake-up). The constructor does no I/O.
+    only a wake-up). A reconciliation starts at most ``start_batch`` children, all at once, and the next
+    one follows at once with the rest: thousands of accounts (a start, a hand-over) start in batches, with
+    our leases renewed between them instead of expiring while the children start. The constructor does no
+    I/O.
     """
 
     def __init__(
@@ -106,9 +109,10 @@ class AccountsSupervisor:
         poll_interval: float = 60.0,
         backoff: Backoff = Backoff(base=2.0, factor=2.0, cap=600.0),  # noqa: B008 -- frozen
         intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
-        rng: random.Random | None = None, name: str = "accounts",
+        rng: random.Random | None = None, name: str = "accounts", start_batch: int = 500,
     ) -> None:
         self._db, self._registry, self._poll_interval = db, registry, poll_interval
+        self._start_batch = start_batch
         self._keeper = keeper
         self._kinds = tuple(kinds)
         names = [kind.name for kind in self._kinds]
@@ -189,9 +193,11 @@ class AccountsSupervisor:
                     await self._supervisor.stop_child(name)
                     del self._children[name]
             return
+        starts: list[tuple[ActorKind, str, Account, int]] = []
         for name, (kind, account) in listed.items():
             if name in held or not account.runnable:
-                await self._converge(kind, name, account, held.get(name, 0))
+                if await self._converge(kind, name, account, held.get(name, 0)):
+                    starts.append((kind, name, account, held[name]))
             elif name in self._children:
                 log.info("%s: its lease went to another engine process; stopping its actor here", name)
                 await self._supervisor.stop_child(name)
@@ -200,8 +206,21 @@ class AccountsSupervisor:
             log.info("%s: account gone; stopping its actor", name)
             await self._supervisor.stop_child(name)
             del self._children[name]
+        await self._start(starts[:self._start_batch])
+        if len(starts) > self._start_batch:
+            self._wake.set()  # the others at the next reconciliation, right after it renewed our leases
 
-    async def _converge(self, kind: ActorKind, name: str, account: Account, token: int) -> None:
+    async def _start(self, starts: list[tuple[ActorKind, str, Account, int]]) -> None:
+        """Start these children at once: one after the other, each waiting for the previous one's first
+        query (its token) behind the queries of those already polling, 20,000 took many minutes."""
+        async with trio.open_nursery() as nursery:
+            for kind, name, account, token in starts:
+                self._children[name] = (kind.name, account.version, token)
+                nursery.start_soon(self._supervisor.start_child, ChildSpec(
+                    name, kind.build(account, Lease(name, token)), restart=kind.restart))
+
+    async def _converge(self, kind: ActorKind, name: str, account: Account, token: int) -> bool:
+        """Stop a child that must not run as it is; True when the account needs a child started."""
         known = self._children.get(name)
         status = self._registry.get(name)
         ended = status is None or status.state in (ActorState.STOPPED, ActorState.FAILED)
@@ -212,15 +231,11 @@ class AccountsSupervisor:
             self._registry.update(name, ActorState.STOPPED, last_error=last_error)
             self._registry.set_detail(name, {**(status.detail or {} if status is not None else {}),
                                              "state": "needs_reauth", "next_poll_at": None})
-            return
+            return False
         if not account.runnable:
-            return
+            return False
         if known is not None and known[1:] != (account.version, token) and not ended:
             log.info("%s: account re-connected, or its lease claimed anew; restarting its actor", name)
             await self._supervisor.stop_child(name)
             ended = True
-        if known is None or ended:
-            self._children[name] = (kind.name, account.version, token)
-            await self._supervisor.start_child(ChildSpec(name, kind.build(account, Lease(name, token)),
-                                                         restart=kind.restart))
-
+        return known is None or ended

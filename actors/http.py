@@ -1,7 +1,14 @@
 """How account actors get their HTTP client: ``HttpFactory()`` is entered with ``async with`` for as long
 as an actor runs. ``httpx.AsyncClient`` itself is one (a client per actor, for tests); the engine passes
-``lend(client)``, so every actor shares one connection pool instead of holding ~1 MB and its own
-connections each (bench/pipeline.py measured a client at ~0.8 MB and ~40 ms to build). Every call it
+``lend(shared_client())``, so every actor shares one connection pool instead of holding ~1 MB and its own
+connections each (bench/pipeline.py measured a client at ~0.8 MB and ~40 ms to build).
+
+The shared client lets at most as many requests in as it has connections (``LimitedTransport``); the others
+wait in a trio ``CapacityLimiter``, not in httpcore's pool. Thousands of actors on one pool otherwise queue
+there, where a request cancelled while it waits can leak its connection slot for good (encode/httpcore#1093:
+once every slot leaked, each request fails with ``PoolTimeout`` until the process restarts; our actors are
+cancelled together on a lost lease or a stop), and where each request's arrival and end rescans the whole
+queue (a third of an engine's CPU with 3,000 Meta actors, bench/pipeline.py's real rows). Every call it
 makes names the product, its version and the engine process (``user_agent``)."""
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 
 import httpx
+import trio
 
-__all__ = ["HttpFactory", "lend", "user_agent"]
+__all__ = ["HttpFactory", "LimitedTransport", "lend", "shared_client", "user_agent"]
+
+_CONNECTIONS = 100  # httpx's default pool size
 
 HttpFactory = Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -32,3 +42,53 @@ def user_agent(node_id: uuid.UUID) -> str:
     """The ``User-Agent`` of the account actors' calls from engine process ``node_id``: a provider's support
     (or the simulator's caller log) can tell which of several engine processes made a call."""
     return f"SongTrackPro/{version('songtrackpro')} (engine {node_id})"
+
+
+def shared_client(*, user_agent: str | None = None, timeout: float = 30.0,
+                  connections: int = _CONNECTIONS) -> httpx.AsyncClient:
+    """The account actors' one client: ``connections`` pooled connections, as many requests in flight."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    headers = {"User-Agent": user_agent} if user_agent is not None else None
+    transport = LimitedTransport(httpx.AsyncHTTPTransport(limits=limits), connections)
+    return httpx.AsyncClient(timeout=timeout, headers=headers, transport=transport)
+
+
+class LimitedTransport(httpx.AsyncBaseTransport):
+    """``transport`` with at most ``limit`` requests in flight, each counted until its response is closed."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, limit: int) -> None:
+        self._transport = transport
+        self._limiter = trio.CapacityLimiter(limit)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        borrower = object()  # the response may be closed by another task than ours
+        await self._limiter.acquire_on_behalf_of(borrower)
+        try:
+            response = await self._transport.handle_async_request(request)
+        except BaseException:
+            self._limiter.release_on_behalf_of(borrower)
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)  # an async transport's
+        response.stream = _Releasing(response.stream, self._limiter, borrower)
+        return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+class _Releasing(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.AsyncByteStream, limiter: trio.CapacityLimiter, borrower: object) -> None:
+        self._stream, self._limiter, self._borrower = stream, limiter, borrower
+        self._released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if not self._released:
+                self._released = True
+                self._limiter.release_on_behalf_of(self._borrower)

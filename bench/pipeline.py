@@ -1,10 +1,11 @@
 """Benchmark: the pipeline from account actors to signed webhooks, each figure next to a baseline measured in
 the same run: samples/s through the aggregator (vs a raw INSERT of the same rows), signed deliveries/s (vs a
-raw httpx POST loop to the same receiver), the latency from a sample to its webhook (vs one raw POST), and
-the account actors one process holds polling the Meta simulator (vs as many bare sleeping tasks).
+raw httpx POST loop to the same receiver), the latency from a sample to its webhook (vs one raw POST), the
+account actors one process holds polling the Meta simulator (stand-ins vs as many bare sleeping tasks, and
+real ``MetaAccountActor``s next to them), and several engine processes sharing the real accounts.
 
 Usage: .venv/bin/python bench/pipeline.py [--seconds S] [--dsn DSN] [--actors 1000,10000,20000]
-       [--events N] [--concurrency C] [--poll-interval I] [--skip-db]
+       [--events N] [--concurrency C] [--poll-interval I] [--processes 2,3] [--skip-db]
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations; with it,
 the migrations are applied to that database and our rows (organizations named "Bench ...") are left there.
@@ -27,6 +28,24 @@ the migrations are applied to that database and our rows (organizations named "B
    simulator in its own process, not MetaAccountActors) and what the bare baseline is. Each actor polls
    every I seconds (default 300: 10k actors make 33 calls/s; MetaSchedule's 900 s and two calls a cycle
    make 22), so the window holds about N * S / I wake-ups: a lower I gives p99 more samples and more load.
+   Under each N's two stand-in rows, "N real": N real Meta account actors in one engine process of their
+   own (bench/_pipeline_engine.py: the root's StatusPublisher, Aggregator and AccountsSupervisor with
+   ``meta_kind`` and a LeaseKeeper, wired as songtrack/runtime.py does), polling every I seconds too
+   (``MetaSchedule(interval=I)``, the kind's own argument). Each account is a label of its own set up in
+   bulk (bench/_pipeline_labels.py: an organization, a connected integration with its sealed token, an
+   active campaign linked to the Meta campaign of its own simulated ad account, whose own token lists it
+   alone). All N actors begin at once with a first cycle (ad accounts, a 28-day insights sweep, statuses):
+   the row waits until every one finished it ("first cycle done"), then measures max(S, I) seconds, so
+   every account polls once more in it. polls/s is measured (the stand-ins' column is N / I); lag is how
+   late each poll began after it was due (``songtrack_poll_lag_seconds``, p50/p99 interpolated in its
+   buckets); RSS is the engine process's, +MB over its RSS before the first actor started. "p99 ratio" is
+   over the bare row's p99.
+5. engine processes: for each P in --processes (default 2,3), P engine processes as above sharing the
+   largest N's real accounts through their leases (TTL 6 s, renewed every 2 s: bench/_pipeline_fleet.py),
+   measured over max(S, I) seconds once every account is held at a fair share and polled: per process,
+   leases held, polls/s and lag; lease renewals/s (PostgreSQL's count of updates of engine_leases); then
+   one process is killed (SIGKILL): the seconds until the survivors hold every lease, and until each of
+   the killed process's accounts was polled again.
 
 Everything shares this machine's cores with PostgreSQL, the receiver (in this process) and the simulator:
 compare the ratios between runs more than the absolute figures.
@@ -46,13 +65,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from bench import _pipeline_flow as flow
 from bench._args import count_list
 from bench._pipeline_actors import DRAIN, ActorsRow, child_main, client_cost, row_in_child
+from bench._pipeline_fleet import FLEET_RENEW, FLEET_TTL, fleet_row
+from bench._pipeline_real import Labels, RealRow, real_row
 from bench._pipeline_receiver import Receiver, serve_receiver
-from bench._scratch import scratch
+from bench._scratch import Scratch, scratch
 from engine.store import apply_migrations, open_database
 from engine.store.database import Database
 
 CAMPAIGNS = 100
-SIMULATOR_MAX_ACCOUNTS = 10_000  # SimulatorConfig.accounts allows no more
+SIMULATOR_MAX_ACCOUNTS = 20_000  # SimulatorConfig.accounts allows no more
 
 
 def _line(label: str, ours: str, baseline: str, ratio: str = "") -> None:
@@ -102,14 +123,15 @@ async def _delivery_rows(db: Database, key: bytes, receiver: Receiver, args: arg
           flush=True)
 
 
-def _actors(args: argparse.Namespace, root: Path) -> None:
+def _actors(args: argparse.Namespace, run: Scratch) -> None:
     from bench.providers import start_simulator  # the simulator process providers.py already runs
 
     per_client_ms, per_client_mb = client_cost()
     accounts = min(max(args.actors), SIMULATOR_MAX_ACCOUNTS)
-    server, url, acts = start_simulator(accounts, 1, root)
-    acts_file = root / "accounts.txt"
-    acts_file.write_text("\n".join(acts))
+    server, url, listed = start_simulator(accounts, 1, run.root, labels=True)
+    acts_file = run.root / "accounts.txt"
+    acts_file.write_text("\n".join(account[0] for account in listed))
+    labels = Labels(run.dsn(), listed, flow.keygen())
     print(f"4. account actors polling the Meta simulator (standard_access, {accounts:,} accounts, own process); "
           f"each actor polls every {args.poll_interval:g} s\n   (random phase), {args.seconds:g} s measured, "
           f"each row in a fresh process. lag = woke - planned, over the wakes in the window.")
@@ -119,16 +141,50 @@ def _actors(args: argparse.Namespace, root: Path) -> None:
         for n in args.actors:
             rows = [row_in_child(n, kind, url, acts_file, args.seconds, args.poll_interval)
                     for kind in ("ours", "bare")]
-            p99_ratio = _ratio(flow.percentile_ms(rows[0].lags, 99), flow.percentile_ms(rows[1].lags, 99))
+            bare_p99 = flow.percentile_ms(rows[1].lags, 99)
+            p99_ratio = _ratio(flow.percentile_ms(rows[0].lags, 99), bare_p99)
             for row in rows:
                 print(_actors_line(row, n / args.poll_interval, p99_ratio if row.kind == "ours" else ""), flush=True)
+            if n <= accounts:
+                print(_real_line(real_row(labels, url, n, args.seconds, args.poll_interval, run.root), bare_p99),
+                      flush=True)
+        _fleet(args, labels, url, run.root, accounts)
     finally:
         if (code := server.stop()) != 0:
             print(f"the simulator exited with {code}; its log ends:\n{server.tail()}", file=sys.stderr)
     print(f"   ours: Pacer + MetaClient.campaigns over one shared httpx.AsyncClient; bare: the same wake-ups, no "
           f"work. Above {SIMULATOR_MAX_ACCOUNTS:,}\n   actors, accounts are shared (the simulator's maximum). "
-          f"Not counted: the runtime gives each MetaAccountActor its own\n   httpx.AsyncClient, measured apart at "
-          f"{per_client_ms:.1f} ms and {per_client_mb:.2f} MB per client.")
+          f"The runtime shares one httpx.AsyncClient among its\n   MetaAccountActors (actors/http.py), as the real "
+          f"rows do; one per actor would cost {per_client_ms:.1f} ms and {per_client_mb:.2f} MB each.")
+
+
+def _real_line(row: RealRow, bare_p99: float) -> str:
+    window = row.window
+    p99 = window.lag_ms(0.99)
+    return (f"   {f'{row.actors:,} real':<20}{window.polls / window.seconds:>8,.1f}{window.polls:>8,}{'-':>8}"
+            f"{window.lag_ms(0.5):>12,.2f}{p99:>12,.2f}{window.rss_peak_mb:>9,.0f}{row.grown_mb:>8,.0f}"
+            f"{1024 * row.grown_mb / row.actors:>10,.1f}{_ratio(p99, bare_p99):>11}\n"
+            f"      real: {window.last.running:,} running; rows set up in {row.setup_s:.1f} s; every first cycle done "
+            f"{row.first_cycle_s:.1f} s after the start; {window.seconds:.0f} s measured; "
+            f"{window.last.samples - window.first.samples:,} samples written; {window.last.failing:,} failing")
+
+
+def _fleet(args: argparse.Namespace, labels: Labels, url: str, root: Path, accounts: int) -> None:
+    if not args.processes:
+        return
+    labels.top_up(accounts)
+    window = max(args.seconds, args.poll_interval)
+    print(f"5. engine processes sharing {accounts:,} real accounts (leases: TTL {FLEET_TTL:g} s, renewed every "
+          f"{FLEET_RENEW:g} s), measured over {window:g} s, then one of them killed (SIGKILL)", flush=True)
+    for processes in args.processes:
+        row = fleet_row(labels, url, processes, args.seconds, args.poll_interval, root)
+        print(f"   {processes} processes: every account held at a fair share and polled {row.settle_s:.1f} s after "
+              f"the start; lease renewals {row.renewals:,.0f}/s\n   kill -9 of one holding {row.killed_held:,}: "
+              f"every lease held again after {row.claimed_s:.1f} s, every account polled again after "
+              f"{row.covered_s:.1f} s", flush=True)
+        for n, w in enumerate(row.windows, 1):
+            print(f"      process {n}: {w.last.held:,} held, {w.polls / w.seconds:,.1f} polls/s, lag p50 "
+                  f"{w.lag_ms(0.5):,.2f} ms, p99 {w.lag_ms(0.99):,.2f} ms, RSS {w.rss_peak_mb:,.0f} MB", flush=True)
 
 
 def _actors_line(row: ActorsRow, demand: float, ratio: str) -> str:
@@ -153,7 +209,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="endpoint max_in_flight and POST tasks")
     parser.add_argument("--poll-interval", type=float, default=300.0,
                         help="seconds between an actor's polls (default 300; MetaSchedule's is 900)")
-    parser.add_argument("--skip-db", action="store_true", help="only the actors (figure 4)")
+    parser.add_argument("--processes", type=count_list("engine process", "2,3"), default=[2, 3],
+                        help="engine processes sharing the accounts in figure 5 (default 2,3)")
+    parser.add_argument("--skip-db", action="store_true", help="only the actors (figures 4 and 5)")
     parser.add_argument("--row", type=int, help=argparse.SUPPRESS)  # one actors row, in a child process
     parser.add_argument("--row-kind", help=argparse.SUPPRESS)
     parser.add_argument("--row-url", help=argparse.SUPPRESS)
@@ -165,7 +223,7 @@ def main() -> None:
     with scratch("songtrack-bench-pipeline-", args.dsn) as run:
         if not args.skip_db:
             trio.run(_flow, run.dsn(), args)
-        _actors(args, run.root)
+        _actors(args, run)
 
 
 if __name__ == "__main__":

@@ -40,9 +40,11 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import msgspec
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
@@ -64,11 +66,19 @@ APP_CALLS_PER_HOUR = 1_000_000_000  # the app's hourly allowance must not bind e
 # --- the server process -----------------------------------------------------------------------------------
 
 
-def serve(accounts: int, campaigns: int, ready: Path) -> int:
+def serve(accounts: int, campaigns: int, ready: Path, *, labels: bool = False) -> int:
     """``python bench/providers.py --serve``: the simulator over HTTP until SIGTERM/SIGINT; writes its URL
-    and the account ids to ``ready`` once it accepts connections."""
+    and a line per account (its id, then its campaigns' ids) to ``ready`` once it accepts connections.
+
+    With ``labels`` (the pipeline benchmark's real account actors): every account has its own token
+    (``account_token``), USD in UTC, a world whose present is now (an actor asks for today's figures), and
+    campaigns that started at most 3 days ago, so an actor's first 28-day sweep sends a few days, not 28."""
     config = SimulatorConfig(tier="standard_access", accounts=accounts, campaigns_per_account=campaigns,
                              app_calls_per_hour=APP_CALLS_PER_HOUR, access_tokens=(TOKEN,))
+    if labels:
+        config = msgspec.structs.replace(config, account_tokens=True, start=datetime.now(UTC).isoformat(),
+                                         history_days=3, profiles=(("USD", "UTC"),),
+                                         insights_app_calls_per_s=1_000_000)
     return trio.run(_serve, config, ready)
 
 
@@ -76,7 +86,11 @@ async def _serve(config: SimulatorConfig, ready: Path) -> int:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             served = await nursery.start(serve_meta_simulator, config)
-            lines = [served.url, *(f"act_{number}" for number in served.simulator.world.accounts)]
+            world = served.simulator.world
+            campaigns: dict[str, list[str]] = {number: [] for number in world.accounts}
+            for campaign in world.campaigns.values():
+                campaigns[campaign.account_id].append(campaign.id)
+            lines = [served.url, *(" ".join([f"act_{number}", *ids]) for number, ids in campaigns.items())]
             partial = trio.Path(ready.with_suffix(".tmp"))
             await partial.write_text("\n".join(lines))
             await partial.rename(ready)  # appears whole
@@ -86,13 +100,16 @@ async def _serve(config: SimulatorConfig, ready: Path) -> int:
     return 0
 
 
-def start_simulator(accounts: int, campaigns: int, root: Path) -> tuple[ServerProcess, str, list[str]]:
-    """The simulator process with ``accounts`` ad accounts; its process, URL and the accounts' ids."""
-    argv = [sys.executable, __file__, "--serve", "--accounts", str(accounts), "--campaigns", str(campaigns)]
+def start_simulator(accounts: int, campaigns: int, root: Path, *,
+                    labels: bool = False) -> tuple[ServerProcess, str, list[list[str]]]:
+    """The simulator process with ``accounts`` ad accounts (``serve``); its process, its URL and, for each
+    account, its id followed by its campaigns' ids."""
+    argv = [sys.executable, __file__, "--serve", "--accounts", str(accounts), "--campaigns", str(campaigns),
+            *(["--labels"] if labels else [])]
     server, ready = ServerProcess.launch(argv, root, what="simulator", start_timeout=START_TIMEOUT,
                                          stop_timeout=10.0)
-    url, *acts = ready.splitlines()
-    return server, url, acts
+    url, *lines = ready.splitlines()
+    return server, url, [line.split() for line in lines]
 
 
 # --- the two loops ------------------------------------------------------------------------------------------
@@ -204,7 +221,8 @@ def measure(rows: list[int], seconds: float, campaigns: int, root: Path) -> None
           f"{'ratio':>8}", flush=True)
     errors: list[str] = []
     for n in rows:
-        server, url, acts = start_simulator(n, campaigns, root)
+        server, url, accounts = start_simulator(n, campaigns, root)
+        acts = [account[0] for account in accounts]
         try:
             ours = trio.run(_phase, "ours", url, acts, seconds, n)
             raw = trio.run(_phase, "raw", url, acts, seconds, n)
@@ -225,8 +243,8 @@ def measure(rows: list[int], seconds: float, campaigns: int, root: Path) -> None
 
 def _counts(text: str) -> list[int]:
     values = [int(part) for part in text.split(",") if part.strip()]
-    if not values or min(values) < 1 or max(values) > 10_000:
-        raise argparse.ArgumentTypeError("a comma-separated list of account counts from 1 to 10,000")
+    if not values or min(values) < 1 or max(values) > 20_000:
+        raise argparse.ArgumentTypeError("a comma-separated list of account counts from 1 to 20,000")
     return values
 
 
@@ -239,9 +257,10 @@ def main() -> None:
                         "(default 1)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the server process
     parser.add_argument("--ready", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--labels", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        sys.exit(serve(args.accounts[0], args.campaigns, args.ready))
+        sys.exit(serve(args.accounts[0], args.campaigns, args.ready, labels=args.labels))
     root = Path(tempfile.mkdtemp(prefix="songtrack-bench-providers-"))
     started = time.monotonic()
     try:

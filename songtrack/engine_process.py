@@ -12,14 +12,13 @@ import logging
 from datetime import timedelta
 from functools import partial
 
-import httpx
 import trio
 
 from actors import Housekeeper
 from actors.accounts import AccountsSupervisor
 from actors.aggregator import Aggregator
 from actors.daily_reporter import DailyReporter
-from actors.http import lend, user_agent
+from actors.http import lend, shared_client, user_agent
 from actors.lease_keeper import LeaseKeeper, release_dead_neighbours
 from actors.meta_signals import MetaWriteSignals
 from actors.rule_evaluator import RuleEvaluator
@@ -122,7 +121,7 @@ async def run_engine(db: Database, settings: Settings, keys: Keys, shutdown: Shu
     # first) closing its own, then closing this once the accounts have stopped, lets the aggregator drain.
     samples = aggregator.sender()
     # One connection pool for every account actor, closed after they stop.
-    http = httpx.AsyncClient(timeout=30.0, headers={"User-Agent": user_agent(node_id)})
+    http = shared_client(user_agent=user_agent(node_id))
     timings = LeaseTimings(ttl=settings.engine.lease_ttl, renew_every=settings.engine.lease_renew_every)
     accounts = AccountsSupervisor(db, registry=registry,
                                   kinds=account_kinds(db, settings, keys, registry, samples, lend(http), clock,

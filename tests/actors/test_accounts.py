@@ -46,7 +46,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 def supervisor(db: Database, sim: MetaSimulator, registry: Registry, send: trio.MemorySendChannel[MetricSample],
-               *, kinds: Sequence[ActorKind] | None = None) -> AccountsSupervisor:
+               *, kinds: Sequence[ActorKind] | None = None, start_batch: int = 500) -> AccountsSupervisor:
     """The supervisor of the Meta kind, wired as the root wires it but to the simulator, or of ``kinds``."""
     keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=KEY)
     rng = random.Random(1)  # the supervisor's jitter and the actors' seeds draw from one generator
@@ -54,7 +54,7 @@ def supervisor(db: Database, sim: MetaSimulator, registry: Registry, send: trio.
         kinds = [meta_kind(db, keys, registry, send, http_factory(sim), meta_ads(Settings().meta),
                            pacer=Pacer(meta_window), wall=wall_of(sim), rng=rng)]
     return AccountsSupervisor(db, registry=registry, kinds=kinds, keeper=LeaseKeeper(db, uuid.uuid4(), UNRENEWED),
-                              poll_interval=NEVER, rng=rng)
+                              poll_interval=NEVER, rng=rng, start_batch=start_batch)
 
 
 @asynccontextmanager
@@ -98,6 +98,18 @@ async def test_actors_start_at_boot_and_follow_connect_and_disconnect(db: Databa
         assert registry.get(f"meta:{second.id}") is not None
 
     assert {s.state for s in registry.snapshot()} == {ActorState.STOPPED}
+
+
+async def test_many_accounts_start_in_batches_one_reconciliation_each(db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    names = [f"meta:{(await connect(db, sim))[0].id}" for _ in range(5)]
+    registry = Registry()
+    send, receive = trio.open_memory_channel[MetricSample](64)
+    accounts = supervisor(db, sim, registry, send, start_batch=2)
+    async with running(accounts, send, receive):
+        assert len(accounts.children) == 2  # reported started after the first batch; the rest follow at once
+        await until(lambda: accounts.children == sorted(names))
+        await until(lambda: all(_detail(registry, name).get("last_success_at") is not None for name in names))
 
 
 def _detail(registry: Registry, name: str) -> dict[str, object]:

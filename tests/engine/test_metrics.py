@@ -3,12 +3,13 @@ the usage a provider reports is the max of the accounts' latest reports, by the 
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
 from prometheus_client import REGISTRY
 
-from engine.metrics import counted_call, domain_kind
+from engine.metrics import counted_call, domain_kind, record_usage
 from engine.provider import ProviderError, RateLimitedError, Result, UsageSignal
 
 
@@ -48,3 +49,12 @@ async def test_usage_is_the_max_of_the_accounts_latest_reports_by_domain_kind() 
     with pytest.raises(RateLimitedError):
         await counted_call(domains, lambda: _answer((), refusal))  # an error's signals count too
     assert _usage(f"meta:{kind}") == 40.0
+
+
+def test_usage_follows_the_max_through_any_order_of_reports() -> None:
+    kind, rng, latest = f"probe_{uuid.uuid4().hex[:8]}", random.Random(18), dict[str, float]()
+    for _ in range(500):
+        domain = f"meta:act_{rng.randrange(20)}:{kind}"
+        latest[domain] = float(rng.randrange(100))
+        record_usage([UsageSignal(domain=domain, utilization=latest[domain])])
+        assert _usage(f"meta:{kind}") == max(latest.values())

@@ -20,7 +20,7 @@ from .batch import run_batch
 from .callers import CallerLog
 from .capi import Conversions
 from .clock import Clock, SimClock, parse_start
-from .config import SimulatorConfig
+from .config import SimulatorConfig, account_token
 from .graph import GraphError, Request, Response, json_response
 from .oauth import OAuth, Token
 from .quota import QuotaModel, Throttle
@@ -66,6 +66,8 @@ class MetaSimulator:
         self.clock = clock or SimClock(parse_start(self.config.start), self.config.speed)
         self.world = World(self.config, self.clock)
         self.oauth = OAuth(self.config, self.clock, random.Random(f"{self.config.seed}:oauth"))
+        if self.config.account_tokens:
+            self.oauth.issue([account_token(account) for account in self.world.accounts])
         self.quota = QuotaModel(self.config)
         self.reports = Reports(self.config, self.clock, random.Random(f"{self.config.seed}:reports"))
         self.audiences = Audiences(self.clock, random.Random(f"{self.config.seed}:audiences"))

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from msgspec import Meta
 
-__all__ = ["FaultConfig", "Profile", "SimulatorConfig", "Tier"]
+__all__ = ["FaultConfig", "Profile", "SimulatorConfig", "Tier", "account_token", "token_account"]
 
 Tier = Literal["development_access", "standard_access"]
 _Rate = Annotated[float, Meta(ge=0.0, le=1.0)]
 # An ad account's (ISO 4217 currency, IANA timezone), as Meta reports them on the account.
 Profile = tuple[Annotated[str, Meta(pattern="^[A-Z]{3}$")], str]
+_ACCOUNT_TOKEN = "ACCOUNT_TOKEN_act_"
 
 
 class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -59,6 +60,10 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     than profiles; empty (the default) is the built-in mix (USD in Los Angeles, JPY in Tokyo, USD in
     Honolulu, KRW in Tonga, GBP in London, NZD in Auckland). A currency the simulator has no rate for is
     priced like USD; one without cents (JPY, KRW, ...) has an offset of 1. An unknown timezone raises.
+
+    ``account_tokens``: every ad account also gets a pre-issued token of its own (``account_token``), whose
+    ``/me/adaccounts`` lists that account alone, as thousands of labels each connecting their own Meta user
+    would see it (the pipeline benchmark's real account actors).
     """
 
     seed: int = 0
@@ -66,7 +71,7 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     start: str = "2026-09-01T12:00:00+00:00"  # ISO 8601 with an offset: the simulated clock's origin
     tier: Tier = "development_access"
     active_ads: Annotated[int, Meta(ge=0)] = 0
-    accounts: Annotated[int, Meta(ge=1, le=10_000)] = 6  # a fleet test polls 500, the bench 1,000
+    accounts: Annotated[int, Meta(ge=1, le=20_000)] = 6  # a fleet test polls 500, the bench up to 20,000
     campaigns_per_account: Annotated[int, Meta(ge=0, le=500)] = 4
     history_days: Annotated[int, Meta(ge=0)] = 60  # seeded campaigns started this long before ``start``
     usage_header_threshold_pct: Annotated[float, Meta(ge=0.0)] = 10.0
@@ -75,6 +80,7 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     app_id: str = "1234567890"
     app_secret: str = "simulator-secret"
     access_tokens: tuple[str, ...] = ("SIMULATOR_TOKEN",)
+    account_tokens: bool = False
     deny_consent: bool = False
     short_token_ttl_s: int = 7200
     long_token_ttl_s: int = 5_183_944
@@ -91,3 +97,13 @@ class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
                 ZoneInfo(timezone_name)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown timezone in profiles: {timezone_name!r}") from None
+
+
+def account_token(account_id: str) -> str:
+    """The pre-issued token of the ad account ``account_id`` (digits) when ``account_tokens`` is on."""
+    return f"{_ACCOUNT_TOKEN}{account_id}"
+
+
+def token_account(token: str | None) -> str | None:
+    """The ad account (digits) whose own token ``token`` is, if it is one (``account_token``)."""
+    return token[len(_ACCOUNT_TOKEN):] if token is not None and token.startswith(_ACCOUNT_TOKEN) else None

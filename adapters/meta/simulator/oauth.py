@@ -60,6 +60,11 @@ class OAuth:
         self._codes: dict[str, _Code] = {}
         self.tokens = {t: Token(t, self.user_id, ALL_SCOPES, clock.now(), 0.0, True) for t in config.access_tokens}
 
+    def issue(self, values: list[str]) -> None:
+        """Pre-issue more never-expiring tokens with every scope, like ``config.access_tokens``."""
+        now = self._clock.now()
+        self.tokens.update({t: Token(t, self.user_id, ALL_SCOPES, now, 0.0, True) for t in values})
+
     def _real(self, seconds: float) -> float:
         """``seconds`` of the client's clock, in simulated seconds (see the module docstring). At speed 0
         the simulated clock stands still, so the lifetime is kept as given."""

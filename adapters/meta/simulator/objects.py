@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 
 from .budgets import check_budgets, minimum_budgets
+from .config import token_account
 from .graph import GraphError, Request, Response, invalid_param, json_response, page, select
 from .world import Account, Campaign, World
 
@@ -101,8 +102,11 @@ def campaign_json(world: World, campaign: Campaign, fields: list[str]) -> Json:
 
 
 def list_accounts(world: World, request: Request) -> Response:
+    """``GET /me/adaccounts``: every account, or the one whose own token this is (``account_tokens``)."""
     fields = request.fields(("account_id", "id"))
     accounts = list(world.accounts.values())
+    if world.config.account_tokens and (own := token_account(request.token)) is not None:
+        accounts = [world.accounts[own]] if own in world.accounts else []
     return json_response(page(accounts, request, render=lambda account: account_json(world, account, fields)))
 
 

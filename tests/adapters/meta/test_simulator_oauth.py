@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from adapters.meta.simulator import MetaSimulator
+from adapters.meta.simulator.config import account_token
+from tests.adapters.meta.sim import client as sim_client
 from tests.adapters.meta.sim import make
 
 REDIRECT = "https://app.songtrack.example/oauth/meta/callback"
@@ -135,3 +137,19 @@ async def test_revoking_all_permissions_kills_every_token_of_the_user() -> None:
     assert [(r.status_code, r.json()["error"]["code"], r.json()["error"]["error_subcode"]) for r in after] == [
         (400, 190, 467)] * 3
     assert refused.json()["error"]["code"] == 100
+
+
+async def test_an_account_token_lists_its_own_ad_account_alone() -> None:
+    sim, _ = make(accounts=3, account_tokens=True)
+    first, second, _third = sim.world.accounts
+    async with sim_client(sim, account_token(second)) as own, sim_client(sim) as everyone:
+        listed = (await own.get("/v25.0/me/adaccounts", params={"fields": "id"})).json()["data"]
+        assert listed == [{"id": f"act_{second}"}]
+        assert len((await everyone.get("/v25.0/me/adaccounts")).json()["data"]) == 3
+        assert (await own.get(f"/v25.0/act_{first}/campaigns")).status_code == 200  # a token reads any account
+
+
+async def test_account_tokens_are_off_by_default() -> None:
+    sim, _ = make(accounts=2)
+    async with sim_client(sim, account_token(next(iter(sim.world.accounts)))) as http:
+        assert (await http.get("/v25.0/me/adaccounts")).status_code == 400
