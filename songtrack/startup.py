@@ -66,12 +66,13 @@ async def database_server(settings: Settings) -> AsyncIterator[str]:
 def connect(settings: Settings, dsn: str, *, wait: bool = False,
             engine: bool = False) -> AbstractAsyncContextManager[Database]:
     """The Database at ``dsn`` with the configured pool size; with ``wait``, once it is up. An ``engine``
-    process's transactions may not idle for ``lease_ttl - lease_renew_every`` seconds: one stalled that long
-    (its leases are about to be claimed elsewhere) has its session ended by the server, which releases the
-    lease rows its fenced writes locked, so the others can claim them when they expire."""
+    process's sessions may not sit idle in a transaction for ``lease_ttl`` seconds: one stalled that long (a
+    SIGSTOP, a long pause: its leases are expiring too) has its session ended by the server, which releases
+    the lease rows its fenced writes locked, so the others can claim them. Not shorter: a live process slowed
+    down by a busy machine must not lose its transactions."""
     timings = settings.engine
     return open_database(dsn, min_size=settings.database.pool_min, max_size=settings.database.pool_max, wait=wait,
-                         idle_in_transaction=timings.lease_ttl - timings.lease_renew_every if engine else None)
+                         idle_in_transaction=timings.lease_ttl if engine else None)
 
 
 @asynccontextmanager
