@@ -43,7 +43,7 @@ from engine.clock import utc_now
 from engine.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_DELAY
 from engine.secrets_box import SealError
 from engine.store import webhook_deliveries as deliveries
-from engine.store.database import Database
+from engine.store.database import Database, StoreError
 from engine.store.outbox import OUTBOX_CHANNEL
 from engine.tracing import continued_span
 from engine.webhooks.schedule import FAST, STANDARD, Outcome, Schedule, classify, decide, parse_retry_after
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"SongTrackPro-Webhooks/{version('songtrackpro')}"
 _RESPONSE_LIMIT = 4096
+_GIVE_BACK_TIMEOUT = 5.0
 # A settled delivery's outcome label, by the decision that settled it (``disable``: the endpoint was disabled).
 _SETTLED = {"succeed": "succeeded", "fail": "failed", "disable": "disabled"}
 _envelope = msgspec.json.Decoder(dict[str, object])
@@ -161,11 +162,18 @@ class WebhookDispatcher:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         """Reports started once it listens for new events (so nothing committed later is missed until
         the next poll); then claims and sends forever. Crashes (and is restarted by its supervisor) when
-        the database is unavailable; the deliveries it held are sent again once their claims expire.
+        the database is unavailable. Whether it stops or crashes, it gives back the deliveries it still
+        holds (``_give_back``), so another process sends them at once.
 
         Resource handling: the HTTP client, the LISTEN connection and every send task live inside ``run``.
         """
         transport = GuardedTransport(self._allow, resolve=self._resolve)
+        try:
+            await self._claim_and_send(transport, task_status)
+        finally:
+            await self._give_back()
+
+    async def _claim_and_send(self, transport: GuardedTransport, task_status: trio.TaskStatus[None]) -> NoReturn:
         async with (self._http_factory(transport) as client, self._db.listen(OUTBOX_CHANNEL) as events,
                     trio.open_nursery() as nursery):
             nursery.start_soon(self._wake_on, events)
@@ -181,6 +189,18 @@ class WebhookDispatcher:
                     nursery.start_soon(self._deliver, client, claim)
                 if not claims or len(claims) == free:
                     await self._idle()
+
+    async def _give_back(self) -> None:
+        """Make due at once the deliveries we still hold (sends cut off by a stop or a crash), so another
+        process sends them now instead of once our claims expire or our heartbeat is old. Shielded and
+        bounded; unreachable, the claims expire by themselves."""
+        with trio.move_on_after(_GIVE_BACK_TIMEOUT) as scope:
+            scope.shield = True
+            try:
+                if released := await deliveries.release_claims(self._db, self.worker_id):
+                    log.info("gave back %d webhook deliveries cut off mid-send", released)
+            except StoreError as exc:
+                log.warning("could not give back our webhook deliveries (%s); their claims expire", exc)
 
     async def _wake_on(self, events: trio.abc.ReceiveChannel[object]) -> None:
         async for _ in events:

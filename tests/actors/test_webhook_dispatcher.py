@@ -322,3 +322,33 @@ async def test_the_transport_connects_to_the_checked_address_with_the_name_in_ho
     async with httpx.AsyncClient(transport=transport) as client:
         answer = (await client.post("https://hooks.example:8443/x")).json()
     assert answer == {"url": "https://10.0.0.7:8443/x", "host": "hooks.example:8443", "sni": "hooks.example"}
+
+
+class _Hanging(Receiver):
+    """A consumer that takes every request and never answers, so each send is in flight until cut off."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.seen = trio.Event()
+
+    async def answer(self, item, receive, send) -> None:  # type: ignore[no-untyped-def]
+        self.seen.set()
+        await trio.sleep_forever()
+
+
+async def test_a_stopped_dispatcher_gives_back_the_deliveries_it_was_sending(
+        db: Database, org: uuid.UUID, nursery: trio.Nursery) -> None:
+    hanging = await serve_receiver(nursery, _Hanging)
+    await add_endpoint(db, org, hanging)
+    event_id = await enqueue_event(db, org, "goal.reached", {})
+    with trio.fail_after(10):
+        async with trio.open_nursery() as running:
+            await running.start(dispatcher(db, worker_id="leaving").run)
+            await hanging.seen.wait()
+            assert await db.fetchval("SELECT claimed_by FROM webhook_deliveries WHERE event_id = $1",
+                                     event_id) == "leaving"
+            running.cancel_scope.cancel()  # how the supervisor stops it
+    # Due at once for any other process, instead of after the claim's timeout and slack.
+    row = await db.fetchrow("SELECT claimed_by, claimed_until, status FROM webhook_deliveries WHERE event_id = $1",
+                            event_id)
+    assert row is not None and (row["claimed_by"], row["claimed_until"], row["status"]) == (None, None, "pending")
