@@ -13,7 +13,6 @@ per connection; what the socket does not take goes to the writer.
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 
 import trio
@@ -38,13 +37,17 @@ def error_frame(code: str, message: str, track_id: uuid.UUID | None = None) -> s
 class FrameQueue:
     """What waits to be sent on one connection; its writer calls ``take()`` in a loop."""
 
+    # Thousands of connections each hold one: slots and plain lists (an empty deque takes 600 bytes).
+    __slots__ = ("_counts", "_doorbell", "_events", "_replies", "_rest", "_taken", "_waiting", "backlog", "closed",
+                 "overflow", "overflowed", "write_now")
+
     def __init__(self, backlog: int) -> None:
         self.backlog = backlog
         self.overflowed = False
         self.overflow = trio.Event()  # set once, when the backlog overflows
         self.closed: tuple[int, str] | None = None  # set at a graceful stop: close with this code and reason
-        self._replies: deque[str] = deque()
-        self._events: deque[str] = deque()
+        self._replies: list[str] = []
+        self._events: list[str] = []
         self._counts: dict[uuid.UUID, str] = {}
         self._doorbell = trio.Event()
         self._taken = trio.Event()

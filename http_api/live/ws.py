@@ -109,6 +109,9 @@ def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
 
 
 class _Connection:
+    __slots__ = ("alarm", "batch", "close", "cookie_session", "ctx", "expires_at", "heard", "hub", "open_queues",
+                 "organization_id", "pending", "queue")  # one per connection: thousands of them
+
     def __init__(self, ctx: ApiContext, hub: LiveFeed, open_queues: set[FrameQueue]) -> None:
         self.ctx, self.hub, self.open_queues = ctx, hub, open_queues
         self.queue = FrameQueue(ctx.settings.live.backlog)
