@@ -57,6 +57,7 @@ class _Feed:
         self.head = head
         self.published = head.last_seq
         self.counted_at = -math.inf  # trio time of the last counts snapshot sent to every subscriber
+        self.snapshot: tuple[float, int, str] | None = None  # the newest counts read: trio time, seq, frame
         self.subscribers: dict[FrameSink, int] = {}
 
     def publish(self, events: list[store.StoredEvent], counts: str | None) -> None:
@@ -131,8 +132,8 @@ class LiveHub:
                 return reply
             page = await store.events_after(db, track_id, delivered, limit=PAGE)
         # This subscriber's own snapshot: a new subscriber does not make everyone else's come early.
-        for counts in await store.counts(db, [track_id], since=self._counts_since()):
-            queue.counts(track_id, counts_frame(counts))
+        if (frame := await self._snapshot(feed, feed.published)) is not None:
+            queue.counts(track_id, frame)
         return reply
 
     def unsubscribe(self, queue: FrameSink, track_id: uuid.UUID) -> bool:
@@ -274,7 +275,7 @@ class LiveHub:
             feed = self._feeds.get(track_id)
             while feed is not None:
                 events = await store.events_after(self._db(), track_id, feed.published, limit=PAGE)
-                counts = await self._counts_with(feed) if events else None
+                counts = await self._counts_with(feed, events[-1].seq) if events else None
                 feed = self._feeds.get(track_id)  # everyone may have left while we read
                 if feed is None or not events:
                     break
@@ -282,7 +283,7 @@ class LiveHub:
                 if len(events) < PAGE:
                     break
 
-    async def _counts_with(self, feed: _Feed) -> str | None:
+    async def _counts_with(self, feed: _Feed, seq: int) -> str | None:
         """The counts snapshot that goes out with the events just read, when the track's last one is old
         enough; else None, and the ``_count`` task sends one a second after. A snapshot that rides with the
         events costs each connection no write of its own."""
@@ -294,8 +295,19 @@ class LiveHub:
             return None
         self._counts_due.discard(track_id)
         feed.counted_at = now
-        rows = await store.counts(self._db(), [track_id], since=self._counts_since())
-        return counts_frame(rows[0]) if rows else None
+        return await self._snapshot(feed, seq)
+
+    async def _snapshot(self, feed: _Feed, seq: int) -> str | None:
+        """The track's counts frame as of at least ``seq``: read, or the one read less than ``COUNTS_EVERY``
+        ago when it includes ``seq`` (a crowd subscribing at once then costs one read a second, not one each)."""
+        now, kept = trio.current_time(), feed.snapshot
+        if kept is not None and kept[1] >= seq and now - kept[0] < COUNTS_EVERY:
+            return kept[2]
+        rows = await store.counts(self._db(), [feed.head.track_id], since=self._counts_since())
+        if not rows:
+            return None
+        feed.snapshot = (now, rows[0].seq, counts_frame(rows[0]))
+        return feed.snapshot[2]
 
     async def _publish_counts(self) -> None:
         due, self._counts_due = self._counts_due, set()
