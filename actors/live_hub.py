@@ -18,6 +18,7 @@ durable record).
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 RESUME_LIMIT = 50_000
 PAGE = 500  # events read and queued at a time
 COUNTS_WINDOW = timedelta(hours=1)
-COUNTS_EVERY = 1.0  # seconds: at most one counts snapshot per track and second
+COUNTS_EVERY = 1.0  # seconds: about one counts snapshot per track and second
+# A snapshot rides with a track's events once this share of COUNTS_EVERY has passed since its last one: at one
+# event a second, a strict second would make every other snapshot miss its event and go out on its own.
+COUNTS_RIDE = 0.9
 
 
 class _Feed:
@@ -52,14 +56,21 @@ class _Feed:
     def __init__(self, head: store.TrackHead) -> None:
         self.head = head
         self.published = head.last_seq
+        self.counted_at = -math.inf  # trio time of the last counts snapshot sent to every subscriber
+        self.snapshot: tuple[float, int, str] | None = None  # the newest counts read: trio time, seq, frame
         self.subscribers: dict[FrameSink, int] = {}
 
-    def publish(self, events: list[store.StoredEvent]) -> None:
+    def publish(self, events: list[store.StoredEvent], counts: str | None) -> None:
+        """Queue each event's frame, encoded once, to every subscriber that lacks it, and ``counts`` with
+        them: the connection's writer sends what it finds queued in one write."""
         frames = [(event.seq, stream_frame(event)) for event in events]
+        every = [frame for _, frame in frames]
+        first, last = frames[0][0], frames[-1][0]
         for queue, delivered in self.subscribers.items():
-            queue.events(frame for seq, frame in frames if seq > delivered)
-            self.subscribers[queue] = max(delivered, frames[-1][0])
-        self.published = max(self.published, frames[-1][0])
+            queue.publish(every if delivered < first else [frame for seq, frame in frames if seq > delivered],
+                          self.head.track_id, counts)
+            self.subscribers[queue] = max(delivered, last)
+        self.published = max(self.published, last)
 
 
 class LiveHub:
@@ -121,8 +132,8 @@ class LiveHub:
                 return reply
             page = await store.events_after(db, track_id, delivered, limit=PAGE)
         # This subscriber's own snapshot: a new subscriber does not make everyone else's come early.
-        for counts in await store.counts(db, [track_id], since=self._counts_since()):
-            queue.counts(track_id, counts_frame(counts))
+        if (frame := await self._snapshot(feed, feed.published)) is not None:
+            queue.counts(track_id, frame)
         return reply
 
     def unsubscribe(self, queue: FrameSink, track_id: uuid.UUID) -> bool:
@@ -247,15 +258,16 @@ class LiveHub:
                 self._wake.set()
 
     async def _count(self) -> None:
-        """Counts snapshots of the tracks that changed, at most one per track every ``COUNTS_EVERY``."""
+        """The counts snapshots that could not ride with their events (the track had one less than
+        ``COUNTS_EVERY`` ago), sent ``COUNTS_EVERY`` later."""
         while True:
             await self._counts_wake.wait()
             self._counts_wake = trio.Event()
+            await trio.sleep(COUNTS_EVERY)
             try:
                 await self._publish_counts()
             except StoreUnavailable as exc:
                 log.debug("could not read stream counts (%s); retrying", exc)
-            await trio.sleep(COUNTS_EVERY)
 
     async def _publish_dirty(self) -> None:
         while self._dirty:
@@ -263,14 +275,39 @@ class LiveHub:
             feed = self._feeds.get(track_id)
             while feed is not None:
                 events = await store.events_after(self._db(), track_id, feed.published, limit=PAGE)
+                counts = await self._counts_with(feed, events[-1].seq) if events else None
                 feed = self._feeds.get(track_id)  # everyone may have left while we read
                 if feed is None or not events:
                     break
-                feed.publish(events)
-                self._counts_due.add(track_id)
-                self._counts_wake.set()
+                feed.publish(events, counts)
                 if len(events) < PAGE:
                     break
+
+    async def _counts_with(self, feed: _Feed, seq: int) -> str | None:
+        """The counts snapshot that goes out with the events just read, when the track's last one is old
+        enough; else None, and the ``_count`` task sends one a second after. A snapshot that rides with the
+        events costs each connection no write of its own."""
+        track_id = feed.head.track_id
+        now = trio.current_time()
+        if now - feed.counted_at < COUNTS_EVERY * COUNTS_RIDE:
+            self._counts_due.add(track_id)
+            self._counts_wake.set()
+            return None
+        self._counts_due.discard(track_id)
+        feed.counted_at = now
+        return await self._snapshot(feed, seq)
+
+    async def _snapshot(self, feed: _Feed, seq: int) -> str | None:
+        """The track's counts frame as of at least ``seq``: read, or the one read less than ``COUNTS_EVERY``
+        ago when it includes ``seq`` (a crowd subscribing at once then costs one read a second, not one each)."""
+        now, kept = trio.current_time(), feed.snapshot
+        if kept is not None and kept[1] >= seq and now - kept[0] < COUNTS_EVERY:
+            return kept[2]
+        rows = await store.counts(self._db(), [feed.head.track_id], since=self._counts_since())
+        if not rows:
+            return None
+        feed.snapshot = (now, rows[0].seq, counts_frame(rows[0]))
+        return feed.snapshot[2]
 
     async def _publish_counts(self) -> None:
         due, self._counts_due = self._counts_due, set()
@@ -278,6 +315,7 @@ class LiveHub:
                                          since=self._counts_since()):
             feed = self._feeds.get(counts.track_id)
             if feed is not None:
+                feed.counted_at = trio.current_time()
                 frame = counts_frame(counts)
                 for queue in feed.subscribers:
                     queue.counts(counts.track_id, frame)

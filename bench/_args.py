@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-__all__ = ["count_list"]
+__all__ = ["count_list", "rate_list"]
 
 
 def count_list(what: str, example: str) -> Callable[[str], list[int]]:
@@ -21,3 +21,14 @@ def count_list(what: str, example: str) -> Callable[[str], list[int]]:
         return values
 
     return parse
+
+
+def rate_list(text: str) -> list[float]:
+    """An argparse ``type`` for a comma-separated list of positive rates (``1,100``)."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError("a comma-separated list of positive rates, e.g. 1,100")
+    return values

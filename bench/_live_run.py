@@ -52,6 +52,7 @@ class Run:
     kind: str
     clients: int
     slow: int
+    rate: float  # events per second in
     connected: int = 0
     connect_seconds: float = 0.0
     failed: Counter[str] = field(default_factory=Counter)
@@ -118,7 +119,7 @@ def measure(kind: str, clients: int, slow: int, fixture: Fixture, root: Path, *,
     argv = [sys.executable, str(_SERVERS), kind, "--data-dir", str(fixture.data_dir)]
     server, url = ServerProcess.launch(argv, root, what=f"{kind} server", start_timeout=60.0, stop_timeout=5.0,
                                        env=fixture.env if kind == "ours" else None)
-    run = Run(kind, clients, slow)
+    run = Run(kind, clients, slow, rate)
     workers: list[subprocess.Popen[str]] = []
     try:
         time.sleep(0.5)  # let the server finish starting (the LiveHub's LISTEN, the pool)

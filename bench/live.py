@@ -1,18 +1,16 @@
 """Benchmark: live stream events over WebSocket. N concurrent clients subscribed to one track while events
-arrive at --rate per second (default 100): fan-out latency p50/p99, delivered/expected frames, server RSS
-per client and server CPU, with and without --slow-percent (default 1 %) of the clients made slow; each row
-next to a bare broadcast loop on the same stack, measured in the same run.
+arrive at each of --rate per second (default 1 and 100): fan-out latency p50/p99, delivered/expected frames,
+server RSS per client and server CPU, with and without --slow-percent (default 1 %) of the clients made slow;
+each row next to a bare broadcast loop on the same stack, measured in the same run.
 
-Usage: .venv/bin/python bench/live.py [--clients 1000,5000,10000] [--seconds S] [--rate R]
+Usage: .venv/bin/python bench/live.py [--clients 1000,5000,10000] [--seconds S] [--rate 1,100]
        [--slow-percent P] [--processes N] [--drain D] [--ramp T] [--backlog B] [--batch] [--dsn DSN]
 Quick: .venv/bin/python bench/live.py --clients 200 --seconds 3
 
-Default --clients is 1000,5000, not 10,000: on the 2-core machine this was written on, one server process
-delivers about 6-10k frames/s (100-170 us of CPU per frame), so at 100 events/s it saturates below 100
-clients, and every row here measures a queue that grows for the whole window (p99 ~ the window); our server
-also sends every subscriber a counts snapshot each second while subscriptions or events arrive, so
-subscribing 5,000 already takes about a minute and 10,000 (10k frames/s of snapshots alone) may never finish
-within --ramp. A lower --rate (e.g. --rate 2) shows the latency of an unsaturated server.
+The rows at --rate 1 are one event at a time to every subscriber: the fan-out's latency on a server that
+keeps up. Default --clients is 1000,5000, not 10,000: on a 2-core machine one server process delivers some
+10-20k frames/s, so at 100 events/s it saturates below 200 clients, and the rows at that rate measure a
+queue that grows for the whole window (p99 ~ the window) and how much of it each server still delivers.
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations, then
 create one organization, its owner, a session and one track, and mint one access token (24 h) with the
@@ -44,6 +42,7 @@ Everything shares this machine's cores: the server, PostgreSQL, the client proce
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import shutil
@@ -58,7 +57,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
-from bench._args import count_list
+from bench._args import count_list, rate_list
 from bench._live_run import BATCH_EVERY, Fixture, Run, measure
 from bench._live_servers import settings_for
 from config import data_path, load_or_create_keys
@@ -103,7 +102,7 @@ def _closes(counts: dict[int, int]) -> str:
 
 def _print_pair(ours: Run, bare: Run) -> None:
     pct = 100 * ours.slow / ours.clients
-    print(f"{ours.clients:>7,}{pct:>6.1f}{_ms(ours.percentile_ms(50)):>10}{_ms(ours.percentile_ms(99)):>10}"
+    print(f"{ours.clients:>7,}{ours.rate:>6g}{pct:>6.1f}{_ms(ours.percentile_ms(50)):>10}{_ms(ours.percentile_ms(99)):>10}"
           f"{_ms(bare.percentile_ms(50)):>10}{_ms(bare.percentile_ms(99)):>10}"
           f"{f'{ours.delivered:,}/{ours.expected:,}':>22}{f'{bare.delivered:,}/{bare.expected:,}':>22}"
           f"{ours.rss_per_client_kb:>8.1f}{bare.rss_per_client_kb:>7.1f}"
@@ -127,7 +126,7 @@ def _print_pair(ours: Run, bare: Run) -> None:
         print(f"        {run.kind}: " + "; ".join(notes))
 
 
-def _limits(runs: list[Run], rate: float) -> list[str]:
+def _limits(runs: list[Run], rates: list[float]) -> list[str]:
     lines = [f"limits: {os.cpu_count()} CPUs shared by the server, PostgreSQL, the client processes and the "
              f"source; each server is one trio thread (CPU 100 % = one core saturated)."]
     for kind in ("ours", "bare"):
@@ -135,12 +134,14 @@ def _limits(runs: list[Run], rate: float) -> list[str]:
         if not mine:
             continue
         us = sorted(r.us_per_frame for r in mine)[len(mine) // 2]  # the median row
+        clients = ", ".join(f"{1e6 / us / rate:,.0f} clients at {rate:g} events/s" for rate in rates)
         lines.append(f"  {kind}: {us:.0f} us of server CPU per frame delivered (median row) = at most "
-                     f"{1e6 / us:,.0f} frames/s on one core, i.e. {1e6 / us / rate:,.0f} clients at {rate:g} events/s "
+                     f"{1e6 / us:,.0f} frames/s on one core, i.e. {clients} "
                      f"(one WebSocket frame per event per client{', plus counts' if kind == 'ours' else ''})")
-    lines.append(f"  needed: {rate:g} x clients frames/s ({', '.join(f'{r.clients * rate:,.0f}' for r in runs[::4])});"
-                 f" rows above that ceiling queue, and their latency grows with the window. "
-                 f"RLIMIT_NOFILE hard limit {resource.getrlimit(resource.RLIMIT_NOFILE)[1]:,} per process.")
+    needed = ", ".join(sorted({f"{r.clients * r.rate:,.0f}" for r in runs}, key=lambda n: float(n.replace(",", ""))))
+    lines.append(f"  needed: rate x clients frames/s ({needed}); rows above that ceiling queue, and their latency "
+                 f"grows with the window. RLIMIT_NOFILE hard limit {resource.getrlimit(resource.RLIMIT_NOFILE)[1]:,}"
+                 " per process.")
     return lines
 
 
@@ -149,7 +150,8 @@ def main() -> None:
     parser.add_argument("--clients", type=count_list("client", "1000,5000,10000"),
                         default=[1000, 5000], help="client counts (default 1000,5000)")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured window per row (default 15)")
-    parser.add_argument("--rate", type=float, default=100.0, help="events per second in (default 100)")
+    parser.add_argument("--rate", type=rate_list, default=[1.0, 100.0],
+                        help="events per second in, a row each (default 1,100)")
     parser.add_argument("--slow-percent", type=float, default=1.0, help="slow clients in the second row (1)")
     parser.add_argument("--processes", type=int, default=2, help="client processes (default 2)")
     parser.add_argument("--drain", type=float, default=2.0, help="seconds the clients read after the window")
@@ -176,25 +178,25 @@ def main() -> None:
         if args.backlog:
             env["SONGTRACK_LIVE_BACKLOG"] = str(args.backlog)
         fixture, version = trio.run(_fixture, dsn, root, env)
-        print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; {args.rate:g} events/s in (a batch every "
+        rates = ",".join(f"{rate:g}" for rate in args.rate)
+        print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; {rates} events/s in (a batch every "
               f"{BATCH_EVERY * 1000:.0f} ms), {args.seconds:g} s window + {args.drain:g} s drain per row; "
               f"{args.processes} client processes; our backlog: {args.backlog or 'default (1000)'}; our clients"
               f" {'ask for batches' if args.batch else 'get one WebSocket message per event'}\n"
               f"clients: {','.join(map(str, args.clients))} (10k is not in the default: see the docstring)\n")
-        print(f"{'clients':>7}{'slow%':>6}{'ours p50':>10}{'p99 ms':>10}{'bare p50':>10}{'p99 ms':>10}"
+        print(f"{'clients':>7}{'rate':>6}{'slow%':>6}{'ours p50':>10}{'p99 ms':>10}{'bare p50':>10}{'p99 ms':>10}"
               f"{'ours delivered/expect':>22}{'bare delivered/expect':>22}{'KB/cl':>8}{'bare':>7}"
               f"{'CPU%':>6}{'bare':>6}", flush=True)
         runs: list[Run] = []
-        for clients in args.clients:
-            for pct in (0.0, args.slow_percent):
-                slow = round(clients * pct / 100)
-                if pct and not slow:
-                    continue
-                pair = [measure(kind, clients, slow, fixture, root, processes=args.processes, seconds=args.seconds,
-                                rate=args.rate, drain=args.drain, ramp=args.ramp, batch=args.batch)
-                        for kind in ("ours", "bare")]
-                _print_pair(*pair)
-                runs += pair
+        for clients, rate, pct in itertools.product(args.clients, args.rate, (0.0, args.slow_percent)):
+            slow = round(clients * pct / 100)
+            if pct and not slow:
+                continue
+            pair = [measure(kind, clients, slow, fixture, root, processes=args.processes, seconds=args.seconds,
+                            rate=rate, drain=args.drain, ramp=args.ramp, batch=args.batch)
+                    for kind in ("ours", "bare")]
+            _print_pair(*pair)
+            runs += pair
         print("\n".join(_limits(runs, args.rate)))
         print(f"load average (1 min) before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}")
     except KeyboardInterrupt:

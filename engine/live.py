@@ -50,6 +50,10 @@ class FrameSink(Protocol):
     def counts(self, track_id: uuid.UUID, frame: str) -> None:
         """Queue a counts snapshot, replacing the track's previous one if it was not sent yet."""
 
+    def publish(self, frames: list[str], track_id: uuid.UUID, counts: str | None) -> None:
+        """Stream events and the track's counts snapshot with them (``None``: none this time), written in
+        one go when the connection can, else queued as ``events`` and ``counts`` would."""
+
     async def drained(self) -> None:
         """Wait until the connection's writer has taken the replies queued."""
 

@@ -31,6 +31,7 @@ from http_api.cors import allow_cross_origin
 from http_api.errors import install_error_handlers
 from http_api.forwarded import forwarded_client
 from http_api.live.streaming import streaming_router
+from http_api.live.wire import with_raw_frames
 from http_api.live.ws import live_blueprint
 from http_api.openapi import build_openapi, docs_blueprint
 from http_api.ops.dev import dev_router
@@ -70,10 +71,11 @@ def create_app(ctx: ApiContext, *, live: LiveFeed, jobs: Jobs) -> QuartTrio:
     app.url_map.converters["spotify_id"] = SpotifyIdText
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in ctx.settings.server.proxies()]
-    # Outermost first: the client's address is settled before the request id is, both before the request's
-    # span starts (it carries the id), and all before the access line is written.
-    app.asgi_app = forwarded_client(  # type: ignore[method-assign,assignment]
-        with_request_ids(with_tracing(with_access_log(app.asgi_app))), trusted)
+    # Outermost first: hypercorn's stream is kept for the live frames, the client's address is settled before
+    # the request id is, both before the request's span starts (it carries the id), and all before the access
+    # line is written.
+    app.asgi_app = with_raw_frames(forwarded_client(  # type: ignore[method-assign,assignment]
+        with_request_ids(with_tracing(with_access_log(app.asgi_app))), trusted))
     install_tracing(app)
     install_error_handlers(app)
     install_metrics(app, ctx)  # for Prometheus, not the API's clients: not in the OpenAPI document

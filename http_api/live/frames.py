@@ -5,18 +5,20 @@ them with the hub's (``engine.live``: stream events, counts snapshots) for the c
 A FrameQueue has three lanes: replies (and alerts), small and sent first; stream events, bounded by
 ``backlog`` (overflowing marks the connection too slow: it is closed and resumes from its seq, so nothing
 stale is sent); counts snapshots, conflated to the newest per track. Appending never waits, so a slow
-client delays nobody else.
+client delays nobody else. When the connection can write encoded frames without waiting (``write_now``,
+``http_api.live.wire``) and its writer is idle, the hub's ``publish`` writes them at once: no task switch
+per connection; what the socket does not take goes to the writer.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import trio
 
 from engine.live import encode
+from engine.metrics import LIVE_FRAMES_SENT
 
 __all__ = ["FrameQueue", "error_frame", "frame"]
 
@@ -35,16 +37,25 @@ def error_frame(code: str, message: str, track_id: uuid.UUID | None = None) -> s
 class FrameQueue:
     """What waits to be sent on one connection; its writer calls ``take()`` in a loop."""
 
+    # Thousands of connections each hold one: slots and plain lists (an empty deque takes 600 bytes).
+    __slots__ = ("_counts", "_doorbell", "_events", "_replies", "_rest", "_taken", "_waiting", "backlog", "closed",
+                 "overflow", "overflowed", "write_now")
+
     def __init__(self, backlog: int) -> None:
         self.backlog = backlog
         self.overflowed = False
         self.overflow = trio.Event()  # set once, when the backlog overflows
         self.closed: tuple[int, str] | None = None  # set at a graceful stop: close with this code and reason
-        self._replies: deque[str] = deque()
-        self._events: deque[str] = deque()
+        self._replies: list[str] = []
+        self._events: list[str] = []
         self._counts: dict[uuid.UUID, str] = {}
         self._doorbell = trio.Event()
         self._taken = trio.Event()
+        self._waiting = False  # the writer waits in take(): nothing of ours is being written
+        self._rest = b""  # bytes a write_now left unsent: the writer sends them before anything else
+        # Set by the connection when it can write encoded frames without waiting: returns the bytes left,
+        # or None when it cannot write now (the frames are then queued).
+        self.write_now: Callable[[list[str]], bytes | None] | None = None
 
     def reply(self, frame: str) -> None:
         self._replies.append(frame)
@@ -58,6 +69,23 @@ class FrameQueue:
             self.overflow.set()
         self._doorbell.set()
 
+    def publish(self, frames: list[str], track_id: uuid.UUID, counts: str | None) -> None:
+        """Stream events and the counts snapshot that rides with them: written at once when the writer is
+        idle and the connection can write without waiting, else queued."""
+        idle = self._waiting and not (self._replies or self._events or self._counts or self._rest
+                                      or self.overflowed or self.closed)
+        if idle and self.write_now is not None and frames:
+            rest = self.write_now(frames if counts is None else [*frames, counts])
+            if rest is not None:
+                LIVE_FRAMES_SENT.inc(len(frames) + (counts is not None))
+                if rest:
+                    self._rest = rest
+                    self._doorbell.set()
+                return
+        self.events(frames)
+        if counts is not None:
+            self.counts(track_id, counts)
+
     def counts(self, track_id: uuid.UUID, frame: str) -> None:
         self._counts[track_id] = frame
         self._doorbell.set()
@@ -67,10 +95,12 @@ class FrameQueue:
         self._doorbell.set()
 
     async def take(self) -> list[str]:
-        """Everything queued, replies first, then events, then counts; waits while there is nothing.
-        Returns an empty list once the queue overflowed or was closed (see ``overflowed``/``closed``)."""
-        while not (self._replies or self._events or self._counts or self.overflowed or self.closed):
+        """Everything queued, replies first, then events, then counts; waits while there is nothing (and no
+        ``rest``). Returns an empty list once the queue overflowed or was closed (see ``overflowed``/``closed``)."""
+        while not (self._replies or self._events or self._counts or self._rest or self.overflowed or self.closed):
+            self._waiting = True
             await self._doorbell.wait()
+            self._waiting = False
             self._doorbell = trio.Event()
         if self.overflowed or self.closed:
             return []
@@ -81,6 +111,11 @@ class FrameQueue:
         self._taken.set()
         self._taken = trio.Event()
         return frames
+
+    def rest(self) -> bytes:
+        """The bytes a ``write_now`` left unsent, once: the writer sends them before what ``take`` returned."""
+        rest, self._rest = self._rest, b""
+        return rest
 
     async def drained(self) -> None:
         """Wait until the writer has taken what is queued (a replay queues one page at a time)."""

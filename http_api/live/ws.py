@@ -2,9 +2,10 @@
 (subscribed to its track at once). The protocol, its messages and close codes are in docs/live-streams.md;
 the fan-out itself is the process's ``LiveFeed`` (``engine.live``), which the app is handed.
 
-Each connection runs five tasks: a reader (commands, liveness), a writer (the only task that sends, taking
-from the connection's FrameQueue), a heartbeat (pings; closes a silent connection), an overflow watch, and an
-expiry watch (closes it when the access token expires without a fresh ``auth``).
+Each connection runs three tasks, few because each costs memory with thousands of connections: its own
+task reads (commands, liveness), a writer is the only task that sends (taking from the connection's
+FrameQueue, several frames a write), and a watch pings and closes a connection gone silent, stuck behind an
+overflowed backlog, or past its access token's expiry without a fresh ``auth``.
 
 The console's pages watch through ``/app/live``: the same connection, signed in by the console's session
 cookie instead of a token (no token is ever readable by a page's script). Its handshake must come from our
@@ -17,6 +18,7 @@ code and cancels the others. When a graceful stop begins, every connection is cl
 from __future__ import annotations
 
 import functools
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -33,6 +35,7 @@ from http_api.console.guard import live_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
 from http_api.live.frames import FrameQueue, error_frame, frame
+from http_api.live.wire import raw_frames
 from http_api.server import ON_SHUTDOWN
 
 __all__ = ["AUTH_TIMEOUT", "CloseCode", "live_blueprint"]
@@ -106,6 +109,9 @@ def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
 
 
 class _Connection:
+    __slots__ = ("alarm", "batch", "close", "cookie_session", "ctx", "expires_at", "heard", "hub", "open_queues",
+                 "organization_id", "pending", "queue")  # one per connection: thousands of them
+
     def __init__(self, ctx: ApiContext, hub: LiveFeed, open_queues: set[FrameQueue]) -> None:
         self.ctx, self.hub, self.open_queues = ctx, hub, open_queues
         self.queue = FrameQueue(ctx.settings.live.backlog)
@@ -114,7 +120,7 @@ class _Connection:
         self.batch = False
         self.expires_at = 0.0
         self.heard = trio.current_time()
-        self.expiry = trio.CancelScope()
+        self.alarm = trio.CancelScope()  # the watch's next wake-up; a fresh auth may bring it forward
         self.close: tuple[int, str] = (1000, "")
         self.cookie_session: SessionCheck | None = None  # signed in by the console's cookie, not a token
 
@@ -131,13 +137,10 @@ class _Connection:
             self.open_queues.add(self.queue)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._guard, self._write, nursery)
-                nursery.start_soon(self._guard, self._heartbeat, nursery)
-                watch = self._watch_expiry if cookie_session is None else self._watch_session
-                nursery.start_soon(self._guard, watch, nursery)
-                nursery.start_soon(self._guard, self._watch_overflow, nursery)
+                nursery.start_soon(self._guard, self._watch, nursery)
                 if first is not None:
                     await self._subscribe(first)
-                nursery.start_soon(self._guard, functools.partial(self._read, nursery), nursery)
+                await self._guard(functools.partial(self._read, nursery), nursery)
         except _Closing as closing:
             self.close = (closing.code, closing.reason)
         finally:
@@ -184,7 +187,7 @@ class _Connection:
             return self._refused("a connection stays with one organization")
         self.organization_id = session.organization_id
         self.expires_at = float(claims.exp)
-        self.expiry.deadline = trio.current_time() + max(0.0, self.expires_at - self.ctx.now())
+        self.alarm.deadline = min(self.alarm.deadline, self._expiry())
         expires = datetime.fromtimestamp(self.expires_at, UTC)
         interval = self.ctx.settings.live.ping_interval
         self.queue.reply(frame("authenticated", {"expiresAt": expires, "pingInterval": interval,
@@ -268,58 +271,71 @@ class _Connection:
             self.queue.reply(error_frame("BAD_MESSAGE", 'unsubscribe takes a trackId or "channel": "alerts"'))
 
     async def _write(self) -> None:
+        raw = raw_frames(websocket.scope)
+        if raw is not None:
+            raw.batch = self.batch
+            self.queue.write_now = raw.write_now
         while True:
             frames = await self.queue.take()
-            if not self.batch:
+            if raw is not None:  # everything queued in one write: a slow client's backlog coalesces
+                if data := self.queue.rest() + (raw.encode(frames) if frames else b""):
+                    await raw.write(data)
+            elif not frames:
+                pass
+            elif self.batch:
+                await websocket.send("\n".join(frames))
+            else:
                 for frame in frames:
                     await websocket.send(frame)
-                    LIVE_FRAMES_SENT.inc()
-            elif frames:
-                await websocket.send("\n".join(frames))
-                LIVE_FRAMES_SENT.inc(len(frames))
+            LIVE_FRAMES_SENT.inc(len(frames))
             if self.queue.overflowed:
                 raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
             if self.queue.closed:
                 raise _Closing(*self.queue.closed)
 
-    async def _watch_overflow(self) -> None:
-        """A client that stopped reading leaves the writer stuck on a full socket, where it never sees the
-        overflow: give it ``STUCK_GRACE`` to get through (a slow reader then gets a clean 4429 from the
-        writer), then close without it. The client sees the connection drop and resumes all the same."""
-        await self.queue.overflow.wait()
-        await trio.sleep(STUCK_GRACE)
-        raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
-
-    async def _heartbeat(self) -> None:
+    async def _watch(self) -> None:
+        """Every ``ping_interval`` a ping (``_ping``); 4429 ``STUCK_GRACE`` after the backlog overflowed, for
+        a client that stopped reading leaves the writer stuck on a full socket, where it never sees the
+        overflow (a slow reader gets a clean 4429 from the writer first; a stuck one sees the connection
+        drop and resumes all the same); 4401 once the access token expired without a fresh ``auth``."""
         interval = self.ctx.settings.live.ping_interval
+        next_ping, stuck_at = trio.current_time() + interval, math.inf
         while True:
-            await trio.sleep(interval)
-            if trio.current_time() - self.heard > interval + SILENCE_GRACE:
-                raise _Closing(CloseCode.NO_PONG, "no pong: reconnect and resume")
-            self.queue.reply(frame("ping"))
+            self.alarm = trio.CancelScope(deadline=min(next_ping, stuck_at, self._expiry()))
+            with self.alarm:
+                if stuck_at == math.inf:
+                    await self.queue.overflow.wait()
+                    stuck_at = trio.current_time() + STUCK_GRACE
+                    continue
+                await trio.sleep_forever()
+            now = trio.current_time()
+            if now >= stuck_at:
+                raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
+            if self.cookie_session is None and self.ctx.now() >= self.expires_at:
+                raise _Closing(CloseCode.UNAUTHORIZED, "the access token expired: send a fresh one with auth")
+            if now >= next_ping:
+                next_ping = now + interval
+                await self._ping(interval)
 
-    async def _watch_session(self) -> None:
-        """A cookie connection lasts as long as its session row: checked once a ping interval. While the
-        database is unavailable the connection stays (its session was live a moment ago)."""
-        session = self.cookie_session
-        assert session is not None
-        while True:
-            await trio.sleep(self.ctx.settings.live.ping_interval)
+    def _expiry(self) -> float:
+        """The trio time at which the access token expires (a cookie connection's session has none)."""
+        if self.cookie_session is not None:
+            return math.inf
+        return trio.current_time() + max(0.0, self.expires_at - self.ctx.now())
+
+    async def _ping(self, interval: float) -> None:
+        """Close a connection heard nothing from for too long, or a cookie connection whose session row
+        ended (while the database is unavailable it stays: its session was live a moment ago); else ping."""
+        if trio.current_time() - self.heard > interval + SILENCE_GRACE:
+            raise _Closing(CloseCode.NO_PONG, "no pong: reconnect and resume")
+        if (session := self.cookie_session) is not None:
             try:
                 current = await check_session(self.ctx.db(), session.session_id, session.user_id)
             except StoreUnavailable:
-                continue
+                current = session
             if current is None or not current.live or current.organization_id != session.organization_id:
                 raise _Closing(CloseCode.UNAUTHORIZED, "the session has ended: sign in again")
-
-    async def _watch_expiry(self) -> None:
-        while True:
-            remaining = max(0.0, self.expires_at - self.ctx.now())
-            self.expiry = trio.CancelScope(deadline=trio.current_time() + remaining)
-            with self.expiry:  # a fresh auth moves its deadline on
-                await trio.sleep_forever()
-            if self.ctx.now() >= self.expires_at:
-                raise _Closing(CloseCode.UNAUTHORIZED, "the access token expired: send a fresh one with auth")
+        self.queue.reply(frame("ping"))
 
 
 def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:

@@ -33,7 +33,7 @@ async def test_a_full_backlog_marks_only_that_connection_slow() -> None:
     feed.subscribers.update({slow: 0, fast: 0})
     received: list[int] = []
     for start in range(1, 40, 4):
-        feed.publish(_events(start, start + 3))
+        feed.publish(_events(start, start + 3), None)
         received += _seqs(await fast.take())  # the fast connection's writer keeps up
     assert received == list(range(1, 41))
     assert slow.overflowed and slow.overflow.is_set() and not fast.overflowed
@@ -44,9 +44,9 @@ async def test_each_subscriber_gets_only_events_after_what_it_already_has() -> N
     feed = _Feed(TrackHead(track_id=TRACK, organization_id=uuid.uuid4(), epoch="e", last_seq=5))
     live, resumed = FrameQueue(backlog=100), FrameQueue(backlog=100)
     feed.subscribers.update({live: 5, resumed: 8})  # the resumed one's replay already reached seq 8
-    feed.publish(_events(6, 10))
+    feed.publish(_events(6, 10), None)
     assert _seqs(await live.take()) == [6, 7, 8, 9, 10]
     assert _seqs(await resumed.take()) == [9, 10]
-    feed.publish(_events(9, 12))  # a page read again after a fallback poll
+    feed.publish(_events(9, 12), None)  # a page read again after a fallback poll
     assert _seqs(await live.take()) == [11, 12]
     assert feed.published == 12
