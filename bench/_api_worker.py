@@ -23,17 +23,18 @@ from songtrack.shutdown import SIGNALS, Shutdown, watch_signals
 __all__ = ["run_worker"]
 
 
-def run_worker(data_dir: Path, ready: Path, extend: Callable[[QuartTrio], None]) -> int:
+def run_worker(data_dir: Path, ready: Path, extend: Callable[[QuartTrio], None], fd: int | None = None) -> int:
     """Serve until SIGINT/SIGTERM on the database of ``SONGTRACK_DATABASE_URL``, after ``extend(app)``;
-    writes the URL it listens on to ``ready`` once it accepts connections."""
+    writes the URL it listens on to ``ready`` once it accepts connections. With ``fd``, on that inherited
+    listening socket, shared with other workers as ``songtrack api --workers N`` shares its port."""
     settings = load(dict(os.environ), None, {"data_dir": str(data_dir), "server.host": "127.0.0.1",
                                              "server.port": 0})
     configure_logging(settings.log.level, settings.log.format)
     current_actor.set("api")
-    return trio.run(_serve, settings, ready, extend)
+    return trio.run(_serve, settings, ready, extend, "127.0.0.1:0" if fd is None else f"fd://{fd}")
 
 
-async def _serve(settings: Settings, ready: Path, extend: Callable[[QuartTrio], None]) -> int:
+async def _serve(settings: Settings, ready: Path, extend: Callable[[QuartTrio], None], bind: str) -> int:
     # songtrack.runtime.serve_api, step for step, except ``extend`` and the ready file.
     shutdown = Shutdown()
     dsn, grace = settings.database.url, settings.engine.shutdown_grace
@@ -49,7 +50,7 @@ async def _serve(settings: Settings, ready: Path, extend: Callable[[QuartTrio], 
                 extend(api.app)
                 async with trio.open_nursery() as http:
                     run = functools.partial(api.serve, graceful_timeout=grace)
-                    urls: list[str] = await http.start(run, "127.0.0.1:0", shutdown.wait)
+                    urls: list[str] = await http.start(run, bind, shutdown.wait)
                     partial = trio.Path(ready.with_suffix(".tmp"))
                     await partial.write_text(urls[0])
                     await partial.rename(ready)  # appears whole

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import random
 import signal
 import time
 from collections import Counter
@@ -37,6 +38,9 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     expect: int = 200
+    # Seconds between a connection's sends (an open loop: ``connections / pace`` req/s in all); 0: back to
+    # back. Paced latencies run from when a request was due, so a slow server cannot hide its queue.
+    pace: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,11 @@ async def _connection(target: Target, counts: _Counts) -> None:
             continue
         async with stream:
             conn = h11.Connection(h11.CLIENT)
+            due = time.perf_counter() + target.pace * random.random()  # spread the connections' sends
             while time.perf_counter() < counts.window_end:
-                sent = time.perf_counter()
+                if target.pace:
+                    await trio.sleep(max(0.0, due - time.perf_counter()))
+                sent, due = (due if target.pace else time.perf_counter()), due + target.pace
                 try:
                     status = await _exchange(stream, conn, request)
                 except (OSError, trio.BrokenResourceError, h11.ProtocolError):

@@ -22,14 +22,16 @@ class ServerProcess:
 
     @classmethod
     def launch(cls, argv: Sequence[str], root: Path, *, what: str, start_timeout: float,
-               stop_timeout: float = 20.0, env: Mapping[str, str] | None = None) -> tuple[ServerProcess, str]:
+               stop_timeout: float = 20.0, env: Mapping[str, str] | None = None,
+               pass_fds: Sequence[int] = ()) -> tuple[ServerProcess, str]:
         """Start ``argv``, which must write ``root/ready`` whole (write then rename) once it serves;
         returns the process and that file's text. Exits with the log's tail if it dies or is late."""
         ready, log = root / "ready", root / "server.log"
         ready.unlink(missing_ok=True)  # a previous server in the same root wrote one
         with log.open("wb") as out:
             process = subprocess.Popen([*argv, "--ready", str(ready)], env={**os.environ, **(env or {})},
-                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                       pass_fds=tuple(pass_fds))
         server = cls(process, log, stop_timeout)
         try:
             deadline = time.monotonic() + start_timeout

@@ -37,10 +37,12 @@ from quart import Response, abort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
+from bench._api_compare import start_express, start_workers, stop_all
 from bench._api_worker import run_worker
 from bench._load import LoadResult, Target, open_clients, run_load
 from bench._scratch import scratch
 from bench._server import ServerProcess
+from config import load_or_create_keys
 from engine.store import apply_migrations, open_database
 
 CAMPAIGNS = 10_000
@@ -49,8 +51,9 @@ PAGE = 20
 # login row would measure 429s. 100,000 is the most the setting accepts (config/settings.py).
 AUTH_ATTEMPTS = 100_000
 PASSWORD = "correct horse battery staple"
-BARE = ("login", "list", "get")  # the bodies /bench/bare/<name> can return
+BARE = ("login", "list", "get", "profile")  # the bodies /bench/bare/<name> can return
 WARMUP = 1.0
+LIST_RATE = 300  # req/s of the paced list row (issue 19's target: p99 under 50 ms)
 START_TIMEOUT = 60.0
 
 # Realistic rows: varied names, statuses, objectives, budgets and totals, and distinct created_at values so
@@ -71,14 +74,14 @@ FROM generate_series(1, $2::int) AS g
 # --- the server process -----------------------------------------------------------------------------------
 
 
-def serve(data_dir: Path, bodies: Path, ready: Path) -> int:
+def serve(data_dir: Path, bodies: Path, ready: Path, fd: int | None) -> int:
     """``python bench/api.py --serve``: one API worker as ``songtrack api`` runs it, plus the bare route.
 
     Writes the URL it listens on to ``ready`` once it accepts connections; stops on SIGINT/SIGTERM.
     """
     view = _bare_view(bodies)
     return run_worker(data_dir, ready, lambda app: app.add_url_rule("/bench/bare/<name>", "bench_bare", view,
-                                                                    methods=["GET"]))
+                                                                    methods=["GET"]), fd)
 
 
 def _bare_view(bodies: Path) -> Any:
@@ -97,10 +100,15 @@ def _bare_view(bodies: Path) -> Any:
     return bench_bare
 
 
+def _server_command(dsn: str, root: Path) -> tuple[list[str], dict[str, str]]:
+    """The API server's command line and environment."""
+    argv = [sys.executable, __file__, "--serve", "--data-dir", str(root / "data"), "--bodies", str(root / "bodies")]
+    return argv, {"SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_AUTH_ATTEMPTS": str(AUTH_ATTEMPTS)}
+
+
 def start_server(dsn: str, root: Path) -> tuple[ServerProcess, str]:
     """The API server process on ``dsn``, and its URL."""
-    argv = [sys.executable, __file__, "--serve", "--data-dir", str(root / "data"), "--bodies", str(root / "bodies")]
-    env = {"SONGTRACK_DATABASE_URL": dsn, "SONGTRACK_AUTH_ATTEMPTS": str(AUTH_ATTEMPTS)}
+    argv, env = _server_command(dsn, root)
     return ServerProcess.launch(argv, root, what="API server", start_timeout=START_TIMEOUT, env=env)
 
 
@@ -145,8 +153,9 @@ async def _prepare(dsn: str, url: str) -> tuple[Fixture, dict[str, bytes]]:
             raise SystemExit(f"setup: expected {PAGE} of {CAMPAIGNS} campaigns, got {listed['pagination']}")
         campaign_id = listed["campaigns"][0]["id"]
         one = await _call(client, "GET", f"/v1/campaigns/{campaign_id}", 200, headers=auth)
+        profile = await _call(client, "GET", "/v1/auth/profile", 200, headers=auth)
         login = await _call(client, "POST", "/v1/auth/login", 200, json={"email": email, "password": PASSWORD})
-    bodies = dict(zip(BARE, (login.content, page.content, one.content), strict=True))
+    bodies = dict(zip(BARE, (login.content, page.content, one.content, profile.content), strict=True))
     return Fixture(email, org_id, token, campaign_id), bodies
 
 
@@ -187,6 +196,7 @@ def _rows(url: str, fixture: Fixture) -> list[tuple[str, Target, str]]:
          "list"),
         ("GET /v1/campaigns/<id>", Target(host, int(port), "GET", f"/v1/campaigns/{fixture.campaign_id}", auth),
          "get"),
+        ("GET /v1/auth/profile", Target(host, int(port), "GET", "/v1/auth/profile", auth), "profile"),
     ]
 
 
@@ -219,6 +229,8 @@ def measure(dsn: str, root: Path, args: argparse.Namespace) -> None:
         print(f"{'route':<36}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}{'vs bare':>9}", flush=True)
         errors: list[str] = []
         for label, target, bare in _rows(url, fixture):
+            if bare not in args.rows:
+                continue
             real = _phase(dsn, pool, args, fixture, target)
             baseline = _phase(dsn, pool, args, fixture, Target(target.host, target.port, "GET", f"/bench/bare/{bare}"))
             size = len(bodies[bare])
@@ -226,6 +238,10 @@ def measure(dsn: str, root: Path, args: argparse.Namespace) -> None:
             print(_line(f"  bare route, same {size:,} B JSON", baseline, ""), flush=True)
             errors += [f"{label}: {real.errors}"] * bool(real.errors)
             errors += [f"{label} (bare): {baseline.errors}"] * bool(baseline.errors)
+        if "list" in args.rows:
+            errors += _paced_list(dsn, pool, args, fixture, url, "one worker")
+        if "profile" in args.rows:
+            errors += _deployments(dsn, root, pool, args, fixture)
         print("\nn: requests timed. Login latency is mostly queueing: the connections wait for the server's\n"
               "  argon2 threads (engine/passwords.py), so its req/s is the figure to watch.")
         print("unexpected responses (status 0: connection error): " + ("; ".join(errors) or "none"))
@@ -239,6 +255,59 @@ def measure(dsn: str, root: Path, args: argparse.Namespace) -> None:
             trio.run(_drop_fixture, dsn, fixture)
 
 
+def _paced_list(dsn: str, pool: Any, args: argparse.Namespace, fixture: Fixture, url: str, where: str) -> list[str]:
+    """The list at a fixed LIST_RATE req/s (an open loop), next to its bare twin at the same rate."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    auth = (("Authorization", f"Bearer {fixture.token}"),)
+    pace = args.connections / LIST_RATE
+    real = _phase(dsn, pool, args, fixture, Target(host, int(port), "GET", f"/v1/campaigns?limit={PAGE}", auth,
+                                                   pace=pace))
+    bare = _phase(dsn, pool, args, fixture, Target(host, int(port), "GET", "/bench/bare/list", pace=pace))
+    print(f"\nThe list at {LIST_RATE} req/s, {where} (open loop; latency from when each request was due; "
+          "target p99 < 50 ms):")
+    print(_line(f"GET /v1/campaigns?limit={PAGE} @{LIST_RATE}/s", real, ""))
+    print(_line(f"  bare route @{LIST_RATE}/s", bare, ""), flush=True)
+    return [f"list @{LIST_RATE}/s: {real.errors}"] * bool(real.errors)
+
+
+def _deployments(dsn: str, root: Path, pool: Any, args: argparse.Namespace, fixture: Fixture) -> list[str]:
+    """The profile read as each stack runs by default: ours with ``--workers`` processes (the cores), next to
+    its bare route through the same workers, and SongTrackPro's Express app (one Node process)."""
+    argv, env = _server_command(dsn, root)
+    auth = (("Authorization", f"Bearer {fixture.token}"),)
+    servers, url = start_workers(argv, root, args.workers, env)
+    try:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        ours = _phase(dsn, pool, args, fixture, Target(host, int(port), "GET", "/v1/auth/profile", auth))
+        bare = _phase(dsn, pool, args, fixture, Target(host, int(port), "GET", "/bench/bare/profile"))
+        listed = _paced_list(dsn, pool, args, fixture, url, f"--workers {args.workers}")
+    finally:
+        failed = stop_all(servers)
+    express = start_express(dsn, root, load_or_create_keys(root / "data").jwt_signing_key)
+    theirs: LoadResult | None = None
+    if not isinstance(express, str):
+        server, their_url = express
+        try:
+            host, port = their_url.removeprefix("http://").rsplit(":", 1)
+            theirs = _phase(dsn, pool, args, fixture, Target(host, int(port), "GET", "/api/auth/profile", auth))
+        finally:
+            failed += stop_all([server])
+    print(f"\nDefault deployments, the profile read: ours with --workers {args.workers} (the cores), Express as "
+          "Node runs it (one process):")
+    print(f"{'deployment':<36}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}{'vs Express':>11}")
+    ratio = f"{ours.rate / theirs.rate:.2f}" if theirs is not None and theirs.rate else "-"
+    of_bare = f"   ({ours.rate / bare.rate:.2f} of bare)" if bare.rate else ""
+    print(_line(f"ours, --workers {args.workers}", ours, ratio) + of_bare)
+    print(_line(f"  bare route, --workers {args.workers}", bare, ""))
+    if theirs is None:
+        print(f"Express: skipped, {express}")
+    else:
+        print(_line("Express 5 + pg + jsonwebtoken, node", theirs, ""), flush=True)
+    for tail in failed:
+        print(f"a server of the deployment rows did not stop cleanly; its log ends:\n{tail}", file=sys.stderr)
+    return listed + [f"deployments: {r.errors}" for r in (ours, bare, theirs) if r is not None and r.errors]
+
+
 def _phase(dsn: str, pool: Any, args: argparse.Namespace, fixture: Fixture, target: Target) -> LoadResult:
     trio.run(_reset_counters, dsn, fixture.counter_keys())
     return run_load(pool, args.processes, target, args.connections, args.seconds, WARMUP)
@@ -249,14 +318,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per row (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections in all (default 32)")
     parser.add_argument("--processes", type=int, default=2, help="client processes sharing them (default 2)")
+    parser.add_argument("--rows", type=lambda text: text.split(","), default=list(BARE),
+                        help=f"which rows, comma-separated (default all: {','.join(BARE)})")
     parser.add_argument("--dsn", help="an existing database (default: a throwaway embedded server)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="API processes of the default-deployment rows (default: the cores)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the server process
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited socket
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--ready", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        sys.exit(serve(args.data_dir, args.bodies, args.ready))
+        sys.exit(serve(args.data_dir, args.bodies, args.ready, args.fd))
     with scratch("songtrack-bench-api-", args.dsn) as run:
         (run.root / "bodies").mkdir()
         measure(run.dsn(), run.root, args)

@@ -19,6 +19,7 @@ from engine.store.database import Database
 from engine.store.migrate import Migration
 from http_api.auth.tokens import TokenService
 from http_api.errors import ApiError
+from http_api.quotas import QuotaLedger
 
 __all__ = ["ApiContext"]
 
@@ -55,6 +56,11 @@ class ApiContext:
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self.keys.jwt_signing_key, self.settings.auth.access_token_ttl, self.now)
+
+    @cached_property
+    def quotas(self) -> QuotaLedger:
+        """This process's leases on the organizations' hourly quotas (one per context: one per process)."""
+        return QuotaLedger()
 
     @cached_property
     def mailer(self) -> Mailer:

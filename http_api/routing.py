@@ -159,7 +159,9 @@ def _acting(endpoint: Endpoint, caller: Principal | None) -> AuditContext:
 async def _authorize(ctx: ApiContext, db: Database, access: Access, headers: dict[str, str]) -> Principal:
     principal = await authenticate(ctx, db, request.headers.get("Authorization"))
     limit = TIER_LIMITS.get(principal.tier, TIER_LIMITS["free"])
-    budget = verdict(principal.window_count, limit=limit, window=HOUR, now=ctx.now())
+    now = ctx.now()
+    count = await ctx.quotas.count(db, principal.organization_id, limit, now)
+    budget = verdict(count, limit=limit, window=HOUR, now=now)
     headers.update(budget.headers())
     if not budget.allowed:
         raise budget.error(f"the organization's {principal.tier} tier allows {limit} requests per hour")

@@ -33,10 +33,10 @@ from engine.store.rows import as_struct, fetch_one, maybe_struct, new_token, row
 
 __all__ = [
     "AccountError", "EmailPurpose", "EmailTaken", "LastOwner", "Organization", "Role", "Tier", "User",
-    "UserCredentials", "clear_counter", "consume_email_token", "create_email_token", "create_organization_with_owner",
-    "email_available", "get_credentials_by_email", "get_organization", "get_user", "hit_counter",
-    "list_members", "mark_email_verified", "prune_counters", "recent_counts", "remove_member", "set_member_role",
-    "set_password", "update_organization", "update_user_profile",
+    "UserCredentials", "claim_from_counter", "clear_counter", "consume_email_token", "create_email_token",
+    "create_organization_with_owner", "email_available", "get_credentials_by_email", "get_organization", "get_user",
+    "hit_counter", "list_members", "mark_email_verified", "prune_counters", "recent_counts", "remove_member",
+    "set_member_role", "set_password", "update_organization", "update_user_profile",
 ]  # fmt: skip
 
 Role = Literal["owner", "admin", "member", "viewer"]
@@ -322,6 +322,29 @@ async def hit_counter(db: Database, key: str, window_start: datetime) -> int:
     )
     assert isinstance(count, int)
     return count
+
+
+async def claim_from_counter(
+    db: Database, key: str, window_start: datetime, *, want: int, limit: int
+) -> tuple[int, int]:
+    """Take up to ``want`` of the ``limit`` hits ``key`` may have in the window starting at ``window_start``:
+    returns (the number of the first hit taken, how many were taken; 0 once the window is spent).
+
+    The counter holds what was claimed, not what was served: claims by every process add up in it, so
+    together they never pass ``limit``. A claim on a spent window writes nothing.
+    """
+    claimed = await db.fetchval(
+        "INSERT INTO rate_limit_counters (key, window_start, count) VALUES ($1, $2, $3)"
+        " ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + $3"
+        " WHERE rate_limit_counters.count < $4"
+        " RETURNING count",
+        key, window_start, want, limit,
+    )
+    if claimed is None:
+        return limit + 1, 0
+    assert isinstance(claimed, int)
+    before = claimed - want
+    return before + 1, max(0, min(want, limit - before))
 
 
 async def recent_counts(db: Database, keys: Sequence[str], since: datetime) -> list[tuple[str, datetime, int]]:

@@ -324,7 +324,16 @@ async def _create_pool(dsn: str, min_size: int, max_size: int, command_timeout: 
         max_size=max_size,
         command_timeout=command_timeout,
         server_settings=settings,
+        reset=_keep_session,
     )
+
+
+async def _keep_session(conn: Any) -> None:
+    """What a connection needs when it goes back to the pool: nothing beyond asyncpg's own rollback of an
+    open transaction. asyncpg's default reset (advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL) costs a
+    round trip per statement, and our pooled connections never change their session: settings are SET
+    LOCAL, advisory locks are transaction-scoped, cursors live in transactions and LISTEN has its own
+    connection (``Database.listen``)."""
 
 
 async def _close_pool(pool: Any, grace: float) -> None:

@@ -49,8 +49,10 @@ class SessionCheck(msgspec.Struct, frozen=True, kw_only=True):
     email_verified: bool
     live: bool  # not revoked and not expired
     email: str = ""  # who is acting, for the audit log
-    # This request's number in its organization's rate-limit window, when the caller asked to count it.
-    window_count: int | None = None
+    # What the profile shows besides the above, so ``GET /v1/auth/profile`` is the session check alone.
+    name: str = ""
+    created_at: datetime | None = None
+    organization_name: str = ""
 
 
 class Rotated(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,35 +161,26 @@ async def _rotation_refused(tx: Connection, token_hash: bytes) -> Reused | Inval
     return Reused(session_id=row["session_id"], user_id=row["user_id"])
 
 
-async def check_session(
-    db: Database, session_id: uuid.UUID, user_id: uuid.UUID, *, count_in_window: datetime | None = None
-) -> SessionCheck | None:
+async def check_session(db: Database, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionCheck | None:
     """The session and its user's current role, organization and tier, or None when either is gone.
 
-    It runs on every authenticated request: one statement on primary keys. It also records that the
-    session was used, at most once a minute, so the write does not happen on every request. With
-    ``count_in_window`` (the start of the organization's current rate-limit window) the same statement
-    counts the request against ``org:<organization id>`` in ``rate_limit_counters`` when the session is
-    live — one round trip instead of two on the hottest path of the API.
+    It runs on every authenticated request: one statement on primary keys, which also brings what the
+    profile shows (the user's name and sign-up time, the organization's name) so that read needs no
+    statement of its own. It records that the session was used, at most once a minute, so that write
+    does not happen on every request. The request quota is not counted here: see ``claim_from_counter``.
     """
     row = await db.fetchrow(
         "WITH touched AS ("
         "  UPDATE sessions SET last_used_at = now()"
         "  WHERE id = $1 AND user_id = $2 AND last_used_at < now() - interval '1 minute'"
-        "    AND revoked_at IS NULL AND expires_at > now()),"
-        " checked AS ("
-        "  SELECT s.id AS session_id, u.id AS user_id, u.organization_id, u.role, o.tier, u.email,"
-        "   u.email_verified_at IS NOT NULL AS email_verified,"
-        "   (s.revoked_at IS NULL AND s.expires_at > now()) AS live"
-        "  FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.organization_id"
-        "  WHERE s.id = $1 AND s.user_id = $2),"
-        " counted AS ("
-        "  INSERT INTO rate_limit_counters (key, window_start, count)"
-        "  SELECT 'org:' || organization_id, $3, 1 FROM checked WHERE live AND $3::timestamptz IS NOT NULL"
-        "  ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1"
-        "  RETURNING count)"
-        " SELECT checked.*, (SELECT count FROM counted) AS window_count FROM checked",
-        session_id, user_id, count_in_window,
+        "    AND revoked_at IS NULL AND expires_at > now())"
+        " SELECT s.id AS session_id, u.id AS user_id, u.organization_id, u.role, o.tier, u.email,"
+        "  u.email_verified_at IS NOT NULL AS email_verified,"
+        "  (s.revoked_at IS NULL AND s.expires_at > now()) AS live,"
+        "  u.name, u.created_at, o.name AS organization_name"
+        " FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.organization_id"
+        " WHERE s.id = $1 AND s.user_id = $2",
+        session_id, user_id,
     )
     return maybe_struct(row, SessionCheck)
 

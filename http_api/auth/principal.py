@@ -7,6 +7,7 @@ The role comes from the database, not the token, so a demotion is immediate.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import msgspec
 
@@ -14,7 +15,6 @@ from engine.store.database import Database
 from engine.store.sessions import check_session
 from http_api.context import ApiContext
 from http_api.errors import ApiError
-from http_api.quotas import HOUR, window_start
 
 __all__ = ["Principal", "authenticate"]
 
@@ -25,8 +25,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: str
     session_id: uuid.UUID
     tier: str
-    window_count: int = 0  # this request's number in the organization's current hourly window
     email: str = ""  # the audit log's label for the caller
+    # The rest of the profile, read by the same statement as the session (``check_session``).
+    email_verified: bool = False
+    name: str = ""
+    created_at: datetime | None = None
+    organization_name: str = ""
 
 
 async def authenticate(ctx: ApiContext, db: Database, authorization: str | None) -> Principal:
@@ -36,13 +40,13 @@ async def authenticate(ctx: ApiContext, db: Database, authorization: str | None)
         error.headers["WWW-Authenticate"] = "Bearer"
         raise error
     claims = ctx.tokens.verify(token.strip())
-    # One statement checks the session and counts the request against the organization's hour.
-    session = await check_session(db, claims.sid, claims.sub, count_in_window=window_start(ctx.now(), HOUR))
+    session = await check_session(db, claims.sid, claims.sub)
     if session is None or not session.live:
         error = ApiError(401, "AUTHENTICATION_ERROR", "the session has ended; log in again")
         error.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         raise error
     return Principal(
         user_id=claims.sub, organization_id=session.organization_id, role=session.role,
-        session_id=claims.sid, tier=session.tier, window_count=session.window_count or 0, email=session.email,
+        session_id=claims.sid, tier=session.tier, email=session.email, email_verified=session.email_verified,
+        name=session.name, created_at=session.created_at, organization_name=session.organization_name,
     )

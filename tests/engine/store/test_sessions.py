@@ -83,7 +83,8 @@ async def test_check_session_follows_role_changes_and_revocation(db: Database) -
         session, _ = await create_session(db, member)
         assert await ses.check_session(db, session.id, member.id) == ses.SessionCheck(
             session_id=session.id, user_id=member.id, organization_id=org.id, role="member", tier="free",
-            email_verified=True, live=True, email="m@example.com",
+            email_verified=True, live=True, email="m@example.com", name=member.name, created_at=member.created_at,
+            organization_name=org.name,
         )
         await accounts.set_member_role(db, org.id, member.id, "admin")
         await accounts.update_organization(db, org.id, tier="starter")
