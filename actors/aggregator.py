@@ -12,6 +12,7 @@ to the live connections that asked for alerts.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -30,15 +31,19 @@ from engine.metrics import AGGREGATOR_BATCH_DURATION, AGGREGATOR_BATCH_SAMPLES, 
 from engine.store import alerts as alert_store
 from engine.store import audit_log, campaigns, facts, leases, meta_writes, rule_inputs, rule_runs
 from engine.store.database import Connection, Database
-from engine.store.outbox import enqueue_event
+from engine.store.outbox import enqueue_events
 from engine.supervisor import ChildSpec, Restart
 
-__all__ = ["AGGREGATOR", "AGGREGATOR_SWEEP", "Aggregator"]
+__all__ = ["AGGREGATOR", "AGGREGATOR_SWEEP", "MAX_BATCH", "Aggregator"]
 
 log = logging.getLogger(__name__)
 
 AGGREGATOR = "aggregator"  # its name in the supervision tree and in /v1/engine/status
 AGGREGATOR_SWEEP = "aggregator-sweep"  # the sweep's: a singleton (actors/singletons.py), one process sweeps
+# Samples per transaction at most. Large, because a batch's cost is mostly per campaign (totals, rules), not
+# per sample: under load each batch carries many samples of the same campaigns. Idle, a batch is what
+# arrives within ``linger``, so a large maximum adds no latency.
+MAX_BATCH = 2048
 
 # Alerts people see in their notifications; metrics.updated fires up to once a minute per campaign and
 # is for machines (webhooks, dashboards), so it would drown the rest.
@@ -50,6 +55,14 @@ def _fired(alert: alert_store.Alert, title: str) -> dict[str, object]:
     """``alert.fired``'s data: any notified alert in one shape, for consumers with one handler."""
     return {"alertId": alert.id, "type": alert.type, "title": title, "campaignId": alert.campaign_id,
             "data": alert.data, "firedAt": alert.fired_at}
+
+
+def _events(alert: alert_store.Alert, titles: dict[str, str]) -> list[tuple[uuid.UUID, str, dict[str, object]]]:
+    """The webhook events of an inserted alert: its own type, and ``alert.fired`` for those people are notified of."""
+    own = (alert.organization_id, alert.type, alert.data)
+    if alert.type not in _NOTIFY:
+        return [own]
+    return [own, (alert.organization_id, "alert.fired", _fired(alert, titles[alert.dedupe_key]))]
 
 
 class Aggregator:
@@ -65,7 +78,7 @@ class Aggregator:
     the guardrail paused, so the pause reaches Meta at once.
     """
 
-    def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = 256,
+    def __init__(self, db: Database, config: AlertsSettings, *, capacity: int = 64, max_batch: int = MAX_BATCH,
                  linger: float = 0.01, wall: Callable[[], datetime] = utc_now, sweep_every: float = 300.0,
                  rules: RulesSettings = RulesSettings(),  # noqa: B008 -- frozen
                  on_changed: Callable[[list[tuple[uuid.UUID, uuid.UUID]]], None] | None = None,
@@ -79,6 +92,7 @@ class Aggregator:
         # A batch and a sweep share _touched and _tripped: one transaction of ours at a time.
         self._one_transaction = trio.Lock()
         self._pending: list[MetricSample] = []  # received, not yet committed: retried after a restart
+        self._next: list[MetricSample] = []  # received while _pending is written: the next batch
         self._warned: set[tuple[uuid.UUID, str]] = set()  # (campaign, currency) spend skips logged
         self.samples_written = 0
         self.alerts_fired = 0
@@ -104,21 +118,27 @@ class Aggregator:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reports started at once, writes batches until the inbox is closed and drained, then returns.
 
-        Error handling: a store error propagates (the supervisor restarts us); the batch it failed on is
-        kept and written first on the next ``run``, so a crash loses no sample.
+        The next batch is received while one is written (``_write_receiving``), so the database and the
+        producers work at once. Error handling: a store error propagates (the supervisor restarts us); the
+        batch it failed on, and the samples received meanwhile, are kept and written first on the next
+        ``run``, so a crash loses no sample.
         """
         task_status.started()
-        if self._pending:
-            await self._write()
+        self._pending += self._next
+        self._next = []
+        ended = False
         while True:
-            try:
-                self._pending.append(await self._inbox.receive())
-            except trio.EndOfChannel:
+            if not self._pending:
+                try:
+                    self._pending.append(await self._inbox.receive())
+                except trio.EndOfChannel:
+                    return
+                ended = await self._take(self._pending, self._linger)
+            if ended:
+                await self._write()
                 return
-            closed = await self._fill()
-            await self._write()
-            if closed:
-                return
+            ended = await self._write_receiving()
+            self._pending, self._next = self._next, []
 
     async def sweep_forever(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         """Reports started at once, then every ``sweep_every`` seconds evaluates and completes the campaigns
@@ -129,20 +149,36 @@ class Aggregator:
             await self._sweep()
             await trio.sleep(self._sweep_every)
 
-    async def _fill(self) -> bool:
-        """Add what is waiting, then what arrives within ``linger``; True when the inbox ended."""
-        with trio.move_on_after(self._linger):
-            while len(self._pending) < self._max_batch:
+    async def _take(self, batch: list[MetricSample], linger: float) -> bool:
+        """Add to ``batch`` what is waiting, then what arrives within ``linger`` seconds, up to ``max_batch``
+        samples; True when the inbox ended."""
+        with trio.move_on_after(linger):
+            while len(batch) < self._max_batch:
                 try:
-                    self._pending.append(self._inbox.receive_nowait())
+                    batch.append(self._inbox.receive_nowait())
                 except trio.WouldBlock:
                     try:
-                        self._pending.append(await self._inbox.receive())
+                        batch.append(await self._inbox.receive())
                     except trio.EndOfChannel:
                         return True
                 except trio.EndOfChannel:
                     return True
         return False
+
+    async def _write_receiving(self) -> bool:
+        """Write ``_pending`` while receiving the next batch into ``_next`` (up to ``max_batch``: then the
+        inbox fills and the producers wait); True when the inbox ended meanwhile."""
+        ended = False
+
+        async def receive() -> None:
+            nonlocal ended
+            ended = await self._take(self._next, math.inf)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            await self._write()
+            nursery.cancel_scope.cancel()  # receive() loses nothing when cancelled: a sample is taken or not
+        return ended
 
     async def _write(self) -> None:
         async with self._one_transaction:
@@ -211,11 +247,8 @@ class Aggregator:
         notified = [alert for alert in inserted if alert.type in _NOTIFY]
         await alert_store.insert_notifications(
             tx, [(alert, titles[alert.dedupe_key]) for alert in notified], created_at=now)
-        for alert in inserted:  # live=False: the alert's own NOTIFY pushes it to live connections
-            await enqueue_event(tx, alert.organization_id, alert.type, alert.data, now=now, live=False)
-            if alert.type in _NOTIFY:
-                await enqueue_event(tx, alert.organization_id, "alert.fired",
-                                    _fired(alert, titles[alert.dedupe_key]), now=now, live=False)
+        # Not live: the alert's own NOTIFY pushes it to live connections.
+        await enqueue_events(tx, [event for alert in inserted for event in _events(alert, titles)], now=now)
         for campaign in running:
             await self._move(tx, campaign, now)
         return inserted

@@ -18,7 +18,7 @@ import httpx
 import msgspec
 import trio
 
-from actors.aggregator import Aggregator
+from actors.aggregator import MAX_BATCH, Aggregator
 from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from bench._pipeline_receiver import Receiver
 from config.sections import AlertsSettings
@@ -35,7 +35,7 @@ ALERTS = AlertsSettings(budget_thresholds="0.25, 0.5, 0.8, 1.0")
 RULES = ("budget.warning at 25/50/80/100 %, pacing, streams/clicks/impressions goals, completed, metrics.updated;"
          " the budget guardrail pauses each campaign once, at 100 %")
 METRICS: tuple[Metric, ...] = ("spend_minor", "impressions", "clicks", "streams")
-BATCH = 256  # the aggregator's max_batch: the raw baseline inserts batches of this size
+BATCH = MAX_BATCH  # the raw baseline inserts batches of the aggregator's largest size
 WARMUP = 0.5
 LATENCY_RATE = 20.0  # samples/s in the latency phase: spaced out, so we time one trip, not a queue
 

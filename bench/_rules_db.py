@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from actors.aggregator import Aggregator
+from actors.aggregator import MAX_BATCH, Aggregator
 from actors.rule_evaluator import RuleEvaluator
 from bench._rules_data import ALERTS, BUDGET_MINOR, GOAL, Campaign, Timed
 from config.sections import AnalyticsSettings, RulesSettings
@@ -23,7 +23,7 @@ from engine.store.rules import create_rule
 __all__ = ["SOURCE", "aggregator_batches", "evaluate_all", "evaluate_once", "write_campaigns", "write_rules"]
 
 SOURCE = "meta:bench"
-BATCH = 256  # the aggregator's max_batch
+BATCH = MAX_BATCH
 _ROWS = 30_000  # rows per setup INSERT
 
 _TRACKS = ("INSERT INTO tracks (id, organization_id, title, artist)"

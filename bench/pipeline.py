@@ -5,7 +5,7 @@ account actors one process holds polling the Meta simulator (stand-ins vs as man
 real ``MetaAccountActor``s next to them), and several engine processes sharing the real accounts.
 
 Usage: .venv/bin/python bench/pipeline.py [--seconds S] [--dsn DSN] [--actors 1000,10000,20000]
-       [--events N] [--concurrency C] [--poll-interval I] [--processes 2,3] [--skip-db]
+       [--events N] [--concurrency C] [--poll-interval I] [--processes 2,3] [--skip-db] [--skip-actors]
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations; with it,
 the migrations are applied to that database and our rows (organizations named "Bench ...") are left there.
@@ -14,7 +14,7 @@ the migrations are applied to that database and our rows (organizations named "B
    completed, metrics.updated); one producer keeps the ``Aggregator``'s inbox full of changing samples
    (28 days x 4 metrics, growing values) for S seconds after a 0.5 s warm-up. Counted: samples committed
    (facts upserted, totals recomputed, rules evaluated, alerts, notifications and outbox events written).
-   Baseline: the same rows, 256 per transaction (the aggregator's largest batch), one unnest INSERT into an
+   Baseline: the same rows, 2,048 per transaction (the aggregator's largest batch), one unnest INSERT into an
    index-free copy of the facts table, through our ``Database``.
 2. deliveries/s: N events enqueued (untimed) for one endpoint on a local receiver (hypercorn, in this
    process), then a ``WebhookDispatcher`` (signing, SSRF guard, claims, attempt log) is started and we count
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--processes", type=count_list("engine process", "2,3"), default=[2, 3],
                         help="engine processes sharing the accounts in figure 5 (default 2,3)")
     parser.add_argument("--skip-db", action="store_true", help="only the actors (figures 4 and 5)")
+    parser.add_argument("--skip-actors", action="store_true", help="only the database figures (1 to 3)")
     parser.add_argument("--row", type=int, help=argparse.SUPPRESS)  # one actors row, in a child process
     parser.add_argument("--row-kind", help=argparse.SUPPRESS)
     parser.add_argument("--row-url", help=argparse.SUPPRESS)
@@ -223,7 +224,8 @@ def main() -> None:
     with scratch("songtrack-bench-pipeline-", args.dsn) as run:
         if not args.skip_db:
             trio.run(_flow, run.dsn(), args)
-        _actors(args, run)
+        if not args.skip_actors:
+            _actors(args, run)
 
 
 if __name__ == "__main__":

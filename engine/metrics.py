@@ -135,7 +135,7 @@ DATABASE_UNAVAILABLE = Counter(
 # A batch is at most the aggregator's ``max_batch`` (256) samples.
 AGGREGATOR_BATCH_SAMPLES = Histogram(
     "songtrack_aggregator_batch_samples", "Samples the aggregator wrote in one transaction.",
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
 )
 FENCED_SAMPLES = Counter(
     "songtrack_fenced_samples_total",

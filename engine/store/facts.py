@@ -73,6 +73,7 @@ _Key = tuple[uuid.UUID, date, str, str]
 # Samples whose campaign is gone or belongs to another organization are left out by the join: a deleted
 # campaign must not crash the aggregator on a foreign key, and a sample never writes across organizations.
 _UPSERT = """
+WITH written AS (
 INSERT INTO campaign_daily_facts AS f (campaign_id, organization_id, day, metric, value, source, currency,
                                        observed_at)
 SELECT s.campaign_id, s.organization_id, s.day, s.metric, s.value, s.source, s.currency, s.observed_at
@@ -85,6 +86,8 @@ ON CONFLICT (campaign_id, day, metric, source) DO UPDATE
         updated_at = now()
     WHERE f.observed_at <= EXCLUDED.observed_at
 RETURNING f.campaign_id
+)
+SELECT DISTINCT campaign_id FROM written  -- a batch holds many facts of each campaign
 """
 
 

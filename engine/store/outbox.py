@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -25,7 +25,7 @@ from engine.store.alerts import ALERTS_CHANNEL
 from engine.store.rows import Queries
 from engine.tracing import current_traceparent
 
-__all__ = ["OUTBOX_CHANNEL", "enqueue_event", "get_event", "new_event_id"]
+__all__ = ["OUTBOX_CHANNEL", "enqueue_event", "enqueue_events", "get_event", "new_event_id"]
 
 OUTBOX_CHANNEL = "webhook_outbox"
 
@@ -65,6 +65,40 @@ async def enqueue_event(q: Queries, org_id: uuid.UUID, event_type: str, data: Ma
     if live and only_endpoint is None:
         await q.execute("SELECT pg_notify($1, $2)", ALERTS_CHANNEL, f"{org_id}:{event_id}")
     return event_id
+
+
+# One statement for a batch of events: each event's row, then one delivery per subscribed, enabled endpoint of
+# its organization, then the dispatcher's NOTIFY per event (delivered at commit, as enqueue_event's are).
+_ENQUEUE_MANY = """
+WITH events AS (
+    INSERT INTO webhook_events (id, organization_id, type, payload, created_at, traceparent)
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::text[])
+    RETURNING id, organization_id, type
+), deliveries AS (
+    INSERT INTO webhook_deliveries (event_id, endpoint_id, organization_id)
+    SELECT e.id, w.id, w.organization_id FROM events e
+    JOIN webhook_endpoints w ON w.organization_id = e.organization_id AND w.enabled
+                            AND (w.event_types = '{}' OR e.type = ANY (w.event_types))
+)
+SELECT count(pg_notify($7, id)) FROM events
+"""
+
+
+async def enqueue_events(q: Queries, events: Sequence[tuple[uuid.UUID, str, Mapping[str, object]]], *,
+                         now: datetime) -> list[str]:
+    """Record many organization-wide events ``(organization, type, data)`` at once, not pushed live (the
+    aggregator's alerts: their own NOTIFY pushes them), in one round trip; returns their ids in order. Each
+    is what ``enqueue_event(q, org, type, data, now=now, live=False)`` records."""
+    if not events:
+        return []
+    ids = [new_event_id() for _ in events]
+    stamp = now.astimezone(UTC)
+    timestamp = stamp.isoformat().replace("+00:00", "Z")
+    payloads = [msgspec.json.encode({"id": event_id, "type": event_type, "timestamp": timestamp, "data": data})
+                .decode() for event_id, (_, event_type, data) in zip(ids, events, strict=True)]
+    await q.fetchval(_ENQUEUE_MANY, ids, [org for org, _, _ in events], [kind for _, kind, _ in events], payloads,
+                     [stamp] * len(ids), [current_traceparent()] * len(ids), OUTBOX_CHANNEL)
+    return ids
 
 
 async def get_event(q: Queries, org_id: uuid.UUID, event_id: str) -> str | None:
