@@ -17,7 +17,9 @@ import pytest
 
 from adapters.meta import meta_window
 from adapters.meta.provider import meta_ads
+from adapters.meta.usage import read_usage
 from config import MetaSettings
+from engine.pacing import Pacer
 from engine.providers import AdAccount, CampaignBudget, CampaignFigure
 
 DAY = date(2026, 9, 1)
@@ -132,6 +134,25 @@ async def test_each_call_is_paced_in_its_meta_domains() -> None:
     assert ads.campaigns_domains("act_7") == ("meta:app", "meta:act_7:score", "meta:act_7:ads_management")
 
 
-def test_the_ad_account_score_leaks_out_over_five_minutes_and_the_rest_hourly() -> None:
-    assert meta_window("act_1:score") == 300.0
-    assert meta_window("app") == meta_window("act_1:insights") == 3600.0
+def test_the_ad_account_score_leaks_out_over_five_minutes_the_insights_load_each_second_the_rest_hourly() -> None:
+    assert meta_window("meta:act_1:score") == 300.0
+    assert meta_window("meta:insights:app") == 1.0
+    assert meta_window("meta:app") == meta_window("meta:act_1:insights") == 3600.0
+
+
+async def test_a_burst_of_insights_calls_does_not_hold_back_the_next_cycle() -> None:
+    """Three processes' accounts poll in the same second (a restart, a rebalance) and the insights throttle
+    says 4.7 % for the app on each of our 11 answers, the first call's last, so that one call seems to
+    cost it all: 4.7 % is a second's load, so the next cycle's calls may go at once, not minutes later
+    (each waited 440 s when the figure was read as an hour's use)."""
+    pacer, header = Pacer(meta_window), {"x-fb-ads-insights-throttle": json.dumps(
+        {"app_id_util_pct": 4.7, "acc_id_util_pct": 0.01, "ads_api_access_tier": "standard_access"})}
+    async with httpx.AsyncClient() as http:
+        ads = meta_ads(MetaSettings())(http, "TOKEN")
+    domains = [ads.figures_domains(f"act_{n}") for n in range(12)]
+    for n, spends in enumerate(domains[:11]):
+        pacer.record_call(spends, n / 50)
+    for n in [*range(1, 11), 0]:
+        pacer.observe(read_usage(header, f"act_{n}").signals, 0.5 + n / 50, sent_at=n / 50)
+    next_cycle = 5.0
+    assert pacer.next_allowed(domains[11], next_cycle, 0.5) - next_cycle < 1.0
