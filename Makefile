@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos lint bench venv chromium ts-client
+.PHONY: run test lint bench venv chromium ts-client
 
 venv: $(STAMP)
 
@@ -27,15 +27,8 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# The chaos tests of several engine processes (docs/scaling.md) run apart until an open stall is explained:
-# on a loaded 2-core machine a few accounts sometimes go unpolled for seconds, which fails them at random.
-CHAOS := tests/songtrack/test_scale_chaos.py
-
 test: lint chromium ts-client
-	$(VENV)/bin/pytest --ignore=$(CHAOS) $(PYTEST_ARGS)
-
-chaos: lint
-	$(VENV)/bin/pytest $(CHAOS) -s $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The npm packages of the TypeScript client's test (tests/http_api/test_generated_ts_client.py), pinned in
 # tools/ts-client's package-lock.json; a second run skips the install until the lock file changes. Node.js
