@@ -138,9 +138,16 @@ class MetaAccountActor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Poll until the token dies (returns after ``needs_reauth``), the integration is gone or a write was
-        refused for a lost lease (returns)."""
+        refused for a lost lease (returns). Started after the engine closed ``samples`` (a stop that came while
+        the accounts supervisor was starting actors), it returns at once."""
         org, integration_id = self._integration.organization_id, self._integration.id
-        with self._samples.clone() as outbox:
+        try:
+            outbox = self._samples.clone()
+        except trio.ClosedResourceError:  # the engine is stopping: it closed the samples as we were started
+            self._report("stopped")
+            task_status.started()
+            return
+        with outbox:
             tokens = await integration_store.get_tokens(self._db, self._key, org, integration_id)
             if tokens is None:
                 self._report("disconnected")

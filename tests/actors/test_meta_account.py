@@ -190,6 +190,21 @@ async def test_a_full_channel_slows_the_actor_and_nothing_is_dropped(db: Databas
     assert lag_sum >= unblocked - began - MetaSchedule().interval - 60  # 60: the sweep's own calls
 
 
+async def test_an_actor_started_as_the_engine_stops_returns_without_a_call(db: Database, clock: MockClock) -> None:
+    """A stop that comes while the accounts supervisor starts actors closes the samples channel before the
+    last ones run: they stop at once, quietly (each crashed and was logged as an error before)."""
+    sim = simulator()
+    integration, _ = await connect(db, sim)
+    registry = Registry()
+    send, _receive = trio.open_memory_channel[MetricSample](1)
+    actor = await make_actor(db, sim, integration, registry, send)
+    send.close()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+    assert ((registry.get("meta:test") or pytest.fail()).detail or {})["state"] == "stopped"
+    assert sim.requests == []
+
+
 def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
