@@ -24,7 +24,9 @@ re-auth) has a running child stopped, and its last status stays in the registry.
 Leases: several engine processes may share one database, so an account's actor runs only in the process
 holding its lease (``LeaseKeeper``, ``engine.lease_plan``). Each reconciliation, at least once a renewal
 interval, hands the runnable accounts to the keeper, which renews, releases past the fair share and claims;
-a child runs for each held one, and one whose lease was released or lost is stopped. While the database is
+a child runs for each held one, and one whose lease was released or lost is stopped. The accounts are listed
+on a wake-up and every ``poll_interval``; a renewal in between hands over the last listing, and when it
+changed nothing the children are not walked. While the database is
 unreachable the children keep running until the keeper gives up (no renewal for ``ttl - renew_every``
 seconds), then they stop, before another process can claim their accounts. A graceful stop releases every
 lease once the children have stopped, so the others take over at once.
