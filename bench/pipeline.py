@@ -166,7 +166,8 @@ def _real_line(row: RealRow, bare_p99: float) -> str:
             f"{1024 * row.grown_mb / row.actors:>10,.1f}{_ratio(p99, bare_p99):>11}\n"
             f"      real: {window.last.running:,} running; rows set up in {row.setup_s:.1f} s; every first cycle done "
             f"{row.first_cycle_s:.1f} s after the start; {window.seconds:.0f} s measured; "
-            f"{window.last.samples - window.first.samples:,} samples written; {window.last.failing:,} failing")
+            f"{window.last.samples - window.first.samples:,} samples written; {window.last.failing:,} failing; "
+            f"{window.gc_full} full garbage collections, the longest {window.gc_longest_ms:,.0f} ms")
 
 
 def _fleet(args: argparse.Namespace, labels: Labels, url: str, root: Path, accounts: int) -> None:
