@@ -24,7 +24,9 @@ re-auth) has a running child stopped, and its last status stays in the registry.
 Leases: several engine processes may share one database, so an account's actor runs only in the process
 holding its lease (``LeaseKeeper``, ``engine.lease_plan``). Each reconciliation, at least once a renewal
 interval, hands the runnable accounts to the keeper, which renews, releases past the fair share and claims;
-a child runs for each held one, and one whose lease was released or lost is stopped. While the database is
+a child runs for each held one, and one whose lease was released or lost is stopped. The accounts are listed
+on a wake-up and every ``poll_interval``; a renewal in between hands over the last listing, and when it
+changed nothing the children are not walked. While the database is
 unreachable the children keep running until the keeper gives up (no renewal for ``ttl - renew_every``
 seconds), then they stop, before another process can claim their accounts. A graceful stop releases every
 lease once the children have stopped, so the others take over at once.
@@ -39,7 +41,9 @@ more than 30 s. A crash-looping account thus backs off to one attempt per 5 to 1
 from __future__ import annotations
 
 import functools
+import gc
 import logging
+import math
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -121,6 +125,10 @@ class AccountsSupervisor:
         self._supervisor = Supervisor(name, registry, backoff=backoff, intensity=intensity, rng=rng)
         # child name → (kind name, account version, lease token)
         self._children: dict[str, tuple[str, object, int]] = {}
+        # The last listing (child name → its kind and account), when it was made, and what we held after it.
+        self._listed: dict[str, tuple[ActorKind, Account]] | None = None
+        self._listed_at = -math.inf
+        self._held: dict[str, int] = {}
         self._wake = trio.Event()
         self._stop = trio.Event()
         self._listening = trio.CancelScope()
@@ -150,9 +158,9 @@ class AccountsSupervisor:
                 next_in = min(self._poll_interval, self._keeper.timings.renew_every, self._keeper.until_give_up())
                 with trio.move_on_after(max(next_in, 0)):
                     await self._wake.wait()
-                self._wake = trio.Event()
+                woken, self._wake = self._wake.is_set(), trio.Event()
                 if not self._stop.is_set():
-                    await self._reconcile()
+                    await self._reconcile(relist=woken)
             self._listening.cancel()
             self._supervisor.stop()
         await self._keeper.leave()
@@ -179,20 +187,31 @@ class AccountsSupervisor:
     def _woken(self) -> None:
         self._wake.set()
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, *, relist: bool = True) -> None:
+        """List the accounts (when ``relist``, or when the last listing is ``poll_interval`` old), settle the
+        leases and converge the children. A renewal that changed nothing, with the listing of before, costs
+        the renewal only: with 20,000 accounts, listing and walking them all every renewal blocked the
+        process's actors for a large part of a second each time."""
         try:
-            listed = {f"{kind.name}:{account.key}": (kind, account)
-                      for kind in self._kinds for account in await kind.accounts()}
+            listed = self._listed
+            if relist or listed is None or trio.current_time() - self._listed_at >= self._poll_interval:
+                self._listed_at = trio.current_time()
+                listed = {f"{kind.name}:{account.key}": (kind, account)
+                          for kind in self._kinds for account in await kind.accounts()}
             held = await self._keeper.settle([name for name, (_, account) in listed.items() if account.runnable])
         except StoreUnavailable as exc:
             if self._keeper.give_up():
                 log.warning("no lease renewed for %.0f s (%s); stopping every account actor before another "
                             "engine process takes them over", self._keeper.timings.give_up_after, exc)
                 self._keeper.forget()
+                self._held = {}
                 for name in list(self._children):
                     await self._supervisor.stop_child(name)
                     del self._children[name]
             return
+        if listed is self._listed and held == self._held:
+            return
+        self._listed, self._held = listed, held
         starts: list[tuple[ActorKind, str, Account, int]] = []
         for name, (kind, account) in listed.items():
             if name in held or not account.runnable:
@@ -212,12 +231,23 @@ class AccountsSupervisor:
 
     async def _start(self, starts: list[tuple[ActorKind, str, Account, int]]) -> None:
         """Start these children at once: one after the other, each waiting for the previous one's first
-        query (its token) behind the queries of those already polling, 20,000 took many minutes."""
+        query (its token) behind the queries of those already polling, 20,000 took many minutes.
+
+        Then every object of the process, the new actors' among them, is moved out of the cyclic garbage
+        collector's reach (``gc.freeze``, after collecting the young generations' garbage): they live as long
+        as their accounts, and each full collection walked them all, stopping every actor for 1.5 to 3 s
+        every few seconds while 20,000 of them started (bench/pipeline.py's real rows). The price: a reference cycle
+        among them that becomes garbage later (an actor stopped) is never collected, a few KB per actor
+        stopped, only as many as hand-overs and disconnections stop."""
+        if not starts:
+            return
         async with trio.open_nursery() as nursery:
             for kind, name, account, token in starts:
                 self._children[name] = (kind.name, account.version, token)
                 nursery.start_soon(self._supervisor.start_child, ChildSpec(
                     name, kind.build(account, Lease(name, token)), restart=kind.restart))
+        gc.collect(1)
+        gc.freeze()
 
     async def _converge(self, kind: ActorKind, name: str, account: Account, token: int) -> bool:
         """Stop a child that must not run as it is; True when the account needs a child started."""

@@ -18,6 +18,9 @@ active or paused, or ended within the 28-day restatement window) and that the to
   synchronous call (``RequestTooLargeError``) is split in halves;
 * the reachable ad accounts (currency, timezone) are read at start and again every ``restatement_every``.
 
+The first cycle runs as the actor starts, the second at a random point of the ``interval`` after it began:
+the actors a process starts together poll spread over the interval, not all in the same instant each time.
+
 One insights call per account per cycle, whatever the number of campaigns: Meta budgets calls, not rows.
 At the development tier that is about 5 of the 600 insights calls an account may make per hour.
 
@@ -133,8 +136,8 @@ class MetaAccountActor:
         self._accounts: dict[str, AdAccount] = {}
         self._accounts_due = float("-inf")
         self._states: dict[str, AccountState] = {}
-        self._calls = MetaCalls(pacer, retry, schedule, rng if rng is not None else random.Random(), wall=wall,
-                                report=self._report)
+        self._rng = rng if rng is not None else random.Random()
+        self._calls = MetaCalls(pacer, retry, schedule, self._rng, wall=wall, report=self._report)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Poll until the token dies (returns after ``needs_reauth``), the integration is gone or a write was
@@ -175,13 +178,18 @@ class MetaAccountActor:
 
     async def _poll_forever(self, provider: AdsProvider, outbox: trio.MemorySendChannel[MetricSample]) -> None:
         due = trio.current_time()
+        # The first cycle runs at once, the second at a random point of the interval after it began: thousands
+        # of actors started together (a process's start, a hand-over) then poll spread over each interval
+        # instead of all in the same instant, and the engine, the database and Meta see an even load.
+        gap: float | None = self._rng.uniform(0, self._schedule.interval)
         while True:
             began = trio.current_time()
             poll_began(actor_kind(self._name), due, began)
             try:
                 with poll_span(actor_kind(self._name)):
                     await self._cycle(provider, outbox)
-                next_at = began + self._schedule.interval
+                next_at = began + (self._schedule.interval if gap is None else gap)
+                gap = None
             except Parked as parked:  # the token's accounts list: nothing can be polled without it
                 next_at = max(parked.until, began + self._schedule.interval)
                 self._report("parked", parked_until=parked.until)
@@ -338,10 +346,17 @@ class MetaAccountActor:
 
     async def _store_statuses(self, links: Sequence[campaign_meta.MetaPollTarget],
                               statuses: dict[str, str | None]) -> None:
+        """Record the statuses that differ from those read at the cycle's start; most cycles find none and
+        open no transaction (the next cycle reads again what another writer may have set meanwhile). Not
+        listed (None) keeps what we knew: see set_meta_effective_status."""
+        changed = [(link.meta_campaign_id, status) for link in links
+                   if (status := statuses.get(link.meta_campaign_id)) is not None
+                   and status != link.meta_effective_status]
+        if not changed:
+            return
         async with fenced_transaction(self._db, self._lease, "meta_statuses") as tx:
-            for link in links:  # not listed (None) keeps what we knew: see set_meta_effective_status
-                await campaign_meta.set_meta_effective_status(
-                    tx, self._integration.organization_id, link.meta_campaign_id, statuses.get(link.meta_campaign_id))
+            for meta_id, status in changed:
+                await campaign_meta.set_meta_effective_status(tx, self._integration.organization_id, meta_id, status)
 
     # ---- status --------------------------------------------------------------------------------------
 

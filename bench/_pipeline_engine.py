@@ -13,13 +13,15 @@ the rule evaluator, the dispatcher, the stream counter, the daily reporter and t
 endpoints or listens here).
 
 Every second it prints one JSON line (``Report``): what it holds and runs, how many actors have finished a
-cycle, its RSS, and the buckets of ``songtrack_poll_lag_seconds`` (``engine.metrics.poll_began``: how late
-each poll began after it was due). SIGTERM stops it gracefully (its leases are released).
+cycle, its RSS, the buckets of ``songtrack_poll_lag_seconds`` (``engine.metrics.poll_began``: how late
+each poll began after it was due), and the garbage collector's full collections (how many, the longest).
+SIGTERM stops it gracefully (its leases are released).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import signal
@@ -75,6 +77,29 @@ class Report(msgspec.Struct, kw_only=True):
     samples: int  # written by the aggregator
     polls: int  # begun since the start
     lag: list[tuple[float, float]]
+    gc_full: int = 0  # full collections of the cyclic garbage collector since the start
+    gc_longest_ms: float = 0.0  # the longest of them since the previous report
+
+
+class _FullCollections:
+    """Counts and times the garbage collector's full (generation 2) collections (a ``gc.callbacks`` entry):
+    each one stops every task of the process while it walks every object."""
+
+    def __init__(self) -> None:
+        self.count, self.longest_ms, self._began = 0, 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.count += 1
+            self.longest_ms = max(self.longest_ms, 1000 * (time.perf_counter() - self._began))
+
+    def take_longest(self) -> float:
+        longest, self.longest_ms = self.longest_ms, 0.0
+        return longest
 
 
 def lag_buckets(kind: str = "meta") -> list[tuple[float, float]]:
@@ -108,6 +133,8 @@ class _Engine:
             ChildSpec("accounts", self.accounts.run, stop=self._stop_accounts),
         ])
         self._rested: set[str] = set()  # seen resting after a cycle
+        self.collections = _FullCollections()
+        gc.callbacks.append(self.collections)
 
     def _stop_accounts(self) -> None:
         self.accounts.stop()
@@ -131,7 +158,8 @@ class _Engine:
         *lag, (_, polls) = lag_buckets() or [(math.inf, 0.0)]
         return Report(node=str(self.node_id), pid=os.getpid(), at=time.time(), rss_before_mb=rss_before,
                       rss_mb=rss_mb(), held=len(self.keeper.held), running=running, polled=polled,
-                      failing=failing, samples=self.aggregator.samples_written, polls=int(polls), lag=lag)
+                      failing=failing, samples=self.aggregator.samples_written, polls=int(polls), lag=lag,
+                      gc_full=self.collections.count, gc_longest_ms=self.collections.take_longest())
 
 
 async def _report_every_second(engine: _Engine, rss_before: float) -> None:

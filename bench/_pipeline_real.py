@@ -121,6 +121,12 @@ class Window:
     first: Report
     last: Report
     rss_peak_mb: float
+    gc_longest_ms: float  # the longest full collection of the cyclic garbage collector
+
+    @property
+    def gc_full(self) -> int:
+        """Full collections of the cyclic garbage collector: they stop every actor while they run."""
+        return self.last.gc_full - self.first.gc_full
 
     @property
     def seconds(self) -> float:
@@ -144,7 +150,8 @@ class Window:
         for engine, first in zip(engines, firsts, strict=True):
             assert first is not None  # wait_until saw a report of each
             reports = [r for r in engine.reports() if r.at >= first.at]
-            windows.append(cls(first, reports[-1], max(r.rss_mb for r in reports)))
+            windows.append(cls(first, reports[-1], max(r.rss_mb for r in reports),
+                               max(r.gc_longest_ms for r in reports[1:] or reports)))
         return windows
 
 

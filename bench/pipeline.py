@@ -6,6 +6,7 @@ real ``MetaAccountActor``s next to them), and several engine processes sharing t
 
 Usage: .venv/bin/python bench/pipeline.py [--seconds S] [--dsn DSN] [--actors 1000,10000,20000]
        [--events N] [--concurrency C] [--poll-interval I] [--processes 2,3] [--skip-db] [--skip-actors]
+       [--real-only]
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations; with it,
 the migrations are applied to that database and our rows (organizations named "Bench ...") are left there.
@@ -54,6 +55,7 @@ compare the ratios between runs more than the absolute figures.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -81,7 +83,7 @@ def _line(label: str, ours: str, baseline: str, ratio: str = "") -> None:
 
 
 def _ratio(ours: float, baseline: float) -> str:
-    return f"{ours / baseline:.3f}" if baseline else "-"
+    return f"{ours / baseline:.3f}" if baseline and not math.isnan(baseline) else "-"
 
 
 async def _flow(dsn: str, args: argparse.Namespace) -> None:
@@ -139,16 +141,12 @@ def _actors(args: argparse.Namespace, run: Scratch) -> None:
           f"{'RSS MB':>9}{'+MB':>8}{'KB/actor':>10}{'p99 ratio':>11}", flush=True)
     try:
         for n in args.actors:
-            rows = [row_in_child(n, kind, url, acts_file, args.seconds, args.poll_interval)
-                    for kind in ("ours", "bare")]
-            bare_p99 = flow.percentile_ms(rows[1].lags, 99)
-            p99_ratio = _ratio(flow.percentile_ms(rows[0].lags, 99), bare_p99)
-            for row in rows:
-                print(_actors_line(row, n / args.poll_interval, p99_ratio if row.kind == "ours" else ""), flush=True)
+            bare_p99 = math.nan if args.real_only else _stand_in_rows(args, n, url, acts_file)
             if n <= accounts:
                 print(_real_line(real_row(labels, url, n, args.seconds, args.poll_interval, run.root), bare_p99),
                       flush=True)
-        _fleet(args, labels, url, run.root, accounts)
+        if not args.real_only:
+            _fleet(args, labels, url, run.root, accounts)
     finally:
         if (code := server.stop()) != 0:
             print(f"the simulator exited with {code}; its log ends:\n{server.tail()}", file=sys.stderr)
@@ -156,6 +154,16 @@ def _actors(args: argparse.Namespace, run: Scratch) -> None:
           f"work. Above {SIMULATOR_MAX_ACCOUNTS:,}\n   actors, accounts are shared (the simulator's maximum). "
           f"The runtime shares one httpx.AsyncClient among its\n   MetaAccountActors (actors/http.py), as the real "
           f"rows do; one per actor would cost {per_client_ms:.1f} ms and {per_client_mb:.2f} MB each.")
+
+
+def _stand_in_rows(args: argparse.Namespace, n: int, url: str, acts_file: Path) -> float:
+    """Print the stand-in and bare rows of ``n`` actors; return the bare row's p99 (ms)."""
+    rows = [row_in_child(n, kind, url, acts_file, args.seconds, args.poll_interval) for kind in ("ours", "bare")]
+    bare_p99 = flow.percentile_ms(rows[1].lags, 99)
+    p99_ratio = _ratio(flow.percentile_ms(rows[0].lags, 99), bare_p99)
+    for row in rows:
+        print(_actors_line(row, n / args.poll_interval, p99_ratio if row.kind == "ours" else ""), flush=True)
+    return bare_p99
 
 
 def _real_line(row: RealRow, bare_p99: float) -> str:
@@ -166,7 +174,8 @@ def _real_line(row: RealRow, bare_p99: float) -> str:
             f"{1024 * row.grown_mb / row.actors:>10,.1f}{_ratio(p99, bare_p99):>11}\n"
             f"      real: {window.last.running:,} running; rows set up in {row.setup_s:.1f} s; every first cycle done "
             f"{row.first_cycle_s:.1f} s after the start; {window.seconds:.0f} s measured; "
-            f"{window.last.samples - window.first.samples:,} samples written; {window.last.failing:,} failing")
+            f"{window.last.samples - window.first.samples:,} samples written; {window.last.failing:,} failing; "
+            f"{window.gc_full} full garbage collections, the longest {window.gc_longest_ms:,.0f} ms")
 
 
 def _fleet(args: argparse.Namespace, labels: Labels, url: str, root: Path, accounts: int) -> None:
@@ -213,6 +222,8 @@ def main() -> None:
                         help="engine processes sharing the accounts in figure 5 (default 2,3)")
     parser.add_argument("--skip-db", action="store_true", help="only the actors (figures 4 and 5)")
     parser.add_argument("--skip-actors", action="store_true", help="only the database figures (1 to 3)")
+    parser.add_argument("--real-only", action="store_true",
+                        help="of figures 4 and 5, only figure 4's real rows (no stand-ins, no engine processes)")
     parser.add_argument("--row", type=int, help=argparse.SUPPRESS)  # one actors row, in a child process
     parser.add_argument("--row-kind", help=argparse.SUPPRESS)
     parser.add_argument("--row-url", help=argparse.SUPPRESS)

@@ -126,6 +126,11 @@ class Registry:
         """Return every status, sorted by name."""
         return sorted(self._statuses.values(), key=lambda status: status.name)
 
+    def by_name(self) -> dict[str, ActorStatus]:
+        """Every status by name, unsorted (a copy). A status is immutable and replaced only when it changes,
+        so a reader that kept an earlier copy finds what changed since by identity."""
+        return dict(self._statuses)
+
     async def wait_changed(self, seen_version: int) -> int:
         """Return the current ``version`` as soon as it is greater than ``seen_version``.
 

@@ -89,13 +89,14 @@ class MetaPollTarget(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     meta_ad_account_id: str
     meta_campaign_id: str
+    meta_effective_status: str | None = None  # Meta's status as we last recorded it
 
 
 async def meta_poll_targets(db: Executor, org_id: uuid.UUID, *, ended_after: datetime) -> list[MetaPollTarget]:
     """The organization's campaigns linked to Meta that are active or paused, or that ended (completed or
     archived) after ``ended_after`` (the start of Meta's restatement window), ordered by ad account."""
     rows = await db.fetch(
-        "SELECT id, status, meta_ad_account_id, meta_campaign_id FROM campaigns"
+        "SELECT id, status, meta_ad_account_id, meta_campaign_id, meta_effective_status FROM campaigns"
         " WHERE organization_id = $1 AND meta_campaign_id IS NOT NULL AND meta_ad_account_id IS NOT NULL"
         " AND (status IN ('active', 'paused') OR (status IN ('completed', 'archived') AND end_date > $2))"
         " ORDER BY meta_ad_account_id, meta_campaign_id",
@@ -103,7 +104,7 @@ async def meta_poll_targets(db: Executor, org_id: uuid.UUID, *, ended_after: dat
     )  # fmt: skip
     return [
         MetaPollTarget(campaign_id=row["id"], status=row["status"], meta_ad_account_id=row["meta_ad_account_id"],
-                       meta_campaign_id=row["meta_campaign_id"])
+                       meta_campaign_id=row["meta_campaign_id"], meta_effective_status=row["meta_effective_status"])
         for row in rows
     ]  # fmt: skip
 

@@ -8,6 +8,7 @@ clock under a ``fail_after``.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import uuid
@@ -108,6 +109,7 @@ async def test_many_accounts_start_in_batches_one_reconciliation_each(db: Databa
     accounts = supervisor(db, sim, registry, send, start_batch=2)
     async with running(accounts, send, receive):
         assert len(accounts.children) == 2  # reported started after the first batch; the rest follow at once
+        assert gc.get_freeze_count() > 0  # the started actors are out of the garbage collector's walks
         await until(lambda: accounts.children == sorted(names))
         await until(lambda: all(_detail(registry, name).get("last_success_at") is not None for name in names))
 

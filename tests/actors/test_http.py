@@ -1,4 +1,5 @@
-"""``LimitedTransport``: the account actors' shared client lets in as many requests as it has connections.
+"""``LimitedTransport``: the account actors' shared client lets in as many requests as it has connections,
+spread over its pools.
 
 Rules: a bare ASGI app behind ``httpx.ASGITransport`` stands in for the provider and counts the requests it
 serves at once; it holds each one until the test lets it go. Time is trio's MockClock (autojump).
@@ -33,7 +34,7 @@ class _Held:
 
 async def test_requests_past_the_limit_wait_and_all_are_answered(autojump_clock: trio.testing.MockClock) -> None:
     app, answered = _Held(), []
-    async with httpx.AsyncClient(transport=LimitedTransport(httpx.ASGITransport(app), 2),
+    async with httpx.AsyncClient(transport=LimitedTransport([httpx.ASGITransport(app)], 2),
                                  base_url="http://provider") as http:
 
         async def get() -> None:
@@ -50,7 +51,7 @@ async def test_requests_past_the_limit_wait_and_all_are_answered(autojump_clock:
 
 async def test_cancelled_requests_give_their_places_back(autojump_clock: trio.testing.MockClock) -> None:
     app = _Held()
-    async with httpx.AsyncClient(transport=LimitedTransport(httpx.ASGITransport(app), 2),
+    async with httpx.AsyncClient(transport=LimitedTransport([httpx.ASGITransport(app)], 2),
                                  base_url="http://provider") as http:
         with trio.move_on_after(1):  # two in flight, three waiting: all cancelled
             async with trio.open_nursery() as nursery:
@@ -59,3 +60,19 @@ async def test_cancelled_requests_give_their_places_back(autojump_clock: trio.te
         app.release.set()
         with trio.fail_after(1):
             assert [(await http.get("/")).status_code for _ in range(3)] == [200] * 3
+
+
+async def test_requests_spread_over_the_pools_up_to_each_ones_limit(autojump_clock: trio.testing.MockClock) -> None:
+    first, second = _Held(), _Held()
+    transport = LimitedTransport([httpx.ASGITransport(first), httpx.ASGITransport(second)], 2)
+    async with httpx.AsyncClient(transport=transport, base_url="http://provider") as http, \
+            trio.open_nursery() as nursery:
+        for _ in range(5):
+            nursery.start_soon(http.get, "/")
+        await trio.testing.wait_all_tasks_blocked()
+        assert (first.now, second.now) == (2, 2)  # the fifth waits
+        first.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert second.now == 2
+        second.release.set()
+    assert (first.most, second.most) == (2, 2)

@@ -98,6 +98,29 @@ async def test_the_publisher_writes_a_detail_when_it_changes(db: Database) -> No
         assert await nodes.live_actors(db, ["meta:1"]) == {}  # a stopped node drops out
 
 
+async def test_the_publisher_rewrites_only_what_changed_and_deletes_what_is_gone(db: Database) -> None:
+    with trio.fail_after(10):
+        registry = Registry()
+        for name in ("meta:1", "meta:2", "meta:3"):
+            registry.set_detail(name, {"state": "waiting"})
+        publisher = StatusPublisher(db, registry, await nodes.register_node(db), heartbeat=60.0, min_interval=0.01)
+
+        async def written() -> dict[str, object]:
+            rows = await db.fetch("SELECT name, updated_at FROM engine_actors")
+            return {row["name"]: row["updated_at"] for row in rows}
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(publisher.run)
+            before = await written()
+            registry.set_detail("meta:1", DETAIL)
+            registry.forget("meta:3")
+            while (after := await written()).keys() != {"meta:1", "meta:2"}:  # noqa: ASYNC110 -- see above
+                await trio.sleep(0.01)
+            assert after["meta:1"] != before["meta:1"]
+            assert after["meta:2"] == before["meta:2"]  # unchanged, not written again
+            publisher.stop()
+
+
 async def test_every_supervision_state_can_be_published(db: Database) -> None:
     # The status table's CHECK lists the states; an actor waiting for the database once crashed the
     # publisher on the database's return because ``waiting_for_database`` was missing from it.
