@@ -113,10 +113,10 @@ class AccountsSupervisor:
         poll_interval: float = 60.0,
         backoff: Backoff = Backoff(base=2.0, factor=2.0, cap=600.0),  # noqa: B008 -- frozen
         intensity: Intensity = Intensity(max_restarts=5, period=30.0),  # noqa: B008 -- frozen
-        rng: random.Random | None = None, name: str = "accounts", start_batch: int = 500,
+        rng: random.Random | None = None, name: str = "accounts", start_batch: int = 500, freeze_after: int = 100,
     ) -> None:
         self._db, self._registry, self._poll_interval = db, registry, poll_interval
-        self._start_batch = start_batch
+        self._start_batch, self._freeze_after = start_batch, freeze_after
         self._keeper = keeper
         self._kinds = tuple(kinds)
         names = [kind.name for kind in self._kinds]
@@ -233,12 +233,14 @@ class AccountsSupervisor:
         """Start these children at once: one after the other, each waiting for the previous one's first
         query (its token) behind the queries of those already polling, 20,000 took many minutes.
 
-        Then every object of the process, the new actors' among them, is moved out of the cyclic garbage
-        collector's reach (``gc.freeze``, after collecting the young generations' garbage): they live as long
-        as their accounts, and each full collection walked them all, stopping every actor for 1.5 to 3 s
-        every few seconds while 20,000 of them started (bench/pipeline.py's real rows). The price: a reference cycle
-        among them that becomes garbage later (an actor stopped) is never collected, a few KB per actor
-        stopped, only as many as hand-overs and disconnections stop."""
+        After a batch of at least ``freeze_after`` starts, every object of the process, the new actors'
+        among them, is moved out of the cyclic garbage collector's reach (``gc.freeze``, right after a full
+        collection, so no garbage is frozen with them): they live as long as their accounts, and each full
+        collection walked them all, stopping every actor for 1.5 to 3 s every few seconds while 20,000 of
+        them started (bench/pipeline.py's real rows). The price: a reference cycle among frozen objects that
+        becomes garbage later (an actor stopped by a hand-over) is never collected, a few KB per actor
+        stopped. Small batches (a label connecting an account) freeze nothing.
+        """
         if not starts:
             return
         async with trio.open_nursery() as nursery:
@@ -246,8 +248,9 @@ class AccountsSupervisor:
                 self._children[name] = (kind.name, account.version, token)
                 nursery.start_soon(self._supervisor.start_child, ChildSpec(
                     name, kind.build(account, Lease(name, token)), restart=kind.restart))
-        gc.collect(1)
-        gc.freeze()
+        if len(starts) >= self._freeze_after:
+            gc.collect()  # walks only what is not frozen yet: the new actors and what came since
+            gc.freeze()
 
     async def _converge(self, kind: ActorKind, name: str, account: Account, token: int) -> bool:
         """Stop a child that must not run as it is; True when the account needs a child started."""

@@ -47,7 +47,8 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 def supervisor(db: Database, sim: MetaSimulator, registry: Registry, send: trio.MemorySendChannel[MetricSample],
-               *, kinds: Sequence[ActorKind] | None = None, start_batch: int = 500) -> AccountsSupervisor:
+               *, kinds: Sequence[ActorKind] | None = None, start_batch: int = 500,
+               freeze_after: int = 100) -> AccountsSupervisor:
     """The supervisor of the Meta kind, wired as the root wires it but to the simulator, or of ``kinds``."""
     keys = Keys(jwt_signing_key=os.urandom(32), token_encryption_key=KEY)
     rng = random.Random(1)  # the supervisor's jitter and the actors' seeds draw from one generator
@@ -55,7 +56,7 @@ def supervisor(db: Database, sim: MetaSimulator, registry: Registry, send: trio.
         kinds = [meta_kind(db, keys, registry, send, http_factory(sim), meta_ads(Settings().meta),
                            pacer=Pacer(meta_window), wall=wall_of(sim), rng=rng)]
     return AccountsSupervisor(db, registry=registry, kinds=kinds, keeper=LeaseKeeper(db, uuid.uuid4(), UNRENEWED),
-                              poll_interval=NEVER, rng=rng, start_batch=start_batch)
+                              poll_interval=NEVER, rng=rng, start_batch=start_batch, freeze_after=freeze_after)
 
 
 @asynccontextmanager
@@ -106,12 +107,15 @@ async def test_many_accounts_start_in_batches_one_reconciliation_each(db: Databa
     names = [f"meta:{(await connect(db, sim))[0].id}" for _ in range(5)]
     registry = Registry()
     send, receive = trio.open_memory_channel[MetricSample](64)
-    accounts = supervisor(db, sim, registry, send, start_batch=2)
-    async with running(accounts, send, receive):
-        assert len(accounts.children) == 2  # reported started after the first batch; the rest follow at once
-        assert gc.get_freeze_count() > 0  # the started actors are out of the garbage collector's walks
-        await until(lambda: accounts.children == sorted(names))
-        await until(lambda: all(_detail(registry, name).get("last_success_at") is not None for name in names))
+    accounts = supervisor(db, sim, registry, send, start_batch=2, freeze_after=2)
+    try:
+        async with running(accounts, send, receive):
+            assert len(accounts.children) == 2  # reported started after the first batch; the rest follow at once
+            assert gc.get_freeze_count() > 0  # the started actors are out of the garbage collector's walks
+            await until(lambda: accounts.children == sorted(names))
+            await until(lambda: all(_detail(registry, name).get("last_success_at") is not None for name in names))
+    finally:
+        gc.unfreeze()  # the rest of the session's objects stay collectable
 
 
 def _detail(registry: Registry, name: str) -> dict[str, object]:
