@@ -6,6 +6,10 @@ Usage: .venv/bin/python bench/db.py [--seconds S] [--dsn DSN]
 Without --dsn it starts a throwaway embedded PostgreSQL (fsync off) in a temp dir. Each row runs our
 stack and then native asyncpg for S seconds each, after a short un-timed warm-up. Inserts go to a table
 ``bench_db_rows`` that is dropped at the end.
+
+The native pool is configured as ours (``engine/store/database.py``): no reset query when a connection goes
+back to the pool (asyncpg's default reset costs a round trip per release) and the same command timeout, so
+the ratio measures the thread bridge and nothing else.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from engine.store import EmbeddedPostgres, open_database
 
 SELECT = "SELECT $1::int + 1"
 INSERT = "INSERT INTO bench_db_rows (v) VALUES ($1)"
+# open_database's default, which our rows use: asyncpg arms a timer per statement with it.
+COMMAND_TIMEOUT = 60.0
 TABLE = "CREATE TABLE IF NOT EXISTS bench_db_rows (id bigserial PRIMARY KEY, v integer NOT NULL)"
 
 # (label, sql, pool size, concurrent tasks)
@@ -97,8 +103,13 @@ async def _asyncio_loop(run: Statement, tasks: int, seconds: float) -> int:
     return sum(await asyncio.gather(*(worker() for _ in range(tasks))))
 
 
+async def _keep_session(conn: object) -> None:
+    """The reset our pool runs on release: none (see ``engine.store.database``)."""
+
+
 async def native(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> float:
-    async with asyncpg.create_pool(dsn, min_size=pool, max_size=pool) as connections:
+    async with asyncpg.create_pool(dsn, min_size=pool, max_size=pool, command_timeout=COMMAND_TIMEOUT,
+                                   reset=_keep_session) as connections:
         run = _statement(connections, sql)
         await _asyncio_loop(run, tasks, min(0.5, seconds / 4))
         start = time.perf_counter()
