@@ -1,11 +1,17 @@
 """Benchmark: statements/s through ``engine.store.Database`` (trio + the asyncio thread) against native
 asyncpg on a uvloop loop, with one connection and with a pool of 8 shared by 16 tasks.
 
-Usage: .venv/bin/python bench/db.py [--seconds S] [--dsn DSN]
+Usage: .venv/bin/python bench/db.py [--seconds S] [--rounds R] [--dsn DSN]
 
 Without --dsn it starts a throwaway embedded PostgreSQL (fsync off) in a temp dir. Each row runs our
-stack and then native asyncpg for S seconds each, after a short un-timed warm-up. Inserts go to a table
-``bench_db_rows`` that is dropped at the end.
+stack and native asyncpg for S seconds each, in R alternating rounds of S/R seconds (ours first in odd
+rounds, native first in even ones), each after a short un-timed warm-up: on a machine shared with other
+work, load that comes and goes then falls on both stacks alike. Rates are each stack's statements over its
+measured time. Inserts go to a table ``bench_db_rows`` that is dropped at the end.
+
+The native pool is configured as ours (``engine/store/database.py``): no reset query when a connection goes
+back to the pool (asyncpg's default reset costs a round trip per release) and the same command timeout, so
+the ratio measures the thread bridge and nothing else.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from engine.store import EmbeddedPostgres, open_database
 
 SELECT = "SELECT $1::int + 1"
 INSERT = "INSERT INTO bench_db_rows (v) VALUES ($1)"
+# open_database's default, which our rows use: asyncpg arms a timer per statement with it.
+COMMAND_TIMEOUT = 60.0
 TABLE = "CREATE TABLE IF NOT EXISTS bench_db_rows (id bigserial PRIMARY KEY, v integer NOT NULL)"
 
 # (label, sql, pool size, concurrent tasks)
@@ -71,13 +79,14 @@ async def _trio_loop(run: Statement, tasks: int, seconds: float) -> int:
     return count
 
 
-async def ours(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> float:
+async def ours(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> tuple[int, float]:
+    """Statements run and the seconds they took."""
     async with open_database(dsn, min_size=pool, max_size=pool) as db:
         run = _statement(db, sql)
         await _trio_loop(run, tasks, min(0.5, seconds / 4))  # warm-up: connections, prepared statements
         start = time.perf_counter()
         count = await _trio_loop(run, tasks, seconds)
-        return count / (time.perf_counter() - start)
+        return count, time.perf_counter() - start
 
 
 # --- native: asyncpg on uvloop --------------------------------------------------------------------------
@@ -97,16 +106,21 @@ async def _asyncio_loop(run: Statement, tasks: int, seconds: float) -> int:
     return sum(await asyncio.gather(*(worker() for _ in range(tasks))))
 
 
-async def native(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> float:
-    async with asyncpg.create_pool(dsn, min_size=pool, max_size=pool) as connections:
+async def _keep_session(conn: object) -> None:
+    """The reset our pool runs on release: none (see ``engine.store.database``)."""
+
+
+async def native(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> tuple[int, float]:
+    async with asyncpg.create_pool(dsn, min_size=pool, max_size=pool, command_timeout=COMMAND_TIMEOUT,
+                                   reset=_keep_session) as connections:
         run = _statement(connections, sql)
         await _asyncio_loop(run, tasks, min(0.5, seconds / 4))
         start = time.perf_counter()
         count = await _asyncio_loop(run, tasks, seconds)
-        return count / (time.perf_counter() - start)
+        return count, time.perf_counter() - start
 
 
-def run_native(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> float:
+def run_native(dsn: str, sql: str, pool: int, tasks: int, seconds: float) -> tuple[int, float]:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(native(dsn, sql, pool, tasks, seconds))
 
@@ -120,14 +134,30 @@ async def _setup(dsn: str, sql: str) -> str:
         return str(await db.fetchval("SHOW server_version"))
 
 
-def measure(dsn: str, seconds: float) -> None:
+def rates(dsn: str, workload: tuple[str, str, int, int], seconds: float, rounds: int) -> tuple[float, float]:
+    """Statements/s of our stack and of native asyncpg, measured in alternating rounds."""
+    _, sql, pool, tasks = workload
+    totals = {"ours": [0, 0.0], "native": [0, 0.0]}
+    for index in range(rounds):
+        order = ("ours", "native") if index % 2 == 0 else ("native", "ours")
+        for stack in order:
+            if stack == "ours":
+                count, elapsed = trio.run(ours, dsn, sql, pool, tasks, seconds / rounds)
+            else:
+                count, elapsed = run_native(dsn, sql, pool, tasks, seconds / rounds)
+            totals[stack][0] += count
+            totals[stack][1] += elapsed
+    return totals["ours"][0] / totals["ours"][1], totals["native"][0] / totals["native"][1]
+
+
+def measure(dsn: str, seconds: float, rounds: int) -> None:
     version = trio.run(_setup, dsn, TABLE)
-    print(f"PostgreSQL {version}, {os.cpu_count()} CPUs, {seconds:g} s per measurement\n")
+    print(f"PostgreSQL {version}, {os.cpu_count()} CPUs, {seconds:g} s per measurement in {rounds} rounds\n")
     print(f"{'workload':<32}{'ours/s':>10}{'native/s':>11}{'ratio':>8}")
     try:
-        for label, sql, pool, tasks in WORKLOADS:
-            ours_rate = trio.run(ours, dsn, sql, pool, tasks, seconds)
-            native_rate = run_native(dsn, sql, pool, tasks, seconds)
+        for workload in WORKLOADS:
+            label = workload[0]
+            ours_rate, native_rate = rates(dsn, workload, seconds, rounds)
             ratio = ours_rate / native_rate
             print(f"{label:<32}{ours_rate:>10,.0f}{native_rate:>11,.0f}{ratio:>8.2f}", flush=True)
     finally:
@@ -137,16 +167,17 @@ def measure(dsn: str, seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per row and stack")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds the seconds are split into")
     parser.add_argument("--dsn", help="an existing database (default: a throwaway embedded server)")
     args = parser.parse_args()
     if args.dsn:
-        measure(args.dsn, args.seconds)
+        measure(args.dsn, args.seconds, args.rounds)
         return
     root = Path(tempfile.mkdtemp(prefix="songtrack-bench-"))
     root.chmod(0o755)  # as root, the server runs as another account, which must reach its data
     server = EmbeddedPostgres(root, database="bench", fsync=False)
     try:
-        measure(server.start(), args.seconds)
+        measure(server.start(), args.seconds, args.rounds)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
