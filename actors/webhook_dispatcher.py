@@ -5,9 +5,11 @@ Meta or Spotify, only of endpoints, events and HTTP.
 How one process works: a LISTEN on ``OUTBOX_CHANNEL`` (and the end of any delivery, and a fallback poll)
 wakes the loop; it claims due deliveries for ``timeout + slack`` seconds (so no other worker sends the same
 attempt while ours may still be in flight), at most ``max_concurrency`` at once and at most each endpoint's
-``max_in_flight``, and sends each in its own task. A slow endpoint holds only its own slots. A delivery is
-only ever sent after it was committed, and a crash anywhere loses nothing: its claim expires and it is
-sent again (receivers dedupe on the event id). A dispatcher's worker id is its engine process's node id, and
+``max_in_flight``, and sends each in its own task. A slow endpoint holds only its own slots. Finished
+attempts go to one recorder task, which logs every attempt that finished while it wrote the last batch in
+one statement (``record_attempts``); a slot is free once its attempt is logged. A delivery is only ever sent
+after it was committed, and a crash anywhere loses nothing: its claim expires and it is sent again
+(receivers dedupe on the event id). A dispatcher's worker id is its engine process's node id, and
 every ``poll_interval`` each dispatcher takes back the claims of processes whose heartbeat is older than
 ``take_back_after`` (the lease TTL): a killed process's deliveries are sent again then, not once their
 claims expire.
@@ -174,10 +176,13 @@ class WebhookDispatcher:
             await self._give_back()
 
     async def _claim_and_send(self, transport: GuardedTransport, task_status: trio.TaskStatus[None]) -> NoReturn:
+        # Unbuffered: a finished attempt waits in its task until the recorder takes it with the others.
+        finished, inbox = trio.open_memory_channel[deliveries.Attempted](0)
         async with (self._http_factory(transport) as client, self._db.listen(OUTBOX_CHANNEL) as events,
                     trio.open_nursery() as nursery):
             nursery.start_soon(self._wake_on, events)
             nursery.start_soon(self._take_back)
+            nursery.start_soon(self._record, inbox)
             task_status.started()
             while True:
                 self._wake = trio.Event()
@@ -186,9 +191,8 @@ class WebhookDispatcher:
                                                limit=free)
                 for claim in claims:
                     self._in_flight += 1
-                    nursery.start_soon(self._deliver, client, claim)
-                if not claims or len(claims) == free:
-                    await self._idle()
+                    nursery.start_soon(self._deliver, client, claim, finished)
+                await self._idle()  # a claim takes all it may: more only once woken
 
     async def _give_back(self) -> None:
         """Make due at once the deliveries we still hold (sends cut off by a stop or a crash), so another
@@ -234,19 +238,19 @@ class WebhookDispatcher:
         limiter.total_tokens = claim.max_in_flight  # follows an update of the endpoint
         return limiter
 
-    async def _deliver(self, client: httpx.AsyncClient, claim: deliveries.Claim) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, claim: deliveries.Claim,
+                       finished: trio.MemorySendChannel[deliveries.Attempted]) -> None:
+        """Make one attempt and hand it to the recorder (``_record``), which frees its slot once it is logged."""
         attributes: dict[str, str | int] = {
             "songtrack.webhook.event_id": claim.event_id, "songtrack.webhook.attempt": claim.attempts + 1,
             "songtrack.webhook.endpoint_id": str(claim.endpoint_id)}
-        try:
-            # A child of the span that enqueued the event (the request that caused it), when there was one.
-            with continued_span("webhook delivery", claim.traceparent, attributes, SpanKind.CLIENT) as span:
-                await self._attempt_and_record(client, claim, span)
-        finally:
-            self._in_flight -= 1
-            self._wake.set()
+        # A child of the span that enqueued the event (the request that caused it), when there was one.
+        with continued_span("webhook delivery", claim.traceparent, attributes, SpanKind.CLIENT) as span:
+            attempted = await self._attempt_and_decide(client, claim, span)
+        await finished.send(attempted)
 
-    async def _attempt_and_record(self, client: httpx.AsyncClient, claim: deliveries.Claim, span: Span) -> None:
+    async def _attempt_and_decide(self, client: httpx.AsyncClient, claim: deliveries.Claim,
+                                  span: Span) -> deliveries.Attempted:
         async with self._limiter(claim):
             result, outcome, retry_after = await self._attempt(client, claim)
         span.set_attribute("songtrack.outcome", outcome.value)
@@ -255,12 +259,32 @@ class WebhookDispatcher:
         if outcome is not Outcome.SUCCEEDED:
             span.set_status(StatusCode.ERROR, result.error or f"answered {result.status_code}")
         self.sent += 1
+        WEBHOOK_ATTEMPTS.labels(outcome.value).inc()
         decision = decide(self._config.schedule, claim.attempts + 1, outcome, retry_after=retry_after,
                           draw=self._draw())
-        WEBHOOK_ATTEMPTS.labels(outcome.value).inc()
-        if not await deliveries.record_attempt(self._db, claim, self.worker_id, result, decision, now=self._now()):
-            log.warning("delivery %s: our claim expired while sending; its new owner decides",
-                        claim.delivery_id)
+        return deliveries.Attempted(claim, result, decision)
+
+    async def _record(self, inbox: trio.MemoryReceiveChannel[deliveries.Attempted]) -> None:
+        """Log finished attempts, every one that finished while the last batch was written in one round trip,
+        so that many in flight cost one statement, not a transaction each. An attempt's delivery stays claimed
+        until its batch commits: a crash before that loses nothing (the delivery is sent again)."""
+        async for first in inbox:
+            batch = [first]
+            while True:
+                try:
+                    batch.append(inbox.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            owned = await deliveries.record_attempts(self._db, self.worker_id, batch, now=self._now())
+            for attempted in batch:
+                self._recorded(attempted, attempted.claim.delivery_id in owned)
+            self._in_flight -= len(batch)
+            self._wake.set()
+
+    def _recorded(self, attempted: deliveries.Attempted, owned: bool) -> None:
+        claim, decision = attempted.claim, attempted.decision
+        if not owned:
+            log.warning("delivery %s: our claim expired while sending; its new owner decides", claim.delivery_id)
         elif decision.action != "retry":
             WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
             if decision.action == "succeed":  # real time against the database's stamp, whatever our clock

@@ -6,7 +6,7 @@ real ``MetaAccountActor``s next to them), and several engine processes sharing t
 
 Usage: .venv/bin/python bench/pipeline.py [--seconds S] [--dsn DSN] [--actors 1000,10000,20000]
        [--events N] [--concurrency C] [--poll-interval I] [--processes 2,3] [--skip-db] [--skip-actors]
-       [--real-only]
+       [--skip-samples] [--real-only]
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations; with it,
 the migrations are applied to that database and our rows (organizations named "Bench ...") are left there.
@@ -92,20 +92,24 @@ async def _flow(dsn: str, args: argparse.Namespace) -> None:
         print(f"PostgreSQL {await db.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs, "
               f"{args.seconds:g} s per measurement\n")
         _line("figure", "ours", "baseline", "ratio")
-        org = await flow.new_organization(db, "Bench aggregator")
-        campaigns = await flow.new_campaigns(db, org, CAMPAIGNS, budget=1000, started_days_ago=10, days=30,
-                                             goals=50_000)
-        ours = await flow.through_aggregator(db, flow.sample_stream(org, campaigns), args.seconds)
-        raw = await flow.raw_inserts(db, flow.sample_stream(org, campaigns), args.seconds)
-        _line("1. samples/s through the aggregator", f"{ours.per_second:,.0f}", f"{raw.per_second:,.0f}",
-              _ratio(ours.per_second, raw.per_second))
-        print(f"   {CAMPAIGNS} campaigns x 10 rules ({flow.RULES}); {ours.count:,} samples measured, "
-              f"{ours.note}; baseline: raw INSERT of the same rows, {flow.BATCH} per transaction")
+        if not args.skip_samples:
+            await _samples_row(db, args)
         key = flow.keygen()
         async with trio.open_nursery() as nursery:
             receiver = await serve_receiver(nursery)
             await _delivery_rows(db, key, receiver, args)
             nursery.cancel_scope.cancel()
+
+
+async def _samples_row(db: Database, args: argparse.Namespace) -> None:
+    org = await flow.new_organization(db, "Bench aggregator")
+    campaigns = await flow.new_campaigns(db, org, CAMPAIGNS, budget=1000, started_days_ago=10, days=30, goals=50_000)
+    ours = await flow.through_aggregator(db, flow.sample_stream(org, campaigns), args.seconds)
+    raw = await flow.raw_inserts(db, flow.sample_stream(org, campaigns), args.seconds)
+    _line("1. samples/s through the aggregator", f"{ours.per_second:,.0f}", f"{raw.per_second:,.0f}",
+          _ratio(ours.per_second, raw.per_second))
+    print(f"   {CAMPAIGNS} campaigns x 10 rules ({flow.RULES}); {ours.count:,} samples measured, "
+          f"{ours.note}; baseline: raw INSERT of the same rows, {flow.BATCH} per transaction")
 
 
 async def _delivery_rows(db: Database, key: bytes, receiver: Receiver, args: argparse.Namespace) -> None:
@@ -222,6 +226,7 @@ def main() -> None:
                         help="engine processes sharing the accounts in figure 5 (default 2,3)")
     parser.add_argument("--skip-db", action="store_true", help="only the actors (figures 4 and 5)")
     parser.add_argument("--skip-actors", action="store_true", help="only the database figures (1 to 3)")
+    parser.add_argument("--skip-samples", action="store_true", help="without figure 1 (the aggregator)")
     parser.add_argument("--real-only", action="store_true",
                         help="of figures 4 and 5, only figure 4's real rows (no stand-ins, no engine processes)")
     parser.add_argument("--row", type=int, help=argparse.SUPPRESS)  # one actors row, in a child process

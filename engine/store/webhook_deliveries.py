@@ -22,8 +22,8 @@ from engine.store.webhooks import secret_aad
 from engine.webhooks.schedule import Decision
 
 __all__ = [
-    "DISABLE_AFTER", "AttemptResult", "Claim", "Status", "active_secrets", "claim_due", "delivery_statuses",
-    "pending_backlog", "record_attempt", "release_claims", "take_back_claims",
+    "DISABLE_AFTER", "AttemptResult", "Attempted", "Claim", "Status", "active_secrets", "claim_due",
+    "delivery_statuses", "pending_backlog", "record_attempts", "release_claims", "take_back_claims",
 ]  # fmt: skip
 
 DISABLE_AFTER = timedelta(days=5)  # of nothing but failures
@@ -70,6 +70,11 @@ def active_secrets(key: bytes, claim: Claim, now: datetime) -> list[str]:
     return found
 
 
+# Per enabled endpoint, its oldest due deliveries up to its free capacity (max_in_flight minus the claims
+# still live), locked with SKIP LOCKED so concurrent workers take disjoint rows; then the claim is set in
+# the same statement. Two workers claiming at the same instant may each see the other's claims as not yet
+# committed, so an endpoint can briefly get up to twice its max_in_flight across workers; each worker still
+# honours it alone.
 _CLAIM = """
 WITH picked AS (
     SELECT d.id, e.url, e.max_in_flight, e.secret_sealed, e.previous_secret_sealed,
@@ -125,52 +130,100 @@ async def release_claims(db: Database, worker: str) -> int:
         " WHERE claimed_by = $1 AND status = 'pending'", worker))
 
 
-async def record_attempt(db: Database, claim: Claim, worker: str, result: AttemptResult, decision: Decision,
-                         *, now: datetime) -> bool:
-    """Log the attempt and apply ``decision`` to the delivery and its endpoint, in one transaction.
+class Attempted(msgspec.Struct, frozen=True):
+    """One finished attempt to record: the claim it was made under, what it got, and what follows."""
 
-    Returns ``False`` if our claim had been lost (it expired and another worker took the delivery): the
-    attempt is still logged, but the delivery is left to its new owner. Also ``False``, with nothing logged,
-    when the delivery was deleted while we sent it (with its endpoint, or its organization).
+    claim: Claim
+    result: AttemptResult
+    decision: Decision
 
-    On failure the endpoint's failure streak starts (or goes on); past ``DISABLE_AFTER`` of it, or on
-    ``disable`` (410), the endpoint is disabled, its organization's other endpoints get ``endpoint.disabled``
-    and its members a notification.
+
+# Every attempt of a batch logged and applied to its delivery in one statement (the deliveries deleted meanwhile
+# log nothing: not the foreign key's error); returns the deliveries we still owned. An endpoint whose attempts
+# in the batch all succeeded ends its failure streak here, writing its row only if a streak was on (``NOT IN
+# $12``: the endpoints with another outcome in the batch, which ``record_attempts`` follows one by one).
+_RECORD = """
+WITH r AS (
+    SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[],
+                         $9::timestamptz[], $10::boolean[])
+        AS r (delivery_id, attempted_at, duration_ms, status_code, error, response_body, status, next_attempt_at,
+              done)
+), logged AS (
+    INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, status_code, error, response_body)
+    SELECT r.delivery_id, r.attempted_at, r.duration_ms, r.status_code, r.error, r.response_body FROM r
+    WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = r.delivery_id)
+), settled AS (
+    UPDATE webhook_deliveries d SET attempts = d.attempts + 1, last_status_code = r.status_code, status = r.status,
+        next_attempt_at = r.next_attempt_at, claimed_until = NULL, claimed_by = NULL,
+        completed_at = CASE WHEN r.done THEN $11::timestamptz END
+    FROM r WHERE d.id = r.delivery_id AND d.claimed_by = $1 AND d.status = 'pending'
+    RETURNING d.id, d.endpoint_id, d.status
+), healed AS (
+    UPDATE webhook_endpoints e SET failing_since = NULL
+    WHERE e.id IN (SELECT endpoint_id FROM settled WHERE status = 'succeeded') AND e.id <> ALL ($12::uuid[])
+      AND e.failing_since IS NOT NULL
+)
+SELECT id FROM settled
+"""
+
+
+async def record_attempts(db: Database, worker: str, attempts: Sequence[Attempted], *,
+                          now: datetime) -> set[uuid.UUID]:
+    """Log each attempt and apply its decision to its delivery and its endpoint, atomically; returns the
+    deliveries whose claim we still held.
+
+    A delivery missing from the answer had lost our claim (it expired and another worker took it): its
+    attempt is still logged, but the delivery is left to its new owner. A delivery deleted while we sent it
+    (with its endpoint, or its organization) logs nothing.
+
+    A success ends its endpoint's failure streak (``failing_since``), and writes the endpoint's row only then:
+    a healthy endpoint's row is never written, so concurrent batches never queue on it. A failure starts the
+    streak (or continues it); past ``DISABLE_AFTER`` of it, or on ``disable`` (410), the endpoint is disabled,
+    its organization's other endpoints get ``endpoint.disabled`` and its members a notification. An endpoint
+    with anything but successes in the batch has its attempts followed one by one, in the order they were made.
     """
-    body = None if result.response_body is None else result.response_body[:_RESPONSE_BODY_LIMIT]
+    if not attempts:
+        return set()
+    troubled = {a.claim.endpoint_id for a in attempts if a.decision.action != "succeed"}
+    if not troubled:  # one statement, a transaction of its own
+        return await _record(db, worker, attempts, troubled, now)
     async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, status_code, error,"
-            " response_body) SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS"
-            " (SELECT 1 FROM webhook_deliveries WHERE id = $1)",  # not the foreign key's error: it went
-            claim.delivery_id, result.attempted_at, result.duration_ms, result.status_code, result.error, body)
-        owned = await _apply(tx, claim, worker, result, decision, now)
-        if not owned:
-            return False
-        if decision.action == "succeed":
-            await tx.execute("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1", claim.endpoint_id)
-            return True
-        since = await tx.fetchval(
-            "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1"
-            " RETURNING failing_since", claim.endpoint_id, result.attempted_at)
-        if decision.action == "disable":
-            await _disable(tx, claim, f"the endpoint answered {result.status_code} Gone", now)
-        elif isinstance(since, datetime) and now - since >= DISABLE_AFTER:
-            await _disable(tx, claim, "every attempt failed for 5 days", now)
-    return True
+        owned = await _record(tx, worker, attempts, troubled, now)
+        for attempt in sorted(attempts, key=lambda a: a.result.attempted_at):
+            if attempt.claim.endpoint_id in troubled and attempt.claim.delivery_id in owned:
+                await _follow_streak(tx, attempt, now)
+    return owned
 
 
-async def _apply(tx: Queries, claim: Claim, worker: str, result: AttemptResult, decision: Decision,
-                 now: datetime) -> bool:
-    done = decision.action != "retry"
-    status = {"succeed": "succeeded", "retry": "pending"}.get(decision.action, "failed")
-    updated = await tx.execute(
-        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $3, status = $4,"
-        " next_attempt_at = $5, claimed_until = NULL, claimed_by = NULL, completed_at = $6"
-        " WHERE id = $1 AND claimed_by = $2 AND status = 'pending'",
-        claim.delivery_id, worker, result.status_code, status, now + timedelta(seconds=decision.delay),
-        now if done else None)
-    return row_count(updated) == 1
+async def _record(q: Queries, worker: str, attempts: Sequence[Attempted], troubled: set[uuid.UUID],
+                  now: datetime) -> set[uuid.UUID]:
+    results = [a.result for a in attempts]
+    rows = await q.fetch(
+        _RECORD, worker, [a.claim.delivery_id for a in attempts], [r.attempted_at for r in results],
+        [r.duration_ms for r in results], [r.status_code for r in results], [r.error for r in results],
+        [None if r.response_body is None else r.response_body[:_RESPONSE_BODY_LIMIT] for r in results],
+        [_STATUS.get(a.decision.action, "failed") for a in attempts],
+        [now + timedelta(seconds=a.decision.delay) for a in attempts],
+        [a.decision.action != "retry" for a in attempts], now, list(troubled))
+    return {row["id"] for row in rows}
+
+
+_STATUS = {"succeed": "succeeded", "retry": "pending"}  # a delivery's status after its attempt's decision
+
+
+async def _follow_streak(tx: Queries, attempt: Attempted, now: datetime) -> None:
+    claim, result, decision = attempt.claim, attempt.result, attempt.decision
+    if decision.action == "succeed":
+        await tx.execute("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1"
+                         " AND failing_since IS NOT NULL", claim.endpoint_id)
+        return
+    since = await tx.fetchval(
+        "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1"
+        " RETURNING failing_since", claim.endpoint_id, result.attempted_at)
+    if decision.action == "disable":
+        await _disable(tx, claim, f"the endpoint answered {result.status_code} Gone", now)
+    elif isinstance(since, datetime) and now - since >= DISABLE_AFTER:
+        await _disable(tx, claim, "every attempt failed for 5 days", now)
 
 
 async def _disable(tx: Queries, claim: Claim, reason: str, now: datetime) -> None:

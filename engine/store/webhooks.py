@@ -178,13 +178,6 @@ async def rotate_secret(q: Queries, key: bytes, org_id: uuid.UUID, endpoint_id: 
     return (secret, expires) if row_count(status) == 1 else None
 
 
-# --- the dispatcher's side ----------------------------------------------------------------------------
-
-# Per enabled endpoint, its oldest due deliveries up to its free capacity (max_in_flight minus the claims
-# still live), locked with SKIP LOCKED so concurrent workers take disjoint rows; then the claim is set in
-# the same statement. Two workers claiming at the same instant may each see the other's claims as not yet
-# committed, so an endpoint can briefly get up to twice its max_in_flight across workers; each worker still
-# honours it alone.
 # --- management ---------------------------------------------------------------------------------------
 
 

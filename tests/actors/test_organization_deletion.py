@@ -66,4 +66,5 @@ async def test_a_delivery_in_flight_when_its_organization_goes_is_let_go(db: Dat
     (claim,) = await deliveries.claim_due(db, "worker-1", now=now, lease=timedelta(minutes=1), limit=10)
     assert await delete_organization(db, org.id) is not None  # while the POST is under way
     sent = deliveries.AttemptResult(attempted_at=now, duration_ms=12, status_code=200)
-    assert not await deliveries.record_attempt(db, claim, "worker-1", sent, Decision("succeed"), now=now)
+    attempted = deliveries.Attempted(claim, sent, Decision("succeed"))
+    assert not await deliveries.record_attempts(db, "worker-1", [attempted], now=now)

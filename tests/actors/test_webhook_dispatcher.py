@@ -286,7 +286,7 @@ async def test_five_days_of_failure_disable_the_endpoint(db: Database, org: uuid
         [claim] = await deliveries.claim_due(db, "w", now=now + timedelta(days=400), lease=timedelta(minutes=1),
                                              limit=1)
         result = deliveries.AttemptResult(attempted_at=now, duration_ms=5, status_code=500)
-        await deliveries.record_attempt(db, claim, "w", result, Decision("retry", 60), now=now)
+        await deliveries.record_attempts(db, "w", [deliveries.Attempted(claim, result, Decision("retry", 60))], now=now)
         current = await store.get_endpoint(db, org, endpoint.id)
         assert current is not None and current.enabled is (day < 5)
     assert current is not None and current.failing_since == start

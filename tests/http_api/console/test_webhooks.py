@@ -91,7 +91,8 @@ async def _attempt(console: Console, *, status_code: int, error: str) -> None:
     (claim,) = await webhook_deliveries.claim_due(console.db, "test", now=now, lease=_LEASE, limit=1)
     result = webhook_deliveries.AttemptResult(attempted_at=now, status_code=status_code, error=error,
                                               duration_ms=12, response_body="no")
-    await webhook_deliveries.record_attempt(console.db, claim, "test", result, Decision("retry", 60.0), now=now)
+    attempted = webhook_deliveries.Attempted(claim, result, Decision("retry", 60.0))
+    await webhook_deliveries.record_attempts(console.db, "test", [attempted], now=now)
 
 
 async def test_buttons_without_the_csrf_token_change_nothing(console: Console) -> None:
@@ -153,7 +154,8 @@ async def test_recover_queues_failed_deliveries_since_a_time(console: Console) -
         (claim,) = await webhook_deliveries.claim_due(console.db, "test", now=now, lease=_LEASE, limit=1)
         result = webhook_deliveries.AttemptResult(attempted_at=now, status_code=500, error="HTTP 500",
                                                   duration_ms=12, response_body="no")
-        await webhook_deliveries.record_attempt(console.db, claim, "test", result, Decision("fail"), now=now)
+        attempted = webhook_deliveries.Attempted(claim, result, Decision("fail"))
+        await webhook_deliveries.record_attempts(console.db, "test", [attempted], now=now)
         bad = await console.browser.post(f"/app/webhooks/{endpoint}/recover",
                                          data={"csrf_token": csrf_of(page), "since": "yesterday"})
         assert bad.status_code == 400

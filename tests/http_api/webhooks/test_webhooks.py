@@ -106,7 +106,7 @@ async def test_test_event_stats_attempts_resend_and_recover(
     now = datetime.now(UTC) + timedelta(days=400)
     [claim] = await deliveries.claim_due(db, "w", now=now, lease=timedelta(minutes=1), limit=10)
     result = deliveries.AttemptResult(attempted_at=now, duration_ms=12, status_code=500, response_body="x" * 5000)
-    await deliveries.record_attempt(db, claim, "w", result, Decision("fail"), now=now)
+    await deliveries.record_attempts(db, "w", [deliveries.Attempted(claim, result, Decision("fail"))], now=now)
     stats = await (await client.get(f"{base}/stats", headers=owner.headers)).get_json()
     assert (stats["failed"], stats["attempts"], stats["averageDurationMs"]) == (1, 1, 12.0)
     log = await (await client.get(f"{base}/events/{event_id}/attempts", headers=owner.headers)).get_json()
