@@ -6,7 +6,7 @@ real ``MetaAccountActor``s next to them), and several engine processes sharing t
 
 Usage: .venv/bin/python bench/pipeline.py [--seconds S] [--dsn DSN] [--actors 1000,10000,20000]
        [--events N] [--concurrency C] [--poll-interval I] [--processes 2,3] [--skip-db] [--skip-actors]
-       [--skip-samples] [--real-only]
+       [--skip-samples] [--real-only] [--fleet-only]
 
 How: without --dsn we start a throwaway embedded PostgreSQL (fsync off) and apply the migrations; with it,
 the migrations are applied to that database and our rows (organizations named "Bench ...") are left there.
@@ -138,13 +138,14 @@ def _actors(args: argparse.Namespace, run: Scratch) -> None:
     acts_file = run.root / "accounts.txt"
     acts_file.write_text("\n".join(account[0] for account in listed))
     labels = Labels(run.dsn(), listed, flow.keygen())
-    print(f"4. account actors polling the Meta simulator (standard_access, {accounts:,} accounts, own process); "
-          f"each actor polls every {args.poll_interval:g} s\n   (random phase), {args.seconds:g} s measured, "
-          f"each row in a fresh process. lag = woke - planned, over the wakes in the window.")
-    print(f"   {'actors / kind':<20}{'polls/s':>8}{'wakes':>8}{'polls':>8}{'lag p50 ms':>12}{'lag p99 ms':>12}"
-          f"{'RSS MB':>9}{'+MB':>8}{'KB/actor':>10}{'p99 ratio':>11}", flush=True)
+    if not args.fleet_only:
+        print(f"4. account actors polling the Meta simulator (standard_access, {accounts:,} accounts, own process); "
+              f"each actor polls every {args.poll_interval:g} s\n   (random phase), {args.seconds:g} s measured, "
+              f"each row in a fresh process. lag = woke - planned, over the wakes in the window.")
+        print(f"   {'actors / kind':<20}{'polls/s':>8}{'wakes':>8}{'polls':>8}{'lag p50 ms':>12}{'lag p99 ms':>12}"
+              f"{'RSS MB':>9}{'+MB':>8}{'KB/actor':>10}{'p99 ratio':>11}", flush=True)
     try:
-        for n in args.actors:
+        for n in [] if args.fleet_only else args.actors:
             bare_p99 = math.nan if args.real_only else _stand_in_rows(args, n, url, acts_file)
             if n <= accounts:
                 print(_real_line(real_row(labels, url, n, args.seconds, args.poll_interval, run.root), bare_p99),
@@ -229,6 +230,8 @@ def main() -> None:
     parser.add_argument("--skip-samples", action="store_true", help="without figure 1 (the aggregator)")
     parser.add_argument("--real-only", action="store_true",
                         help="of figures 4 and 5, only figure 4's real rows (no stand-ins, no engine processes)")
+    parser.add_argument("--fleet-only", action="store_true",
+                        help="of figures 4 and 5, only figure 5 (the engine processes sharing the largest N)")
     parser.add_argument("--row", type=int, help=argparse.SUPPRESS)  # one actors row, in a child process
     parser.add_argument("--row-kind", help=argparse.SUPPRESS)
     parser.add_argument("--row-url", help=argparse.SUPPRESS)
