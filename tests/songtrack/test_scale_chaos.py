@@ -269,7 +269,10 @@ async def test_a_stalled_process_has_its_late_writes_refused_and_nothing_is_doub
         await trio.sleep(max(0.0, TIMINGS.ttl + 3 - (time.monotonic() - stopped_at)))
         resumed_at, resumed = time.time(), time.monotonic()
         victim.process.stop_nowait(signal.SIGCONT)
-        with trio.fail_after(20):
+        fenced = 0.0
+        # Its late samples are refused and counted, if it sends any: its actors may also stop before their
+        # first late poll (the keeper finds the leases gone first), and then there is nothing to refuse.
+        with trio.move_on_after(20):
             while (fenced := await victim.fenced_samples()) == 0:  # noqa: ASYNC110 -- a counter, no event
                 await trio.sleep(0.2)
         late = sum(run["calls"] for act, account in (await fleet_.sandbox.callers()).items() for run in account
