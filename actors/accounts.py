@@ -41,7 +41,6 @@ more than 30 s. A crash-looping account thus backs off to one attempt per 5 to 1
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import math
 import random
@@ -53,6 +52,7 @@ import trio
 
 from actors.lease_keeper import LeaseKeeper
 from engine.backoff import Backoff, Intensity
+from engine.heap import settle_heap
 from engine.lease_plan import Lease
 from engine.registry import ActorState, Registry
 from engine.store import leases
@@ -233,13 +233,11 @@ class AccountsSupervisor:
         """Start these children at once: one after the other, each waiting for the previous one's first
         query (its token) behind the queries of those already polling, 20,000 took many minutes.
 
-        After a batch of at least ``freeze_after`` starts, every object of the process, the new actors'
-        among them, is moved out of the cyclic garbage collector's reach (``gc.freeze``, right after a full
-        collection, so no garbage is frozen with them): they live as long as their accounts, and each full
-        collection walked them all, stopping every actor for 1.5 to 3 s every few seconds while 20,000 of
-        them started (bench/pipeline.py's real rows). The price: a reference cycle among frozen objects that
-        becomes garbage later (an actor stopped by a hand-over) is never collected, a few KB per actor
-        stopped. Small batches (a label connecting an account) freeze nothing.
+        After a batch of at least ``freeze_after`` starts, the heap is frozen (``engine.heap.settle_heap``: the
+        new actors move out of the cyclic garbage collector's reach): they live as long as their accounts,
+        and each full collection walked them all, stopping every actor for 1.5 to 3 s every few seconds
+        while 20,000 of them started (bench/pipeline.py's real rows). Small batches (a label connecting an
+        account) freeze nothing.
         """
         if not starts:
             return
@@ -249,8 +247,7 @@ class AccountsSupervisor:
                 nursery.start_soon(self._supervisor.start_child, ChildSpec(
                     name, kind.build(account, Lease(name, token)), restart=kind.restart))
         if len(starts) >= self._freeze_after:
-            gc.collect()  # walks only what is not frozen yet: the new actors and what came since
-            gc.freeze()
+            settle_heap()
 
     async def _converge(self, kind: ActorKind, name: str, account: Account, token: int) -> bool:
         """Stop a child that must not run as it is; True when the account needs a child started."""

@@ -14,6 +14,7 @@ import trio
 from quart_trio import QuartTrio
 
 from config import Settings, data_path, load, load_or_create_keys
+from engine.heap import settle_heap
 from engine.logs import configure_logging, current_actor
 from engine.store import discover, open_database
 from http_api.context import ApiContext
@@ -48,6 +49,7 @@ async def _serve(settings: Settings, ready: Path, extend: Callable[[QuartTrio], 
                                      max_size=settings.database.pool_max) as db:
                 api = build_api(ApiContext(lambda: db, discover(), settings, keys))
                 extend(api.app)
+                settle_heap()
                 async with trio.open_nursery() as http:
                     run = functools.partial(api.serve, graceful_timeout=grace)
                     urls: list[str] = await http.start(run, bind, shutdown.wait)

@@ -29,6 +29,7 @@ from actors.webhook_dispatcher import DispatcherConfig, WebhookDispatcher
 from config import Keys, Settings, data_path, load_or_create_keys
 from engine.analytics.campaign import AnalyticsRules
 from engine.clock import WallClock
+from engine.heap import settle_heap
 from engine.lease_plan import LeaseTimings
 from engine.messages import MetricSample
 from engine.publisher import StatusPublisher
@@ -78,6 +79,7 @@ async def serve_engine(settings: Settings, host: str, port: int) -> int:
             async with connect(settings, dsn, wait=True, engine=True) as db:
                 await prepare_database(db, settings, keys)
                 slot.db = db
+                settle_heap()  # the probes' app and the pool live as long as we do
                 await run_engine(db, settings, keys, shutdown, WallClock())
 
     escalated = await until_stopped(settings.engine.shutdown_grace, body)

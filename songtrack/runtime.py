@@ -21,6 +21,7 @@ from adapters.meta import simulator as meta_simulator
 from adapters.spotify import simulator as spotify_simulator
 from config import Keys, Settings, data_path, load_or_create_keys, simulated_providers
 from engine.clock import WallClock
+from engine.heap import settle_heap
 from engine.store.database import Database
 from engine.store.migrate import apply_migrations, discover
 from http_api.context import ApiContext
@@ -118,6 +119,7 @@ async def _start_serving(db: Database, slot: DatabaseSlot, settings: Settings,
         for line in demo.lines:
             print(line, flush=True)
     slot.db = db
+    settle_heap()  # the app, its routes and the pool live as long as we do
     await run_engine(db, settings, keys, shutdown, clock, demo)
 
 
@@ -274,6 +276,7 @@ async def _serve_worker(api: Api, bind: str, settings: Settings, dsn: str, slot:
         async with connect(settings, dsn, wait=True) as db:
             await check_keys(db, keys, data_path(settings))
             slot.db = db
+            settle_heap()  # the app, its routes and the pool live as long as we do
             await http_stopped.wait()  # in-flight requests and jobs finish before the database closes
 
 

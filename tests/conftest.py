@@ -9,6 +9,7 @@ trio's autojump clock: it would jump ahead while we wait on the asyncio thread.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import shutil
@@ -100,3 +101,15 @@ def log_stream() -> Iterator[io.StringIO]:
         root.handlers[:] = handlers
         root.setLevel(level)
         pool.filters[:] = filters
+
+
+@pytest.fixture
+def collector_restored() -> Iterator[None]:
+    """For a test whose code settles the heap (``engine.heap.settle_heap``): the garbage collector's
+    thresholds are put back and the frozen objects made collectable again after it."""
+    thresholds = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 from trio.testing import MockClock
 
@@ -102,20 +103,18 @@ async def test_actors_start_at_boot_and_follow_connect_and_disconnect(db: Databa
     assert {s.state for s in registry.snapshot()} == {ActorState.STOPPED}
 
 
+@pytest.mark.usefixtures("collector_restored")
 async def test_many_accounts_start_in_batches_one_reconciliation_each(db: Database, clock: MockClock) -> None:
     sim = simulator()
     names = [f"meta:{(await connect(db, sim))[0].id}" for _ in range(5)]
     registry = Registry()
     send, receive = trio.open_memory_channel[MetricSample](64)
     accounts = supervisor(db, sim, registry, send, start_batch=2, freeze_after=2)
-    try:
-        async with running(accounts, send, receive):
-            assert len(accounts.children) == 2  # reported started after the first batch; the rest follow at once
-            assert gc.get_freeze_count() > 0  # the started actors are out of the garbage collector's walks
-            await until(lambda: accounts.children == sorted(names))
-            await until(lambda: all(_detail(registry, name).get("last_success_at") is not None for name in names))
-    finally:
-        gc.unfreeze()  # the rest of the session's objects stay collectable
+    async with running(accounts, send, receive):
+        assert len(accounts.children) == 2  # reported started after the first batch; the rest follow at once
+        assert gc.get_freeze_count() > 0  # the started actors are out of the garbage collector's walks
+        await until(lambda: accounts.children == sorted(names))
+        await until(lambda: all(_detail(registry, name).get("last_success_at") is not None for name in names))
 
 
 def _detail(registry: Registry, name: str) -> dict[str, object]:
