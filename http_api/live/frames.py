@@ -65,10 +65,12 @@ class FrameQueue:
         # or None when it cannot write now (the frames are then queued).
         self.write_now: Callable[[list[str]], bytes | None] | None = None
 
-    def start_writers_with(self, start_writer: Callable[[], None]) -> None:
-        """From now on ``start_writer()`` starts the connection's writer, at once if frames wait already."""
+    def start_writers_with(self, start_writer: Callable[[], None] | None) -> None:
+        """From now on ``start_writer()`` starts the connection's writer, at once if frames wait already;
+        ``None``: no writer is started any more (the connection is ending)."""
         self._start_writer = start_writer
-        self._wake()
+        if self._pending():
+            self._wake()
 
     def reply(self, frame: str) -> None:
         self._replies.append(frame)

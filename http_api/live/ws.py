@@ -138,10 +138,13 @@ class _Connection:
                 # connection's context all the same, where ``websocket`` is this connection's.
                 self.queue.start_writers_with(functools.partial(
                     contextvars.copy_context().run, nursery.start_soon, self._guard, self._write, nursery))
-                if first is not None:
-                    await self._subscribe(first)
-                    del first
-                await self._read(nursery)
+                try:
+                    if first is not None:
+                        await self._subscribe(first)
+                        del first
+                    await self._read(nursery)
+                finally:  # a nursery whose body is done soon takes no new task: what comes now is not sent
+                    self.queue.start_writers_with(None)
         except _Closing as closing:
             self.close = (closing.code, closing.reason)
         finally:

@@ -75,3 +75,13 @@ async def test_a_write_stuck_when_the_backlog_overflows_is_cut_after_the_grace(
         assert cut == []  # a slow write alone is no reason to close
         queue.events(["1", "2", "3"])
     assert queue.overflowed and cut == [65.0]
+
+
+async def test_no_writer_starts_once_the_connection_is_ending() -> None:
+    queue = FrameQueue(backlog=100)
+    starts: list[None] = []
+    queue.start_writers_with(lambda: starts.append(None))
+    queue.start_writers_with(None)  # its nursery is closing: a task started now would be refused
+    queue.reply("a")
+    queue.close(1001, "restarting")
+    assert starts == [] and queue.take() == []
