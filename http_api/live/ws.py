@@ -112,8 +112,8 @@ def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
 
 
 class _Connection:
-    __slots__ = ("batch", "close", "cookie_session", "ctx", "expires_at", "heard", "hub", "open_queues",
-                 "organization_id", "pending", "queue")  # one per connection: thousands of them
+    __slots__ = ("batch", "close", "context", "cookie_session", "ctx", "expires_at", "heard", "hub", "nursery",
+                 "open_queues", "organization_id", "pending", "queue")  # one per connection: thousands of them
 
     def __init__(self, ctx: ApiContext, hub: LiveFeed, open_queues: set[FrameQueue]) -> None:
         self.ctx, self.hub, self.open_queues = ctx, hub, open_queues
@@ -125,6 +125,8 @@ class _Connection:
         self.heard = trio.current_time()
         self.close: tuple[int, str] = (1000, "")
         self.cookie_session: SessionCheck | None = None  # signed in by the console's cookie, not a token
+        self.nursery: trio.Nursery | None = None  # the writer's and the subscribes' tasks, while the connection is open
+        self.context = contextvars.copy_context()  # this connection's, where ``websocket`` is this connection's
 
     async def serve(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> tuple[int, str]:
         try:
@@ -134,10 +136,8 @@ class _Connection:
                 self.queue.write_now = raw.write_now
             self.open_queues.add(self.queue)
             async with trio.open_nursery() as nursery:
-                # The writer is started by whichever task queues a frame (the hub's, often): it runs in this
-                # connection's context all the same, where ``websocket`` is this connection's.
-                self.queue.start_writers_with(functools.partial(
-                    contextvars.copy_context().run, nursery.start_soon, self._guard, self._write, nursery))
+                self.nursery = nursery
+                self.queue.start_writers_with(self._start_writer)
                 try:
                     if first is not None:
                         await self._subscribe(first)
@@ -151,6 +151,11 @@ class _Connection:
             self.open_queues.discard(self.queue)
             self.hub.detach(self.queue)
         return self.close
+
+    def _start_writer(self) -> None:
+        """Start the writer, from whichever task queued a frame (the hub's, often), in this connection's context."""
+        assert self.nursery is not None
+        self.context.run(self.nursery.start_soon, self._guard, self._write, self.nursery)
 
     async def _sign_in(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None) -> Subscribe | None:
         """Authenticate (the first ``auth``, or the console's cookie); the per-track route's subscribe, if any.
