@@ -24,7 +24,7 @@ import functools
 import math
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 import trio
@@ -40,6 +40,9 @@ from http_api.errors import ApiError
 from http_api.live.frames import FrameQueue, error_frame, frame
 from http_api.live.wire import raw_frames
 from http_api.server import ON_SHUTDOWN
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
 
 __all__ = ["AUTH_TIMEOUT", "CloseCode", "live_blueprint"]
 
@@ -128,7 +131,14 @@ class _Connection:
         self.nursery: trio.Nursery | None = None  # the writer's and the subscribes' tasks, while the connection is open
         self.context = contextvars.copy_context()  # this connection's, where ``websocket`` is this connection's
 
-    async def serve(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> tuple[int, str]:
+    async def run(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Response | None:
+        """The connection, from the handshake to the close frame. One coroutine with the route's own (no
+        helper awaited in between), for each frame held open costs memory with thousands of connections."""
+        # A cookie connection's origin was checked already, and more strictly: our own pages only.
+        if cookie_session is None and not origin_allowed(self.ctx, websocket.headers.get("Origin")):
+            return Response("this Origin may not open live streams (server.cors_origins)", status=403)
+        await websocket.accept()
+        LIVE_CONNECTIONS.inc()
         try:
             first = await self._sign_in(track_id, cookie_session)
             if (raw := raw_frames(websocket.scope)) is not None:
@@ -150,7 +160,12 @@ class _Connection:
         finally:
             self.open_queues.discard(self.queue)
             self.hub.detach(self.queue)
-        return self.close
+            LIVE_CONNECTIONS.dec()
+        if self.close[0] == CloseCode.SLOW:
+            LIVE_SLOW_CLOSES.inc()
+        with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
+            await websocket.close(*self.close)
+        return None
 
     def _start_writer(self) -> None:
         """Start the writer, from whichever task queued a frame (the hub's, often), in this connection's context."""
@@ -365,18 +380,8 @@ def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
 
     blueprint.record_once(lambda state: state.app.extensions.setdefault(ON_SHUTDOWN, []).append(going_away))
 
-    async def serve(track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Response | None:
-        # A cookie connection's origin was checked already, and more strictly: our own pages only.
-        if cookie_session is None and not origin_allowed(ctx, websocket.headers.get("Origin")):
-            return Response("this Origin may not open live streams (server.cors_origins)", status=403)
-        await websocket.accept()
-        with LIVE_CONNECTIONS.track_inprogress():
-            code, reason = await _Connection(ctx, hub, open_queues).serve(track_id, cookie_session)
-        if code == CloseCode.SLOW:
-            LIVE_SLOW_CLOSES.inc()
-        with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
-            await websocket.close(code, reason)
-        return None
+    def serve(track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Awaitable[Response | None]:
+        return _Connection(ctx, hub, open_queues).run(track_id, cookie_session)  # the route awaits it: no frame here
 
     @blueprint.websocket("/v1/streaming/ws")
     async def streaming_ws() -> Response | None:
