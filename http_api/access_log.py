@@ -39,15 +39,10 @@ def with_access_log(app: ASGIFramework) -> ASGIFramework:
         if scope["type"] == "lifespan":
             await app(scope, receive, send)
             return
-        sent = _Sent()
+        sent = _Sent(send)
         started = trio.current_time()
-
-        async def send_counted(message: ASGISendEvent) -> None:
-            sent.saw(message)
-            await send(message)
-
         try:
-            await app(scope, receive, send_counted)
+            await app(scope, receive, sent)
         finally:  # once, on every way out (a cancelled app included)
             _write(scope, sent, (trio.current_time() - started) * 1000)
 
@@ -55,11 +50,20 @@ def with_access_log(app: ASGIFramework) -> ASGIFramework:
 
 
 class _Sent:
-    """What the app sent: the status of its answer (101 once a WebSocket is accepted) and the body's bytes."""
+    """The app's ``send``, noting what the app sent: the status of its answer (101 once a WebSocket is
+    accepted) and the body's bytes. One small object rather than a closure: a WebSocket holds it for as long
+    as it stays open, and there are thousands of them."""
 
-    def __init__(self) -> None:
+    __slots__ = ("bytes", "send", "status")
+
+    def __init__(self, send: ASGISendCallable) -> None:
+        self.send = send
         self.status: int | None = None
         self.bytes = 0
+
+    async def __call__(self, message: ASGISendEvent) -> None:
+        self.saw(message)
+        await self.send(message)
 
     def saw(self, message: ASGISendEvent) -> None:
         kind = message["type"]

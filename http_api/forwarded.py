@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
 __all__ = ["Network", "client_address", "forwarded_client", "from_this_machine"]
@@ -26,7 +28,8 @@ def forwarded_client(app: ASGIFramework, trusted: Sequence[Network]) -> ASGIFram
     if not trusted:
         return app
 
-    async def wrapped(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    # A plain function handing back the app's awaitable: no frame of ours held for a WebSocket's whole life.
+    def wrapped(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> Awaitable[None]:
         if scope["type"] != "lifespan" and scope.get("client"):
             peer, port = scope["client"]  # type: ignore[misc]
             forwarded = [value for name, value in scope["headers"] if name.lower() == b"x-forwarded-for"]
@@ -34,7 +37,7 @@ def forwarded_client(app: ASGIFramework, trusted: Sequence[Network]) -> ASGIFram
             if client != peer:
                 # In place, not a copy: hypercorn's access log reads this very dict.
                 scope["client"] = (client, port)
-        await app(scope, receive, send)
+        return app(scope, receive, send)
 
     return wrapped
 

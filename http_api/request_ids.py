@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["HEADER", "with_request_ids"]
 
 HEADER = "X-Request-ID"
+_HEADER_NAME = HEADER.lower().encode()
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -43,20 +44,29 @@ def with_request_ids(app: ASGIFramework) -> ASGIFramework:
             await app(scope, receive, send)
             return
         request_id = _request_id(scope["headers"])
-        header = (HEADER.lower().encode(), request_id.encode())
-
-        async def send_with_id(message: ASGISendEvent) -> None:
-            # In place: the app built the message for this one send.
-            if message["type"] == "http.response.start" or message["type"] == "websocket.http.response.start":
-                message["headers"] = [*message["headers"], header]
-            elif message["type"] == "websocket.accept":
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
         token = current_request.set(request_id)
         try:
-            await app(scope, receive, send_with_id)
+            await app(scope, receive, _SendWithId(send, request_id))
         finally:
             current_request.reset(token)
 
     return wrapped
+
+
+class _SendWithId:
+    """The app's ``send``, adding the request id's header to the answer. One small object rather than a
+    closure: a WebSocket holds it for as long as it stays open, and there are thousands of them."""
+
+    __slots__ = ("request_id", "send")
+
+    def __init__(self, send: ASGISendCallable, request_id: str) -> None:
+        self.send, self.request_id = send, request_id
+
+    async def __call__(self, message: ASGISendEvent) -> None:
+        header = (_HEADER_NAME, self.request_id.encode())
+        # In place: the app built the message for this one send.
+        if message["type"] == "http.response.start" or message["type"] == "websocket.http.response.start":
+            message["headers"] = [*message["headers"], header]
+        elif message["type"] == "websocket.accept":
+            message["headers"] = [*message.get("headers", ()), header]
+        await self.send(message)

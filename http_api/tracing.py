@@ -19,7 +19,9 @@ from engine.logs import current_request
 from engine.tracing import TRACER, context_of
 
 if TYPE_CHECKING:
-    from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, Scope
+    from collections.abc import Awaitable
+
+    from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, HTTPScope, Scope
     from quart_trio import QuartTrio
 
 __all__ = ["install_tracing", "with_tracing"]
@@ -29,26 +31,28 @@ def with_tracing(app: ASGIFramework) -> ASGIFramework:
     """``app``, each of whose HTTP requests runs inside its server span (named after the method until the
     route is known); a 5xx answer or an exception marks the span as an error."""
 
-    async def wrapped(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        attributes = {"http.request.method": scope["method"], "songtrack.request_id": current_request.get() or ""}
-        with TRACER.start_as_current_span(scope["method"], context=context_of(headers), kind=SpanKind.SERVER,
-                                          attributes=attributes) as span:
-
-            async def send_traced(message: ASGISendEvent) -> None:
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.set_status(StatusCode.ERROR)
-                await send(message)
-
-            await app(scope, receive, send_traced)
+    # A plain function handing back the app's awaitable: no frame of ours held for a WebSocket's whole life.
+    def wrapped(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> Awaitable[None]:
+        return _traced(app, scope, receive, send) if scope["type"] == "http" else app(scope, receive, send)
 
     return wrapped
+
+
+async def _traced(app: ASGIFramework, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+    attributes = {"http.request.method": scope["method"], "songtrack.request_id": current_request.get() or ""}
+    with TRACER.start_as_current_span(scope["method"], context=context_of(headers), kind=SpanKind.SERVER,
+                                      attributes=attributes) as span:
+
+        async def send_traced(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
+            await send(message)
+
+        await app(scope, receive, send_traced)
 
 
 def install_tracing(app: QuartTrio) -> None:

@@ -26,6 +26,8 @@ from hypercorn.trio.tcp_server import TCPServer
 from wsproto.connection import ConnectionState
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
 __all__ = ["RAW_FRAMES", "RawFrames", "raw_frames", "shared_frame", "text_frame", "with_raw_frames"]
@@ -108,12 +110,16 @@ def with_raw_frames(app: ASGIFramework) -> ASGIFramework:
     """``app``, whose WebSocket scopes carry their ``RawFrames`` for ``raw_frames``. Outermost: any wrapper
     between hypercorn and this one would hide hypercorn's stream."""
 
-    async def wrapped(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    # A plain function handing back the app's awaitable, not a coroutine awaiting it: no frame of ours is
+    # held for a WebSocket's whole life (thousands of them).
+    def wrapped(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> Awaitable[None]:
         stream = getattr(send, "__self__", None)  # hypercorn hands the app its WSStream's bound app_send
         # An extension the client offered (browsers offer permessage-deflate) may change every frame's bytes.
         if scope["type"] == "websocket" and isinstance(stream, WSStream) and stream.handshake.extensions is None:
-            frames = RawFrames(stream, _server(stream))
-            scope["extensions"] = {**(scope.get("extensions") or {}), RAW_FRAMES: {"frames": frames}}
-        await app(scope, receive, send)
+            extensions = scope.get("extensions")
+            if extensions is None:
+                scope["extensions"] = extensions = {}
+            extensions[RAW_FRAMES] = {"frames": RawFrames(stream, _server(stream))}  # in place: this scope's own
+        return app(scope, receive, send)
 
     return wrapped

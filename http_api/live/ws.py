@@ -2,10 +2,12 @@
 (subscribed to its track at once). The protocol, its messages and close codes are in docs/live-streams.md;
 the fan-out itself is the process's ``LiveFeed`` (``engine.live``), which the app is handed.
 
-Each connection runs three tasks, few because each costs memory with thousands of connections: its own
-task reads (commands, liveness), a writer is the only task that sends (taking from the connection's
-FrameQueue, several frames a write), and a watch pings and closes a connection gone silent, stuck behind an
-overflowed backlog, or past its access token's expiry without a fresh ``auth``.
+A connection waiting for its client holds one task, for each task costs memory with thousands of
+connections: its own, which reads (commands) and, between messages, pings and closes a connection gone
+silent or past its access token's expiry without a fresh ``auth``. A writer, the only task that sends, runs
+only while frames wait in the connection's FrameQueue (several frames a write; most of the hub's go out
+without one, ``FrameQueue.publish``), and closes a connection stuck behind an overflowed backlog. A
+subscribe runs in a task of its own while its replay lasts.
 
 The console's pages watch through ``/app/live``: the same connection, signed in by the console's session
 cookie instead of a token (no token is ever readable by a page's script). Its handshake must come from our
@@ -17,11 +19,12 @@ code and cancels the others. When a graceful stop begins, every connection is cl
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 import trio
@@ -37,6 +40,9 @@ from http_api.errors import ApiError
 from http_api.live.frames import FrameQueue, error_frame, frame
 from http_api.live.wire import raw_frames
 from http_api.server import ON_SHUTDOWN
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
 
 __all__ = ["AUTH_TIMEOUT", "CloseCode", "live_blueprint"]
 
@@ -109,44 +115,73 @@ def origin_allowed(ctx: ApiContext, origin: str | None) -> bool:
 
 
 class _Connection:
-    __slots__ = ("alarm", "batch", "close", "cookie_session", "ctx", "expires_at", "heard", "hub", "open_queues",
-                 "organization_id", "pending", "queue")  # one per connection: thousands of them
+    __slots__ = ("batch", "close", "context", "cookie_session", "ctx", "expires_at", "heard", "hub", "nursery",
+                 "open_queues", "organization_id", "pending", "queue")  # one per connection: thousands of them
 
     def __init__(self, ctx: ApiContext, hub: LiveFeed, open_queues: set[FrameQueue]) -> None:
         self.ctx, self.hub, self.open_queues = ctx, hub, open_queues
-        self.queue = FrameQueue(ctx.settings.live.backlog)
+        self.queue = FrameQueue(ctx.settings.live.backlog, STUCK_GRACE)
         self.organization_id: uuid.UUID | None = None
-        self.pending: set[uuid.UUID] = set()  # tracks whose subscribe (and replay) is under way
+        self.pending: list[uuid.UUID] = []  # tracks whose subscribe (and replay) is under way; a set takes 216 bytes
         self.batch = False
         self.expires_at = 0.0
         self.heard = trio.current_time()
-        self.alarm = trio.CancelScope()  # the watch's next wake-up; a fresh auth may bring it forward
         self.close: tuple[int, str] = (1000, "")
         self.cookie_session: SessionCheck | None = None  # signed in by the console's cookie, not a token
+        self.nursery: trio.Nursery | None = None  # the writer's and the subscribes' tasks, while the connection is open
+        self.context = contextvars.copy_context()  # this connection's, where ``websocket`` is this connection's
 
-    async def serve(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> tuple[int, str]:
+    async def run(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Response | None:
+        """The connection, from the handshake to the close frame. One coroutine with the route's own (no
+        helper awaited in between), for each frame held open costs memory with thousands of connections."""
+        # A cookie connection's origin was checked already, and more strictly: our own pages only.
+        if cookie_session is None and not origin_allowed(self.ctx, websocket.headers.get("Origin")):
+            return Response("this Origin may not open live streams (server.cors_origins)", status=403)
+        await websocket.accept()
+        LIVE_CONNECTIONS.inc()
         try:
-            if cookie_session is None:
-                auth = await self._first_auth(track_id)
-                self.batch = auth.batch
-                await self._authenticate(auth.token)
-                first = None if track_id is None else Subscribe(track_id=track_id, epoch=auth.epoch, after=auth.after)
-            else:
-                self._take_cookie_session(cookie_session)
-                first = None
+            first = await self._sign_in(track_id, cookie_session)
+            if (raw := raw_frames(websocket.scope)) is not None:
+                raw.batch = self.batch
+                self.queue.write_now = raw.write_now
             self.open_queues.add(self.queue)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._guard, self._write, nursery)
-                nursery.start_soon(self._guard, self._watch, nursery)
-                if first is not None:
-                    await self._subscribe(first)
-                await self._guard(functools.partial(self._read, nursery), nursery)
+                self.nursery = nursery
+                self.queue.start_writers_with(self._start_writer)
+                try:
+                    if first is not None:
+                        await self._subscribe(first)
+                        del first
+                    await self._read(nursery)
+                finally:  # a nursery whose body is done soon takes no new task: what comes now is not sent
+                    self.queue.start_writers_with(None)
         except _Closing as closing:
             self.close = (closing.code, closing.reason)
         finally:
             self.open_queues.discard(self.queue)
             self.hub.detach(self.queue)
-        return self.close
+            LIVE_CONNECTIONS.dec()
+        if self.close[0] == CloseCode.SLOW:
+            LIVE_SLOW_CLOSES.inc()
+        with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
+            await websocket.close(*self.close)
+        return None
+
+    def _start_writer(self) -> None:
+        """Start the writer, from whichever task queued a frame (the hub's, often), in this connection's context."""
+        assert self.nursery is not None
+        self.context.run(self.nursery.start_soon, self._guard, self._write, self.nursery)
+
+    async def _sign_in(self, track_id: uuid.UUID | None, cookie_session: SessionCheck | None) -> Subscribe | None:
+        """Authenticate (the first ``auth``, or the console's cookie); the per-track route's subscribe, if any.
+        What the first auth held (its token) is dropped once it is checked."""
+        if cookie_session is not None:
+            self._take_cookie_session(cookie_session)
+            return None
+        auth = await self._first_auth(track_id)
+        self.batch = auth.batch
+        await self._authenticate(auth.token)
+        return None if track_id is None else Subscribe(track_id=track_id, epoch=auth.epoch, after=auth.after)
 
     async def _guard(self, task: object, nursery: trio.Nursery) -> None:
         try:
@@ -187,7 +222,6 @@ class _Connection:
             return self._refused("a connection stays with one organization")
         self.organization_id = session.organization_id
         self.expires_at = float(claims.exp)
-        self.alarm.deadline = min(self.alarm.deadline, self._expiry())
         expires = datetime.fromtimestamp(self.expires_at, UTC)
         interval = self.ctx.settings.live.ping_interval
         self.queue.reply(frame("authenticated", {"expiresAt": expires, "pingInterval": interval,
@@ -206,25 +240,46 @@ class _Connection:
         self.queue.reply(error_frame("UNAUTHORIZED", f"{why}; the current token still holds until it expires"))
 
     async def _read(self, nursery: trio.Nursery) -> None:
-        while True:
-            raw = await websocket.receive()
-            self.heard = trio.current_time()
-            try:
-                message = _decoder.decode(raw)
-            except msgspec.DecodeError as exc:
-                self.queue.reply(error_frame("BAD_MESSAGE", str(exc)))
-                continue
-            if isinstance(message, Auth) and self.cookie_session is not None:
-                self.queue.reply(error_frame("BAD_MESSAGE", "this connection is signed in by the console's cookie"))
-            elif isinstance(message, Auth):
-                await self._authenticate(message.token)
-            elif isinstance(message, Subscribe):
-                # In its own task: a long resume must not stop us reading pongs and fresh tokens.
-                nursery.start_soon(self._guard, functools.partial(self._subscribe, message), nursery)
-            elif isinstance(message, Unsubscribe):
-                self._unsubscribe(message)
-            elif isinstance(message, Ping):
-                self.queue.reply(frame("pong"))
+        """Read commands until the connection closes, and between them watch it: every ``ping_interval`` a
+        ping (``_ping``); 4401 once the access token expired without a fresh ``auth``. Watching here, not in
+        a task of its own, spares each connection a task while it waits for its client."""
+        interval = self.ctx.settings.live.ping_interval
+        next_ping = trio.current_time() + interval
+        try:
+            while True:
+                raw: str | bytes | None = None
+                with trio.move_on_at(min(next_ping, self._expiry())):  # a message waiting is not lost
+                    raw = await websocket.receive()
+                if raw is not None:
+                    await self._command(raw, nursery)
+                    continue
+                if self.cookie_session is None and self.ctx.now() >= self.expires_at:
+                    raise _Closing(CloseCode.UNAUTHORIZED, "the access token expired: send a fresh one with auth")
+                if (now := trio.current_time()) >= next_ping:
+                    next_ping = now + interval
+                    await self._ping(interval)
+        except _Closing as closing:
+            self.close = (closing.code, closing.reason)
+            nursery.cancel_scope.cancel()
+
+    async def _command(self, raw: str | bytes, nursery: trio.Nursery) -> None:
+        self.heard = trio.current_time()
+        try:
+            message = _decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            self.queue.reply(error_frame("BAD_MESSAGE", str(exc)))
+            return
+        if isinstance(message, Auth) and self.cookie_session is not None:
+            self.queue.reply(error_frame("BAD_MESSAGE", "this connection is signed in by the console's cookie"))
+        elif isinstance(message, Auth):
+            await self._authenticate(message.token)
+        elif isinstance(message, Subscribe):
+            # In its own task: a long resume must not stop us reading pongs and fresh tokens.
+            nursery.start_soon(self._guard, functools.partial(self._subscribe, message), nursery)
+        elif isinstance(message, Unsubscribe):
+            self._unsubscribe(message)
+        elif isinstance(message, Ping):
+            self.queue.reply(frame("pong"))
 
     async def _subscribe(self, message: Subscribe) -> None:
         if (message.track_id is None) == (message.channel is None):
@@ -247,12 +302,12 @@ class _Connection:
             self.queue.reply(error_frame("TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} tracks per connection",
                                      track_id))
             return
-        self.pending.add(track_id)
+        self.pending.append(track_id)
         try:
             reply = await self.hub.subscribe(self.queue, self.organization_id, track_id, epoch=message.epoch,
                                              after=message.after)
         finally:
-            self.pending.discard(track_id)
+            self.pending.remove(track_id)
         if reply is None:
             self.queue.reply(error_frame("NOT_FOUND", "no such track in this organization", track_id))
 
@@ -271,51 +326,26 @@ class _Connection:
             self.queue.reply(error_frame("BAD_MESSAGE", 'unsubscribe takes a trackId or "channel": "alerts"'))
 
     async def _write(self) -> None:
+        """Send what the queue holds until it holds nothing (the queue starts us again when it does), several
+        frames a write; 4429 once the backlog overflowed or a write outlived ``STUCK_GRACE`` after it (a
+        client that stopped reading leaves us on a full socket, where we would never see the overflow), and
+        the graceful stop's code once the queue is closed."""
         raw = raw_frames(websocket.scope)
-        if raw is not None:
-            raw.batch = self.batch
-            self.queue.write_now = raw.write_now
-        while True:
-            frames = await self.queue.take()
-            if raw is not None:  # everything queued in one write: a slow client's backlog coalesces
-                if data := self.queue.rest() + (raw.encode(frames) if frames else b""):
-                    await raw.write(data)
-            elif not frames:
-                pass
-            elif self.batch:
-                await websocket.send("\n".join(frames))
-            else:
-                for frame in frames:
-                    await websocket.send(frame)
+        while (frames := self.queue.take()) is not None:
+            with self.queue.write_scope() as scope:
+                if raw is not None:  # everything queued in one write: a slow client's backlog coalesces
+                    if data := self.queue.rest() + (raw.encode(frames) if frames else b""):
+                        await raw.write(data)
+                elif self.batch and frames:
+                    await websocket.send("\n".join(frames))
+                elif not self.batch:
+                    for frame in frames:
+                        await websocket.send(frame)
             LIVE_FRAMES_SENT.inc(len(frames))
-            if self.queue.overflowed:
+            if self.queue.overflowed or scope.cancelled_caught:
                 raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
             if self.queue.closed:
                 raise _Closing(*self.queue.closed)
-
-    async def _watch(self) -> None:
-        """Every ``ping_interval`` a ping (``_ping``); 4429 ``STUCK_GRACE`` after the backlog overflowed, for
-        a client that stopped reading leaves the writer stuck on a full socket, where it never sees the
-        overflow (a slow reader gets a clean 4429 from the writer first; a stuck one sees the connection
-        drop and resumes all the same); 4401 once the access token expired without a fresh ``auth``."""
-        interval = self.ctx.settings.live.ping_interval
-        next_ping, stuck_at = trio.current_time() + interval, math.inf
-        while True:
-            self.alarm = trio.CancelScope(deadline=min(next_ping, stuck_at, self._expiry()))
-            with self.alarm:
-                if stuck_at == math.inf:
-                    await self.queue.overflow.wait()
-                    stuck_at = trio.current_time() + STUCK_GRACE
-                    continue
-                await trio.sleep_forever()
-            now = trio.current_time()
-            if now >= stuck_at:
-                raise _Closing(CloseCode.SLOW, "too slow: reconnect and resume from your last seq")
-            if self.cookie_session is None and self.ctx.now() >= self.expires_at:
-                raise _Closing(CloseCode.UNAUTHORIZED, "the access token expired: send a fresh one with auth")
-            if now >= next_ping:
-                next_ping = now + interval
-                await self._ping(interval)
 
     def _expiry(self) -> float:
         """The trio time at which the access token expires (a cookie connection's session has none)."""
@@ -350,18 +380,8 @@ def live_blueprint(ctx: ApiContext, hub: LiveFeed) -> Blueprint:
 
     blueprint.record_once(lambda state: state.app.extensions.setdefault(ON_SHUTDOWN, []).append(going_away))
 
-    async def serve(track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Response | None:
-        # A cookie connection's origin was checked already, and more strictly: our own pages only.
-        if cookie_session is None and not origin_allowed(ctx, websocket.headers.get("Origin")):
-            return Response("this Origin may not open live streams (server.cors_origins)", status=403)
-        await websocket.accept()
-        with LIVE_CONNECTIONS.track_inprogress():
-            code, reason = await _Connection(ctx, hub, open_queues).serve(track_id, cookie_session)
-        if code == CloseCode.SLOW:
-            LIVE_SLOW_CLOSES.inc()
-        with trio.move_on_after(CLOSE_TIMEOUT):  # a client that reads nothing never takes the close frame
-            await websocket.close(code, reason)
-        return None
+    def serve(track_id: uuid.UUID | None, cookie_session: SessionCheck | None = None) -> Awaitable[Response | None]:
+        return _Connection(ctx, hub, open_queues).run(track_id, cookie_session)  # the route awaits it: no frame here
 
     @blueprint.websocket("/v1/streaming/ws")
     async def streaming_ws() -> Response | None:

@@ -12,7 +12,6 @@ import json
 import uuid
 
 import trio
-import trio.testing
 from quart import websocket
 from quart_trio import QuartTrio
 from wsproto import ConnectionType
@@ -28,8 +27,8 @@ TRACK = uuid.uuid4()
 
 
 def _app() -> QuartTrio:
-    """Reports what its connection found, then publishes a page and its counts through a FrameQueue whose
-    writer idles, as the hub does."""
+    """Reports what its connection found, then publishes a page and its counts through a FrameQueue with no
+    writer running, as the hub does."""
     app = QuartTrio(__name__)
     app.asgi_app = with_raw_frames(app.asgi_app)  # type: ignore[method-assign,assignment]
 
@@ -42,8 +41,7 @@ def _app() -> QuartTrio:
         queue.write_now = None if raw is None else raw.write_now
 
         async def write() -> None:  # the connection's writer (http_api.live.ws), in short
-            while True:
-                frames = await queue.take()
+            while (frames := queue.take()) is not None:
                 if raw is None:
                     for frame in frames:
                         await websocket.send(frame)
@@ -51,8 +49,7 @@ def _app() -> QuartTrio:
                     await raw.write(data)
 
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(write)
-            await trio.testing.wait_all_tasks_blocked()
+            queue.start_writers_with(functools.partial(nursery.start_soon, write))
             queue.publish(['{"event":"stream","seq":1}'], TRACK, '{"event":"counts","seq":1}')
             await websocket.receive()  # until the client closes
             nursery.cancel_scope.cancel()
