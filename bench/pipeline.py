@@ -15,7 +15,7 @@ the migrations are applied to that database and our rows (organizations named "B
    completed, metrics.updated); one producer keeps the ``Aggregator``'s inbox full of changing samples
    (28 days x 4 metrics, growing values) for S seconds after a 0.5 s warm-up. Counted: samples committed
    (facts upserted, totals recomputed, rules evaluated, alerts, notifications and outbox events written).
-   Baseline: the same rows, 2,048 per transaction (the aggregator's largest batch), one unnest INSERT into an
+   Baseline: the same rows, 4,096 per transaction (the aggregator's largest batch), one unnest INSERT into an
    index-free copy of the facts table, through our ``Database``.
 2. deliveries/s: N events enqueued (untimed) for one endpoint on a local receiver (hypercorn, in this
    process), then a ``WebhookDispatcher`` (signing, SSRF guard, claims, attempt log) is started and we count

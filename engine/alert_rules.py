@@ -66,12 +66,13 @@ class Firing(msgspec.Struct, frozen=True, kw_only=True):
 
 def evaluate(state: CampaignState, now: datetime, config: AlertsSettings,
              fired: Set[str] = frozenset()) -> list[Firing]:
-    """Every alert whose condition holds at ``now`` and whose dedupe key is not in ``fired``."""
-    candidates = [
-        *_budget_warnings(state, config), *_pacing(state, now, config), *_goals(state),
-        *_completed(state, now), *_metrics_updated(state, now, config),
+    """Every alert whose condition holds at ``now`` and whose dedupe key is not in ``fired``. Each rule
+    checks its key before it builds the alert: the aggregator passes the keys it knows fired, and in most
+    batches that is every alert whose condition holds."""
+    return [
+        *_budget_warnings(state, config, fired), *_pacing(state, now, config, fired), *_goals(state, fired),
+        *_completed(state, now, fired), *_metrics_updated(state, now, config, fired),
     ]  # fmt: skip
-    return [firing for firing in candidates if firing.dedupe_key not in fired]
 
 
 def projected_spend(state: CampaignState, now: datetime) -> Decimal | None:
@@ -98,15 +99,16 @@ def _money(value: Decimal) -> float:
     return round(float(value), 2)
 
 
-def _budget_warnings(state: CampaignState, config: AlertsSettings) -> list[Firing]:
+def _budget_warnings(state: CampaignState, config: AlertsSettings, fired: Set[str]) -> list[Firing]:
     if state.budget <= 0:
         return []
     firings = []
     for fraction in config.fractions():
-        if state.budget_spent >= state.budget * Decimal(repr(fraction)):
+        key = f"budget.warning:{state.campaign_id}:{fraction!r}"
+        if key not in fired and state.budget_spent >= state.budget * Decimal(repr(fraction)):
             percent = round(fraction * 100)
             firings.append(Firing(
-                type="budget.warning", dedupe_key=f"budget.warning:{state.campaign_id}:{fraction!r}",
+                type="budget.warning", dedupe_key=key,
                 campaign_id=state.campaign_id, title=f"{state.name} has spent {percent}% of its budget",
                 data={**_base(state), "threshold": fraction, "budget": _money(state.budget),
                       "budgetSpent": _money(state.budget_spent), "currency": state.currency},
@@ -114,51 +116,57 @@ def _budget_warnings(state: CampaignState, config: AlertsSettings) -> list[Firin
     return firings
 
 
-def _pacing(state: CampaignState, now: datetime, config: AlertsSettings) -> list[Firing]:
+def _pacing(state: CampaignState, now: datetime, config: AlertsSettings, fired: Set[str]) -> list[Firing]:
+    day = now.date().isoformat()
+    key = f"budget.pacing:{state.campaign_id}:{day}"
+    if key in fired:
+        return []
     projected = projected_spend(state, now)
     limit = state.budget * (1 + Decimal(repr(config.pacing_tolerance)))
     if projected is None or state.budget <= 0 or projected <= limit:
         return []
-    day = now.date().isoformat()
     return [Firing(
-        type="budget.pacing", dedupe_key=f"budget.pacing:{state.campaign_id}:{day}", campaign_id=state.campaign_id,
+        type="budget.pacing", dedupe_key=key, campaign_id=state.campaign_id,
         title=f"{state.name} is on course to overspend its budget",
         data={**_base(state), "budget": _money(state.budget), "budgetSpent": _money(state.budget_spent),
               "projectedSpend": _money(projected), "currency": state.currency, "day": day},
     )]  # fmt: skip
 
 
-def _goals(state: CampaignState) -> list[Firing]:
+def _goals(state: CampaignState, fired: Set[str]) -> list[Firing]:
     firings = []
     for metric in GOAL_METRICS:
         target = state.goals.get(metric)
         value = state.totals.get(metric, 0)
-        if target is not None and target > 0 and value >= target:
+        key = f"goal.reached:{state.campaign_id}:{metric}:{target}"
+        if target is not None and target > 0 and value >= target and key not in fired:
             firings.append(Firing(
-                type="goal.reached", dedupe_key=f"goal.reached:{state.campaign_id}:{metric}:{target}",
+                type="goal.reached", dedupe_key=key,
                 campaign_id=state.campaign_id, title=f"{state.name} reached its {metric} goal",
                 data={**_base(state), "metric": metric, "target": target, "value": value},
             ))  # fmt: skip
     return firings
 
 
-def _completed(state: CampaignState, now: datetime) -> list[Firing]:
-    if now < state.end_date or state.status not in COMPLETABLE:
+def _completed(state: CampaignState, now: datetime, fired: Set[str]) -> list[Firing]:
+    key = f"campaign.completed:{state.campaign_id}"
+    if now < state.end_date or state.status not in COMPLETABLE or key in fired:
         return []
     return [Firing(
-        type="campaign.completed", dedupe_key=f"campaign.completed:{state.campaign_id}",
+        type="campaign.completed", dedupe_key=key,
         campaign_id=state.campaign_id, title=f"{state.name} has ended",
         data=completed_data(state.campaign_id, state.name, end_date=state.end_date, budget_spent=state.budget_spent,
                             currency=state.currency, metrics=state.totals),
     )]  # fmt: skip
 
 
-def _metrics_updated(state: CampaignState, now: datetime, config: AlertsSettings) -> list[Firing]:
-    if not state.changed:
-        return []
+def _metrics_updated(state: CampaignState, now: datetime, config: AlertsSettings, fired: Set[str]) -> list[Firing]:
     bucket = int(now.timestamp() // config.metrics_updated_every)
+    key = f"metrics.updated:{state.campaign_id}:{bucket}"
+    if not state.changed or key in fired:
+        return []
     return [Firing(
-        type="metrics.updated", dedupe_key=f"metrics.updated:{state.campaign_id}:{bucket}",
+        type="metrics.updated", dedupe_key=key,
         campaign_id=state.campaign_id, title=f"{state.name}: new figures",
         data={**_base(state), "budgetSpent": _money(state.budget_spent), "currency": state.currency,
               "metrics": dict(state.totals)},

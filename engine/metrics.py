@@ -132,10 +132,10 @@ DATABASE_UNAVAILABLE = Counter(
     "Seconds this process found PostgreSQL unreachable, from its first failed call to its next success.",
 )
 
-# A batch is at most the aggregator's ``max_batch`` (256) samples.
+# A batch is at most the aggregator's ``max_batch`` (``actors.aggregator.MAX_BATCH``, 4096) samples.
 AGGREGATOR_BATCH_SAMPLES = Histogram(
     "songtrack_aggregator_batch_samples", "Samples the aggregator wrote in one transaction.",
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
 )
 FENCED_SAMPLES = Counter(
     "songtrack_fenced_samples_total",

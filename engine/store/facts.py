@@ -133,7 +133,8 @@ WITH sums AS (
            COALESCE(sum(f.value) FILTER (WHERE f.metric = 'impressions'), 0) AS impressions,
            COALESCE(sum(f.value) FILTER (WHERE f.metric = 'clicks'), 0) AS clicks,
            COALESCE(sum(f.value) FILTER (WHERE f.metric = 'streams'), 0) AS streams,
-           COALESCE(array_agg(DISTINCT COALESCE(f.currency, '')) FILTER (
+           -- Not DISTINCT (the caller dedupes): an ordered aggregate would sort every fact read.
+           COALESCE(array_agg(COALESCE(f.currency, '')) FILTER (
                WHERE f.metric = 'spend_minor' AND f.currency IS DISTINCT FROM upper(c.currency::text)),
                '{}') AS foreign_currencies
     FROM campaigns c LEFT JOIN campaign_daily_facts f ON f.campaign_id = c.id
@@ -195,7 +196,7 @@ def _totals(r: asyncpg.Record) -> CampaignTotals:
         currency=r["currency"].strip(), budget=r["budget"], budget_spent=r["budget_spent"],
         impressions=r["impressions"], clicks=r["clicks"], streams=r["streams"], start_date=r["start_date"],
         end_date=r["end_date"], goals=_goals.decode(r["goals"]), changed=r["changed"],
-        foreign_currencies=sorted(r["foreign_currencies"]),
+        foreign_currencies=sorted(set(r["foreign_currencies"])),
         guardrail=Guardrail(enabled=r["guardrail_enabled"], percent=r["guardrail_percent"]),
     )  # fmt: skip
 

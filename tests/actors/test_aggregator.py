@@ -153,6 +153,25 @@ async def test_a_failed_batch_is_retried_on_the_next_run(db: Database) -> None:
         assert await _count(db, "SELECT clicks FROM campaigns WHERE id = $1", campaign) == 5
 
 
+async def test_alerts_of_a_rolled_back_batch_fire_when_it_is_retried(db: Database) -> None:
+    """The aggregator remembers the alerts it fired, so its rules stop offering them, only once their batch
+    committed: a batch that failed after its rules ran fires its alerts again when it is retried."""
+    with trio.fail_after(20):
+        org, campaign = await _setup(db)
+        aggregator = Aggregator(db, AlertsSettings(), wall=lambda: NOW)
+        await db.execute("ALTER TABLE notifications ADD CONSTRAINT tmp_block CHECK (false) NOT VALID")
+        async with aggregator.sender() as outbox:
+            await outbox.send(_spend(org, campaign, 5500, 0))
+        with pytest.RaisesGroup(asyncpg.CheckViolationError):
+            await aggregator.run()
+        await db.execute("ALTER TABLE notifications DROP CONSTRAINT tmp_block")
+        aggregator.stop()
+        await aggregator.run()
+        warnings = await db.fetch("SELECT dedupe_key FROM alerts WHERE type = 'budget.warning'")
+        assert [r["dedupe_key"] for r in warnings] == [f"budget.warning:{campaign}:0.5"]
+        assert await _count(db, "SELECT count(*) FROM notifications WHERE type = 'budget.warning'") == 1
+
+
 def test_child_spec_names_the_actor_and_its_sweep() -> None:
     aggregator = Aggregator(None, AlertsSettings())  # type: ignore[arg-type]
     spec, sweep = aggregator.child_spec(), aggregator.sweeper()
