@@ -2,12 +2,13 @@
 due delivery to its endpoint and recording every attempt and what follows from it. It knows nothing of
 Meta or Spotify, only of endpoints, events and HTTP.
 
-How one process works: a LISTEN on ``OUTBOX_CHANNEL`` (and the end of any delivery, and a fallback poll)
+How one process works: a LISTEN on ``OUTBOX_CHANNEL`` (and a retry falling due, and a fallback poll)
 wakes the loop; it claims due deliveries for ``timeout + slack`` seconds (so no other worker sends the same
 attempt while ours may still be in flight), at most ``max_concurrency`` at once and at most each endpoint's
 ``max_in_flight``, and sends each in its own task. A slow endpoint holds only its own slots. Finished
 attempts go to one recorder task, which logs every attempt that finished while it wrote the last batch in
-one statement (``record_attempts``); a slot is free once its attempt is logged. A delivery is only ever sent
+one statement; a slot is free once its attempt is logged, and the same statement claims what is due in the
+slots its batch frees (``record_and_claim``: one round trip per batch, not two). A delivery is only ever sent
 after it was committed, and a crash anywhere loses nothing: its claim expires and it is sent again
 (receivers dedupe on the event id). A dispatcher's worker id is its engine process's node id, and
 every ``poll_interval`` each dispatcher takes back the claims of processes whose heartbeat is older than
@@ -22,6 +23,7 @@ answer that changes between our check and the connect cannot redirect us. Redire
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 import logging
@@ -169,6 +171,7 @@ class WebhookDispatcher:
 
         Resource handling: the HTTP client, the LISTEN connection and every send task live inside ``run``.
         """
+        self._in_flight = 0  # restarted after a crash: the last run's sends are gone with its nursery
         transport = GuardedTransport(self._allow, resolve=self._resolve)
         try:
             await self._claim_and_send(transport, task_status)
@@ -180,19 +183,31 @@ class WebhookDispatcher:
         finished, inbox = trio.open_memory_channel[deliveries.Attempted](0)
         async with (self._http_factory(transport) as client, self._db.listen(OUTBOX_CHANNEL) as events,
                     trio.open_nursery() as nursery):
+            start = functools.partial(self._start, nursery, client, finished)
             nursery.start_soon(self._wake_on, events)
             nursery.start_soon(self._take_back)
-            nursery.start_soon(self._record, inbox)
+            nursery.start_soon(self._record, inbox, start)
             task_status.started()
             while True:
                 self._wake = trio.Event()
-                free = self._config.max_concurrency - self._in_flight
-                claims = await deliveries.claim_due(self._db, self.worker_id, now=self._now(), lease=self._lease,
-                                               limit=free)
-                for claim in claims:
-                    self._in_flight += 1
-                    nursery.start_soon(self._deliver, client, claim, finished)
+                free = self._reserve()
+                start(free, await deliveries.claim_due(self._db, self.worker_id, now=self._now(),
+                                                       lease=self._lease, limit=free))
                 await self._idle()  # a claim takes all it may: more only once woken
+
+    def _reserve(self) -> int:
+        """Take every free slot for a claim under way (so that a concurrent claim, the main loop's or the
+        recorder's, never counts them free too); ``_start`` gives back those it did not fill."""
+        free = self._config.max_concurrency - self._in_flight
+        self._in_flight += free
+        return free
+
+    def _start(self, nursery: trio.Nursery, client: httpx.AsyncClient,
+               finished: trio.MemorySendChannel[deliveries.Attempted], reserved: int,
+               claims: Sequence[deliveries.Claim]) -> None:
+        self._in_flight -= reserved - len(claims)
+        for claim in claims:
+            nursery.start_soon(self._deliver, client, claim, finished)
 
     async def _give_back(self) -> None:
         """Make due at once the deliveries we still hold (sends cut off by a stop or a crash), so another
@@ -264,9 +279,11 @@ class WebhookDispatcher:
                           draw=self._draw())
         return deliveries.Attempted(claim, result, decision)
 
-    async def _record(self, inbox: trio.MemoryReceiveChannel[deliveries.Attempted]) -> None:
+    async def _record(self, inbox: trio.MemoryReceiveChannel[deliveries.Attempted],
+                      start: Callable[[int, Sequence[deliveries.Claim]], None]) -> None:
         """Log finished attempts, every one that finished while the last batch was written in one round trip,
-        so that many in flight cost one statement, not a transaction each. An attempt's delivery stays claimed
+        so that many in flight cost one statement, not a transaction each; the same round trip claims what
+        is due in the slots the batch frees, and ``start`` sends it. An attempt's delivery stays claimed
         until its batch commits: a crash before that loses nothing (the delivery is sent again)."""
         async for first in inbox:
             batch = [first]
@@ -275,11 +292,13 @@ class WebhookDispatcher:
                     batch.append(inbox.receive_nowait())
                 except trio.WouldBlock:
                     break
-            owned = await deliveries.record_attempts(self._db, self.worker_id, batch, now=self._now())
+            self._in_flight -= len(batch)  # the batch's slots go to the claim made with its record
+            free = self._reserve()
+            owned, claims = await deliveries.record_and_claim(self._db, self.worker_id, batch, now=self._now(),
+                                                              lease=self._lease, limit=free)
+            start(free, claims)
             for attempted in batch:
                 self._recorded(attempted, attempted.claim.delivery_id in owned)
-            self._in_flight -= len(batch)
-            self._wake.set()
 
     def _recorded(self, attempted: deliveries.Attempted, owned: bool) -> None:
         claim, decision = attempted.claim, attempted.decision
@@ -289,8 +308,9 @@ class WebhookDispatcher:
             WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
             if decision.action == "succeed":  # real time against the database's stamp, whatever our clock
                 WEBHOOK_DELIVERY_DELAY.observe(max(0.0, (utc_now() - claim.event_created_at).total_seconds()))
-        if decision.action == "retry":
+        if decision.action == "retry":  # the main loop's wait for the next one due changes
             heapq.heappush(self._retries, trio.current_time() + decision.delay)
+            self._wake.set()
 
     async def _attempt(self, client: httpx.AsyncClient,
                        claim: deliveries.Claim) -> tuple[deliveries.AttemptResult, Outcome, float | None]:
