@@ -22,8 +22,9 @@ from engine.store.webhooks import secret_aad
 from engine.webhooks.schedule import Decision
 
 __all__ = [
-    "DISABLE_AFTER", "AttemptResult", "Attempted", "Claim", "Status", "active_secrets", "claim_due",
-    "delivery_statuses", "pending_backlog", "record_and_claim", "record_attempts", "release_claims", "take_back_claims",
+    "DISABLE_AFTER", "AttemptResult", "Attempted", "Claim", "OpenedSecrets", "Status", "claim_due",
+    "delivery_statuses", "pending_backlog", "record_and_claim", "record_attempts", "release_claims",
+    "take_back_claims",
 ]  # fmt: skip
 
 DISABLE_AFTER = timedelta(days=5)  # of nothing but failures
@@ -59,15 +60,36 @@ class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
     response_body: str | None = None
 
 
-def active_secrets(key: bytes, claim: Claim, now: datetime) -> list[str]:
-    """The secrets that sign an attempt at ``now``: the current one, then the previous one during the
-    rotation overlap."""
-    aad = secret_aad(claim.organization_id, claim.endpoint_id)
-    found = [open_(key, claim.secret_sealed, aad)]
-    expires = claim.previous_secret_expires_at
-    if claim.previous_secret_sealed is not None and expires is not None and now < expires:
-        found.append(open_(key, claim.previous_secret_sealed, aad))
-    return found
+class OpenedSecrets:
+    """The endpoints' secrets, each opened once: ``active(claim, now)`` gives the secrets that sign an attempt
+    at ``now``, the current one, then the previous one during the rotation overlap. Raises ``SealError`` when
+    one does not open with ``key``.
+
+    One entry per endpoint, holding the plaintexts of the sealed values its last claims carried. A rotation
+    (docs/webhooks.md) seals a new current secret, so the first claim after it finds its current value
+    unknown, drops the entry and opens again: nothing outlives a rotation but the previous secret, which the
+    claim itself still carries until its overlap ends.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._opened: dict[uuid.UUID, dict[str, str]] = {}
+
+    def active(self, claim: Claim, now: datetime) -> list[str]:
+        opened = self._opened.get(claim.endpoint_id)
+        if opened is None or claim.secret_sealed not in opened:
+            opened = self._opened[claim.endpoint_id] = {}
+        found = [self._open(opened, claim, claim.secret_sealed)]
+        expires = claim.previous_secret_expires_at
+        if claim.previous_secret_sealed is not None and expires is not None and now < expires:
+            found.append(self._open(opened, claim, claim.previous_secret_sealed))
+        return found
+
+    def _open(self, opened: dict[str, str], claim: Claim, sealed: str) -> str:
+        secret = opened.get(sealed)
+        if secret is None:
+            secret = opened[sealed] = open_(self._key, sealed, secret_aad(claim.organization_id, claim.endpoint_id))
+        return secret
 
 
 # Per enabled endpoint, its oldest due deliveries up to its free capacity (max_in_flight minus the claims
