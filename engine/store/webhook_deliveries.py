@@ -98,7 +98,9 @@ class OpenedSecrets:
 # committed, so an endpoint can briefly get up to twice its max_in_flight across workers; each worker still
 # honours it alone. A template: ``_CLAIM`` runs it alone, ``_RECORD_AND_CLAIM`` after a batch's record, where
 # ``settling`` leaves out of the live claims the batch's own (settled by the same statement, which does not
-# see its own changes).
+# see its own changes). ``claimed_by IS NOT NULL`` (true of every live claim) counts them in the small index
+# of claims in flight, not over every pending row of the endpoint: a backlog of thousands made each claim
+# scan them all.
 _CLAIMED = """
 picked AS (
     SELECT d.id, e.url, e.max_in_flight, e.secret_sealed, e.previous_secret_sealed,
@@ -111,7 +113,8 @@ picked AS (
         ORDER BY d.next_attempt_at, d.id
         LIMIT greatest(e.max_in_flight - (
             SELECT count(*) FROM webhook_deliveries b
-            WHERE b.endpoint_id = e.id AND b.status = 'pending' AND b.claimed_until > {now}{settling}), 0)
+            WHERE b.claimed_by IS NOT NULL AND b.endpoint_id = e.id AND b.status = 'pending'
+              AND b.claimed_until > {now}{settling}), 0)
         FOR UPDATE OF d SKIP LOCKED
     ) d
     WHERE e.enabled
