@@ -100,7 +100,8 @@ class OpenedSecrets:
 # ``settling`` leaves out of the live claims the batch's own (settled by the same statement, which does not
 # see its own changes). ``claimed_by IS NOT NULL`` (true of every live claim) counts them in the small index
 # of claims in flight, not over every pending row of the endpoint: a backlog of thousands made each claim
-# scan them all.
+# scan them all. ``w.id = ANY (ARRAY(...))`` finds the picked rows by their key: planned for ``LIMIT``'s rows,
+# a join on ``w.id = p.id`` alone read the whole table (every delivery ever made) while it stayed small.
 _CLAIMED = """
 picked AS (
     SELECT d.id, e.url, e.max_in_flight, e.secret_sealed, e.previous_secret_sealed,
@@ -122,7 +123,7 @@ picked AS (
 ), claimed AS (
     UPDATE webhook_deliveries w SET claimed_until = {until}, claimed_by = {worker}
     FROM picked p, webhook_events ev
-    WHERE w.id = p.id AND ev.id = w.event_id
+    WHERE w.id = ANY (ARRAY(SELECT id FROM picked)) AND w.id = p.id AND ev.id = w.event_id
     RETURNING w.id AS delivery_id, w.event_id, w.endpoint_id, w.organization_id, p.url,
               ev.payload::text AS payload, w.attempts, p.max_in_flight, p.secret_sealed, p.previous_secret_sealed,
               p.previous_secret_expires_at, ev.created_at AS event_created_at, ev.traceparent
