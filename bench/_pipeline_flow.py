@@ -24,7 +24,7 @@ from bench._pipeline_receiver import Receiver
 from config.sections import AlertsSettings
 from engine.messages import Metric, MetricSample
 from engine.store.database import Database
-from engine.store.outbox import enqueue_event
+from engine.store.outbox import enqueue_events
 from engine.store.webhooks import NewEndpoint, create_endpoint
 
 __all__ = ["ALERTS", "RULES", "Rate", "deliveries", "latency", "raw_inserts", "raw_post_latency",
@@ -172,10 +172,9 @@ async def deliveries(db: Database, key: bytes, receiver: Receiver, events: int, 
     count what the receiver gets until all arrived or ``seconds`` passed; then, untimed, the rest."""
     org = await new_organization(db, "Bench deliveries")
     await new_endpoint(db, key, org, f"{receiver.url}/hook", concurrency, [])
-    for first in range(0, events, 200):
-        async with db.transaction() as tx:
-            for n in range(first, min(events, first + 200)):
-                await enqueue_event(tx, org, "metrics.updated", {"n": n, "metrics": {"streams": n}})
+    for first in range(0, events, 500):
+        await enqueue_events(db, [(org, "metrics.updated", {"n": n, "metrics": {"streams": n}})
+                                  for n in range(first, min(events, first + 500))], now=datetime.now(UTC))
     before = receiver.count
     async with trio.open_nursery() as nursery:
         await nursery.start(dispatcher(db, key).run)

@@ -223,7 +223,8 @@ def main() -> None:
     parser.add_argument("--dsn", help="an existing database (default: a throwaway embedded server)")
     parser.add_argument("--actors", type=count_list("actor", "1000,10000,20000"),
                         default=[1000, 10000], help="actor counts (default 1000,10000)")
-    parser.add_argument("--events", type=int, default=1000, help="events enqueued for the delivery phase")
+    parser.add_argument("--events", type=int, default=3000,
+                        help="events enqueued for the delivery phase (default 3000: about S seconds of them)")
     parser.add_argument("--concurrency", type=int, default=8, help="endpoint max_in_flight and POST tasks")
     parser.add_argument("--poll-interval", type=float, default=300.0,
                         help="seconds between an actor's polls (default 300; MetaSchedule's is 900)")
