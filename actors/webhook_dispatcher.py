@@ -138,10 +138,10 @@ class WebhookDispatcher:
     ``secret_key`` opens the endpoints' sealed secrets (``Keys.token_encryption_key``), each once (see
     ``OpenedSecrets``). Requests go straight to the SSRF-guarded transport, without an ``httpx.AsyncClient``:
     a delivery needs none of its cookies, redirects, auth or default headers, and they cost a sixth of the
-    send. ``now`` is the wall clock (stored and
-    signed times); sleeps and deadlines use trio's clock. ``draw`` picks the retry jitter. ``worker_id`` is
-    what our claims are marked with: the engine process's node id (``str(node_id)``), so that
-    ``take_back_after`` seconds after a process's last heartbeat the others take its claims back.
+    send. ``now`` is the wall clock (stored and signed times); sleeps and deadlines use trio's clock.
+    ``draw`` picks the retry jitter. ``worker_id`` is what our claims are marked with: the engine process's
+    node id (``str(node_id)``), so that ``take_back_after`` seconds after a process's last heartbeat the
+    others take its claims back.
     """
 
     def __init__(self, db: Database, config: DispatcherConfig, *, secret_key: bytes,
