@@ -2,12 +2,13 @@
 due delivery to its endpoint and recording every attempt and what follows from it. It knows nothing of
 Meta or Spotify, only of endpoints, events and HTTP.
 
-How one process works: a LISTEN on ``OUTBOX_CHANNEL`` (and the end of any delivery, and a fallback poll)
+How one process works: a LISTEN on ``OUTBOX_CHANNEL`` (and a retry falling due, and a fallback poll)
 wakes the loop; it claims due deliveries for ``timeout + slack`` seconds (so no other worker sends the same
 attempt while ours may still be in flight), at most ``max_concurrency`` at once and at most each endpoint's
 ``max_in_flight``, and sends each in its own task. A slow endpoint holds only its own slots. Finished
 attempts go to one recorder task, which logs every attempt that finished while it wrote the last batch in
-one statement (``record_attempts``); a slot is free once its attempt is logged. A delivery is only ever sent
+one statement; a slot is free once its attempt is logged, and the same statement claims what is due in the
+slots its batch frees (``record_and_claim``: one round trip per batch, not two). A delivery is only ever sent
 after it was committed, and a crash anywhere loses nothing: its claim expires and it is sent again
 (receivers dedupe on the event id). A dispatcher's worker id is its engine process's node id, and
 every ``poll_interval`` each dispatcher takes back the claims of processes whose heartbeat is older than
@@ -22,6 +23,7 @@ answer that changes between our check and the connect cannot redirect us. Redire
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 import logging
@@ -130,27 +132,24 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-def _default_client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=transport, follow_redirects=False)
-
-
 class WebhookDispatcher:
     """Sends the outbox's deliveries; see the module docstring for how.
 
-    ``secret_key`` opens the endpoints' sealed secrets (``Keys.token_encryption_key``). ``http_factory``
-    builds the client around the SSRF-guarded transport it is given. ``now`` is the wall clock (stored and
-    signed times); sleeps and deadlines use trio's clock. ``draw`` picks the retry jitter. ``worker_id`` is
-    what our claims are marked with: the engine process's node id (``str(node_id)``), so that
-    ``take_back_after`` seconds after a process's last heartbeat the others take its claims back.
+    ``secret_key`` opens the endpoints' sealed secrets (``Keys.token_encryption_key``), each once (see
+    ``OpenedSecrets``). Requests go straight to the SSRF-guarded transport, without an ``httpx.AsyncClient``:
+    a delivery needs none of its cookies, redirects, auth or default headers, and they cost a sixth of the
+    send. ``now`` is the wall clock (stored and signed times); sleeps and deadlines use trio's clock.
+    ``draw`` picks the retry jitter. ``worker_id`` is what our claims are marked with: the engine process's
+    node id (``str(node_id)``), so that ``take_back_after`` seconds after a process's last heartbeat the
+    others take its claims back.
     """
 
     def __init__(self, db: Database, config: DispatcherConfig, *, secret_key: bytes,
-                 http_factory: Callable[[httpx.AsyncBaseTransport], httpx.AsyncClient] = _default_client,
                  now: Callable[[], datetime] = utc_now,
                  draw: Callable[[], float] = random.random, resolve: Resolver = resolve_host,
                  worker_id: str | None = None, take_back_after: float = 30.0) -> None:
-        self._db, self._config, self._key = db, config, secret_key
-        self._http_factory, self._now, self._draw, self._resolve = http_factory, now, draw, resolve
+        self._db, self._config, self._secrets = db, config, deliveries.OpenedSecrets(secret_key)
+        self._now, self._draw, self._resolve = now, draw, resolve
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._allow = parse_subnets(config.allow_subnets)
         self._lease = timedelta(seconds=config.timeout + config.claim_slack)
@@ -167,8 +166,10 @@ class WebhookDispatcher:
         the database is unavailable. Whether it stops or crashes, it gives back the deliveries it still
         holds (``_give_back``), so another process sends them at once.
 
-        Resource handling: the HTTP client, the LISTEN connection and every send task live inside ``run``.
+        Resource handling: the transport and its connections, the LISTEN connection and every send task live
+        inside ``run``.
         """
+        self._in_flight = 0  # restarted after a crash: the last run's sends are gone with its nursery
         transport = GuardedTransport(self._allow, resolve=self._resolve)
         try:
             await self._claim_and_send(transport, task_status)
@@ -178,21 +179,32 @@ class WebhookDispatcher:
     async def _claim_and_send(self, transport: GuardedTransport, task_status: trio.TaskStatus[None]) -> NoReturn:
         # Unbuffered: a finished attempt waits in its task until the recorder takes it with the others.
         finished, inbox = trio.open_memory_channel[deliveries.Attempted](0)
-        async with (self._http_factory(transport) as client, self._db.listen(OUTBOX_CHANNEL) as events,
-                    trio.open_nursery() as nursery):
+        async with transport, self._db.listen(OUTBOX_CHANNEL) as events, trio.open_nursery() as nursery:
+            start = functools.partial(self._start, nursery, transport, finished)
             nursery.start_soon(self._wake_on, events)
             nursery.start_soon(self._take_back)
-            nursery.start_soon(self._record, inbox)
+            nursery.start_soon(self._record, inbox, start)
             task_status.started()
             while True:
                 self._wake = trio.Event()
-                free = self._config.max_concurrency - self._in_flight
-                claims = await deliveries.claim_due(self._db, self.worker_id, now=self._now(), lease=self._lease,
-                                               limit=free)
-                for claim in claims:
-                    self._in_flight += 1
-                    nursery.start_soon(self._deliver, client, claim, finished)
+                free = self._reserve()
+                start(free, await deliveries.claim_due(self._db, self.worker_id, now=self._now(),
+                                                       lease=self._lease, limit=free))
                 await self._idle()  # a claim takes all it may: more only once woken
+
+    def _reserve(self) -> int:
+        """Take every free slot for a claim under way (so that a concurrent claim, the main loop's or the
+        recorder's, never counts them free too); ``_start`` gives back those it did not fill."""
+        free = self._config.max_concurrency - self._in_flight
+        self._in_flight += free
+        return free
+
+    def _start(self, nursery: trio.Nursery, transport: GuardedTransport,
+               finished: trio.MemorySendChannel[deliveries.Attempted], reserved: int,
+               claims: Sequence[deliveries.Claim]) -> None:
+        self._in_flight -= reserved - len(claims)
+        for claim in claims:
+            nursery.start_soon(self._deliver, transport, claim, finished)
 
     async def _give_back(self) -> None:
         """Make due at once the deliveries we still hold (sends cut off by a stop or a crash), so another
@@ -238,7 +250,7 @@ class WebhookDispatcher:
         limiter.total_tokens = claim.max_in_flight  # follows an update of the endpoint
         return limiter
 
-    async def _deliver(self, client: httpx.AsyncClient, claim: deliveries.Claim,
+    async def _deliver(self, transport: GuardedTransport, claim: deliveries.Claim,
                        finished: trio.MemorySendChannel[deliveries.Attempted]) -> None:
         """Make one attempt and hand it to the recorder (``_record``), which frees its slot once it is logged."""
         attributes: dict[str, str | int] = {
@@ -246,13 +258,13 @@ class WebhookDispatcher:
             "songtrack.webhook.endpoint_id": str(claim.endpoint_id)}
         # A child of the span that enqueued the event (the request that caused it), when there was one.
         with continued_span("webhook delivery", claim.traceparent, attributes, SpanKind.CLIENT) as span:
-            attempted = await self._attempt_and_decide(client, claim, span)
+            attempted = await self._attempt_and_decide(transport, claim, span)
         await finished.send(attempted)
 
-    async def _attempt_and_decide(self, client: httpx.AsyncClient, claim: deliveries.Claim,
+    async def _attempt_and_decide(self, transport: GuardedTransport, claim: deliveries.Claim,
                                   span: Span) -> deliveries.Attempted:
         async with self._limiter(claim):
-            result, outcome, retry_after = await self._attempt(client, claim)
+            result, outcome, retry_after = await self._attempt(transport, claim)
         span.set_attribute("songtrack.outcome", outcome.value)
         if result.status_code is not None:
             span.set_attribute("http.response.status_code", result.status_code)
@@ -264,9 +276,11 @@ class WebhookDispatcher:
                           draw=self._draw())
         return deliveries.Attempted(claim, result, decision)
 
-    async def _record(self, inbox: trio.MemoryReceiveChannel[deliveries.Attempted]) -> None:
+    async def _record(self, inbox: trio.MemoryReceiveChannel[deliveries.Attempted],
+                      start: Callable[[int, Sequence[deliveries.Claim]], None]) -> None:
         """Log finished attempts, every one that finished while the last batch was written in one round trip,
-        so that many in flight cost one statement, not a transaction each. An attempt's delivery stays claimed
+        so that many in flight cost one statement, not a transaction each; the same round trip claims what
+        is due in the slots the batch frees, and ``start`` sends it. An attempt's delivery stays claimed
         until its batch commits: a crash before that loses nothing (the delivery is sent again)."""
         async for first in inbox:
             batch = [first]
@@ -275,11 +289,13 @@ class WebhookDispatcher:
                     batch.append(inbox.receive_nowait())
                 except trio.WouldBlock:
                     break
-            owned = await deliveries.record_attempts(self._db, self.worker_id, batch, now=self._now())
+            self._in_flight -= len(batch)  # the batch's slots go to the claim made with its record
+            free = self._reserve()
+            owned, claims = await deliveries.record_and_claim(self._db, self.worker_id, batch, now=self._now(),
+                                                              lease=self._lease, limit=free)
+            start(free, claims)
             for attempted in batch:
                 self._recorded(attempted, attempted.claim.delivery_id in owned)
-            self._in_flight -= len(batch)
-            self._wake.set()
 
     def _recorded(self, attempted: deliveries.Attempted, owned: bool) -> None:
         claim, decision = attempted.claim, attempted.decision
@@ -289,15 +305,16 @@ class WebhookDispatcher:
             WEBHOOK_DELIVERIES.labels(_SETTLED[decision.action]).inc()
             if decision.action == "succeed":  # real time against the database's stamp, whatever our clock
                 WEBHOOK_DELIVERY_DELAY.observe(max(0.0, (utc_now() - claim.event_created_at).total_seconds()))
-        if decision.action == "retry":
+        if decision.action == "retry":  # the main loop's wait for the next one due changes
             heapq.heappush(self._retries, trio.current_time() + decision.delay)
+            self._wake.set()
 
-    async def _attempt(self, client: httpx.AsyncClient,
+    async def _attempt(self, transport: GuardedTransport,
                        claim: deliveries.Claim) -> tuple[deliveries.AttemptResult, Outcome, float | None]:
         attempted_at, started = self._now(), trio.current_time()
         body = _body(claim.payload)
         try:
-            signing_secrets = deliveries.active_secrets(self._key, claim, attempted_at)
+            signing_secrets = self._secrets.active(claim, attempted_at)
         except SealError:  # a key that changed, or a damaged row: nothing we could retry our way out of
             log.error("webhook endpoint %s: its secret does not open with our key", claim.endpoint_id)
             result = deliveries.AttemptResult(attempted_at=attempted_at, duration_ms=0,
@@ -311,8 +328,8 @@ class WebhookDispatcher:
         timed_out = False
         with trio.move_on_after(self._config.timeout) as deadline:
             try:
-                request = client.build_request("POST", claim.url, content=body, headers=headers)
-                response = await client.send(request, stream=True, follow_redirects=False)
+                request = httpx.Request("POST", claim.url, content=body, headers=headers)
+                response = await transport.handle_async_request(request)  # streamed: we read 4 KB at most
                 try:
                     status = response.status_code
                     retry_after = parse_retry_after(response.headers.get("retry-after"), attempted_at)

@@ -22,8 +22,9 @@ from engine.store.webhooks import secret_aad
 from engine.webhooks.schedule import Decision
 
 __all__ = [
-    "DISABLE_AFTER", "AttemptResult", "Attempted", "Claim", "Status", "active_secrets", "claim_due",
-    "delivery_statuses", "pending_backlog", "record_attempts", "release_claims", "take_back_claims",
+    "DISABLE_AFTER", "AttemptResult", "Attempted", "Claim", "OpenedSecrets", "Status", "claim_due",
+    "delivery_statuses", "pending_backlog", "record_and_claim", "record_attempts", "release_claims",
+    "take_back_claims",
 ]  # fmt: skip
 
 DISABLE_AFTER = timedelta(days=5)  # of nothing but failures
@@ -59,47 +60,76 @@ class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
     response_body: str | None = None
 
 
-def active_secrets(key: bytes, claim: Claim, now: datetime) -> list[str]:
-    """The secrets that sign an attempt at ``now``: the current one, then the previous one during the
-    rotation overlap."""
-    aad = secret_aad(claim.organization_id, claim.endpoint_id)
-    found = [open_(key, claim.secret_sealed, aad)]
-    expires = claim.previous_secret_expires_at
-    if claim.previous_secret_sealed is not None and expires is not None and now < expires:
-        found.append(open_(key, claim.previous_secret_sealed, aad))
-    return found
+class OpenedSecrets:
+    """The endpoints' secrets, each opened once: ``active(claim, now)`` gives the secrets that sign an attempt
+    at ``now``, the current one, then the previous one during the rotation overlap. Raises ``SealError`` when
+    one does not open with ``key``.
+
+    One entry per endpoint, holding the plaintexts of the sealed values its last claims carried. A rotation
+    (docs/webhooks.md) seals a new current secret, so the first claim after it finds its current value
+    unknown, drops the entry and opens again: nothing outlives a rotation but the previous secret, which the
+    claim itself still carries until its overlap ends.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._opened: dict[uuid.UUID, dict[str, str]] = {}
+
+    def active(self, claim: Claim, now: datetime) -> list[str]:
+        opened = self._opened.get(claim.endpoint_id)
+        if opened is None or claim.secret_sealed not in opened:
+            opened = self._opened[claim.endpoint_id] = {}
+        found = [self._open(opened, claim, claim.secret_sealed)]
+        expires = claim.previous_secret_expires_at
+        if claim.previous_secret_sealed is not None and expires is not None and now < expires:
+            found.append(self._open(opened, claim, claim.previous_secret_sealed))
+        return found
+
+    def _open(self, opened: dict[str, str], claim: Claim, sealed: str) -> str:
+        secret = opened.get(sealed)
+        if secret is None:
+            secret = opened[sealed] = open_(self._key, sealed, secret_aad(claim.organization_id, claim.endpoint_id))
+        return secret
 
 
 # Per enabled endpoint, its oldest due deliveries up to its free capacity (max_in_flight minus the claims
 # still live), locked with SKIP LOCKED so concurrent workers take disjoint rows; then the claim is set in
 # the same statement. Two workers claiming at the same instant may each see the other's claims as not yet
 # committed, so an endpoint can briefly get up to twice its max_in_flight across workers; each worker still
-# honours it alone.
-_CLAIM = """
-WITH picked AS (
+# honours it alone. A template: ``_CLAIM`` runs it alone, ``_RECORD_AND_CLAIM`` after a batch's record, where
+# ``settling`` leaves out of the live claims the batch's own (settled by the same statement, which does not
+# see its own changes). ``claimed_by IS NOT NULL`` (true of every live claim) counts them in the small index
+# of claims in flight, not over every pending row of the endpoint: a backlog of thousands made each claim
+# scan them all. ``w.id = ANY (ARRAY(...))`` finds the picked rows by their key: planned for ``LIMIT``'s rows,
+# a join on ``w.id = p.id`` alone read the whole table (every delivery ever made) while it stayed small.
+_CLAIMED = """
+picked AS (
     SELECT d.id, e.url, e.max_in_flight, e.secret_sealed, e.previous_secret_sealed,
            e.previous_secret_expires_at
     FROM webhook_endpoints e
     CROSS JOIN LATERAL (
         SELECT d.id FROM webhook_deliveries d
-        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1
-          AND (d.claimed_until IS NULL OR d.claimed_until <= $1)
+        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= {now}
+          AND (d.claimed_until IS NULL OR d.claimed_until <= {now})
         ORDER BY d.next_attempt_at, d.id
         LIMIT greatest(e.max_in_flight - (
             SELECT count(*) FROM webhook_deliveries b
-            WHERE b.endpoint_id = e.id AND b.status = 'pending' AND b.claimed_until > $1), 0)
+            WHERE b.claimed_by IS NOT NULL AND b.endpoint_id = e.id AND b.status = 'pending'
+              AND b.claimed_until > {now}{settling}), 0)
         FOR UPDATE OF d SKIP LOCKED
     ) d
     WHERE e.enabled
-    LIMIT $4
-)
-UPDATE webhook_deliveries w SET claimed_until = $2, claimed_by = $3
-FROM picked p, webhook_events ev
-WHERE w.id = p.id AND ev.id = w.event_id
-RETURNING w.id AS delivery_id, w.event_id, w.endpoint_id, w.organization_id, p.url, ev.payload::text AS payload,
-          w.attempts, p.max_in_flight, p.secret_sealed, p.previous_secret_sealed, p.previous_secret_expires_at,
-          ev.created_at AS event_created_at, ev.traceparent
-"""
+    LIMIT {limit}
+), claimed AS (
+    UPDATE webhook_deliveries w SET claimed_until = {until}, claimed_by = {worker}
+    FROM picked p, webhook_events ev
+    WHERE w.id = ANY (ARRAY(SELECT id FROM picked)) AND w.id = p.id AND ev.id = w.event_id
+    RETURNING w.id AS delivery_id, w.event_id, w.endpoint_id, w.organization_id, p.url,
+              ev.payload::text AS payload, w.attempts, p.max_in_flight, p.secret_sealed, p.previous_secret_sealed,
+              p.previous_secret_expires_at, ev.created_at AS event_created_at, ev.traceparent
+)"""
+_CLAIM = ("WITH" + _CLAIMED.format(now="$1", until="$2", worker="$3", limit="$4", settling="")
+          + "\nSELECT * FROM claimed")
 
 
 async def claim_due(db: Database, worker: str, *, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
@@ -142,7 +172,7 @@ class Attempted(msgspec.Struct, frozen=True):
 # log nothing: not the foreign key's error); returns the deliveries we still owned. An endpoint whose attempts
 # in the batch all succeeded ends its failure streak here, writing its row only if a streak was on (``NOT IN
 # $12``: the endpoints with another outcome in the batch, which ``record_attempts`` follows one by one).
-_RECORD = """
+_RECORDED = """
 WITH r AS (
     SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[],
                          $9::timestamptz[], $10::boolean[])
@@ -162,9 +192,15 @@ WITH r AS (
     UPDATE webhook_endpoints e SET failing_since = NULL
     WHERE e.id IN (SELECT endpoint_id FROM settled WHERE status = 'succeeded') AND e.id <> ALL ($12::uuid[])
       AND e.failing_since IS NOT NULL
-)
-SELECT id FROM settled
-"""
+)"""
+_RECORD = _RECORDED + "\nSELECT id FROM settled"
+# The same, then the next claims until $13, at most $14, in the same round trip: one row, the claims' columns
+# NULL, when nothing was due.
+_RECORD_AND_CLAIM = (
+    _RECORDED + ","
+    + _CLAIMED.format(now="$11", until="$13", worker="$1", limit="$14",
+                      settling=" AND NOT (b.claimed_by = $1 AND b.id = ANY ($2::uuid[]))")
+    + "\nSELECT s.owned, c.* FROM (SELECT array(SELECT id FROM settled) AS owned) s LEFT JOIN claimed c ON true")
 
 
 async def record_attempts(db: Database, worker: str, attempts: Sequence[Attempted], *,
@@ -195,17 +231,35 @@ async def record_attempts(db: Database, worker: str, attempts: Sequence[Attempte
     return owned
 
 
+async def record_and_claim(db: Database, worker: str, attempts: Sequence[Attempted], *, now: datetime,
+                           lease: timedelta, limit: int) -> tuple[set[uuid.UUID], list[Claim]]:
+    """``record_attempts``, then ``claim_due`` (the slots the batch freed count as free): in one round trip
+    and one transaction when every attempt of the batch succeeded, else one after the other. Returns the
+    deliveries whose claim we still held, and the new claims."""
+    if not attempts or any(a.decision.action != "succeed" for a in attempts):
+        owned = await record_attempts(db, worker, attempts, now=now)
+        return owned, await claim_due(db, worker, now=now, lease=lease, limit=limit)
+    rows = await db.fetch(_RECORD_AND_CLAIM, *_record_args(worker, attempts, set(), now), now + lease, limit)
+    claims = [as_struct(row, Claim) for row in rows if row["delivery_id"] is not None]
+    return set(rows[0]["owned"]), claims
+
+
 async def _record(q: Queries, worker: str, attempts: Sequence[Attempted], troubled: set[uuid.UUID],
                   now: datetime) -> set[uuid.UUID]:
-    results = [a.result for a in attempts]
-    rows = await q.fetch(
-        _RECORD, worker, [a.claim.delivery_id for a in attempts], [r.attempted_at for r in results],
-        [r.duration_ms for r in results], [r.status_code for r in results], [r.error for r in results],
-        [None if r.response_body is None else r.response_body[:_RESPONSE_BODY_LIMIT] for r in results],
-        [_STATUS.get(a.decision.action, "failed") for a in attempts],
-        [now + timedelta(seconds=a.decision.delay) for a in attempts],
-        [a.decision.action != "retry" for a in attempts], now, list(troubled))
+    rows = await q.fetch(_RECORD, *_record_args(worker, attempts, troubled, now))
     return {row["id"] for row in rows}
+
+
+def _record_args(worker: str, attempts: Sequence[Attempted], troubled: set[uuid.UUID],
+                 now: datetime) -> tuple[object, ...]:
+    """``_RECORDED``'s parameters, $1 to $12."""
+    results = [a.result for a in attempts]
+    return (worker, [a.claim.delivery_id for a in attempts], [r.attempted_at for r in results],
+            [r.duration_ms for r in results], [r.status_code for r in results], [r.error for r in results],
+            [None if r.response_body is None else r.response_body[:_RESPONSE_BODY_LIMIT] for r in results],
+            [_STATUS.get(a.decision.action, "failed") for a in attempts],
+            [now + timedelta(seconds=a.decision.delay) for a in attempts],
+            [a.decision.action != "retry" for a in attempts], now, list(troubled))
 
 
 _STATUS = {"succeed": "succeeded", "retry": "pending"}  # a delivery's status after its attempt's decision

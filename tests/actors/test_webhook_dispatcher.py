@@ -277,6 +277,22 @@ async def test_during_a_rotation_both_secrets_sign(
     assert len(got.headers["webhook-signature"].split(" ")) == 2
 
 
+async def test_a_rotation_while_it_runs_signs_the_next_attempt_with_the_new_secret(
+        db: Database, org: uuid.UUID, receiver: Receiver, nursery: trio.Nursery) -> None:
+    endpoint = await add_endpoint(db, org, receiver)
+    await nursery.start(dispatcher(db).run)
+    await enqueue_event(db, org, "goal.reached", {"n": 1})
+    first = await receiver.next()  # the dispatcher opened the secret and keeps it
+    assert first.verified_standard and len(first.headers["webhook-signature"].split(" ")) == 1
+    rotated = await store.rotate_secret(db, KEY, org, endpoint.id, now=datetime.now(UTC))
+    assert rotated is not None
+    receiver.secrets["/hook"].append(rotated[0])
+    await enqueue_event(db, org, "goal.reached", {"n": 2})
+    second = await receiver.next()
+    assert second.verified_standard and second.verified_seed  # with the old secret and with the new one
+    assert len(second.headers["webhook-signature"].split(" ")) == 2
+
+
 async def test_five_days_of_failure_disable_the_endpoint(db: Database, org: uuid.UUID, receiver: Receiver) -> None:
     endpoint = await add_endpoint(db, org, receiver)
     start = datetime(2026, 11, 1, tzinfo=UTC)
