@@ -74,6 +74,7 @@ from bench._pipeline_fleet import FLEET_RENEW, FLEET_TTL, fleet_row
 from bench._pipeline_real import Labels, RealRow, real_row
 from bench._pipeline_receiver import Receiver, start_receiver
 from bench._scratch import Scratch, scratch
+from engine.heap import settle_heap
 from engine.store import apply_migrations, open_database
 from engine.store.database import Database
 
@@ -93,6 +94,7 @@ def _ratio(ours: float, baseline: float) -> str:
 async def _flow(dsn: str, root: Path, args: argparse.Namespace) -> None:
     async with open_database(dsn, min_size=2, max_size=8) as db:
         await apply_migrations(db)
+        settle_heap()  # as an engine process does once it serves; our baselines run in this process too
         print(f"PostgreSQL {await db.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs, "
               f"{args.seconds:g} s per measurement\n")
         _line("figure", "ours", "baseline", "ratio")
