@@ -225,6 +225,8 @@ class AccountsSupervisor:
             log.info("%s: account gone; stopping its actor", name)
             await self._supervisor.stop_child(name)
             del self._children[name]
+        if self._stop.is_set():  # asked to stop while we listed: an actor started now would only be stopped
+            return
         await self._start(starts[:self._start_batch])
         if len(starts) > self._start_batch:
             self._wake.set()  # the others at the next reconciliation, right after it renewed our leases

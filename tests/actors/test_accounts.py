@@ -79,6 +79,21 @@ async def _drain(receive: trio.MemoryReceiveChannel[MetricSample]) -> None:
         pass
 
 
+async def test_a_stop_asked_while_the_accounts_are_listed_starts_no_actor(db: Database, clock: MockClock) -> None:
+    sim = simulator()
+    await connect(db, sim)
+    registry = Registry()
+    send, _ = trio.open_memory_channel[MetricSample](64)
+    accounts = supervisor(db, sim, registry, send)
+    accounts.stop()  # what the root's drain does when a shutdown comes while the first listing is under way
+    with trio.fail_after(3600):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(accounts.run)
+    assert accounts.children == []
+    assert registry.snapshot() == []
+    assert sim.requests == []
+
+
 async def test_actors_start_at_boot_and_follow_connect_and_disconnect(db: Database, clock: MockClock) -> None:
     sim = simulator()
     first, _ = await connect(db, sim)
