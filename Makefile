@@ -52,14 +52,14 @@ $(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
 	@touch $@
 
 # The browser tests (tests/browser) drive Debian's Chromium. When it is missing: as root with apt, install it;
-# otherwise one line names the package, and those tests skip saying the same.
+# otherwise one line names the package, and those tests fail saying the same.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing Debian's chromium package for the browser tests (apt-get)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
-	    echo "make: Chromium is missing: install the chromium package (apt-get install chromium); the browser tests skip"; \
+	    echo "make: Chromium is missing: install the chromium package (apt-get install chromium); the browser tests fail"; \
 	  fi; }
 
 bench: $(STAMP)
