@@ -23,8 +23,9 @@ import contextvars
 import functools
 import math
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import msgspec
 import trio
@@ -40,9 +41,6 @@ from http_api.errors import ApiError
 from http_api.live.frames import FrameQueue, error_frame, frame
 from http_api.live.wire import raw_frames
 from http_api.server import ON_SHUTDOWN
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable
 
 __all__ = ["AUTH_TIMEOUT", "CloseCode", "live_blueprint"]
 
